@@ -1,0 +1,1 @@
+"""Thin Cloud Functions handlers: parse -> load -> decide (in ``shared``) -> save -> respond."""

@@ -1,0 +1,105 @@
+"""Plain domain values shared by selection, degradation and the providers: what a job asks for
+(`VideoOptions`) and what a provider can do (`Capabilities`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Duration(StrEnum):
+    SHORT = "short"
+    MEDIUM = "medium"
+    LONG = "long"
+
+    @property
+    def seconds(self) -> int:
+        return {"short": 30, "medium": 60, "long": 90}[self.value]
+
+
+class Style(StrEnum):
+    PROFESSIONAL = "professional"
+    FRIENDLY = "friendly"
+    ENERGETIC = "energetic"
+
+
+class AvatarStyle(StrEnum):
+    REALISTIC = "realistic"
+    CORPORATE = "corporate"
+    ILLUSTRATED = "illustrated"
+
+
+class Urgency(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class QualityLevel(StrEnum):
+    STANDARD = "standard"
+    PREMIUM = "premium"
+
+
+class Resolution(StrEnum):
+    P720 = "720p"
+    P1080 = "1080p"
+
+
+class AspectRatio(StrEnum):
+    LANDSCAPE = "16:9"
+    PORTRAIT = "9:16"
+
+
+class Tier(StrEnum):
+    FREE = "free"
+    PREMIUM = "premium"
+    ENTERPRISE = "enterprise"
+
+
+class Feature(StrEnum):
+    """Capabilities a request may need beyond duration and resolution."""
+
+    VOICE = "voice"
+    LIP_SYNC = "lip_sync"
+    CUSTOM_AVATAR = "custom_avatar"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VideoOptions:
+    duration: Duration = Duration.MEDIUM
+    style: Style = Style.PROFESSIONAL
+    avatar_style: AvatarStyle = AvatarStyle.REALISTIC
+    urgency: Urgency = Urgency.NORMAL
+    quality_level: QualityLevel = QualityLevel.STANDARD
+    resolution: Resolution = Resolution.P1080
+    aspect_ratio: AspectRatio = AspectRatio.LANDSCAPE
+    allow_fallback: bool = True
+    # A talking-head introduction needs a voice and lip-sync; a custom avatar is optional.
+    features: frozenset[Feature] = frozenset({Feature.VOICE, Feature.LIP_SYNC})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Capabilities:
+    """What a provider declares it can do, and at what price (USD per video)."""
+
+    provider_id: str
+    priority: int
+    features: frozenset[Feature]
+    max_duration_s: int
+    resolutions: frozenset[Resolution]
+    aspect_ratios: frozenset[AspectRatio] = field(default_factory=lambda: frozenset(AspectRatio))
+    price_per_video: float
+    concurrency_limit: int
+    typical_render_s: float = 60.0
+
+    def missing_for(self, options: VideoOptions) -> tuple[str, ...]:
+        """What this provider lacks for ``options``; empty when it can serve them as asked."""
+        missing: list[str] = [f.value for f in sorted(options.features - self.features)]
+        if options.duration.seconds > self.max_duration_s:
+            missing.append(f"duration {options.duration.value}")
+        if options.resolution not in self.resolutions:
+            missing.append(f"resolution {options.resolution.value}")
+        if options.aspect_ratio not in self.aspect_ratios:
+            missing.append(f"aspect ratio {options.aspect_ratio.value}")
+        return tuple(missing)
