@@ -1,0 +1,90 @@
+"""The graceful-degradation ladder (SPEC section 6): what a job may give up, in order, so that
+some provider can still make its video. Every step taken is recorded; none is silent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from shared.model import Capabilities, Duration, Feature, QualityLevel, Resolution, VideoOptions
+
+
+class Degradation(StrEnum):
+    DURATION_LONG_TO_MEDIUM = "duration long -> medium"
+    DURATION_MEDIUM_TO_SHORT = "duration medium -> short"
+    RESOLUTION_1080P_TO_720P = "resolution 1080p -> 720p"
+    PREMIUM_TO_STANDARD = "quality premium -> standard"
+    DROP_CUSTOM_AVATAR = "custom avatar dropped"
+    DROP_VOICE = "voice and lip-sync dropped"
+
+
+@dataclass(frozen=True, slots=True)
+class _Rung:
+    step: Degradation
+    applies: Callable[[VideoOptions], bool]
+    apply: Callable[[VideoOptions], VideoOptions]
+
+
+_SPOKEN = frozenset({Feature.VOICE, Feature.LIP_SYNC})
+
+LADDER: tuple[_Rung, ...] = (
+    _Rung(
+        Degradation.DURATION_LONG_TO_MEDIUM,
+        lambda o: o.duration is Duration.LONG,
+        lambda o: replace(o, duration=Duration.MEDIUM),
+    ),
+    _Rung(
+        Degradation.DURATION_MEDIUM_TO_SHORT,
+        lambda o: o.duration is Duration.MEDIUM,
+        lambda o: replace(o, duration=Duration.SHORT),
+    ),
+    _Rung(
+        Degradation.RESOLUTION_1080P_TO_720P,
+        lambda o: o.resolution is Resolution.P1080,
+        lambda o: replace(o, resolution=Resolution.P720),
+    ),
+    _Rung(
+        Degradation.PREMIUM_TO_STANDARD,
+        lambda o: o.quality_level is QualityLevel.PREMIUM,
+        lambda o: replace(o, quality_level=QualityLevel.STANDARD),
+    ),
+    _Rung(
+        Degradation.DROP_CUSTOM_AVATAR,
+        lambda o: Feature.CUSTOM_AVATAR in o.features,
+        lambda o: replace(o, features=o.features - {Feature.CUSTOM_AVATAR}),
+    ),
+    _Rung(
+        Degradation.DROP_VOICE,
+        lambda o: bool(o.features & _SPOKEN),
+        lambda o: replace(o, features=o.features - _SPOKEN),
+    ),
+)
+
+
+def next_step(options: VideoOptions) -> tuple[VideoOptions, Degradation] | None:
+    """The first rung of the ladder that still lowers ``options``; None at the bottom."""
+    for rung in LADDER:
+        if rung.applies(options):
+            return rung.apply(options), rung.step
+    return None
+
+
+def fit(
+    options: VideoOptions, capabilities: Capabilities
+) -> tuple[VideoOptions, tuple[Degradation, ...]] | None:
+    """The least-degraded options ``capabilities`` can serve: rungs are taken in ladder order,
+    but only those that remove something the provider lacks. None when no rung helps."""
+    missing = capabilities.missing_for(options)
+    taken: list[Degradation] = []
+    for rung in LADDER:
+        if not missing:
+            break
+        if not rung.applies(options):
+            continue
+        lowered = rung.apply(options)
+        still = capabilities.missing_for(lowered)
+        if still != missing:
+            options, missing = lowered, still
+            taken.append(rung.step)
+    return None if missing else (options, tuple(taken))

@@ -1,0 +1,207 @@
+"""The job state machine: a video job moves queued -> processing -> completed | failed through
+pure transitions that return a new `Job`. A terminal job never changes: every transition
+returns it as it is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from shared.degradation import Degradation
+from shared.model import VideoOptions
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AttemptRecord:
+    """One submission to one provider (``providerHistory[]``)."""
+
+    provider_id: str
+    attempt: int
+    started_at: float
+    provider_job_id: str | None = None
+    ended_at: float | None = None
+    outcome: str | None = None  # "completed" or an error category
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobError:
+    code: str
+    message: str
+    retryable: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VideoResult:
+    video_url: str
+    thumbnail_url: str | None = None
+    duration_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Job:
+    job_id: str
+    created_at: float
+    deadline_at: float
+    options: VideoOptions = VideoOptions()
+    status: JobStatus = JobStatus.QUEUED
+    attempt: int = 0
+    max_attempts: int = 4
+    excluded: frozenset[str] = frozenset()
+    history: tuple[AttemptRecord, ...] = ()
+    provider_id: str | None = None
+    provider_job_id: str | None = None
+    preferred_provider: str | None = None
+    next_action_at: float | None = None
+    degradations: tuple[Degradation, ...] = ()
+    selection_reasoning: tuple[str, ...] = ()
+    result: VideoResult | None = None
+    error: JobError | None = None
+    updated_at: float | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    @property
+    def degraded(self) -> bool:
+        return bool(self.degradations)
+
+    def tries_on(self, provider_id: str) -> int:
+        """How many submissions in a row, counting back from the last, went to ``provider_id``."""
+        n = 0
+        for record in reversed(self.history):
+            if record.provider_id != provider_id:
+                break
+            n += 1
+        return n
+
+
+def begin_attempt(
+    job: Job,
+    *,
+    provider_id: str,
+    options: VideoOptions,
+    degradations: tuple[Degradation, ...],
+    reasoning: tuple[str, ...],
+    now: float,
+) -> Job:
+    """A provider was chosen; the submission starts now (``options`` may be degraded to fit)."""
+    if job.terminal:
+        return job
+    record = AttemptRecord(provider_id=provider_id, attempt=job.attempt + 1, started_at=now)
+    return replace(
+        job,
+        status=JobStatus.PROCESSING,
+        attempt=job.attempt + 1,
+        history=(*job.history, record),
+        provider_id=provider_id,
+        provider_job_id=None,
+        preferred_provider=None,
+        next_action_at=None,
+        options=options,
+        degradations=(*job.degradations, *(d for d in degradations if d not in job.degradations)),
+        selection_reasoning=reasoning,
+        updated_at=now,
+    )
+
+
+def submitted(job: Job, *, provider_job_id: str, follow_up_at: float, now: float) -> Job:
+    """The provider accepted the render; the next look at it is due at ``follow_up_at``."""
+    if job.terminal:
+        return job
+    return replace(
+        job,
+        provider_job_id=provider_job_id,
+        history=_close_last(job, provider_job_id=provider_job_id),
+        next_action_at=follow_up_at,
+        updated_at=now,
+    )
+
+
+def complete(job: Job, *, result: VideoResult, now: float) -> Job:
+    if job.terminal:
+        return job
+    return replace(
+        job,
+        status=JobStatus.COMPLETED,
+        result=result,
+        history=_close_last(job, ended_at=now, outcome="completed"),
+        next_action_at=None,
+        updated_at=now,
+    )
+
+
+def retry_later(job: Job, *, at: float, prefer: str | None, exclude: str | None, now: float) -> Job:
+    """Schedule the next attempt at ``at``, preferring ``prefer`` and never using ``exclude``."""
+    if job.terminal:
+        return job
+    return replace(
+        job,
+        next_action_at=at,
+        preferred_provider=prefer,
+        excluded=job.excluded | {exclude} if exclude else job.excluded,
+        provider_job_id=None,
+        updated_at=now,
+    )
+
+
+def degrade(job: Job, *, options: VideoOptions, step: Degradation, at: float, now: float) -> Job:
+    if job.terminal:
+        return job
+    return replace(
+        job,
+        options=options,
+        degradations=(*job.degradations, step),
+        next_action_at=at,
+        preferred_provider=job.provider_id,
+        provider_job_id=None,
+        updated_at=now,
+    )
+
+
+def record_failure(job: Job, *, category: str, message: str, now: float) -> Job:
+    """Close the current attempt as failed (the recovery decision is applied separately)."""
+    if job.terminal or not job.history:
+        return job
+    return replace(job, history=_close_last(job, ended_at=now, outcome=category, message=message))
+
+
+def fail(job: Job, *, error: JobError, now: float) -> Job:
+    if job.terminal:
+        return job
+    return replace(
+        job,
+        status=JobStatus.FAILED,
+        error=error,
+        next_action_at=None,
+        updated_at=now,
+    )
+
+
+def wait_for_provider(job: Job, *, until: float, reason: str, now: float) -> Job:
+    """No provider can take the job now: wait until ``until`` (no attempt is spent), or fail
+    when that is past the job's deadline."""
+    if job.terminal:
+        return job
+    if until > job.deadline_at:
+        error = JobError(code="no_provider_available", message=reason, retryable=True)
+        return fail(job, error=error, now=now)
+    return replace(job, next_action_at=until, updated_at=now)
+
+
+def _close_last(job: Job, **changes: object) -> tuple[AttemptRecord, ...]:
+    if not job.history:
+        return job.history
+    last = replace(job.history[-1], **changes)  # type: ignore[arg-type]
+    return (*job.history[:-1], last)

@@ -1,0 +1,183 @@
+"""Recovery policy: one table category -> strategy, and the pure decision of what a job does
+after a provider error (retry the same provider after a delay, switch, degrade, or fail)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+
+from shared import degradation, jobs
+from shared.backoff import BackoffKind, BackoffPolicy, delay
+from shared.errors import ErrorCategory as C
+from shared.errors import ProviderError
+from shared.jobs import Job, JobError
+
+
+class Action(StrEnum):
+    RETRY_SAME = "retry_same_provider"
+    SWITCH_PROVIDER = "switch_provider"
+    DEGRADE = "graceful_degradation"
+    FAIL = "fail"
+
+
+@dataclass(frozen=True, slots=True)
+class Strategy:
+    """``max_retries`` bounds retries on the same provider; ``action`` is what comes first."""
+
+    action: Action
+    max_retries: int
+    backoff: BackoffKind
+    counts_against_breaker: bool
+
+
+_E, _L, _F, _RA, _N = (
+    BackoffKind.EXPONENTIAL,
+    BackoffKind.LINEAR,
+    BackoffKind.FIXED,
+    BackoffKind.RETRY_AFTER,
+    BackoffKind.NONE,
+)
+
+STRATEGIES: Mapping[C, Strategy] = MappingProxyType(
+    {
+        # Passing hiccups: the same provider will most likely answer next time.
+        C.TRANSIENT: Strategy(Action.RETRY_SAME, 2, _E, True),
+        C.NETWORK_ERROR: Strategy(Action.RETRY_SAME, 2, _E, True),
+        # Safe to resubmit: the idempotency key keeps a lost answer from being paid twice.
+        C.TIMEOUT: Strategy(Action.RETRY_SAME, 1, _E, True),
+        # The provider told us to go away: go elsewhere, or come back no earlier than asked.
+        C.RATE_LIMIT: Strategy(Action.SWITCH_PROVIDER, 2, _RA, True),
+        C.PROVIDER_OVERLOAD: Strategy(Action.SWITCH_PROVIDER, 1, _L, True),
+        # Will not get better by waiting minutes: switch, and open the breaker at once.
+        C.QUOTA_EXCEEDED: Strategy(Action.SWITCH_PROVIDER, 0, _N, True),
+        C.AUTHENTICATION: Strategy(Action.SWITCH_PROVIDER, 0, _N, True),
+        C.API_FAILURE: Strategy(Action.SWITCH_PROVIDER, 1, _E, True),
+        # The render failed: ask for less (shorter, lower resolution) before giving up on it.
+        C.PROCESSING_ERROR: Strategy(Action.DEGRADE, 1, _F, True),
+        # A video came back but is not good enough: another provider may do better.
+        C.QUALITY_FAILURE: Strategy(Action.SWITCH_PROVIDER, 1, _F, False),
+        # Our own fault: retry, and never hold it against the provider.
+        C.SYSTEM_ERROR: Strategy(Action.RETRY_SAME, 2, _E, False),
+    }
+)
+
+RETRYABLE_LATER = frozenset(
+    {C.TRANSIENT, C.NETWORK_ERROR, C.TIMEOUT, C.RATE_LIMIT, C.PROVIDER_OVERLOAD, C.SYSTEM_ERROR}
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecoveryPolicy:
+    """``max_wait_s``: the longest provider ``Retry-After`` worth waiting for on the same
+    provider; ``switch_delay_s``: the pause before trying another provider."""
+
+    strategies: Mapping[C, Strategy] = field(default_factory=lambda: STRATEGIES)
+    backoff: BackoffPolicy = BackoffPolicy()
+    max_wait_s: float = 300.0
+    switch_delay_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Decision:
+    action: Action
+    delay_s: float
+    reason: str
+    strategy: Strategy
+
+
+def decide(
+    error: ProviderError,
+    job: Job,
+    policy: RecoveryPolicy = RecoveryPolicy(),
+    *,
+    alternatives: bool,
+    rand: float,
+) -> Decision:
+    """What ``job`` does after ``error`` on its current attempt.
+
+    ``alternatives`` says whether another provider could take the job now; ``rand`` in [0, 1)
+    feeds the backoff jitter. The job's attempt budget and ``allowFallback`` (which also gates
+    degradation) always win; a provider's ``Retry-After`` is never undercut.
+    """
+    strategy = policy.strategies[error.category]
+    cat = error.category.value
+    if job.attempt >= job.max_attempts:
+        return Decision(
+            action=Action.FAIL,
+            delay_s=0.0,
+            reason=f"{cat}; all {job.max_attempts} attempts used",
+            strategy=strategy,
+        )
+    tries = job.tries_on(error.provider_id)
+    retries_left = strategy.max_retries - (tries - 1)
+    fallback = job.options.allow_fallback
+    can_switch = fallback and alternatives
+    wait_ok = error.retry_after is None or error.retry_after <= policy.max_wait_s
+
+    def retry_same(why: str) -> Decision:
+        wait = delay(
+            strategy.backoff, tries, rand=rand, policy=policy.backoff, retry_after=error.retry_after
+        )
+        return Decision(action=Action.RETRY_SAME, delay_s=wait, reason=why, strategy=strategy)
+
+    def switch(why: str) -> Decision:
+        return Decision(
+            action=Action.SWITCH_PROVIDER,
+            delay_s=policy.switch_delay_s,
+            reason=why,
+            strategy=strategy,
+        )
+
+    if strategy.action is Action.DEGRADE and fallback and degradation.next_step(job.options):
+        return Decision(
+            action=Action.DEGRADE,
+            delay_s=delay(strategy.backoff, tries, rand=rand, policy=policy.backoff),
+            reason=f"{cat}: asking for less",
+            strategy=strategy,
+        )
+    if strategy.action is Action.RETRY_SAME and retries_left > 0 and wait_ok:
+        return retry_same(f"{cat}: retry {tries} of {strategy.max_retries} on the same provider")
+    if can_switch:
+        return switch(f"{cat}: switching provider")
+    if retries_left > 0 and wait_ok:
+        why = "no other provider can take the job" if fallback else "fallback not allowed"
+        return retry_same(f"{cat}: {why}; retrying the same provider")
+    why = (
+        f"{cat}: provider asked to wait {error.retry_after:g} s"
+        if not wait_ok and error.retry_after is not None
+        else f"{cat}: no recovery left"
+    )
+    return Decision(action=Action.FAIL, delay_s=0.0, reason=why, strategy=strategy)
+
+
+def recover(
+    job: Job,
+    error: ProviderError,
+    *,
+    now: float,
+    policy: RecoveryPolicy = RecoveryPolicy(),
+    alternatives: bool,
+    rand: float,
+) -> tuple[Job, Decision]:
+    """Close the failed attempt, decide, and apply the decision to the job."""
+    failed = jobs.record_failure(job, category=error.category.value, message=error.message, now=now)
+    decision = decide(error, failed, policy, alternatives=alternatives, rand=rand)
+    at = now + decision.delay_s
+    match decision.action:
+        case Action.RETRY_SAME:
+            after = jobs.retry_later(failed, at=at, prefer=error.provider_id, exclude=None, now=now)
+        case Action.SWITCH_PROVIDER:
+            after = jobs.retry_later(failed, at=at, prefer=None, exclude=error.provider_id, now=now)
+        case Action.DEGRADE:
+            step = degradation.next_step(failed.options)
+            assert step is not None  # decide() only degrades when a rung is left
+            after = jobs.degrade(failed, options=step[0], step=step[1], at=at, now=now)
+        case Action.FAIL:
+            retryable = error.category in RETRYABLE_LATER
+            job_error = JobError(
+                code=error.category.value, message=decision.reason, retryable=retryable
+            )
+            after = jobs.fail(failed, error=job_error, now=now)
+    return after, decision

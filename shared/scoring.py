@@ -1,0 +1,308 @@
+"""Provider scoring and selection (SPEC section 8): hard filters, seven capped components from
+measured data (with priors for thin samples), normalised weights, load spreading, and for every
+candidate a breakdown and the reasons behind it. Same inputs, same ranking."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from shared import degradation
+from shared.breaker import Admission, BreakerPolicy, BreakerState, CircuitState, admission
+from shared.model import Capabilities, QualityLevel, Tier, Urgency, VideoOptions
+
+COMPONENTS = ("base", "health", "performance", "cost", "reliability", "context", "business")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScoreWeights:
+    """Raw weights; the seed's caps (75/30/25/15/15/10/10) are the defaults. ``normalised``
+    scales them to sum to 1 after the ``prioritize_*`` boosts."""
+
+    base: float = 75.0
+    health: float = 30.0
+    performance: float = 25.0
+    cost: float = 15.0
+    reliability: float = 15.0
+    context: float = 10.0
+    business: float = 10.0
+
+    def normalised(self, *, speed: bool, quality: bool, cost: bool) -> tuple[float, ...]:
+        raw = [
+            self.base,
+            self.health,
+            self.performance * (2.0 if speed or quality else 1.0),
+            self.cost * (3.0 if cost else 1.0),
+            self.reliability,
+            self.context,
+            self.business * (2.0 if quality else 1.0),
+        ]
+        total = sum(raw)
+        return tuple(w / total for w in raw)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Priors:
+    """What we assume of a provider before its samples speak: each estimate is
+    ``(observed + prior * weight) / (n + weight)``."""
+
+    success_rate: float = 0.95
+    success_weight: float = 20.0
+    quality: float = 9.0
+    quality_weight: float = 5.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProviderStats:
+    """Measured aggregates of one provider (``provider_stats``). Rates are fractions 0..1."""
+
+    provider_id: str
+    calls_1h: int = 0
+    successes_1h: int = 0
+    calls_24h: int = 0
+    successes_24h: int = 0
+    latency_p50_s: float | None = None
+    latency_p95_s: float | None = None
+    quality: float | None = None  # 0..10
+    quality_samples: int = 0
+    cost_per_video: float | None = None
+    consecutive_failures: int = 0
+    predicted_failure_rate: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Candidate:
+    capabilities: Capabilities
+    stats: ProviderStats
+    breaker: BreakerState
+    breaker_policy: BreakerPolicy = BreakerPolicy()
+    in_flight: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BusinessRules:
+    quality_threshold: float = 8.5
+    max_cost_per_video: float | None = None
+    cost_optimization: bool = False
+    prioritize_speed: bool = False
+    prioritize_quality: bool = False
+    target_render_s: float = 120.0
+    spread_margin: float = 4.0  # candidates this close to the best share traffic
+    saturation: float = 0.8  # in-flight share of the concurrency limit where penalties start
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SelectionRequest:
+    job_key: str  # the job id: a stable seed for spreading near-equal candidates
+    options: VideoOptions
+    tier: Tier = Tier.FREE
+    excluded: frozenset[str] = frozenset()
+    prefer: str | None = None  # retry on the same provider when it still qualifies
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scored:
+    provider_id: str
+    score: float  # 0..100
+    breakdown: Mapping[str, float]  # component -> points; they sum to ``score``
+    reasons: tuple[str, ...]
+    options: VideoOptions  # what to ask this provider for (degraded when it had to be)
+    degradations: tuple[degradation.Degradation, ...]
+    probe: bool  # the breaker is half-open: a probe permit must be acquired
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rejected:
+    provider_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ranking:
+    ranked: tuple[Scored, ...]
+    rejected: tuple[Rejected, ...]
+
+    @property
+    def best(self) -> Scored | None:
+        return self.ranked[0] if self.ranked else None
+
+
+DEFAULT_WEIGHTS = ScoreWeights()
+DEFAULT_PRIORS = Priors()
+DEFAULT_RULES = BusinessRules()
+
+
+def rank(
+    candidates: Sequence[Candidate],
+    request: SelectionRequest,
+    *,
+    now: float,
+    rules: BusinessRules = DEFAULT_RULES,
+    weights: ScoreWeights = DEFAULT_WEIGHTS,
+    priors: Priors = DEFAULT_PRIORS,
+) -> Ranking:
+    """Filter, score and order ``candidates`` for ``request``."""
+    opts = request.options
+    w = weights.normalised(
+        speed=rules.prioritize_speed or opts.urgency in (Urgency.HIGH, Urgency.CRITICAL),
+        quality=rules.prioritize_quality or opts.quality_level is QualityLevel.PREMIUM,
+        cost=rules.cost_optimization,
+    )
+    scored: list[Scored] = []
+    rejected: list[Rejected] = []
+    n = len(candidates)
+    for c in candidates:
+        pid = c.capabilities.provider_id
+        verdict, why = _filter(c, request, rules, priors, now)
+        if why is not None:
+            rejected.append(Rejected(provider_id=pid, reason=why))
+            continue
+        assert verdict is not None
+        scored.append(_score(c, request, verdict, w, rules, priors, n))
+    scored.sort(key=lambda s: (-s.score, s.provider_id))
+    return Ranking(ranked=_spread(scored, request, rules), rejected=tuple(rejected))
+
+
+def _filter(
+    c: Candidate,
+    request: SelectionRequest,
+    rules: BusinessRules,
+    priors: Priors,
+    now: float,
+) -> tuple[tuple[VideoOptions, tuple[degradation.Degradation, ...], bool] | None, str | None]:
+    caps = c.capabilities
+    pid = caps.provider_id
+    if pid in request.excluded:
+        return None, "already failed on this job"
+    gate = admission(c.breaker, now, c.breaker_policy)
+    if gate is Admission.REJECT:
+        return None, f"circuit {c.breaker.state.value}: {c.breaker.last_reason or 'not admitting'}"
+    if c.in_flight >= caps.concurrency_limit:
+        return None, f"at its concurrency limit ({caps.concurrency_limit})"
+    if rules.max_cost_per_video is not None and caps.price_per_video > rules.max_cost_per_video:
+        return None, f"costs ${caps.price_per_video:.2f} > ${rules.max_cost_per_video:.2f}"
+    quality = _shrink(
+        c.stats.quality, c.stats.quality_samples, priors.quality, priors.quality_weight
+    )
+    if quality < rules.quality_threshold:
+        return None, f"quality {quality:.1f} below threshold {rules.quality_threshold:g}"
+    options = request.options
+    steps: tuple[degradation.Degradation, ...] = ()
+    missing = caps.missing_for(options)
+    if missing:
+        fitted = degradation.fit(options, caps) if options.allow_fallback else None
+        if fitted is None:
+            return None, "cannot do " + ", ".join(missing)
+        options, steps = fitted
+    return (options, steps, gate is Admission.PROBE), None
+
+
+def _score(
+    c: Candidate,
+    request: SelectionRequest,
+    verdict: tuple[VideoOptions, tuple[degradation.Degradation, ...], bool],
+    w: tuple[float, ...],
+    rules: BusinessRules,
+    priors: Priors,
+    n: int,
+) -> Scored:
+    caps, st = c.capabilities, c.stats
+    options, steps, probe = verdict
+    ok_1h = _shrink_rate(st.successes_1h, st.calls_1h, priors)
+    ok_24h = _shrink_rate(st.successes_24h, st.calls_24h, priors)
+    p50 = st.latency_p50_s if st.latency_p50_s is not None else caps.typical_render_s
+    p95 = st.latency_p95_s if st.latency_p95_s is not None else p50 * 1.5
+    quality = _shrink(st.quality, st.quality_samples, priors.quality, priors.quality_weight)
+    cost = st.cost_per_video if st.cost_per_video is not None else caps.price_per_video
+    load = c.in_flight / caps.concurrency_limit
+    speed = _clamp(1.0 - p50 / (2.0 * rules.target_render_s))
+    breaker = 0.4 if c.breaker.state is CircuitState.HALF_OPEN else 1.0
+
+    base = _clamp((n - caps.priority + 1) / n) if n else 1.0
+    health = _clamp(
+        0.6 * ok_1h + 0.25 * breaker + 0.15 * _clamp(1.0 - p95 / (3 * rules.target_render_s))
+    )
+    performance = _clamp(0.5 * ok_24h + 0.3 * speed + 0.2 * quality / 10.0)
+    budget = rules.max_cost_per_video or 2.0 * max(cost, 0.01)
+    cost_f = _clamp(1.0 - cost / budget)
+    predicted = st.predicted_failure_rate if st.predicted_failure_rate is not None else 1 - ok_24h
+    reliability = _clamp(0.6 * (1.0 - predicted) + 0.4 * 0.5**st.consecutive_failures)
+    urgent = request.options.urgency in (Urgency.HIGH, Urgency.CRITICAL)
+    headroom = _clamp((1.0 - load) / (1.0 - rules.saturation)) if load > rules.saturation else 1.0
+    tier_fit = quality / 10.0 if request.tier is not Tier.FREE else cost_f
+    context = _clamp(0.5 * headroom + 0.3 * (speed if urgent else 1.0) + 0.2 * tier_fit)
+    business = _clamp(
+        0.5 * _clamp((quality - rules.quality_threshold) / (10.0 - rules.quality_threshold))
+        + 0.5 * (1.0 if p95 <= rules.target_render_s else rules.target_render_s / p95)
+    )
+    if steps:  # a degraded video is worth less than the one asked for
+        business *= 0.5
+
+    factors = (base, health, performance, cost_f, reliability, context, business)
+    points = {
+        name: round(100.0 * wi * f, 2) for name, wi, f in zip(COMPONENTS, w, factors, strict=True)
+    }
+    score = round(sum(points.values()), 2)
+    reasons = [
+        f"priority {caps.priority} of {n}",
+        f"success {ok_1h:.0%} last hour, {ok_24h:.0%} last day ({st.calls_24h} samples)",
+        f"p50 {p50:.0f} s, p95 {p95:.0f} s",
+        f"quality {quality:.1f}/10, ${cost:.2f} per video",
+        f"load {c.in_flight}/{caps.concurrency_limit}",
+    ]
+    if c.breaker.state is not CircuitState.CLOSED:
+        reasons.append(f"circuit {c.breaker.state.value}: probe call")
+    if steps:
+        reasons.append("degraded to fit: " + ", ".join(s.value for s in steps))
+    return Scored(
+        provider_id=caps.provider_id,
+        score=score,
+        breakdown=MappingProxyType(points),
+        reasons=tuple(reasons),
+        options=options,
+        degradations=steps,
+        probe=probe,
+    )
+
+
+def _spread(
+    scored: list[Scored], request: SelectionRequest, rules: BusinessRules
+) -> tuple[Scored, ...]:
+    """Keep the preferred provider first when it qualifies; otherwise order the candidates within
+    ``spread_margin`` of the best by a draw seeded with the job key and weighted by score
+    (``u ** (1 / score)``): near-equal providers share traffic instead of all jobs taking one."""
+    if not scored:
+        return ()
+    if request.prefer is not None:
+        for i, s in enumerate(scored):
+            if s.provider_id == request.prefer:
+                return (s, *scored[:i], *scored[i + 1 :])
+    top = scored[0].score
+    band = [s for s in scored if top - s.score <= rules.spread_margin]
+    if len(band) < 2:
+        return tuple(scored)
+
+    def draw(s: Scored) -> float:
+        u = (zlib.crc32(f"{request.job_key}:{s.provider_id}".encode()) + 1) / 4294967297.0
+        return -float(u ** (1.0 / max(s.score, 1e-6)))
+
+    band.sort(key=draw)
+    return (*band, *scored[len(band) :])
+
+
+def _shrink(observed: float | None, n: int, prior: float, weight: float) -> float:
+    if observed is None or n <= 0:
+        return prior
+    return (observed * n + prior * weight) / (n + weight)
+
+
+def _shrink_rate(successes: int, calls: int, priors: Priors) -> float:
+    return (successes + priors.success_rate * priors.success_weight) / (
+        calls + priors.success_weight
+    )
+
+
+def _clamp(x: float) -> float:
+    return 0.0 if x < 0.0 else 1.0 if x > 1.0 else x
