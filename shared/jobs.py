@@ -20,6 +20,10 @@ class JobStatus(StrEnum):
 
 TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
 
+# Failures after which the provider may have received the submit: resubmitting to the same
+# provider reuses the idempotency key, so a lost answer is never paid twice.
+ANSWER_MAYBE_LOST = frozenset({"timeout", "network_error"})
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AttemptRecord:
@@ -57,6 +61,7 @@ class Job:
     status: JobStatus = JobStatus.QUEUED
     attempt: int = 0
     max_attempts: int = 4
+    key_seq: int = 0
     excluded: frozenset[str] = frozenset()
     history: tuple[AttemptRecord, ...] = ()
     provider_id: str | None = None
@@ -72,6 +77,11 @@ class Job:
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL
+
+    @property
+    def idempotency_key(self) -> str:
+        """The key every submit of the current attempt carries (SPEC section 5)."""
+        return f"{self.job_id}-{self.key_seq}"
 
     @property
     def degraded(self) -> bool:
@@ -100,10 +110,18 @@ def begin_attempt(
     if job.terminal:
         return job
     record = AttemptRecord(provider_id=provider_id, attempt=job.attempt + 1, started_at=now)
+    last = job.history[-1] if job.history else None
+    resubmit = (
+        last is not None
+        and last.provider_id == provider_id
+        and last.outcome in ANSWER_MAYBE_LOST
+        and options == job.options
+    )
     return replace(
         job,
         status=JobStatus.PROCESSING,
         attempt=job.attempt + 1,
+        key_seq=job.key_seq if resubmit else job.key_seq + 1,
         history=(*job.history, record),
         provider_id=provider_id,
         provider_job_id=None,

@@ -1,0 +1,60 @@
+"""One failover decision, as the job processor makes it: with a classified provider error in
+hand, reselect without the failed provider, decide the recovery, and apply it to the job."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from shared.errors import ProviderError
+from shared.jobs import Job
+from shared.model import Tier
+from shared.recovery import Decision, RecoveryPolicy, recover
+from shared.scoring import (
+    DEFAULT_RULES,
+    BusinessRules,
+    Candidate,
+    Ranking,
+    SelectionRequest,
+    rank,
+)
+
+DEFAULT_RECOVERY = RecoveryPolicy()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Failover:
+    job: Job
+    decision: Decision
+    ranking: Ranking  # the providers that could take the job next, best first
+
+
+def selection_for(job: Job, *, tier: Tier = Tier.FREE) -> SelectionRequest:
+    """What to ask the scorer for this job's next attempt."""
+    return SelectionRequest(
+        job_key=job.job_id,
+        options=job.options,
+        tier=tier,
+        excluded=job.excluded,
+        prefer=job.preferred_provider,
+    )
+
+
+def fail_over(
+    job: Job,
+    error: ProviderError,
+    candidates: Sequence[Candidate],
+    *,
+    now: float,
+    rand: float,
+    tier: Tier = Tier.FREE,
+    rules: BusinessRules = DEFAULT_RULES,
+    policy: RecoveryPolicy = DEFAULT_RECOVERY,
+) -> Failover:
+    """Rank the other providers, then let the recovery policy decide with that knowledge."""
+    others = replace(job, excluded=job.excluded | {error.provider_id}, preferred_provider=None)
+    ranking = rank(candidates, selection_for(others, tier=tier), now=now, rules=rules)
+    after, decision = recover(
+        job, error, now=now, policy=policy, alternatives=ranking.best is not None, rand=rand
+    )
+    return Failover(job=after, decision=decision, ranking=ranking)
