@@ -115,8 +115,11 @@ class Scored:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Rejected:
+    """``until``: when waiting could make this provider eligible again (None: not for this job)."""
+
     provider_id: str
     reason: str
+    until: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -128,6 +131,13 @@ class Ranking:
     def best(self) -> Scored | None:
         return self.ranked[0] if self.ranked else None
 
+    def next_chance(self) -> float | None:
+        """The earliest time a rejected provider may become eligible; None if none will."""
+        times = [r.until for r in self.rejected if r.until is not None]
+        return min(times) if times else None
+
+
+LOAD_WAIT_S = 10.0  # how long a job waits for a provider at its concurrency limit
 
 DEFAULT_WEIGHTS = ScoreWeights()
 DEFAULT_PRIORS = Priors()
@@ -155,14 +165,18 @@ def rank(
     n = len(candidates)
     for c in candidates:
         pid = c.capabilities.provider_id
-        verdict, why = _filter(c, request, rules, priors, now)
+        verdict, why, until = _filter(c, request, rules, priors, now)
         if why is not None:
-            rejected.append(Rejected(provider_id=pid, reason=why))
+            rejected.append(Rejected(provider_id=pid, reason=why, until=until))
             continue
         assert verdict is not None
         scored.append(_score(c, request, verdict, w, rules, priors, n))
     scored.sort(key=lambda s: (-s.score, s.provider_id))
     return Ranking(ranked=_spread(scored, request, rules), rejected=tuple(rejected))
+
+
+_Fit = tuple[VideoOptions, tuple[degradation.Degradation, ...], bool]
+_Verdict = tuple[_Fit | None, str | None, float | None]
 
 
 def _filter(
@@ -171,38 +185,45 @@ def _filter(
     rules: BusinessRules,
     priors: Priors,
     now: float,
-) -> tuple[tuple[VideoOptions, tuple[degradation.Degradation, ...], bool] | None, str | None]:
+) -> _Verdict:
+    """(what to ask the provider, degradations, probe) or (None, why not, when to look again)."""
     caps = c.capabilities
     pid = caps.provider_id
     if pid in request.excluded:
-        return None, "already failed on this job"
+        return None, "already failed on this job", None
     gate = admission(c.breaker, now, c.breaker_policy)
     if gate is Admission.REJECT:
-        return None, f"circuit {c.breaker.state.value}: {c.breaker.last_reason or 'not admitting'}"
+        b = c.breaker
+        until = b.next_attempt_at if b.state is CircuitState.OPEN and b.override is None else None
+        if b.state is CircuitState.HALF_OPEN:
+            until = now + c.breaker_policy.bucket_s
+        return None, f"circuit {b.state.value}: {b.last_reason or 'not admitting'}", until
     if c.in_flight >= caps.concurrency_limit:
-        return None, f"at its concurrency limit ({caps.concurrency_limit})"
+        return None, f"at its concurrency limit ({caps.concurrency_limit})", now + LOAD_WAIT_S
     if rules.max_cost_per_video is not None and caps.price_per_video > rules.max_cost_per_video:
-        return None, f"costs ${caps.price_per_video:.2f} > ${rules.max_cost_per_video:.2f}"
+        why = f"costs ${caps.price_per_video:.2f} > ${rules.max_cost_per_video:.2f}"
+        return None, why, None
     quality = _shrink(
         c.stats.quality, c.stats.quality_samples, priors.quality, priors.quality_weight
     )
     if quality < rules.quality_threshold:
-        return None, f"quality {quality:.1f} below threshold {rules.quality_threshold:g}"
+        why = f"quality {quality:.1f} below threshold {rules.quality_threshold:g}"
+        return None, why, None
     options = request.options
     steps: tuple[degradation.Degradation, ...] = ()
     missing = caps.missing_for(options)
     if missing:
         fitted = degradation.fit(options, caps) if options.allow_fallback else None
         if fitted is None:
-            return None, "cannot do " + ", ".join(missing)
+            return None, "cannot do " + ", ".join(missing), None
         options, steps = fitted
-    return (options, steps, gate is Admission.PROBE), None
+    return (options, steps, gate is Admission.PROBE), None, None
 
 
 def _score(
     c: Candidate,
     request: SelectionRequest,
-    verdict: tuple[VideoOptions, tuple[degradation.Degradation, ...], bool],
+    verdict: _Fit,
     w: tuple[float, ...],
     rules: BusinessRules,
     priors: Priors,

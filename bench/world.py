@@ -1,0 +1,254 @@
+"""The simulated world of the chaos benchmark: three providers with their own latency, price and
+capabilities, and the fault scenarios that strike them, all in virtual time (seconds)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from shared.errors import ErrorCategory, ProviderError
+from shared.model import AspectRatio, Capabilities, Feature, Resolution
+
+HOUR = 3600.0
+EVERYTHING = frozenset(Resolution)
+SPOKEN = frozenset({Feature.VOICE, Feature.LIP_SYNC})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimProvider:
+    caps: Capabilities
+    submit_s: float  # how long a healthy submit call takes
+    render_mean_s: float
+    quality: float  # 0..10, the score of a good video from this provider
+
+
+PROVIDERS: tuple[SimProvider, ...] = (
+    SimProvider(
+        caps=Capabilities(
+            provider_id="heygen",
+            priority=1,
+            features=SPOKEN | {Feature.CUSTOM_AVATAR},
+            max_duration_s=90,
+            resolutions=EVERYTHING,
+            price_per_video=1.00,
+            concurrency_limit=40,
+            typical_render_s=60.0,
+        ),
+        submit_s=0.8,
+        render_mean_s=60.0,
+        quality=9.3,
+    ),
+    SimProvider(
+        caps=Capabilities(
+            provider_id="did",
+            priority=2,
+            features=SPOKEN,
+            max_duration_s=90,
+            resolutions=EVERYTHING,
+            price_per_video=0.60,
+            concurrency_limit=30,
+            typical_render_s=45.0,
+        ),
+        submit_s=0.6,
+        render_mean_s=45.0,
+        quality=8.9,
+    ),
+    SimProvider(
+        caps=Capabilities(
+            provider_id="runwayml",
+            priority=3,
+            features=frozenset(),
+            max_duration_s=30,
+            resolutions=frozenset({Resolution.P720}),
+            aspect_ratios=frozenset(AspectRatio),
+            price_per_video=0.50,
+            concurrency_limit=20,
+            typical_render_s=40.0,
+        ),
+        submit_s=0.5,
+        render_mean_s=40.0,
+        quality=8.7,
+    ),
+)
+
+READ_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fault:
+    """What a provider does to a submit while a fault is active.
+
+    ``accepted`` means the provider took (and bills) the render although the caller sees an
+    error — the case of an answer lost to a timeout."""
+
+    category: ErrorCategory
+    probability: float = 1.0
+    status: int | None = None
+    retry_after: float | None = None
+    latency_s: float = 0.05
+    accepted: bool = False
+    at_render: bool = False  # the submit succeeds; the render fails later
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Window:
+    providers: frozenset[str]
+    start: float
+    end: float
+    faults: tuple[Fault, ...]
+    down: bool = True  # counts as "not up" for the success-among-servable figure
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scenario:
+    name: str
+    title: str
+    windows: tuple[Window, ...] = ()
+    background: tuple[Fault, ...] = field(
+        default=(
+            Fault(category=ErrorCategory.TRANSIENT, probability=0.004, status=502),
+            Fault(category=ErrorCategory.PROCESSING_ERROR, probability=0.001, at_render=True),
+        )
+    )
+
+    def faults(self, provider_id: str, t: float) -> tuple[Fault, ...]:
+        active: tuple[Fault, ...] = ()
+        for w in self.windows:
+            if provider_id in w.providers and w.start <= t < w.end:
+                active = active + w.faults
+        return active + self.background
+
+    def up(self, provider_id: str, t: float) -> bool:
+        return not any(
+            w.down and provider_id in w.providers and w.start <= t < w.end for w in self.windows
+        )
+
+
+ALL = frozenset(p.caps.provider_id for p in PROVIDERS)
+PRIMARY = frozenset({"heygen"})
+T0 = 2 * HOUR
+
+_RANDOM_10 = (
+    Fault(category=ErrorCategory.TRANSIENT, probability=0.05, status=502),
+    Fault(category=ErrorCategory.NETWORK_ERROR, probability=0.02),
+    Fault(category=ErrorCategory.PROVIDER_OVERLOAD, probability=0.01, status=503),
+    Fault(category=ErrorCategory.PROCESSING_ERROR, probability=0.015, at_render=True),
+    Fault(category=ErrorCategory.QUALITY_FAILURE, probability=0.005, at_render=True),
+)
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(name="healthy", title="all healthy"),
+    Scenario(
+        name="primary_down",
+        title="primary down 30 min",
+        windows=(
+            Window(
+                providers=PRIMARY,
+                start=T0,
+                end=T0 + 1800,
+                faults=(Fault(category=ErrorCategory.NETWORK_ERROR),),
+            ),
+        ),
+    ),
+    Scenario(
+        name="rate_limit_storm",
+        title="429 storm on primary (30 min)",
+        windows=(
+            Window(
+                providers=PRIMARY,
+                start=T0,
+                end=T0 + 1800,
+                faults=(
+                    Fault(
+                        category=ErrorCategory.RATE_LIMIT,
+                        probability=0.9,
+                        status=429,
+                        retry_after=30.0,
+                    ),
+                ),
+            ),
+        ),
+    ),
+    Scenario(
+        name="random_10pct",
+        title="10 % random failures everywhere",
+        background=_RANDOM_10,
+    ),
+    Scenario(
+        name="primary_slow",
+        title="primary slow: submits time out (30 min)",
+        windows=(
+            Window(
+                providers=PRIMARY,
+                start=T0,
+                end=T0 + 1800,
+                faults=(
+                    Fault(
+                        category=ErrorCategory.TIMEOUT,
+                        latency_s=READ_TIMEOUT_S,
+                        accepted=True,
+                    ),
+                ),
+            ),
+        ),
+    ),
+    Scenario(
+        name="primary_quota",
+        title="primary quota exhausted (rest of the run)",
+        windows=(
+            Window(
+                providers=PRIMARY,
+                start=T0,
+                end=1e12,
+                faults=(Fault(category=ErrorCategory.QUOTA_EXCEEDED, status=402),),
+            ),
+        ),
+    ),
+    Scenario(
+        name="primary_key_revoked",
+        title="primary key revoked (rest of the run)",
+        windows=(
+            Window(
+                providers=PRIMARY,
+                start=T0,
+                end=1e12,
+                faults=(Fault(category=ErrorCategory.AUTHENTICATION, status=401),),
+            ),
+        ),
+    ),
+    Scenario(
+        name="all_down_5m",
+        title="all providers down 5 min, then back",
+        windows=(
+            Window(
+                providers=ALL,
+                start=T0,
+                end=T0 + 300,
+                faults=(Fault(category=ErrorCategory.NETWORK_ERROR),),
+            ),
+        ),
+    ),
+)
+
+
+def roll(faults: tuple[Fault, ...], rng: random.Random) -> Fault | None:
+    """The fault (if any) that strikes one submit: each active fault has its own chance."""
+    for fault in faults:
+        if fault.probability >= 1.0 or rng.random() < fault.probability:
+            return fault
+    return None
+
+
+def error_for(fault: Fault, provider_id: str, *, charged: bool) -> ProviderError:
+    return ProviderError(
+        fault.category,
+        f"simulated {fault.category.value}",
+        provider_id=provider_id,
+        status=fault.status,
+        retry_after=fault.retry_after,
+        charged=charged,
+    )
+
+
+Clock = Callable[[], float]
