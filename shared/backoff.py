@@ -53,7 +53,7 @@ def delay(
         case BackoffKind.FIXED:
             wait = min(policy.cap_s, policy.base_s)
         case BackoffKind.RETRY_AFTER:
-            wait = policy.base_s
+            wait = policy.base_s if retry_after is None else retry_after
         case BackoffKind.NONE:
             wait = 0.0
     wait = min(policy.cap_s, max(0.0, wait))

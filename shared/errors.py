@@ -158,7 +158,7 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
     if value is None or not value.strip():
         return None
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # str.isdigit also accepts '²', which float rejects
         return float(text)
     from email.utils import parsedate_to_datetime
 
