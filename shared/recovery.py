@@ -133,7 +133,13 @@ def decide(
     if strategy.action is Action.DEGRADE and fallback and degradation.next_step(job.options):
         return Decision(
             action=Action.DEGRADE,
-            delay_s=delay(strategy.backoff, tries, rand=rand, policy=policy.backoff),
+            delay_s=delay(
+                strategy.backoff,
+                tries,
+                rand=rand,
+                policy=policy.backoff,
+                retry_after=error.retry_after,  # a degraded retry still goes to the same provider
+            ),
             reason=f"{cat}: asking for less",
             strategy=strategy,
         )
