@@ -87,11 +87,14 @@ class Job:
     def degraded(self) -> bool:
         return bool(self.degradations)
 
-    def tries_on(self, provider_id: str) -> int:
-        """How many submissions in a row, counting back from the last, went to ``provider_id``."""
+    def tries_on(self, provider_id: str, outcome: str | None = None) -> int:
+        """How many submissions in a row, counting back from the last, went to ``provider_id``
+        (and, when ``outcome`` is given, ended with it)."""
         n = 0
         for record in reversed(self.history):
             if record.provider_id != provider_id:
+                break
+            if outcome is not None and record.outcome != outcome:
                 break
             n += 1
         return n

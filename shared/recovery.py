@@ -110,7 +110,7 @@ def decide(
             reason=f"{cat}; all {job.max_attempts} attempts used",
             strategy=strategy,
         )
-    tries = job.tries_on(error.provider_id)
+    tries = max(1, job.tries_on(error.provider_id, cat))
     retries_left = strategy.max_retries - (tries - 1)
     fallback = job.options.allow_fallback
     can_switch = fallback and alternatives
@@ -130,6 +130,8 @@ def decide(
             strategy=strategy,
         )
 
+    if strategy.action is Action.DEGRADE and retries_left > 0 and wait_ok:
+        return retry_same(f"{cat}: retry {tries} of {strategy.max_retries} as asked")
     if strategy.action is Action.DEGRADE and fallback and degradation.next_step(job.options):
         return Decision(
             action=Action.DEGRADE,
@@ -147,7 +149,8 @@ def decide(
         return retry_same(f"{cat}: retry {tries} of {strategy.max_retries} on the same provider")
     if can_switch:
         return switch(f"{cat}: switching provider")
-    if retries_left > 0 and wait_ok:
+    if (retries_left > 0 or error.category in RETRYABLE_LATER) and wait_ok:
+        # With nowhere else to go, a passing failure is worth the rest of the attempt budget.
         why = "no other provider can take the job" if fallback else "fallback not allowed"
         return retry_same(f"{cat}: {why}; retrying the same provider")
     why = (

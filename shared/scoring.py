@@ -209,6 +209,9 @@ def _filter(
     if quality < rules.quality_threshold:
         why = f"quality {quality:.1f} below threshold {rules.quality_threshold:g}"
         return None, why, None
+    if gate is Admission.PROBE and not request.options.allow_fallback:
+        why = f"circuit {c.breaker.state.value}: probes are left to jobs that may fall back"
+        return None, why, now + c.breaker_policy.bucket_s
     options = request.options
     steps: tuple[degradation.Degradation, ...] = ()
     missing = caps.missing_for(options)
