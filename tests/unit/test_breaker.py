@@ -1,0 +1,541 @@
+"""The circuit breaker as a pure state machine (SPEC section 7): every transition, by example
+and under random sequences of calls, outcomes, time and manual overrides."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from hypothesis import event, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from shared.breaker import (
+    POLICIES,
+    Admission,
+    BreakerPolicy,
+    BreakerState,
+    CircuitState,
+    ManualAction,
+    Outcome,
+    Override,
+    Step,
+    Transition,
+    acquire,
+    admission,
+    evaluate,
+    force,
+    record,
+    window,
+)
+from shared.errors import ErrorCategory as C
+from shared.recovery import STRATEGIES
+
+CLOSED, OPEN, HALF = CircuitState.CLOSED, CircuitState.OPEN, CircuitState.HALF_OPEN
+
+P = BreakerPolicy(
+    failure_threshold=3,
+    failure_rate_threshold=0.5,
+    window_s=60.0,
+    bucket_s=10.0,
+    slow_call_s=30.0,
+    recovery_timeout_s=60.0,
+    recovery_growth=2.0,
+    max_recovery_timeout_s=200.0,
+    half_open_max_calls=2,
+    success_threshold=2,
+    probe_timeout_s=30.0,
+)
+
+
+def fresh() -> BreakerState:
+    return BreakerState(provider_id="heygen")
+
+
+def failure(category: C = C.API_FAILURE, *, probe: bool = False) -> Outcome:
+    return Outcome(success=False, duration_s=1.0, category=category, probe=probe)
+
+
+def success(duration_s: float = 1.0, *, probe: bool = False) -> Outcome:
+    return Outcome(success=True, duration_s=duration_s, probe=probe)
+
+
+def feed(state: BreakerState, outcomes: list[Outcome], *, at: float = 0.0) -> Step:
+    """Record ``outcomes`` one per second from ``at``; the last step (and its transition)."""
+    step = Step(state)
+    for i, outcome in enumerate(outcomes):
+        step = record(step.state, outcome, now=at + i, policy=P)
+    return step
+
+
+def opened(at: float = 0.0) -> BreakerState:
+    """A breaker just opened by threshold failures, due for a probe at ``at + 60``."""
+    state = feed(fresh(), [failure()] * 3, at=at - 2).state
+    assert state.state is OPEN
+    return state
+
+
+def half_open(at: float = 60.0) -> BreakerState:
+    grant = acquire(opened(at - 60.0), now=at, policy=P)
+    assert grant.granted
+    assert grant.step.state.state is HALF
+    return grant.step.state
+
+
+# --- closed -> open -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("successes", "failures", "expected"),
+    [
+        (0, 2, CLOSED),  # below the threshold
+        (0, 3, OPEN),  # threshold reached, 100 % failing
+        (3, 3, OPEN),  # 50 %: at the rate threshold
+        (4, 3, CLOSED),  # 3 of 7: busy and mostly healthy
+        (10, 5, CLOSED),  # a third failing
+        (5, 6, OPEN),
+    ],
+)
+def test_failures_open_the_breaker_only_at_threshold_count_and_share(
+    successes: int, failures: int, expected: CircuitState
+) -> None:
+    """Opening needs failure_threshold failures and at least failure_rate_threshold of calls."""
+    step = feed(fresh(), [success()] * successes + [failure()] * failures)
+    assert step.state.state is expected
+
+
+def test_opening_on_failures_says_why_and_when_it_will_probe() -> None:
+    """The transition carries the counts; the breaker is due for a probe after the timeout."""
+    step = feed(fresh(), [failure()] * 3, at=100.0)
+    assert step.transition is not None
+    assert (step.transition.from_state, step.transition.to_state) == (CLOSED, OPEN)
+    assert "3 failures of 3 calls" in step.transition.reason
+    assert step.state.opened_at == 102.0
+    assert step.state.next_attempt_at == 102.0 + 60.0
+    assert step.state.open_count == 1
+
+
+@pytest.mark.parametrize(
+    ("gap", "expected"),
+    [(P.window_s - P.bucket_s, OPEN), (P.window_s + P.bucket_s, CLOSED)],
+)
+def test_only_failures_within_the_window_count(gap: float, expected: CircuitState) -> None:
+    """Two old failures plus a new one open only while the old ones are inside the window."""
+    state = feed(fresh(), [failure()] * 2, at=0.0).state
+    assert state.state is CLOSED
+    step = record(state, failure(), now=1.0 + gap, policy=P)
+    assert step.state.state is expected
+
+
+def test_the_window_counts_forget_expired_buckets() -> None:
+    """window() sums only buckets that started within window_s of now."""
+    state = feed(fresh(), [failure(), success()], at=0.0).state
+    assert window(state.buckets, now=5.0, policy=P).failures == 1
+    assert window(state.buckets, now=P.window_s + 1.0, policy=P).calls == 0
+
+
+def test_slow_calls_open_the_breaker() -> None:
+    """Successful but slow calls count: enough of them open it."""
+    step = feed(fresh(), [success(duration_s=P.slow_call_s)] * 3)
+    assert step.state.state is OPEN
+    assert step.transition is not None
+    assert "slower than" in step.transition.reason
+
+
+def test_fast_calls_do_not_count_as_slow() -> None:
+    """Calls just under the slow threshold keep it closed."""
+    assert feed(fresh(), [success(duration_s=P.slow_call_s - 0.1)] * 10).state.state is CLOSED
+
+
+@pytest.mark.parametrize("category", sorted(P.immediate_open))
+def test_auth_and_quota_failures_open_it_at_once(category: C) -> None:
+    """A bad key or an empty account opens the breaker on the first failure."""
+    state = feed(fresh(), [success()] * 20).state
+    step = record(state, failure(category), now=30.0, policy=P)
+    assert step.state.state is OPEN
+    assert step.transition is not None
+    assert category.value in step.transition.reason
+
+
+def test_failures_that_do_not_count_never_open_it() -> None:
+    """Our own errors (counts=False) are not held against the provider."""
+    ours = Outcome(success=False, category=C.SYSTEM_ERROR, counts=False)
+    step = feed(fresh(), [ours] * 20)
+    assert step.state.state is CLOSED
+    assert window(step.state.buckets, now=20.0, policy=P).failures == 0
+
+
+def test_evaluate_opens_a_closed_breaker_whose_window_is_bad() -> None:
+    """evaluate() decides on buckets counted elsewhere (the Firestore path)."""
+    counted = feed(fresh(), [failure()] * 2).state
+    bad = replace(counted, buckets=feed(fresh(), [failure()] * 4).state.buckets)
+    assert evaluate(counted, now=3.0, policy=P).state.state is CLOSED
+    assert evaluate(bad, now=3.0, policy=P).state.state is OPEN
+
+
+# --- open -> half_open --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("now", [0.0, 30.0, 59.9])
+def test_an_open_breaker_rejects_before_its_next_attempt(now: float) -> None:
+    """Before the recovery timeout nothing goes through, and nothing changes."""
+    state = opened(at=0.0)
+    assert admission(state, now, P) is Admission.REJECT
+    grant = acquire(state, now=now, policy=P)
+    assert not grant.granted
+    assert grant.step == Step(state)
+
+
+def test_the_first_acquire_after_the_timeout_turns_it_half_open_with_a_probe() -> None:
+    """At next_attempt_at the caller gets a probe permit and the breaker goes half-open."""
+    state = opened(at=0.0)
+    assert admission(state, 60.0, P) is Admission.PROBE
+    grant = acquire(state, now=60.0, policy=P)
+    assert grant.granted
+    assert grant.probe
+    assert grant.step.state.state is HALF
+    assert grant.step.state.permits == (60.0,)
+    assert grant.step.transition is not None
+    assert (grant.step.transition.from_state, grant.step.transition.to_state) == (OPEN, HALF)
+
+
+def test_outcomes_while_open_change_nothing() -> None:
+    """Late answers of calls made before the opening do not move an open breaker."""
+    state = opened(at=0.0)
+    for outcome in (success(), failure(), failure(C.AUTHENTICATION)):
+        assert record(state, outcome, now=10.0, policy=P).state.state is OPEN
+
+
+# --- half_open ----------------------------------------------------------------------------------
+
+
+def test_half_open_grants_at_most_half_open_max_calls_permits() -> None:
+    """Probes are limited across all callers sharing the state."""
+    state = opened(at=0.0)
+    granted = 0
+    for t in range(10):
+        grant = acquire(state, now=60.0 + t, policy=P)
+        state = grant.step.state
+        granted += grant.granted
+        assert all(g.probe for g in [grant] if g.granted)
+    assert granted == P.half_open_max_calls
+    assert admission(state, 70.0, P) is Admission.REJECT
+
+
+def test_success_threshold_probe_successes_close_it_clean() -> None:
+    """Enough successful probes close the breaker and forget the bad window."""
+    state = half_open(at=60.0)
+    state = acquire(state, now=61.0, policy=P).step.state
+    first = record(state, success(probe=True), now=62.0, policy=P)
+    assert first.transition is None
+    assert first.state.state is HALF
+    second = record(first.state, success(probe=True), now=63.0, policy=P)
+    assert second.state.state is CLOSED
+    assert second.transition is not None
+    assert (second.transition.from_state, second.transition.to_state) == (HALF, CLOSED)
+    assert second.state.permits == ()
+    assert second.state.buckets == ()
+    assert second.state.open_count == 0
+
+
+def test_outcomes_of_calls_without_a_probe_permit_do_not_close_it() -> None:
+    """Only probes judge a half-open breaker."""
+    state = half_open(at=60.0)
+    for t in range(5):
+        state = record(state, success(), now=61.0 + t, policy=P).state
+    assert state.state is HALF
+    assert state.probe_successes == 0
+
+
+@pytest.mark.parametrize(
+    "outcome", [failure(probe=True), success(duration_s=P.slow_call_s, probe=True)]
+)
+def test_a_failed_or_slow_probe_reopens_it_with_a_grown_timeout(outcome: Outcome) -> None:
+    """Each consecutive opening waits longer: 60 s, then 120 s."""
+    state = half_open(at=60.0)
+    step = record(state, outcome, now=65.0, policy=P)
+    assert step.state.state is OPEN
+    assert step.transition is not None
+    assert (step.transition.from_state, step.transition.to_state) == (HALF, OPEN)
+    assert "probe" in step.transition.reason
+    assert step.state.next_attempt_at == 65.0 + 120.0
+    assert step.state.permits == ()
+
+
+def test_the_recovery_timeout_grows_up_to_its_cap() -> None:
+    """Repeated failed probes: 60, 120, 200 (capped), 200 s."""
+    state = opened(at=0.0)
+    timeouts = [state.next_attempt_at - state.opened_at]  # type: ignore[operator]
+    for _ in range(3):
+        now = state.next_attempt_at
+        assert now is not None
+        state = acquire(state, now=now, policy=P).step.state
+        state = record(state, failure(probe=True), now=now, policy=P).state
+        timeouts.append(state.next_attempt_at - now)  # type: ignore[operator]
+    assert timeouts == [60.0, 120.0, 200.0, 200.0]
+    assert [P.recovery_timeout(n) for n in range(1, 5)] == timeouts
+
+
+def test_closing_resets_the_growth_of_the_recovery_timeout() -> None:
+    """After a recovery, the next opening starts again from the base timeout."""
+    state = half_open(at=60.0)
+    state = acquire(state, now=60.0, policy=P).step.state
+    for t in (61.0, 62.0):
+        state = record(state, success(probe=True), now=t, policy=P).state
+    assert state.state is CLOSED
+    state = record(state, failure(C.AUTHENTICATION), now=100.0, policy=P).state
+    assert state.next_attempt_at == 100.0 + P.recovery_timeout_s
+
+
+def test_expired_probe_permits_are_reclaimed() -> None:
+    """A probe that never reports frees its permit after probe_timeout_s."""
+    state = half_open(at=60.0)
+    state = acquire(state, now=61.0, policy=P).step.state
+    assert len(state.permits) == P.half_open_max_calls
+    assert not acquire(state, now=60.0 + P.probe_timeout_s - 0.1, policy=P).granted
+    grant = acquire(state, now=60.0 + P.probe_timeout_s, policy=P)
+    assert grant.granted
+    assert grant.step.state.permits == (61.0, 60.0 + P.probe_timeout_s)
+
+
+# --- manual overrides ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("start", "action", "to_state", "verdict"),
+    [
+        (fresh, ManualAction.OPEN, OPEN, Admission.REJECT),
+        (opened, ManualAction.CLOSE, CLOSED, Admission.ALLOW),
+        (half_open, ManualAction.OPEN, OPEN, Admission.REJECT),
+        (half_open, ManualAction.CLOSE, CLOSED, Admission.ALLOW),
+        (opened, ManualAction.RESET, CLOSED, Admission.ALLOW),
+        (fresh, ManualAction.RESET, CLOSED, Admission.ALLOW),
+    ],
+)
+def test_a_manual_action_transitions_with_who_and_why(
+    start: object, action: ManualAction, to_state: CircuitState, verdict: Admission
+) -> None:
+    """Force open, close and reset each log a transition carrying by and reason."""
+    before: BreakerState = start()  # type: ignore[operator]
+    step = force(before, action, by="ops@cvplus", reason="incident 42", now=70.0, policy=P)
+    assert step.transition == Transition(
+        provider_id="heygen",
+        from_state=before.state,
+        to_state=to_state,
+        reason=step.state.last_reason,
+        at=70.0,
+        by="ops@cvplus",
+    )
+    assert "ops@cvplus" in step.transition.reason
+    assert "incident 42" in step.transition.reason
+    assert step.state.state is to_state
+    assert step.state.permits == ()
+    assert admission(step.state, 70.0, P) is verdict
+
+
+@pytest.mark.parametrize(
+    ("action", "outcomes", "held"),
+    [
+        (ManualAction.OPEN, [success()] * 10, OPEN),
+        (ManualAction.CLOSE, [failure()] * 10, CLOSED),
+        (ManualAction.CLOSE, [failure(C.AUTHENTICATION)] * 3, CLOSED),
+        (ManualAction.CLOSE, [success(duration_s=P.slow_call_s)] * 10, CLOSED),
+    ],
+)
+def test_a_forced_state_ignores_outcomes_and_time(
+    action: ManualAction, outcomes: list[Outcome], held: CircuitState
+) -> None:
+    """Until reset, neither failures, successes nor elapsed time move a forced breaker."""
+    state = force(fresh(), action, by="ops", reason="r", now=0.0, policy=P).state
+    step = feed(state, outcomes, at=1.0)
+    assert step.state.state is held
+    assert step.transition is None
+    later = acquire(step.state, now=10_000.0, policy=P)
+    assert later.granted is (held is CLOSED)
+    assert later.step.state.state is held
+
+
+def test_reset_clears_the_override_and_the_counts() -> None:
+    """After a reset the breaker is a fresh closed one."""
+    state = force(opened(), ManualAction.OPEN, by="ops", reason="r", now=1.0, policy=P).state
+    assert state.override is not None
+    assert state.override.mode is Override.FORCED_OPEN
+    reset = force(state, ManualAction.RESET, by="ops", reason="fixed", now=2.0, policy=P).state
+    assert reset.override is None
+    assert reset.buckets == ()
+    assert reset.open_count == 0
+    assert admission(reset, 2.0, P) is Admission.ALLOW
+
+
+def test_the_provider_policies_match_the_spec() -> None:
+    """Thresholds: HeyGen 5, RunwayML 4, D-ID 4; recovery HeyGen 60 s, RunwayML 90 s."""
+    assert {p: POLICIES[p].failure_threshold for p in POLICIES} == {
+        "heygen": 5,
+        "runwayml": 4,
+        "did": 4,
+    }
+    assert POLICIES["heygen"].recovery_timeout_s == 60.0
+    assert POLICIES["runwayml"].recovery_timeout_s == 90.0
+    assert all(p.half_open_max_calls == 3 and p.success_threshold == 3 for p in POLICIES.values())
+
+
+# --- random sequences ---------------------------------------------------------------------------
+
+SP = BreakerPolicy(
+    failure_threshold=2,
+    failure_rate_threshold=0.5,
+    window_s=60.0,
+    bucket_s=5.0,
+    slow_call_s=20.0,
+    recovery_timeout_s=10.0,
+    recovery_growth=2.0,
+    max_recovery_timeout_s=40.0,
+    half_open_max_calls=2,
+    success_threshold=2,
+    probe_timeout_s=15.0,
+)
+
+
+class BreakerMachine(RuleBasedStateMachine):
+    """Callers acquire, call and report; time passes; operators force. The breaker stays sane."""
+
+    def __init__(self, seen: set[tuple[CircuitState, CircuitState]] | None = None) -> None:
+        super().__init__()
+        self.state = BreakerState(provider_id="did")
+        self.now = 0.0
+        self.calls: list[tuple[float, bool, int]] = []  # (granted at, probe permit, episode)
+        self.episode = 0  # counts the breaker's half-open periods
+        self.seen = seen if seen is not None else set()
+
+    def apply(self, step: Step, *, by: str | None = None) -> None:
+        before, after = self.state, step.state
+        if step.transition is None:
+            assert after.state is before.state
+        else:
+            t = step.transition
+            assert t.from_state is before.state
+            assert t.to_state is after.state
+            assert t.at == self.now
+            assert t.by == by
+            self.seen.add((t.from_state, t.to_state))
+            if t.to_state is HALF:
+                self.episode += 1
+            event(f"transition {t.from_state.value} -> {t.to_state.value}")
+        self.state = after
+
+    @rule(dt=st.sampled_from([0.0, 1.0, 4.0, 9.0, 16.0, 30.0]))
+    def advance(self, dt: float) -> None:
+        self.now += dt
+
+    @rule()
+    def acquire_a_call(self) -> None:
+        grant = acquire(self.state, now=self.now, policy=SP)
+        self.apply(grant.step)
+        if grant.granted:
+            self.calls.append((self.now, grant.probe, self.episode))
+
+    @precondition(lambda self: bool(self.calls))
+    @rule(
+        pick=st.integers(min_value=0),
+        ok=st.booleans(),
+        category=st.sampled_from(list(C)),
+    )
+    def report_a_call(self, pick: int, ok: bool, category: C) -> None:
+        started, probe, _ = self.calls.pop(pick % len(self.calls))
+        outcome = Outcome(
+            success=ok,
+            duration_s=self.now - started,
+            category=None if ok else category,
+            counts=ok or STRATEGIES[category].counts_against_breaker,
+            probe=probe,
+        )
+        self.apply(record(self.state, outcome, now=self.now, policy=SP))
+
+    @rule(
+        # Operators act now and then (None: not this time); a reset ends every drill.
+        action=st.sampled_from([None, None, None, *ManualAction, ManualAction.RESET]),
+        by=st.sampled_from(["ops", "oncall"]),
+    )
+    def force_it(self, action: ManualAction | None, by: str) -> None:
+        if action is None:
+            return
+        step = force(self.state, action, by=by, reason="drill", now=self.now, policy=SP)
+        assert step.transition is not None
+        assert by in step.transition.reason
+        self.apply(step, by=by)
+
+    @invariant()
+    def never_more_probe_permits_than_the_limit(self) -> None:
+        assert len(self.state.permits) <= SP.half_open_max_calls
+        if self.state.state is HALF:
+            # Probes granted in this half-open period, not reported, not yet expired.
+            out = [
+                c
+                for c in self.calls
+                if c[1] and c[2] == self.episode and self.now - c[0] < SP.probe_timeout_s
+            ]
+            assert len(out) <= SP.half_open_max_calls
+
+    @invariant()
+    def a_manual_override_always_wins(self) -> None:
+        override = self.state.override
+        if override is None:
+            return
+        grant = acquire(self.state, now=self.now, policy=SP)
+        if override.mode is Override.FORCED_OPEN:
+            assert self.state.state is OPEN
+            assert admission(self.state, self.now, SP) is Admission.REJECT
+            assert not grant.granted
+        else:
+            assert self.state.state is CLOSED
+            assert admission(self.state, self.now, SP) is Admission.ALLOW
+            assert grant.granted
+
+    @invariant()
+    def an_open_breaker_admits_nothing_before_its_next_attempt(self) -> None:
+        s = self.state
+        if s.state is not OPEN:
+            return
+        if s.override is None:
+            assert s.next_attempt_at is not None
+        if s.next_attempt_at is None or self.now < s.next_attempt_at:
+            assert admission(s, self.now, SP) is not Admission.ALLOW
+            assert not acquire(s, now=self.now, policy=SP).granted
+
+    @invariant()
+    def a_closed_breaker_holds_no_permits(self) -> None:
+        if self.state.state is CLOSED:
+            assert self.state.permits == ()
+            assert self.state.probe_successes == 0
+
+    @invariant()
+    def half_open_is_never_forced(self) -> None:
+        if self.state.state is HALF:
+            assert self.state.override is None
+            assert self.state.probe_successes < SP.success_threshold
+
+    @invariant()
+    def note_the_state(self) -> None:
+        event(f"state {self.state.state.value}")
+
+
+TestBreakerMachine = BreakerMachine.TestCase
+TestBreakerMachine.settings = settings(max_examples=150, stateful_step_count=50, deadline=None)
+
+
+def test_random_sequences_reach_every_transition() -> None:
+    """The random walks above are not vacuous: they open, half-open, close and reopen it."""
+    seen: set[tuple[CircuitState, CircuitState]] = set()
+    run_state_machine_as_test(
+        lambda: BreakerMachine(seen),
+        settings=settings(
+            max_examples=150, stateful_step_count=60, deadline=None, derandomize=True, database=None
+        ),
+    )
+    assert {(CLOSED, OPEN), (OPEN, HALF), (HALF, CLOSED), (HALF, OPEN)} <= seen
