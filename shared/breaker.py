@@ -43,6 +43,11 @@ class Admission(StrEnum):
     REJECT = "reject"
 
 
+_CLOSED, _OPEN, _HALF_OPEN = CircuitState.CLOSED, CircuitState.OPEN, CircuitState.HALF_OPEN
+_ALLOW, _PROBE, _REJECT = Admission.ALLOW, Admission.PROBE, Admission.REJECT
+_FORCED_OPEN = Override.FORCED_OPEN
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BreakerPolicy:
     """Tunables of one provider's breaker. Opening needs both ``failure_threshold`` failures and a
@@ -155,18 +160,19 @@ class Grant:
 
 
 def admission(state: BreakerState, now: float, policy: BreakerPolicy) -> Admission:
-    """What a caller holding a cached ``state`` may do at ``now``. Cheap: the hot path."""
+    """What a caller holding a cached ``state`` may do at ``now``. Cheap: the hot path
+    (enum members are read from module constants: class attribute access is slow on 3.11)."""
     override = state.override
     if override is not None:
-        return Admission.REJECT if override.mode is Override.FORCED_OPEN else Admission.ALLOW
+        return _REJECT if override.mode is _FORCED_OPEN else _ALLOW
     current = state.state
-    if current is CircuitState.CLOSED:
-        return Admission.ALLOW
-    if current is CircuitState.OPEN:
+    if current is _CLOSED:
+        return _ALLOW
+    if current is _OPEN:
         due = state.next_attempt_at
-        return Admission.PROBE if due is None or now >= due else Admission.REJECT
+        return _PROBE if due is None or now >= due else _REJECT
     live = _live_permits(state.permits, now, policy)
-    return Admission.PROBE if len(live) < policy.half_open_max_calls else Admission.REJECT
+    return _PROBE if len(live) < policy.half_open_max_calls else _REJECT
 
 
 def acquire(state: BreakerState, *, now: float, policy: BreakerPolicy) -> Grant:

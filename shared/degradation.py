@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from functools import lru_cache
 
 from shared.model import Capabilities, Duration, Feature, QualityLevel, Resolution, VideoOptions
 
@@ -70,11 +71,13 @@ def next_step(options: VideoOptions) -> tuple[VideoOptions, Degradation] | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def fit(
     options: VideoOptions, capabilities: Capabilities
 ) -> tuple[VideoOptions, tuple[Degradation, ...]] | None:
     """The least-degraded options ``capabilities`` can serve: rungs are taken in ladder order,
-    but only those that remove something the provider lacks. None when no rung helps."""
+    but only those that remove something the provider lacks. None when no rung helps.
+    (Pure and called on every ranking, so its few distinct answers are cached.)"""
     missing = capabilities.missing_for(options)
     taken: list[Degradation] = []
     for rung in LADDER:

@@ -4,7 +4,7 @@ hand, reselect without the failed provider, decide the recovery, and apply it to
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from shared.errors import ProviderError
 from shared.jobs import Job
@@ -52,8 +52,13 @@ def fail_over(
     policy: RecoveryPolicy = DEFAULT_RECOVERY,
 ) -> Failover:
     """Rank the other providers, then let the recovery policy decide with that knowledge."""
-    others = replace(job, excluded=job.excluded | {error.provider_id}, preferred_provider=None)
-    ranking = rank(candidates, selection_for(others, tier=tier), now=now, rules=rules)
+    others = SelectionRequest(
+        job_key=job.job_id,
+        options=job.options,
+        tier=tier,
+        excluded=job.excluded | {error.provider_id},
+    )
+    ranking = rank(candidates, others, now=now, rules=rules)
     after, decision = recover(
         job, error, now=now, policy=policy, alternatives=ranking.best is not None, rand=rand
     )

@@ -14,7 +14,10 @@ class Duration(StrEnum):
 
     @property
     def seconds(self) -> int:
-        return {"short": 30, "medium": 60, "long": 90}[self.value]
+        return _SECONDS[self]
+
+
+_SECONDS = {Duration.SHORT: 30, Duration.MEDIUM: 60, Duration.LONG: 90}
 
 
 class Style(StrEnum):
@@ -95,6 +98,13 @@ class Capabilities:
 
     def missing_for(self, options: VideoOptions) -> tuple[str, ...]:
         """What this provider lacks for ``options``; empty when it can serve them as asked."""
+        if (
+            options.features <= self.features
+            and _SECONDS[options.duration] <= self.max_duration_s
+            and options.resolution in self.resolutions
+            and options.aspect_ratio in self.aspect_ratios
+        ):
+            return ()
         missing: list[str] = [f.value for f in sorted(options.features - self.features)]
         if options.duration.seconds > self.max_duration_s:
             missing.append(f"duration {options.duration.value}")

@@ -13,6 +13,12 @@ from shared import degradation
 from shared.breaker import Admission, BreakerPolicy, BreakerState, CircuitState, admission
 from shared.model import Capabilities, QualityLevel, Tier, Urgency, VideoOptions
 
+# Enum members as module constants: class attribute access is slow on 3.11, and this is hot.
+_URGENT = (Urgency.HIGH, Urgency.CRITICAL)
+_PREMIUM, _FREE = QualityLevel.PREMIUM, Tier.FREE
+_CLOSED, _OPEN, _HALF_OPEN = CircuitState.CLOSED, CircuitState.OPEN, CircuitState.HALF_OPEN
+_REJECT, _PROBE = Admission.REJECT, Admission.PROBE
+
 COMPONENTS = ("base", "health", "performance", "cost", "reliability", "context", "business")
 
 
@@ -156,8 +162,8 @@ def rank(
     """Filter, score and order ``candidates`` for ``request``."""
     opts = request.options
     w = weights.normalised(
-        speed=rules.prioritize_speed or opts.urgency in (Urgency.HIGH, Urgency.CRITICAL),
-        quality=rules.prioritize_quality or opts.quality_level is QualityLevel.PREMIUM,
+        speed=rules.prioritize_speed or opts.urgency in _URGENT,
+        quality=rules.prioritize_quality or opts.quality_level is _PREMIUM,
         cost=rules.cost_optimization,
     )
     scored: list[Scored] = []
@@ -192,10 +198,10 @@ def _filter(
     if pid in request.excluded:
         return None, "already failed on this job", None
     gate = admission(c.breaker, now, c.breaker_policy)
-    if gate is Admission.REJECT:
+    if gate is _REJECT:
         b = c.breaker
-        until = b.next_attempt_at if b.state is CircuitState.OPEN and b.override is None else None
-        if b.state is CircuitState.HALF_OPEN:
+        until = b.next_attempt_at if b.state is _OPEN and b.override is None else None
+        if b.state is _HALF_OPEN:
             until = now + c.breaker_policy.bucket_s
         return None, f"circuit {b.state.value}: {b.last_reason or 'not admitting'}", until
     if c.in_flight >= caps.concurrency_limit:
@@ -209,7 +215,7 @@ def _filter(
     if quality < rules.quality_threshold:
         why = f"quality {quality:.1f} below threshold {rules.quality_threshold:g}"
         return None, why, None
-    if gate is Admission.PROBE and not request.options.allow_fallback:
+    if gate is _PROBE and not request.options.allow_fallback:
         why = f"circuit {c.breaker.state.value}: probes are left to jobs that may fall back"
         return None, why, now + c.breaker_policy.bucket_s
     options = request.options
@@ -220,7 +226,7 @@ def _filter(
         if fitted is None:
             return None, "cannot do " + ", ".join(missing), None
         options, steps = fitted
-    return (options, steps, gate is Admission.PROBE), None, None
+    return (options, steps, gate is _PROBE), None, None
 
 
 def _score(
@@ -242,7 +248,7 @@ def _score(
     cost = st.cost_per_video if st.cost_per_video is not None else caps.price_per_video
     load = c.in_flight / caps.concurrency_limit
     speed = _clamp(1.0 - p50 / (2.0 * rules.target_render_s))
-    breaker = 0.4 if c.breaker.state is CircuitState.HALF_OPEN else 1.0
+    breaker = 0.4 if c.breaker.state is _HALF_OPEN else 1.0
 
     base = _clamp((n - caps.priority + 1) / n) if n else 1.0
     health = _clamp(
@@ -253,9 +259,9 @@ def _score(
     cost_f = _clamp(1.0 - cost / budget)
     predicted = st.predicted_failure_rate if st.predicted_failure_rate is not None else 1 - ok_24h
     reliability = _clamp(0.6 * (1.0 - predicted) + 0.4 * 0.5**st.consecutive_failures)
-    urgent = request.options.urgency in (Urgency.HIGH, Urgency.CRITICAL)
+    urgent = request.options.urgency in _URGENT
     headroom = _clamp((1.0 - load) / (1.0 - rules.saturation)) if load > rules.saturation else 1.0
-    tier_fit = quality / 10.0 if request.tier is not Tier.FREE else cost_f
+    tier_fit = quality / 10.0 if request.tier is not _FREE else cost_f
     context = _clamp(0.5 * headroom + 0.3 * (speed if urgent else 1.0) + 0.2 * tier_fit)
     business = _clamp(
         0.5 * _clamp((quality - rules.quality_threshold) / (10.0 - rules.quality_threshold))
@@ -265,10 +271,8 @@ def _score(
         business *= 0.5
 
     factors = (base, health, performance, cost_f, reliability, context, business)
-    points = {
-        name: round(100.0 * wi * f, 2) for name, wi, f in zip(COMPONENTS, w, factors, strict=True)
-    }
-    score = round(sum(points.values()), 2)
+    points = {name: 100.0 * wi * f for name, wi, f in zip(COMPONENTS, w, factors, strict=True)}
+    score = sum(points.values())
     reasons = [
         f"priority {caps.priority} of {n}",
         f"success {ok_1h:.0%} last hour, {ok_24h:.0%} last day ({st.calls_24h} samples)",
@@ -276,7 +280,7 @@ def _score(
         f"quality {quality:.1f}/10, ${cost:.2f} per video",
         f"load {c.in_flight}/{caps.concurrency_limit}",
     ]
-    if c.breaker.state is not CircuitState.CLOSED:
+    if c.breaker.state is not _CLOSED:
         reasons.append(f"circuit {c.breaker.state.value}: probe call")
     if steps:
         reasons.append("degraded to fit: " + ", ".join(s.value for s in steps))

@@ -28,8 +28,13 @@ SAME_PROVIDER = {Action.RETRY_SAME, Action.DEGRADE}
 BOTTOM = VideoOptions(duration=Duration.SHORT, resolution=Resolution.P720, features=frozenset())
 
 
-def failed_on(*providers: str, options: VideoOptions | None = None, max_attempts: int = 4) -> Job:
-    """A job whose attempts went to ``providers`` in order, the last one just failed."""
+def failed_on(
+    *providers: str,
+    outcome: C = C.API_FAILURE,
+    options: VideoOptions | None = None,
+    max_attempts: int = 4,
+) -> Job:
+    """A job whose attempts went to ``providers`` in order, each failing with ``outcome``."""
     job = Job(
         job_id="job-1",
         created_at=NOW,
@@ -41,7 +46,7 @@ def failed_on(*providers: str, options: VideoOptions | None = None, max_attempts
         job = jobs.begin_attempt(
             job, provider_id=provider, options=job.options, degradations=(), reasoning=(), now=NOW
         )
-        job = jobs.record_failure(job, category="x", message="m", now=NOW)
+        job = jobs.record_failure(job, category=outcome.value, message="m", now=NOW)
     return job
 
 
@@ -122,7 +127,9 @@ def test_without_fallback_a_job_never_switches_nor_degrades(
     category: C, alternatives: bool, tries: int
 ) -> None:
     """allowFallback false keeps the job on its provider and its options as asked."""
-    job = failed_on(*["heygen"] * tries, options=VideoOptions(allow_fallback=False))
+    job = failed_on(
+        *["heygen"] * tries, outcome=category, options=VideoOptions(allow_fallback=False)
+    )
     decision = decide(error(category), job, alternatives=alternatives, rand=0.5)
     assert decision.action in {Action.RETRY_SAME, Action.FAIL}
 
@@ -150,7 +157,7 @@ def test_a_retry_category_retries_the_same_provider_up_to_max_retries_then_switc
     actions = [
         decide(
             error(category),
-            failed_on(*["heygen"] * tries, max_attempts=10),
+            failed_on(*["heygen"] * tries, outcome=category, max_attempts=10),
             alternatives=True,
             rand=0.5,
         ).action
@@ -161,7 +168,7 @@ def test_a_retry_category_retries_the_same_provider_up_to_max_retries_then_switc
 
 def test_retries_count_only_consecutive_failures_on_the_provider() -> None:
     """A failure on another provider in between starts the count afresh."""
-    job = failed_on("heygen", "heygen", "did", "heygen", max_attempts=10)
+    job = failed_on("heygen", "heygen", "did", "heygen", outcome=C.TRANSIENT, max_attempts=10)
     decision = decide(error(C.TRANSIENT), job, alternatives=True, rand=0.5)
     assert decision.action is Action.RETRY_SAME
 
@@ -187,7 +194,7 @@ def test_going_back_to_the_same_provider_never_undercuts_retry_after(
     category: C, retry_after: float, rand: float, tries: int, alternatives: bool
 ) -> None:
     """Any decision that returns to the failed provider waits at least its Retry-After."""
-    job = failed_on(*["heygen"] * tries, max_attempts=10)
+    job = failed_on(*["heygen"] * tries, outcome=category, max_attempts=10)
     decision = decide(
         error(category, retry_after=retry_after), job, alternatives=alternatives, rand=rand
     )
@@ -228,30 +235,68 @@ def test_a_wait_beyond_max_wait_with_an_alternative_switches(category: C) -> Non
     assert decision.action is Action.SWITCH_PROVIDER
 
 
-def test_processing_error_degrades_while_a_rung_is_left() -> None:
-    """A failed render asks for less, whatever other providers exist."""
-    for alternatives in (True, False):
-        decision = decide(
-            error(C.PROCESSING_ERROR), failed_on("heygen"), alternatives=alternatives, rand=0.5
-        )
-        assert decision.action is Action.DEGRADE
+@pytest.mark.parametrize("alternatives", [True, False])
+def test_processing_error_retries_as_asked_then_degrades_while_a_rung_is_left(
+    alternatives: bool,
+) -> None:
+    """A failed render is retried once as asked, then the job asks for less."""
+    first = decide(
+        error(C.PROCESSING_ERROR),
+        failed_on("heygen", outcome=C.PROCESSING_ERROR),
+        alternatives=alternatives,
+        rand=0.5,
+    )
+    assert first.action is Action.RETRY_SAME
+    second = decide(
+        error(C.PROCESSING_ERROR),
+        failed_on("heygen", "heygen", outcome=C.PROCESSING_ERROR),
+        alternatives=alternatives,
+        rand=0.5,
+    )
+    assert second.action is Action.DEGRADE
 
 
 @pytest.mark.parametrize(
     ("alternatives", "tries", "expected"),
     [
-        (True, 1, Action.SWITCH_PROVIDER),
+        (True, 1, Action.RETRY_SAME),
         (False, 1, Action.RETRY_SAME),
+        (True, 2, Action.SWITCH_PROVIDER),
         (False, 2, Action.FAIL),
     ],
 )
-def test_processing_error_at_the_bottom_of_the_ladder_switches_retries_or_fails(
+def test_processing_error_at_the_bottom_of_the_ladder_retries_switches_or_fails(
     alternatives: bool, tries: int, expected: Action
 ) -> None:
-    """Nothing left to give up: another provider, one more try, then failure."""
-    job = failed_on(*["heygen"] * tries, options=BOTTOM)
+    """Nothing left to give up: the retry as asked, then another provider, then failure."""
+    job = failed_on(*["heygen"] * tries, outcome=C.PROCESSING_ERROR, options=BOTTOM)
     decision = decide(error(C.PROCESSING_ERROR), job, alternatives=alternatives, rand=0.5)
     assert decision.action is expected
+
+
+def test_without_alternatives_a_passing_failure_uses_the_whole_attempt_budget() -> None:
+    """With nowhere else to go, a transient error keeps retrying until attempts run out."""
+    actions = [
+        decide(
+            error(C.TRANSIENT),
+            failed_on(*["heygen"] * tries, outcome=C.TRANSIENT, max_attempts=6),
+            alternatives=False,
+            rand=0.5,
+        ).action
+        for tries in range(1, 7)
+    ]
+    assert actions == [Action.RETRY_SAME] * 5 + [Action.FAIL]
+
+
+def test_retries_are_counted_per_category() -> None:
+    """An earlier transient error does not use up the retry of a later, different failure."""
+    job = failed_on("heygen", "heygen", outcome=C.TRANSIENT, max_attempts=10)
+    job = jobs.begin_attempt(
+        job, provider_id="heygen", options=job.options, degradations=(), reasoning=(), now=NOW
+    )
+    job = jobs.record_failure(job, category=C.TIMEOUT.value, message="m", now=NOW)
+    decision = decide(error(C.TIMEOUT), job, alternatives=True, rand=0.5)
+    assert decision.action is Action.RETRY_SAME
 
 
 def test_recover_on_switch_excludes_the_failed_provider() -> None:
@@ -294,7 +339,7 @@ def test_recover_on_degrade_records_the_step_and_lowers_the_options() -> None:
     """A degradation is never silent: the step is on the job and the options changed."""
     asked = VideoOptions(duration=Duration.LONG, features=frozenset({Feature.VOICE}))
     job = jobs.begin_attempt(
-        failed_on(options=asked),
+        failed_on("heygen", outcome=C.PROCESSING_ERROR, options=asked),
         provider_id="heygen",
         options=asked,
         degradations=(),
