@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from shared.errors import ProviderError
 from shared.jobs import Job
-from shared.model import Tier
 from shared.recovery import Decision, RecoveryPolicy, recover
 from shared.scoring import (
     DEFAULT_RULES,
@@ -29,12 +28,12 @@ class Failover:
     ranking: Ranking  # the providers that could take the job next, best first
 
 
-def selection_for(job: Job, *, tier: Tier = Tier.FREE) -> SelectionRequest:
+def selection_for(job: Job) -> SelectionRequest:
     """What to ask the scorer for this job's next attempt."""
     return SelectionRequest(
         job_key=job.job_id,
         options=job.options,
-        tier=tier,
+        tier=job.tier,
         excluded=job.excluded,
         prefer=job.preferred_provider,
     )
@@ -47,7 +46,6 @@ def fail_over(
     *,
     now: float,
     rand: float,
-    tier: Tier = Tier.FREE,
     rules: BusinessRules = DEFAULT_RULES,
     policy: RecoveryPolicy = DEFAULT_RECOVERY,
 ) -> Failover:
@@ -55,7 +53,7 @@ def fail_over(
     others = SelectionRequest(
         job_key=job.job_id,
         options=job.options,
-        tier=tier,
+        tier=job.tier,
         excluded=job.excluded | {error.provider_id},
     )
     ranking = rank(candidates, others, now=now, rules=rules)

@@ -4,12 +4,13 @@ returns it as it is."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 from typing import Any
 
 from shared.degradation import Degradation
-from shared.model import VideoOptions
+from shared.model import Tier, VideoOptions
 
 
 class JobStatus(StrEnum):
@@ -58,6 +59,11 @@ class Job:
     job_id: str
     created_at: float
     deadline_at: float
+    user_id: str = ""
+    request_id: str | None = None
+    cv_job_id: str | None = None
+    script: str = ""
+    tier: Tier = Tier.FREE
     options: VideoOptions = VideoOptions()
     status: JobStatus = JobStatus.QUEUED
     attempt: int = 0
@@ -99,6 +105,13 @@ class Job:
                 break
             n += 1
         return n
+
+
+def job_id_for(user_id: str, request_id: str) -> str:
+    """The job id of a user's request: the same ``requestId`` from the same user is the same job,
+    and no one can guess another user's job id from a request id."""
+    digest = hashlib.sha256(f"{user_id}\x00{request_id}".encode()).hexdigest()
+    return f"vj_{digest[:32]}"
 
 
 def begin_attempt(
