@@ -21,13 +21,19 @@ retried, and the result must be exactly 2. Otherwise the server is stopped and
 `IsolationMissingError` raised; the CLI exits 2 with the reason.
 
 Limits of the npm server that matter to the stores (from LOCAL-STACK.md and its code):
-- Commits are not atomic when a write fails: writes apply one by one, so a batch or
-  transaction whose later write fails (create() on an existing doc, update() on a missing one)
-  leaves its earlier writes applied. Real Firestore applies all or nothing. The wrapper treats
-  every document of a failed commit as changed, so readers abort rather than miss it.
+- Field transforms on a nested field path fail with UNKNOWN "Something went wrong":
+  `update({"buckets.b1.failures": Increment(1)})`, a nested SERVER_TIMESTAMP, or
+  `set({"m": {"c": Increment(1)}}, merge=True)`. On top-level fields they work. Plain values
+  at dotted paths work. Stores that count with Increment must keep counters top-level (e.g.
+  `failures_<bucket>`) or one document per bucket.
+- The package applies a commit's writes one by one. The wrapper checks every exists
+  precondition (create(), update(), delete with precondition) before any write is applied, so a
+  batch or transaction failing with AlreadyExists/NotFound changes nothing, as in Firestore.
+  A commit failing for another reason (a transform the package cannot do) can still leave
+  its earlier writes applied; the wrapper then treats all its documents as changed.
 - Update-time preconditions (`Client.write_option(last_update_time=...)`) are ignored: use
   transactions for compare-and-set, never update-time preconditions.
-- `DELETE_FIELD` is ignored; `Maximum` and `ArrayUnion` on a missing field fail;
+- `DELETE_FIELD` is ignored (the field stays); `Maximum` and `ArrayUnion` on a missing field fail;
   `start_after`/`offset` are ignored (page with where + order_by + limit instead); `order_by`
   keeps docs lacking the field; `collection_group` misses subcollections.
 - `list_documents()`, `collections()`, GetDocument, ListDocuments, BatchWrite (the client's

@@ -121,6 +121,7 @@ class FirestoreServer:
         self._ready = threading.Event()
         self._drain: threading.Thread | None = None
         self._host: str | None = None
+        self._pid: int | None = None
         self.backend: Literal["npm", "google"] | None = None
         self.timings: Timings | None = None
         self.self_check: SelfCheckReport | None = None
@@ -133,7 +134,12 @@ class FirestoreServer:
 
     @property
     def pid(self) -> int | None:
-        return None if self._process is None else self._process.pid
+        """The server process's PID (also its process group); kept after stop() for checks."""
+        return self._pid
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
 
     def __enter__(self) -> Self:
         self.start()
@@ -214,6 +220,7 @@ class FirestoreServer:
             text=True,
             start_new_session=True,
         )
+        self._pid = self._process.pid
         self._drain = threading.Thread(
             target=self._read_output, args=(self._process.stdout,), daemon=True
         )
@@ -291,3 +298,6 @@ class FirestoreServer:
             process.stdin.close()
         if self._drain is not None:
             self._drain.join(timeout)
+            self._drain = None
+        if process.stdout is not None:
+            process.stdout.close()

@@ -12,6 +12,9 @@
 //                                  (created, updated, deleted) or a query read in the
 //                                  transaction would now return other documents
 //   Rollback                    -> forget the transaction
+// Commit also checks every create()/update()/delete precondition before the package applies
+// any write, so a batch or transaction failing with ALREADY_EXISTS/NOT_FOUND changes nothing
+// (the package alone would keep the writes before the failing one).
 // "Version" is our own per-document write counter, bumped by every Commit (the only write
 // path the package implements): update times have millisecond resolution, so two writes
 // in one millisecond would look unchanged.
@@ -165,13 +168,41 @@ class TransactionIsolation {
 
   markWritten(writes) {
     for (const write of writes) {
-      let name = null;
-      if (write.has_update) name = write.update.name;
-      else if (write.has_delete) name = write.delete;
-      else if (write.has_transform) name = write.transform.document;
+      const name = writtenName(write);
       if (name) this.#versions.set(name, this.#version(name) + 1);
     }
   }
+
+  // The package applies a commit's writes one by one, so a failed create()/update() would
+  // leave the writes before it applied. Check every exists-precondition first, as if the
+  // earlier writes of the same commit had happened, so such a commit changes nothing.
+  preconditionError(writes) {
+    const exists = new Map();
+    for (const write of writes) {
+      const name = writtenName(write);
+      if (!name) continue;
+      const now = exists.has(name)
+        ? exists.get(name)
+        : this.#state.getDocument(name).metadata.hasExist;
+      if (write.has_current_document && write.current_document.has_exists) {
+        if (write.current_document.exists && !now) {
+          return grpcError(status.NOT_FOUND, `no entity to update: ${name}`);
+        }
+        if (!write.current_document.exists && now) {
+          return grpcError(status.ALREADY_EXISTS, `entity already exists: ${name}`);
+        }
+      }
+      exists.set(name, !write.has_delete);
+    }
+    return null;
+  }
+}
+
+function writtenName(write) {
+  if (write.has_update) return write.update.name;
+  if (write.has_delete) return write.delete;
+  if (write.has_transform) return write.transform.document;
+  return null;
 }
 
 // Replace call.write so each response can be inspected (and its transaction id set) first.
@@ -252,6 +283,11 @@ function isolate(impl, state) {
           callback(err, null);
           return;
         }
+      }
+      const precondition = iso.preconditionError(writes);
+      if (precondition !== null) {
+        callback(precondition, null);
+        return;
       }
       let answered = false;
       try {
