@@ -15,6 +15,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -45,13 +46,14 @@ class Timings:
     self_check_seconds: float  # the whole self-check, child interpreter start included
 
 
-def google_emulator_jar(env: dict[str, str] | None = None) -> Path | None:
+def google_emulator_jar(env: Mapping[str, str] | None = None) -> Path | None:
     """The Cloud Firestore emulator JAR that firebase-tools would run, if this machine has it.
 
     firebase-tools honours FIRESTORE_EMULATOR_BINARY_PATH, else FIREBASE_EMULATORS_PATH or
     ~/.cache/firebase/emulators holds cloud-firestore-emulator-v<version>.jar.
     """
-    env = os.environ if env is None else env
+    if env is None:
+        env = os.environ
     explicit = env.get("FIRESTORE_EMULATOR_BINARY_PATH")
     if explicit:
         return Path(explicit) if Path(explicit).is_file() else None
@@ -65,8 +67,17 @@ def _version_key(jar: Path) -> tuple[int, ...]:
 
 
 def ensure_node_modules(root: Path = REPO_ROOT) -> None:
-    """Run `npm ci` once if the pinned npm packages are not installed."""
-    if (root / "node_modules/@firestore-emulator/server/package.json").is_file():
+    """Run `npm ci` if the pinned npm packages are not installed or package-lock.json changed.
+
+    npm writes node_modules/.package-lock.json on install; a lock file newer than it means the
+    pins moved since (a pull or branch switch), and reinstalling is cheap (seconds).
+    """
+    installed = root / "node_modules/.package-lock.json"
+    if (
+        installed.is_file()
+        and (root / "node_modules/@firestore-emulator/server/package.json").is_file()
+        and installed.stat().st_mtime >= (root / "package-lock.json").stat().st_mtime
+    ):
         return
     npm = shutil.which("npm")
     if npm is None:

@@ -55,7 +55,10 @@ def run(project: str) -> SelfCheckReport:
     from google.cloud import firestore
 
     started = time.perf_counter()
-    client = firestore.Client(project=project, credentials=AnonymousCredentials())
+    client = firestore.Client(
+        project=project,
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+    )
     ref = client.collection("_cvplus_selfcheck").document(uuid.uuid4().hex)
     ref.set({"n": 0})
     slow_read = threading.Event()
