@@ -7,6 +7,9 @@ the lost update there, so none of them can pass against a server that does not i
 from __future__ import annotations
 
 import os
+import re
+import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -413,3 +416,46 @@ def test_where_order_by_limit_returns_the_matching_documents_in_order(
         .limit(3)
     )
     assert [doc.id for doc in query.stream()] == ["m3", "m0", "m2"]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
+
+
+def test_a_requested_port_is_served_on_loopback() -> None:
+    """--port N is honoured and the address is 127.0.0.1."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with FirestoreServer(backend="npm", port=port, verify_isolation=False) as server:
+        assert server.host == f"127.0.0.1:{port}"
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            pass
+
+
+def test_the_node_server_exits_when_its_launcher_is_killed() -> None:
+    """No orphan: a launcher killed with SIGKILL still takes its server down (stdin closes)."""
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "tools.firestore_server", "--quiet"],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert launcher.stdout is not None
+    with launcher.stdout:
+        line = launcher.stdout.readline()
+    server_pid = int(re.search(r"pid=(\d+)", line)[1])  # type: ignore[index]
+    assert _alive(server_pid)
+    launcher.kill()
+    launcher.wait()
+    deadline = time.monotonic() + 10
+    while _alive(server_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _alive(server_pid):
+        os.killpg(server_pid, signal.SIGKILL)  # do not leave it behind when failing
+        pytest.fail("the server outlived its launcher")
