@@ -269,6 +269,27 @@ def test_a_query_read_in_a_transaction_isolates_the_documents_it_returned(
         assert owners == {"job-0": "slow", "job-1": None, "job-2": None}
 
 
+def test_a_change_to_a_queried_document_that_keeps_it_matching_aborts_the_transaction(
+    target: Target,
+) -> None:
+    """Documents returned by a query are isolated by version, not only by the result set."""
+    jobs = target.collection("jobs")
+    jobs.document("job-0").set({"status": "queued", "attempt": 0})
+    queued = jobs.where(filter=FieldFilter("status", "==", "queued"))
+
+    def bump(tx: firestore.Transaction, found: list[Any]) -> None:
+        tx.update(found[0].reference, {"attempt": found[0].get("attempt") + 1})
+
+    attempts = _with_rival_between(
+        target.client,
+        read=lambda tx: list(tx.get(queued)),
+        write=bump,
+        rival=lambda: jobs.document("job-0").update({"attempt": 5}),
+    )
+    attempt = jobs.document("job-0").get().get("attempt")
+    assert (attempts, attempt) == ((2, 6) if target.isolated else (1, 1))
+
+
 @pytest.mark.parametrize("read_by", ["count", "query"])
 def test_a_document_inserted_into_a_queried_range_aborts_the_transaction(
     target: Target, read_by: str

@@ -338,7 +338,12 @@ async function main() {
     if (typeof handler === "function") service[name] = handler.bind(implementation);
   }
   const isolation = !values["no-isolation"];
-  if (isolation) Object.assign(service, isolate(implementation, state).overrides);
+  let stats = null;
+  if (isolation) {
+    const { overrides, iso } = isolate(implementation, state);
+    Object.assign(service, overrides);
+    stats = iso.stats;
+  }
 
   const server = new Server();
   server.addService(definition, service);
@@ -352,7 +357,8 @@ async function main() {
   const stop = (reason) => {
     if (stopping) return;
     stopping = true;
-    console.error(`firestore server stopping (${reason})`);
+    const summary = stats === null ? "no isolation" : `transactions ${JSON.stringify(stats)}`;
+    console.error(`firestore server stopping (${reason}); ${summary}`);
     const force = setTimeout(() => {
       server.forceShutdown();
       process.exit(0);
