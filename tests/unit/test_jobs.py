@@ -184,3 +184,35 @@ def test_retry_later_excludes_and_prefers() -> None:
     assert job.excluded == {"did", "runwayml"}
     assert job.preferred_provider == "heygen"
     assert job.next_action_at == 2.0
+
+
+@pytest.mark.parametrize(
+    ("outcome", "next_provider", "next_options", "same_key"),
+    [
+        ("timeout", "heygen", VideoOptions(), True),
+        ("network_error", "heygen", VideoOptions(), True),
+        ("timeout", "did", VideoOptions(), False),
+        ("timeout", "heygen", SHORT, False),
+        ("api_failure", "heygen", VideoOptions(), False),
+        ("rate_limit", "heygen", VideoOptions(), False),
+    ],
+)
+def test_a_resubmit_after_a_lost_answer_reuses_the_idempotency_key(
+    outcome: str, next_provider: str, next_options: VideoOptions, same_key: bool
+) -> None:
+    """Only the same request to the same provider after a maybe-lost answer keeps the key."""
+    job = started(new_job(), "heygen")
+    job = jobs.record_failure(job, category=outcome, message="m", now=NOW)
+    again = jobs.begin_attempt(
+        job, provider_id=next_provider, options=next_options, degradations=(), reasoning=(), now=NOW
+    )
+    assert (again.idempotency_key == job.idempotency_key) is same_key
+    assert again.idempotency_key.startswith(job.job_id)
+
+
+def test_job_ids_are_stable_per_user_and_request_and_distinct_across_users() -> None:
+    """The same requestId from the same user is the same job; another user's is not."""
+    assert jobs.job_id_for("u1", "r1") == jobs.job_id_for("u1", "r1")
+    assert jobs.job_id_for("u1", "r1") != jobs.job_id_for("u2", "r1")
+    assert jobs.job_id_for("u1", "r1") != jobs.job_id_for("u1", "r2")
+    assert "r1" not in jobs.job_id_for("u1", "r1")

@@ -544,3 +544,16 @@ def test_each_ranked_candidate_explains_itself() -> None:
         text = " | ".join(s.reasons)
         for word in ("priority", "success", "p50", "quality", "load"):
             assert word in text
+
+
+def test_a_job_that_may_not_fall_back_takes_no_probe_permit() -> None:
+    """Probes are left to jobs with a way out; the rejection says when to look again."""
+    due = open_breaker("p")
+    ranking = rank(
+        [candidate("p", breaker=due)],
+        ask(options=VideoOptions(allow_fallback=False)),
+        now=NOW + BP.recovery_timeout_s,
+    )
+    assert ranking.ranked == ()
+    assert "probes are left to jobs that may fall back" in ranking.rejected[0].reason
+    assert ranking.next_chance() is not None
