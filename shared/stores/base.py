@@ -1,0 +1,151 @@
+"""The store seams: what the functions need from persistence, as Protocols. Two implementations
+each — `memory` (unit tests of logic) and `firestore` (the real thing) — held to one contract
+suite in tests/contract.
+
+Collections (SPEC section 4): enhanced_video_jobs, circuit_breaker_states (+ a ``buckets``
+subcollection of outcome counts), circuit_breaker_transitions, provider_metrics,
+error_recovery_logs, provider_stats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from shared.breaker import Admission, BreakerState, Grant, ManualAction, Outcome, Transition
+from shared.jobs import Job
+
+JOBS = "enhanced_video_jobs"
+BREAKERS = "circuit_breaker_states"
+BUCKETS = "buckets"
+TRANSITIONS = "circuit_breaker_transitions"
+METRICS = "provider_metrics"
+RECOVERY_LOGS = "error_recovery_logs"
+STATS = "provider_stats"
+WEBHOOK_EVENTS = "webhook_events"
+
+DEFAULT_LEASE_S = 120.0
+DEFAULT_CACHE_TTL_S = 2.0
+
+
+class StoreError(Exception):
+    """Base of the errors a store raises on purpose (never a raw database error)."""
+
+
+class JobNotFoundError(StoreError):
+    pass
+
+
+class TerminalJobError(StoreError):
+    """A completed or failed job never changes again."""
+
+
+class LeaseLostError(StoreError):
+    """Another worker holds (or took over) the job's lease."""
+
+
+@dataclass(frozen=True, slots=True)
+class SideWrite:
+    """A document written in the same transaction as a job update (metrics, recovery logs)."""
+
+    collection: str
+    data: Mapping[str, Any]
+    doc_id: str | None = None  # None: an auto id
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Lease:
+    owner: str
+    expires_at: float
+
+
+class JobStore(Protocol):
+    def create(self, job: Job) -> tuple[Job, bool]:
+        """Store a new job; if its id exists, return the stored one and False (idempotent)."""
+        ...
+
+    def get(self, job_id: str) -> Job | None: ...
+
+    def claim(self, job_id: str, *, owner: str, now: float, lease_s: float) -> Job | None:
+        """Take the lease of a runnable job (not terminal, due, lease free or expired). Exactly
+        one of many concurrent claimants wins; the others get None."""
+        ...
+
+    def save(
+        self,
+        job: Job,
+        *,
+        owner: str,
+        now: float,
+        side: Sequence[SideWrite] = (),
+        release: bool = True,
+    ) -> None:
+        """Write the job and ``side`` documents in one transaction, releasing ``owner``'s lease
+        unless ``release`` is False (a checkpoint before a provider call). Raises LeaseLostError
+        if ``owner`` no longer holds the lease, TerminalJobError if the stored job is terminal."""
+        ...
+
+    def transact(
+        self,
+        job_id: str,
+        change: Callable[[Job], tuple[Job, Sequence[SideWrite]] | None],
+        *,
+        now: float,
+    ) -> Job | None:
+        """Read-modify-write one job in a transaction (webhooks): ``change`` returns the new job
+        and side writes, or None for no change. A terminal job is passed to ``change`` but any
+        change to it raises TerminalJobError. Returns the stored job after the call."""
+        ...
+
+    def due(self, *, now: float, limit: int = 100) -> list[Job]:
+        """Non-terminal jobs whose next action is due (the health check re-drives them)."""
+        ...
+
+    def count_created_since(self, user_id: str, since: float) -> int: ...
+
+    def recent(self, *, limit: int = 20, status: str | None = None) -> list[Job]: ...
+
+    def lease(self, job_id: str) -> Lease | None: ...
+
+
+class BreakerStore(Protocol):
+    def state(self, provider_id: str, *, now: float, fresh: bool = False) -> BreakerState:
+        """The breaker as this instance sees it: cached for the TTL unless ``fresh``."""
+        ...
+
+    def admission(self, provider_id: str, *, now: float) -> Admission: ...
+
+    def acquire(self, provider_id: str, *, now: float) -> Grant:
+        """Ask to call: transactional when a probe permit is involved."""
+        ...
+
+    def record(self, provider_id: str, outcome: Outcome, *, now: float) -> Transition | None:
+        """Count one outcome (one write) and apply any transition it implies."""
+        ...
+
+    def force(
+        self, provider_id: str, action: ManualAction, *, by: str, reason: str, now: float
+    ) -> Transition | None: ...
+
+    def transitions(self, *, since: float, limit: int = 50) -> list[Transition]: ...
+
+
+class DocumentStore(Protocol):
+    """Plain documents: metrics, recovery logs, provider stats."""
+
+    def add(self, collection: str, data: Mapping[str, Any]) -> str: ...
+
+    def put(self, collection: str, doc_id: str, data: Mapping[str, Any]) -> None: ...
+
+    def get(self, collection: str, doc_id: str) -> dict[str, Any] | None: ...
+
+    def query(
+        self,
+        collection: str,
+        *,
+        where: Sequence[tuple[str, str, Any]] = (),
+        order_by: str | None = None,
+        descending: bool = False,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]: ...

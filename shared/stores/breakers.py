@@ -1,0 +1,192 @@
+"""The circuit breaker shared by every function instance: the pure state machine of
+`shared.breaker`, a per-instance cache, and a backend that keeps the truth (Firestore, or memory
+for tests).
+
+Hot path, per outcome: one write — an increment of this instance's shard of the current time
+bucket; never a read-modify-write of the state document. Transitions run in a transaction on the
+state document, and only when an outcome can change the state: a counting failure while closed
+(after reading the window's buckets), any probe outcome, a manual action, a probe permit.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from shared import breaker as br
+from shared.breaker import (
+    Admission,
+    BreakerPolicy,
+    BreakerState,
+    Bucket,
+    CircuitState,
+    Grant,
+    ManualAction,
+    Outcome,
+    Step,
+    Transition,
+)
+from shared.stores.base import DEFAULT_CACHE_TTL_S
+
+SHARDS = 8
+
+
+class BreakerBackend(Protocol):
+    def increment(
+        self,
+        provider_id: str,
+        *,
+        start: float,
+        shard: int,
+        calls: int,
+        failures: int,
+        slow: int,
+        expire_at: float,
+    ) -> None:
+        """Add to one bucket shard, without reading it (one write)."""
+        ...
+
+    def window(self, provider_id: str, *, since: float) -> tuple[Bucket, ...]:
+        """The buckets that started after ``since``, shards summed, oldest first."""
+        ...
+
+    def read(self, provider_id: str) -> BreakerState: ...
+
+    def transact(
+        self, provider_id: str, change: Callable[[BreakerState], Step]
+    ) -> tuple[Step, BreakerState]:
+        """Atomically read the state, apply ``change`` and write it (with the transition, if
+        any) when it changed. Returns the step and the state that was read."""
+        ...
+
+    def transitions(self, *, since: float, limit: int) -> list[Transition]: ...
+
+
+@dataclass(slots=True)
+class _Cached:
+    state: BreakerState
+    fetched_at: float
+
+
+class SharedBreaker:
+    """`BreakerStore` over any `BreakerBackend`. ``clock`` is monotonic seconds for the cache;
+    domain times (``now``) are passed in by the caller."""
+
+    def __init__(
+        self,
+        backend: BreakerBackend,
+        *,
+        policies: Mapping[str, BreakerPolicy] | None = None,
+        cache_ttl_s: float = DEFAULT_CACHE_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+        instance_id: str | None = None,
+    ) -> None:
+        self.backend = backend
+        self.policies = dict(policies or br.POLICIES)
+        self.cache_ttl_s = cache_ttl_s
+        self.clock = clock
+        self.instance_id = instance_id or uuid.uuid4().hex
+        self.shard = zlib.crc32(self.instance_id.encode()) % SHARDS
+        self._cache: dict[str, _Cached] = {}
+        self._lock = threading.Lock()
+
+    def policy(self, provider_id: str) -> BreakerPolicy:
+        return self.policies.get(provider_id) or br.BreakerPolicy()
+
+    def state(self, provider_id: str, *, now: float, fresh: bool = False) -> BreakerState:
+        tick = self.clock()
+        with self._lock:
+            hit = self._cache.get(provider_id)
+        if hit is not None and not fresh and tick - hit.fetched_at < self.cache_ttl_s:
+            return hit.state
+        state = self.backend.read(provider_id)
+        self._remember(state, tick)
+        return state
+
+    def admission(self, provider_id: str, *, now: float) -> Admission:
+        return br.admission(self.state(provider_id, now=now), now, self.policy(provider_id))
+
+    def acquire(self, provider_id: str, *, now: float) -> Grant:
+        policy = self.policy(provider_id)
+        cached = self.state(provider_id, now=now)
+        verdict = br.admission(cached, now, policy)
+        if verdict is not Admission.PROBE:  # no permit involved: the cached view decides
+            return Grant(Step(cached), granted=verdict is Admission.ALLOW)
+        grants: list[Grant] = []
+
+        def change(current: BreakerState) -> Step:
+            grants.clear()
+            grants.append(br.acquire(current, now=now, policy=policy))
+            return grants[0].step
+
+        step, _ = self.backend.transact(provider_id, change)
+        self._remember(step.state, self.clock())
+        return grants[0]
+
+    def record(self, provider_id: str, outcome: Outcome, *, now: float) -> Transition | None:
+        policy = self.policy(provider_id)
+        failed = not outcome.success and outcome.counts
+        start = br.bucket_start(now, policy)
+        self.backend.increment(
+            provider_id,
+            start=start,
+            shard=self.shard,
+            calls=1,
+            failures=1 if failed else 0,
+            slow=1 if outcome.duration_s >= policy.slow_call_s else 0,
+            expire_at=start + policy.window_s + 3600.0,
+        )
+        cached = self.state(provider_id, now=now)
+        if cached.override is not None:
+            return None
+        slow = outcome.duration_s >= policy.slow_call_s
+        if cached.state is CircuitState.HALF_OPEN and outcome.probe:
+            return self._judge(provider_id, outcome, now=now, buckets=())
+        if cached.state is not CircuitState.CLOSED or not (failed or slow):
+            return None
+        buckets = self.backend.window(provider_id, since=now - policy.window_s)
+        trial = replace(cached, buckets=buckets)
+        if br.judge(trial, outcome, now=now, policy=policy).transition is None:
+            return None
+        return self._judge(provider_id, outcome, now=now, buckets=buckets)
+
+    def _judge(
+        self, provider_id: str, outcome: Outcome, *, now: float, buckets: tuple[Bucket, ...]
+    ) -> Transition | None:
+        policy = self.policy(provider_id)
+
+        def change(current: BreakerState) -> Step:
+            step = br.judge(replace(current, buckets=buckets), outcome, now=now, policy=policy)
+            return Step(replace(step.state, buckets=()), step.transition)
+
+        step, _ = self.backend.transact(provider_id, change)
+        self._remember(step.state, self.clock())
+        return step.transition
+
+    def force(
+        self, provider_id: str, action: ManualAction, *, by: str, reason: str, now: float
+    ) -> Transition | None:
+        policy = self.policy(provider_id)
+        step, _ = self.backend.transact(
+            provider_id,
+            lambda current: br.force(current, action, by=by, reason=reason, now=now, policy=policy),
+        )
+        self._remember(step.state, self.clock())
+        return step.transition
+
+    def transitions(self, *, since: float, limit: int = 50) -> list[Transition]:
+        return self.backend.transitions(since=since, limit=limit)
+
+    def window(self, provider_id: str, *, now: float) -> br.WindowCounts:
+        policy = self.policy(provider_id)
+        buckets = self.backend.window(provider_id, since=now - policy.window_s)
+        return br.window(buckets, now=now, policy=policy)
+
+    def _remember(self, state: BreakerState, tick: float) -> None:
+        with self._lock:
+            self._cache[state.provider_id] = _Cached(state, tick)

@@ -1,0 +1,256 @@
+"""Documents <-> domain values, for every store. Field names follow the seed's schemas (camelCase)
+plus what SPEC section 4 adds. Times are epoch seconds (numbers); rates are fractions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from shared.breaker import (
+    BreakerState,
+    CircuitState,
+    ManualOverride,
+    Override,
+    Transition,
+)
+from shared.degradation import Degradation
+from shared.jobs import AttemptRecord, Job, JobError, JobStatus, VideoResult
+from shared.model import (
+    AspectRatio,
+    AvatarStyle,
+    Duration,
+    Feature,
+    QualityLevel,
+    Resolution,
+    Style,
+    Tier,
+    Urgency,
+    VideoOptions,
+)
+
+Doc = dict[str, Any]
+
+
+def options_to_doc(o: VideoOptions) -> Doc:
+    return {
+        "duration": o.duration.value,
+        "style": o.style.value,
+        "avatarStyle": o.avatar_style.value,
+        "urgency": o.urgency.value,
+        "qualityLevel": o.quality_level.value,
+        "resolution": o.resolution.value,
+        "aspectRatio": o.aspect_ratio.value,
+        "allowFallback": o.allow_fallback,
+        "features": sorted(f.value for f in o.features),
+    }
+
+
+def options_from_doc(d: Mapping[str, Any]) -> VideoOptions:
+    return VideoOptions(
+        duration=Duration(d["duration"]),
+        style=Style(d["style"]),
+        avatar_style=AvatarStyle(d["avatarStyle"]),
+        urgency=Urgency(d["urgency"]),
+        quality_level=QualityLevel(d["qualityLevel"]),
+        resolution=Resolution(d["resolution"]),
+        aspect_ratio=AspectRatio(d["aspectRatio"]),
+        allow_fallback=bool(d["allowFallback"]),
+        features=frozenset(Feature(f) for f in d["features"]),
+    )
+
+
+def job_to_doc(job: Job) -> Doc:
+    """The ``enhanced_video_jobs`` document (without the lease, which the store owns)."""
+    result = job.result
+    return {
+        "jobId": job.job_id,
+        "userId": job.user_id,
+        "requestId": job.request_id,
+        "cvJobId": job.cv_job_id,
+        "tier": job.tier.value,
+        "status": job.status.value,
+        "progress": _progress(job),
+        "script": job.script,
+        "generationMethod": "enhanced",
+        "options": options_to_doc(job.options),
+        "providerId": job.provider_id,
+        "providerJobId": job.provider_job_id,
+        "preferredProvider": job.preferred_provider,
+        "attempt": job.attempt,
+        "maxAttempts": job.max_attempts,
+        "keySeq": job.key_seq,
+        "excludedProviders": sorted(job.excluded),
+        "providerHistory": [_attempt_to_doc(r) for r in job.history],
+        "nextActionAt": job.next_action_at,
+        "deadlineAt": job.deadline_at,
+        "selectionReasoning": list(job.selection_reasoning),
+        "degraded": job.degraded,
+        "degradations": [d.value for d in job.degradations],
+        "videoUrl": result.video_url if result else None,
+        "thumbnailUrl": result.thumbnail_url if result else None,
+        "durationSeconds": result.duration_s if result else None,
+        "error": (
+            {
+                "code": job.error.code,
+                "message": job.error.message,
+                "retryable": job.error.retryable,
+            }
+            if job.error
+            else None
+        ),
+        "metadata": {
+            "resolution": job.options.resolution.value,
+            "format": "mp4",
+            "provider": job.provider_id,
+            "generatedAt": job.updated_at if job.status is JobStatus.COMPLETED else None,
+        },
+        "createdAt": job.created_at,
+        "updatedAt": job.updated_at if job.updated_at is not None else job.created_at,
+    }
+
+
+def job_from_doc(d: Mapping[str, Any]) -> Job:
+    url = d.get("videoUrl")
+    error = d.get("error")
+    return Job(
+        job_id=d["jobId"],
+        created_at=float(d["createdAt"]),
+        deadline_at=float(d["deadlineAt"]),
+        user_id=d.get("userId") or "",
+        request_id=d.get("requestId"),
+        cv_job_id=d.get("cvJobId"),
+        script=d.get("script") or "",
+        tier=Tier(d.get("tier") or "free"),
+        options=options_from_doc(d["options"]),
+        status=JobStatus(d["status"]),
+        attempt=int(d.get("attempt") or 0),
+        max_attempts=int(d.get("maxAttempts") or 4),
+        key_seq=int(d.get("keySeq") or 0),
+        excluded=frozenset(d.get("excludedProviders") or ()),
+        history=tuple(_attempt_from_doc(r) for r in d.get("providerHistory") or ()),
+        provider_id=d.get("providerId"),
+        provider_job_id=d.get("providerJobId"),
+        preferred_provider=d.get("preferredProvider"),
+        next_action_at=_opt_float(d.get("nextActionAt")),
+        degradations=tuple(Degradation(x) for x in d.get("degradations") or ()),
+        selection_reasoning=tuple(d.get("selectionReasoning") or ()),
+        result=(
+            VideoResult(
+                video_url=url,
+                thumbnail_url=d.get("thumbnailUrl"),
+                duration_s=_opt_float(d.get("durationSeconds")),
+            )
+            if url
+            else None
+        ),
+        error=(
+            JobError(code=error["code"], message=error["message"], retryable=error["retryable"])
+            if error
+            else None
+        ),
+        updated_at=_opt_float(d.get("updatedAt")),
+    )
+
+
+def _progress(job: Job) -> int:
+    """A coarse 0-100 for the web app's progress bar."""
+    if job.terminal:
+        return 100
+    if job.provider_job_id:
+        return 50
+    return 10 if job.attempt else 0
+
+
+def _attempt_to_doc(r: AttemptRecord) -> Doc:
+    return {
+        "providerId": r.provider_id,
+        "attempt": r.attempt,
+        "startedAt": r.started_at,
+        "providerJobId": r.provider_job_id,
+        "endedAt": r.ended_at,
+        "outcome": r.outcome,
+        "message": r.message,
+    }
+
+
+def _attempt_from_doc(d: Mapping[str, Any]) -> AttemptRecord:
+    return AttemptRecord(
+        provider_id=d["providerId"],
+        attempt=int(d["attempt"]),
+        started_at=float(d["startedAt"]),
+        provider_job_id=d.get("providerJobId"),
+        ended_at=_opt_float(d.get("endedAt")),
+        outcome=d.get("outcome"),
+        message=d.get("message") or "",
+    )
+
+
+def breaker_to_doc(s: BreakerState) -> Doc:
+    """``circuit_breaker_states/{providerId}`` without the window, which lives in buckets."""
+    o = s.override
+    return {
+        "providerId": s.provider_id,
+        "state": s.state.value,
+        "openedAt": s.opened_at,
+        "nextAttemptTime": s.next_attempt_at,
+        "openCount": s.open_count,
+        "halfOpenPermits": list(s.permits),
+        "probeSuccesses": s.probe_successes,
+        "override": (
+            {"mode": o.mode.value, "by": o.by, "reason": o.reason, "at": o.at} if o else None
+        ),
+        "lastFailureTime": s.last_failure_at,
+        "lastSuccessTime": s.last_success_at,
+        "lastReason": s.last_reason,
+    }
+
+
+def breaker_from_doc(provider_id: str, d: Mapping[str, Any] | None) -> BreakerState:
+    if not d:
+        return BreakerState(provider_id=provider_id)
+    o = d.get("override")
+    return BreakerState(
+        provider_id=provider_id,
+        state=CircuitState(d.get("state") or "closed"),
+        opened_at=_opt_float(d.get("openedAt")),
+        next_attempt_at=_opt_float(d.get("nextAttemptTime")),
+        open_count=int(d.get("openCount") or 0),
+        permits=tuple(float(t) for t in d.get("halfOpenPermits") or ()),
+        probe_successes=int(d.get("probeSuccesses") or 0),
+        override=(
+            ManualOverride(
+                mode=Override(o["mode"]), by=o["by"], reason=o["reason"], at=float(o["at"])
+            )
+            if o
+            else None
+        ),
+        last_failure_at=_opt_float(d.get("lastFailureTime")),
+        last_success_at=_opt_float(d.get("lastSuccessTime")),
+        last_reason=d.get("lastReason") or "",
+    )
+
+
+def transition_to_doc(t: Transition) -> Doc:
+    return {
+        "providerId": t.provider_id,
+        "from": t.from_state.value,
+        "to": t.to_state.value,
+        "reason": t.reason,
+        "at": t.at,
+        "by": t.by,
+    }
+
+
+def transition_from_doc(d: Mapping[str, Any]) -> Transition:
+    return Transition(
+        provider_id=d["providerId"],
+        from_state=CircuitState(d["from"]),
+        to_state=CircuitState(d["to"]),
+        reason=d["reason"],
+        at=float(d["at"]),
+        by=d.get("by"),
+    )
+
+
+def _opt_float(v: Any) -> float | None:
+    return None if v is None else float(v)

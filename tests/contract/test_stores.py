@@ -1,0 +1,385 @@
+"""One contract for the stores, run against both implementations: in memory, and Firestore on the
+project's loopback Firestore server (which isolates transactions; see tools/firestore_server)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+
+import pytest
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import firestore
+
+from shared import breaker as br
+from shared import jobs
+from shared.breaker import Admission, CircuitState, ManualAction, Outcome
+from shared.errors import ErrorCategory
+from shared.jobs import Job, JobError, VideoResult
+from shared.model import Duration, VideoOptions
+from shared.stores import base
+from shared.stores.base import LeaseLostError, SideWrite, TerminalJobError
+from shared.stores.breakers import SharedBreaker
+from shared.stores.firestore import FirestoreBreakerBackend, FirestoreJobStore, Usage
+from shared.stores.memory import MemoryBreakerBackend, MemoryDatabase, MemoryJobStore
+from tests.contract.conftest import PROJECT
+from tools.firestore_server import FirestoreServer
+
+NOW = 1_800_000_000.0
+POLICY = br.BreakerPolicy(failure_threshold=5, recovery_timeout_s=60.0)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@dataclass
+class World:
+    """Fresh store instances over one shared database, as function instances see it."""
+
+    name: str
+    new_jobs: Callable[[], base.JobStore]
+    new_breaker: Callable[[FakeClock | None], SharedBreaker]
+    writes: Callable[[], int]
+
+
+def _memory() -> World:
+    db = MemoryDatabase()
+    return World(
+        name="memory",
+        new_jobs=lambda: MemoryJobStore(db),
+        new_breaker=lambda clock: SharedBreaker(
+            MemoryBreakerBackend(db),
+            policies=_policies(),
+            clock=clock or FakeClock(),
+        ),
+        writes=lambda: db.writes,
+    )
+
+
+_PROVIDERS: list[str] = []
+
+
+def _policies() -> dict[str, br.BreakerPolicy]:
+    return dict.fromkeys(_PROVIDERS, POLICY)
+
+
+def _firestore(server: FirestoreServer) -> World:
+    usage = Usage()
+
+    def client() -> firestore.Client:
+        return firestore.Client(project=PROJECT, credentials=AnonymousCredentials())
+
+    return World(
+        name="firestore",
+        new_jobs=lambda: FirestoreJobStore(client(), usage),
+        new_breaker=lambda clock: SharedBreaker(
+            FirestoreBreakerBackend(client(), usage),
+            policies=_policies(),
+            clock=clock or FakeClock(),
+        ),
+        writes=lambda: usage.writes,
+    )
+
+
+@pytest.fixture(params=["memory", "firestore"])
+def world(request: pytest.FixtureRequest) -> Iterator[World]:
+    if request.param == "memory":
+        yield _memory()
+        return
+    server: FirestoreServer = request.getfixturevalue("firestore_server")
+    request.getfixturevalue("firestore_client")  # sets FIRESTORE_EMULATOR_HOST for the session
+    yield _firestore(server)
+
+
+@pytest.fixture
+def provider() -> str:
+    """A provider id of its own per test, so bucket and state documents never collide."""
+    pid = f"prov-{uuid.uuid4().hex[:8]}"
+    _PROVIDERS.append(pid)
+    return pid
+
+
+def new_job(**changes: object) -> Job:
+    job = Job(
+        job_id=f"job-{uuid.uuid4().hex[:12]}",
+        created_at=NOW,
+        updated_at=NOW,
+        deadline_at=NOW + 1800,
+        user_id=f"user-{uuid.uuid4().hex[:6]}",
+        request_id="req-12345678",
+        script="Hello, I am a test script of more than twenty characters.",
+        options=VideoOptions(duration=Duration.LONG),
+    )
+    return replace(job, **changes)  # type: ignore[arg-type]
+
+
+# Jobs
+
+
+def test_a_duplicate_create_returns_the_same_job(world: World) -> None:
+    """Creating a job whose id exists returns the stored job, not a second one."""
+    store = world.new_jobs()
+    job = new_job()
+    first, created = store.create(job)
+    again, created_again = store.create(replace(job, script="a different script, same id"))
+    assert (created, created_again) == (True, False)
+    assert again == first == job
+
+
+def test_a_job_roundtrips_through_the_store_unchanged(world: World) -> None:
+    """Everything the state machine sets survives being stored and read back."""
+    store = world.new_jobs()
+    job = jobs.begin_attempt(
+        new_job(),
+        provider_id="heygen",
+        options=VideoOptions(),
+        degradations=(),
+        reasoning=("r",),
+        now=NOW,
+    )
+    job = jobs.submitted(job, provider_job_id="v-1", follow_up_at=NOW + 60, now=NOW)
+    job = jobs.complete(
+        job, result=VideoResult(video_url="https://x/v.mp4", duration_s=59.5), now=NOW
+    )
+    store.create(job)
+    assert store.get(job.job_id) == job
+
+
+def test_exactly_one_of_eight_concurrent_claims_wins(world: World) -> None:
+    """Eight workers claim one queued job at once: one gets it, seven get nothing."""
+    job, _ = world.new_jobs().create(new_job())
+    stores = [world.new_jobs() for _ in range(8)]
+    barrier = threading.Barrier(8)
+
+    def claim(i: int) -> Job | None:
+        barrier.wait()
+        return stores[i].claim(job.job_id, owner=f"w{i}", now=NOW, lease_s=60)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(claim, range(8)))
+    winners = [i for i, r in enumerate(results) if r is not None]
+    assert len(winners) == 1
+    lease = stores[0].lease(job.job_id)
+    assert lease is not None
+    assert lease.owner == f"w{winners[0]}"
+
+
+def test_a_live_lease_blocks_and_an_expired_one_can_be_reclaimed(world: World) -> None:
+    """A crashed worker's lease runs out; then another worker may take the job."""
+    store = world.new_jobs()
+    job, _ = store.create(new_job())
+    assert store.claim(job.job_id, owner="a", now=NOW, lease_s=60) is not None
+    assert store.claim(job.job_id, owner="b", now=NOW + 59, lease_s=60) is None
+    assert store.claim(job.job_id, owner="b", now=NOW + 61, lease_s=60) is not None
+
+
+def test_a_job_whose_next_action_is_not_due_cannot_be_claimed(world: World) -> None:
+    """A job waiting for a backoff stays put until its time."""
+    store = world.new_jobs()
+    job, _ = store.create(new_job(next_action_at=NOW + 30))
+    assert store.claim(job.job_id, owner="a", now=NOW, lease_s=60) is None
+    assert store.claim(job.job_id, owner="a", now=NOW + 30, lease_s=60) is not None
+
+
+def test_a_worker_that_lost_its_lease_cannot_save(world: World) -> None:
+    """After another worker took over, the first one's write is refused."""
+    store = world.new_jobs()
+    job, _ = store.create(new_job())
+    store.claim(job.job_id, owner="a", now=NOW, lease_s=10)
+    store.claim(job.job_id, owner="b", now=NOW + 11, lease_s=60)
+    with pytest.raises(LeaseLostError):
+        store.save(replace(job, attempt=1), owner="a", now=NOW + 12)
+
+
+def test_a_terminal_job_refuses_every_change(world: World) -> None:
+    """Completed or failed, a job never changes again — by save or by transaction."""
+    store = world.new_jobs()
+    job, _ = store.create(new_job())
+    store.claim(job.job_id, owner="a", now=NOW, lease_s=60)
+    error = JobError(code="authentication", message="bad key", retryable=False)
+    failed = jobs.fail(job, error=error, now=NOW + 1)
+    store.save(failed, owner="a", now=NOW + 1)
+    assert store.claim(job.job_id, owner="a", now=NOW + 2, lease_s=60) is None
+    with pytest.raises(TerminalJobError):
+        store.transact(job.job_id, lambda j: (replace(j, script="changed"), ()), now=NOW + 3)
+    assert store.get(job.job_id) == failed
+
+
+def test_side_documents_land_with_the_job_update_or_not_at_all(world: World) -> None:
+    """Metrics are written in the same transaction as the job; a refused save writes none."""
+    store = world.new_jobs()
+    job, _ = store.create(new_job())
+    store.claim(job.job_id, owner="a", now=NOW, lease_s=60)
+    tag = uuid.uuid4().hex
+    metric = SideWrite(base.METRICS, {"jobId": job.job_id, "tag": tag}, doc_id=f"m-{tag}")
+    store.save(replace(job, attempt=1), owner="a", now=NOW + 1, side=[metric])
+    docs = getattr(store, "docs")  # noqa: B009 - both implementations expose their documents
+    assert docs.get(base.METRICS, f"m-{tag}") == {"jobId": job.job_id, "tag": tag}
+    refused = SideWrite(base.METRICS, {"jobId": job.job_id}, doc_id=f"m-{tag}-refused")
+    with pytest.raises(LeaseLostError):
+        store.save(replace(job, attempt=2), owner="a", now=NOW + 2, side=[refused])
+    assert docs.get(base.METRICS, f"m-{tag}-refused") is None
+
+
+def test_a_checkpoint_keeps_the_lease(world: World) -> None:
+    """Saving before a provider call keeps the job leased; the final save releases it."""
+    store = world.new_jobs()
+    job, _ = store.create(new_job())
+    store.claim(job.job_id, owner="a", now=NOW, lease_s=60)
+    store.save(replace(job, attempt=1), owner="a", now=NOW + 1, release=False)
+    assert store.claim(job.job_id, owner="b", now=NOW + 2, lease_s=60) is None
+    store.save(replace(job, attempt=1), owner="a", now=NOW + 3)
+    assert store.lease(job.job_id) is None
+
+
+def test_due_finds_jobs_whose_next_action_has_passed(world: World) -> None:
+    """The health check's query: due and not terminal, nothing else."""
+    store = world.new_jobs()
+    due, _ = store.create(new_job(next_action_at=NOW - 5, status=jobs.JobStatus.PROCESSING))
+    later, _ = store.create(new_job(next_action_at=NOW + 500))
+    found = {j.job_id for j in store.due(now=NOW, limit=500)}
+    assert due.job_id in found
+    assert later.job_id not in found
+
+
+def test_jobs_created_by_a_user_are_counted_since_a_time(world: World) -> None:
+    """The per-user limit counts one user's recent jobs only."""
+    store = world.new_jobs()
+    user = f"user-{uuid.uuid4().hex[:6]}"
+    for i in range(3):
+        store.create(new_job(user_id=user, created_at=NOW - 100 * i))
+    store.create(new_job())
+    assert store.count_created_since(user, NOW - 150) == 2
+
+
+# Breaker
+
+
+def test_eight_threads_times_fifty_outcomes_give_exact_totals(world: World, provider: str) -> None:
+    """Concurrent increments from many instances lose nothing."""
+    instances = [world.new_breaker(None) for _ in range(8)]
+
+    def run(i: int) -> None:
+        for k in range(50):
+            ok = (k % 10) != 0
+            outcome = Outcome(success=ok, category=None if ok else ErrorCategory.TRANSIENT)
+            instances[i].record(provider, outcome, now=NOW + k * 0.01)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(run, range(8)))
+    counts = instances[0].window(provider, now=NOW + 1)
+    assert (counts.calls, counts.failures) == (400, 40)
+
+
+def test_one_outcome_costs_one_write(world: World, provider: str) -> None:
+    """Recording a success on a closed breaker is a single increment."""
+    breaker = world.new_breaker(None)
+    before = world.writes()
+    for k in range(10):
+        breaker.record(provider, Outcome(success=True, duration_s=1.0), now=NOW + k)
+    assert world.writes() - before == 10
+
+
+def test_eight_instances_racing_for_half_open_permits_get_exactly_the_limit(
+    world: World, provider: str
+) -> None:
+    """Across instances, half-open grants at most half_open_max_calls probes."""
+    opener = world.new_breaker(None)
+    opener.force(provider, ManualAction.RESET, by="test", reason="clean", now=NOW)
+    for k in range(5):
+        opener.record(
+            provider, Outcome(success=False, category=ErrorCategory.TRANSIENT), now=NOW + k
+        )
+    assert opener.state(provider, now=NOW + 5, fresh=True).state is CircuitState.OPEN
+    later = NOW + 5 + POLICY.recovery_timeout_s + 1
+    racers = [world.new_breaker(None) for _ in range(8)]
+    barrier = threading.Barrier(8)
+
+    def race(i: int) -> bool:
+        barrier.wait()
+        return racers[i].acquire(provider, now=later).granted
+
+    with ThreadPoolExecutor(8) as pool:
+        granted = sum(pool.map(race, range(8)))
+    assert granted == POLICY.half_open_max_calls
+    state = opener.state(provider, now=later, fresh=True)
+    assert state.state is CircuitState.HALF_OPEN
+    assert len(state.permits) == POLICY.half_open_max_calls
+
+
+def test_a_transition_from_another_instance_is_seen_after_the_cache_ttl(
+    world: World, provider: str
+) -> None:
+    """Instance B keeps its cached view for the TTL, then sees what A decided."""
+    clock_b = FakeClock()
+    a, b = world.new_breaker(None), world.new_breaker(clock_b)
+    assert b.admission(provider, now=NOW) is Admission.ALLOW
+    a.record(provider, Outcome(success=False, category=ErrorCategory.AUTHENTICATION), now=NOW)
+    assert a.admission(provider, now=NOW) is Admission.REJECT
+    clock_b.t = b.cache_ttl_s - 0.1
+    assert b.admission(provider, now=NOW + 1) is Admission.ALLOW
+    clock_b.t = b.cache_ttl_s + 0.1
+    assert b.admission(provider, now=NOW + 1) is Admission.REJECT
+
+
+def test_a_cold_start_does_not_reset_counts(world: World, provider: str) -> None:
+    """A new instance continues the window the others filled."""
+    first = world.new_breaker(None)
+    for k in range(4):
+        first.record(
+            provider, Outcome(success=False, category=ErrorCategory.TRANSIENT), now=NOW + k
+        )
+    fresh = world.new_breaker(None)
+    assert fresh.window(provider, now=NOW + 5).failures == 4
+    transition = fresh.record(
+        provider, Outcome(success=False, category=ErrorCategory.TRANSIENT), now=NOW + 5
+    )
+    assert transition is not None
+    assert transition.to_state is CircuitState.OPEN
+
+
+def test_a_manual_override_says_who_why_and_when_and_wins(world: World, provider: str) -> None:
+    """Forced open rejects whatever the counts say; the audit trail names the operator."""
+    breaker = world.new_breaker(None)
+    transition = breaker.force(
+        provider, ManualAction.OPEN, by="ops@cvplus", reason="maintenance", now=NOW
+    )
+    assert transition is not None
+    assert transition.by == "ops@cvplus"
+    for k in range(20):
+        breaker.record(provider, Outcome(success=True), now=NOW + k)
+    state = breaker.state(provider, now=NOW + 30, fresh=True)
+    assert state.override is not None
+    assert (state.override.by, state.override.reason, state.override.at) == (
+        "ops@cvplus",
+        "maintenance",
+        NOW,
+    )
+    assert breaker.admission(provider, now=NOW + 10_000) is Admission.REJECT
+    log = [t for t in breaker.transitions(since=NOW - 1, limit=500) if t.provider_id == provider]
+    assert log
+    assert log[0].by == "ops@cvplus"
+    assert "maintenance" in log[0].reason
+
+
+def test_probe_successes_close_the_breaker_for_every_instance(world: World, provider: str) -> None:
+    """Three probe successes, reported by different instances, close it."""
+    opener = world.new_breaker(None)
+    opener.record(provider, Outcome(success=False, category=ErrorCategory.QUOTA_EXCEEDED), now=NOW)
+    later = NOW + POLICY.recovery_timeout_s + 1
+    probes = [world.new_breaker(None) for _ in range(3)]
+    for p in probes:
+        assert p.acquire(provider, now=later).probe
+    last = None
+    for p in probes:
+        last = p.record(provider, Outcome(success=True, probe=True), now=later + 1)
+    assert last is not None
+    assert last.to_state is CircuitState.CLOSED
+    assert world.new_breaker(None).admission(provider, now=later + 2) is Admission.ALLOW
