@@ -111,7 +111,10 @@ def get_talk(talk_id: str) -> Response:
     state = sim_state()
     render = state.render(PROVIDER, talk_id)
     if render is None:
-        return error_response(404, {"kind": "NotFoundError", "description": "talk not found"})
+        return finish(
+            decision,
+            error_response(404, {"kind": "NotFoundError", "description": "talk not found"}),
+        )
     return finish(decision, jsonify(talk(render, state.clock())))
 
 

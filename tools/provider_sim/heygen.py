@@ -100,7 +100,10 @@ def get_video(video_id: str) -> Response:
     state = sim_state()
     render = state.render(PROVIDER, video_id)
     if render is None:
-        return error_response(404, {"error": {"code": "not_found", "message": "No such video"}})
+        return finish(
+            decision,
+            error_response(404, {"error": {"code": "not_found", "message": "No such video"}}),
+        )
     now = state.clock()
     data: dict[str, Any] = {"id": video_id}
     if not render.finished(now):

@@ -76,7 +76,7 @@ def get_task(task_id: str) -> Response:
     state = sim_state()
     render = state.render(PROVIDER, task_id)
     if render is None:
-        return error_response(404, {"error": "Task not found"})
+        return finish(decision, error_response(404, {"error": "Task not found"}))
     now = state.clock()
     created = datetime.now(UTC).isoformat()
     task: dict[str, Any] = {"id": task_id, "createdAt": created}
