@@ -12,7 +12,13 @@ import httpx
 import pytest
 
 from shared.errors import ProviderError
-from shared.providers import RenderState, RenderStatus, SubmitRequest, VideoProvider
+from shared.providers import (
+    RenderState,
+    RenderStatus,
+    SubmitRequest,
+    VideoProvider,
+    WebhookRequest,
+)
 from shared.providers.did import DIDProvider
 from shared.providers.heygen import HeyGenProvider
 from shared.providers.runwayml import RunwayMLProvider
@@ -90,6 +96,13 @@ def poll(
         if time.monotonic() > deadline:
             raise AssertionError(f"render {provider_job_id} still {status.state}")
         time.sleep(0.05)
+
+
+def as_request(entry: dict[str, Any]) -> WebhookRequest:
+    """A callback recorded by the simulator's inbox, as the webhook function would see it."""
+    return WebhookRequest(
+        body=entry["body"].encode(), headers=entry["headers"], query=entry["query"]
+    )
 
 
 def raised(call: Callable[[], object]) -> ProviderError:
