@@ -14,13 +14,19 @@ Checked against (2026-11-29, via the stored-docs search):
   ``{event_type, event_data: {video_id, url | msg, callback_id}}``, events ``avatar_video.success``
   / ``avatar_video.fail``; github heygen-com/skills references/api-reference.md adds ``event_id``
   and ``video_url`` to the v3 payload and lists v3 ``GET /v3/voices`` (used as probe, ``limit=1``).
+- github heygen-com/heygen-cli internal/errors/api_error.go, codes.go, errors.go — the v3 error
+  envelope ``{"error": {"code", "message", "param", "doc_url"}}`` and codes ``insufficient_credit``,
+  ``unauthorized``, ``forbidden``, ``rate_limit_exceeded``/``rate_limited``, ``not_found``,
+  ``validation_error``, ``invalid_parameter``, ``conflict``; internal/client/retry.go — HeyGen's
+  own client retries 429, 500, 502, 503 and 504 (so overload is a 503; HeyGen shows no 529).
 
 Not confirmed (the stored copy of developers.heygen.com/docs/webhooks is cut before its
 "Verifying Payloads" section): the signature header name and encoding. We verify the header
 ``Signature`` = lowercase hex HMAC-SHA256 of the raw body under the endpoint secret, as HeyGen's
 earlier webhook docs described; third-party code also shows ``X-HeyGen-Signature``, which is
-accepted as an alias. v3 error code names other than ``request_in_progress`` and
-``insufficient_credit`` (named in our seed) are assumptions; unknown codes fall back to the status.
+accepted as an alias. The HTTP status HeyGen pairs with ``insufficient_credit`` (the simulator
+uses 402); the account-info path (we probe ``/v3/voices`` instead). Unknown codes fall back to
+the HTTP status.
 """
 
 from __future__ import annotations
@@ -78,14 +84,11 @@ CAPABILITIES = Capabilities(
 # HeyGen's own error codes (``error.code`` in v3 answers) -> category; wins over the HTTP status.
 CODE_CATEGORIES: Mapping[str, ErrorCategory] = {
     "insufficient_credit": ErrorCategory.QUOTA_EXCEEDED,
-    "insufficient_credits": ErrorCategory.QUOTA_EXCEEDED,
-    "quota_exceeded": ErrorCategory.QUOTA_EXCEEDED,
     "rate_limit_exceeded": ErrorCategory.RATE_LIMIT,
-    "too_many_requests": ErrorCategory.RATE_LIMIT,
+    "rate_limited": ErrorCategory.RATE_LIMIT,
     "unauthorized": ErrorCategory.AUTHENTICATION,
-    "invalid_api_key": ErrorCategory.AUTHENTICATION,
+    "forbidden": ErrorCategory.AUTHENTICATION,
     "request_in_progress": ErrorCategory.TRANSIENT,  # 409 on a concurrent idempotent retry
-    "service_unavailable": ErrorCategory.PROVIDER_OVERLOAD,
 }
 
 _STATES = {

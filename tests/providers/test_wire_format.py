@@ -286,3 +286,29 @@ def test_basic_auth_key_is_sent_verbatim() -> None:
     DIDProvider(api_key=key, transport=httpx.MockTransport(recorder)).probe()
 
     assert recorder.requests[-1].headers["Authorization"] == f"Basic {key}"
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "expected"),
+    [
+        (400, "insufficient_credit", ErrorCategory.QUOTA_EXCEEDED),
+        (403, "insufficient_credit", ErrorCategory.QUOTA_EXCEEDED),
+        (409, "request_in_progress", ErrorCategory.TRANSIENT),
+        (403, "forbidden", ErrorCategory.AUTHENTICATION),
+        (400, "validation_error", ErrorCategory.API_FAILURE),
+    ],
+)
+def test_heygen_error_code_wins_over_the_http_status(
+    status: int, code: str, expected: ErrorCategory
+) -> None:
+    """HeyGen's v3 envelope code decides the category whatever status it comes with."""
+    envelope = {"error": {"code": code, "message": "m", "param": None, "doc_url": None}}
+    transport = httpx.MockTransport(ok(envelope, status=status))
+    adapter = HeyGenProvider(api_key="k", webhook_secret=None, transport=transport)
+
+    with pytest.raises(ProviderError) as info:
+        adapter.submit(REQUEST)
+
+    assert info.value.category is expected
+    assert info.value.provider_code == code
+    assert info.value.charged is False
