@@ -12,10 +12,13 @@ Checked against (2026-11-29, via the stored-docs search):
 - docs.d-id.com discussions (647b257c..., 672e15a3...) — error bodies ``{kind, description}``
   (``BadRequestError``, ``InternalServerError``); docs.d-id.com/reference/createtalkstream lists
   ``AuthorizationError`` for 401.
+- github de-id/agents-sdk src/errors/http-error.ts and errors.test.ts (D-ID's own SDK) — every
+  API error is the ``{kind, description}`` envelope; out of credits is 402
+  ``InsufficientCreditsError``; a 5xx gateway may answer HTML instead (read as the status alone).
 
 Not confirmed: D-ID documents no idempotency header (we send ``Idempotency-Key`` anyway; a retried
 submit may be billed twice); the exact webhook body (we read it as the talk object, which is what
-D-ID describes posting); ``InsufficientCreditsError`` (402) and ``TooManyRequestsError`` kinds;
+D-ID describes posting); the ``TooManyRequestsError`` kind (a 429 is classified by status anyway);
 ``GET /credits`` as probe; whether 1080p output is possible (it follows the source image size).
 D-ID does not sign webhooks, so the callback URL carries our job id and a per-job secret token,
 compared in constant time against the token stored on the job.
