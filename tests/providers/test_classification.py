@@ -228,7 +228,7 @@ def test_pool_timeout_on_our_side_is_a_system_error(
     )
     holder = threading.Thread(target=lambda: _swallow(lambda: adapter.status("slow-one")))
     holder.start()
-    time.sleep(0.2)  # let the slow call take the only connection
+    wait_until(lambda: sim.stats()["heygen"]["counters"].get("requests:status", 0) == 1)
 
     error = raised(adapter.probe)
     holder.join()
@@ -263,6 +263,14 @@ def test_fault_table_reaches_all_eleven_categories() -> None:
     """The parametrized table plus the pool-timeout test produce every ErrorCategory."""
     produced = {case.expected for case in CASES} | {ErrorCategory.SYSTEM_ERROR}
     assert produced == set(ErrorCategory)
+
+
+def wait_until(condition: Any, timeout_s: float = 5.0) -> None:
+    """Wait for a condition the simulator reports (here: the slow call holds the connection)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.02)
 
 
 def _swallow(call: Any) -> None:
