@@ -62,6 +62,7 @@ DEFAULT_BASE_URL = "https://api.d-id.com"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 JOB_PARAM = "job"
 TOKEN_PARAM = "token"
+DEFAULT_VOICE_ID = "en-US-JennyNeural"  # a Microsoft TTS voice, as in D-ID's examples
 
 CAPABILITIES = Capabilities(
     provider_id=PROVIDER_ID,
@@ -90,6 +91,7 @@ _STATES = {
 }
 _FAILED = frozenset({"error", "rejected"})
 
+# Placeholders: set DID_SOURCE_URL_LANDSCAPE / _PORTRAIT to real presenter photos.
 _DEFAULT_SOURCES = {
     AspectRatio.LANDSCAPE: "https://storage.googleapis.com/cvplus-public/presenter-16x9.jpg",
     AspectRatio.PORTRAIT: "https://storage.googleapis.com/cvplus-public/presenter-9x16.jpg",
@@ -119,7 +121,7 @@ class DIDProvider(HttpAdapter):
         api_key: str,
         base_url: str = DEFAULT_BASE_URL,
         source_urls: Mapping[AspectRatio, str] | None = None,
-        voice_id: str = "en-US-JennyNeural",
+        voice_id: str = DEFAULT_VOICE_ID,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         limits: httpx.Limits | None = None,
         transport: httpx.BaseTransport | None = None,
@@ -269,8 +271,21 @@ def parse_event(body: bytes, *, job_id: str | None) -> WebhookEvent:
     )
 
 
-def from_env(environ: Mapping[str, str] = os.environ) -> DIDProvider:
+def from_env(
+    environ: Mapping[str, str] = os.environ, *, transport: httpx.BaseTransport | None = None
+) -> DIDProvider:
+    """``DID_API_KEY``, ``DID_BASE_URL``; presenter photos ``DID_SOURCE_URL_LANDSCAPE`` /
+    ``DID_SOURCE_URL_PORTRAIT`` and ``DID_VOICE_ID`` override the placeholder defaults."""
+    sources = {
+        AspectRatio.LANDSCAPE: environ.get("DID_SOURCE_URL_LANDSCAPE")
+        or _DEFAULT_SOURCES[AspectRatio.LANDSCAPE],
+        AspectRatio.PORTRAIT: environ.get("DID_SOURCE_URL_PORTRAIT")
+        or _DEFAULT_SOURCES[AspectRatio.PORTRAIT],
+    }
     return DIDProvider(
         api_key=environ.get("DID_API_KEY", ""),
         base_url=environ.get("DID_BASE_URL") or DEFAULT_BASE_URL,
+        source_urls=sources,
+        voice_id=environ.get("DID_VOICE_ID") or DEFAULT_VOICE_ID,
+        transport=transport,
     )

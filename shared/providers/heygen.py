@@ -267,11 +267,16 @@ def parse_event(body: bytes) -> WebhookEvent:
     )
 
 
-def from_env(environ: Mapping[str, str] = os.environ) -> HeyGenProvider:
+def from_env(
+    environ: Mapping[str, str] = os.environ, *, transport: httpx.BaseTransport | None = None
+) -> HeyGenProvider:
+    """``HEYGEN_API_KEY``, ``HEYGEN_WEBHOOK_SECRET``, ``HEYGEN_BASE_URL``; ``HEYGEN_AVATAR_ID``
+    and ``HEYGEN_VOICE_ID`` name the avatar look and voice (placeholders otherwise)."""
     return HeyGenProvider(
         api_key=environ.get("HEYGEN_API_KEY", ""),
         webhook_secret=environ.get("HEYGEN_WEBHOOK_SECRET") or None,
         base_url=environ.get("HEYGEN_BASE_URL") or DEFAULT_BASE_URL,
         avatar_id=environ.get("HEYGEN_AVATAR_ID") or "default_avatar",
         voice_id=environ.get("HEYGEN_VOICE_ID") or "default_voice",
+        transport=transport,
     )

@@ -51,6 +51,8 @@ MODEL = "gen4_turbo"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 MAX_PROMPT_CHARS = 1000
 DURATIONS_S = (5, 10)
+# Placeholder: set RUNWAYML_PROMPT_IMAGE_URL to a real HTTPS image of the presenter.
+DEFAULT_PROMPT_IMAGE_URL = "https://storage.googleapis.com/cvplus-public/presenter.jpg"
 
 CAPABILITIES = Capabilities(
     provider_id=PROVIDER_ID,
@@ -118,7 +120,7 @@ class RunwayMLProvider(HttpAdapter):
         *,
         api_key: str,
         base_url: str = DEFAULT_BASE_URL,
-        prompt_image_url: str = "https://storage.googleapis.com/cvplus-public/presenter.jpg",
+        prompt_image_url: str = DEFAULT_PROMPT_IMAGE_URL,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         limits: httpx.Limits | None = None,
         transport: httpx.BaseTransport | None = None,
@@ -218,8 +220,14 @@ class RunwayMLProvider(HttpAdapter):
         raise WebhookError(404, "runwayml sends no webhooks; poll its tasks")
 
 
-def from_env(environ: Mapping[str, str] = os.environ) -> RunwayMLProvider:
+def from_env(
+    environ: Mapping[str, str] = os.environ, *, transport: httpx.BaseTransport | None = None
+) -> RunwayMLProvider:
+    """``RUNWAYML_API_KEY``, ``RUNWAYML_BASE_URL``; ``RUNWAYML_PROMPT_IMAGE_URL`` overrides the
+    placeholder presenter image."""
     return RunwayMLProvider(
         api_key=environ.get("RUNWAYML_API_KEY", ""),
         base_url=environ.get("RUNWAYML_BASE_URL") or DEFAULT_BASE_URL,
+        prompt_image_url=environ.get("RUNWAYML_PROMPT_IMAGE_URL") or DEFAULT_PROMPT_IMAGE_URL,
+        transport=transport,
     )

@@ -312,3 +312,36 @@ def test_heygen_error_code_wins_over_the_http_status(
     assert info.value.category is expected
     assert info.value.provider_code == code
     assert info.value.charged is False
+
+
+def test_environment_names_the_avatar_voice_and_presenter_images() -> None:
+    """from_env passes HEYGEN_AVATAR_ID/VOICE_ID, DID_SOURCE_URL_* and RUNWAYML_PROMPT_IMAGE_URL
+    through to the request bodies, with the key in the auth header."""
+    from shared.providers import did, heygen, runwayml
+
+    environ = {
+        "HEYGEN_API_KEY": "hk",
+        "HEYGEN_AVATAR_ID": "look_123",
+        "HEYGEN_VOICE_ID": "voice_456",
+        "DID_API_KEY": "dk",
+        "DID_SOURCE_URL_PORTRAIT": "https://img.test/portrait.jpg",
+        "DID_VOICE_ID": "en-GB-SoniaNeural",
+        "RUNWAYML_API_KEY": "rk",
+        "RUNWAYML_PROMPT_IMAGE_URL": "https://img.test/still.jpg",
+    }
+    h = Recorder(ok({"data": {"video_id": "v"}}))
+    d = Recorder(ok({"id": "tlk_1"}, status=201))
+    r = Recorder(ok({"id": "t"}))
+
+    heygen.from_env(environ, transport=httpx.MockTransport(h)).submit(REQUEST)
+    did.from_env(environ, transport=httpx.MockTransport(d)).submit(REQUEST)
+    runwayml.from_env(environ, transport=httpx.MockTransport(r)).submit(REQUEST)
+
+    assert (h.last_json["avatar_id"], h.last_json["voice_id"]) == ("look_123", "voice_456")
+    assert h.requests[-1].headers["X-Api-Key"] == "hk"
+    assert d.last_json["source_url"] == "https://img.test/portrait.jpg"
+    assert d.last_json["script"]["provider"]["voice_id"] == "en-GB-SoniaNeural"
+    assert r.last_json["promptImage"] == "https://img.test/still.jpg"
+    assert str(h.requests[-1].url).startswith("https://api.heygen.com/")
+    assert str(d.requests[-1].url).startswith("https://api.d-id.com/")
+    assert str(r.requests[-1].url).startswith("https://api.dev.runwayml.com/")
