@@ -13,7 +13,7 @@ import pytest
 
 from shared.errors import ErrorCategory, ProviderError
 from shared.model import AspectRatio, Duration, Resolution, VideoOptions
-from shared.providers import RenderState, SubmitRequest, WebhookRequest
+from shared.providers import RenderState, SubmitRequest, WebhookRequest, did, heygen, runwayml
 from shared.providers._http import error_from_exception
 from shared.providers.did import DIDProvider
 from shared.providers.heygen import HeyGenProvider, sign
@@ -317,8 +317,6 @@ def test_heygen_error_code_wins_over_the_http_status(
 def test_environment_names_the_avatar_voice_and_presenter_images() -> None:
     """from_env passes HEYGEN_AVATAR_ID/VOICE_ID, DID_SOURCE_URL_* and RUNWAYML_PROMPT_IMAGE_URL
     through to the request bodies, with the key in the auth header."""
-    from shared.providers import did, heygen, runwayml
-
     environ = {
         "HEYGEN_API_KEY": "hk",
         "HEYGEN_AVATAR_ID": "look_123",
