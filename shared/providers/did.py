@@ -1,0 +1,291 @@
+"""D-ID Talks API: the whole wire format of D-ID in one module (submit, status, probe, webhook).
+
+Checked against (2026-11-29, via the stored-docs search):
+- docs.d-id.com/reference/talks-overview — ``POST /talks`` with ``source_url`` and
+  ``script {type: "text", input}`` answers ``{id: "tlk_...", status: "created", object: "talk"}``;
+  ``GET /talks/{id}`` answers the talk with ``status`` and, when done, ``result_url``.
+- github api-evangelist/d-id json-schema/d-id-talk-schema.json and
+  examples/d-id-create-talk-example.json — status created | started | done | error | rejected;
+  ``webhook`` (URL notified on completion), ``user_data`` (<= 1000 chars, echoed back),
+  ``script.provider {type: "microsoft", voice_id}``, ``config.result_format``, 201 on create,
+  ``Authorization: Basic <key>``.
+- docs.d-id.com discussions (647b257c..., 672e15a3...) — error bodies ``{kind, description}``
+  (``BadRequestError``, ``InternalServerError``); docs.d-id.com/reference/createtalkstream lists
+  ``AuthorizationError`` for 401.
+- github de-id/agents-sdk src/errors/http-error.ts and errors.test.ts (D-ID's own SDK) — every
+  API error is the ``{kind, description}`` envelope; out of credits is 402
+  ``InsufficientCreditsError``; a 5xx gateway may answer HTML instead (read as the status alone).
+
+Not confirmed: D-ID documents no idempotency header (we send ``Idempotency-Key`` anyway; a retried
+submit may be billed twice); the exact webhook body (we read it as the talk object, which is what
+D-ID describes posting); the ``TooManyRequestsError`` kind (a 429 is classified by status anyway);
+``GET /credits`` as probe; whether 1080p output is possible (it follows the source image size).
+D-ID does not sign webhooks, so the callback URL carries our job id and a per-job secret token,
+compared in constant time against the token stored on the job.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+import time
+from collections.abc import Mapping
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
+
+from shared.errors import ErrorCategory, ProviderError, Signal
+from shared.model import AspectRatio, Capabilities, Feature, Resolution
+from shared.providers._http import (
+    HttpAdapter,
+    JSONObject,
+    malformed,
+    num_field,
+    obj_field,
+    str_field,
+)
+from shared.providers.base import (
+    ProbeResult,
+    RenderState,
+    RenderStatus,
+    Submission,
+    SubmitRequest,
+    WebhookError,
+    WebhookEvent,
+    WebhookRequest,
+    check_render,
+)
+
+PROVIDER_ID = "did"
+DEFAULT_BASE_URL = "https://api.d-id.com"
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+JOB_PARAM = "job"
+TOKEN_PARAM = "token"
+DEFAULT_VOICE_ID = "en-US-JennyNeural"  # a Microsoft TTS voice, as in D-ID's examples
+
+CAPABILITIES = Capabilities(
+    provider_id=PROVIDER_ID,
+    priority=2,
+    features=frozenset({Feature.VOICE, Feature.LIP_SYNC}),  # presenter photo, not a custom avatar
+    max_duration_s=90,
+    resolutions=frozenset({Resolution.P720, Resolution.P1080}),
+    aspect_ratios=frozenset({AspectRatio.LANDSCAPE, AspectRatio.PORTRAIT}),
+    price_per_video=2.00,  # plan-dependent credits; an estimate, not a published price
+    concurrency_limit=5,
+    typical_render_s=60.0,
+)
+
+# D-ID's ``kind`` field -> category; wins over the HTTP status.
+KIND_CATEGORIES: Mapping[str, ErrorCategory] = {
+    "InsufficientCreditsError": ErrorCategory.QUOTA_EXCEEDED,
+    "AuthorizationError": ErrorCategory.AUTHENTICATION,
+    "UnauthorizedError": ErrorCategory.AUTHENTICATION,
+    "TooManyRequestsError": ErrorCategory.RATE_LIMIT,
+}
+
+_STATES = {
+    "created": RenderState.PENDING,
+    "started": RenderState.PROCESSING,
+    "done": RenderState.COMPLETED,
+}
+_FAILED = frozenset({"error", "rejected"})
+
+# Placeholders: set DID_SOURCE_URL_LANDSCAPE / _PORTRAIT to real presenter photos.
+_DEFAULT_SOURCES = {
+    AspectRatio.LANDSCAPE: "https://storage.googleapis.com/cvplus-public/presenter-16x9.jpg",
+    AspectRatio.PORTRAIT: "https://storage.googleapis.com/cvplus-public/presenter-9x16.jpg",
+}
+
+
+def read_code(status: int, body: JSONObject | None) -> tuple[str | None, ErrorCategory | None, str]:
+    kind = str_field(body, "kind")
+    message = str_field(body, "description") or str_field(body, "message") or ""
+    return kind, KIND_CATEGORIES.get(kind) if kind else None, message
+
+
+def callback_url_with_token(callback_url: str, *, job_id: str, token: str) -> str:
+    """Our callback URL with the job id and its secret token added to the query."""
+    parts = urlsplit(callback_url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in {JOB_PARAM, TOKEN_PARAM}]
+    query += [(JOB_PARAM, job_id), (TOKEN_PARAM, token)]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+class DIDProvider(HttpAdapter):
+    provider_id = PROVIDER_ID
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str = DEFAULT_BASE_URL,
+        source_urls: Mapping[AspectRatio, str] | None = None,
+        voice_id: str = DEFAULT_VOICE_ID,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        limits: httpx.Limits | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        super().__init__(
+            base_url=base_url,
+            auth_headers={"Authorization": f"Basic {api_key}"},
+            timeout=timeout,
+            limits=limits,
+            transport=transport,
+        )
+        self._source_urls = dict(source_urls or _DEFAULT_SOURCES)
+        self._voice_id = voice_id
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return CAPABILITIES
+
+    def submit(self, request: SubmitRequest) -> Submission:
+        payload: JSONObject = {
+            "source_url": self._source_urls[request.options.aspect_ratio],
+            "script": {
+                "type": "text",
+                "input": request.script,
+                "provider": {"type": "microsoft", "voice_id": self._voice_id},
+            },
+            "config": {"result_format": "mp4"},
+            "name": f"CVPlus {request.job_id}",
+            "user_data": request.job_id,
+        }
+        if request.callback_url:
+            if not request.callback_token:
+                # Our own invalid state: an unsigned callback without a token is unverifiable.
+                raise ProviderError.from_signal(
+                    Signal(internal=True),
+                    "did submit: a callback URL needs a per-job token",
+                    provider_id=PROVIDER_ID,
+                )
+            payload["webhook"] = callback_url_with_token(
+                request.callback_url, job_id=request.job_id, token=request.callback_token
+            )
+        key = request.idempotency_key
+        _, body = self._call(
+            "POST",
+            "/talks",
+            op="submit",
+            read_code=read_code,
+            billable=True,
+            json=payload,
+            headers={"Idempotency-Key": key},  # undocumented by D-ID; sent for safety
+        )
+        talk_id = str_field(body, "id")
+        if talk_id is None:
+            raise malformed(PROVIDER_ID, "submit", "no id", charged=True)
+        return Submission(
+            provider_id=PROVIDER_ID,
+            provider_job_id=talk_id,
+            idempotency_key=key,
+            requested_duration_s=float(request.options.duration.seconds),
+        )
+
+    def status(
+        self, provider_job_id: str, *, expected_duration_s: float | None = None
+    ) -> RenderStatus:
+        _, body = self._call("GET", f"/talks/{provider_job_id}", op="status", read_code=read_code)
+        return talk_status(body, provider_job_id, expected_duration_s=expected_duration_s)
+
+    def probe(self) -> ProbeResult:
+        started = time.monotonic()
+        self._call("GET", "/credits", op="probe", read_code=read_code)
+        return ProbeResult(provider_id=PROVIDER_ID, latency_s=time.monotonic() - started)
+
+    def parse_webhook(
+        self, request: WebhookRequest, *, expected_token: str | None = None
+    ) -> WebhookEvent:
+        """Check the per-job token from the callback URL (fail closed), then parse the talk."""
+        if not expected_token:
+            raise WebhookError(401, "did webhook: no token is stored for this job")
+        token = request.query.get(TOKEN_PARAM)
+        if not token or not hmac.compare_digest(token.encode(), expected_token.encode()):
+            raise WebhookError(401, "did webhook token does not match")
+        return parse_event(request.body, job_id=request.query.get(JOB_PARAM))
+
+
+def talk_status(
+    body: JSONObject, provider_job_id: str, *, expected_duration_s: float | None
+) -> RenderStatus:
+    raw_state = str_field(body, "status")
+    if raw_state is None:
+        raise malformed(PROVIDER_ID, "status", "no status")
+    if raw_state in _FAILED:
+        error = obj_field(body, "error")
+        reason = str_field(error, "description") or str_field(error, "kind") or raw_state
+        raise ProviderError.from_signal(
+            Signal(render_failed=True),
+            f"did talk {provider_job_id} {raw_state}: {reason}",
+            provider_id=PROVIDER_ID,
+            provider_code=str_field(error, "kind"),
+            charged=True,
+        )
+    state = _STATES.get(raw_state)
+    if state is None:
+        raise malformed(PROVIDER_ID, "status", f"unknown status {raw_state!r}")
+    video_url = str_field(body, "result_url")
+    duration = num_field(body, "duration")
+    if state is RenderState.COMPLETED:
+        check_render(
+            provider_id=PROVIDER_ID,
+            provider_job_id=provider_job_id,
+            video_url=video_url,
+            duration_s=duration,
+            expected_duration_s=expected_duration_s,
+        )
+    return RenderStatus(
+        provider_id=PROVIDER_ID,
+        provider_job_id=provider_job_id,
+        state=state,
+        video_url=video_url,
+        duration_s=duration,
+    )
+
+
+def parse_event(body: bytes, *, job_id: str | None) -> WebhookEvent:
+    """A D-ID webhook body (the talk object) as an event; anything unexpected is a 400."""
+    try:
+        talk = json.loads(body)
+    except ValueError as exc:
+        raise WebhookError(400, "did webhook body is not JSON") from exc
+    if not isinstance(talk, dict):
+        raise WebhookError(400, "did webhook body is not an object")
+    talk_id = str_field(talk, "id")
+    state = str_field(talk, "status")
+    if talk_id is None or state not in {"done", *_FAILED}:
+        raise WebhookError(400, f"did webhook talk not understood (status {state!r})")
+    succeeded = state == "done"
+    error = obj_field(talk, "error")
+    return WebhookEvent(
+        provider_id=PROVIDER_ID,
+        provider_job_id=talk_id,
+        job_id=job_id or str_field(talk, "user_data"),
+        succeeded=succeeded,
+        event_id=f"{talk_id}:{state}",
+        video_url=str_field(talk, "result_url") if succeeded else None,
+        failure_message=None
+        if succeeded
+        else (str_field(error, "description") or str_field(error, "kind") or state),
+    )
+
+
+def from_env(
+    environ: Mapping[str, str] = os.environ, *, transport: httpx.BaseTransport | None = None
+) -> DIDProvider:
+    """``DID_API_KEY``, ``DID_BASE_URL``; presenter photos ``DID_SOURCE_URL_LANDSCAPE`` /
+    ``DID_SOURCE_URL_PORTRAIT`` and ``DID_VOICE_ID`` override the placeholder defaults."""
+    sources = {
+        AspectRatio.LANDSCAPE: environ.get("DID_SOURCE_URL_LANDSCAPE")
+        or _DEFAULT_SOURCES[AspectRatio.LANDSCAPE],
+        AspectRatio.PORTRAIT: environ.get("DID_SOURCE_URL_PORTRAIT")
+        or _DEFAULT_SOURCES[AspectRatio.PORTRAIT],
+    }
+    return DIDProvider(
+        api_key=environ.get("DID_API_KEY", ""),
+        base_url=environ.get("DID_BASE_URL") or DEFAULT_BASE_URL,
+        source_urls=sources,
+        voice_id=environ.get("DID_VOICE_ID") or DEFAULT_VOICE_ID,
+        transport=transport,
+    )

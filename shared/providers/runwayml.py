@@ -1,0 +1,233 @@
+"""RunwayML developer API: the whole wire format of RunwayML in one module. Polling only.
+
+Checked against (2026-11-29, via the stored-docs search and the official SDK in the code index):
+- github runwayml/sdk-python src/runwayml/_client.py — base URL ``https://api.dev.runwayml.com``,
+  ``Authorization: Bearer <key>``, ``X-Runway-Version: 2024-11-06``.
+- runwayml/sdk-python src/runwayml/types/image_to_video_create_params.py — ``POST
+  /v1/image_to_video`` with ``model`` (``gen4_turbo``), ``promptImage`` (HTTPS URL), ``promptText``
+  (<= 1000 UTF-16 units), ``ratio`` (``1280:720``, ``720:1280``...), ``duration`` (seconds).
+- runwayml/sdk-python src/runwayml/types/task_retrieve_response.py — ``GET /v1/tasks/{id}``:
+  status PENDING | THROTTLED | RUNNING | SUCCEEDED | FAILED | CANCELLED, ``output`` (URLs),
+  ``failure``, ``failureCode`` (dot-separated, most generic segment first), ``progress``.
+- docs.dev.runwayml.com/errors/errors — HTTP 400/401/404/405 not retryable; 429 retryable;
+  502/503 "shedding load", 504 "overloaded". docs.dev.runwayml.com/errors/task-failures —
+  ``SAFETY.*`` (do not retry), ``INTERNAL.BAD_OUTPUT.*`` (rejected for quality).
+
+Not confirmed: an idempotency header (Runway documents none; we still send ``Idempotency-Key``, and
+a retried submit may be billed twice); ``gen4_turbo`` durations are 5 or 10 s (older docs), so a
+CV introduction of 30-90 s cannot be served without degradation, hence ``max_duration_s=10``;
+the out-of-credits answer (we read a 400 whose message mentions credits as quota); the probe path
+``GET /v1/organization`` (the SDK's ``organization`` resource). RunwayML has no voice, no
+lip-sync and no avatar: it animates one still image, and its output carries no narration.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+
+import httpx
+
+from shared.errors import ErrorCategory, ProviderError, Signal
+from shared.model import AspectRatio, Capabilities, Resolution
+from shared.providers._http import HttpAdapter, JSONObject, malformed, num_field, str_field
+from shared.providers.base import (
+    ProbeResult,
+    RenderState,
+    RenderStatus,
+    Submission,
+    SubmitRequest,
+    WebhookError,
+    WebhookEvent,
+    WebhookRequest,
+    check_render,
+)
+
+PROVIDER_ID = "runwayml"
+DEFAULT_BASE_URL = "https://api.dev.runwayml.com"
+API_VERSION = "2024-11-06"
+MODEL = "gen4_turbo"
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+MAX_PROMPT_CHARS = 1000
+DURATIONS_S = (5, 10)
+# Placeholder: set RUNWAYML_PROMPT_IMAGE_URL to a real HTTPS image of the presenter.
+DEFAULT_PROMPT_IMAGE_URL = "https://storage.googleapis.com/cvplus-public/presenter.jpg"
+
+CAPABILITIES = Capabilities(
+    provider_id=PROVIDER_ID,
+    priority=3,
+    features=frozenset(),  # no voice, no lip-sync, no custom avatar
+    max_duration_s=max(DURATIONS_S),
+    resolutions=frozenset({Resolution.P720}),  # 1280:720 / 720:1280
+    aspect_ratios=frozenset({AspectRatio.LANDSCAPE, AspectRatio.PORTRAIT}),
+    # gen4_turbo list price, about $0.05 per second, for a 10 s clip.
+    price_per_video=0.50,
+    concurrency_limit=5,  # tier-dependent; further tasks wait as THROTTLED
+    typical_render_s=60.0,
+)
+
+_RATIOS = {AspectRatio.LANDSCAPE: "1280:720", AspectRatio.PORTRAIT: "720:1280"}
+
+_STATES = {
+    "PENDING": RenderState.PENDING,
+    "THROTTLED": RenderState.PENDING,  # waits for this key's concurrency to free up
+    "RUNNING": RenderState.PROCESSING,
+    "SUCCEEDED": RenderState.COMPLETED,
+}
+
+# Task ``failureCode`` prefixes -> category (longest prefix wins). A failed task is a
+# processing error unless its code says something more specific.
+FAILURE_CODE_CATEGORIES: Mapping[str, ErrorCategory] = {
+    "SAFETY": ErrorCategory.PROCESSING_ERROR,
+    "ASSET": ErrorCategory.PROCESSING_ERROR,
+    "INPUT_PREPROCESSING": ErrorCategory.PROCESSING_ERROR,
+    "INTERNAL": ErrorCategory.TRANSIENT,
+    "INTERNAL.BAD_OUTPUT": ErrorCategory.QUALITY_FAILURE,
+}
+
+
+def failure_code_category(code: str | None) -> ErrorCategory | None:
+    if not code:
+        return None
+    parts = code.upper().split(".")
+    for end in range(len(parts), 0, -1):
+        category = FAILURE_CODE_CATEGORIES.get(".".join(parts[:end]))
+        if category is not None:
+            return category
+    return None
+
+
+def read_code(status: int, body: JSONObject | None) -> tuple[str | None, ErrorCategory | None, str]:
+    """RunwayML error bodies are ``{"error": "<human-readable message>"}``."""
+    message = str_field(body, "error") or ""
+    if status == 400 and "credit" in message.lower():
+        return "insufficient_credits", ErrorCategory.QUOTA_EXCEEDED, message
+    return None, None, message
+
+
+def clip_duration(requested_s: int) -> int:
+    """The longest clip Runway renders that does not exceed the request (5 s at least)."""
+    fitting = [d for d in DURATIONS_S if d <= requested_s]
+    return max(fitting) if fitting else min(DURATIONS_S)
+
+
+class RunwayMLProvider(HttpAdapter):
+    provider_id = PROVIDER_ID
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str = DEFAULT_BASE_URL,
+        prompt_image_url: str = DEFAULT_PROMPT_IMAGE_URL,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        limits: httpx.Limits | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        super().__init__(
+            base_url=base_url,
+            auth_headers={"Authorization": f"Bearer {api_key}", "X-Runway-Version": API_VERSION},
+            timeout=timeout,
+            limits=limits,
+            transport=transport,
+        )
+        self._prompt_image_url = prompt_image_url
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return CAPABILITIES
+
+    def submit(self, request: SubmitRequest) -> Submission:
+        duration = clip_duration(request.options.duration.seconds)
+        payload: JSONObject = {
+            "model": MODEL,
+            "promptImage": self._prompt_image_url,
+            "promptText": request.script[:MAX_PROMPT_CHARS],
+            "ratio": _RATIOS[request.options.aspect_ratio],
+            "duration": duration,
+        }
+        key = request.idempotency_key
+        _, body = self._call(
+            "POST",
+            "/v1/image_to_video",
+            op="submit",
+            read_code=read_code,
+            billable=True,
+            json=payload,
+            headers={"Idempotency-Key": key},  # undocumented by Runway; sent for safety
+        )
+        task_id = str_field(body, "id")
+        if task_id is None:
+            raise malformed(PROVIDER_ID, "submit", "no id", charged=True)
+        return Submission(
+            provider_id=PROVIDER_ID,
+            provider_job_id=task_id,
+            idempotency_key=key,
+            requested_duration_s=float(duration),
+        )
+
+    def status(
+        self, provider_job_id: str, *, expected_duration_s: float | None = None
+    ) -> RenderStatus:
+        path = f"/v1/tasks/{provider_job_id}"
+        _, body = self._call("GET", path, op="status", read_code=read_code)
+        raw_state = str_field(body, "status")
+        if raw_state is None:
+            raise malformed(PROVIDER_ID, "status", "no status")
+        if raw_state in {"FAILED", "CANCELLED"}:
+            code = str_field(body, "failureCode")
+            raise ProviderError.from_signal(
+                Signal(render_failed=True, code_category=failure_code_category(code)),
+                f"runwayml task {provider_job_id} {raw_state.lower()}: "
+                f"{str_field(body, 'failure') or code or 'no reason given'}",
+                provider_id=PROVIDER_ID,
+                provider_code=code,
+                charged=True,
+            )
+        state = _STATES.get(raw_state)
+        if state is None:
+            raise malformed(PROVIDER_ID, "status", f"unknown status {raw_state!r}")
+        output = body.get("output")
+        urls = [u for u in output if isinstance(u, str) and u] if isinstance(output, list) else []
+        video_url = urls[0] if urls else None
+        duration = num_field(body, "duration")  # not in the documented task; the simulator sends it
+        if state is RenderState.COMPLETED:
+            check_render(
+                provider_id=PROVIDER_ID,
+                provider_job_id=provider_job_id,
+                video_url=video_url,
+                duration_s=duration,
+                expected_duration_s=expected_duration_s,
+            )
+        return RenderStatus(
+            provider_id=PROVIDER_ID,
+            provider_job_id=provider_job_id,
+            state=state,
+            video_url=video_url,
+            duration_s=duration,
+            progress=num_field(body, "progress"),
+        )
+
+    def probe(self) -> ProbeResult:
+        started = time.monotonic()
+        self._call("GET", "/v1/organization", op="probe", read_code=read_code)
+        return ProbeResult(provider_id=PROVIDER_ID, latency_s=time.monotonic() - started)
+
+    def parse_webhook(
+        self, request: WebhookRequest, *, expected_token: str | None = None
+    ) -> WebhookEvent:
+        raise WebhookError(404, "runwayml sends no webhooks; poll its tasks")
+
+
+def from_env(
+    environ: Mapping[str, str] = os.environ, *, transport: httpx.BaseTransport | None = None
+) -> RunwayMLProvider:
+    """``RUNWAYML_API_KEY``, ``RUNWAYML_BASE_URL``; ``RUNWAYML_PROMPT_IMAGE_URL`` overrides the
+    placeholder presenter image."""
+    return RunwayMLProvider(
+        api_key=environ.get("RUNWAYML_API_KEY", ""),
+        base_url=environ.get("RUNWAYML_BASE_URL") or DEFAULT_BASE_URL,
+        prompt_image_url=environ.get("RUNWAYML_PROMPT_IMAGE_URL") or DEFAULT_PROMPT_IMAGE_URL,
+        transport=transport,
+    )

@@ -1,0 +1,255 @@
+"""Submitting renders: the happy path of each provider end to end, idempotent retries and what
+they cost (counted by the simulator), and secrets kept out of reprs, messages and logs."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import pytest
+
+from shared.errors import ErrorCategory
+from shared.model import AspectRatio, Duration, VideoOptions
+from shared.providers import (
+    RenderState,
+    SubmitRequest,
+    VideoProvider,
+    failure_of,
+    idempotency_key,
+)
+from shared.providers import from_env as providers_from_env
+from tests.providers.conftest import (
+    API_KEY,
+    AdapterFactory,
+    a_request,
+    as_request,
+    poll,
+    raised,
+)
+from tools.provider_sim import ProviderSim
+
+# --- happy paths --------------------------------------------------------------------------
+
+
+def test_heygen_render_completes_and_its_signed_webhook_reports_it(
+    sim: ProviderSim, make_adapter: AdapterFactory
+) -> None:
+    """HeyGen: submit, the signed success webhook arrives, and polling agrees it completed."""
+    adapter = make_adapter("heygen")
+    inbox = f"heygen-ok-{uuid.uuid4().hex[:8]}"
+    request = a_request(callback_url=sim.inbox_url(inbox))
+
+    submission = adapter.submit(request)
+    [entry] = sim.wait_inbox(inbox)
+    event = adapter.parse_webhook(as_request(entry))
+    status = poll(adapter, submission.provider_job_id, expected_duration_s=60)
+
+    assert submission.requested_duration_s == 60
+    assert (event.provider_job_id, event.job_id) == (submission.provider_job_id, request.job_id)
+    assert failure_of(event) is None
+    assert status.state is RenderState.COMPLETED
+    assert status.video_url == event.video_url
+    assert sim.stats()["heygen"]["charges"] == 1
+
+
+def test_did_render_completes_and_calls_back_with_the_jobs_token(
+    sim: ProviderSim, make_adapter: AdapterFactory
+) -> None:
+    """D-ID: submit with a per-job token; the callback carries it and verifies; polling agrees."""
+    adapter = make_adapter("did")
+    inbox = f"did-ok-{uuid.uuid4().hex[:8]}"
+    request = a_request(callback_url=sim.inbox_url(inbox), callback_token="per-job-secret")
+
+    submission = adapter.submit(request)
+    [entry] = sim.wait_inbox(inbox)
+    event = adapter.parse_webhook(as_request(entry), expected_token="per-job-secret")
+    status = poll(adapter, submission.provider_job_id, expected_duration_s=60)
+
+    assert submission.provider_job_id.startswith("tlk_")
+    assert event.succeeded
+    assert event.job_id == request.job_id
+    assert status.video_url == event.video_url
+
+
+def test_runwayml_render_is_followed_by_polling_to_completion(
+    sim: ProviderSim, make_adapter: AdapterFactory
+) -> None:
+    """RunwayML: submit a 10 s clip (its longest) and poll the task until it succeeds."""
+    adapter = make_adapter("runwayml")
+    request = a_request(options=VideoOptions(duration=Duration.SHORT, features=frozenset()))
+
+    submission = adapter.submit(request)
+    status = poll(
+        adapter, submission.provider_job_id, expected_duration_s=submission.requested_duration_s
+    )
+
+    assert submission.requested_duration_s == 10
+    assert status.state is RenderState.COMPLETED
+    assert status.video_url
+
+
+def test_portrait_request_reaches_runwayml_as_its_portrait_ratio(
+    sim: ProviderSim, make_adapter: AdapterFactory
+) -> None:
+    """A 9:16 request is sent as Runway's 720:1280 ratio, which the simulator accepts."""
+    options = VideoOptions(aspect_ratio=AspectRatio.PORTRAIT, features=frozenset())
+
+    submission = make_adapter("runwayml").submit(a_request(options=options))
+
+    assert submission.provider_job_id
+
+
+def test_wrong_length_video_fails_the_quality_check(
+    sim: ProviderSim, make_adapter: AdapterFactory
+) -> None:
+    """A render far shorter than asked (20 s for 60 s) is a charged quality_failure."""
+    sim.add_fault("heygen", "low_quality", mode="wrong_duration")
+    adapter = make_adapter("heygen")
+    submission = adapter.submit(a_request())
+
+    error = raised(lambda: poll(adapter, submission.provider_job_id, expected_duration_s=60))
+
+    assert error.category is ErrorCategory.QUALITY_FAILURE
+    assert error.charged
+
+
+# --- idempotency and what retries cost ------------------------------------------------------
+
+
+def test_idempotency_key_is_stable_for_an_attempt_and_new_for_the_next() -> None:
+    """Same job and attempt give the same key; another attempt or job gives another."""
+    assert idempotency_key("job-1", 1) == idempotency_key("job-1", 1)
+    assert idempotency_key("job-1", 1) != idempotency_key("job-1", 2)
+    assert idempotency_key("job-1", 1) != idempotency_key("job-2", 1)
+    assert SubmitRequest(job_id="job-1", attempt=1, script="x").idempotency_key == (
+        idempotency_key("job-1", 1)
+    )
+
+
+def test_retried_heygen_submit_after_a_lost_answer_is_charged_once(
+    sim: ProviderSim, make_adapter: AdapterFactory
+) -> None:
+    """The answer to a submit is lost to a read timeout (maybe charged); the retry with the same
+    key gets the same video back and HeyGen bills once."""
+    sim.add_fault("heygen", "slow", op="submit", delay_s=1.0)
+    adapter = make_adapter("heygen")
+    request = a_request()
+
+    first = raised(lambda: adapter.submit(request))
+    retry = adapter.submit(request)
+    stats = sim.stats()["heygen"]
+
+    assert first.category is ErrorCategory.TIMEOUT
+    assert first.charged
+    assert retry.idempotency_key == request.idempotency_key
+    assert stats["charges"] == 1
+    assert stats["counters"]["idempotent_replays"] == 1
+
+
+def test_a_new_attempt_is_a_new_render_and_a_new_charge(
+    sim: ProviderSim, make_adapter: AdapterFactory
+) -> None:
+    """Attempt 2 of the same job carries a new key: a second render, billed again."""
+    adapter = make_adapter("heygen")
+    first = adapter.submit(a_request(job_id="job-a", attempt=1))
+    second = adapter.submit(a_request(job_id="job-a", attempt=2))
+
+    assert first.provider_job_id != second.provider_job_id
+    assert sim.stats()["heygen"]["charges"] == 2
+
+
+def test_retried_did_submit_is_billed_twice_because_did_ignores_the_key(
+    sim: ProviderSim, make_adapter: AdapterFactory
+) -> None:
+    """D-ID documents no idempotency key: a blind retry after a lost answer pays twice. This is
+    why a lost D-ID answer is marked charged and recovery must weigh resubmitting."""
+    sim.add_fault("did", "drop", op="submit")
+    adapter = make_adapter("did")
+    request = a_request()
+
+    first = raised(lambda: adapter.submit(request))
+    adapter.submit(request)
+
+    assert first.category is ErrorCategory.NETWORK_ERROR
+    assert first.charged
+    assert sim.stats()["did"]["charges"] == 2
+
+
+def test_submit_refused_before_acceptance_is_not_charged(
+    sim: ProviderSim, make_adapter: AdapterFactory
+) -> None:
+    """A 429 on submit bills nothing, and the error says so."""
+    sim.add_fault("runwayml", "rate_limit", op="submit")
+
+    error = raised(lambda: make_adapter("runwayml").submit(a_request()))
+
+    assert error.charged is False
+    assert sim.stats()["runwayml"]["charges"] == 0
+
+
+# --- secrets ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", ["heygen", "runwayml", "did"])
+def test_api_key_never_appears_in_repr_errors_or_logs(
+    provider: str,
+    sim: ProviderSim,
+    make_adapter: AdapterFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The key is sent, but not shown: not in the adapter's repr, an error's text, or a log."""
+    sim.add_fault(provider, "auth")
+    adapter = make_adapter(provider)
+    caplog.set_level(logging.DEBUG, logger="cvplus.providers")
+
+    error = raised(adapter.probe)
+
+    shown = " ".join([repr(adapter), str(error), repr(error), caplog.text])
+    assert error.category is ErrorCategory.AUTHENTICATION
+    assert API_KEY not in shown
+    assert caplog.records, "the failure should have been logged"
+
+
+def test_did_callback_token_is_not_in_the_request_repr() -> None:
+    """The per-job callback token stays out of SubmitRequest's repr."""
+    request = SubmitRequest(job_id="j", attempt=1, script="s", callback_token="tok-123456")
+
+    assert "tok-123456" not in repr(request)
+
+
+# --- construction -------------------------------------------------------------------------
+
+
+def test_factory_builds_all_three_adapters_from_the_environment(sim: ProviderSim) -> None:
+    """from_env reads *_API_KEY and *_BASE_URL; each adapter answers its probe via the sim."""
+    environ = {
+        "HEYGEN_API_KEY": "k1",
+        "HEYGEN_WEBHOOK_SECRET": "s",
+        "RUNWAYML_API_KEY": "k2",
+        "DID_API_KEY": "k3",
+        "HEYGEN_BASE_URL": sim.base_url("heygen"),
+        "RUNWAYML_BASE_URL": sim.base_url("runwayml"),
+        "DID_BASE_URL": sim.base_url("did"),
+    }
+    adapters = providers_from_env(environ)
+    try:
+        results = {pid: adapter.probe() for pid, adapter in adapters.items()}
+    finally:
+        for adapter in adapters.values():
+            adapter.close()
+
+    assert set(results) == {"heygen", "runwayml", "did"}
+    assert all(isinstance(a, VideoProvider) for a in adapters.values())
+    assert all(r.latency_s >= 0 for r in results.values())
+
+
+def test_declared_capabilities_keep_runwayml_out_of_talking_head_jobs(
+    make_adapter: AdapterFactory,
+) -> None:
+    """RunwayML has no voice or lip-sync; HeyGen and D-ID can serve a default job as asked."""
+    default = VideoOptions()
+    missing = {p: make_adapter(p).capabilities.missing_for(default) for p in ("heygen", "did")}
+    runway_missing = make_adapter("runwayml").capabilities.missing_for(default)
+
+    assert missing == {"heygen": (), "did": ()}
+    assert {"voice", "lip_sync"} <= set(runway_missing)

@@ -1,0 +1,131 @@
+"""The simulator's Flask app: the three providers under /heygen, /runwayml and /did, the control
+API under /_control, an inbox that records callbacks posted to /_inbox/<name>, and fake video files.
+
+Control API:
+  POST /_control/faults   {provider, fault, count|probability, op, skip, status, retry_after,
+                           delay_s, mode, code, after_accept} or {"faults": [...]} -> 201 armed
+  GET  /_control/faults   armed faults
+  GET  /_control/stats    per provider: charges, charged_usd, renders, counters; deliveries
+  POST /_control/config   {provider, latency_s?, honour_idempotency?}
+  POST /_control/reset    forget renders, charges, faults, inbox; restore default config
+  GET  /_control/inbox    recorded callbacks (?name=...)
+  GET  /_control/health   readiness
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+
+from tools.provider_sim import did, heygen, runwayml
+from tools.provider_sim.common import error_response, sim_state
+from tools.provider_sim.faults import PROVIDERS, Fault, FaultSpecError
+from tools.provider_sim.state import InboxEntry, SimState
+
+
+def create_app(state: SimState) -> Flask:
+    app = Flask("provider_sim")
+    app.config["SIM_STATE"] = state
+    app.register_blueprint(heygen.bp)
+    app.register_blueprint(runwayml.bp)
+    app.register_blueprint(did.bp)
+    _control_routes(app)
+    return app
+
+
+def apply_schedule(state: SimState, schedule: dict[str, Any]) -> list[Fault]:
+    """Configure providers and arm faults from a schedule (the --schedule file's content)."""
+    for provider, settings in dict(schedule.get("providers", {})).items():
+        configure(state, {"provider": provider, **settings})
+    return [state.faults.arm(Fault.from_spec(spec)) for spec in schedule.get("faults", [])]
+
+
+def load_schedule(path: Path) -> dict[str, Any]:
+    schedule = json.loads(path.read_text())
+    if not isinstance(schedule, dict):
+        raise FaultSpecError(f"{path}: a schedule is a JSON object with 'faults'")
+    return schedule
+
+
+def configure(state: SimState, spec: dict[str, Any]) -> None:
+    provider = spec.get("provider")
+    if provider not in PROVIDERS:
+        raise FaultSpecError(f"unknown provider {provider!r}")
+    with state.lock:
+        config = state.config[provider]
+        if "latency_s" in spec:
+            config.latency_s = float(spec["latency_s"])
+        if "honour_idempotency" in spec:
+            config.honour_idempotency = bool(spec["honour_idempotency"])
+
+
+def _control_routes(app: Flask) -> None:
+    @app.get("/_control/health")
+    def health() -> Response:
+        return jsonify({"ok": True})
+
+    @app.post("/_control/faults")
+    def arm_faults() -> Response:
+        body = request.get_json(silent=True)
+        specs = body.get("faults") if isinstance(body, dict) and "faults" in body else [body]
+        if not isinstance(specs, list) or not all(isinstance(s, dict) for s in specs):
+            return error_response(400, {"error": "a fault spec object or {faults: [...]}"})
+        try:
+            faults = [Fault.from_spec(spec) for spec in specs]
+        except FaultSpecError as exc:
+            return error_response(400, {"error": str(exc)})
+        armed = [sim_state().faults.arm(f).as_dict() for f in faults]
+        response = jsonify({"armed": armed})
+        response.status_code = 201
+        return response
+
+    @app.get("/_control/faults")
+    def list_faults() -> Response:
+        return jsonify({"armed": sim_state().faults.armed()})
+
+    @app.get("/_control/stats")
+    def stats() -> Response:
+        return jsonify(sim_state().stats())
+
+    @app.post("/_control/config")
+    def set_config() -> Response:
+        body = request.get_json(silent=True)
+        try:
+            configure(sim_state(), body if isinstance(body, dict) else {})
+        except (FaultSpecError, TypeError, ValueError) as exc:
+            return error_response(400, {"error": str(exc)})
+        return jsonify({"ok": True})
+
+    @app.post("/_control/reset")
+    def reset() -> Response:
+        sim_state().reset()
+        return jsonify({"ok": True})
+
+    @app.get("/_control/inbox")
+    def inbox() -> Response:
+        name = request.args.get("name")
+        state = sim_state()
+        with state.lock:
+            entries = [e.as_dict() for e in state.inbox if name is None or e.name == name]
+        return jsonify({"entries": entries})
+
+    @app.post("/_inbox/<name>")
+    def receive(name: str) -> Response:
+        state = sim_state()
+        state.add_inbox(
+            InboxEntry(
+                name=name,
+                body=request.get_data(),
+                headers=dict(request.headers.items()),
+                query=dict(request.args.items()),
+                received_at=state.clock(),
+            )
+        )
+        return jsonify({"received": True})
+
+    @app.get("/_files/<provider>/<name>")
+    def video_file(provider: str, name: str) -> Response:
+        return Response(b"\x00\x00\x00\x18ftypmp42", mimetype="video/mp4")

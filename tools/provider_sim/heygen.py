@@ -1,0 +1,131 @@
+"""Simulated HeyGen API v3: ``POST /v3/videos``, ``GET /v3/videos/{id}``, ``GET /v3/voices``, and
+signed ``avatar_video.success`` / ``avatar_video.fail`` webhooks to the video's ``callback_url``.
+Honours ``Idempotency-Key`` like HeyGen documents (same key: same video, no second charge)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from tools.provider_sim.common import (
+    error_response,
+    finish,
+    request_fault,
+    sim_state,
+    spoken_seconds,
+)
+from tools.provider_sim.faults import Fault, FaultKind
+from tools.provider_sim.state import Render, dumps
+
+PROVIDER = "heygen"
+bp = Blueprint(PROVIDER, __name__, url_prefix="/heygen")
+
+_ERRORS = {
+    FaultKind.SERVER_ERROR: (500, "internal_error", "Internal server error"),
+    FaultKind.RATE_LIMIT: (429, "rate_limit_exceeded", "Too many requests"),
+    FaultKind.AUTH: (401, "unauthorized", "Invalid API key"),
+    FaultKind.QUOTA: (402, "insufficient_credit", "Insufficient credit to generate this video"),
+    FaultKind.OVERLOAD: (503, "service_unavailable", "Service temporarily overloaded"),
+}
+
+
+def shape(kind: FaultKind, fault: Fault) -> tuple[int, dict[str, Any], dict[str, str]]:
+    status, code, message = _ERRORS[kind]
+    headers = {"Retry-After": fault.retry_after or "2"} if kind is FaultKind.RATE_LIMIT else {}
+    return fault.status or status, {"error": {"code": code, "message": message}}, headers
+
+
+def _unauthorized() -> Response | None:
+    if request.headers.get("X-Api-Key"):
+        return None
+    return error_response(401, {"error": {"code": "unauthorized", "message": "Missing API key"}})
+
+
+def notice(render: Render) -> bytes:
+    if render.outcome == "failed":
+        data: dict[str, Any] = {
+            "video_id": render.job_id,
+            "msg": "Rendering failed: avatar could not be animated",
+            "callback_id": render.callback_id,
+        }
+        event_type = "avatar_video.fail"
+    else:
+        data = {"video_id": render.job_id, "callback_id": render.callback_id}
+        if render.delivered_url():
+            data["url"] = render.delivered_url()
+        event_type = "avatar_video.success"
+    return dumps({"event_id": f"evt_{render.job_id}", "event_type": event_type, "event_data": data})
+
+
+@bp.post("/v3/videos")
+def create_video() -> Response:
+    denied = _unauthorized()
+    if denied is not None:
+        return denied
+    decision = request_fault(PROVIDER, "submit", shape)
+    if decision.response is not None:
+        return decision.response
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or body.get("type") != "avatar" or not body.get("script"):
+        return error_response(
+            400, {"error": {"code": "invalid_parameter", "message": "type avatar and script"}}
+        )
+    if not body.get("avatar_id") or not body.get("voice_id"):
+        return error_response(
+            400, {"error": {"code": "invalid_parameter", "message": "avatar_id and voice_id"}}
+        )
+    state = sim_state()
+    render, new = state.accept(
+        PROVIDER,
+        idempotency_key=request.headers.get("Idempotency-Key"),
+        duration_s=spoken_seconds(str(body["script"])),
+        host_url=request.host_url,
+        callback_url=body.get("callback_url"),
+        callback_id=body.get("callback_id"),
+    )
+    if new:
+        state.schedule_webhook(render, notice)
+    return finish(decision, jsonify({"data": {"video_id": render.job_id}}))
+
+
+@bp.get("/v3/videos/<video_id>")
+def get_video(video_id: str) -> Response:
+    denied = _unauthorized()
+    if denied is not None:
+        return denied
+    decision = request_fault(PROVIDER, "status", shape)
+    if decision.response is not None:
+        return decision.response
+    state = sim_state()
+    render = state.render(PROVIDER, video_id)
+    if render is None:
+        return finish(
+            decision,
+            error_response(404, {"error": {"code": "not_found", "message": "No such video"}}),
+        )
+    now = state.clock()
+    data: dict[str, Any] = {"id": video_id}
+    if not render.finished(now):
+        halfway = render.accepted_at + (render.ready_at - render.accepted_at) / 2
+        data["status"] = "pending" if now < halfway else "processing"
+    elif render.outcome == "failed":
+        data |= {"status": "failed", "failure_message": "Avatar could not be animated"}
+        data["failure_code"] = render.failure_code or "render_failed"
+    else:
+        data |= {"status": "completed", "duration": render.delivered_duration()}
+        data["video_url"] = render.delivered_url()
+        data["thumbnail_url"] = f"{render.video_url}.jpg"
+    return finish(decision, jsonify({"data": data}))
+
+
+@bp.get("/v3/voices")
+def list_voices() -> Response:
+    denied = _unauthorized()
+    if denied is not None:
+        return denied
+    decision = request_fault(PROVIDER, "probe", shape)
+    if decision.response is not None:
+        return decision.response
+    voices = [{"voice_id": "sim_voice", "name": "Simulated voice", "language": "English"}]
+    return finish(decision, jsonify({"data": {"voices": voices, "has_more": False}}))
