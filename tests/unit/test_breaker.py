@@ -140,6 +140,15 @@ def test_the_window_counts_forget_expired_buckets() -> None:
     assert window(state.buckets, now=P.window_s + 1.0, policy=P).calls == 0
 
 
+def test_the_window_drops_expired_buckets_so_the_state_stays_small() -> None:
+    """A day of traffic keeps at most window_s / bucket_s + 1 buckets in the state."""
+    state = fresh()
+    for t in range(0, 86_400, 7):
+        state = record(state, success(), now=float(t), policy=P).state
+    assert len(state.buckets) <= P.window_s / P.bucket_s + 1
+    assert state.buckets[-1].start == (86_394 // P.bucket_s) * P.bucket_s
+
+
 def test_slow_calls_open_the_breaker() -> None:
     """Successful but slow calls count: enough of them open it."""
     step = feed(fresh(), [success(duration_s=P.slow_call_s)] * 3)
@@ -292,6 +301,17 @@ def test_closing_resets_the_growth_of_the_recovery_timeout() -> None:
     assert state.state is CLOSED
     state = record(state, failure(C.AUTHENTICATION), now=100.0, policy=P).state
     assert state.next_attempt_at == 100.0 + P.recovery_timeout_s
+
+
+def test_a_reported_probe_frees_its_permit() -> None:
+    """With every permit out, a probe's answer lets the next probe in."""
+    state = half_open(at=60.0)
+    state = acquire(state, now=61.0, policy=P).step.state
+    assert admission(state, 62.0, P) is Admission.REJECT
+    state = record(state, success(probe=True), now=62.0, policy=P).state
+    assert state.state is HALF
+    assert len(state.permits) == P.half_open_max_calls - 1
+    assert acquire(state, now=62.0, policy=P).granted
 
 
 def test_expired_probe_permits_are_reclaimed() -> None:
