@@ -1,28 +1,36 @@
-# One place for the project's commands. `make check` is what CI runs (through .ci/run).
-PY ?= venv/bin/python
+# One place for the project's commands. `make check` installs what is missing, then runs lint,
+# type checks and every test; CI runs it through .ci/run on a clean clone.
+PY := venv/bin/python
 
-.PHONY: install lint typecheck test check bench-chaos bench-micro
+.PHONY: install lint typecheck test check bench bench-chaos bench-micro
 
-venv/bin/python:
-	python3 -m venv venv
+venv/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || python3 -m venv venv
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
 
-install: venv/bin/python
-	$(PY) -m pip install -q -r requirements-dev.txt
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
-lint:
+install: venv/.installed node_modules/.installed
+
+lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-typecheck:
+typecheck: install
 	$(PY) -m mypy
 
-test:
+test: install
 	$(PY) -m pytest
 
 check: lint typecheck test
 
-bench-chaos:
+bench: bench-chaos bench-micro
+
+bench-chaos: install
 	$(PY) -m bench.chaos --write BENCHMARKS.md
 
-bench-micro:
+bench-micro: install
 	$(PY) -m bench.micro --write BENCHMARKS.md

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from shared.errors import ErrorCategory, ProviderError
-from shared.model import AspectRatio, Capabilities, Feature, Resolution
+from shared.model import Capabilities
+from shared.providers import did, heygen, runwayml
 
 HOUR = 3600.0
-EVERYTHING = frozenset(Resolution)
-SPOKEN = frozenset({Feature.VOICE, Feature.LIP_SYNC})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -23,51 +22,27 @@ class SimProvider:
     quality: float  # 0..10, the score of a good video from this provider
 
 
+# The adapters' declared capabilities and prices, with concurrency limits of a larger plan than
+# the adapters assume (those are plan-dependent): the benchmark pushes about one job every 2 s.
+PLAN_CONCURRENCY = {"heygen": 100, "did": 60, "runwayml": 20}
+
 PROVIDERS: tuple[SimProvider, ...] = (
     SimProvider(
-        caps=Capabilities(
-            provider_id="heygen",
-            priority=1,
-            features=SPOKEN | {Feature.CUSTOM_AVATAR},
-            max_duration_s=90,
-            resolutions=EVERYTHING,
-            price_per_video=1.00,
-            concurrency_limit=40,
-            typical_render_s=60.0,
-        ),
+        caps=replace(heygen.CAPABILITIES, concurrency_limit=PLAN_CONCURRENCY["heygen"]),
         submit_s=0.8,
-        render_mean_s=60.0,
+        render_mean_s=120.0,
         quality=9.3,
     ),
     SimProvider(
-        caps=Capabilities(
-            provider_id="did",
-            priority=2,
-            features=SPOKEN,
-            max_duration_s=90,
-            resolutions=EVERYTHING,
-            price_per_video=0.60,
-            concurrency_limit=30,
-            typical_render_s=45.0,
-        ),
+        caps=replace(did.CAPABILITIES, concurrency_limit=PLAN_CONCURRENCY["did"]),
         submit_s=0.6,
-        render_mean_s=45.0,
+        render_mean_s=60.0,
         quality=8.9,
     ),
     SimProvider(
-        caps=Capabilities(
-            provider_id="runwayml",
-            priority=3,
-            features=frozenset(),
-            max_duration_s=30,
-            resolutions=frozenset({Resolution.P720}),
-            aspect_ratios=frozenset(AspectRatio),
-            price_per_video=0.50,
-            concurrency_limit=20,
-            typical_render_s=40.0,
-        ),
+        caps=replace(runwayml.CAPABILITIES, concurrency_limit=PLAN_CONCURRENCY["runwayml"]),
         submit_s=0.5,
-        render_mean_s=40.0,
+        render_mean_s=60.0,
         quality=8.7,
     ),
 )
