@@ -50,16 +50,19 @@ _FORCED_OPEN = Override.FORCED_OPEN
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BreakerPolicy:
-    """Tunables of one provider's breaker. Opening needs both ``failure_threshold`` failures and a
-    failure ratio of at least ``failure_rate_threshold`` within ``window_s`` — a busy, healthy
-    provider with a few random failures stays closed. The recovery timeout after the n-th
-    consecutive opening is ``min(max_recovery_timeout_s, recovery_timeout_s * growth ** (n-1))``.
+    """Tunables of one provider's breaker. Opening needs both ``failure_threshold`` failures
+    within ``window_s`` and a failure ratio of at least ``failure_rate_threshold`` among the calls
+    of the last ``rate_window_s`` — so a busy, healthy provider with a few random failures stays
+    closed, and one that starts failing outright opens quickly however busy it was before.
+    The recovery timeout after the n-th consecutive opening is
+    ``min(max_recovery_timeout_s, recovery_timeout_s * growth ** (n-1))``.
     """
 
     failure_threshold: int = 5
     failure_rate_threshold: float = 0.5
     window_s: float = 300.0
-    bucket_s: float = 10.0
+    rate_window_s: float = 30.0
+    bucket_s: float = 5.0
     slow_call_s: float = 60.0
     recovery_timeout_s: float = 60.0
     recovery_growth: float = 2.0
@@ -217,10 +220,14 @@ def bucket_start(now: float, policy: BreakerPolicy) -> float:
     return math.floor(now / policy.bucket_s) * policy.bucket_s
 
 
-def window(buckets: tuple[Bucket, ...], *, now: float, policy: BreakerPolicy) -> WindowCounts:
+def window(
+    buckets: tuple[Bucket, ...], *, now: float, policy: BreakerPolicy, span_s: float | None = None
+) -> WindowCounts:
+    """Counts of the buckets that started within ``span_s`` (default: the whole window)."""
+    cutoff = now - (policy.window_s if span_s is None else span_s)
     calls = failures = slow = 0
     for b in buckets:
-        if b.start > now - policy.window_s:
+        if b.start > cutoff:
             calls += b.calls
             failures += b.failures
             slow += b.slow
@@ -272,17 +279,16 @@ def evaluate(state: BreakerState, *, now: float, policy: BreakerPolicy) -> Step:
     if state.override is not None or state.state is not CircuitState.CLOSED:
         return Step(state)
     counts = window(state.buckets, now=now, policy=policy)
+    recent = window(state.buckets, now=now, policy=policy, span_s=policy.rate_window_s)
+    rate = policy.failure_rate_threshold
     span = f"in {policy.window_s:g} s"
-    if (
-        counts.failures >= policy.failure_threshold
-        and counts.failures >= policy.failure_rate_threshold * counts.calls
-    ):
-        why = f"{counts.failures} failures of {counts.calls} calls {span}"
+    if counts.failures >= policy.failure_threshold and recent.failures >= rate * recent.calls:
+        why = (
+            f"{counts.failures} failures of {counts.calls} calls {span}, "
+            f"{recent.failures} of the last {recent.calls}"
+        )
         return _open(state, why, now=now, policy=policy)
-    if (
-        counts.slow >= policy.failure_threshold
-        and counts.slow >= policy.failure_rate_threshold * counts.calls
-    ):
+    if counts.slow >= policy.failure_threshold and recent.slow >= rate * recent.calls:
         why = f"{counts.slow} calls slower than {policy.slow_call_s:g} s {span}"
         return _open(state, why, now=now, policy=policy)
     return Step(state)

@@ -7,11 +7,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from shared.jobs import Job, JobStatus
 from shared.scoring import ProviderStats
 from shared.trends import HOUR, Metric, Trend, Window, hourly_buckets, predict, trend
+
+METRICS_TTL_S = 35 * 24 * 3600.0
 
 
 class Operation(StrEnum):
@@ -48,6 +51,9 @@ class MetricsSnapshot:
             "videoQuality": self.quality,
             "cost": self.cost,
             "errorType": self.error_type,
+            # Firestore's TTL policy (firestore.indexes.json) deletes snapshots past the 30-day
+            # analysis window.
+            "expireAt": datetime.fromtimestamp(self.at + METRICS_TTL_S, UTC),
             "metadata": {
                 "duration": self.duration_s,
                 "resolution": self.resolution,

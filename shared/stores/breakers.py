@@ -74,8 +74,9 @@ class _Cached:
 
 
 class SharedBreaker:
-    """`BreakerStore` over any `BreakerBackend`. ``clock`` is monotonic seconds for the cache;
-    domain times (``now``) are passed in by the caller."""
+    """`BreakerStore` over any `BreakerBackend`. ``clock`` is monotonic seconds for the caches
+    (state: ``cache_ttl_s``; outcome window: ``window_cache_s``); domain times (``now``) are
+    passed in by the caller."""
 
     def __init__(
         self,
@@ -83,16 +84,19 @@ class SharedBreaker:
         *,
         policies: Mapping[str, BreakerPolicy] | None = None,
         cache_ttl_s: float = DEFAULT_CACHE_TTL_S,
+        window_cache_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         instance_id: str | None = None,
     ) -> None:
         self.backend = backend
         self.policies = dict(policies or br.POLICIES)
         self.cache_ttl_s = cache_ttl_s
+        self.window_cache_s = window_cache_s
         self.clock = clock
         self.instance_id = instance_id or uuid.uuid4().hex
         self.shard = zlib.crc32(self.instance_id.encode()) % SHARDS
         self._cache: dict[str, _Cached] = {}
+        self._windows: dict[str, tuple[float, tuple[Bucket, ...]]] = {}
         self._lock = threading.Lock()
 
     def policy(self, provider_id: str) -> BreakerPolicy:
@@ -141,6 +145,7 @@ class SharedBreaker:
             slow=1 if outcome.duration_s >= policy.slow_call_s else 0,
             expire_at=start + policy.window_s + 3600.0,
         )
+        local = self._local_window(provider_id, outcome, now=now, policy=policy)
         cached = self.state(provider_id, now=now)
         if cached.override is not None:
             return None
@@ -149,11 +154,42 @@ class SharedBreaker:
             return self._judge(provider_id, outcome, now=now, buckets=())
         if cached.state is not CircuitState.CLOSED or not (failed or slow):
             return None
-        buckets = self.backend.window(provider_id, since=now - policy.window_s)
-        trial = replace(cached, buckets=buckets)
-        if br.judge(trial, outcome, now=now, policy=policy).transition is None:
+        if (
+            br.judge(replace(cached, buckets=local), outcome, now=now, policy=policy).transition
+            is None
+        ):
+            return None
+        # This instance's view says open: confirm on the whole window before the transaction.
+        buckets = self._fetch_window(provider_id, now=now, policy=policy)
+        if (
+            br.judge(replace(cached, buckets=buckets), outcome, now=now, policy=policy).transition
+            is None
+        ):
             return None
         return self._judge(provider_id, outcome, now=now, buckets=buckets)
+
+    def _local_window(
+        self, provider_id: str, outcome: Outcome, *, now: float, policy: BreakerPolicy
+    ) -> tuple[Bucket, ...]:
+        """The window as last read (at most ``window_cache_s`` ago) plus this instance's own
+        outcomes since: enough to notice trouble without a query per outcome."""
+        with self._lock:
+            hit = self._windows.get(provider_id)
+        if hit is None or self.clock() - hit[0] >= self.window_cache_s:
+            return self._fetch_window(provider_id, now=now, policy=policy)
+        buckets = br.add_outcome(hit[1], outcome, now=now, policy=policy)
+        with self._lock:
+            self._windows[provider_id] = (hit[0], buckets)
+        return buckets
+
+    def _fetch_window(
+        self, provider_id: str, *, now: float, policy: BreakerPolicy
+    ) -> tuple[Bucket, ...]:
+        tick = self.clock()
+        buckets = self.backend.window(provider_id, since=now - policy.window_s)
+        with self._lock:
+            self._windows[provider_id] = (tick, buckets)
+        return buckets
 
     def _judge(
         self, provider_id: str, outcome: Outcome, *, now: float, buckets: tuple[Bucket, ...]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from google.api_core import exceptions as gexc
@@ -287,7 +288,7 @@ class FirestoreBreakerBackend:
                 "providerId": provider_id,
                 "start": start,
                 "shard": shard,
-                "expireAt": expire_at,
+                "expireAt": datetime.fromtimestamp(expire_at, UTC),  # TTL policy field
                 "calls": firestore.Increment(calls),
                 "failures": firestore.Increment(failures),
                 "slow": firestore.Increment(slow),
