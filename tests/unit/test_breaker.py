@@ -43,6 +43,7 @@ P = BreakerPolicy(
     failure_threshold=3,
     failure_rate_threshold=0.5,
     window_s=60.0,
+    rate_window_s=30.0,
     bucket_s=10.0,
     slow_call_s=30.0,
     recovery_timeout_s=60.0,
@@ -130,6 +131,17 @@ def test_only_failures_within_the_window_count(gap: float, expected: CircuitStat
     state = feed(fresh(), [failure()] * 2, at=0.0).state
     assert state.state is CLOSED
     step = record(state, failure(), now=1.0 + gap, policy=P)
+    assert step.state.state is expected
+
+
+@pytest.mark.parametrize(("recent_successes", "expected"), [(0, OPEN), (2, OPEN), (4, CLOSED)])
+def test_the_failure_ratio_is_taken_over_recent_calls(
+    recent_successes: int, expected: CircuitState
+) -> None:
+    """A provider busy and healthy a minute ago that now fails outright opens all the same."""
+    state = feed(fresh(), [success()] * 20, at=0.0).state  # buckets 0 and 10: out of the last 30 s
+    step = feed(state, [success()] * recent_successes + [failure()] * 3, at=40.0)
+    assert window(step.state.buckets, now=50.0, policy=P).calls == 23 + recent_successes
     assert step.state.state is expected
 
 
