@@ -61,7 +61,7 @@ class BreakerPolicy:
     failure_threshold: int = 5
     failure_rate_threshold: float = 0.5
     window_s: float = 300.0
-    rate_window_s: float = 30.0
+    rate_window_s: float = 10.0
     bucket_s: float = 5.0
     slow_call_s: float = 60.0
     recovery_timeout_s: float = 60.0

@@ -266,6 +266,7 @@ class FirestoreBreakerBackend:
     def __init__(self, client: firestore.Client, usage: Usage | None = None) -> None:
         self.client = client
         self.usage = usage or Usage()
+        self.increments = 0  # outcome writes, apart from transition writes
         self._txn = _Txn(client, self.usage)
 
     def _state_ref(self, provider_id: str) -> Any:
@@ -295,6 +296,7 @@ class FirestoreBreakerBackend:
             },
             merge=True,
         )
+        self.increments += 1
         self.usage.add(writes=1)
 
     def window(self, provider_id: str, *, since: float) -> tuple[Bucket, ...]:
