@@ -221,15 +221,15 @@ class Strategy:
         latency, render, error = self.world.submit(
             provider_id, job.idempotency_key, job.job_id, now
         )
-        self.engine.at(now + latency, self.answered, job.job_id, render, error, kw.get("probe"))
+        self.engine.at(now + latency, self.answered, job.job_id, render, error, kw.get("permit"))
 
     def answered(
-        self, job_id: str, render: Render | None, error: ProviderError | None, probe: object
+        self, job_id: str, render: Render | None, error: ProviderError | None, permit: object
     ) -> None:
         job = self.jobs[job_id]
         if error is not None:
             self.in_flight[job.provider_id or ""] -= 1
-            self.failed(job, error, bool(probe), self.engine.now - job.history[-1].started_at)
+            self.failed(job, error, _permit(permit), self.engine.now - job.history[-1].started_at)
             return
         assert render is not None
         self.jobs[job_id] = jobs.submitted(
@@ -238,7 +238,7 @@ class Strategy:
             follow_up_at=render.done_at,
             now=self.engine.now,
         )
-        self.on_submit_ok(job, bool(probe))
+        self.on_submit_ok(job, _permit(permit))
         self.engine.at(render.done_at, self.rendered, job_id, render)
 
     def rendered(self, job_id: str, render: Render) -> None:
@@ -261,13 +261,13 @@ class Strategy:
             f.servable_completed += 1
         self.on_render_ok(pid, now - job.history[-1].started_at, self.world.by_id[pid].quality)
 
-    def on_submit_ok(self, job: Job, probe: bool) -> None:
+    def on_submit_ok(self, job: Job, permit: float | None) -> None:
         pass
 
     def on_render_ok(self, provider_id: str, took: float, quality: float) -> None:
         pass
 
-    def failed(self, job: Job, error: ProviderError, probe: bool, took: float) -> None:
+    def failed(self, job: Job, error: ProviderError, permit: float | None, took: float) -> None:
         raise NotImplementedError
 
 
@@ -306,7 +306,7 @@ class Fallback(Strategy):
         now = self.engine.now
         ranking = rank(self.candidates(), selection_for(job), now=now)
         for choice in ranking.ranked:
-            probe = False
+            permit = None
             if choice.probe:
                 grant = br.acquire(
                     self.breakers[choice.provider_id],
@@ -316,13 +316,13 @@ class Fallback(Strategy):
                 self.apply(grant.step)
                 if not grant.granted:
                     continue
-                probe = grant.probe
+                permit = grant.permit
             self.submit(
                 job,
                 choice.provider_id,
                 choice.options,
                 degradations=choice.degradations,
-                probe=probe,
+                permit=permit,
             )
             return
         until = ranking.next_chance()
@@ -344,22 +344,28 @@ class Fallback(Strategy):
         now = self.engine.now
         self.apply(br.record(self.breakers[pid], outcome, now=now, policy=self.policies[pid]))
 
-    def on_submit_ok(self, job: Job, probe: bool) -> None:
+    def on_submit_ok(self, job: Job, permit: float | None) -> None:
         pid = job.provider_id or ""
         took = self.engine.now - job.history[-1].started_at
-        self.record(pid, br.Outcome(success=True, duration_s=took, probe=probe))
+        outcome = br.Outcome(success=True, duration_s=took, probe=permit is not None, permit=permit)
+        self.record(pid, outcome)
 
     def on_render_ok(self, provider_id: str, took: float, quality: float) -> None:
         self.log[provider_id].append((self.engine.now, True, took, quality))
 
-    def failed(self, job: Job, error: ProviderError, probe: bool, took: float) -> None:
+    def failed(self, job: Job, error: ProviderError, permit: float | None, took: float) -> None:
         now = self.engine.now
         pid = error.provider_id
         counts = STRATEGIES[error.category].counts_against_breaker
         self.record(
             pid,
             br.Outcome(
-                success=False, duration_s=took, category=error.category, counts=counts, probe=probe
+                success=False,
+                duration_s=took,
+                category=error.category,
+                counts=counts,
+                probe=permit is not None,
+                permit=permit,
             ),
         )
         self.log[pid].append((now, False, took, 0.0))
@@ -387,6 +393,7 @@ class Fallback(Strategy):
                     duration_s=0.2,
                     category=None if ok else ErrorCategory.NETWORK_ERROR,
                     probe=True,
+                    permit=grant.permit,
                 )
                 self.record(pid, outcome)
             self.stats[pid] = self.refresh(pid, now)
@@ -434,7 +441,7 @@ class SingleProvider(Strategy):
         if not job.terminal:
             self.submit(job, self.provider, job.options)
 
-    def failed(self, job: Job, error: ProviderError, probe: bool, took: float) -> None:
+    def failed(self, job: Job, error: ProviderError, permit: float | None, took: float) -> None:
         now = self.engine.now
         job = jobs.record_failure(job, category=error.category.value, message="", now=now)
         if job.attempt > self.retries:
@@ -467,13 +474,17 @@ class PriorityChain(Strategy):
         err = jobs.JobError(code="chain_exhausted", message="every provider failed", retryable=True)
         self.jobs[job_id] = jobs.fail(job, error=err, now=self.engine.now)
 
-    def failed(self, job: Job, error: ProviderError, probe: bool, took: float) -> None:
+    def failed(self, job: Job, error: ProviderError, permit: float | None, took: float) -> None:
         now = self.engine.now
         job = jobs.record_failure(job, category=error.category.value, message="", now=now)
         job = replace(job, excluded=job.excluded | {error.provider_id})
         self.jobs[job.job_id] = job
         self.switched_at[job.job_id] = (job.history[-1].started_at, now)
         self.engine.at(now, self.attempt, job.job_id)
+
+
+def _permit(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 STRATEGY_TYPES: tuple[type[Strategy], ...] = (Fallback, SingleProvider, PriorityChain)

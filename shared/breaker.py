@@ -139,13 +139,16 @@ class Step:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Outcome:
     """One finished call. ``counts`` is the recovery table's verdict for the failure category;
-    ``probe`` says the call held a half-open permit."""
+    ``probe`` says the call held a half-open permit, and ``permit`` which one (its grant time,
+    from `Grant.permit`): a probe whose permit is no longer out — reclaimed, or from an earlier
+    half-open episode — is stale and decides nothing. Without ``permit`` the oldest is freed."""
 
     success: bool
     duration_s: float = 0.0
     category: ErrorCategory | None = None
     counts: bool = True
     probe: bool = False
+    permit: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,9 +160,12 @@ class WindowCounts:
 
 @dataclass(frozen=True, slots=True)
 class Grant:
+    """``permit``: the grant time of the probe permit taken, to report with the outcome."""
+
     step: Step
     granted: bool
     probe: bool = False
+    permit: float | None = None
 
 
 def admission(state: BreakerState, now: float, policy: BreakerPolicy) -> Admission:
@@ -195,9 +201,11 @@ def acquire(state: BreakerState, *, now: float, policy: BreakerPolicy) -> Grant:
             probe_successes=0,
             last_reason="recovery timeout elapsed",
         )
-        return Grant(Step(half, _transition(state, half, now)), granted=True, probe=True)
+        return Grant(
+            Step(half, _transition(state, half, now)), granted=True, probe=True, permit=now
+        )
     permits = (*_live_permits(state.permits, now, policy), now)
-    return Grant(Step(replace(state, permits=permits)), granted=True, probe=True)
+    return Grant(Step(replace(state, permits=permits)), granted=True, probe=True, permit=now)
 
 
 def add_outcome(
@@ -253,7 +261,13 @@ def judge(state: BreakerState, outcome: Outcome, *, now: float, policy: BreakerP
     if state.state is CircuitState.HALF_OPEN:
         if not outcome.probe:
             return Step(state)
-        permits = state.permits[1:]
+        if outcome.permit is None:
+            permits = state.permits[1:]
+        elif outcome.permit in state.permits:
+            i = state.permits.index(outcome.permit)
+            permits = state.permits[:i] + state.permits[i + 1 :]
+        else:
+            return Step(state)
         if failed or slow:
             why = f"probe {'was slow' if slow and not failed else _failure(outcome)}"
             return _open(replace(state, permits=permits), why, now=now, policy=policy)

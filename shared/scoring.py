@@ -248,14 +248,17 @@ def _score(
     cost = st.cost_per_video if st.cost_per_video is not None else caps.price_per_video
     load = c.in_flight / caps.concurrency_limit
     speed = _clamp(1.0 - p50 / (2.0 * rules.target_render_s))
-    breaker = 0.4 if c.breaker.state is _HALF_OPEN else 1.0
+    breaker = 0.4 if probe else 1.0  # half-open, or open and due for a probe
 
     base = _clamp((n - caps.priority + 1) / n) if n else 1.0
     health = _clamp(
         0.6 * ok_1h + 0.25 * breaker + 0.15 * _clamp(1.0 - p95 / (3 * rules.target_render_s))
     )
     performance = _clamp(0.5 * ok_24h + 0.3 * speed + 0.2 * quality / 10.0)
-    budget = rules.max_cost_per_video or 2.0 * max(cost, 0.01)
+    budget = (
+        rules.max_cost_per_video if rules.max_cost_per_video is not None else 2.0 * max(cost, 0.01)
+    )
+    budget = max(budget, 0.01)
     cost_f = _clamp(1.0 - cost / budget)
     predicted = st.predicted_failure_rate if st.predicted_failure_rate is not None else 1 - ok_24h
     reliability = _clamp(0.6 * (1.0 - predicted) + 0.4 * 0.5**st.consecutive_failures)
@@ -264,7 +267,7 @@ def _score(
     tier_fit = quality / 10.0 if request.tier is not _FREE else cost_f
     context = _clamp(0.5 * headroom + 0.3 * (speed if urgent else 1.0) + 0.2 * tier_fit)
     business = _clamp(
-        0.5 * _clamp((quality - rules.quality_threshold) / (10.0 - rules.quality_threshold))
+        0.5 * _clamp((quality - rules.quality_threshold) / max(10.0 - rules.quality_threshold, 0.1))
         + 0.5 * (1.0 if p95 <= rules.target_render_s else rules.target_render_s / p95)
     )
     if steps:  # a degraded video is worth less than the one asked for

@@ -375,11 +375,12 @@ def test_probe_successes_close_the_breaker_for_every_instance(world: World, prov
     opener.record(provider, Outcome(success=False, category=ErrorCategory.QUOTA_EXCEEDED), now=NOW)
     later = NOW + POLICY.recovery_timeout_s + 1
     probes = [world.new_breaker(None) for _ in range(3)]
-    for p in probes:
-        assert p.acquire(provider, now=later).probe
+    grants = [p.acquire(provider, now=later) for p in probes]
+    assert all(g.probe for g in grants)
     last = None
-    for p in probes:
-        last = p.record(provider, Outcome(success=True, probe=True), now=later + 1)
+    for p, g in zip(probes, grants, strict=True):
+        outcome = Outcome(success=True, probe=True, permit=g.permit)
+        last = p.record(provider, outcome, now=later + 1)
     assert last is not None
     assert last.to_state is CircuitState.CLOSED
     assert world.new_breaker(None).admission(provider, now=later + 2) is Admission.ALLOW

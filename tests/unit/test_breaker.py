@@ -597,3 +597,30 @@ def test_the_machine_rules_reach_every_transition() -> None:
         check()
     assert seen == {(CLOSED, OPEN), (OPEN, HALF), (HALF, OPEN), (HALF, CLOSED), (OPEN, CLOSED)}
     assert m.state == BreakerState(provider_id="did", last_reason=m.state.last_reason)
+
+
+def test_a_stale_probe_decides_nothing_and_frees_no_current_permit() -> None:
+    """A probe from an earlier half-open episode neither counts nor frees today's permits."""
+    state = opened(at=0.0)
+    old = acquire(state, now=60.0, policy=P)
+    assert old.permit == 60.0
+    reopened = record(old.step.state, failure(probe=True), now=61.0, policy=P).state
+    later = reopened.next_attempt_at
+    assert later is not None
+    current = acquire(reopened, now=later, policy=P)
+    assert current.permit == later
+    stale = Outcome(success=True, duration_s=1.0, probe=True, permit=old.permit)
+    after = record(current.step.state, stale, now=later + 1, policy=P).state
+    assert after.permits == current.step.state.permits
+    assert after.probe_successes == 0
+
+
+def test_a_probe_frees_exactly_its_own_permit() -> None:
+    """Reporting the second of two probes leaves the first one's permit out."""
+    first = acquire(opened(at=0.0), now=60.0, policy=P)
+    second = acquire(first.step.state, now=61.0, policy=P)
+    assert second.step.state.permits == (60.0, 61.0)
+    done = Outcome(success=True, duration_s=1.0, probe=True, permit=second.permit)
+    after = record(second.step.state, done, now=62.0, policy=P).state
+    assert after.permits == (60.0,)
+    assert after.probe_successes == 1

@@ -486,6 +486,24 @@ def test_a_half_open_breaker_lowers_health_and_needs_a_probe() -> None:
     assert probing.breakdown["health"] < closed.breakdown["health"]
 
 
+def test_an_open_breaker_due_for_a_probe_scores_no_healthier_than_a_half_open_one() -> None:
+    """Due for a probe, an open provider is as doubtful as a half-open one, not as a closed one."""
+    half = replace(open_breaker("a", at=NOW - 100.0), state=CircuitState.HALF_OPEN, permits=())
+    due = open_breaker("a", at=NOW - BP.recovery_timeout_s - 1.0)
+    probing = rank([candidate("a", breaker=half)], ask(), now=NOW).best
+    reopening = rank([candidate("a", breaker=due)], ask(), now=NOW).best
+    assert probing is not None
+    assert reopening is not None
+    assert reopening.probe
+    assert reopening.breakdown["health"] == probing.breakdown["health"]
+
+
+def test_a_zero_cost_limit_is_a_limit_not_an_absence() -> None:
+    """max_cost_per_video=0 rejects every paid provider instead of being ignored."""
+    ranking = rank([candidate("a")], ask(), now=NOW, rules=BusinessRules(max_cost_per_video=0.0))
+    assert ranking.best is None
+
+
 def test_load_near_the_concurrency_limit_is_penalised() -> None:
     """A provider at 9 of 10 in flight scores below the same one idle."""
     busy = rank([candidate("a", in_flight=9)], ask(), now=NOW).best
