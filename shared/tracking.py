@@ -155,7 +155,7 @@ def aggregate(
     day = [s for s in week if s.at > now - 24 * HOUR]
     hour = [s for s in day if s.at > now - HOUR]
     latencies = sorted(s.response_time_s for s in day if s.success)
-    qualities = [s.quality for s in day if s.success and s.quality is not None]
+    qualities = [s.quality for s in day if s.quality is not None]
     costs = [s.cost for s in day if s.cost is not None]
     trailing = 0
     for s in reversed(gens):

@@ -13,7 +13,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from shared.breaker import Admission, BreakerState, Grant, ManualAction, Outcome, Transition
+from shared.breaker import (
+    Admission,
+    BreakerPolicy,
+    BreakerState,
+    Grant,
+    ManualAction,
+    Outcome,
+    Transition,
+    WindowCounts,
+)
 from shared.jobs import Job
 
 JOBS = "enhanced_video_jobs"
@@ -110,6 +119,8 @@ class JobStore(Protocol):
 
 
 class BreakerStore(Protocol):
+    def policy(self, provider_id: str) -> BreakerPolicy: ...
+
     def state(self, provider_id: str, *, now: float, fresh: bool = False) -> BreakerState:
         """The breaker as this instance sees it: cached for the TTL unless ``fresh``."""
         ...
@@ -130,6 +141,10 @@ class BreakerStore(Protocol):
 
     def transitions(self, *, since: float, limit: int = 50) -> list[Transition]: ...
 
+    def window(self, provider_id: str, *, now: float) -> WindowCounts:
+        """The outcome counts of the provider's current window (for the dashboard)."""
+        ...
+
 
 class DocumentStore(Protocol):
     """Plain documents: metrics, recovery logs, provider stats."""
@@ -149,3 +164,5 @@ class DocumentStore(Protocol):
         descending: bool = False,
         limit: int | None = None,
     ) -> list[dict[str, Any]]: ...
+
+    def count(self, collection: str, *, where: Sequence[tuple[str, str, Any]]) -> int: ...

@@ -76,6 +76,9 @@ class MemoryDocumentStore:
             docs.sort(key=lambda d: d[order_by], reverse=descending)
         return docs[:limit] if limit is not None else docs
 
+    def count(self, collection: str, *, where: Sequence[tuple[str, str, Any]]) -> int:
+        return len(self.query(collection, where=where))
+
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "==": lambda a, b: a == b,
@@ -181,8 +184,7 @@ class MemoryJobStore:
         return [codec.job_from_doc(d) for d in docs]
 
     def count_created_since(self, user_id: str, since: float) -> int:
-        where = [("userId", "==", user_id), ("createdAt", ">=", since)]
-        return len(self.docs.query(JOBS, where=where))
+        return self.docs.count(JOBS, where=[("userId", "==", user_id), ("createdAt", ">=", since)])
 
     def recent(self, *, limit: int = 20, status: str | None = None) -> list[Job]:
         where = [("status", "==", status)] if status else []
