@@ -711,6 +711,15 @@ def stats_doc(agg: object, *, in_flight: int) -> dict[str, object]:
             }
             for t in agg.trends
         ],
+        "hourly": [
+            {
+                "start": h.start,
+                "calls": h.calls,
+                "successRate": h.success_rate,
+                "latency": h.latency_s,
+            }
+            for h in agg.hourly
+        ],
         "prediction": {
             "failureRateNextHour": s.predicted_failure_rate,
             "responseTimeNextHour": agg.predicted_response_time_s,

@@ -127,6 +127,16 @@ def recovery_log(job: Job) -> dict[str, object] | None:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class HourPoint:
+    """One hour of the last 24 (start time): for the dashboard's trend charts."""
+
+    start: float
+    calls: int
+    success_rate: float | None
+    latency_s: float | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Aggregate:
     """``provider_stats/{providerId}``: what the scorer reads, plus trends and a prediction."""
 
@@ -134,6 +144,7 @@ class Aggregate:
     success_rate_7d: float | None
     samples_7d: int
     trends: tuple[Trend, ...]
+    hourly: tuple[HourPoint, ...]
     recommended_concurrency: int
     predicted_response_time_s: float | None
     computed_at: float
@@ -191,8 +202,20 @@ def aggregate(
         consecutive_failures=trailing,
         predicted_failure_rate=prediction.failure_rate_next_hour,
     )
+    ok_hours = {b.start: b for b in hourly_buckets(ok_samples, now=now, hours=24)}
+    lat_hours = {b.start: b for b in hourly_buckets(lat_samples, now=now, hours=24)}
+    hourly = tuple(
+        HourPoint(
+            start=start,
+            calls=ok_hours[start].count if start in ok_hours else 0,
+            success_rate=ok_hours[start].mean if start in ok_hours else None,
+            latency_s=lat_hours[start].mean if start in lat_hours else None,
+        )
+        for start in (now - (24 - k) * HOUR for k in range(24))
+    )
     return Aggregate(
         stats=stats,
+        hourly=hourly,
         success_rate_7d=sum(s.success for s in week) / len(week) if week else None,
         samples_7d=len(week),
         trends=trends,
