@@ -112,7 +112,7 @@ def _control_routes(app: Flask) -> None:
             entries = [e.as_dict() for e in state.inbox if name is None or e.name == name]
         return jsonify({"entries": entries})
 
-    @app.post("/_inbox/<name>")
+    @app.post("/_inbox/<path:name>")
     def receive(name: str) -> Response:
         state = sim_state()
         state.add_inbox(

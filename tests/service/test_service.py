@@ -1,0 +1,269 @@
+"""The service shell end to end in-process: real adapters over HTTP against the provider
+simulator, in-memory stores (the Firestore stores have their own contract suite), a recording
+task scheduler and a clock the test moves."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from shared.breaker import Admission, CircuitState, ManualAction
+from shared.jobs import Job, JobStatus
+from shared.model import VideoOptions
+from shared.providers.base import VideoProvider, WebhookError, WebhookRequest
+from shared.providers.did import DIDProvider
+from shared.providers.heygen import HeyGenProvider
+from shared.providers.runwayml import RunwayMLProvider
+from shared.service import RecordingScheduler, Service
+from shared.stores import base as stores
+from shared.stores.breakers import SharedBreaker
+from shared.stores.memory import (
+    MemoryBreakerBackend,
+    MemoryDatabase,
+    MemoryDocumentStore,
+    MemoryJobStore,
+)
+from tools.provider_sim import ProviderSim
+
+KEY = "sk-test-service-key-0123456789"
+SCRIPT = " ".join(["experienced"] * 150)  # 60 s at the simulator's 2.5 words per second
+
+
+class Clock:
+    """Wall time plus a jump the test controls, so waits cost no real time."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+@dataclass
+class World:
+    service: Service
+    db: MemoryDatabase
+    clock: Clock
+    tasks: RecordingScheduler
+    sim: ProviderSim
+
+    def new_job(self, **options: object) -> Job:
+        now = self.clock()
+        job = Job(
+            job_id=f"vj_{uuid.uuid4().hex[:12]}",
+            created_at=now,
+            updated_at=now,
+            deadline_at=now + 1800,
+            next_action_at=now,
+            user_id="user-1",
+            script=SCRIPT,
+            options=VideoOptions(**options),  # type: ignore[arg-type]
+        )
+        self.service.jobs.create(job)
+        return job
+
+    def run(self, job_id: str, *, rounds: int = 20) -> Job:
+        """Process the job, then each scheduled follow-up, until it is terminal."""
+        job = self.service.process(job_id)
+        for _ in range(rounds):
+            job = self.service.jobs.get(job_id)
+            assert job is not None
+            if job.terminal:
+                return job
+            due = job.next_action_at or self.clock()
+            self.clock.offset += max(0.0, due - self.clock()) + 0.01
+            time.sleep(0.25)  # the simulator renders in 0.2 s of real time
+            self.service.process(job_id)
+        final = self.service.jobs.get(job_id)
+        assert final is not None
+        return final
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[ProviderSim]:
+    with ProviderSim.in_process() as running:
+        yield running
+
+
+@pytest.fixture
+def world(sim: ProviderSim) -> Iterator[World]:
+    sim.reset()
+    db = MemoryDatabase()
+    clock = Clock()
+    timeout = httpx.Timeout(1.0, connect=1.0)
+    providers: dict[str, VideoProvider] = {
+        "heygen": HeyGenProvider(
+            api_key=KEY,
+            base_url=sim.base_url("heygen"),
+            webhook_secret=sim.heygen_secret,
+            timeout=timeout,
+        ),
+        "did": DIDProvider(api_key=KEY, base_url=sim.base_url("did"), timeout=timeout),
+        "runwayml": RunwayMLProvider(
+            api_key=KEY, base_url=sim.base_url("runwayml"), timeout=timeout
+        ),
+    }
+    tasks = RecordingScheduler()
+    service = Service(
+        jobs=MemoryJobStore(db),
+        breakers=SharedBreaker(MemoryBreakerBackend(db), clock=clock),
+        docs=MemoryDocumentStore(db),
+        providers=providers,
+        scheduler=tasks,
+        webhook_base_url=f"{sim.url}/_inbox",
+        token_key=b"service-test-key",
+        clock=clock,
+    )
+    yield World(service=service, db=db, clock=clock, tasks=tasks, sim=sim)
+    for p in providers.values():
+        p.close()
+
+
+def metrics_of(world: World, job_id: str) -> list[dict[str, object]]:
+    return [d for d in world.db.coll(stores.METRICS).values() if d.get("jobId") == job_id]
+
+
+def test_a_job_completes_on_the_best_provider_with_its_metrics(world: World) -> None:
+    """Submit, follow up when due, complete: the job says where and how, metrics were kept."""
+    job = world.run(world.new_job().job_id)
+    assert job.status is JobStatus.COMPLETED
+    assert job.result is not None
+    assert job.result.video_url.startswith("http")
+    assert job.provider_id in ("heygen", "did")
+    assert job.selection_reasoning
+    assert not job.degraded
+    assert len(metrics_of(world, job.job_id)) >= 2  # the submit and the completion
+    assert world.service.jobs.lease(job.job_id) is None
+
+
+def test_jobs_fail_over_when_heygen_fails_and_its_breaker_opens(world: World) -> None:
+    """HeyGen answers 500: every job still completes elsewhere; the breaker opens; logs kept."""
+    world.sim.add_fault("heygen", "server_error", count=1000)
+    started = [world.new_job().job_id for _ in range(8)]
+    for job_id in started:  # the first attempts, close together: the breaker sees them all
+        world.service.process(job_id)
+    now = world.clock()
+    assert world.service.breakers.state("heygen", now=now, fresh=True).state is CircuitState.OPEN
+    done = [world.run(job_id) for job_id in started]
+    assert [j.status for j in done] == [JobStatus.COMPLETED] * 8
+    assert {j.provider_id for j in done} == {"did"}
+    logs = world.db.coll(stores.RECOVERY_LOGS)
+    failed_over = [j for j in done if j.history[0].provider_id == "heygen"]
+    assert len(failed_over) >= 5
+    for j in failed_over:
+        assert logs[j.job_id]["originalProvider"] == "heygen"
+        assert logs[j.job_id]["finalProvider"] == "did"
+        assert logs[j.job_id]["success"] is True
+
+
+def test_a_429_with_retry_after_is_retried_no_earlier_than_asked(world: World) -> None:
+    """A job that may not fall back waits out the provider's Retry-After, via a task."""
+    for provider in ("did", "runwayml"):
+        world.service.set_circuit(
+            provider, ManualAction.OPEN, by="test", reason="keep the job on HeyGen"
+        )
+    world.sim.add_fault("heygen", "rate_limit", count=1, retry_after=42)
+    job = world.new_job(allow_fallback=False)
+    before = world.clock()
+    after = world.service.process(job.job_id)
+    assert after is not None
+    assert after.status is JobStatus.PROCESSING
+    assert after.next_action_at is not None
+    assert after.next_action_at >= before + 42
+    assert any(t[0] == job.job_id and t[1] >= before + 42 for t in world.tasks.tasks)
+
+
+def test_a_forged_webhook_is_refused_and_changes_nothing(world: World) -> None:
+    """A HeyGen callback with a wrong signature answers 401 and leaves the job as it was."""
+    job = _submitted_on_heygen(world)
+    entry = world.sim.wait_inbox("providerWebhook/heygen")[0]
+    forged = WebhookRequest(
+        body=entry["body"].encode(),
+        headers={**entry["headers"], "Signature": "0" * 64},
+        query=entry["query"],
+    )
+    with pytest.raises(WebhookError) as refused:
+        world.service.on_webhook("heygen", forged)
+    assert refused.value.status == 401
+    assert world.service.jobs.get(job.job_id) == job
+
+
+def test_a_duplicate_webhook_makes_one_transition(world: World) -> None:
+    """The same completion delivered twice completes the job once."""
+    job = _submitted_on_heygen(world)
+    entry = world.sim.wait_inbox("providerWebhook/heygen")[0]
+    request = WebhookRequest(
+        body=entry["body"].encode(), headers=entry["headers"], query=entry["query"]
+    )
+    assert world.service.on_webhook("heygen", request) == "completed"
+    done = world.service.jobs.get(job.job_id)
+    assert world.service.on_webhook("heygen", request).startswith("ignored")
+    assert world.service.jobs.get(job.job_id) == done
+    assert done is not None
+    assert done.status is JobStatus.COMPLETED
+
+
+def test_a_lost_webhook_is_made_good_by_the_deadline_poll(world: World) -> None:
+    """No callback ever comes: the follow-up at the deadline polls and completes the job."""
+    world.sim.add_fault("heygen", "webhook_lost", count=1)
+    job = _submitted_on_heygen(world)
+    time.sleep(0.3)
+    assert job.next_action_at is not None
+    world.clock.offset += job.next_action_at - world.clock() + 1
+    done = world.service.process(job.job_id)
+    assert done is not None
+    assert done.status is JobStatus.COMPLETED
+    assert world.sim.inbox("providerWebhook/heygen") == []
+
+
+def test_the_health_check_refreshes_stats_and_redrives_overdue_jobs(world: World) -> None:
+    """Probes answer, provider_stats appear, and a job left behind gets a task."""
+    world.run(world.new_job().job_id)
+    stranded = world.new_job()
+    world.clock.offset += 5
+    report = world.service.health_check()
+    assert report["heygen"] == "up"
+    assert report["redriven"] == 1
+    assert world.tasks.tasks[-1][0] == stranded.job_id
+    stats = world.db.coll(stores.STATS)
+    assert set(stats) == {"heygen", "did", "runwayml"}
+    assert len(stats["heygen"]["hourly"]) == 24
+
+
+def test_a_revoked_key_opens_the_breaker_at_once_and_the_dashboard_shows_it(world: World) -> None:
+    """One 401 from HeyGen opens its circuit; the dashboard counts it and the recovery."""
+    world.sim.add_fault("heygen", "auth", count=1000)
+    job = world.new_job()
+    first = world.service.process(job.job_id)
+    assert first is not None
+    assert [r.outcome for r in first.history] == ["authentication", None]
+    now = world.clock()
+    assert world.service.breakers.admission("heygen", now=now) is Admission.REJECT
+    done = world.run(job.job_id)
+    assert done.status is JobStatus.COMPLETED
+    assert done.provider_id == "did"
+    board = world.service.dashboard()
+    circuit = board["circuitBreaker"]
+    assert isinstance(circuit, dict)
+    assert [t["to"] for t in circuit["transitions"]][-1] == "open"
+    recovery = board["errorRecovery"]
+    assert isinstance(recovery, dict)
+    assert recovery["byCategory"] == {"authentication": 1}
+
+
+def _submitted_on_heygen(world: World) -> Job:
+    for provider in ("did", "runwayml"):
+        world.service.set_circuit(
+            provider, ManualAction.OPEN, by="test", reason="keep the job on HeyGen"
+        )
+    job = world.new_job()
+    after = world.service.process(job.job_id)
+    assert after is not None
+    assert after.provider_id == "heygen"
+    assert after.provider_job_id
+    return after
