@@ -27,6 +27,7 @@ from shared import jobs
 from shared.errors import ErrorCategory, ProviderError
 from shared.failover import fail_over, selection_for
 from shared.jobs import Job, JobError, JobStatus, VideoResult
+from shared.model import Tier, VideoOptions
 from shared.providers.base import (
     RenderState,
     SubmitRequest,
@@ -48,6 +49,10 @@ POLL_INTERVAL_S = 10.0  # status polls for providers without webhooks (RunwayML)
 WEBHOOK_GRACE = 3.0  # a webhook provider gets this many typical render times before we poll
 JOB_TIMEOUT_S = 30 * 60.0  # a job not finished by then fails, whatever is left of its budget
 STATS_TTL_S = 30.0
+
+
+class LimitExceededError(Exception):
+    """The user asked for more videos this hour than the limit allows."""
 
 
 class TaskScheduler(Protocol):
@@ -83,6 +88,8 @@ class Service:
     token_key: bytes = b""
     breaker_enabled: bool = True
     tracking_enabled: bool = True
+    max_attempts: int = 4
+    user_jobs_per_hour: int = 10
     clock: Callable[[], float] = time.time
     rand: Callable[[], float] = random.random
     instance_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
@@ -91,6 +98,48 @@ class Service:
     _in_flight: dict[str, int] = field(default_factory=dict)
 
     # Jobs
+
+    def create_job(
+        self,
+        *,
+        user_id: str,
+        script: str,
+        options: VideoOptions,
+        tier: Tier = Tier.FREE,
+        request_id: str | None = None,
+        cv_job_id: str | None = None,
+    ) -> tuple[Job, bool]:
+        """A new queued job, or the existing one for the same user and ``requestId`` (then
+        True: deduplicated). Raises LimitExceededError past the per-user hourly limit."""
+        now = self.clock()
+        job_id = jobs.job_id_for(user_id, request_id) if request_id else f"vj_{uuid.uuid4().hex}"
+        if request_id:
+            existing = self.jobs.get(job_id)
+            if existing is not None:
+                return existing, True
+        recent = self.jobs.count_created_since(user_id, now - 3600.0)
+        if recent >= self.user_jobs_per_hour:
+            raise LimitExceededError(
+                f"{recent} videos asked for in the last hour; the limit is "
+                f"{self.user_jobs_per_hour}"
+            )
+        job = Job(
+            job_id=job_id,
+            created_at=now,
+            updated_at=now,
+            deadline_at=now + JOB_TIMEOUT_S,
+            next_action_at=now,
+            user_id=user_id,
+            request_id=request_id,
+            cv_job_id=cv_job_id,
+            script=script,
+            tier=tier,
+            options=options,
+            max_attempts=self.max_attempts,
+        )
+        stored, created = self.jobs.create(job)
+        log.info("job %s created for %s (%s)", job_id, user_id, "new" if created else "existing")
+        return stored, not created
 
     def process(self, job_id: str) -> Job | None:
         """Claim the job if it is due and advance it as far as it goes without waiting."""

@@ -1,0 +1,61 @@
+"""Admin-only: systemDashboard and setCircuitState (callables), and the dashboard page."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from firebase_functions import https_fn
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from functions import runtime, secrets
+from shared.breaker import ManualAction
+
+E = https_fn.FunctionsErrorCode
+
+
+def _require_admin(req: https_fn.CallableRequest[Any]) -> str:
+    if req.auth is None:
+        raise https_fn.HttpsError(E.UNAUTHENTICATED, "sign in first")
+    if req.auth.token.get("admin") is not True:
+        raise https_fn.HttpsError(E.PERMISSION_DENIED, "admins only")
+    return str(req.auth.token.get("email") or req.auth.uid)
+
+
+@https_fn.on_call(secrets=secrets.ALL)
+def systemDashboard(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+    _require_admin(req)
+    return runtime.service().dashboard()
+
+
+class CircuitRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    provider_id: str = Field(alias="providerId", min_length=1, max_length=64)
+    action: Literal["open", "close", "reset"]
+    reason: str = Field(min_length=3, max_length=500)
+
+
+@https_fn.on_call(secrets=secrets.ALL)
+def setCircuitState(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+    who = _require_admin(req)
+    try:
+        ask = CircuitRequest.model_validate(req.data)
+    except ValidationError as bad:
+        details = [
+            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in bad.errors()
+        ]
+        raise https_fn.HttpsError(E.INVALID_ARGUMENT, "invalid circuit request", details) from None
+    service = runtime.service()
+    try:
+        transition = service.set_circuit(
+            ask.provider_id, ManualAction(ask.action), by=who, reason=ask.reason
+        )
+    except KeyError:
+        raise https_fn.HttpsError(E.NOT_FOUND, f"no provider {ask.provider_id!r}") from None
+    state = service.breakers.state(ask.provider_id, now=service.clock(), fresh=True)
+    return {
+        "providerId": ask.provider_id,
+        "state": state.state.value,
+        "override": state.override.mode.value if state.override else None,
+        "reason": transition.reason if transition else state.last_reason,
+        "by": who,
+    }

@@ -1,0 +1,37 @@
+"""generateVideo: the callable the CVPlus web app uses to ask for a video."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from firebase_functions import https_fn
+from shared.requests import InvalidRequestError, parse_generate_video
+
+from functions import runtime, secrets
+from shared.model import Tier
+from shared.service import LimitExceededError
+
+E = https_fn.FunctionsErrorCode
+
+
+@https_fn.on_call(secrets=secrets.ALL)
+def generateVideo(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+    if req.auth is None:
+        raise https_fn.HttpsError(E.UNAUTHENTICATED, "sign in to generate a video")
+    try:
+        request = parse_generate_video(req.data)
+    except InvalidRequestError as bad:
+        raise https_fn.HttpsError(E.INVALID_ARGUMENT, str(bad), bad.details) from None
+    tier = req.auth.token.get("tier", "free")
+    try:
+        job, deduplicated = runtime.service().create_job(
+            user_id=req.auth.uid,
+            script=request.effective_script(),
+            options=request.video_options(),
+            tier=Tier(tier) if tier in Tier._value2member_map_ else Tier.FREE,
+            request_id=request.request_id,
+            cv_job_id=request.cv_job_id,
+        )
+    except LimitExceededError as limit:
+        raise https_fn.HttpsError(E.RESOURCE_EXHAUSTED, str(limit)) from None
+    return {"jobId": job.job_id, "status": job.status.value, "deduplicated": deduplicated}

@@ -1,0 +1,17 @@
+"""providerHealthCheck: every minute, probe providers, refresh stats, re-drive late jobs."""
+
+from __future__ import annotations
+
+import logging
+
+from firebase_functions import scheduler_fn
+
+from functions import runtime, secrets
+
+log = logging.getLogger("cvplus")
+
+
+@scheduler_fn.on_schedule(schedule="every 1 minutes", secrets=secrets.ALL)
+def providerHealthCheck(event: scheduler_fn.ScheduledEvent) -> None:
+    report = runtime.service().health_check()
+    log.info("health check: %s", report)

@@ -1,0 +1,115 @@
+"""Per-instance wiring, built on first use (the cold start), never at import: deployment loads
+main.py without secrets. A bad setting fails the first call with an error naming the variable."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping
+
+from shared.settings import Settings
+
+from shared import breaker as br
+from shared.providers import from_env as providers_from_env
+from shared.scoring import BusinessRules
+from shared.service import Service
+from shared.stores.breakers import SharedBreaker
+from shared.stores.firestore import (
+    FirestoreBreakerBackend,
+    FirestoreDocumentStore,
+    FirestoreJobStore,
+    Usage,
+)
+from shared.tasks import CloudTasksScheduler
+
+log = logging.getLogger("cvplus")
+
+ENV_TASKS_QUEUE = "CVPLUS_TASKS_QUEUE"
+ENV_TASKS_EMULATOR = "CVPLUS_TASKS_EMULATOR_HOST"
+ENV_TASKS_SERVICE_ACCOUNT = "CVPLUS_TASKS_SERVICE_ACCOUNT"
+ENV_FUNCTIONS_BASE = "CVPLUS_FUNCTIONS_BASE_URL"
+
+_lock = threading.Lock()
+_service: Service | None = None
+_settings: Settings | None = None
+usage = Usage()
+
+
+def settings() -> Settings:
+    global _settings
+    with _lock:
+        if _settings is None:
+            _settings = Settings.from_env(os.environ)
+        return _settings
+
+
+def service() -> Service:
+    global _service
+    config = settings()
+    with _lock:
+        if _service is None:
+            _service = build(config, os.environ)
+            log.info("cold start: service ready (instance %s)", _service.instance_id)
+        return _service
+
+
+def project_id(env: Mapping[str, str]) -> str:
+    return env.get("GCLOUD_PROJECT") or env.get("GOOGLE_CLOUD_PROJECT") or "demo-cvplus"
+
+
+def functions_base(env: Mapping[str, str]) -> str:
+    base = env.get(ENV_FUNCTIONS_BASE)
+    if base:
+        return base.rstrip("/")
+    region = env.get("FUNCTION_REGION", "us-central1")
+    return f"https://{region}-{project_id(env)}.cloudfunctions.net"
+
+
+def build(config: Settings, env: Mapping[str, str]) -> Service:
+    from google.cloud import firestore
+
+    if env.get("FIRESTORE_EMULATOR_HOST"):
+        from google.auth.credentials import AnonymousCredentials
+
+        client = firestore.Client(project=project_id(env), credentials=AnonymousCredentials())
+    else:
+        client = firestore.Client(project=project_id(env))
+    policies = {pid: _override(policy, config) for pid, policy in br.POLICIES.items()}
+    key = config.internal_secret.reveal().encode() if config.internal_secret else b""
+    queue = env.get(ENV_TASKS_QUEUE) or (
+        f"projects/{project_id(env)}/locations/us-central1/queues/video-jobs"
+    )
+    return Service(
+        jobs=FirestoreJobStore(client, usage),
+        breakers=SharedBreaker(FirestoreBreakerBackend(client, usage), policies=policies),
+        docs=FirestoreDocumentStore(client, usage),
+        providers=providers_from_env(env),
+        scheduler=CloudTasksScheduler(
+            queue=queue,
+            target_url=f"{functions_base(env)}/videoJobTask",
+            key=key,
+            emulator_host=env.get(ENV_TASKS_EMULATOR),
+            service_account=env.get(ENV_TASKS_SERVICE_ACCOUNT),
+        ),
+        rules=BusinessRules(
+            quality_threshold=config.quality_threshold,
+            cost_optimization=config.cost_optimization,
+        ),
+        webhook_base_url=config.public_webhook_base_url,
+        token_key=key,
+        breaker_enabled=config.circuit_breaker_enabled,
+        tracking_enabled=config.performance_tracking_enabled,
+        max_attempts=config.max_retry_attempts + 1,
+        user_jobs_per_hour=config.user_jobs_per_hour,
+    )
+
+
+def _override(policy: br.BreakerPolicy, config: Settings) -> br.BreakerPolicy:
+    from dataclasses import replace
+
+    if config.circuit_breaker_failure_threshold is not None:
+        policy = replace(policy, failure_threshold=config.circuit_breaker_failure_threshold)
+    if config.circuit_breaker_recovery_timeout_s is not None:
+        policy = replace(policy, recovery_timeout_s=config.circuit_breaker_recovery_timeout_s)
+    return policy

@@ -1,0 +1,22 @@
+"""Firebase discovers the deployed functions here (SPEC section 3); it only re-exports them."""
+
+from firebase_admin import initialize_app
+
+from functions.admin import setCircuitState, systemDashboard
+from functions.generate import generateVideo
+from functions.health import providerHealthCheck
+from functions.jobs import processVideoJob, videoJobTask
+from functions.webhooks import providerWebhook
+
+# Callables verify the caller's ID token before the handler runs; that needs the app.
+initialize_app()
+
+__all__ = [
+    "generateVideo",
+    "processVideoJob",
+    "providerHealthCheck",
+    "providerWebhook",
+    "setCircuitState",
+    "systemDashboard",
+    "videoJobTask",
+]
