@@ -202,7 +202,7 @@
         el("td", { class: "num" }, usd(p.costPerVideo), small(cap.pricePerVideo != null ? `list ${usd(cap.pricePerVideo)}` : "")),
         el("td", { class: "num" }, p.quality == null ? "—" : `${p.quality.toFixed(1)} / 10`),
         el("td", { class: "num" }, `${num(p.inFlight)} / ${num(cap.concurrencyLimit)}`),
-        el("td", { class: "num" }, w ? `${w.failures} failed of ${w.calls}` + (w.slow ? `, ${w.slow} slow` : "") : "—"),
+        el("td", { class: "num" }, w ? `${w.failures} of ${w.calls} calls` + (w.slow ? `, ${w.slow} slow` : "") : "—"),
       );
     });
   }
