@@ -6,7 +6,8 @@ emulator stack instead, set CVPLUS_DASHBOARD_URL (the page), CVPLUS_AUTH_BASE (t
 emulator's ``http://127.0.0.1:<port>/identitytoolkit.googleapis.com``), CVPLUS_FUNCTIONS_BASE
 (``http://127.0.0.1:5001/<project>/us-central1``), and the accounts CVPLUS_ADMIN_EMAIL,
 CVPLUS_ADMIN_PASSWORD, CVPLUS_USER_EMAIL, CVPLUS_USER_PASSWORD (created beforehand, the admin
-with the custom claim admin: true); CVPLUS_API_KEY is optional.
+with the custom claim admin: true); CVPLUS_API_KEY is optional, CVPLUS_ADMIN_AUDIT_NAME is how
+setCircuitState names the admin in the audit trail (default: the email).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def _stack_from_env() -> Stack | None:
         api_key=env.get("CVPLUS_API_KEY", "local"),
         admin=Account(env["CVPLUS_ADMIN_EMAIL"], env["CVPLUS_ADMIN_PASSWORD"], admin=True),
         user=Account(env["CVPLUS_USER_EMAIL"], env["CVPLUS_USER_PASSWORD"]),
+        audit_name=env.get("CVPLUS_ADMIN_AUDIT_NAME", ""),
     )
 
 

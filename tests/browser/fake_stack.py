@@ -283,6 +283,12 @@ class Stack:
     api_key: str
     admin: Account
     user: Account
+    audit_name: str = ""  # how setCircuitState records the admin ("by"); default: the email
+    live_traffic: bool = False  # figures move between refreshes (the fake adds traffic)
+
+    @property
+    def admin_by(self) -> str:
+        return self.audit_name or self.admin.email
 
     def dashboard_url(self, *, refresh_s: float = 1.0) -> str:
         from urllib.parse import urlencode
@@ -432,4 +438,5 @@ def fake_stack() -> Iterator[Stack]:
             api_key="fake-api-key",
             admin=ADMIN,
             user=USER,
+            live_traffic=True,
         )
