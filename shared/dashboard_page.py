@@ -7,6 +7,8 @@ function serves them. Pure: no framework, only the file named, never anything ou
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from pathlib import Path
 
@@ -41,3 +43,32 @@ def asset(path: str, *, root: Path = ROOT) -> tuple[bytes, str] | None:
     if candidate.is_symlink() or not candidate.is_file():
         return None
     return candidate.read_bytes(), content_type
+
+
+def security_headers(*, root: Path = ROOT) -> dict[str, str]:
+    """Headers to send with every page file: a Content-Security-Policy that allows the page's
+    own files, its one inline script (by hash) and calls to any HTTPS API or the local
+    emulators; no framing, so the circuit controls cannot be clickjacked."""
+    html = (root / "index.html").read_text(encoding="utf-8")
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
+        for body in re.findall(r"<script>(.*?)</script>", html, flags=re.DOTALL)
+    )
+    policy = "; ".join(
+        [
+            "default-src 'none'",
+            f"script-src 'self' {hashes}".rstrip(),
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "connect-src 'self' https: http://127.0.0.1:* http://localhost:*",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+        ]
+    )
+    return {
+        "Content-Security-Policy": policy,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-cache",
+    }

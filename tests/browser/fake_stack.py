@@ -22,7 +22,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.serving import make_server
 
 from shared.breaker import ManualAction
-from shared.dashboard_page import asset
+from shared.dashboard_page import asset, security_headers
 from shared.errors import ErrorCategory, ProviderError
 from shared.jobs import Job
 from shared.model import Capabilities, Feature, VideoOptions
@@ -325,7 +325,7 @@ def create_app(world: FakeWorld, accounts: tuple[Account, ...] = (ADMIN, USER)) 
         if found is None:
             return Response("not found", status=404, mimetype="text/plain")
         body, content_type = found
-        return Response(body, content_type=content_type, headers={"Cache-Control": "no-store"})
+        return Response(body, content_type=content_type, headers=security_headers())
 
     @app.route("/identitytoolkit.googleapis.com/v1/accounts:signInWithPassword", methods=["POST"])
     def sign_in() -> tuple[Response, int]:

@@ -26,11 +26,19 @@ def page(browser: Any) -> Iterator[Page]:
     tab = context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.on(
+        "console",
+        lambda msg: (
+            errors.append(msg.text)
+            if msg.type == "error" and "Content Security Policy" in msg.text
+            else None
+        ),
+    )
     try:
         yield tab
     finally:
         context.close()
-    assert errors == [], f"the page threw: {errors}"
+    assert errors == [], f"the page threw or broke its CSP: {errors}"
 
 
 def sign_in(page: Page, stack: Stack, account: Account) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.dashboard_page import ROOT, asset
+from shared.dashboard_page import ROOT, asset, security_headers
 
 
 @pytest.mark.parametrize("path", ["", "/", "dashboard", "/dashboard", "/dashboard/", "index.html"])
@@ -71,3 +71,13 @@ def test_the_page_loads_its_assets_relative_to_itself() -> None:
     html = (ROOT / "index.html").read_text()
     refs = re.findall(r'(?:src|href)="([^"]*)"', html)
     assert sorted(refs) == ["app.js", "style.css"]
+
+
+def test_the_policy_allows_exactly_the_inline_script_of_the_page(tmp_path: Path) -> None:
+    """The CSP carries the hash of index.html's inline script, so editing it without the
+    policy following is impossible, and forbids framing."""
+    (tmp_path / "index.html").write_text("<head><script>let a = 1;</script></head>")
+    csp = security_headers(root=tmp_path)["Content-Security-Policy"]
+    assert "'sha256-xY6QKfH9PRsQnLz56nj6MBwiK5oHg+im1Jkpdp1x/Ck='" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "'unsafe-inline'" not in csp
