@@ -2,7 +2,7 @@
 # type checks and every test; CI runs it through .ci/run on a clean clone.
 PY := venv/bin/python
 
-.PHONY: install lint typecheck test check bench bench-chaos bench-micro
+.PHONY: install chromium lint typecheck test check bench bench-chaos bench-micro
 
 venv/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv venv
@@ -13,7 +13,16 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: venv/.installed node_modules/.installed
+# The browser tests drive Debian's chromium (never a downloaded one). Installed only when it is
+# missing and apt-get exists; without it the browser tests skip and say why.
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get install -y chromium || { $$SUDO apt-get update && $$SUDO apt-get install -y chromium; } \
+			|| echo "warning: could not install chromium; the browser tests will skip"; \
+	fi
+
+install: venv/.installed node_modules/.installed chromium
 
 lint: install
 	$(PY) -m ruff check .
