@@ -1,12 +1,23 @@
 # One place for the project's commands. `make check` is what CI runs (through .ci/run).
 PY ?= venv/bin/python
+TASKS_VENV := .tools/tasks-venv
 
-.PHONY: install lint typecheck test check bench-chaos bench-micro
+.PHONY: install lint typecheck test test-fast check stack-up stack-down stack-status bench-chaos bench-micro
 
 venv/bin/python:
 	python3 -m venv venv
 
-install: venv/bin/python
+# npm ci installs the pinned firebase-tools and the Firestore server (package-lock.json); rerun
+# when the lock changes. The Cloud Tasks emulator gets its own venv (it pins protobuf<5).
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund
+
+$(TASKS_VENV)/bin/gcloud-tasks-emulator: requirements-tasks-emulator.txt
+	python3 -m venv $(TASKS_VENV)
+	$(TASKS_VENV)/bin/python -m pip install -q -r requirements-tasks-emulator.txt
+	touch $@
+
+install: venv/bin/python node_modules/.package-lock.json $(TASKS_VENV)/bin/gcloud-tasks-emulator
 	$(PY) -m pip install -q -r requirements-dev.txt
 
 lint:
@@ -19,7 +30,21 @@ typecheck:
 test:
 	$(PY) -m pytest
 
+# Everything but the tests that start the emulator stack (about a minute less).
+test-fast:
+	$(PY) -m pytest -m "not e2e"
+
 check: lint typecheck test
+
+# The local stack in the background (ports: firebase.json "emulators"; logs: run/).
+stack-up:
+	$(PY) -m tools.stack up
+
+stack-down:
+	$(PY) -m tools.stack down
+
+stack-status:
+	$(PY) -m tools.stack status
 
 bench-chaos:
 	$(PY) -m bench.chaos --write BENCHMARKS.md
