@@ -112,7 +112,11 @@ def measure() -> list[tuple[str, float, float]]:
     assert getattr(best, "best", None) is not None
     empty = median_us(_noop, number=200_000)
     return [
-        ("(a) rank 3 providers, with breakdown and reasons", median_us(rank_three, number=2_000), 50),
+        (
+            "(a) rank 3 providers, with breakdown and reasons",
+            median_us(rank_three, number=2_000),
+            50,
+        ),
         ("(b) failover: classify + reselect + decide", median_us(one_failover, number=2_000), 100),
         (
             "(c) breaker admission, cached state (net of an empty call)",

@@ -12,8 +12,8 @@ google.cloud.firestore.document.v1.{written,created,updated,deleted}[.withAuthCo
 keys only in the 404 answer to an unknown trigger, so the bridge asks with a name that cannot
 exist and takes the newest generation of each id (again after a 404). The body is the
 serialized protobuf `DocumentEventData` (google-events), base64-encoded because the emulator
-base64-decodes protobuf bodies (as Google's emulator sends them); `value` and `old_value` are both filled for
-an update (the bridge remembers the last state it saw of each document).
+base64-decodes protobuf bodies (as Google's emulator sends them); `value` and `old_value` are
+both filled for an update (the bridge remembers the last state it saw of each document).
 
 What differs from Firestore (measured against the npm server, see tests/stack):
 - Only top-level collections are watched (patterns like `a/{x}/b/{y}` are skipped with a log).
