@@ -7,17 +7,18 @@ TASKS_VENV := .tools/tasks-venv
 venv/bin/python:
 	python3 -m venv venv
 
-# npm ci installs the pinned firebase-tools and the Firestore server (package-lock.json); rerun
+# npm ci installs the pinned firebase-tools and the Firestore server (tools/package-lock.json;
+# not at the root, where a package.json makes firebase-tools take the functions for Node); rerun
 # when the lock changes. The Cloud Tasks emulator gets its own venv (it pins protobuf<5).
-node_modules/.package-lock.json: package-lock.json
-	npm ci --no-audit --no-fund
+tools/node_modules/.package-lock.json: tools/package-lock.json
+	cd tools && npm ci --no-audit --no-fund
 
 $(TASKS_VENV)/bin/gcloud-tasks-emulator: requirements-tasks-emulator.txt
 	python3 -m venv $(TASKS_VENV)
 	$(TASKS_VENV)/bin/python -m pip install -q -r requirements-tasks-emulator.txt
 	touch $@
 
-install: venv/bin/python node_modules/.package-lock.json $(TASKS_VENV)/bin/gcloud-tasks-emulator
+install: venv/bin/python tools/node_modules/.package-lock.json $(TASKS_VENV)/bin/gcloud-tasks-emulator
 	$(PY) -m pip install -q -r requirements-dev.txt
 
 lint:

@@ -29,7 +29,7 @@ from tools.stack.processes import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FIREBASE_BIN = REPO_ROOT / "node_modules/.bin/firebase"
+FIREBASE_BIN = REPO_ROOT / "tools/node_modules/.bin/firebase"  # tools/package.json, npm ci
 TASKS_PYTHON = REPO_ROOT / ".tools/tasks-venv/bin/python"
 TASKS_SCRIPT = Path(__file__).resolve().with_name("tasks_emulator.py")
 PID_FILE = "stack.json"
