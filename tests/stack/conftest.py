@@ -35,7 +35,8 @@ FIXTURE_MAIN = textwrap.dedent(
 
     initialize_app()  # without it every signed-in callable answers `unauthenticated`
     STACK_ENV = ("FIRESTORE_EMULATOR_HOST", "CVPLUS_TASKS_EMULATOR_HOST", "CVPLUS_TASKS_QUEUE",
-                 "CVPLUS_FUNCTIONS_BASE_URL", "PUBLIC_WEBHOOK_BASE_URL", "GCLOUD_PROJECT")
+                 "CVPLUS_FUNCTIONS_BASE_URL", "PUBLIC_WEBHOOK_BASE_URL", "GCLOUD_PROJECT",
+                 "CVPLUS_PROVIDER_SIM_URL", "HEYGEN_BASE_URL", "RUNWAYML_BASE_URL", "DID_BASE_URL")
 
 
     @https_fn.on_call()
@@ -83,7 +84,16 @@ def _free_ports(count: int) -> list[int]:
 def make_fixture_project(folder: Path) -> Path:
     """Write the fixture functions project into ``folder`` and return it."""
     folder.mkdir(parents=True, exist_ok=True)
-    names = ["functions", "auth", "firestore", "cloudTasks", "tasks", "hub", "logging"]
+    names = [
+        "functions",
+        "auth",
+        "firestore",
+        "cloudTasks",
+        "tasks",
+        "hub",
+        "logging",
+        "providerSim",
+    ]
     emulators: dict[str, object] = {
         name: {"host": "127.0.0.1", "port": port}
         for name, port in zip(names, _free_ports(len(names)), strict=True)
@@ -124,7 +134,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """One stack for the session; teardown checks that nothing it started is left running."""
     project = make_fixture_project(tmp_path_factory.mktemp("functions-project"))
     run_dir = REPO_ROOT / "run" / "e2e-stack"
-    with Stack(project, run_dir=run_dir, provider_sim=False) as running:
+    sim = "tests.stack.fake_provider_sim"  # the slot is proven with a stand-in simulator
+    with Stack(project, run_dir=run_dir, provider_sim_module=sim) as running:
         print(f"\nstack ready after {running.timings} s; logs in {run_dir}", file=sys.stderr)
         yield running
         family = family_of(running)

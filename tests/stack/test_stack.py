@@ -84,10 +84,13 @@ def test_an_anonymous_call_is_unauthenticated(stack: Stack, http: httpx.Client) 
 
 
 def test_the_functions_get_the_stack_environment(stack: Stack, http: httpx.Client) -> None:
-    """Firestore, Cloud Tasks and the functions' own base URL reach the functions' env."""
+    """Firestore, Cloud Tasks, the functions' own base URL and the provider simulator's URLs
+    reach the functions' environment."""
     _, token = _sign_up(http, stack)
     env = _call(http, stack, "ping", None, token).json()["result"]["env"]
     config = stack.config
+    assert config.provider_sim is not None
+    sim = config.provider_sim.url
     assert env == {
         "FIRESTORE_EMULATOR_HOST": config.firestore.address,
         "CVPLUS_TASKS_EMULATOR_HOST": config.cloud_tasks.address,
@@ -95,6 +98,10 @@ def test_the_functions_get_the_stack_environment(stack: Stack, http: httpx.Clien
         "CVPLUS_FUNCTIONS_BASE_URL": f"{config.functions.url}/demo-cvplus/us-central1",
         "PUBLIC_WEBHOOK_BASE_URL": f"{config.functions.url}/demo-cvplus/us-central1",
         "GCLOUD_PROJECT": "demo-cvplus",
+        "CVPLUS_PROVIDER_SIM_URL": sim,
+        "HEYGEN_BASE_URL": f"{sim}/heygen",
+        "RUNWAYML_BASE_URL": f"{sim}/runwayml",
+        "DID_BASE_URL": f"{sim}/did",
     }
 
 

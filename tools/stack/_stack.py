@@ -40,6 +40,13 @@ ENV_FIRESTORE = "FIRESTORE_EMULATOR_HOST"
 ENV_TASKS_HOST = "CVPLUS_TASKS_EMULATOR_HOST"  # gRPC host:port of gcloud-tasks-emulator
 ENV_TASKS_QUEUE = "CVPLUS_TASKS_QUEUE"  # projects/P/locations/L/queues/Q, created at start
 ENV_FUNCTIONS_BASE = "CVPLUS_FUNCTIONS_BASE_URL"  # http://127.0.0.1:5001/demo-cvplus/us-central1
+ENV_PROVIDER_SIM = "CVPLUS_PROVIDER_SIM_URL"  # the simulator's root (its /_control API)
+# The simulator serves each provider under its own prefix (tools/provider_sim blueprints).
+_SIM_PREFIXES = {
+    "HEYGEN_BASE_URL": "/heygen",
+    "RUNWAYML_BASE_URL": "/runwayml",
+    "DID_BASE_URL": "/did",
+}
 
 
 class StackError(RuntimeError):
@@ -74,12 +81,14 @@ class Stack:
         functions_env: Mapping[str, str] | None = None,
         start_timeout: float = 180.0,
         provider_sim: bool = True,
+        provider_sim_module: str = PROVIDER_SIM_MODULE,
     ) -> None:
         self.config = StackConfig.load(source_dir)
         self.run_dir = (run_dir or REPO_ROOT / "run").resolve()
         self._extra_env = dict(functions_env or {})
         self._timeout = start_timeout
         self._want_provider_sim = provider_sim
+        self._provider_sim_module = provider_sim_module
         self._children: list[Child] = []
         self.timings: dict[str, float] = {}
 
@@ -95,6 +104,10 @@ class Stack:
             ENV_FUNCTIONS_BASE: config.function_url("").rstrip("/"),
             "PUBLIC_WEBHOOK_BASE_URL": config.function_url("").rstrip("/"),
         }
+        if self._provider_sim_available() and config.provider_sim is not None:
+            env[ENV_PROVIDER_SIM] = config.provider_sim.url
+            for name, prefix in _SIM_PREFIXES.items():
+                env[name] = config.provider_sim.url + prefix
         env.update(self._extra_env)
         return env
 
@@ -161,7 +174,9 @@ class Stack:
             raise StackError("cannot start the stack:\n  - " + "\n  - ".join(problems))
 
     def _provider_sim_available(self) -> bool:
-        return self._want_provider_sim and importlib.util.find_spec(PROVIDER_SIM_MODULE) is not None
+        if not self._want_provider_sim or self.config.provider_sim is None:
+            return False
+        return importlib.util.find_spec(self._provider_sim_module) is not None
 
     def _spawn(
         self,
@@ -215,7 +230,7 @@ class Stack:
                 [
                     sys.executable,
                     "-m",
-                    PROVIDER_SIM_MODULE,
+                    self._provider_sim_module,
                     "--port",
                     str(config.provider_sim.port),
                     "--host",
@@ -226,7 +241,8 @@ class Stack:
             )
         else:
             print(
-                f"stack: {PROVIDER_SIM_MODULE} not present (or disabled): no provider simulator",
+                f"stack: {self._provider_sim_module} not present (or disabled or no "
+                "emulators.providerSim port): no provider simulator",
                 file=sys.stderr,
                 flush=True,
             )
