@@ -24,6 +24,12 @@ What differs from Firestore (measured against the npm server, see tests/stack):
   a trigger may see fewer events than writes. Firestore itself delivers at least once, out of
   order, so handlers must already be idempotent and read the current state.
 - Events are delivered concurrently (a small pool) with no retry; delivery failures are logged.
+
+Measured here (2 cores, npm Firestore server, firebase-tools 15.34.2): a write has run its
+trigger after a median 0.07 s (p95 0.18 s); the first event of a trigger waits ~1.2 s for the
+emulator to start a Python worker. 20 updates back to back (0, 50 and 200 ms apart) gave 20
+trigger runs each time; one e2e run saw 10 quick updates as 8 runs. on_snapshot proved
+reliable, so there is no polling mode.
 """
 
 from __future__ import annotations
