@@ -28,46 +28,18 @@ from google.protobuf import timestamp_pb2
 from tests.stack.conftest import make_fixture_project
 from tools.stack import Stack, read_pid_file
 from tools.stack._stack import REPO_ROOT
+from tools.stack.client import call, sign_up
 from tools.stack.processes import descendants, is_alive, listening_addresses
 
 pytestmark = pytest.mark.e2e
-
-
-def _sign_up(
-    http: httpx.Client, stack: Stack, claims: dict[str, Any] | None = None
-) -> tuple[str, str]:
-    """A new Auth-emulator user with ``claims``; returns (uid, ID token carrying the claims)."""
-    api = stack.config.auth_api
-    email = f"{uuid.uuid4().hex[:10]}@example.test"
-    account = {"email": email, "password": "correct-horse", "returnSecureToken": True}
-    created = http.post(f"{api}/accounts:signUp?key=fake-api-key", json=account)
-    created.raise_for_status()
-    uid = created.json()["localId"]
-    if claims:
-        updated = http.post(
-            f"{api}/projects/{stack.config.project_id}/accounts:update",
-            headers={"Authorization": "Bearer owner"},
-            json={"localId": uid, "customAttributes": json.dumps(claims)},
-        )
-        updated.raise_for_status()
-    signed_in = http.post(f"{api}/accounts:signInWithPassword?key=fake-api-key", json=account)
-    signed_in.raise_for_status()
-    return uid, signed_in.json()["idToken"]
-
-
-def _call(
-    http: httpx.Client, stack: Stack, name: str, data: Any, token: str | None = None
-) -> httpx.Response:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return http.post(stack.config.function_url(name), json={"data": data}, headers=headers)
 
 
 def test_a_signed_in_user_reaches_the_callable_with_their_claims(
     stack: Stack, http: httpx.Client
 ) -> None:
     """Auth emulator sign-up, custom claims by the owner, then a callable sees uid and claims."""
-    uid, token = _sign_up(http, stack, {"admin": True, "tier": "premium"})
-    answer = _call(http, stack, "ping", {"hello": "world"}, token)
+    uid, token = sign_up(http, stack.config, {"admin": True, "tier": "premium"})
+    answer = call(http, stack.config, "ping", {"hello": "world"}, token)
     assert answer.status_code == 200, answer.text
     result = answer.json()["result"]
     assert result["echo"] == {"hello": "world"}
@@ -78,7 +50,7 @@ def test_a_signed_in_user_reaches_the_callable_with_their_claims(
 
 def test_an_anonymous_call_is_unauthenticated(stack: Stack, http: httpx.Client) -> None:
     """No ID token: the callable's error code is UNAUTHENTICATED (HTTP 401)."""
-    answer = _call(http, stack, "ping", {"hello": "world"})
+    answer = call(http, stack.config, "ping", {"hello": "world"})
     assert answer.status_code == 401
     assert answer.json()["error"]["status"] == "UNAUTHENTICATED"
 
@@ -86,8 +58,8 @@ def test_an_anonymous_call_is_unauthenticated(stack: Stack, http: httpx.Client) 
 def test_the_functions_get_the_stack_environment(stack: Stack, http: httpx.Client) -> None:
     """Firestore, Cloud Tasks, the functions' own base URL and the provider simulator's URLs
     reach the functions' environment."""
-    _, token = _sign_up(http, stack)
-    env = _call(http, stack, "ping", None, token).json()["result"]["env"]
+    _, token = sign_up(http, stack.config)
+    env = call(http, stack.config, "ping", None, token).json()["result"]["env"]
     config = stack.config
     assert config.provider_sim is not None
     sim = config.provider_sim.url

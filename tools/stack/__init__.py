@@ -5,6 +5,8 @@
     python -m tools.stack down            # stop a stack started by `up`, by PID
 
     with Stack(source_dir=...) as stack:  # the same from Python (tests/stack, tests/e2e)
+        uid, token = sign_up(http, stack.config, {"admin": True})     # tools.stack.client
+        call(http, stack.config, "generateVideo", {...}, token)
 
 Parts: the Firestore server (tools.firestore_server), gcloud-tasks-emulator (own venv,
 .tools/tasks-venv) with the queue created, the provider simulator (tools.provider_sim, when it
@@ -25,6 +27,7 @@ from tools.stack._stack import (
     status,
     stop_from_pid_file,
 )
+from tools.stack.client import call, sign_up
 from tools.stack.config import Endpoint, StackConfig, StackConfigError
 from tools.stack.processes import StackProcessError
 
@@ -40,7 +43,9 @@ __all__ = [
     "StackConfigError",
     "StackError",
     "StackProcessError",
+    "call",
     "read_pid_file",
+    "sign_up",
     "status",
     "stop_from_pid_file",
 ]
