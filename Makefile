@@ -1,16 +1,27 @@
 # One place for the project's commands. `make check` installs what is missing, then runs lint,
 # type checks and every test; CI runs it through .ci/run on a clean clone.
 PY := venv/bin/python
+TASKS_VENV := .tools/tasks-venv
 
-.PHONY: install chromium lint typecheck test check bench bench-chaos bench-micro
+.PHONY: install chromium lint typecheck test test-fast check demo stack-up stack-down \
+	stack-status bench bench-chaos bench-micro bench-shared-breaker bench-load
 
+# The functions' venv (the Functions emulator runs the functions from ./venv) with dev tools.
 venv/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv venv
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+# npm ci installs the pinned firebase-tools and the Firestore server (tools/package-lock.json;
+# not at the root, where a package.json makes firebase-tools take the functions for Node).
+tools/node_modules/.package-lock.json: tools/package-lock.json
+	cd tools && npm ci --no-audit --no-fund --loglevel=error
+
+# The Cloud Tasks emulator gets its own venv: it pins protobuf<5.
+$(TASKS_VENV)/bin/gcloud-tasks-emulator: requirements-tasks-emulator.txt
+	python3 -m venv $(TASKS_VENV)
+	$(TASKS_VENV)/bin/python -m pip install -q --disable-pip-version-check \
+		-r requirements-tasks-emulator.txt
 	touch $@
 
 # The browser tests drive Debian's chromium (never a downloaded one). Installed only when it is
@@ -22,7 +33,8 @@ chromium:
 			|| echo "warning: could not install chromium; the browser tests will skip"; \
 	fi
 
-install: venv/.installed node_modules/.installed chromium
+install: venv/.installed tools/node_modules/.package-lock.json \
+	$(TASKS_VENV)/bin/gcloud-tasks-emulator chromium
 
 lint: install
 	$(PY) -m ruff check .
@@ -34,12 +46,36 @@ typecheck: install
 test: install
 	$(PY) -m pytest
 
+# Everything but the tests that start the emulator stack or a browser.
+test-fast: install
+	$(PY) -m pytest -m "not e2e"
+
 check: lint typecheck test
 
-bench: bench-chaos bench-micro
+# The system end to end on the local emulator stack: 20 videos, HeyGen taken down halfway.
+demo: install
+	$(PY) -m tools.demo
+
+# The local stack in the background (ports: firebase.json "emulators"; logs: run/).
+stack-up: install
+	$(PY) -m tools.stack up
+
+stack-down:
+	$(PY) -m tools.stack down
+
+stack-status:
+	$(PY) -m tools.stack status
+
+bench: bench-chaos bench-micro bench-shared-breaker
 
 bench-chaos: install
 	$(PY) -m bench.chaos --write BENCHMARKS.md
 
 bench-micro: install
 	$(PY) -m bench.micro --write BENCHMARKS.md
+
+bench-shared-breaker: install
+	$(PY) -m bench.shared_breaker --write BENCHMARKS.md
+
+bench-load: install
+	$(PY) -m bench.load --write BENCHMARKS.md

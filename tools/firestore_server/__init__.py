@@ -9,7 +9,8 @@ Backends. Google's Cloud Firestore emulator when this machine has its JAR (fireb
 FIRESTORE_EMULATOR_BINARY_PATH, or ~/.cache/firebase/emulators) and `java`; it runs the JAR
 with the flags firebase-tools uses and waits for HTTP 200. That path cannot be exercised here
 (no JAR can be downloaded on these machines) and is untested. Otherwise the npm package
-`@firestore-emulator/server` (pinned in package.json; `npm ci` is run if node_modules lacks it)
+`@firestore-emulator/server` (pinned in tools/package.json; `npm ci` runs if tools/node_modules
+lacks it)
 wrapped by `server.mjs`, which adds the transaction isolation the package lacks: a fresh id per
 transaction, per-document write counters recorded on transactional reads (by key, query or
 aggregation; a query's result set too, so phantom inserts and deletes abort), ABORTED on a

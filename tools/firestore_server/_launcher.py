@@ -26,6 +26,9 @@ from tools.firestore_server._selfcheck import SelfCheckReport
 Backend = Literal["auto", "npm", "google"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# npm packages live under tools/, not the root: a package.json in the functions' source folder
+# (".") makes firebase-tools treat the Python functions as Node ("Unexpected runtime python311").
+NODE_ROOT = REPO_ROOT / "tools"
 SERVER_SCRIPT = Path(__file__).resolve().with_name("server.mjs")
 HOST = "127.0.0.1"
 SELF_CHECK_PROJECT = "demo-cvplus-selfcheck"
@@ -66,7 +69,7 @@ def _version_key(jar: Path) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", jar.stem))
 
 
-def ensure_node_modules(root: Path = REPO_ROOT) -> None:
+def ensure_node_modules(root: Path = NODE_ROOT) -> None:
     """Run `npm ci` if the pinned npm packages are not installed or package-lock.json changed.
 
     npm writes node_modules/.package-lock.json on install; a lock file newer than it means the

@@ -1,0 +1,229 @@
+"""The deployment's configuration (SPEC section 10): one frozen, typed `Settings` read once at cold
+start by the pure `Settings.from_env(env)`, which names every bad variable at once.
+
+    settings = Settings.from_env(os.environ)   # SettingsError lists each problem and why
+
+Conventions. An unset or blank variable takes its default. Durations keep the seed's unit,
+milliseconds (`CIRCUIT_BREAKER_RECOVERY_TIMEOUT=60000`); `*_s` properties give seconds.
+Secrets are `Secret`s: their value never appears in a repr, a str or an error message.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Final, TypeVar
+from urllib.parse import urlsplit
+
+T = TypeVar("T")
+
+DEFAULT_HEYGEN_BASE_URL: Final = "https://api.heygen.com"
+DEFAULT_RUNWAYML_BASE_URL: Final = "https://api.dev.runwayml.com"
+DEFAULT_DID_BASE_URL: Final = "https://api.d-id.com"
+
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+# Plain http is allowed only where no key can leave the machine (simulators, emulators).
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+class Secret:
+    """A secret value that never shows itself: repr and str are masked; `reveal()` gives it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash((Secret, len(self._value)))
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One bad variable: its name, the value as given (None for secrets), and why it is bad."""
+
+    name: str
+    value: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        shown = "<secret>" if self.value is None else repr(self.value)
+        return f"{self.name}={shown}: {self.reason}"
+
+
+class SettingsError(ValueError):
+    """The environment holds one or more bad variables; `problems` lists every one of them."""
+
+    def __init__(self, problems: tuple[Problem, ...]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration: " + "; ".join(str(p) for p in problems))
+
+
+class _BadValueError(Exception):
+    """Raised by a parser with the reason; collected by `_Reader` into a `Problem`."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything the functions read from the environment, with the seed's defaults.
+
+    Breaker overrides: `circuit_breaker_failure_threshold` and
+    `circuit_breaker_recovery_timeout_ms` are None unless set, and then each provider keeps its
+    own policy (SPEC section 7: HeyGen 5 / 60 s, RunwayML 4 / 90 s, D-ID 4 / 60 s); when set they
+    apply to every provider.
+    """
+
+    heygen_api_key: Secret | None = None
+    heygen_webhook_secret: Secret | None = None
+    runwayml_api_key: Secret | None = None
+    did_api_key: Secret | None = None
+    heygen_base_url: str = DEFAULT_HEYGEN_BASE_URL
+    runwayml_base_url: str = DEFAULT_RUNWAYML_BASE_URL
+    did_base_url: str = DEFAULT_DID_BASE_URL
+    public_webhook_base_url: str | None = None  # None: no webhooks, completion by polling
+    circuit_breaker_enabled: bool = True
+    circuit_breaker_failure_threshold: int | None = None
+    circuit_breaker_recovery_timeout_ms: int | None = None
+    performance_tracking_enabled: bool = True
+    metrics_flush_interval_ms: int = 30_000
+    max_retry_attempts: int = 3
+    quality_threshold: float = 8.5  # on the 0..10 quality scale
+    cost_optimization: bool = False
+    user_jobs_per_hour: int = 10
+
+    @property
+    def circuit_breaker_recovery_timeout_s(self) -> float | None:
+        ms = self.circuit_breaker_recovery_timeout_ms
+        return None if ms is None else ms / 1000
+
+    @property
+    def metrics_flush_interval_s(self) -> float:
+        return self.metrics_flush_interval_ms / 1000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Parse ``env`` (e.g. ``os.environ``); raise `SettingsError` naming every bad variable."""
+        read = _Reader(env)
+        settings = cls(
+            heygen_api_key=read.secret("HEYGEN_API_KEY"),
+            heygen_webhook_secret=read.secret("HEYGEN_WEBHOOK_SECRET"),
+            runwayml_api_key=read.secret("RUNWAYML_API_KEY"),
+            did_api_key=read.secret("DID_API_KEY"),
+            heygen_base_url=read("HEYGEN_BASE_URL", _base_url, DEFAULT_HEYGEN_BASE_URL),
+            runwayml_base_url=read("RUNWAYML_BASE_URL", _base_url, DEFAULT_RUNWAYML_BASE_URL),
+            did_base_url=read("DID_BASE_URL", _base_url, DEFAULT_DID_BASE_URL),
+            public_webhook_base_url=read("PUBLIC_WEBHOOK_BASE_URL", _base_url, None),
+            circuit_breaker_enabled=read("CIRCUIT_BREAKER_ENABLED", _boolean, True),
+            circuit_breaker_failure_threshold=read(
+                "CIRCUIT_BREAKER_FAILURE_THRESHOLD", _integer(1, 1000), None
+            ),
+            circuit_breaker_recovery_timeout_ms=read(
+                "CIRCUIT_BREAKER_RECOVERY_TIMEOUT", _integer(1000, 86_400_000), None
+            ),
+            performance_tracking_enabled=read("PERFORMANCE_TRACKING_ENABLED", _boolean, True),
+            metrics_flush_interval_ms=read(
+                "METRICS_FLUSH_INTERVAL", _integer(1000, 3_600_000), 30_000
+            ),
+            max_retry_attempts=read("MAX_RETRY_ATTEMPTS", _integer(0, 10), 3),
+            quality_threshold=read("QUALITY_THRESHOLD", _number(0.0, 10.0), 8.5),
+            cost_optimization=read("COST_OPTIMIZATION", _boolean, False),
+            user_jobs_per_hour=read("USER_JOBS_PER_HOUR", _integer(1, 10_000), 10),
+        )
+        if read.problems:
+            raise SettingsError(tuple(read.problems))
+        return settings
+
+
+class _Reader:
+    """Reads variables one by one, keeping the default where a value is bad and noting why."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+        self.problems: list[Problem] = []
+
+    def __call__(self, name: str, parse: Callable[[str], T], default: T) -> T:
+        raw = self._env.get(name)
+        if raw is None or not raw.strip():
+            return default
+        try:
+            return parse(raw.strip())
+        except _BadValueError as why:
+            self.problems.append(Problem(name, raw, str(why)))
+            return default
+
+    def secret(self, name: str) -> Secret | None:
+        raw = self._env.get(name)
+        if raw is None or not raw.strip():
+            return None
+        if raw != raw.strip():
+            # A pasted key with a trailing newline fails at the provider as "unauthorized",
+            # far from its cause; say so here instead (without showing the value).
+            self.problems.append(Problem(name, None, "has leading or trailing whitespace"))
+            return None
+        return Secret(raw)
+
+
+def _boolean(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise _BadValueError("not a boolean (true/false, 1/0, yes/no, on/off)")
+
+
+def _integer(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw, 10)
+        except ValueError:
+            raise _BadValueError("not an integer") from None
+        if not low <= value <= high:
+            raise _BadValueError(f"must be between {low} and {high}")
+        return value
+
+    return parse
+
+
+def _number(low: float, high: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise _BadValueError("not a number") from None
+        if not math.isfinite(value) or not low <= value <= high:
+            raise _BadValueError(f"must be between {low:g} and {high:g}")
+        return value
+
+    return parse
+
+
+def _base_url(raw: str) -> str:
+    try:
+        parts = urlsplit(raw)
+        hostname = parts.hostname
+    except ValueError:
+        raise _BadValueError("not an http(s) URL with a host") from None
+    if parts.scheme not in {"http", "https"} or not hostname:
+        raise _BadValueError("not an http(s) URL with a host")
+    if parts.query or parts.fragment:
+        raise _BadValueError("a base URL takes no query or fragment")
+    if parts.scheme == "http" and hostname not in _LOOPBACK_HOSTS:
+        raise _BadValueError("must use https (plain http only for localhost/127.0.0.1)")
+    return raw.rstrip("/")

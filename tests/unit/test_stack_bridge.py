@@ -1,0 +1,216 @@
+"""The bridge's pure parts: trigger discovery, path matching, which kinds fire, trigger keys, and
+the CloudEvent itself, decoded by firebase_functions' own Firestore handler."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import firebase_admin
+import pytest
+from cloudevents.http import from_http
+from firebase_functions import firestore_fn
+from google.events.cloud.firestore_v1.types import data as event_data
+
+from tools.stack.bridge import (
+    Trigger,
+    cloud_event,
+    event_document,
+    fires,
+    matches,
+    newest_key,
+    trigger_keys,
+    triggers_from_backends,
+)
+
+WRITTEN = "google.cloud.firestore.document.v1.written"
+# Trimmed from a real /backends answer of firebase-tools 15.34.2.
+BACKENDS = {
+    "backends": [
+        {
+            "directory": "/tmp/project",
+            "functionTriggers": [
+                {
+                    "id": "us-central1-processVideoJob",
+                    "eventTrigger": {
+                        "eventType": WRITTEN,
+                        "eventFilters": {"database": "(default)", "namespace": "(default)"},
+                        "eventFilterPathPatterns": {"document": "enhanced_video_jobs/{jobId}"},
+                    },
+                },
+                {"id": "us-central1-generateVideo", "httpsTrigger": {}},
+                {
+                    "id": "us-central1-otherDb",
+                    "eventTrigger": {
+                        "eventType": WRITTEN,
+                        "eventFilters": {"database": "analytics", "namespace": "(default)"},
+                        "eventFilterPathPatterns": {"document": "x/{id}"},
+                    },
+                },
+                {
+                    "id": "us-central1-exact",
+                    "eventTrigger": {
+                        "eventType": "google.cloud.firestore.document.v1.deleted",
+                        "eventFilters": {"database": "(default)", "document": "config/main"},
+                    },
+                },
+            ],
+        }
+    ]
+}
+
+
+def test_only_firestore_triggers_on_the_default_database_are_bridged() -> None:
+    """HTTP functions and other databases are left out; exact-document filters are kept."""
+    assert triggers_from_backends(BACKENDS) == [
+        Trigger("us-central1-processVideoJob", WRITTEN, "enhanced_video_jobs/{jobId}"),
+        Trigger("us-central1-exact", "google.cloud.firestore.document.v1.deleted", "config/main"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "expected"),
+    [
+        ("enhanced_video_jobs/{jobId}", "enhanced_video_jobs/abc", True),
+        ("enhanced_video_jobs/{jobId}", "enhanced_video_jobs/abc/logs/1", False),
+        ("enhanced_video_jobs/{jobId}", "provider_metrics/abc", False),
+        ("enhanced_video_jobs/*", "enhanced_video_jobs/abc", True),
+        ("config/main", "config/main", True),
+        ("config/main", "config/other", False),
+        ("jobs/{id}/logs/{logId}", "jobs/a/logs/b", True),
+        ("jobs/{rest=**}", "jobs/a/logs/b", True),
+        ("jobs/**", "jobs/a", True),
+        ("jobs/{rest=**}", "other/a", False),
+    ],
+)
+def test_a_path_matches_a_pattern_segment_by_segment(
+    pattern: str, path: str, expected: bool
+) -> None:
+    """{x} and * take one segment, {x=**} and ** the rest, literals must be equal."""
+    assert matches(pattern, path) is expected
+
+
+@pytest.mark.parametrize(
+    ("kind", "before", "after", "expected"),
+    [
+        ("written", None, {"a": 1}, True),
+        ("written", {"a": 1}, {"a": 2}, True),
+        ("written", {"a": 1}, None, True),
+        ("created", None, {"a": 1}, True),
+        ("created", {"a": 1}, {"a": 2}, False),
+        ("updated", {"a": 1}, {"a": 2}, True),
+        ("updated", None, {"a": 1}, False),
+        ("deleted", {"a": 1}, None, True),
+        ("deleted", {"a": 1}, {"a": 2}, False),
+        ("written", None, None, False),
+    ],
+)
+def test_each_trigger_kind_fires_on_its_changes(
+    kind: str, before: object, after: object, expected: bool
+) -> None:
+    """written: every change; created/updated/deleted: only theirs."""
+    assert fires(kind, before=before, after=after) is expected
+
+
+def test_trigger_keys_come_from_the_emulators_not_found_answer() -> None:
+    """The emulator lists its keys in the 404 for an unknown trigger; the newest generation wins."""
+    answer = (
+        "Function us-central1-x does not exist, valid functions are: "
+        "us-central1-processVideoJob-0, us-central1-ping, us-central1-processVideoJob-2"
+    )
+    keys = trigger_keys(answer)
+    assert keys == [
+        "us-central1-processVideoJob-0",
+        "us-central1-ping",
+        "us-central1-processVideoJob-2",
+    ]
+    assert newest_key("us-central1-processVideoJob", keys) == "us-central1-processVideoJob-2"
+    assert newest_key("us-central1-process", keys) is None
+    assert trigger_keys("Not Found") == []
+
+
+@dataclass
+class _Snapshot:
+    data: dict[str, Any]
+    create_time: datetime = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    update_time: datetime = datetime(2026, 11, 29, 12, 0, 5, tzinfo=UTC)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.data
+
+
+def _event(before: dict[str, Any] | None, after: dict[str, Any] | None) -> Any:
+    path = "enhanced_video_jobs/job-1"
+    docs = [
+        None if d is None else event_document(_Snapshot(d), project="demo-cvplus", path=path)
+        for d in (before, after)
+    ]
+    trigger = Trigger("us-central1-processVideoJob", WRITTEN, "enhanced_video_jobs/{jobId}")
+    headers, body = cloud_event(
+        trigger,
+        project="demo-cvplus",
+        path=path,
+        before=docs[0],
+        after=docs[1],
+        time_=datetime(2026, 11, 29, 12, 0, 5, tzinfo=UTC),
+    )
+    return headers, body
+
+
+def test_the_event_headers_are_those_of_a_firestore_cloudevent() -> None:
+    """Binary mode: content type protobuf, ce-* attributes as Firestore sets them."""
+    headers, _ = _event(None, {"status": "queued"})
+    assert headers["content-type"] == "application/protobuf"
+    assert headers["ce-type"] == WRITTEN
+    assert (
+        headers["ce-source"]
+        == "//firestore.googleapis.com/projects/demo-cvplus/databases/(default)"
+    )
+    assert headers["ce-subject"] == "documents/enhanced_video_jobs/job-1"
+    assert headers["ce-document"] == "enhanced_video_jobs/job-1"
+    assert headers["ce-database"] == "(default)"
+    assert headers["ce-namespace"] == "(default)"
+    assert headers["ce-project"] == "demo-cvplus"
+    assert headers["ce-time"] == "2026-11-29T12:00:05Z"
+    assert headers["ce-specversion"] == "1.0"
+
+
+def test_the_body_is_base64_of_document_event_data_with_old_and_new_values() -> None:
+    """The emulator base64-decodes protobuf bodies; inside, value and old_value are both set."""
+    _, body = _event({"status": "queued"}, {"status": "processing"})
+    decoded = event_data.DocumentEventData.deserialize(base64.b64decode(body))
+    assert decoded.value.fields["status"].string_value == "processing"
+    assert decoded.old_value.fields["status"].string_value == "queued"
+    assert decoded.value.name.endswith("/documents/enhanced_video_jobs/job-1")
+
+
+@pytest.fixture
+def firebase_handler_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """What firebase_functions needs to build its Firestore client; no server is contacted."""
+    monkeypatch.setenv("GCLOUD_PROJECT", "demo-cvplus")
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", "127.0.0.1:9")
+    yield
+    for app in list(firebase_admin._apps.values()):
+        firebase_admin.delete_app(app)
+
+
+@pytest.mark.usefixtures("firebase_handler_env")
+def test_firebase_functions_reads_the_event_as_a_change_with_params() -> None:
+    """The SDK's own on_document_written handler decodes our event into before/after and
+    the {jobId} parameter: the same path the Functions emulator takes."""
+    seen: list[firestore_fn.Event[Any]] = []
+
+    @firestore_fn.on_document_written(document="enhanced_video_jobs/{jobId}")
+    def handler(event: firestore_fn.Event[Any]) -> None:
+        seen.append(event)
+
+    headers, body = _event({"status": "queued", "attempt": 0}, {"status": "done", "attempt": 1})
+    handler(from_http(headers, base64.b64decode(body)))
+    (event,) = seen
+    assert event.params == {"jobId": "job-1"}
+    assert event.document == "enhanced_video_jobs/job-1"
+    assert event.data.before.to_dict() == {"status": "queued", "attempt": 0}
+    assert event.data.after.to_dict() == {"status": "done", "attempt": 1}
