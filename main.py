@@ -2,16 +2,19 @@
 
 from firebase_admin import initialize_app
 
-from functions.admin import setCircuitState, systemDashboard
+from functions.admin import dashboard, setCircuitState, systemDashboard
 from functions.generate import generateVideo
 from functions.health import providerHealthCheck
 from functions.jobs import processVideoJob, videoJobTask
 from functions.webhooks import providerWebhook
+from shared import logs
 
 # Callables verify the caller's ID token before the handler runs; that needs the app.
 initialize_app()
+logs.setup()
 
 __all__ = [
+    "dashboard",
     "generateVideo",
     "processVideoJob",
     "providerHealthCheck",

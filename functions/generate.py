@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from firebase_functions import https_fn
-from shared.requests import InvalidRequestError, parse_generate_video
 
 from functions import runtime, secrets
 from shared.model import Tier
+from shared.requests import InvalidRequestError, parse_generate_video
 from shared.service import LimitExceededError
 
 E = https_fn.FunctionsErrorCode

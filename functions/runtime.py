@@ -8,12 +8,11 @@ import os
 import threading
 from collections.abc import Mapping
 
-from shared.settings import Settings
-
 from shared import breaker as br
 from shared.providers import from_env as providers_from_env
 from shared.scoring import BusinessRules
 from shared.service import Service
+from shared.settings import Settings
 from shared.stores.breakers import SharedBreaker
 from shared.stores.firestore import (
     FirestoreBreakerBackend,

@@ -49,6 +49,8 @@ POLL_INTERVAL_S = 10.0  # status polls for providers without webhooks (RunwayML)
 WEBHOOK_GRACE = 3.0  # a webhook provider gets this many typical render times before we poll
 JOB_TIMEOUT_S = 30 * 60.0  # a job not finished by then fails, whatever is left of its budget
 STATS_TTL_S = 30.0
+SUCCESS_TARGET = 0.95  # a provider's hourly success rate under this raises an alert
+MIN_ALERT_SAMPLES = 20
 
 
 class LimitExceededError(Exception):
@@ -471,6 +473,14 @@ class Service:
             where=[("providerId", "==", pid), ("status", "==", JobStatus.PROCESSING.value)],
         )
         self.docs.put(stores.STATS, pid, stats_doc(agg, in_flight=in_flight))
+        s = agg.stats
+        if s.calls_1h >= MIN_ALERT_SAMPLES and s.successes_1h < SUCCESS_TARGET * s.calls_1h:
+            alert(
+                f"{pid}: success rate {s.successes_1h / s.calls_1h:.1%} in the last hour, "
+                f"under the {SUCCESS_TARGET:.1%} target",
+                provider=pid,
+                successRate1h=s.successes_1h / s.calls_1h,
+            )
 
     # Admin
 

@@ -93,6 +93,8 @@ class Settings:
     heygen_webhook_secret: Secret | None = None
     runwayml_api_key: Secret | None = None
     did_api_key: Secret | None = None
+    # Signs Cloud Tasks bodies and derives D-ID callback tokens; keep it across deploys.
+    internal_secret: Secret | None = None
     heygen_base_url: str = DEFAULT_HEYGEN_BASE_URL
     runwayml_base_url: str = DEFAULT_RUNWAYML_BASE_URL
     did_base_url: str = DEFAULT_DID_BASE_URL
@@ -125,6 +127,7 @@ class Settings:
             heygen_webhook_secret=read.secret("HEYGEN_WEBHOOK_SECRET"),
             runwayml_api_key=read.secret("RUNWAYML_API_KEY"),
             did_api_key=read.secret("DID_API_KEY"),
+            internal_secret=read.secret("CVPLUS_INTERNAL_SECRET"),
             heygen_base_url=read("HEYGEN_BASE_URL", _base_url, DEFAULT_HEYGEN_BASE_URL),
             runwayml_base_url=read("RUNWAYML_BASE_URL", _base_url, DEFAULT_RUNWAYML_BASE_URL),
             did_base_url=read("DID_BASE_URL", _base_url, DEFAULT_DID_BASE_URL),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import secrets
 import signal
 import sys
 import time
@@ -34,6 +35,14 @@ TASKS_PYTHON = REPO_ROOT / ".tools/tasks-venv/bin/python"
 TASKS_SCRIPT = Path(__file__).resolve().with_name("tasks_emulator.py")
 PID_FILE = "stack.json"
 PROVIDER_SIM_MODULE = "tools.provider_sim"
+# Secrets of the local stack (.secret.local): what the provider simulator accepts.
+LOCAL_SECRETS = {
+    "HEYGEN_API_KEY": "local-heygen-key",
+    "HEYGEN_WEBHOOK_SECRET": "sim-heygen-webhook-secret",  # the simulator's default
+    "RUNWAYML_API_KEY": "local-runwayml-key",
+    "DID_API_KEY": "local-did-key",
+    "CVPLUS_INTERNAL_SECRET": secrets.token_hex(16),
+}
 
 # Environment the functions read to reach what the stack runs (README: "Local stack").
 ENV_FIRESTORE = "FIRESTORE_EMULATOR_HOST"
@@ -82,10 +91,12 @@ class Stack:
         start_timeout: float = 180.0,
         provider_sim: bool = True,
         provider_sim_module: str = PROVIDER_SIM_MODULE,
+        secrets: Mapping[str, str] | None = None,
     ) -> None:
         self.config = StackConfig.load(source_dir)
         self.run_dir = (run_dir or REPO_ROOT / "run").resolve()
         self._extra_env = dict(functions_env or {})
+        self._secrets = dict(LOCAL_SECRETS if secrets is None else secrets)
         self._timeout = start_timeout
         self._want_provider_sim = provider_sim
         self._provider_sim_module = provider_sim_module
@@ -246,6 +257,7 @@ class Stack:
                 file=sys.stderr,
                 flush=True,
             )
+        self._write_local_secrets()
         firebase_env = {**base, **self.functions_env, "CI": "true"}  # CI: no MOTD network fetch
         firebase = self._spawn(
             "firebase",
@@ -295,6 +307,16 @@ class Stack:
         self.timings["bridge"] = bridge.wait_ready(
             bridge.log_matches(r"^CVPLUS_BRIDGE_READY "), timeout=60, what="ready line"
         )
+
+    def _write_local_secrets(self) -> None:
+        """The Functions emulator reads SecretParams from .secret.local in the source folder (and
+        otherwise tries Secret Manager, which cannot answer here). Local values only: keys the
+        simulator accepts, its HeyGen webhook secret, a fresh internal secret per start."""
+        if not self._secrets:
+            return
+        path = self.config.source_dir / ".secret.local"
+        path.write_text("".join(f"{k}={v}\n" for k, v in self._secrets.items()))
+        path.chmod(0o600)
 
     def _firebase_ready(self, firebase: Child) -> Callable[[], bool]:
         ready_line = firebase.log_matches(r"All emulators ready")

@@ -20,7 +20,7 @@ import sys
 import threading
 from typing import Any
 
-import grpc  # type: ignore[import-untyped]  # no stubs in this venv
+import grpc  # no stubs in this venv
 
 
 class _LoopbackServer:

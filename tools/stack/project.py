@@ -1,0 +1,42 @@
+"""A copy of this repository's functions project on free ports, so several stacks (the e2e
+tests, a benchmark, a running demo) can run at once: symlinks to the code and the venv, and a
+firebase.json of its own."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+from tools.stack._stack import REPO_ROOT
+
+# What the Functions emulator needs of the project: the code, its assets, the venv.
+LINKED = ("main.py", "functions", "shared", "web", "requirements.txt", "venv")
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for probe in sockets:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in sockets]
+    finally:
+        for probe in sockets:
+            probe.close()
+
+
+def isolated_project(folder: Path) -> Path:
+    """Write the project copy into ``folder`` (created if needed) and return it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    config = json.loads((REPO_ROOT / "firebase.json").read_text())
+    emulators = config["emulators"]
+    named = [k for k, v in emulators.items() if isinstance(v, dict) and "port" in v]
+    for name, port in zip(named, free_ports(len(named)), strict=True):
+        emulators[name] = {**emulators[name], "port": port}
+    config.pop("firestore", None)  # rules and indexes are not served by our Firestore server
+    (folder / "firebase.json").write_text(json.dumps(config, indent=2))
+    for name in LINKED:
+        link = folder / name
+        if not link.exists():
+            link.symlink_to(REPO_ROOT / name, target_is_directory=(REPO_ROOT / name).is_dir())
+    return folder
