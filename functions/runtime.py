@@ -101,6 +101,7 @@ def build(config: Settings, env: Mapping[str, str]) -> Service:
         tracking_enabled=config.performance_tracking_enabled,
         max_attempts=config.max_retry_attempts + 1,
         user_jobs_per_hour=config.user_jobs_per_hour,
+        webhook_wait_s=config.webhook_wait_s,
     )
 
 

@@ -118,6 +118,9 @@ class BreakerState:
     last_failure_at: float | None = None
     last_success_at: float | None = None
     last_reason: str = ""
+    # Outcomes counted before this time are history: set when the breaker closes or is reset, so
+    # buckets kept apart from the state (Firestore) cannot reopen it with old failures.
+    counts_since: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -229,13 +232,20 @@ def bucket_start(now: float, policy: BreakerPolicy) -> float:
 
 
 def window(
-    buckets: tuple[Bucket, ...], *, now: float, policy: BreakerPolicy, span_s: float | None = None
+    buckets: tuple[Bucket, ...],
+    *,
+    now: float,
+    policy: BreakerPolicy,
+    span_s: float | None = None,
+    since: float | None = None,
 ) -> WindowCounts:
-    """Counts of the buckets that started within ``span_s`` (default: the whole window)."""
+    """Counts of the buckets that started within ``span_s`` (default: the whole window) and, when
+    ``since`` is given, not before it."""
     cutoff = now - (policy.window_s if span_s is None else span_s)
+    first = since if since is not None else -math.inf
     calls = failures = slow = 0
     for b in buckets:
-        if b.start > cutoff:
+        if b.start > cutoff and b.start >= first:
             calls += b.calls
             failures += b.failures
             slow += b.slow
@@ -278,6 +288,7 @@ def judge(state: BreakerState, outcome: Outcome, *, now: float, policy: BreakerP
                 last_success_at=now,
                 last_failure_at=state.last_failure_at,
                 last_reason=f"{successes} probes succeeded",
+                counts_since=now,
             )
             return Step(closed, _transition(state, closed, now))
         return Step(replace(state, permits=permits, probe_successes=successes))
@@ -292,8 +303,9 @@ def evaluate(state: BreakerState, *, now: float, policy: BreakerPolicy) -> Step:
     """Open a closed breaker whose window holds too many failures or slow calls."""
     if state.override is not None or state.state is not CircuitState.CLOSED:
         return Step(state)
-    counts = window(state.buckets, now=now, policy=policy)
-    recent = window(state.buckets, now=now, policy=policy, span_s=policy.rate_window_s)
+    since = state.counts_since
+    counts = window(state.buckets, now=now, policy=policy, since=since)
+    recent = window(state.buckets, now=now, policy=policy, span_s=policy.rate_window_s, since=since)
     rate = policy.failure_rate_threshold
     span = f"in {policy.window_s:g} s"
     if counts.failures >= policy.failure_threshold and recent.failures >= rate * recent.calls:
@@ -320,7 +332,7 @@ def force(
     """A manual override: open and close hold until reset; reset returns to a clean closed."""
     why = f"manual {action.value} by {by}: {reason}"
     if action is ManualAction.RESET:
-        after = BreakerState(provider_id=state.provider_id, last_reason=why)
+        after = BreakerState(provider_id=state.provider_id, last_reason=why, counts_since=now)
     else:
         mode = Override.FORCED_OPEN if action is ManualAction.OPEN else Override.FORCED_CLOSED
         after = replace(

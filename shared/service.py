@@ -92,6 +92,7 @@ class Service:
     tracking_enabled: bool = True
     max_attempts: int = 4
     user_jobs_per_hour: int = 10
+    webhook_wait_s: float | None = None
     clock: Callable[[], float] = time.time
     rand: Callable[[], float] = random.random
     instance_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
@@ -409,6 +410,8 @@ class Service:
     def _wait_for(self, provider_id: str) -> float:
         if self._callback_url(provider_id) is None:
             return POLL_INTERVAL_S
+        if self.webhook_wait_s is not None:
+            return self.webhook_wait_s
         return WEBHOOK_GRACE * self.providers[provider_id].capabilities.typical_render_s
 
     # Health

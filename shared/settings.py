@@ -108,6 +108,8 @@ class Settings:
     quality_threshold: float = 8.5  # on the 0..10 quality scale
     cost_optimization: bool = False
     user_jobs_per_hour: int = 10
+    # How long a webhook provider may take before its render is polled; None: 3 typical renders.
+    webhook_wait_s: float | None = None
 
     @property
     def circuit_breaker_recovery_timeout_s(self) -> float | None:
@@ -147,6 +149,7 @@ class Settings:
             quality_threshold=read("QUALITY_THRESHOLD", _number(0.0, 10.0), 8.5),
             cost_optimization=read("COST_OPTIMIZATION", _boolean, False),
             user_jobs_per_hour=read("USER_JOBS_PER_HOUR", _integer(1, 10_000), 10),
+            webhook_wait_s=read("WEBHOOK_WAIT_SECONDS", _number(1.0, 86_400.0), None),
         )
         if read.problems:
             raise SettingsError(tuple(read.problems))

@@ -221,7 +221,8 @@ class SharedBreaker:
     def window(self, provider_id: str, *, now: float) -> br.WindowCounts:
         policy = self.policy(provider_id)
         buckets = self.backend.window(provider_id, since=now - policy.window_s)
-        return br.window(buckets, now=now, policy=policy)
+        since = self.state(provider_id, now=now).counts_since
+        return br.window(buckets, now=now, policy=policy, since=since)
 
     def _remember(self, state: BreakerState, tick: float) -> None:
         with self._lock:

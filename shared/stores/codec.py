@@ -202,6 +202,7 @@ def breaker_to_doc(s: BreakerState) -> Doc:
         "lastFailureTime": s.last_failure_at,
         "lastSuccessTime": s.last_success_at,
         "lastReason": s.last_reason,
+        "countsSince": s.counts_since,
     }
 
 
@@ -227,6 +228,7 @@ def breaker_from_doc(provider_id: str, d: Mapping[str, Any] | None) -> BreakerSt
         last_failure_at=_opt_float(d.get("lastFailureTime")),
         last_success_at=_opt_float(d.get("lastSuccessTime")),
         last_reason=d.get("lastReason") or "",
+        counts_since=_opt_float(d.get("countsSince")),
     )
 
 

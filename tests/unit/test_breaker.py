@@ -596,7 +596,9 @@ def test_the_machine_rules_reach_every_transition() -> None:
         action()
         check()
     assert seen == {(CLOSED, OPEN), (OPEN, HALF), (HALF, OPEN), (HALF, CLOSED), (OPEN, CLOSED)}
-    assert m.state == BreakerState(provider_id="did", last_reason=m.state.last_reason)
+    assert m.state == BreakerState(
+        provider_id="did", last_reason=m.state.last_reason, counts_since=m.now
+    )
 
 
 def test_a_stale_probe_decides_nothing_and_frees_no_current_permit() -> None:
@@ -624,3 +626,14 @@ def test_a_probe_frees_exactly_its_own_permit() -> None:
     after = record(second.step.state, done, now=62.0, policy=P).state
     assert after.permits == (60.0,)
     assert after.probe_successes == 1
+
+
+def test_failures_counted_before_a_reset_cannot_reopen_the_breaker() -> None:
+    """Buckets kept apart from the state (Firestore) still hold old failures; after a reset or a
+    close they are history."""
+    state = feed(fresh(), [failure()] * 2, at=0.0).state
+    reset = force(state, ManualAction.RESET, by="ops", reason="fixed", now=5.0, policy=P).state
+    kept = replace(reset, buckets=state.buckets)  # as if the buckets survived the reset
+    after = record(kept, failure(), now=10.0, policy=P)
+    assert after.transition is None
+    assert window(after.state.buckets, now=10.0, policy=P, since=reset.counts_since).failures == 1

@@ -5,7 +5,9 @@ firebase.json of its own."""
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
 from pathlib import Path
 
 from tools.stack._stack import REPO_ROOT
@@ -39,4 +41,20 @@ def isolated_project(folder: Path) -> Path:
         link = folder / name
         if not link.exists():
             link.symlink_to(REPO_ROOT / name, target_is_directory=(REPO_ROOT / name).is_dir())
+    write_manifest(folder)
     return folder
+
+
+def write_manifest(folder: Path) -> None:
+    """functions.yaml, which firebase-tools reads instead of starting the SDK's discovery server
+    on the first free port from 8081 — a race when several stacks start at once."""
+    code = (
+        "from firebase_functions.private import serving;"
+        "print(serving.functions_as_yaml(serving.get_functions()))"
+    )
+    python = folder / "venv" / "bin" / "python"
+    env = {**os.environ, "GCLOUD_PROJECT": "demo-cvplus"}
+    done = subprocess.run(
+        [str(python), "-c", code], cwd=folder, env=env, capture_output=True, text=True, check=True
+    )
+    (folder / "functions.yaml").write_text(done.stdout)

@@ -1,0 +1,123 @@
+"""One local stack serving the repository's functions (a copy on free ports) for the e2e
+session, and what the tests do with it: sign users up, call callables, steer the simulator,
+read Firestore."""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import firestore
+
+from tools.stack import Stack
+from tools.stack._stack import REPO_ROOT
+from tools.stack.client import call, sign_up
+from tools.stack.project import isolated_project
+
+PROJECT = "demo-cvplus"
+# 150 words: a 60 s ("medium", the default) introduction at the simulator's 2.5 words/s.
+_SENTENCE = "Hello, I am Ada, a backend engineer who builds dependable systems for video."
+SCRIPT = " ".join((_SENTENCE.split() * 12)[:150])
+USER_LIMIT = 5
+WEBHOOK_WAIT_S = 4.0
+
+
+@dataclass
+class E2E:
+    stack: Stack
+    http: httpx.Client
+    db: firestore.Client
+    admin_token: str
+
+    @property
+    def sim(self) -> str:
+        endpoint = self.stack.config.provider_sim
+        assert endpoint is not None
+        return endpoint.url
+
+    def user(self, **claims: Any) -> str:
+        return sign_up(self.http, self.stack.config, claims or None)[1]
+
+    def call(self, name: str, data: Any, token: str | None) -> httpx.Response:
+        return call(self.http, self.stack.config, name, data, token)
+
+    def generate(self, token: str, **data: Any) -> dict[str, Any]:
+        answer = self.call("generateVideo", {"script": SCRIPT, **data}, token)
+        assert answer.status_code == 200, answer.text
+        result: dict[str, Any] = answer.json()["result"]
+        return result
+
+    def fault(self, provider: str, fault: str, **params: Any) -> None:
+        answer = self.http.post(
+            f"{self.sim}/_control/faults", json={"provider": provider, "fault": fault, **params}
+        )
+        answer.raise_for_status()
+
+    def circuit(self, provider: str, action: str, reason: str = "e2e test") -> dict[str, Any]:
+        answer = self.call(
+            "setCircuitState",
+            {"providerId": provider, "action": action, "reason": reason},
+            self.admin_token,
+        )
+        assert answer.status_code == 200, answer.text
+        result: dict[str, Any] = answer.json()["result"]
+        return result
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        snap = self.db.collection("enhanced_video_jobs").document(job_id).get()
+        assert snap.exists
+        doc: dict[str, Any] = snap.to_dict()
+        return doc
+
+    def wait(self, job_id: str, *, timeout_s: float = 60.0) -> dict[str, Any]:
+        """The job once it is terminal (fails the test after ``timeout_s``)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            doc = self.job(job_id)
+            if doc["status"] in ("completed", "failed"):
+                return doc
+            if time.monotonic() > deadline:
+                pytest.fail(f"job {job_id} still {doc['status']} after {timeout_s} s: {doc}")
+            time.sleep(0.25)
+
+    def docs(self, collection: str, **equal: Any) -> list[dict[str, Any]]:
+        q: Any = self.db.collection(collection)
+        for field, value in equal.items():
+            q = q.where(filter=firestore.FieldFilter(field, "==", value))
+        return [s.to_dict() for s in q.stream()]
+
+
+@pytest.fixture(scope="session")
+def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
+    project = isolated_project(tmp_path_factory.mktemp("cvplus-functions"))
+    run_dir = REPO_ROOT / "run" / "e2e"
+    env = {"USER_JOBS_PER_HOUR": str(USER_LIMIT), "WEBHOOK_WAIT_SECONDS": str(WEBHOOK_WAIT_S)}
+    with Stack(project, run_dir=run_dir, functions_env=env) as stack:
+        print(f"\ne2e stack ready after {stack.timings} s; logs in {run_dir}", file=sys.stderr)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("FIRESTORE_EMULATOR_HOST", stack.config.firestore.address)
+            db = firestore.Client(project=PROJECT, credentials=AnonymousCredentials())
+            with httpx.Client(timeout=30.0) as http:
+                _, admin = sign_up(http, stack.config, {"admin": True})
+                yield E2E(stack=stack, http=http, db=db, admin_token=admin)
+            db.close()
+
+
+@pytest.fixture
+def world(e2e: E2E) -> Iterator[E2E]:
+    """The shared stack, with the simulator's faults and every circuit reset after the test."""
+    yield e2e
+    e2e.http.post(f"{e2e.sim}/_control/reset").raise_for_status()
+    for provider in ("heygen", "did", "runwayml"):
+        e2e.circuit(provider, "reset", "clean slate after an e2e test")
+
+
+def request_id() -> str:
+    return f"req-{uuid.uuid4().hex[:16]}"

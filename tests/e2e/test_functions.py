@@ -1,0 +1,203 @@
+"""The deployed functions end to end, over HTTP, on the local emulator stack: the Functions and
+Auth emulators, the project's Firestore server with its trigger bridge, the Cloud Tasks
+emulator and the provider simulator."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+
+import pytest
+
+from tests.e2e.conftest import E2E, SCRIPT, USER_LIMIT, WEBHOOK_WAIT_S, request_id
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_video_is_generated_end_to_end(world: E2E) -> None:
+    """generateVideo -> trigger -> provider -> signed webhook -> completed, with its reasons."""
+    queued = world.generate(world.user(), requestId=request_id())
+    assert queued["status"] == "queued"
+    assert queued["deduplicated"] is False
+    job = world.wait(queued["jobId"])
+    assert job["status"] == "completed"
+    assert job["videoUrl"].startswith("http")
+    assert job["providerId"] in ("heygen", "did")
+    assert job["selectionReasoning"]
+    assert job["degraded"] is False
+    assert job["attempt"] == 1
+
+
+def test_jobs_complete_elsewhere_when_heygen_fails_and_its_breaker_opens(world: E2E) -> None:
+    """HeyGen answers 500: every job completes on D-ID, HeyGen's circuit opens, logs written."""
+    world.fault("heygen", "server_error", count=1000)
+    tokens = [world.user(), world.user()]
+    ids = [world.generate(tokens[i % 2], requestId=request_id())["jobId"] for i in range(8)]
+    jobs = [world.wait(job_id) for job_id in ids]
+    assert [j["status"] for j in jobs] == ["completed"] * 8
+    assert {j["providerId"] for j in jobs} == {"did"}
+    state = world.db.collection("circuit_breaker_states").document("heygen").get().to_dict()
+    assert state["state"] == "open"
+    failed_over = [j for j in jobs if j["providerHistory"][0]["providerId"] == "heygen"]
+    assert failed_over
+    for j in failed_over:
+        log = world.db.collection("error_recovery_logs").document(j["jobId"]).get().to_dict()
+        assert log["originalProvider"] == "heygen"
+        assert log["finalProvider"] == "did"
+        assert log["success"] is True
+
+
+def test_a_429_is_retried_no_earlier_than_its_retry_after(world: E2E) -> None:
+    """With HeyGen the only way, its Retry-After is waited out by a Cloud Task."""
+    world.circuit("did", "open", "keep the job on HeyGen")
+    world.circuit("runwayml", "open", "keep the job on HeyGen")
+    world.fault("heygen", "rate_limit", count=1, retry_after=4)
+    queued = world.generate(world.user(), requestId=request_id())
+    job = world.wait(queued["jobId"])
+    assert job["status"] == "completed"
+    first, second = job["providerHistory"]
+    assert first["outcome"] == "rate_limit"
+    assert second["providerId"] == "heygen"
+    assert second["startedAt"] >= first["endedAt"] + 4.0
+
+
+def test_a_forged_webhook_gets_401_and_changes_nothing(world: E2E) -> None:
+    """A failure notice for a live render, signed with the wrong secret, is refused."""
+    world.http.post(
+        f"{world.sim}/_control/config", json={"provider": "heygen", "latency_s": 3.0}
+    ).raise_for_status()
+    world.circuit("did", "open", "keep the job on HeyGen")
+    queued = world.generate(world.user(), requestId=request_id())
+    job_id = queued["jobId"]
+    deadline = time.monotonic() + 20
+    while not world.job(job_id).get("providerJobId"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    before = world.job(job_id)
+    body = json.dumps(
+        {
+            "event_type": "avatar_video.fail",
+            "event_data": {
+                "video_id": before["providerJobId"],
+                "callback_id": job_id,
+                "msg": "forged",
+            },
+        }
+    ).encode()
+    forged = hmac.new(b"not-the-secret", body, hashlib.sha256).hexdigest()
+    answer = world.http.post(
+        world.stack.config.function_url("providerWebhook") + "/heygen",
+        content=body,
+        headers={"Content-Type": "application/json", "Signature": forged},
+    )
+    assert answer.status_code == 401
+    after = world.job(job_id)
+    assert after["providerHistory"] == before["providerHistory"]
+    assert after["status"] == "processing"
+    assert world.wait(job_id)["status"] == "completed"
+
+
+def test_a_duplicated_webhook_makes_one_transition(world: E2E) -> None:
+    """The simulator delivers the completion twice; the job completes once."""
+    world.circuit("did", "open", "keep the job on HeyGen")
+    world.fault("heygen", "webhook_duplicate", count=1)
+    queued = world.generate(world.user(), requestId=request_id())
+    job = world.wait(queued["jobId"])
+    assert job["status"] == "completed"
+    time.sleep(1.0)  # let the second delivery arrive and be handled
+    again = world.job(queued["jobId"])
+    assert again["updatedAt"] == job["updatedAt"]
+    completions = [
+        m
+        for m in world.docs("provider_metrics", jobId=queued["jobId"])
+        if m["success"] and m["videoQuality"] is not None
+    ]
+    assert len(completions) == 1
+
+
+def test_a_lost_webhook_is_made_good_by_the_deadline_poll(world: E2E) -> None:
+    """No callback comes; the task at the deadline polls HeyGen and completes the job."""
+    world.circuit("did", "open", "keep the job on HeyGen")
+    world.fault("heygen", "webhook_lost", count=1)
+    queued = world.generate(world.user(), requestId=request_id())
+    job = world.wait(queued["jobId"], timeout_s=WEBHOOK_WAIT_S + 30)
+    assert job["status"] == "completed"
+    assert job["updatedAt"] - job["createdAt"] >= WEBHOOK_WAIT_S
+    polls = [
+        m
+        for m in world.docs("provider_metrics", jobId=queued["jobId"])
+        if m["operationType"] == "status_check" or m["videoQuality"] is not None
+    ]
+    assert polls
+
+
+def test_an_invalid_request_is_refused_with_per_field_details(world: E2E) -> None:
+    """invalid-argument, naming each bad field; unknown fields are rejected too."""
+    answer = world.call(
+        "generateVideo",
+        {"script": "too short", "options": {"duration": "forever"}, "colour": "blue"},
+        world.user(),
+    )
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert error["status"] == "INVALID_ARGUMENT"
+    fields = {d["field"] for d in error["details"]}
+    assert {"script", "options.duration", "colour"} <= fields
+
+
+def test_a_call_without_sign_in_is_unauthenticated(world: E2E) -> None:
+    """No ID token, no job."""
+    answer = world.call("generateVideo", {"script": SCRIPT}, None)
+    assert answer.status_code == 401
+    assert answer.json()["error"]["status"] == "UNAUTHENTICATED"
+
+
+def test_a_repeated_request_id_returns_the_same_job(world: E2E) -> None:
+    """The same user sending the same requestId gets the same job, marked deduplicated."""
+    token, rid = world.user(), request_id()
+    first = world.generate(token, requestId=rid)
+    again = world.generate(token, requestId=rid)
+    assert again["jobId"] == first["jobId"]
+    assert again["deduplicated"] is True
+    other = world.generate(world.user(), requestId=rid)
+    assert other["jobId"] != first["jobId"]
+
+
+def test_the_per_user_limit_answers_resource_exhausted(world: E2E) -> None:
+    """Past USER_JOBS_PER_HOUR in an hour, a user is told to wait."""
+    token = world.user()
+    for _ in range(USER_LIMIT):
+        world.generate(token, requestId=request_id())
+    answer = world.call("generateVideo", {"script": SCRIPT, "requestId": request_id()}, token)
+    assert answer.status_code == 429
+    assert answer.json()["error"]["status"] == "RESOURCE_EXHAUSTED"
+
+
+@pytest.mark.parametrize("name", ["systemDashboard", "setCircuitState"])
+def test_admin_callables_refuse_non_admins(world: E2E, name: str) -> None:
+    """A signed-in user without the admin claim is denied; no one signed out gets in."""
+    data = {"providerId": "heygen", "action": "open", "reason": "not allowed"}
+    denied = world.call(name, data, world.user())
+    assert denied.status_code == 403
+    assert denied.json()["error"]["status"] == "PERMISSION_DENIED"
+    assert world.call(name, data, None).json()["error"]["status"] == "UNAUTHENTICATED"
+    state = world.db.collection("circuit_breaker_states").document("heygen").get()
+    assert not state.exists or state.to_dict()["override"] is None
+
+
+def test_an_admin_sees_the_dashboard_and_controls_a_circuit(world: E2E) -> None:
+    """systemDashboard reports three providers; setCircuitState opens one, with the audit."""
+    opened = world.circuit("runwayml", "open", "maintenance window")
+    assert opened["state"] == "open"
+    answer = world.call("systemDashboard", {}, world.admin_token)
+    assert answer.status_code == 200, answer.text
+    board = answer.json()["result"]
+    providers = {p["providerId"]: p for p in board["performance"]["providers"]}
+    assert set(providers) == {"heygen", "did", "runwayml"}
+    assert providers["runwayml"]["circuitState"] == "open"
+    assert providers["runwayml"]["override"]["reason"] == "maintenance window"
+    latest = board["circuitBreaker"]["transitions"][0]
+    assert latest["providerId"] == "runwayml"
+    assert "maintenance window" in latest["reason"]
