@@ -33,15 +33,21 @@ def test_a_video_is_generated_end_to_end(world: E2E) -> None:
 def test_jobs_complete_elsewhere_when_heygen_fails_and_its_breaker_opens(world: E2E) -> None:
     """HeyGen answers 500: every job completes on D-ID, HeyGen's circuit opens, logs written."""
     world.fault("heygen", "server_error", count=1000)
-    tokens = [world.user(), world.user()]
-    ids = [world.generate(tokens[i % 2], requestId=request_id())["jobId"] for i in range(8)]
-    jobs = [world.wait(job_id) for job_id in ids]
-    assert [j["status"] for j in jobs] == ["completed"] * 8
+    tokens = [world.user() for _ in range(4)]
+    ids: list[str] = []
+    state: dict[str, object] = {}
+    for batch in range(4):  # selection spreads jobs: send until HeyGen has failed enough
+        ids += [world.generate(tokens[batch], requestId=request_id())["jobId"] for _ in range(4)]
+        jobs = [world.wait(job_id) for job_id in ids]
+        snap = world.db.collection("circuit_breaker_states").document("heygen").get()
+        state = snap.to_dict() or {}
+        if state.get("state") == "open":
+            break
+    assert state.get("state") == "open", state
+    assert [j["status"] for j in jobs] == ["completed"] * len(ids)
     assert {j["providerId"] for j in jobs} == {"did"}
-    state = world.db.collection("circuit_breaker_states").document("heygen").get().to_dict()
-    assert state["state"] == "open"
     failed_over = [j for j in jobs if j["providerHistory"][0]["providerId"] == "heygen"]
-    assert failed_over
+    assert len(failed_over) >= 5  # HeyGen's threshold
     for j in failed_over:
         log = world.db.collection("error_recovery_logs").document(j["jobId"]).get().to_dict()
         assert log["originalProvider"] == "heygen"
