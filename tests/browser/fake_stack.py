@@ -285,6 +285,9 @@ class Stack:
     user: Account
     audit_name: str = ""  # how setCircuitState records the admin ("by"); default: the email
     live_traffic: bool = False  # figures move between refreshes (the fake adds traffic)
+    day_of_history: bool = False  # 24 h of metrics: the charts draw lines, not just points
+    screenshot: str = "dashboard.png"  # saved under run/ by the admin's test
+    failed_job_ids: tuple[str, ...] = ()  # jobs the page must list as failed
 
     @property
     def admin_by(self) -> str:
@@ -439,4 +442,6 @@ def fake_stack() -> Iterator[Stack]:
             admin=ADMIN,
             user=USER,
             live_traffic=True,
+            day_of_history=True,
+            screenshot="dashboard-fake.png",
         )

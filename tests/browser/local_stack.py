@@ -1,0 +1,269 @@
+"""The dashboard on the real local emulator stack, with real figures in it.
+
+`local_stack(folder)` starts `tools.stack.Stack` on a copy of the functions project on free ports
+(`isolated_project`, so it never collides with another stack), with the provider simulator, then:
+
+1. creates two Auth-emulator accounts with email and password (so the page can sign in): an
+   admin (custom claim ``admin: true``) and a normal user;
+2. makes real traffic through `generateVideo` as that user, each wave waited for until every
+   job is terminal in Firestore: jobs while every provider is healthy (HeyGen renders them);
+   then HeyGen answers 5xx (the simulator's control API), so the next jobs fail over to D-ID
+   and HeyGen's circuit opens; then D-ID answers 5xx too, so the last jobs fail and are listed
+   as failed jobs (the failover does not take them to RunwayML, which lacks voice: RunwayML
+   shows no generation figures);
+3. runs the health check once so `provider_stats` hold the figures. The scheduled
+   `providerHealthCheck` has no trigger in the Functions emulator (it would need Pub/Sub and
+   Cloud Scheduler), so the same code runs here in-process: `functions.runtime.build` wired to
+   the stack's Firestore, Cloud Tasks queue and simulator with the functions' own environment,
+   then `Service.health_check()` - what the scheduled function's body does.
+
+Everything it started is stopped on exit (the Stack's processes; the Firestore client and the
+in-process Service's provider clients are closed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.browser.fake_stack import Account, Stack
+from tools.stack import Stack as EmulatorStack
+from tools.stack._stack import LOCAL_SECRETS
+from tools.stack.client import API_KEY, OWNER, call
+from tools.stack.config import StackConfig
+from tools.stack.processes import descendants, is_alive
+from tools.stack.project import isolated_project
+
+ADMIN = Account("ops-admin@cvplus.test", "admin-password-1", admin=True)
+USER = Account("someone@cvplus.test", "user-password-1")
+
+# About 150 words: a 60 s introduction, as the web app would send it.
+SCRIPT = " ".join(
+    [
+        "Hello, I am Dana Ortiz, a data engineer with ten years of experience building",
+        "reliable pipelines for retail and logistics companies. At my current company I lead",
+        "a team of five engineers who move four billion events a day from point-of-sale",
+        "systems into a warehouse that analysts trust. I redesigned our ingestion layer",
+        "around idempotent batch loads, which cut failed nightly runs from twice a week to",
+        "twice a year and saved the finance team a full day of reconciliation every month.",
+        "Before that I built forecasting features for a delivery startup, working closely",
+        "with product managers to turn messy requirements into clear data contracts. I enjoy",
+        "mentoring junior engineers, writing documentation people actually read, and making",
+        "on-call rotations quieter. I am looking for a role where data quality matters as",
+        "much as speed, and where I can help a growing team scale its platform without",
+        "losing the simplicity that makes it dependable. Thank you for watching.",
+    ]
+)
+HEALTHY_JOBS = 3  # before the fault: HeyGen renders these
+FAULTED_JOBS = 5  # during it: HeyGen answers 5xx, the jobs fail over, its circuit opens
+FAILING_JOBS = 2  # HeyGen and D-ID down: these fail
+JOBS_DEADLINE_S = 90.0
+
+
+@dataclass
+class Traffic:
+    """What the fixture did to the stack before the browser opened."""
+
+    job_ids: list[str] = field(default_factory=list)
+    statuses: dict[str, str] = field(default_factory=dict)
+    providers: dict[str, str | None] = field(default_factory=dict)
+    health: dict[str, object] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@contextmanager
+def _environ(values: Mapping[str, str]) -> Iterator[None]:
+    """``values`` in os.environ for the block (the Firestore client reads its host there)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
+
+
+def create_account(http: httpx.Client, config: StackConfig, account: Account) -> str:
+    """An Auth-emulator user with the account's email and password (and the admin claim if it
+    is an admin), as the page will sign in with them; returns its uid."""
+    api = config.auth_api
+    created = http.post(
+        f"{api}/accounts:signUp",
+        params={"key": API_KEY},
+        json={"email": account.email, "password": account.password, "returnSecureToken": True},
+    )
+    created.raise_for_status()
+    uid = str(created.json()["localId"])
+    if account.admin:
+        updated = http.post(
+            f"{api}/projects/{config.project_id}/accounts:update",
+            headers=OWNER,
+            json={"localId": uid, "customAttributes": json.dumps({"admin": True})},
+        )
+        updated.raise_for_status()
+    return uid
+
+
+def id_token(http: httpx.Client, config: StackConfig, account: Account) -> str:
+    answer = http.post(
+        f"{config.auth_api}/accounts:signInWithPassword",
+        params={"key": API_KEY},
+        json={"email": account.email, "password": account.password, "returnSecureToken": True},
+    )
+    answer.raise_for_status()
+    return str(answer.json()["idToken"])
+
+
+def _submit(http: httpx.Client, config: StackConfig, token: str, n: int) -> str:
+    data = {
+        "script": SCRIPT,
+        "requestId": f"browser-{n:02d}-{uuid.uuid4().hex[:12]}",
+        "options": {"duration": "medium"},
+    }
+    answer = call(http, config, "generateVideo", data, token)
+    if answer.status_code != 200:
+        raise RuntimeError(f"generateVideo answered {answer.status_code}: {answer.text}")
+    return str(answer.json()["result"]["jobId"])
+
+
+def _wait_terminal(db: Any, job_ids: list[str], traffic: Traffic, deadline_s: float) -> None:
+    """Poll enhanced_video_jobs until every job is completed or failed."""
+    give_up = time.monotonic() + deadline_s
+    pending = set(job_ids)
+    while pending:
+        for job_id in sorted(pending):
+            doc = db.collection("enhanced_video_jobs").document(job_id).get()
+            data = doc.to_dict() or {}
+            if data.get("status") in {"completed", "failed"}:
+                traffic.statuses[job_id] = str(data["status"])
+                traffic.providers[job_id] = data.get("providerId")
+                pending.discard(job_id)
+        if not pending:
+            return
+        if time.monotonic() > give_up:
+            stuck = {
+                j: db.collection("enhanced_video_jobs").document(j).get().to_dict()
+                for j in sorted(pending)
+            }
+            raise RuntimeError(
+                f"jobs not terminal after {deadline_s:.0f} s: {sorted(pending)} "
+                f"(done: {traffic.statuses}); stuck: {stuck}"
+            )
+        time.sleep(0.5)
+
+
+def _arm(http: httpx.Client, sim: str, fault: dict[str, object]) -> None:
+    http.post(f"{sim}/_control/faults", json=fault).raise_for_status()
+
+
+def make_traffic(running: EmulatorStack, http: httpx.Client, db: Any) -> Traffic:
+    """Real jobs through the real functions; HeyGen fails mid-way."""
+    config = running.config
+    assert config.provider_sim is not None, "the stack runs without the provider simulator"
+    sim = config.provider_sim.url
+    began = time.monotonic()
+    traffic = Traffic()
+    token = id_token(http, config, USER)
+    healthy = [_submit(http, config, token, n) for n in range(HEALTHY_JOBS)]
+    traffic.job_ids += healthy
+    _wait_terminal(db, healthy, traffic, JOBS_DEADLINE_S)
+    # HeyGen answers 5xx from now on: these jobs fail over to D-ID, HeyGen's circuit opens.
+    _arm(http, sim, {"provider": "heygen", "fault": "server_error", "count": 50})
+    faulted = [_submit(http, config, token, HEALTHY_JOBS + n) for n in range(FAULTED_JOBS)]
+    traffic.job_ids += faulted
+    _wait_terminal(db, faulted, traffic, JOBS_DEADLINE_S)
+    # D-ID down too: these jobs fail (the last failed jobs on the page).
+    _arm(http, sim, {"provider": "did", "fault": "server_error", "count": 50})
+    failing = [
+        _submit(http, config, token, HEALTHY_JOBS + FAULTED_JOBS + n) for n in range(FAILING_JOBS)
+    ]
+    traffic.job_ids += failing
+    _wait_terminal(db, failing, traffic, JOBS_DEADLINE_S)
+    traffic.seconds = time.monotonic() - began
+    return traffic
+
+
+def health_check_in_process(running: EmulatorStack) -> dict[str, object]:
+    """`providerHealthCheck`'s body, `runtime.service().health_check()`, run here against the
+    stack with the functions' environment (the emulator cannot fire the schedule)."""
+    from functions import runtime
+    from shared.settings import Settings
+
+    env = {
+        **running.functions_env,
+        **LOCAL_SECRETS,
+        "GCLOUD_PROJECT": running.config.project_id,
+    }
+    with _environ(env):
+        service = runtime.build(Settings.from_env(env), env)
+        try:
+            return service.health_check()
+        finally:
+            for provider in service.providers.values():
+                provider.close()
+
+
+@contextmanager
+def local_stack(folder: Path, run_dir: Path) -> Iterator[Stack]:
+    """The real stack with real traffic in it, as the browser test's `Stack`."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import firestore
+
+    project = isolated_project(folder)
+    family: list[tuple[int, int]] = []
+    with (
+        EmulatorStack(project, run_dir=run_dir) as running,
+        httpx.Client(timeout=60, trust_env=False) as http,
+    ):
+        config = running.config
+        print(f"\nlocal stack ready: {running.timings} s; logs in {run_dir}", file=sys.stderr)
+        for account in (ADMIN, USER):
+            create_account(http, config, account)
+        env = {"FIRESTORE_EMULATOR_HOST": config.firestore.address}
+        with _environ(env):
+            db = firestore.Client(project=config.project_id, credentials=AnonymousCredentials())
+            try:
+                traffic = make_traffic(running, http, db)
+            finally:
+                db.close()
+        traffic.health = health_check_in_process(running)
+        print(
+            f"traffic: {traffic.statuses} on {traffic.providers} in {traffic.seconds:.1f} s; "
+            f"health check: {traffic.health}",
+            file=sys.stderr,
+        )
+        family = _family(running)
+        yield Stack(
+            page_url=config.function_url("dashboard"),
+            auth_base=f"{config.auth.url}/identitytoolkit.googleapis.com",
+            functions_base=config.function_url("").rstrip("/"),
+            api_key=API_KEY,
+            admin=ADMIN,
+            user=USER,
+            failed_job_ids=tuple(j for j, status in traffic.statuses.items() if status == "failed"),
+        )
+    survivors = [pid for pid, ticks in family if is_alive(pid, ticks)]
+    if survivors:
+        raise RuntimeError(f"the local stack left processes running: {survivors}")
+
+
+def _family(running: EmulatorStack) -> list[tuple[int, int]]:
+    """(pid, start ticks) of every process the stack runs, descendants included."""
+    family: list[tuple[int, int]] = []
+    for record in running.records:
+        family.append((record.pid, record.start_ticks))
+        family.extend(descendants(record.pid))
+    return family
