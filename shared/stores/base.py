@@ -32,7 +32,6 @@ TRANSITIONS = "circuit_breaker_transitions"
 METRICS = "provider_metrics"
 RECOVERY_LOGS = "error_recovery_logs"
 STATS = "provider_stats"
-WEBHOOK_EVENTS = "webhook_events"
 
 DEFAULT_LEASE_S = 120.0
 DEFAULT_CACHE_TTL_S = 2.0
