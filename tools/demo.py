@@ -1,0 +1,632 @@
+"""`python -m tools.demo` (`make demo`): the whole system on the local emulator stack, in about two
+minutes. Starts the stack on a copy of the project on free ports, signs up a user and an admin
+with the Auth emulator, makes every simulated render take a few seconds, asks for 20 videos,
+takes HeyGen down after the tenth, shows progress once a second, and ends with a summary: each
+job's provider, attempts and degradations, the circuit-breaker transitions, the recovery logs,
+what each simulated provider charged, and where to open the admin dashboard.
+
+Exits 1 if any job is not finished (completed or failed) within --timeout seconds. The stack is
+always stopped (by PID), also on Ctrl-C; with --keep-open (the default on a terminal) it stays up
+after the summary until Ctrl-C so the dashboard can be opened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import httpx
+
+from tools.stack._stack import REPO_ROOT
+from tools.stack.client import API_KEY, OWNER, call, sign_up
+from tools.stack.config import StackConfig
+
+PROVIDERS = ("heygen", "runwayml", "did")
+NAMES = {"heygen": "HeyGen", "runwayml": "RunwayML", "did": "D-ID"}
+TERMINAL = ("completed", "failed")
+STATUSES = ("queued", "processing", "completed", "failed")
+JOBS = "enhanced_video_jobs"
+TRANSITIONS = "circuit_breaker_transitions"
+RECOVERY_LOGS = "error_recovery_logs"
+ADMIN_EMAIL = "admin@cvplus.test"
+ADMIN_PASSWORD = "demo-admin-password"
+DEMO_ENV = {
+    # One user asks for all the videos: lift the per-user limit (10 an hour by default).
+    "USER_JOBS_PER_HOUR": "100",
+    # A lost webhook is followed up by a status poll after this long (default: 3 typical
+    # renders, 6 minutes for HeyGen): the emulator sometimes fails to start a worker for a
+    # webhook under load, and the demo should show the recovery within its timeout.
+    "WEBHOOK_WAIT_SECONDS": "20",
+}
+
+# ---------------------------------------------------------------------------------------------
+# What the demo asks for: CVs the template turns into a script (medium: at most 150 words), and
+# hand-written scripts sized for their duration (short: 30 s, about 75 words).
+
+_CVS: tuple[dict[str, Any], ...] = (
+    {
+        "name": "Amara Okafor",
+        "title": "Senior Backend Engineer",
+        "summary": (
+            "I design payment systems that stay up when the traffic doubles overnight. "
+            "For eight years I have moved teams from fragile monoliths to services they trust. "
+            "I care about clear interfaces, honest metrics and on-call rotations nobody dreads. "
+            "Last year my team cut checkout latency in half while the number of orders tripled. "
+            "I write design documents before code, and I review them with the people who will "
+            "run the system at three in the morning."
+        ),
+        "skills": ["Python", "PostgreSQL", "Kafka", "Kubernetes", "observability"],
+        "experience": [
+            {"title": "Senior Backend Engineer", "company": "Ledgerly", "startDate": "2021"},
+            {"title": "Software Engineer", "company": "ShopWave", "endDate": "2021"},
+        ],
+    },
+    {
+        "name": "Lukas Brandt",
+        "title": "Product Designer",
+        "summary": (
+            "I turn messy workflows into interfaces people understand on the first try. "
+            "My work starts with research and ends with measured results in production. "
+            "Recently I redesigned an onboarding flow that lifted activation by a fifth. "
+            "I work closely with engineers, so what ships looks like what we drew. "
+            "I also run the design critique that our whole product team now joins every week, "
+            "because good ideas come from everywhere."
+        ),
+        "skills": ["Figma", "user research", "prototyping", "design systems"],
+        "experience": [
+            {"title": "Product Designer", "company": "Northwind Health", "startDate": "2020"},
+            {"title": "UX Designer", "company": "Brightpath Studio", "endDate": "2020"},
+        ],
+    },
+    {
+        "name": "Priya Raman",
+        "title": "Data Scientist",
+        "summary": (
+            "I build forecasting models that planners actually use, because they can see why "
+            "the model says what it says. I have shipped demand forecasts for two retailers and "
+            "an energy supplier. I enjoy teaching colleagues to read uncertainty, not just "
+            "point estimates. "
+            "Before data science I studied physics, which taught me to distrust a result "
+            "until I can explain it. I like to finish projects, not just prototypes."
+        ),
+        "skills": ["Python", "statistics", "time series", "SQL", "dbt"],
+        "experience": [
+            {"title": "Data Scientist", "company": "GridSense", "startDate": "2022"},
+            {"title": "Analyst", "company": "FreshCart", "endDate": "2022"},
+        ],
+    },
+    {
+        "name": "Mateo Alvarez",
+        "title": "Engineering Manager",
+        "summary": (
+            "I lead teams of eight to twelve engineers through growth without losing the "
+            "habits that made them good. I hire carefully, write things down and protect time "
+            "for deep work. My teams ship every day and sleep through the night. "
+            "I measure myself by how many of my engineers grow into leads, and so far six have. "
+            "I am looking for a company that treats reliability as a feature."
+        ),
+        "skills": ["hiring", "mentoring", "roadmapping", "incident reviews"],
+        "experience": [
+            {"title": "Engineering Manager", "company": "Parcelhub", "startDate": "2019"},
+            {"title": "Tech Lead", "company": "Parcelhub", "endDate": "2019"},
+        ],
+    },
+)
+
+_SHORT_SCRIPTS = (
+    "Hi, I'm Sofia, a mobile developer who ships calm, fast apps. Over six years I have built "
+    "iOS and Android apps used by two million people, from banking to fitness. I like small "
+    "teams, short feedback loops and code my colleagues enjoy reading. If you need someone who "
+    "cares about the last ten percent of polish, let's talk. Thanks for watching!",
+    "Hello, I'm Daniel, a cloud security engineer. I help companies find the holes in their "
+    "infrastructure before anyone else does, and then I help them close those holes for good. "
+    "I have led audits for fintech and healthcare teams and automated most of the checks we "
+    "used to do by hand. Thank you for watching; I look forward to connecting.",
+)
+
+
+def demo_requests(count: int) -> list[dict[str, Any]]:
+    """``count`` generateVideo requests: mostly medium videos from a CV, every fifth a short one
+    from a hand-written script; each with its own requestId, so a retried call is not a second
+    video."""
+    requests: list[dict[str, Any]] = []
+    for index in range(count):
+        request: dict[str, Any] = {"requestId": f"demo-{uuid.uuid4().hex[:16]}"}
+        if index % 5 == 4:
+            request["script"] = _SHORT_SCRIPTS[(index // 5) % len(_SHORT_SCRIPTS)]
+            request["options"] = {"duration": "short", "style": "friendly"}
+        else:
+            request["parsedCV"] = _CVS[index % len(_CVS)]
+            request["options"] = {"duration": "medium", "style": "professional"}
+        requests.append(request)
+    return requests
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure formatting: from job documents to lines and tables.
+
+
+def tally(docs: Iterable[Mapping[str, Any]]) -> tuple[Counter[str], dict[str, Counter[str]]]:
+    """Jobs per status, and per provider (the current one) jobs per status."""
+    statuses: Counter[str] = Counter()
+    providers: dict[str, Counter[str]] = {p: Counter() for p in PROVIDERS}
+    for doc in docs:
+        status = str(doc.get("status") or "queued")
+        statuses[status] += 1
+        provider = doc.get("providerId")
+        if provider:
+            providers.setdefault(str(provider), Counter())[status] += 1
+    return statuses, providers
+
+
+def progress_line(elapsed: float, docs: Sequence[Mapping[str, Any]], total: int) -> str:
+    statuses, providers = tally(docs)
+    queued = statuses["queued"] + max(0, total - len(docs))  # asked for, not yet seen
+    counts = (
+        f"queued {queued:2} · processing {statuses['processing']:2} · "
+        f"completed {statuses['completed']:2} · failed {statuses['failed']:2}"
+    )
+    per_provider = " · ".join(
+        f"{NAMES.get(p, p)} {c['processing']}/{c['completed']}"
+        + (f"/{c['failed']}✗" if c["failed"] else "")
+        for p, c in providers.items()
+    )
+    return f"  {elapsed:5.1f}s │ {counts} │ now/done: {per_provider}"
+
+
+def history_text(doc: Mapping[str, Any]) -> str:
+    """The providers a job went through: "heygen ✗ server_error → did ✓"."""
+    steps = []
+    for entry in doc.get("providerHistory") or []:
+        outcome = entry.get("outcome")
+        name = str(entry.get("providerId"))
+        if outcome == "completed":
+            steps.append(f"{name} ✓")
+        elif outcome is None:
+            steps.append(f"{name} …")
+        else:
+            steps.append(f"{name} ✗ {outcome}")
+    return " → ".join(steps) or "-"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  " + "  ".join(c.ljust(w) for c, w in zip(cells[0], widths, strict=True))]
+    lines.append("  " + "  ".join("─" * w for w in widths))
+    for row in cells[1:]:
+        lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def job_rows(jobs: Sequence[tuple[int, Mapping[str, Any]]], started: float) -> list[list[object]]:
+    rows: list[list[object]] = []
+    for number, doc in jobs:
+        took = float(doc.get("updatedAt") or 0) - float(doc.get("createdAt") or 0)
+        error = doc.get("error") or {}
+        rows.append(
+            [
+                f"#{number:02}",
+                doc.get("status", "?"),
+                NAMES.get(str(doc.get("providerId")), doc.get("providerId") or "-"),
+                doc.get("attempt", 0),
+                ", ".join(doc.get("degradations") or []) or "-",
+                f"{took:.1f}s" if doc.get("status") in TERMINAL else "-",
+                history_text(doc) + (f"  [{error.get('code')}]" if error else ""),
+            ]
+        )
+    return rows
+
+
+def recovery_rows(logs: Iterable[Mapping[str, Any]]) -> list[list[object]]:
+    counts: Counter[tuple[str, str, bool]] = Counter(
+        (str(e.get("errorCategory")), str(e.get("recoveryAction")), bool(e.get("success")))
+        for e in logs
+    )
+    return [
+        [category, action, "recovered" if ok else "not recovered", n]
+        for (category, action, ok), n in sorted(counts.items())
+    ]
+
+
+def charge_rows(stats: Mapping[str, Any], docs: Iterable[Mapping[str, Any]]) -> list[list[object]]:
+    """Per provider: the simulator's charges and USD, next to the renders the jobs record as
+    accepted by it (an attempt with a provider job id) and the jobs it completed."""
+    accepted: Counter[str] = Counter()
+    completed: Counter[str] = Counter()
+    for doc in docs:
+        for entry in doc.get("providerHistory") or []:
+            if entry.get("providerJobId"):
+                accepted[str(entry.get("providerId"))] += 1
+        if doc.get("status") == "completed":
+            completed[str(doc.get("providerId"))] += 1
+    rows: list[list[object]] = []
+    for provider in PROVIDERS:
+        sim = stats.get(provider) or {}
+        rows.append(
+            [
+                NAMES[provider],
+                sim.get("charges", 0),
+                f"${float(sim.get('charged_usd', 0.0)):.2f}",
+                accepted[provider],
+                completed[provider],
+            ]
+        )
+    return rows
+
+
+def _name(provider: object) -> str:
+    return NAMES.get(str(provider), str(provider))
+
+
+def dashboard_url(config: StackConfig) -> str:
+    auth = f"{config.auth.url}/identitytoolkit.googleapis.com"
+    return f"{config.function_url('dashboard')}/?auth={auth}&key={API_KEY}&refresh=2"
+
+
+# ---------------------------------------------------------------------------------------------
+# The run.
+
+
+class Style:
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def _wrap(self, code: str, text: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.enabled else text
+
+    def bold(self, text: str) -> str:
+        return self._wrap("1", text)
+
+    def dim(self, text: str) -> str:
+        return self._wrap("2", text)
+
+    def red(self, text: str) -> str:
+        return self._wrap("31", text)
+
+    def green(self, text: str) -> str:
+        return self._wrap("32", text)
+
+    def yellow(self, text: str) -> str:
+        return self._wrap("33", text)
+
+
+def _sign_up_admin(http: httpx.Client, config: StackConfig) -> None:
+    """An admin with a known email and password, for signing in to the dashboard page."""
+    api = config.auth_api
+    account = {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "returnSecureToken": True}
+    created = http.post(f"{api}/accounts:signUp", params={"key": API_KEY}, json=account)
+    created.raise_for_status()
+    http.post(
+        f"{api}/projects/{config.project_id}/accounts:update",
+        headers=OWNER,
+        json={"localId": created.json()["localId"], "customAttributes": '{"admin": true}'},
+    ).raise_for_status()
+
+
+class Demo:
+    def __init__(self, args: argparse.Namespace, style: Style) -> None:
+        self.args = args
+        self.s = style
+        self.t0 = time.monotonic()
+        self.numbers: dict[str, int] = {}  # job id -> its number in the order asked
+        self.seen_status: dict[str, str] = {}
+        self.seen_transitions: set[str] = set()
+
+    def say(self, text: str = "") -> None:
+        print(text, flush=True)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.t0
+
+    def run(self, config: StackConfig, db: Any, http: httpx.Client) -> int:
+        args, s = self.args, self.s
+        assert config.provider_sim is not None, "the demo needs the provider simulator"
+        sim = config.provider_sim.url
+        for provider in PROVIDERS:
+            http.post(
+                f"{sim}/_control/config", json={"provider": provider, "latency_s": args.latency}
+            ).raise_for_status()
+        uid, token = sign_up(http, config)
+        _sign_up_admin(http, config)
+        self.say(f"  signed in as a new user ({uid}); every render takes {args.latency:g} s\n")
+
+        self.say(s.bold(f"Asking for {args.jobs} videos"))
+        requests = demo_requests(args.jobs)
+        halfway = args.jobs // 2 if not args.no_outage else args.jobs
+        self.say(s.dim("  one progress line a second; events as they happen\n"))
+        self.t0 = time.monotonic()
+        self._submit(config, http, db, token, requests[:halfway], first=1)
+        if not args.no_outage:
+            # Let the first half reach a provider, so HeyGen is seen working before it breaks.
+            self._wait(
+                db,
+                lambda d: bool(d.get("providerJobId")) or d.get("status") in TERMINAL,
+                limit=60.0,
+            )
+            http.post(
+                f"{sim}/_control/faults",
+                json={"provider": "heygen", "fault": "server_error", "count": 100_000},
+            ).raise_for_status()
+            self.say(
+                s.red(
+                    s.bold(
+                        f"  {self.elapsed():5.1f}s ✖ HeyGen is down: every call to it now "
+                        "answers 500 (simulator fault server_error)"
+                    )
+                )
+            )
+            self._submit(config, http, db, token, requests[halfway:], first=halfway + 1)
+        docs = self._wait(db, lambda d: d.get("status") in TERMINAL, limit=args.timeout)
+        return self._summary(config, db, http, docs)
+
+    def _submit(
+        self,
+        config: StackConfig,
+        http: httpx.Client,
+        db: Any,
+        token: str,
+        requests: Sequence[dict[str, Any]],
+        *,
+        first: int,
+    ) -> None:
+        s = self.s
+        next_line = self.elapsed() + 1.0
+        for index, request in enumerate(requests, start=first):
+            answer = call(http, config, "generateVideo", request, token)
+            if answer.status_code != 200:
+                self.say(
+                    s.red(
+                        f"  generateVideo #{index} answered {answer.status_code}: "
+                        f"{answer.text[:300].strip()}"
+                    )
+                )
+                continue
+            result = answer.json()["result"]
+            self.numbers[result["jobId"]] = index
+            kind = "a script" if "script" in request else "a parsed CV"
+            self.say(
+                s.dim(
+                    f"  {self.elapsed():5.1f}s → #{index:02} asked for: "
+                    f"{request['options']['duration']} video from {kind} ({result['jobId'][:15]}…)"
+                )
+            )
+            if self.elapsed() >= next_line:
+                next_line = self.elapsed() + 1.0
+                self._tick(db)
+            time.sleep(self.args.spacing)
+
+    def _wait(
+        self, db: Any, done: Callable[[Mapping[str, Any]], bool], *, limit: float
+    ) -> list[dict[str, Any]]:
+        """Tick once a second until ``done`` holds for every job asked for, or ``limit`` s."""
+        deadline = time.monotonic() + limit
+        docs = self._tick(db)
+        while len(docs) < len(self.numbers) or not all(done(d) for d in docs):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(max(0.05, 1.0 - (self.elapsed() % 1.0)))
+            docs = self._tick(db)
+        return docs
+
+    def _jobs(self, db: Any) -> list[dict[str, Any]]:
+        found = [db.collection(JOBS).document(job_id).get() for job_id in self.numbers]
+        return [snap.to_dict() for snap in found if snap.exists]
+
+    def _tick(self, db: Any) -> list[dict[str, Any]]:
+        """Print what changed since the last tick, then the one-line progress."""
+        s = self.s
+        docs = self._jobs(db)
+        for doc in sorted(docs, key=lambda d: self.numbers.get(d["jobId"], 0)):
+            status = str(doc.get("status"))
+            if self.seen_status.get(doc["jobId"]) == status:
+                continue
+            self.seen_status[doc["jobId"]] = status
+            number = self.numbers.get(doc["jobId"], 0)
+            if status == "completed":
+                extra = f" after {doc.get('attempt')} attempts" if doc.get("attempt", 1) > 1 else ""
+                degraded = (
+                    f", degraded: {', '.join(doc['degradations'])}" if doc.get("degraded") else ""
+                )
+                self.say(
+                    s.green(
+                        f"  {self.elapsed():5.1f}s ✓ #{number:02} completed on "
+                        f"{_name(doc.get('providerId'))}"
+                        f"{extra}{degraded}   ({history_text(doc)})"
+                    )
+                )
+            elif status == "failed":
+                error = doc.get("error") or {}
+                self.say(
+                    s.red(
+                        f"  {self.elapsed():5.1f}s ✗ #{number:02} failed: "
+                        f"{error.get('code')}: {error.get('message')}"
+                    )
+                )
+        for snap in db.collection(TRANSITIONS).stream():
+            if snap.id in self.seen_transitions:
+                continue
+            self.seen_transitions.add(snap.id)
+            t = snap.to_dict()
+            self.say(
+                s.yellow(
+                    f"  {self.elapsed():5.1f}s ⚡ circuit {_name(t['providerId'])}: "
+                    f"{t['from']} → {t['to']} ({t['reason']})"
+                )
+            )
+        self.say(progress_line(self.elapsed(), docs, len(self.numbers)))
+        return docs
+
+    def _summary(
+        self, config: StackConfig, db: Any, http: httpx.Client, docs: list[dict[str, Any]]
+    ) -> int:
+        s = self.s
+        numbered = sorted((self.numbers[d["jobId"]], d) for d in docs if d["jobId"] in self.numbers)
+        self.say("\n" + s.bold("Jobs"))
+        self.say(
+            table(
+                [
+                    "job",
+                    "status",
+                    "provider",
+                    "attempts",
+                    "degradations",
+                    "took",
+                    "providers tried",
+                ],
+                job_rows(numbered, self.t0),
+            )
+        )
+        transitions = sorted(
+            (snap.to_dict() for snap in db.collection(TRANSITIONS).stream()),
+            key=lambda t: float(t.get("at") or 0),
+        )
+        self.say("\n" + s.bold("Circuit-breaker transitions"))
+        if transitions:
+            first = float(numbered[0][1]["createdAt"]) if numbered else 0.0
+            self.say(
+                table(
+                    ["at", "provider", "from", "to", "by", "reason"],
+                    [
+                        [
+                            f"+{float(t['at']) - first:.1f}s",
+                            NAMES.get(t["providerId"], t["providerId"]),
+                            t["from"],
+                            t["to"],
+                            t.get("by") or "-",
+                            t["reason"],
+                        ]
+                        for t in transitions
+                    ],
+                )
+            )
+        else:
+            self.say("  none")
+        logs = [snap.to_dict() for snap in db.collection(RECOVERY_LOGS).stream()]
+        self.say("\n" + s.bold(f"Recovery logs ({len(logs)}; one per job that met a failure)"))
+        rows = recovery_rows(logs)
+        self.say(
+            table(["error category", "recovery action", "outcome", "jobs"], rows)
+            if rows
+            else "  none"
+        )
+        assert config.provider_sim is not None
+        stats = http.get(f"{config.provider_sim.url}/_control/stats").json()
+        self.say("\n" + s.bold("What the simulated providers charged"))
+        self.say(
+            table(
+                ["provider", "charges", "charged", "renders accepted (jobs)", "jobs completed"],
+                charge_rows(stats, docs),
+            )
+        )
+        statuses, _ = tally(docs)
+        missing = len(self.numbers) - len(docs)
+        unfinished = sum(1 for d in docs if d.get("status") not in TERMINAL) + missing
+        self.say("\n" + s.bold("Dashboard"))
+        self.say(f"  open   {dashboard_url(config)}")
+        self.say(f"  sign in as {ADMIN_EMAIL} / {ADMIN_PASSWORD} (admin claim set)")
+        self.say("")
+        verdict = (
+            f"{statuses['completed']} completed, {statuses['failed']} failed, "
+            f"{unfinished} not finished, of {len(self.numbers)} asked for"
+        )
+        if unfinished:
+            self.say(s.red(s.bold(f"✗ {verdict} after {self.args.timeout:g} s")))
+            return 1
+        self.say(s.green(s.bold(f"✓ every job finished: {verdict}")))
+        return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.demo",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--jobs", type=int, default=20)
+    parser.add_argument("--latency", type=float, default=2.5, help="render seconds, per provider")
+    parser.add_argument("--spacing", type=float, default=0.25, help="seconds between requests")
+    parser.add_argument("--timeout", type=float, default=120.0, help="for every job to finish")
+    parser.add_argument("--no-outage", action="store_true", help="leave HeyGen up")
+    parser.add_argument("--run-dir", type=Path, default=REPO_ROOT / "run" / "demo")
+    keep = parser.add_mutually_exclusive_group()
+    keep.add_argument(
+        "--keep-open",
+        dest="keep_open",
+        action="store_true",
+        default=None,
+        help="after the summary, keep the stack up until Ctrl-C (default on a tty)",
+    )
+    keep.add_argument("--no-keep-open", dest="keep_open", action="store_false")
+    args = parser.parse_args(argv)
+    if args.keep_open is None:
+        args.keep_open = sys.stdin.isatty() and sys.stdout.isatty()
+    style = Style(sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
+
+    # SIGTERM ends the demo like Ctrl-C does: through the Stack's __exit__, which stops by PID.
+    def interrupted(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
+    os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+    from tools.stack import Stack, StackConfigError, StackError, StackProcessError
+    from tools.stack.project import isolated_project
+
+    print(style.bold("CVPlus demo: video generation with provider fallback, end to end"))
+    print(style.dim(f"  a copy of the functions project on free ports; logs in {args.run_dir}"))
+    print(
+        "  starting the local stack (Firestore, Cloud Tasks, Auth + Functions emulators, "
+        "provider simulator; about 20-40 s)…",
+        flush=True,
+    )
+    started = time.monotonic()
+    code: int | None = None  # set once the summary is printed
+    try:
+        project = isolated_project(args.run_dir / "project")
+        with (
+            Stack(project, run_dir=args.run_dir, functions_env=DEMO_ENV) as stack,
+            httpx.Client(timeout=60, trust_env=False) as http,
+        ):
+            print(
+                style.dim(
+                    f"  stack up in {time.monotonic() - started:.0f} s: functions at "
+                    f"{stack.config.function_url('')}"
+                ),
+                flush=True,
+            )
+            os.environ["FIRESTORE_EMULATOR_HOST"] = stack.config.firestore.address
+            from google.auth.credentials import AnonymousCredentials
+            from google.cloud import firestore
+
+            db = firestore.Client(
+                project=stack.config.project_id, credentials=AnonymousCredentials()
+            )
+            code = Demo(args, style).run(stack.config, db, http)
+            if args.keep_open:
+                print(
+                    style.bold("\nThe stack stays up for the dashboard; Ctrl-C stops it."),
+                    flush=True,
+                )
+                threading.Event().wait()
+    except KeyboardInterrupt:
+        print("\ninterrupted: stopping the stack", file=sys.stderr, flush=True)
+        return 130 if code is None else code
+    except (StackError, StackConfigError, StackProcessError) as exc:
+        print(style.red(f"demo: the stack did not start: {exc}"), file=sys.stderr)
+        return 1
+    print(style.dim("  stack stopped"), flush=True)
+    return 1 if code is None else code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
