@@ -24,11 +24,18 @@
 // commit or read. We assert that the callback really ran synchronously and fail loudly if a
 // future package version changes that.
 //
+// Usage counting (optional, for bench/load.py): with CVPLUS_FIRESTORE_COUNTS=<file> set, the
+// server keeps billing-style counts per RPC method and per collection path -- documents read
+// (BatchGetDocuments: each document asked for; RunQuery: each document returned, at least 1;
+// RunAggregationQuery: 1), writes (each Write of a Commit, applied or not) -- and rewrites the
+// file as JSON at most every 200 ms. Listen (on_snapshot watchers) is counted as calls only.
+//
 // Usage: node server.mjs [--port N] [--no-isolation] [--exit-with-stdin]
 //   --port 0 (default) lets the OS pick a free port; the readiness line says which:
 //   "CVPLUS_FIRESTORE_READY 127.0.0.1:PORT isolation=on|off"
 
 import { randomBytes } from "node:crypto";
+import { renameSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 
 import { FirestoreServer } from "@firestore-emulator/server";
@@ -317,6 +324,65 @@ function isolate(impl, state) {
   return { overrides, iso };
 }
 
+// "projects/p/databases/(default)/documents/a/x/b/y" -> "a/b"; a query's parent + from -> same.
+function collectionPath(name, collectionId = null) {
+  const marker = "/documents";
+  const at = name.indexOf(marker);
+  const rest = at < 0 ? "" : name.slice(at + marker.length).replace(/^\//, "");
+  const parts = rest === "" ? [] : rest.split("/");
+  if (collectionId !== null) parts.push(collectionId, "");
+  return parts.filter((_, i) => i % 2 === 0).join("/") || "(root)";
+}
+
+function countUsage(service, file) {
+  const counts = { calls: {}, reads: {}, writes: {} };
+  const add = (table, key, n = 1) => {
+    table[key] = (table[key] ?? 0) + n;
+    dirty = true;
+  };
+  let dirty = true;
+  const flush = () => {
+    if (!dirty) return;
+    dirty = false;
+    writeFileSync(`${file}.tmp`, JSON.stringify(counts));
+    renameSync(`${file}.tmp`, file); // readers never see half a file
+  };
+  setInterval(flush, 200).unref();
+  const wrap = (name, before) => {
+    const handler = service[name];
+    if (typeof handler !== "function") return;
+    service[name] = (call, ...rest) => {
+      add(counts.calls, name);
+      before?.(call);
+      return handler(call, ...rest);
+    };
+  };
+  wrap("BatchGetDocuments", (call) => {
+    for (const doc of call.request.documents) add(counts.reads, collectionPath(doc));
+  });
+  wrap("RunQuery", (call) => {
+    const from = call.request.structured_query.from?.[0]?.collection_id ?? "";
+    const key = collectionPath(call.request.parent, from);
+    let returned = 0;
+    interceptWrites(call, (response) => {
+      if (response.has_document) returned += 1;
+      if (response.done) add(counts.reads, key, Math.max(1, returned)); // the stream's last answer
+    });
+  });
+  wrap("RunAggregationQuery", (call) => {
+    const query = call.request.structured_aggregation_query.structured_query;
+    add(counts.reads, collectionPath(call.request.parent, query.from?.[0]?.collection_id ?? ""));
+  });
+  wrap("Commit", (call) => {
+    for (const write of call.request.writes) {
+      const name = writtenName(write);
+      if (name) add(counts.writes, collectionPath(name));
+    }
+  });
+  wrap("Listen");
+  return flush;
+}
+
 async function main() {
   const { values } = parseArgs({
     options: {
@@ -345,6 +411,9 @@ async function main() {
     stats = iso.stats;
   }
 
+  const countsFile = process.env.CVPLUS_FIRESTORE_COUNTS;
+  const flushCounts = countsFile ? countUsage(service, countsFile) : () => {};
+
   const server = new Server();
   server.addService(definition, service);
   const bound = await new Promise((resolve, reject) => {
@@ -359,6 +428,7 @@ async function main() {
     stopping = true;
     const summary = stats === null ? "no isolation" : `transactions ${JSON.stringify(stats)}`;
     console.error(`firestore server stopping (${reason}); ${summary}`);
+    flushCounts();
     const force = setTimeout(() => {
       server.forceShutdown();
       process.exit(0);
