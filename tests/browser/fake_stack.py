@@ -288,6 +288,8 @@ class Stack:
     day_of_history: bool = False  # 24 h of metrics: the charts draw lines, not just points
     screenshot: str = "dashboard.png"  # saved under run/ by the admin's test
     failed_job_ids: tuple[str, ...] = ()  # jobs the page must list as failed
+    # Without live traffic: makes some (a job, then the health check) while the page is open.
+    more_traffic: Callable[[], None] | None = None
 
     @property
     def admin_by(self) -> str:

@@ -69,6 +69,13 @@ HEALTHY_JOBS = 3  # before the fault: HeyGen renders these
 FAULTED_JOBS = 5  # during it: HeyGen answers 5xx, the jobs fail over, its circuit opens
 FAILING_JOBS = 2  # HeyGen and D-ID down: these fail
 JOBS_DEADLINE_S = 90.0
+# The simulator renders in 0.2 s by default, and its webhook can then arrive before the job has
+# stored the provider's job id; `Service.on_webhook` drops it as stale, and the job waits for
+# its poll (3 typical renders: minutes). Renders of 1.5 s keep the real order of events, and a
+# webhook wait of 10 s bounds the wait if it still happens.
+WEBHOOK_PROVIDERS = ("heygen", "did")
+RENDER_S = 1.5
+FUNCTIONS_ENV = {"WEBHOOK_WAIT_SECONDS": "10"}
 REDRIVE_AFTER_S = 20.0  # a wave takes a few seconds; longer, and a job waits to be re-driven
 
 
@@ -192,6 +199,10 @@ def make_traffic(running: EmulatorStack, http: httpx.Client, db: Any) -> Traffic
     began = time.monotonic()
     traffic = Traffic()
     token = id_token(http, config, USER)
+    for provider in WEBHOOK_PROVIDERS:
+        http.post(
+            f"{sim}/_control/config", json={"provider": provider, "latency_s": RENDER_S}
+        ).raise_for_status()
 
     def redrive() -> None:
         traffic.redrives += 1
@@ -245,7 +256,7 @@ def local_stack(folder: Path, run_dir: Path) -> Iterator[Stack]:
     project = isolated_project(folder)
     family: list[tuple[int, int]] = []
     with (
-        EmulatorStack(project, run_dir=run_dir) as running,
+        EmulatorStack(project, run_dir=run_dir, functions_env=FUNCTIONS_ENV) as running,
         httpx.Client(timeout=60, trust_env=False) as http,
     ):
         config = running.config
@@ -255,27 +266,52 @@ def local_stack(folder: Path, run_dir: Path) -> Iterator[Stack]:
         env = {"FIRESTORE_EMULATOR_HOST": config.firestore.address}
         with _environ(env):
             db = firestore.Client(project=config.project_id, credentials=AnonymousCredentials())
-            try:
+        try:
+            with _environ(env):
                 traffic = make_traffic(running, http, db)
-            finally:
-                db.close()
-        traffic.health = health_check_in_process(running)
-        print(
-            f"traffic: {traffic.statuses} on {traffic.providers} in {traffic.seconds:.1f} s "
-            f"({traffic.redrives} re-drives); "
-            f"health check: {traffic.health}",
-            file=sys.stderr,
-        )
-        family = _family(running)
-        yield Stack(
-            page_url=config.function_url("dashboard"),
-            auth_base=f"{config.auth.url}/identitytoolkit.googleapis.com",
-            functions_base=config.function_url("").rstrip("/"),
-            api_key=API_KEY,
-            admin=ADMIN,
-            user=USER,
-            failed_job_ids=tuple(j for j, status in traffic.statuses.items() if status == "failed"),
-        )
+            traffic.health = health_check_in_process(running)
+            print(
+                f"traffic: {traffic.statuses} on {traffic.providers} in {traffic.seconds:.1f} s "
+                f"({traffic.redrives} re-drives); health check: {traffic.health}",
+                file=sys.stderr,
+            )
+
+            def one_more_job() -> None:
+                """While the page is open: the simulator healthy again, one job as the admin
+                (the user has used up the hour's ten), then the minute's health check."""
+                assert config.provider_sim is not None
+                sim = config.provider_sim.url
+                http.post(f"{sim}/_control/reset").raise_for_status()
+                for provider in WEBHOOK_PROVIDERS:
+                    http.post(
+                        f"{sim}/_control/config", json={"provider": provider, "latency_s": RENDER_S}
+                    ).raise_for_status()
+                job_id = _submit(http, config, id_token(http, config, ADMIN), 99)
+                with _environ(env):
+                    _wait_terminal(
+                        db,
+                        [job_id],
+                        traffic,
+                        JOBS_DEADLINE_S,
+                        lambda: health_check_in_process(running),
+                    )
+                health_check_in_process(running)
+
+            family = _family(running)
+            yield Stack(
+                page_url=config.function_url("dashboard"),
+                auth_base=f"{config.auth.url}/identitytoolkit.googleapis.com",
+                functions_base=config.function_url("").rstrip("/"),
+                api_key=API_KEY,
+                admin=ADMIN,
+                user=USER,
+                failed_job_ids=tuple(
+                    j for j, status in traffic.statuses.items() if status == "failed"
+                ),
+                more_traffic=one_more_job,
+            )
+        finally:
+            db.close()
     survivors = [pid for pid, ticks in family if is_alive(pid, ticks)]
     if survivors:
         raise RuntimeError(f"the local stack left processes running: {survivors}")

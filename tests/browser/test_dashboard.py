@@ -156,6 +156,11 @@ def test_an_admin_sees_live_figures_and_opens_a_circuit_with_a_reason(
         calls = page.locator("#providers tr[data-provider=heygen] [data-figure=success24h] small")
         before = calls.inner_text()
         expect(calls).not_to_have_text(before, timeout=10_000)
+    elif stack.more_traffic is not None:
+        counts = page.locator("#providers [data-figure=success24h] small")
+        before = counts.all_inner_texts()
+        stack.more_traffic()
+        expect(counts).not_to_have_text(before, timeout=10_000)
 
     control = page.locator(f".circuit[data-provider={TARGET}]")
     open_button = control.locator("button[data-action=open]")
