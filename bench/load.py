@@ -1,0 +1,566 @@
+"""Load benchmark: N concurrent `generateVideo` calls through the local emulator stack (Functions
++ Auth emulators, Firestore server, Cloud Tasks emulator, provider simulator), on a copy of the
+project on free ports.
+
+    python -m bench.load [--jobs 200] [--users 5] [--latency 1.0] [--write BENCHMARKS.md]
+
+Two phases on one stack: first --serial jobs one after another (warms the emulator's workers
+and gives the unloaded cost of one job), then --jobs calls released together from as many
+threads. Figures: every job terminal, none lost (job ids answered == jobs in Firestore), none
+paid twice (the simulator's charges per provider == renders the jobs record as accepted),
+throughput, time to completion (updatedAt - createdAt), its overhead over the simulator's render
+latency, and Firestore reads and writes per job, counted at the Firestore server
+(tools/firestore_server/server.mjs with CVPLUS_FIRESTORE_COUNTS): reads are documents asked for
+by BatchGetDocuments, documents returned by RunQuery (at least 1) and 1 per aggregation query;
+writes are the writes of every Commit. The bench's own polling reads are counted by the bench and
+taken out; the trigger bridge's listener (standing in for Firestore's triggers) is not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+PROVIDERS = ("heygen", "runwayml", "did")
+TERMINAL = ("completed", "failed")
+JOBS = "enhanced_video_jobs"
+COUNTS_ENV = "CVPLUS_FIRESTORE_COUNTS"
+NODE_HEAP_MB = 12288
+# Goals (issue 5), printed, not asserted.
+GOAL_OVERHEAD_S = 3.0  # 10 % of a 30 s render
+GOAL_WRITES = 8
+GOAL_READS = 6
+SCRIPT = (
+    "Hello, I'm Jordan, a backend engineer who builds systems that stay up when traffic "
+    "doubles. I have spent seven years on payments and logistics platforms, and I like clear "
+    "interfaces, honest metrics and calm on-call rotations. Thank you for watching."
+)
+
+Counts = dict[str, dict[str, int]]
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure helpers (tests/unit/test_load_helpers.py).
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100) by linear interpolation between closest ranks."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100.0
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def counts_delta(before: Counts, after: Counts) -> Counts:
+    """What the server counted between two snapshots, per table and key (zeros dropped)."""
+    delta: Counts = {}
+    for table in ("calls", "reads", "writes"):
+        b, a = before.get(table, {}), after.get(table, {})
+        diff = {k: a.get(k, 0) - b.get(k, 0) for k in sorted(set(a) | set(b))}
+        delta[table] = {k: v for k, v in diff.items() if v}
+    return delta
+
+
+def total(counts: Counts, table: str) -> int:
+    return sum(counts.get(table, {}).values())
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeCheck:
+    provider: str
+    charges: int  # what the simulator billed
+    accepted: int  # renders the jobs record as accepted by this provider (a provider job id)
+    completed: int  # jobs completed on this provider
+    failed_renders: int  # accepted renders that did not complete the job
+
+    @property
+    def unaccounted(self) -> int:
+        """Charges no job accounts for: a render paid twice (or lost). 0 is right."""
+        return self.charges - self.accepted
+
+
+def charge_checks(
+    charges: Mapping[str, int], docs: Iterable[Mapping[str, Any]]
+) -> list[ChargeCheck]:
+    accepted: Counter[str] = Counter()
+    completed: Counter[str] = Counter()
+    failed: Counter[str] = Counter()
+    for doc in docs:
+        for entry in doc.get("providerHistory") or []:
+            if not entry.get("providerJobId"):
+                continue
+            pid = str(entry.get("providerId"))
+            accepted[pid] += 1
+            if entry.get("outcome") == "completed":
+                completed[pid] += 1
+            else:
+                failed[pid] += 1
+    return [
+        ChargeCheck(p, int(charges.get(p, 0)), accepted[p], completed[p], failed[p])
+        for p in PROVIDERS
+    ]
+
+
+def first_time_successes(docs: Iterable[Mapping[str, Any]]) -> int:
+    """Completed jobs with one attempt and no failure: the jobs the per-job goals are about."""
+    return sum(
+        1
+        for d in docs
+        if d.get("status") == "completed"
+        and len(d.get("providerHistory") or []) == 1
+        and not d.get("degraded")
+    )
+
+
+@dataclass(slots=True)
+class Phase:
+    """What one phase measured."""
+
+    name: str
+    jobs: int
+    answered: int = 0  # calls that returned a job id
+    refused: Counter[str] = field(default_factory=Counter)  # call failures by status/reason
+    call_s: list[float] = field(default_factory=list)  # generateVideo round trips
+    docs: list[dict[str, Any]] = field(default_factory=list)  # the phase's jobs, at the end
+    wall_s: float = 0.0  # first call sent -> last job terminal
+    counts: Counts = field(default_factory=dict)  # Firestore server counts during the phase
+    charges: dict[str, int] = field(default_factory=dict)  # simulator charges during the phase
+
+    def ttc(self) -> list[float]:
+        return [
+            float(d["updatedAt"]) - float(d["createdAt"])
+            for d in self.docs
+            if d.get("status") in TERMINAL
+        ]
+
+
+def fmt(seconds: float) -> str:
+    return "n/a" if math.isnan(seconds) else f"{seconds:.2f} s"
+
+
+def phase_table(phase: Phase, latency: float) -> list[str]:
+    terminal = sum(1 for d in phase.docs if d.get("status") in TERMINAL)
+    statuses = Counter(str(d.get("status")) for d in phase.docs)
+    ttc = phase.ttc()
+    overhead = [t - latency for t in ttc]
+    checks = charge_checks(phase.charges, phase.docs)
+    unaccounted = sum(c.unaccounted for c in checks)
+    firsts = first_time_successes(phase.docs)
+    reads, writes = total(phase.counts, "reads"), total(phase.counts, "writes")
+    n = max(1, len(phase.docs))
+    return [
+        f"| requests | {phase.jobs} ({phase.answered} answered with a job id"
+        + (f"; refused: {dict(phase.refused)}" if phase.refused else "")
+        + ") |",
+        f"| jobs terminal | {terminal} of {len(phase.docs)} found "
+        f"({statuses['completed']} completed, {statuses['failed']} failed) |",
+        f"| jobs lost (answered - found) | {phase.answered - len(phase.docs)} |",
+        f"| charges with no render in a job (paid twice) | {unaccounted} |",
+        f"| generateVideo round trip p50 / p95 | {fmt(percentile(phase.call_s, 50))} / "
+        f"{fmt(percentile(phase.call_s, 95))} |",
+        f"| wall time, first call -> last job terminal | {phase.wall_s:.1f} s |",
+        f"| throughput | {len(ttc) / phase.wall_s if phase.wall_s else math.nan:.2f} jobs/s |",
+        f"| time to completion p50 / p95 / max | {fmt(percentile(ttc, 50))} / "
+        f"{fmt(percentile(ttc, 95))} / {fmt(max(ttc, default=math.nan))} |",
+        f"| overhead over the {latency:g} s render p50 / p95 | "
+        f"{fmt(percentile(overhead, 50))} / {fmt(percentile(overhead, 95))} |",
+        f"| first-time successes | {firsts} of {len(phase.docs)} |",
+        f"| Firestore reads / writes per job | {reads / n:.2f} / {writes / n:.2f} |",
+    ]
+
+
+def report(
+    serial: Phase,
+    load: Phase,
+    *,
+    latency: float,
+    users: int,
+    started_s: float,
+    webhook_wait: float,
+) -> tuple[str, list[str]]:
+    """The BENCHMARKS.md body and the goal lines."""
+    out = [
+        "`python -m bench.load` (`make bench-load`): the real functions in the Firebase Functions "
+        f"emulator on the local stack (started in {started_s:.0f} s), {users} users, the provider "
+        f"simulator's render latency set to {latency:g} s for every provider, no faults, "
+        f"WEBHOOK_WAIT_SECONDS={webhook_wait:g} (a render whose webhook never came is polled "
+        "then), the emulator's default of 50 function executions in parallel, node heap "
+        f"{NODE_HEAP_MB} MB for the Firestore server. "
+        f"Phase 1: {serial.jobs} jobs one after another (warms the emulator's Python workers). "
+        f"Phase 2: {load.jobs} `generateVideo` calls released together from {load.jobs} threads.",
+        "",
+        f"| | phase 1: {serial.jobs} serial | phase 2: {load.jobs} concurrent |",
+        "|---|---|---|",
+    ]
+    for a, b in zip(phase_table(serial, latency), phase_table(load, latency), strict=True):
+        label, value_a = a.strip("|").split("|", 1)
+        value_b = b.strip("|").split("|", 1)[1]
+        out.append(f"|{label}|{value_a.strip()} |{value_b.strip()} |")
+    out += ["", "Charges per provider (phase 2; simulator `/_control/stats` against the jobs):", ""]
+    out += ["| provider | charged | renders accepted (jobs) | completed | failed renders |"]
+    out += ["|---|---|---|---|---|"]
+    for c in charge_checks(load.charges, load.docs):
+        out.append(
+            f"| {c.provider} | {c.charges} | {c.accepted} | {c.completed} | {c.failed_renders} |"
+        )
+    out += [
+        "",
+        "Firestore operations counted at the server, per collection (phase 1, per job; "
+        "phase 2, per job):",
+        "",
+    ]
+    out += ["| | collection | phase 1 | phase 2 |", "|---|---|---|---|"]
+    for table_name in ("reads", "writes"):
+        keys = sorted(set(serial.counts.get(table_name, {})) | set(load.counts.get(table_name, {})))
+        for key in keys:
+            per_a = serial.counts.get(table_name, {}).get(key, 0) / max(1, len(serial.docs))
+            per_b = load.counts.get(table_name, {}).get(key, 0) / max(1, len(load.docs))
+            out.append(f"| {table_name} | {key} | {per_a:.2f} | {per_b:.2f} |")
+    calls = ", ".join(f"{k} {v}" for k, v in sorted(load.counts.get("calls", {}).items()))
+    out += ["", f"Phase 2 RPCs at the server: {calls}."]
+    goals = goal_lines(serial, load, latency)
+    out += ["", "Goals (issue 5; printed, not asserted):", ""] + [f"- {g}" for g in goals]
+    return "\n".join(out) + "\n", goals
+
+
+def goal_lines(serial: Phase, load: Phase, latency: float) -> list[str]:
+    lost = (
+        load.answered
+        - len(load.docs)
+        + sum(1 for d in load.docs if d.get("status") not in TERMINAL)
+    )
+    twice = sum(max(0, c.unaccounted) for c in charge_checks(load.charges, load.docs))
+    lines = [
+        _goal(
+            lost == 0 and twice == 0 and load.answered == load.jobs,
+            f"0 lost and 0 double-charged at {load.jobs} concurrent: {lost} lost or unfinished, "
+            f"{twice} charged twice, {load.answered}/{load.jobs} calls answered",
+        ),
+    ]
+    for phase in (serial, load):
+        p95 = percentile([t - latency for t in phase.ttc()], 95)
+        lines.append(
+            _goal(
+                p95 < GOAL_OVERHEAD_S,
+                f"overhead p95 under {GOAL_OVERHEAD_S:g} s (10 % of a 30 s render), "
+                f"{phase.name}: {fmt(p95)}",
+            )
+        )
+    for phase in (serial, load):
+        n = max(1, len(phase.docs))
+        firsts = first_time_successes(phase.docs)
+        reads, writes = total(phase.counts, "reads") / n, total(phase.counts, "writes") / n
+        scope = (
+            "all first-time successes"
+            if firsts == len(phase.docs)
+            else (f"{firsts} of {len(phase.docs)} first-time successes: a mixed figure")
+        )
+        lines.append(
+            _goal(
+                writes <= GOAL_WRITES and reads <= GOAL_READS,
+                f"at most {GOAL_WRITES} writes and {GOAL_READS} reads per job that "
+                f"succeeds first time, {phase.name} ({scope}): {writes:.2f} writes, "
+                f"{reads:.2f} reads",
+            )
+        )
+    return lines
+
+
+def _goal(met: bool, text: str) -> str:
+    return f"{'met' if met else 'NOT met'}: {text}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The run.
+
+
+class Poller:
+    """Waits for jobs by polling, and counts its own Firestore reads so they can be taken out
+    of the server's counts exactly. (Not a listener: on_snapshot makes the npm Firestore server
+    grow without bound -- 1.1 GB after 800 writes with two listeners -- and the trigger bridge
+    already holds one.)"""
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+        self.calls: Counter[str] = Counter()
+        self.reads = 0
+
+    def _count(self, call: str, reads: int) -> None:
+        self.calls[call] += 1
+        self.reads += reads
+
+    def unfinished(self) -> int:
+        """Jobs queued or processing, by one aggregation query (1 read)."""
+        query = self.db.collection(JOBS).where(
+            filter=FieldFilter("status", "in", ["queued", "processing"])
+        )
+        self._count("RunAggregationQuery", 1)
+        return int(query.count().get()[0][0].value)
+
+    def status(self, job_id: str) -> str | None:
+        self._count("BatchGetDocuments", 1)
+        snap = self.db.collection(JOBS).document(job_id).get()
+        return str(snap.get("status")) if snap.exists else None
+
+    def wait_all(self, timeout: float) -> bool:
+        began = time.monotonic()
+        shown = began
+        while left := self.unfinished():
+            now = time.monotonic()
+            if now - began > timeout:
+                return False
+            if now - shown >= 10.0:
+                shown = now
+                print(f"  {now - began:5.0f} s: {left} jobs not finished", flush=True)
+            time.sleep(1.0)
+        return True
+
+    def wait_one(self, job_id: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self.status(job_id) not in TERMINAL:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
+        return True
+
+    def read_jobs(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The jobs, read after the phase's counts were taken (so never counted)."""
+        refs = [self.db.collection(JOBS).document(i) for i in ids]
+        return [snap.to_dict() for snap in self.db.get_all(refs) if snap.exists]
+
+    def taken(self) -> Counts:
+        """The poller's own reads so far, to subtract from the server's counts."""
+        return {"calls": dict(self.calls), "reads": {JOBS: self.reads}}
+
+
+def without(counts: Counts, own: Counts) -> Counts:
+    """``counts`` minus ``own`` (the bench's polling), per table and key."""
+    return {
+        table: {
+            k: v - own.get(table, {}).get(k, 0)
+            for k, v in values.items()
+            if v - own.get(table, {}).get(k, 0)
+        }
+        for table, values in counts.items()
+    }
+
+
+def read_counts(path: Path, *, settle: float = 1.0) -> Counts:
+    """The server's counts once they stop changing for ``settle`` s (it flushes every 0.2 s;
+    a job's last write, the lease release, comes just after the terminal state)."""
+    last: str | None = None
+    stable_since = time.monotonic()
+    while True:
+        text = path.read_text() if path.exists() else "{}"
+        if text != last:
+            last, stable_since = text, time.monotonic()
+        elif time.monotonic() - stable_since >= settle:
+            counts: Counts = json.loads(text)
+            return counts
+        time.sleep(0.1)
+
+
+def sim_charges(http: httpx.Client, sim: str) -> dict[str, int]:
+    stats = http.get(f"{sim}/_control/stats").json()
+    return {p: int(stats[p]["charges"]) for p in PROVIDERS}
+
+
+def submit(
+    http: httpx.Client, config: Any, token: str, phase: Phase, lock: threading.Lock
+) -> str | None:
+    from tools.stack.client import call
+
+    request = {
+        "requestId": f"load-{uuid.uuid4().hex}",
+        "script": SCRIPT,
+        "options": {"duration": "short"},
+    }
+    began = time.monotonic()
+    try:
+        answer = call(http, config, "generateVideo", request, token)
+    except httpx.HTTPError as exc:
+        with lock:
+            phase.refused[type(exc).__name__] += 1
+        return None
+    took = time.monotonic() - began
+    with lock:
+        phase.call_s.append(took)
+        if answer.status_code != 200:
+            phase.refused[f"HTTP {answer.status_code}"] += 1
+            return None
+        phase.answered += 1
+    return str(answer.json()["result"]["jobId"])
+
+
+def run_phase(
+    phase: Phase,
+    *,
+    concurrent: bool,
+    tokens: Sequence[str],
+    config: Any,
+    http: httpx.Client,
+    poller: Poller,
+    counts_file: Path,
+    sim: str,
+    timeout: float,
+    follow_up_s: float,
+) -> None:
+    lock = threading.Lock()
+    before, charged = read_counts(counts_file), sim_charges(http, sim)
+    own_before = poller.taken()
+    ids: list[str] = []
+    started = time.time()
+    if concurrent:
+        gate = threading.Barrier(phase.jobs)
+
+        def one(index: int) -> str | None:
+            gate.wait()
+            return submit(http, config, tokens[index % len(tokens)], phase, lock)
+
+        pool = ThreadPoolExecutor(phase.jobs)
+        try:
+            ids = [i for i in pool.map(one, range(phase.jobs)) if i]
+        finally:
+            # On Ctrl-C do not wait for calls in flight: stopping the stack ends them.
+            pool.shutdown(wait=False, cancel_futures=True)
+        print(
+            f"  {phase.answered} of {phase.jobs} calls answered in {time.time() - started:.1f} "
+            "s; waiting for every job to finish",
+            flush=True,
+        )
+        last_task_at = time.time() + follow_up_s
+        poller.wait_all(timeout)
+    else:
+        for index in range(phase.jobs):
+            job_id = submit(http, config, tokens[index % len(tokens)], phase, lock)
+            if job_id:
+                ids.append(job_id)
+                poller.wait_one(job_id, timeout)
+        last_task_at = time.time() + follow_up_s
+    # Each job's follow-up task (a status poll unless the job is finished by then) comes
+    # WEBHOOK_WAIT_SECONDS after its submission; its read belongs to the job, so wait for it.
+    time.sleep(max(0.0, last_task_at - time.time()))
+    server = counts_delta(before, read_counts(counts_file))
+    phase.counts = without(server, counts_delta(own_before, poller.taken()))
+    after = sim_charges(http, sim)
+    phase.charges = {p: after[p] - charged[p] for p in PROVIDERS}
+    phase.docs = poller.read_jobs(ids)
+    ended = max((float(d.get("updatedAt") or 0) for d in phase.docs), default=time.time())
+    phase.wall_s = ended - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m bench.load",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ap.add_argument("--jobs", type=int, default=200, help="concurrent generateVideo calls")
+    ap.add_argument("--serial", type=int, default=10, help="jobs one at a time first")
+    ap.add_argument("--users", type=int, default=5)
+    ap.add_argument("--latency", type=float, default=1.0, help="simulated render seconds")
+    ap.add_argument("--timeout", type=float, default=900.0, help="for the jobs of one phase")
+    ap.add_argument("--webhook-wait", type=float, default=30.0, help="WEBHOOK_WAIT_SECONDS")
+    ap.add_argument("--write", type=Path, help="replace the load section of this markdown file")
+    args = ap.parse_args(argv)
+
+    from tools.stack import Stack, sign_up
+    from tools.stack._stack import REPO_ROOT
+    from tools.stack.project import isolated_project
+
+    (REPO_ROOT / "run").mkdir(exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="bench-load-", dir=REPO_ROOT / "run"))
+    counts_file = work / "firestore-counts.json"
+    os.environ[COUNTS_ENV] = str(counts_file)  # the Firestore server inherits it
+    # The npm Firestore server answers every write with the whole collection to each listener
+    # (the trigger bridge holds one), so at 200 jobs its heap passes node's 4 GB default.
+    os.environ.setdefault("NODE_OPTIONS", f"--max-old-space-size={NODE_HEAP_MB}")
+    os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+    project = isolated_project(work / "project")
+    print(f"load benchmark: starting an isolated stack (logs in {work / 'run'})", flush=True)
+    began = time.monotonic()
+    env = {
+        "USER_JOBS_PER_HOUR": "10000",  # a few users ask for all the jobs
+        # The emulator sometimes fails to start a worker for a webhook under load (the call is
+        # lost); follow a render up by a status poll after this long instead of 3 typical
+        # renders (6 minutes for HeyGen), so such a job finishes within the run.
+        "WEBHOOK_WAIT_SECONDS": str(args.webhook_wait),
+    }
+    with (
+        Stack(project, run_dir=work / "run", functions_env=env) as stack,
+        httpx.Client(
+            timeout=300,
+            trust_env=False,
+            limits=httpx.Limits(
+                max_connections=args.jobs + 10, max_keepalive_connections=args.jobs
+            ),
+        ) as http,
+    ):
+        started_s = time.monotonic() - began
+        config = stack.config
+        assert config.provider_sim is not None
+        sim = config.provider_sim.url
+        for provider in PROVIDERS:
+            http.post(
+                f"{sim}/_control/config", json={"provider": provider, "latency_s": args.latency}
+            ).raise_for_status()
+        tokens = [sign_up(http, config)[1] for _ in range(args.users)]
+        os.environ["FIRESTORE_EMULATOR_HOST"] = config.firestore.address
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import firestore
+
+        db = firestore.Client(project=config.project_id, credentials=AnonymousCredentials())
+        poller = Poller(db)
+        common: dict[str, Any] = {
+            "tokens": tokens,
+            "config": config,
+            "http": http,
+            "poller": poller,
+            "counts_file": counts_file,
+            "sim": sim,
+            "timeout": args.timeout,
+            "follow_up_s": args.webhook_wait + 3.0,
+        }
+        serial = Phase("serial", args.serial)
+        print(f"phase 1: {args.serial} jobs one after another", flush=True)
+        run_phase(serial, concurrent=False, **common)
+        load = Phase("concurrent", args.jobs)
+        print(f"phase 2: {args.jobs} concurrent generateVideo calls", flush=True)
+        run_phase(load, concurrent=True, **common)
+    body, goals = report(
+        serial,
+        load,
+        latency=args.latency,
+        users=args.users,
+        started_s=started_s,
+        webhook_wait=args.webhook_wait,
+    )
+    print(body)
+    if args.write:
+        from bench.report import write_section
+
+        write_section(args.write, "load", body)
+        print(f"wrote the load section of {args.write}")
+    return 0 if goals and goals[0].startswith("met") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
