@@ -47,7 +47,12 @@ log = logging.getLogger("cvplus")
 LEASE_S = 120.0
 POLL_INTERVAL_S = 10.0  # status polls for providers without webhooks (RunwayML)
 WEBHOOK_GRACE = 3.0  # a webhook provider gets this many typical render times before we poll
-JOB_TIMEOUT_S = 30 * 60.0  # a job not finished by then fails, whatever is left of its budget
+JOB_TIMEOUT_S = 30 * 60.0
+POLL_RETRY_S = 20.0  # after a failed status check (the render itself may be fine)
+RENDER_PATIENCE_S = 10 * 60.0  # past this, a render we cannot see is given up for another
+RENDER_FAILURES = frozenset(
+    {ErrorCategory.PROCESSING_ERROR, ErrorCategory.QUALITY_FAILURE}
+)  # a job not finished by then fails, whatever is left of its budget
 STATS_TTL_S = 30.0
 SUCCESS_TARGET = 0.95  # a provider's hourly success rate under this raises an alert
 MIN_ALERT_SAMPLES = 20
@@ -235,7 +240,10 @@ class Service:
                 job.provider_job_id or "", expected_duration_s=job.options.duration.seconds
             )
         except ProviderError as error:
-            return self._failed(job, error, permit=None, took=self.clock() - started, now=now)
+            took = self.clock() - started
+            if error.category in RENDER_FAILURES or now - _started(job) > RENDER_PATIENCE_S:
+                return self._failed(job, error, permit=None, took=took, now=now)
+            return self._poll_failed(job, error, took=took, now=now)
         took = self.clock() - started
         if status.state is not RenderState.COMPLETED:
             later = jobs.submitted(
@@ -252,6 +260,31 @@ class Service:
             duration_s=status.duration_s,
         )
         return self._complete(job, result, now)
+
+    def _poll_failed(self, job: Job, error: ProviderError, *, took: float, now: float) -> Job:
+        """Only the look at the render failed, not the render: it is paid for and may well be
+        fine, so look again later rather than pay another provider for the same video."""
+        counts = STRATEGIES[error.category].counts_against_breaker
+        self._breaker(
+            error.provider_id,
+            br.Outcome(success=False, duration_s=took, category=error.category, counts=counts),
+        )
+        log.warning(
+            "job %s: status check on %s failed (%s); polling again",
+            job.job_id,
+            error.provider_id,
+            error.category.value,
+        )
+        later = jobs.submitted(
+            job,
+            provider_job_id=job.provider_job_id or "",
+            follow_up_at=now + POLL_RETRY_S,
+            now=now,
+        )
+        metric = self._metric(
+            job, Operation.STATUS_CHECK, success=False, took=took, now=now, error=error
+        )
+        return self._save(later, now, side=metric, reason="status check failed")
 
     def _complete(self, job: Job, result: VideoResult, now: float) -> Job:
         done = jobs.complete(job, result=result, now=now)

@@ -267,3 +267,21 @@ def _submitted_on_heygen(world: World) -> Job:
     assert after.provider_id == "heygen"
     assert after.provider_job_id
     return after
+
+
+def test_a_failed_status_check_keeps_the_paid_render_instead_of_paying_again(
+    world: World,
+) -> None:
+    """HeyGen accepted the render, then its status endpoint answers 500 for a while: the job
+    looks again later and completes with that render; no second provider is paid."""
+    world.service.webhook_base_url = None  # polling only, so every follow-up is a status check
+    world.sim.add_fault("heygen", "server_error", count=2, op="status")
+    job = _submitted_on_heygen(world)
+    done = world.run(job.job_id)
+    assert done.status is JobStatus.COMPLETED
+    assert [r.provider_id for r in done.history] == ["heygen"]
+    stats = world.sim.stats()
+    charges = {p: stats[p]["charges"] for p in ("heygen", "runwayml", "did")}
+    assert charges == {"heygen": 1, "runwayml": 0, "did": 0}
+    checks = [m for m in metrics_of(world, job.job_id) if m["operationType"] == "status_check"]
+    assert [m["success"] for m in checks][:2] == [False, False]
