@@ -15,10 +15,13 @@
    `providerHealthCheck` has no trigger in the Functions emulator (it would need Pub/Sub and
    Cloud Scheduler), so the same code runs here in-process: `functions.runtime.build` wired to
    the stack's Firestore, Cloud Tasks queue and simulator with the functions' own environment,
-   then `Service.health_check()` - what the scheduled function's body does.
+   then `Service.health_check()` - what the scheduled function's body does. The same runs
+   while waiting for jobs when a wave takes over 20 s (it re-drives overdue jobs);
+4. yields the browser test's `Stack`, whose ``more_traffic`` makes one more job (as the admin)
+   and runs the health check while the page is open, so the test sees the figures move.
 
-Everything it started is stopped on exit (the Stack's processes; the Firestore client and the
-in-process Service's provider clients are closed).
+Everything it started is stopped on exit: the Stack's processes (checked: none of them or
+their children is left running), the Firestore clients and the provider clients.
 """
 
 from __future__ import annotations
@@ -245,6 +248,9 @@ def health_check_in_process(running: EmulatorStack) -> dict[str, object]:
         finally:
             for provider in service.providers.values():
                 provider.close()
+            client = getattr(service.jobs, "client", None)
+            if client is not None:
+                client.close()
 
 
 @contextmanager
