@@ -241,7 +241,7 @@ class Service:
             )
         except ProviderError as error:
             took = self.clock() - started
-            if error.category in RENDER_FAILURES or now - _started(job) > RENDER_PATIENCE_S:
+            if self._render_lost(job, error, now=now):
                 return self._failed(job, error, permit=None, took=took, now=now)
             return self._poll_failed(job, error, took=took, now=now)
         took = self.clock() - started
@@ -260,6 +260,16 @@ class Service:
             duration_s=status.duration_s,
         )
         return self._complete(job, result, now)
+
+    def _render_lost(self, job: Job, error: ProviderError, *, now: float) -> bool:
+        """Whether a failed status check means the render is lost: it failed or fell below the
+        quality bar, its provider's circuit is open (down: better pay another than keep the user
+        waiting), or it has been out of sight for too long."""
+        if error.category in RENDER_FAILURES or now - _started(job) > RENDER_PATIENCE_S:
+            return True
+        if not self.breaker_enabled:
+            return False
+        return self.breakers.admission(error.provider_id, now=now) is br.Admission.REJECT
 
     def _poll_failed(self, job: Job, error: ProviderError, *, took: float, now: float) -> Job:
         """Only the look at the render failed, not the render: it is paid for and may well be
@@ -349,7 +359,14 @@ class Service:
             entry = recovery_log(job)
             if entry is not None:
                 extra.append(SideWrite(stores.RECOVERY_LOGS, entry, doc_id=job.job_id))
-        self.jobs.save(job, owner=self.instance_id, now=now, side=extra, release=False)
+        try:
+            self.jobs.save(job, owner=self.instance_id, now=now, side=extra, release=False)
+        except (stores.TerminalJobError, stores.LeaseLostError) as exc:
+            # A webhook finished the job meanwhile, or a slow call outlived our lease: the stored
+            # job is the truth; our side documents are dropped with our version.
+            log.warning("job %s: not saved (%s); keeping the stored job", job.job_id, exc)
+            stored = self.jobs.get(job.job_id)
+            return stored if stored is not None else job
         if not job.terminal and job.next_action_at is not None and job.next_action_at > now:
             self.scheduler.schedule(job.job_id, at=job.next_action_at, reason=reason)
         return job
@@ -383,9 +400,15 @@ class Service:
 
         def change(job: Job) -> tuple[Job, Sequence[SideWrite]] | None:
             decided.clear()
-            if job.terminal or job.provider_job_id != event.provider_job_id:
+            if job.terminal or not _current_render(job, provider_id, event.provider_job_id):
                 outcome[0] = "ignored: stale or duplicate event"
                 return None
+            job = jobs.submitted(
+                job,
+                provider_job_id=event.provider_job_id,
+                follow_up_at=job.next_action_at or now,
+                now=now,
+            )
             if failure is None:
                 done = jobs.complete(
                     job, result=VideoResult(video_url=event.video_url or ""), now=now
@@ -758,6 +781,14 @@ class Service:
             error_type=error_type,
         )
         self.docs.add(stores.METRICS, snap.to_doc())
+
+
+def _current_render(job: Job, provider_id: str, provider_job_id: str) -> bool:
+    """Whether a provider's notice is about the job's current render — also when it arrives
+    before the submitting worker stored the render's id (a fast render races the save)."""
+    if job.provider_job_id is not None:
+        return job.provider_job_id == provider_job_id
+    return job.provider_id == provider_id and _open_attempt(job)
 
 
 def _open_attempt(job: Job) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 import pytest
@@ -21,6 +21,7 @@ from shared.providers.heygen import HeyGenProvider
 from shared.providers.runwayml import RunwayMLProvider
 from shared.service import RecordingScheduler, Service
 from shared.stores import base as stores
+from shared.stores import codec
 from shared.stores.breakers import SharedBreaker
 from shared.stores.memory import (
     MemoryBreakerBackend,
@@ -285,3 +286,39 @@ def test_a_failed_status_check_keeps_the_paid_render_instead_of_paying_again(
     assert charges == {"heygen": 1, "runwayml": 0, "did": 0}
     checks = [m for m in metrics_of(world, job.job_id) if m["operationType"] == "status_check"]
     assert [m["success"] for m in checks][:2] == [False, False]
+
+
+def test_a_webhook_that_beats_the_save_of_its_render_id_still_completes_the_job(
+    world: World,
+) -> None:
+    """A fast render's notice can arrive before the submitting worker stored the render id;
+    it belongs to the open attempt and completes the job."""
+    job = _submitted_on_heygen(world)
+    render_id = job.provider_job_id
+    unsaved = replace(
+        job, provider_job_id=None, history=(replace(job.history[-1], provider_job_id=None),)
+    )
+    world.db.coll(stores.JOBS)[job.job_id] = {**codec.job_to_doc(unsaved), "lease": None}
+    entry = world.sim.wait_inbox("providerWebhook/heygen")[0]
+    request = WebhookRequest(
+        body=entry["body"].encode(), headers=entry["headers"], query=entry["query"]
+    )
+    assert world.service.on_webhook("heygen", request) == "completed"
+    done = world.service.jobs.get(job.job_id)
+    assert done is not None
+    assert done.status is JobStatus.COMPLETED
+    assert done.provider_job_id == render_id
+
+
+def test_a_status_check_failing_while_the_provider_is_down_moves_the_job(world: World) -> None:
+    """When the provider's circuit is open, a render we cannot see is given up for another."""
+    world.service.webhook_base_url = None
+    job = _submitted_on_heygen(world)
+    world.sim.add_fault("heygen", "server_error", count=1000)
+    world.service.set_circuit("did", ManualAction.RESET, by="test", reason="let D-ID take it")
+    world.service.breakers.force(
+        "heygen", ManualAction.OPEN, by="test", reason="down", now=world.clock()
+    )
+    done = world.run(job.job_id)
+    assert done.status is JobStatus.COMPLETED
+    assert [r.provider_id for r in done.history] == ["heygen", "did"]
