@@ -383,7 +383,9 @@ class Demo:
         s = self.s
         next_line = self.elapsed() + 1.0
         for index, request in enumerate(requests, start=first):
-            answer = call(http, config, "generateVideo", request, token)
+            answer = self._ask(config, http, token, request, index)
+            if answer is None:
+                continue
             if answer.status_code != 200:
                 self.say(
                     s.red(
@@ -405,6 +407,30 @@ class Demo:
                 next_line = self.elapsed() + 1.0
                 self._tick(db)
             time.sleep(self.args.spacing)
+
+    def _ask(
+        self,
+        config: StackConfig,
+        http: httpx.Client,
+        token: str,
+        request: dict[str, Any],
+        index: int,
+    ) -> httpx.Response | None:
+        """generateVideo, asked again with the same requestId (the same job, never a second
+        one) when a call gets no answer or a 5xx, as the web app does."""
+        for attempt in range(1, 4):
+            try:
+                answer = call(http, config, "generateVideo", request, token)
+            except httpx.HTTPError as exc:
+                problem = f"no answer ({type(exc).__name__})"
+            else:
+                if answer.status_code < 500:
+                    return answer
+                problem = f"HTTP {answer.status_code}"
+            self.say(
+                self.s.yellow(f"  generateVideo #{index}: {problem}; asking again ({attempt})")
+            )
+        return None
 
     def _wait(
         self, db: Any, done: Callable[[Mapping[str, Any]], bool], *, limit: float
@@ -579,6 +605,9 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, interrupted)
     os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+    # firebase-tools drops a request, unanswered, when the Python worker started for it is not
+    # ready in 30 s, which happens on a busy 2-core machine: give workers longer.
+    os.environ.setdefault("FUNCTIONS_DISCOVERY_TIMEOUT", "120")
     from tools.stack import Stack, StackConfigError, StackError, StackProcessError
     from tools.stack.project import isolated_project
 
@@ -595,7 +624,7 @@ def main(argv: list[str] | None = None) -> int:
         project = isolated_project(args.run_dir / "project")
         with (
             Stack(project, run_dir=args.run_dir, functions_env=DEMO_ENV) as stack,
-            httpx.Client(timeout=60, trust_env=False) as http,
+            httpx.Client(timeout=150, trust_env=False) as http,
         ):
             print(
                 style.dim(
