@@ -169,6 +169,19 @@ SCENARIOS: tuple[Scenario, ...] = (
         ),
     ),
     Scenario(
+        name="primary_bad_renders",
+        title="primary accepts, then fails every render (30 min; extra)",
+        windows=(
+            Window(
+                providers=PRIMARY,
+                start=T0,
+                end=T0 + 1800,
+                faults=(Fault(category=ErrorCategory.PROCESSING_ERROR, at_render=True),),
+                down=False,  # it answers; only the charged renders fail
+            ),
+        ),
+    ),
+    Scenario(
         name="primary_quota",
         title="primary quota exhausted (rest of the run)",
         windows=(

@@ -54,7 +54,7 @@ STRATEGIES: Mapping[C, Strategy] = MappingProxyType(
         C.QUOTA_EXCEEDED: Strategy(Action.SWITCH_PROVIDER, 0, _N, True),
         C.AUTHENTICATION: Strategy(Action.SWITCH_PROVIDER, 0, _N, True),
         C.API_FAILURE: Strategy(Action.SWITCH_PROVIDER, 1, _E, True),
-        # The render failed: ask for less (shorter, lower resolution) before giving up on it.
+        # The render failed: elsewhere as asked if possible, else again, else ask for less.
         C.PROCESSING_ERROR: Strategy(Action.DEGRADE, 1, _F, True),
         # A video came back but is not good enough: another provider may do better.
         C.QUALITY_FAILURE: Strategy(Action.SWITCH_PROVIDER, 1, _F, False),
@@ -130,6 +130,10 @@ def decide(
             strategy=strategy,
         )
 
+    # A failed render: another provider gets the request as asked when one can; otherwise the
+    # same provider tries again, then is asked for less.
+    if strategy.action is Action.DEGRADE and can_switch:
+        return switch(f"{cat}: switching provider")
     if strategy.action is Action.DEGRADE and retries_left > 0 and wait_ok:
         return retry_same(f"{cat}: retry {tries} of {strategy.max_retries} as asked")
     if strategy.action is Action.DEGRADE and fallback and degradation.next_step(job.options):

@@ -448,7 +448,8 @@ class BreakerMachine(RuleBasedStateMachine):
         super().__init__()
         self.state = BreakerState(provider_id="did")
         self.now = 0.0
-        self.calls: list[tuple[float, bool, int]] = []  # (granted at, probe permit, episode)
+        # (granted at, probe permit, episode, the permit's grant time to report)
+        self.calls: list[tuple[float, bool, int, float | None]] = []
         self.episode = 0  # counts the breaker's half-open periods
         self.seen = seen if seen is not None else set()
 
@@ -477,7 +478,7 @@ class BreakerMachine(RuleBasedStateMachine):
         grant = acquire(self.state, now=self.now, policy=SP)
         self.apply(grant.step)
         if grant.granted:
-            self.calls.append((self.now, grant.probe, self.episode))
+            self.calls.append((self.now, grant.probe, self.episode, grant.permit))
 
     @precondition(lambda self: bool(self.calls))
     @rule(
@@ -486,13 +487,14 @@ class BreakerMachine(RuleBasedStateMachine):
         category=st.sampled_from(list(C)),
     )
     def report_a_call(self, pick: int, ok: bool, category: C) -> None:
-        started, probe, _ = self.calls.pop(pick % len(self.calls))
+        started, probe, _, permit = self.calls.pop(pick % len(self.calls))
         outcome = Outcome(
             success=ok,
             duration_s=self.now - started,
             category=None if ok else category,
             counts=ok or STRATEGIES[category].counts_against_breaker,
             probe=probe,
+            permit=permit,
         )
         self.apply(record(self.state, outcome, now=self.now, policy=SP))
 

@@ -235,22 +235,27 @@ def test_a_wait_beyond_max_wait_with_an_alternative_switches(category: C) -> Non
     assert decision.action is Action.SWITCH_PROVIDER
 
 
-@pytest.mark.parametrize("alternatives", [True, False])
-def test_processing_error_retries_as_asked_then_degrades_while_a_rung_is_left(
-    alternatives: bool,
-) -> None:
-    """A failed render is retried once as asked, then the job asks for less."""
+def test_a_failed_render_goes_elsewhere_as_asked_when_another_provider_can_take_it() -> None:
+    """The user keeps the video they asked for while another provider can make it."""
+    for tries in (1, 2):
+        job = failed_on(*["heygen"] * tries, outcome=C.PROCESSING_ERROR)
+        decision = decide(error(C.PROCESSING_ERROR), job, alternatives=True, rand=0.5)
+        assert decision.action is Action.SWITCH_PROVIDER
+
+
+def test_with_nowhere_else_to_go_a_failed_render_is_retried_then_degraded() -> None:
+    """No other provider: retry once as asked, then ask for less while a rung is left."""
     first = decide(
         error(C.PROCESSING_ERROR),
         failed_on("heygen", outcome=C.PROCESSING_ERROR),
-        alternatives=alternatives,
+        alternatives=False,
         rand=0.5,
     )
     assert first.action is Action.RETRY_SAME
     second = decide(
         error(C.PROCESSING_ERROR),
         failed_on("heygen", "heygen", outcome=C.PROCESSING_ERROR),
-        alternatives=alternatives,
+        alternatives=False,
         rand=0.5,
     )
     assert second.action is Action.DEGRADE
@@ -259,7 +264,7 @@ def test_processing_error_retries_as_asked_then_degrades_while_a_rung_is_left(
 @pytest.mark.parametrize(
     ("alternatives", "tries", "expected"),
     [
-        (True, 1, Action.RETRY_SAME),
+        (True, 1, Action.SWITCH_PROVIDER),
         (False, 1, Action.RETRY_SAME),
         (True, 2, Action.SWITCH_PROVIDER),
         (False, 2, Action.FAIL),
@@ -268,7 +273,7 @@ def test_processing_error_retries_as_asked_then_degrades_while_a_rung_is_left(
 def test_processing_error_at_the_bottom_of_the_ladder_retries_switches_or_fails(
     alternatives: bool, tries: int, expected: Action
 ) -> None:
-    """Nothing left to give up: the retry as asked, then another provider, then failure."""
+    """Nothing left to give up: another provider, else one retry as asked, then failure."""
     job = failed_on(*["heygen"] * tries, outcome=C.PROCESSING_ERROR, options=BOTTOM)
     decision = decide(error(C.PROCESSING_ERROR), job, alternatives=alternatives, rand=0.5)
     assert decision.action is expected
@@ -346,7 +351,7 @@ def test_recover_on_degrade_records_the_step_and_lowers_the_options() -> None:
         reasoning=(),
         now=NOW,
     )
-    after, decision = recover(job, error(C.PROCESSING_ERROR), now=NOW, alternatives=True, rand=0.5)
+    after, decision = recover(job, error(C.PROCESSING_ERROR), now=NOW, alternatives=False, rand=0.5)
     assert decision.action is Action.DEGRADE
     assert after.degradations == (Degradation.DURATION_LONG_TO_MEDIUM,)
     assert after.degraded
