@@ -28,7 +28,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +42,9 @@ TERMINAL = ("completed", "failed")
 JOBS = "enhanced_video_jobs"
 COUNTS_ENV = "CVPLUS_FIRESTORE_COUNTS"
 NODE_HEAP_MB = 12288
+CALL_ATTEMPTS = 3
+HEALTH_CHECK_S = 60.0
+WORKER_START_S = 120
 # Goals (issue 5), printed, not asserted.
 GOAL_OVERHEAD_S = 3.0  # 10 % of a 30 s render
 GOAL_WRITES = 8
@@ -136,8 +139,11 @@ class Phase:
 
     name: str
     jobs: int
-    answered: int = 0  # calls that returned a job id
-    refused: Counter[str] = field(default_factory=Counter)  # call failures by status/reason
+    answered: int = 0  # requests that got a job id (after retries)
+    refused: int = 0  # requests that got none, after CALL_ATTEMPTS calls
+    failed_calls: Counter[str] = field(default_factory=Counter)  # failed calls by reason
+    orphans: int = 0  # jobs in Firestore no request got the id of
+    health_checks: int = 0  # run while waiting, as the 1-minute schedule would
     call_s: list[float] = field(default_factory=list)  # generateVideo round trips
     docs: list[dict[str, Any]] = field(default_factory=list)  # the phase's jobs, at the end
     wall_s: float = 0.0  # first call sent -> last job terminal
@@ -168,8 +174,12 @@ def phase_table(phase: Phase, latency: float) -> list[str]:
     n = max(1, len(phase.docs))
     return [
         f"| requests | {phase.jobs} ({phase.answered} answered with a job id"
-        + (f"; refused: {dict(phase.refused)}" if phase.refused else "")
+        + (f", {phase.refused} without" if phase.refused else "")
         + ") |",
+        "| failed calls, retried with the same requestId | "
+        + (", ".join(f"{k}: {v}" for k, v in sorted(phase.failed_calls.items())) or "none")
+        + " |",
+        f"| jobs in Firestore no request got the id of | {phase.orphans} |",
         f"| jobs terminal | {terminal} of {len(phase.docs)} found "
         f"({statuses['completed']} completed, {statuses['failed']} failed) |",
         f"| jobs lost (answered - found) | {phase.answered - len(phase.docs)} |",
@@ -183,6 +193,8 @@ def phase_table(phase: Phase, latency: float) -> list[str]:
         f"| overhead over the {latency:g} s render p50 / p95 | "
         f"{fmt(percentile(overhead, 50))} / {fmt(percentile(overhead, 95))} |",
         f"| first-time successes | {firsts} of {len(phase.docs)} |",
+        f"| health checks run while waiting (1-minute schedule; counted in the ops) | "
+        f"{phase.health_checks} |",
         f"| Firestore reads / writes per job | {reads / n:.2f} / {writes / n:.2f} |",
     ]
 
@@ -202,8 +214,10 @@ def report(
         f"emulator on the local stack (started in {started_s:.0f} s), {users} users, the provider "
         f"simulator's render latency set to {latency:g} s for every provider, no faults, "
         f"WEBHOOK_WAIT_SECONDS={webhook_wait:g} (a render whose webhook never came is polled "
-        "then), the emulator's default of 50 function executions in parallel, node heap "
-        f"{NODE_HEAP_MB} MB for the Firestore server. "
+        "then), the emulator's default of 50 function executions in parallel, "
+        f"FUNCTIONS_DISCOVERY_TIMEOUT={WORKER_START_S} s for a new worker to start, node heap "
+        f"{NODE_HEAP_MB} MB for the Firestore server. A call that fails without an answer is "
+        f"retried with the same requestId (at most {CALL_ATTEMPTS} calls). "
         f"Phase 1: {serial.jobs} jobs one after another (warms the emulator's Python workers). "
         f"Phase 2: {load.jobs} `generateVideo` calls released together from {load.jobs} threads.",
         "",
@@ -320,31 +334,46 @@ class Poller:
         snap = self.db.collection(JOBS).document(job_id).get()
         return str(snap.get("status")) if snap.exists else None
 
-    def wait_all(self, timeout: float) -> bool:
+    def wait_all(self, timeout: float, health_check: Callable[[], object]) -> int:
+        """Wait until no job is unfinished; every HEALTH_CHECK_S run ``health_check`` as the
+        scheduler would. Returns how many health checks ran."""
         began = time.monotonic()
-        shown = began
+        shown = checked = began
+        checks = 0
         while left := self.unfinished():
             now = time.monotonic()
             if now - began > timeout:
-                return False
+                break
             if now - shown >= 10.0:
                 shown = now
                 print(f"  {now - began:5.0f} s: {left} jobs not finished", flush=True)
+            if now - checked >= HEALTH_CHECK_S:
+                checked, checks = now, checks + 1
+                print(f"  health check (the 1-minute schedule): {health_check()}", flush=True)
             time.sleep(1.0)
-        return True
+        return checks
 
-    def wait_one(self, job_id: str, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
+    def wait_one(self, job_id: str, timeout: float, health_check: Callable[[], object]) -> int:
+        began = checked = time.monotonic()
+        checks = 0
         while self.status(job_id) not in TERMINAL:
-            if time.monotonic() > deadline:
-                return False
+            now = time.monotonic()
+            if now - began > timeout:
+                break
+            if now - checked >= HEALTH_CHECK_S:
+                checked, checks = now, checks + 1
+                print(f"  health check (the 1-minute schedule): {health_check()}", flush=True)
             time.sleep(0.2)
-        return True
+        return checks
 
     def read_jobs(self, ids: Sequence[str]) -> list[dict[str, Any]]:
         """The jobs, read after the phase's counts were taken (so never counted)."""
         refs = [self.db.collection(JOBS).document(i) for i in ids]
         return [snap.to_dict() for snap in self.db.get_all(refs) if snap.exists]
+
+    def all_ids(self) -> set[str]:
+        """Every job id in the collection (after the counts were taken: never counted)."""
+        return {snap.id for snap in self.db.collection(JOBS).stream()}
 
     def taken(self) -> Counts:
         """The poller's own reads so far, to subtract from the server's counts."""
@@ -386,6 +415,8 @@ def sim_charges(http: httpx.Client, sim: str) -> dict[str, int]:
 def submit(
     http: httpx.Client, config: Any, token: str, phase: Phase, lock: threading.Lock
 ) -> str | None:
+    """One generateVideo request as the web app sends it: a call that fails without an answer
+    (transport error, 5xx) is retried with the same requestId, so it cannot make a second job."""
     from tools.stack.client import call
 
     request = {
@@ -394,20 +425,28 @@ def submit(
         "options": {"duration": "short"},
     }
     began = time.monotonic()
-    try:
-        answer = call(http, config, "generateVideo", request, token)
-    except httpx.HTTPError as exc:
+    for attempt in range(1, CALL_ATTEMPTS + 1):
+        retry = True
+        try:
+            answer = call(http, config, "generateVideo", request, token)
+        except httpx.HTTPError as exc:
+            failure = type(exc).__name__
+        else:
+            if answer.status_code == 200:
+                with lock:
+                    phase.call_s.append(time.monotonic() - began)
+                    phase.answered += 1
+                return str(answer.json()["result"]["jobId"])
+            failure = f"HTTP {answer.status_code}"
+            retry = answer.status_code >= 500  # a 4xx is a refusal: asking again changes nothing
         with lock:
-            phase.refused[type(exc).__name__] += 1
-        return None
-    took = time.monotonic() - began
+            phase.failed_calls[failure] += 1
+        if not retry or attempt == CALL_ATTEMPTS:
+            break
+        time.sleep(1.0)
     with lock:
-        phase.call_s.append(took)
-        if answer.status_code != 200:
-            phase.refused[f"HTTP {answer.status_code}"] += 1
-            return None
-        phase.answered += 1
-    return str(answer.json()["result"]["jobId"])
+        phase.refused += 1
+    return None
 
 
 def run_phase(
@@ -422,8 +461,10 @@ def run_phase(
     sim: str,
     timeout: float,
     follow_up_s: float,
+    health_check: Callable[[], object],
 ) -> None:
     lock = threading.Lock()
+    known = poller.all_ids()  # jobs of earlier phases
     before, charged = read_counts(counts_file), sim_charges(http, sim)
     own_before = poller.taken()
     ids: list[str] = []
@@ -447,13 +488,13 @@ def run_phase(
             flush=True,
         )
         last_task_at = time.time() + follow_up_s
-        poller.wait_all(timeout)
+        phase.health_checks += poller.wait_all(timeout, health_check)
     else:
         for index in range(phase.jobs):
             job_id = submit(http, config, tokens[index % len(tokens)], phase, lock)
             if job_id:
                 ids.append(job_id)
-                poller.wait_one(job_id, timeout)
+                phase.health_checks += poller.wait_one(job_id, timeout, health_check)
         last_task_at = time.time() + follow_up_s
     # Each job's follow-up task (a status poll unless the job is finished by then) comes
     # WEBHOOK_WAIT_SECONDS after its submission; its read belongs to the job, so wait for it.
@@ -463,6 +504,7 @@ def run_phase(
     after = sim_charges(http, sim)
     phase.charges = {p: after[p] - charged[p] for p in PROVIDERS}
     phase.docs = poller.read_jobs(ids)
+    phase.orphans = len(poller.all_ids() - known - set(ids))
     ended = max((float(d.get("updatedAt") or 0) for d in phase.docs), default=time.time())
     phase.wall_s = ended - started
 
@@ -482,6 +524,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write", type=Path, help="replace the load section of this markdown file")
     args = ap.parse_args(argv)
 
+    from tools.demo import run_health_check
     from tools.stack import Stack, sign_up
     from tools.stack._stack import REPO_ROOT
     from tools.stack.project import isolated_project
@@ -493,6 +536,10 @@ def main(argv: list[str] | None = None) -> int:
     # The npm Firestore server answers every write with the whole collection to each listener
     # (the trigger bridge holds one), so at 200 jobs its heap passes node's 4 GB default.
     os.environ.setdefault("NODE_OPTIONS", f"--max-old-space-size={NODE_HEAP_MB}")
+    # firebase-tools gives a new Python worker 30 s to answer its health check, then drops the
+    # request it was started for without any answer. Dozens of cold starts at once on two cores
+    # take longer than that, so give them WORKER_START_S.
+    os.environ.setdefault("FUNCTIONS_DISCOVERY_TIMEOUT", str(WORKER_START_S))
     os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
     project = isolated_project(work / "project")
     print(f"load benchmark: starting an isolated stack (logs in {work / 'run'})", flush=True)
@@ -538,6 +585,7 @@ def main(argv: list[str] | None = None) -> int:
             "sim": sim,
             "timeout": args.timeout,
             "follow_up_s": args.webhook_wait + 3.0,
+            "health_check": lambda: run_health_check(config, stack.functions_env),
         }
         serial = Phase("serial", args.serial)
         print(f"phase 1: {args.serial} jobs one after another", flush=True)
