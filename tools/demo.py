@@ -40,6 +40,9 @@ TRANSITIONS = "circuit_breaker_transitions"
 RECOVERY_LOGS = "error_recovery_logs"
 ADMIN_EMAIL = "admin@cvplus.test"
 ADMIN_PASSWORD = "demo-admin-password"
+# The emulator cannot fire providerHealthCheck's schedule (every minute in production); the demo
+# runs its body this often while jobs are unfinished (it re-drives a job whose trigger was lost).
+HEALTH_CHECK_S = 30.0
 DEMO_ENV = {
     # One user asks for all the videos: lift the per-user limit (10 an hour by default).
     "USER_JOBS_PER_HOUR": "100",
@@ -269,6 +272,30 @@ def _name(provider: object) -> str:
     return NAMES.get(str(provider), str(provider))
 
 
+def run_health_check(config: StackConfig, functions_env: Mapping[str, str]) -> dict[str, object]:
+    """What the scheduled `providerHealthCheck` does every minute (probe, refresh stats, re-drive
+    overdue jobs), run here: the Functions emulator cannot fire a schedule. A job whose only
+    trigger delivery failed (the emulator answers some with ECONNRESET under load) is re-driven
+    by it, as in production."""
+    from functions import runtime
+    from shared.settings import Settings
+    from tools.stack._stack import LOCAL_SECRETS
+
+    env = {**functions_env, **LOCAL_SECRETS, "GCLOUD_PROJECT": config.project_id}
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        service = runtime.build(Settings.from_env(env), env)
+        try:
+            return service.health_check()
+        finally:
+            for provider in service.providers.values():
+                provider.close()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def dashboard_url(config: StackConfig) -> str:
     auth = f"{config.auth.url}/identitytoolkit.googleapis.com"
     return f"{config.function_url('dashboard')}/?auth={auth}&key={API_KEY}&refresh=2"
@@ -315,9 +342,15 @@ def _sign_up_admin(http: httpx.Client, config: StackConfig) -> None:
 
 
 class Demo:
-    def __init__(self, args: argparse.Namespace, style: Style) -> None:
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        style: Style,
+        health_check: Callable[[], dict[str, object]] | None = None,
+    ) -> None:
         self.args = args
         self.s = style
+        self.health_check = health_check
         self.t0 = time.monotonic()
         self.numbers: dict[str, int] = {}  # job id -> its number in the order asked
         self.seen_status: dict[str, str] = {}
@@ -437,10 +470,21 @@ class Demo:
     ) -> list[dict[str, Any]]:
         """Tick once a second until ``done`` holds for every job asked for, or ``limit`` s."""
         deadline = time.monotonic() + limit
+        checked = time.monotonic()
         docs = self._tick(db)
         while len(docs) < len(self.numbers) or not all(done(d) for d in docs):
             if time.monotonic() > deadline:
                 break
+            if self.health_check is not None and time.monotonic() - checked >= HEALTH_CHECK_S:
+                checked = time.monotonic()
+                report = self.health_check()
+                self.say(
+                    self.s.yellow(
+                        f"  {self.elapsed():5.1f}s ⟳ health check (the scheduled "
+                        f"providerHealthCheck, run here): "
+                        + ", ".join(f"{_name(k)} {v}" for k, v in report.items())
+                    )
+                )
             time.sleep(max(0.05, 1.0 - (self.elapsed() % 1.0)))
             docs = self._tick(db)
         return docs
@@ -595,6 +639,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     keep.add_argument("--no-keep-open", dest="keep_open", action="store_false")
     args = parser.parse_args(argv)
+    args.run_dir = args.run_dir.resolve()
     if args.keep_open is None:
         args.keep_open = sys.stdin.isatty() and sys.stdout.isatty()
     style = Style(sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
@@ -640,7 +685,9 @@ def main(argv: list[str] | None = None) -> int:
             db = firestore.Client(
                 project=stack.config.project_id, credentials=AnonymousCredentials()
             )
-            code = Demo(args, style).run(stack.config, db, http)
+            env = stack.functions_env
+            demo = Demo(args, style, lambda: run_health_check(stack.config, env))
+            code = demo.run(stack.config, db, http)
             if args.keep_open:
                 print(
                     style.bold("\nThe stack stays up for the dashboard; Ctrl-C stops it."),
