@@ -52,7 +52,8 @@ _FORCED_OPEN = Override.FORCED_OPEN
 class BreakerPolicy:
     """Tunables of one provider's breaker. Opening needs both ``failure_threshold`` failures
     within ``window_s`` and a failure ratio of at least ``failure_rate_threshold`` among the calls
-    of the last ``rate_window_s`` — so a busy, healthy provider with a few random failures stays
+    of the last ``rate_window_s`` (at least ``rate_min_calls`` of them, reaching further back when
+    traffic is thin) — so a busy, healthy provider with a few random failures stays
     closed, and one that starts failing outright opens quickly however busy it was before.
     The recovery timeout after the n-th consecutive opening is
     ``min(max_recovery_timeout_s, recovery_timeout_s * growth ** (n-1))``.
@@ -62,6 +63,7 @@ class BreakerPolicy:
     failure_rate_threshold: float = 0.5
     window_s: float = 300.0
     rate_window_s: float = 10.0
+    rate_min_calls: int = 10
     bucket_s: float = 5.0
     slow_call_s: float = 60.0
     recovery_timeout_s: float = 60.0
@@ -305,7 +307,7 @@ def evaluate(state: BreakerState, *, now: float, policy: BreakerPolicy) -> Step:
         return Step(state)
     since = state.counts_since
     counts = window(state.buckets, now=now, policy=policy, since=since)
-    recent = window(state.buckets, now=now, policy=policy, span_s=policy.rate_window_s, since=since)
+    recent = _recent(state.buckets, now=now, policy=policy, since=since)
     rate = policy.failure_rate_threshold
     span = f"in {policy.window_s:g} s"
     if counts.failures >= policy.failure_threshold and recent.failures >= rate * recent.calls:
@@ -318,6 +320,25 @@ def evaluate(state: BreakerState, *, now: float, policy: BreakerPolicy) -> Step:
         why = f"{counts.slow} calls slower than {policy.slow_call_s:g} s {span}"
         return _open(state, why, now=now, policy=policy)
     return Step(state)
+
+
+def _recent(
+    buckets: tuple[Bucket, ...], *, now: float, policy: BreakerPolicy, since: float | None
+) -> WindowCounts:
+    """The calls the failure ratio is taken over: the last ``rate_window_s``, reaching further
+    back (bucket by bucket, within the window) until at least ``rate_min_calls`` — so a quiet
+    provider is not judged on one or two calls."""
+    first = max(now - policy.window_s, since if since is not None else -math.inf)
+    calls = failures = slow = 0
+    for b in sorted(buckets, key=lambda b: b.start, reverse=True):
+        if b.start <= now - policy.window_s or b.start < first:
+            break
+        if b.start <= now - policy.rate_window_s and calls >= policy.rate_min_calls:
+            break
+        calls += b.calls
+        failures += b.failures
+        slow += b.slow
+    return WindowCounts(calls, failures, slow)
 
 
 def force(

@@ -58,6 +58,12 @@ def fail_over(
     )
     ranking = rank(candidates, others, now=now, rules=rules)
     after, decision = recover(
-        job, error, now=now, policy=policy, alternatives=ranking.best is not None, rand=rand
+        job,
+        error,
+        now=now,
+        policy=policy,
+        alternatives=ranking.best is not None,
+        as_asked=any(not s.degradations for s in ranking.ranked),
+        rand=rand,
     )
     return Failover(job=after, decision=decision, ranking=ranking)

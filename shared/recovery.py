@@ -94,10 +94,12 @@ def decide(
     *,
     alternatives: bool,
     rand: float,
+    as_asked: bool | None = None,
 ) -> Decision:
     """What ``job`` does after ``error`` on its current attempt.
 
-    ``alternatives`` says whether another provider could take the job now; ``rand`` in [0, 1)
+    ``alternatives`` says whether another provider could take the job now, ``as_asked`` whether
+    one could without degrading it (None: same as ``alternatives``); ``rand`` in [0, 1)
     feeds the backoff jitter. The job's attempt budget and ``allowFallback`` (which also gates
     degradation) always win; a provider's ``Retry-After`` is never undercut.
     """
@@ -130,9 +132,9 @@ def decide(
             strategy=strategy,
         )
 
-    # A failed render: another provider gets the request as asked when one can; otherwise the
-    # same provider tries again, then is asked for less.
-    if strategy.action is Action.DEGRADE and can_switch:
+    # A failed render: another provider gets the request when one can make it as asked;
+    # otherwise the same provider tries again, then the job moves or asks for less.
+    if strategy.action is Action.DEGRADE and can_switch and as_asked is not False:
         return switch(f"{cat}: switching provider")
     if strategy.action is Action.DEGRADE and retries_left > 0 and wait_ok:
         return retry_same(f"{cat}: retry {tries} of {strategy.max_retries} as asked")
@@ -173,10 +175,13 @@ def recover(
     policy: RecoveryPolicy = RecoveryPolicy(),
     alternatives: bool,
     rand: float,
+    as_asked: bool | None = None,
 ) -> tuple[Job, Decision]:
     """Close the failed attempt, decide, and apply the decision to the job."""
     failed = jobs.record_failure(job, category=error.category.value, message=error.message, now=now)
-    decision = decide(error, failed, policy, alternatives=alternatives, rand=rand)
+    decision = decide(
+        error, failed, policy, alternatives=alternatives, rand=rand, as_asked=as_asked
+    )
     at = now + decision.delay_s
     match decision.action:
         case Action.RETRY_SAME:

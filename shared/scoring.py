@@ -177,7 +177,9 @@ def rank(
             continue
         assert verdict is not None
         scored.append(_score(c, request, verdict, w, rules, priors, n))
-    scored.sort(key=lambda s: (-s.score, s.provider_id))
+    # Providers that can serve the request as asked come first, whatever their score: a job is
+    # degraded only when none of them can take it.
+    scored.sort(key=lambda s: (bool(s.degradations), -s.score, s.provider_id))
     return Ranking(ranked=_spread(scored, request, rules), rejected=tuple(rejected))
 
 
@@ -311,7 +313,12 @@ def _spread(
             if s.provider_id == request.prefer:
                 return (s, *scored[:i], *scored[i + 1 :])
     top = scored[0].score
-    band = [s for s in scored if top - s.score <= rules.spread_margin]
+    degraded = bool(scored[0].degradations)
+    band = [
+        s
+        for s in scored
+        if top - s.score <= rules.spread_margin and bool(s.degradations) == degraded
+    ]
     if len(band) < 2:
         return tuple(scored)
 

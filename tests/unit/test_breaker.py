@@ -44,6 +44,7 @@ P = BreakerPolicy(
     failure_rate_threshold=0.5,
     window_s=60.0,
     rate_window_s=30.0,
+    rate_min_calls=3,
     bucket_s=10.0,
     slow_call_s=30.0,
     recovery_timeout_s=60.0,
@@ -639,3 +640,17 @@ def test_failures_counted_before_a_reset_cannot_reopen_the_breaker() -> None:
     after = record(kept, failure(), now=10.0, policy=P)
     assert after.transition is None
     assert window(after.state.buckets, now=10.0, policy=P, since=reset.counts_since).failures == 1
+
+
+def test_a_quiet_provider_is_not_judged_on_its_last_call_alone() -> None:
+    """With few recent calls the ratio reaches back until rate_min_calls: one failure after a
+    run of successes does not open it, however many failures the window holds."""
+    quiet = replace(P, rate_min_calls=10, failure_threshold=3)
+    state = fresh()
+    t = 0.0
+    for k in range(30):  # a call every 2 s, one in ten failing: 3 failures in the window
+        outcome = failure() if k % 10 == 9 else success()
+        state = record(state, outcome, now=t, policy=quiet).state
+        t += 2.0
+    assert window(state.buckets, now=t, policy=quiet).failures == 3
+    assert state.state is CLOSED

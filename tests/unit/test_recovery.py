@@ -388,3 +388,12 @@ def test_retryable_later_marks_the_waitable_categories() -> None:
     """Auth, quota, API, processing and quality failures will not pass by waiting."""
     assert {C.AUTHENTICATION, C.QUOTA_EXCEEDED, C.API_FAILURE} & RETRYABLE_LATER == set()
     assert {C.TRANSIENT, C.RATE_LIMIT, C.TIMEOUT} <= RETRYABLE_LATER
+
+
+def test_a_failed_render_stays_as_asked_rather_than_move_to_a_provider_that_must_degrade_it() -> (
+    None
+):
+    """If the only other provider would drop part of the request, retry as asked first."""
+    job = failed_on("heygen", outcome=C.PROCESSING_ERROR)
+    decision = decide(error(C.PROCESSING_ERROR), job, alternatives=True, as_asked=False, rand=0.5)
+    assert decision.action is Action.RETRY_SAME
