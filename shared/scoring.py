@@ -7,6 +7,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from types import MappingProxyType
 
 from shared import degradation
@@ -36,17 +37,23 @@ class ScoreWeights:
     business: float = 10.0
 
     def normalised(self, *, speed: bool, quality: bool, cost: bool) -> tuple[float, ...]:
-        raw = [
-            self.base,
-            self.health,
-            self.performance * (2.0 if speed or quality else 1.0),
-            self.cost * (3.0 if cost else 1.0),
-            self.reliability,
-            self.context,
-            self.business * (2.0 if quality else 1.0),
-        ]
-        total = sum(raw)
-        return tuple(w / total for w in raw)
+        return _normalised(self, speed, quality, cost)
+
+
+@lru_cache(maxsize=64)
+def _normalised(w: ScoreWeights, speed: bool, quality: bool, cost: bool) -> tuple[float, ...]:
+    """The weights scaled to sum to 1 after the boosts (few distinct answers: cached)."""
+    raw = (
+        w.base,
+        w.health,
+        w.performance * (2.0 if speed or quality else 1.0),
+        w.cost * (3.0 if cost else 1.0),
+        w.reliability,
+        w.context,
+        w.business * (2.0 if quality else 1.0),
+    )
+    total = sum(raw)
+    return tuple(x / total for x in raw)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -258,7 +258,14 @@ class Stack:
                 flush=True,
             )
         self._write_local_secrets()
-        firebase_env = {**base, **self.functions_env, "CI": "true"}  # CI: no MOTD network fetch
+        # CI: no MOTD network fetch. A new Python worker may need longer than firebase-tools'
+        # 30 s to start on a loaded 2-core machine; past it the request is dropped unanswered.
+        firebase_env = {
+            "FUNCTIONS_DISCOVERY_TIMEOUT": "120",
+            **base,
+            **self.functions_env,
+            "CI": "true",
+        }
         firebase = self._spawn(
             "firebase",
             [

@@ -88,6 +88,9 @@ class Trigger:
         return segments[0]
 
 
+RETRIES = 3
+
+
 def _is_literal(segment: str) -> bool:
     return "{" not in segment and "*" not in segment
 
@@ -340,17 +343,26 @@ class EventBridge:
             return self._keys.get(trigger_id, trigger_id)
 
     def _post(self, trigger: Trigger, path: str, headers: dict[str, str], body: bytes) -> None:
+        """Deliver one event; a 5xx or a dropped connection is retried (RETRIES times, 1 s
+        apart), as Firestore redelivers to a failing trigger: the handlers are idempotent."""
         began = time.perf_counter()
-        try:
-            key = self._key(trigger.trigger_id)
-            answer = self._http.post(self._trigger_url(key), headers=headers, content=body)
-            if answer.status_code == 404:  # the functions were reloaded: a new generation
-                key = self._key(trigger.trigger_id, refresh=True)
+        for attempt in range(RETRIES + 1):
+            try:
+                key = self._key(trigger.trigger_id)
                 answer = self._http.post(self._trigger_url(key), headers=headers, content=body)
-        except httpx.HTTPError as exc:
-            self.failed += 1
-            log.error("%s %s -> %s failed: %r", trigger.kind, path, trigger.trigger_id, exc)
-            return
+                if answer.status_code == 404:  # the functions were reloaded: a new generation
+                    key = self._key(trigger.trigger_id, refresh=True)
+                    answer = self._http.post(self._trigger_url(key), headers=headers, content=body)
+            except httpx.HTTPError as exc:
+                if attempt < RETRIES:
+                    time.sleep(1.0)
+                    continue
+                self.failed += 1
+                log.error("%s %s -> %s failed: %r", trigger.kind, path, trigger.trigger_id, exc)
+                return
+            if answer.status_code < 500 or attempt == RETRIES:
+                break
+            time.sleep(1.0)
         took = (time.perf_counter() - began) * 1000
         ok = answer.status_code < 300
         if ok:

@@ -29,6 +29,7 @@ def free_ports(count: int) -> list[int]:
 
 def isolated_project(folder: Path) -> Path:
     """Write the project copy into ``folder`` (created if needed) and return it."""
+    folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
     config = json.loads((REPO_ROOT / "firebase.json").read_text())
     emulators = config["emulators"]
