@@ -174,7 +174,8 @@ class Service:
                 job = self._failed(job, lost, permit=None, took=0.0, now=now)
             else:
                 job = self._submit(job, now)
-        self._release(job)
+        if not _settled(job, self.clock()):
+            self._release(job)  # the last save kept the lease (the loop's bound was reached)
         return job
 
     def _submit(self, job: Job, now: float) -> Job:
@@ -360,7 +361,11 @@ class Service:
             if entry is not None:
                 extra.append(SideWrite(stores.RECOVERY_LOGS, entry, doc_id=job.job_id))
         try:
-            self.jobs.save(job, owner=self.instance_id, now=now, side=extra, release=False)
+            # A job that is finished or waiting leaves this call: let go of the lease in the
+            # same write.
+            self.jobs.save(
+                job, owner=self.instance_id, now=now, side=extra, release=_settled(job, now)
+            )
         except (stores.TerminalJobError, stores.LeaseLostError) as exc:
             # A webhook finished the job meanwhile, or a slow call outlived our lease: the stored
             # job is the truth; our side documents are dropped with our version.
@@ -435,14 +440,15 @@ class Service:
         self.jobs.transact(job_id, change, now=now)
         if decided:
             after = decided[0]
-            self._breaker(
-                provider_id,
-                br.Outcome(
-                    success=failure is None,
-                    category=failure.category if failure else None,
-                    counts=failure is None or STRATEGIES[failure.category].counts_against_breaker,
-                ),
-            )
+            if failure is not None:  # the accepted submit already counted as a success
+                self._breaker(
+                    provider_id,
+                    br.Outcome(
+                        success=False,
+                        category=failure.category,
+                        counts=STRATEGIES[failure.category].counts_against_breaker,
+                    ),
+                )
             if not after.terminal and after.next_action_at is not None:
                 self.scheduler.schedule(job_id, at=after.next_action_at, reason="after webhook")
         return outcome[0]
@@ -781,6 +787,11 @@ class Service:
             error_type=error_type,
         )
         self.docs.add(stores.METRICS, snap.to_doc())
+
+
+def _settled(job: Job, now: float) -> bool:
+    """Nothing more to do for the job in this call: finished, or waiting for a later time."""
+    return job.terminal or (job.next_action_at is not None and job.next_action_at > now)
 
 
 def _current_render(job: Job, provider_id: str, provider_job_id: str) -> bool:

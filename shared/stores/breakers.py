@@ -145,7 +145,6 @@ class SharedBreaker:
             slow=1 if outcome.duration_s >= policy.slow_call_s else 0,
             expire_at=start + policy.window_s + 3600.0,
         )
-        local = self._local_window(provider_id, outcome, now=now, policy=policy)
         cached = self.state(provider_id, now=now)
         if cached.override is not None:
             return None
@@ -153,7 +152,8 @@ class SharedBreaker:
         if cached.state is CircuitState.HALF_OPEN and outcome.probe:
             return self._judge(provider_id, outcome, now=now, buckets=())
         if cached.state is not CircuitState.CLOSED or not (failed or slow):
-            return None
+            return None  # a success cannot open it: no window read on the happy path
+        local = self._local_window(provider_id, outcome, now=now, policy=policy)
         if (
             br.judge(replace(cached, buckets=local), outcome, now=now, policy=policy).transition
             is None
