@@ -40,7 +40,7 @@ from shared.recovery import STRATEGIES
 from shared.scoring import BusinessRules, Candidate, ProviderStats, Scored, rank
 from shared.stores import base as stores
 from shared.stores.base import BreakerStore, DocumentStore, JobStore, SideWrite
-from shared.tracking import MetricsSnapshot, Operation, aggregate, recovery_log
+from shared.tracking import Aggregate, MetricsSnapshot, Operation, aggregate, recovery_log
 
 log = logging.getLogger("cvplus")
 
@@ -228,8 +228,8 @@ class Service:
         job = jobs.submitted(
             job, provider_job_id=submission.provider_job_id, follow_up_at=follow_up, now=now
         )
-        metric = self._metric(job, Operation.GENERATION, success=True, took=took, now=now)
-        return self._save(job, now, side=metric, reason="render follow-up")
+        # The generation's snapshot is written when it ends (completed or failed), once.
+        return self._save(job, now, reason="render follow-up")
 
     def _follow_up(self, job: Job, now: float) -> Job:
         """The render's follow-up is due: a status poll (or the deadline of a lost webhook)."""
@@ -342,7 +342,7 @@ class Service:
             fo.decision.reason,
         )
         metric = self._metric(
-            job, Operation.GENERATION, success=False, took=took, now=now, error=error
+            job, Operation.GENERATION, success=False, took=now - _started(job), now=now, error=error
         )
         return self._save(fo.job, now, side=metric, reason=fo.decision.action.value)
 
@@ -433,7 +433,12 @@ class Service:
             outcome[0] = f"render failed: {fo.decision.action.value}"
             decided.append(fo.job)
             side = self._metric(
-                job, Operation.GENERATION, success=False, took=0.0, now=now, error=failure
+                job,
+                Operation.GENERATION,
+                success=False,
+                took=now - _started(job),
+                now=now,
+                error=failure,
             )
             return fo.job, [*side, *self._log_entry(fo.job)]
 
@@ -814,10 +819,7 @@ def _started(job: Job) -> float:
     return job.history[-1].started_at if job.history else job.created_at
 
 
-def stats_doc(agg: object, *, in_flight: int) -> dict[str, object]:
-    from shared.tracking import Aggregate
-
-    assert isinstance(agg, Aggregate)
+def stats_doc(agg: Aggregate, *, in_flight: int) -> dict[str, object]:
     s = agg.stats
     return {
         "providerId": s.provider_id,

@@ -138,7 +138,10 @@ def test_a_job_completes_on_the_best_provider_with_its_metrics(world: World) -> 
     assert job.provider_id in ("heygen", "did")
     assert job.selection_reasoning
     assert not job.degraded
-    assert len(metrics_of(world, job.job_id)) >= 2  # the submit and the completion
+    generations = [m for m in metrics_of(world, job.job_id) if m["operationType"] == "generation"]
+    assert len(generations) == 1  # one snapshot per generation, written when it ends
+    assert generations[0]["success"] is True
+    assert generations[0]["videoQuality"] == 10.0
     assert world.service.jobs.lease(job.job_id) is None
 
 
