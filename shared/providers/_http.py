@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from shared.errors import ErrorCategory, ProviderError, Signal, TransportFailure, parse_retry_after
+from shared.providers.base import RenderState, RenderStatus, check_render
 
 log = logging.getLogger("cvplus.providers")
 
@@ -132,6 +133,42 @@ def error_from_response(
         provider_id=provider_id,
         provider_code=code,
         retry_after=retry_after,
+    )
+
+
+def render_status(
+    provider_id: str,
+    provider_job_id: str,
+    raw_state: str,
+    states: Mapping[str, RenderState],
+    *,
+    video_url: str | None,
+    duration_s: float | None,
+    expected_duration_s: float | None,
+    thumbnail_url: str | None = None,
+    progress: float | None = None,
+) -> RenderStatus:
+    """A render that has not failed, from the provider's name for its state: an unknown name is
+    a malformed answer, and a completed render must pass the quality check."""
+    state = states.get(raw_state)
+    if state is None:
+        raise malformed(provider_id, "status", f"unknown status {raw_state!r}")
+    if state is RenderState.COMPLETED:
+        check_render(
+            provider_id=provider_id,
+            provider_job_id=provider_job_id,
+            video_url=video_url,
+            duration_s=duration_s,
+            expected_duration_s=expected_duration_s,
+        )
+    return RenderStatus(
+        provider_id=provider_id,
+        provider_job_id=provider_job_id,
+        state=state,
+        video_url=video_url,
+        thumbnail_url=thumbnail_url,
+        duration_s=duration_s,
+        progress=progress,
     )
 
 

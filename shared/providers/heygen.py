@@ -48,6 +48,7 @@ from shared.providers._http import (
     malformed,
     num_field,
     obj_field,
+    render_status,
     str_field,
 )
 from shared.providers.base import (
@@ -59,7 +60,6 @@ from shared.providers.base import (
     WebhookError,
     WebhookEvent,
     WebhookRequest,
-    check_render,
 )
 
 PROVIDER_ID = "heygen"
@@ -196,26 +196,15 @@ class HeyGenProvider(HttpAdapter):
                 provider_code=str_field(data, "failure_code"),
                 charged=True,
             )
-        state = _STATES.get(raw_state)
-        if state is None:
-            raise malformed(PROVIDER_ID, "status", f"unknown status {raw_state!r}")
-        video_url = str_field(data, "video_url")
-        duration = num_field(data, "duration")
-        if state is RenderState.COMPLETED:
-            check_render(
-                provider_id=PROVIDER_ID,
-                provider_job_id=provider_job_id,
-                video_url=video_url,
-                duration_s=duration,
-                expected_duration_s=expected_duration_s,
-            )
-        return RenderStatus(
-            provider_id=PROVIDER_ID,
-            provider_job_id=provider_job_id,
-            state=state,
-            video_url=video_url,
+        return render_status(
+            PROVIDER_ID,
+            provider_job_id,
+            raw_state,
+            _STATES,
+            video_url=str_field(data, "video_url"),
+            duration_s=num_field(data, "duration"),
+            expected_duration_s=expected_duration_s,
             thumbnail_url=str_field(data, "thumbnail_url"),
-            duration_s=duration,
         )
 
     def probe(self) -> ProbeResult:

@@ -31,7 +31,14 @@ import httpx
 
 from shared.errors import ErrorCategory, ProviderError, Signal
 from shared.model import AspectRatio, Capabilities, Resolution
-from shared.providers._http import HttpAdapter, JSONObject, malformed, num_field, str_field
+from shared.providers._http import (
+    HttpAdapter,
+    JSONObject,
+    malformed,
+    num_field,
+    render_status,
+    str_field,
+)
 from shared.providers.base import (
     ProbeResult,
     RenderState,
@@ -41,7 +48,6 @@ from shared.providers.base import (
     WebhookError,
     WebhookEvent,
     WebhookRequest,
-    check_render,
 )
 
 PROVIDER_ID = "runwayml"
@@ -185,27 +191,17 @@ class RunwayMLProvider(HttpAdapter):
                 provider_code=code,
                 charged=True,
             )
-        state = _STATES.get(raw_state)
-        if state is None:
-            raise malformed(PROVIDER_ID, "status", f"unknown status {raw_state!r}")
         output = body.get("output")
         urls = [u for u in output if isinstance(u, str) and u] if isinstance(output, list) else []
-        video_url = urls[0] if urls else None
-        duration = num_field(body, "duration")  # not in the documented task; the simulator sends it
-        if state is RenderState.COMPLETED:
-            check_render(
-                provider_id=PROVIDER_ID,
-                provider_job_id=provider_job_id,
-                video_url=video_url,
-                duration_s=duration,
-                expected_duration_s=expected_duration_s,
-            )
-        return RenderStatus(
-            provider_id=PROVIDER_ID,
-            provider_job_id=provider_job_id,
-            state=state,
-            video_url=video_url,
-            duration_s=duration,
+        return render_status(
+            PROVIDER_ID,
+            provider_job_id,
+            raw_state,
+            _STATES,
+            video_url=urls[0] if urls else None,
+            # Not in the documented task; the simulator sends it.
+            duration_s=num_field(body, "duration"),
+            expected_duration_s=expected_duration_s,
             progress=num_field(body, "progress"),
         )
 
