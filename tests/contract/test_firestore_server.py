@@ -480,3 +480,116 @@ def test_the_node_server_exits_when_its_launcher_is_killed() -> None:
     if _alive(server_pid):
         os.killpg(server_pid, signal.SIGKILL)  # do not leave it behind when failing
         pytest.fail("the server outlived its launcher")
+
+
+def _listen(host: str, collection_id: str, seconds: float = 30.0) -> tuple[Any, threading.Event]:
+    """A raw Listen stream on one collection (what on_snapshot opens) and the event ending it."""
+    from google.cloud.firestore_v1.types import firestore as api
+    from google.cloud.firestore_v1.types import query as query_types
+
+    database = f"projects/{PROJECT}/databases/(default)"
+    request = api.ListenRequest(
+        database=database,
+        add_target=api.Target(
+            target_id=1,
+            query=api.Target.QueryTarget(
+                parent=f"{database}/documents",
+                structured_query=query_types.StructuredQuery(
+                    from_=[query_types.StructuredQuery.CollectionSelector(collection_id=collection_id)]
+                ),
+            ),
+        ),
+    )
+    done = threading.Event()
+
+    def requests() -> Iterator[Any]:
+        yield request
+        done.wait(seconds)  # the stream stays open until the test is done with it
+
+    client = FirestoreClient(
+        transport=FirestoreGrpcTransport(channel=grpc.insecure_channel(host))
+    )
+    return client.listen(requests=requests(), timeout=seconds), done
+
+
+def _until_caught_up(responses: Any, bursts: int = 1) -> list[Any]:
+    """Responses up to and including the ``bursts``-th global NO_CHANGE (target_ids empty)."""
+    seen: list[Any] = []
+    for response in responses:
+        seen.append(response)
+        change = response.target_change
+        if "target_change" in response and change.target_change_type == 0 and not change.target_ids:
+            bursts -= 1
+            if bursts == 0:
+                return seen
+    raise AssertionError(f"the stream ended after {len(seen)} responses")
+
+
+def _kinds(responses: list[Any]) -> list[tuple[str, str]]:
+    """(message kind, document id) for each document message, in order."""
+    out = []
+    for response in responses:
+        kind = type(response).pb(response).WhichOneof("response_type")
+        if kind == "document_change":
+            out.append((kind, response.document_change.document.name.rsplit("/", 1)[1]))
+        elif kind in ("document_delete", "document_remove"):
+            out.append((kind, getattr(response, kind).document.rsplit("/", 1)[1]))
+    return out
+
+
+def test_a_collection_listener_is_sent_only_the_documents_that_changed(
+    firestore_server: FirestoreServer, collection: CollectionFactory
+) -> None:
+    """50 documents watched, then writes elsewhere, one update and one delete: the stream
+    carries the 50 once, nothing for the other collection, then exactly the two changes. (The
+    npm package alone re-sends the whole collection after a RESET on every write anywhere.)"""
+    watched, other = collection("watched"), collection("other")
+    for i in range(50):
+        watched.document(f"d{i}").set({"n": i})
+    responses, done = _listen(firestore_server.host, watched.id)
+    try:
+        initial = _until_caught_up(responses)
+        assert sorted(_kinds(initial)) == sorted(("document_change", f"d{i}") for i in range(50))
+        for i in range(5):
+            other.document(f"o{i}").set({"n": i})
+        watched.document("d7").update({"n": 700})
+        watched.document("d8").delete()
+        later = _until_caught_up(responses, bursts=2)
+    finally:
+        done.set()
+        responses.cancel()
+    assert _kinds(later) == [("document_change", "d7"), ("document_delete", "d8")]
+    assert not any(r.target_change.target_change_type == 4 for r in later)  # no RESET
+
+
+def test_on_snapshot_sees_documents_enter_and_leave_a_filtered_query(
+    firestore_client: firestore.Client, collection: CollectionFactory
+) -> None:
+    jobs = collection("jobs")
+    events: list[tuple[str, str]] = []
+    arrived = threading.Condition()
+
+    def on_snapshot(_docs: Any, changes: list[Any], _read_time: Any) -> None:
+        with arrived:
+            events.extend((c.type.name, c.document.id) for c in changes)
+            arrived.notify_all()
+
+    def wait_for(count: int) -> list[tuple[str, str]]:
+        with arrived:
+            assert arrived.wait_for(lambda: len(events) >= count, timeout=10), events
+            return list(events)
+
+    watch = jobs.where(filter=FieldFilter("status", "==", "queued")).on_snapshot(on_snapshot)
+    try:
+        jobs.document("a").set({"status": "queued"})
+        wait_for(1)
+        jobs.document("a").update({"status": "processing"})  # leaves the query, still exists
+        wait_for(2)
+        jobs.document("b").set({"status": "processing"})  # never matches: no event
+        jobs.document("b").update({"status": "queued"})
+        wait_for(3)
+        jobs.document("b").delete()
+        final = wait_for(4)
+    finally:
+        watch.unsubscribe()
+    assert final == [("ADDED", "a"), ("REMOVED", "a"), ("ADDED", "b"), ("REMOVED", "b")]
