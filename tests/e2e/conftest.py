@@ -16,6 +16,7 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import firestore
 
+from shared.stores.base import DEFAULT_CACHE_TTL_S
 from tools.stack import Stack
 from tools.stack._stack import REPO_ROOT
 from tools.stack.client import call, sign_up
@@ -60,7 +61,11 @@ class E2E:
         )
         answer.raise_for_status()
 
-    def circuit(self, provider: str, action: str, reason: str = "e2e test") -> dict[str, Any]:
+    def circuit(
+        self, provider: str, action: str, reason: str = "e2e test", *, settle: bool = True
+    ) -> dict[str, Any]:
+        """Force a circuit; with ``settle``, return once every function instance sees it (they
+        cache breaker states for DEFAULT_CACHE_TTL_S)."""
         answer = self.call(
             "setCircuitState",
             {"providerId": provider, "action": action, "reason": reason},
@@ -68,6 +73,8 @@ class E2E:
         )
         assert answer.status_code == 200, answer.text
         result: dict[str, Any] = answer.json()["result"]
+        if settle:
+            time.sleep(DEFAULT_CACHE_TTL_S)
         return result
 
     def job(self, job_id: str) -> dict[str, Any]:
@@ -116,7 +123,8 @@ def world(e2e: E2E) -> Iterator[E2E]:
     yield e2e
     e2e.http.post(f"{e2e.sim}/_control/reset").raise_for_status()
     for provider in ("heygen", "did", "runwayml"):
-        e2e.circuit(provider, "reset", "clean slate after an e2e test")
+        e2e.circuit(provider, "reset", "clean slate after an e2e test", settle=False)
+    time.sleep(DEFAULT_CACHE_TTL_S)
 
 
 def request_id() -> str:

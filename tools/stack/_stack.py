@@ -31,6 +31,8 @@ from tools.stack.processes import (
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIREBASE_BIN = REPO_ROOT / "tools/node_modules/.bin/firebase"  # tools/package.json, npm ci
+# Preloaded into firebase-tools: no keep-alive between the emulator and its Python workers.
+NO_KEEPALIVE = Path(__file__).with_name("no_keepalive.cjs")
 TASKS_PYTHON = REPO_ROOT / ".tools/tasks-venv/bin/python"
 TASKS_SCRIPT = Path(__file__).resolve().with_name("tasks_emulator.py")
 PID_FILE = "stack.json"
@@ -265,6 +267,7 @@ class Stack:
             **base,
             **self.functions_env,
             "CI": "true",
+            "NODE_OPTIONS": f'{base.get("NODE_OPTIONS", "")} --require "{NO_KEEPALIVE}"'.strip(),
         }
         firebase = self._spawn(
             "firebase",
