@@ -214,10 +214,15 @@ def acquire(state: BreakerState, *, now: float, policy: BreakerPolicy) -> Grant:
 
 
 def add_outcome(
-    buckets: tuple[Bucket, ...], outcome: Outcome, *, now: float, policy: BreakerPolicy
+    buckets: tuple[Bucket, ...],
+    outcome: Outcome,
+    *,
+    now: float,
+    policy: BreakerPolicy,
+    since: float | None = None,
 ) -> tuple[Bucket, ...]:
     """The window with ``outcome`` counted in the bucket of ``now``; expired buckets dropped."""
-    start = bucket_start(now, policy)
+    start = bucket_start(now, policy, since)
     failed = 0 if outcome.success or not outcome.counts else 1
     slow = 1 if outcome.duration_s >= policy.slow_call_s else 0
     kept = [b for b in buckets if b.start > now - policy.window_s]
@@ -229,8 +234,14 @@ def add_outcome(
     return tuple(kept)
 
 
-def bucket_start(now: float, policy: BreakerPolicy) -> float:
-    return math.floor(now / policy.bucket_s) * policy.bucket_s
+def bucket_start(now: float, policy: BreakerPolicy, since: float | None = None) -> float:
+    """The start of the bucket ``now`` is counted in. The first bucket after a reset at ``since``
+    (``counts_since``) starts at the reset, so the window, which counts buckets from there on,
+    never drops outcomes that came after it nor mixes in those before."""
+    start = math.floor(now / policy.bucket_s) * policy.bucket_s
+    if since is not None and start < since <= now:
+        return since
+    return start
 
 
 def window(
@@ -256,7 +267,8 @@ def window(
 
 def record(state: BreakerState, outcome: Outcome, *, now: float, policy: BreakerPolicy) -> Step:
     """Count ``outcome`` and apply what it implies."""
-    counted = replace(state, buckets=add_outcome(state.buckets, outcome, now=now, policy=policy))
+    buckets = add_outcome(state.buckets, outcome, now=now, policy=policy, since=state.counts_since)
+    counted = replace(state, buckets=buckets)
     if outcome.success:
         counted = replace(counted, last_success_at=now)
     elif outcome.counts:

@@ -135,7 +135,8 @@ class SharedBreaker:
     def record(self, provider_id: str, outcome: Outcome, *, now: float) -> Transition | None:
         policy = self.policy(provider_id)
         failed = not outcome.success and outcome.counts
-        start = br.bucket_start(now, policy)
+        cached = self.state(provider_id, now=now)
+        start = br.bucket_start(now, policy, cached.counts_since)
         self.backend.increment(
             provider_id,
             start=start,
@@ -145,7 +146,6 @@ class SharedBreaker:
             slow=1 if outcome.duration_s >= policy.slow_call_s else 0,
             expire_at=start + policy.window_s + 3600.0,
         )
-        cached = self.state(provider_id, now=now)
         if cached.override is not None:
             return None
         slow = outcome.duration_s >= policy.slow_call_s
@@ -153,7 +153,7 @@ class SharedBreaker:
             return self._judge(provider_id, outcome, now=now, buckets=())
         if cached.state is not CircuitState.CLOSED or not (failed or slow):
             return None  # a success cannot open it: no window read on the happy path
-        local = self._local_window(provider_id, outcome, now=now, policy=policy)
+        local = self._local_window(provider_id, outcome, cached, now=now, policy=policy)
         if (
             br.judge(replace(cached, buckets=local), outcome, now=now, policy=policy).transition
             is None
@@ -169,7 +169,13 @@ class SharedBreaker:
         return self._judge(provider_id, outcome, now=now, buckets=buckets)
 
     def _local_window(
-        self, provider_id: str, outcome: Outcome, *, now: float, policy: BreakerPolicy
+        self,
+        provider_id: str,
+        outcome: Outcome,
+        cached: BreakerState,
+        *,
+        now: float,
+        policy: BreakerPolicy,
     ) -> tuple[Bucket, ...]:
         """The window as last read (at most ``window_cache_s`` ago) plus this instance's own
         outcomes since: enough to notice trouble without a query per outcome."""
@@ -177,7 +183,7 @@ class SharedBreaker:
             hit = self._windows.get(provider_id)
         if hit is None or self.clock() - hit[0] >= self.window_cache_s:
             return self._fetch_window(provider_id, now=now, policy=policy)
-        buckets = br.add_outcome(hit[1], outcome, now=now, policy=policy)
+        buckets = br.add_outcome(hit[1], outcome, now=now, policy=policy, since=cached.counts_since)
         with self._lock:
             self._windows[provider_id] = (hit[0], buckets)
         return buckets

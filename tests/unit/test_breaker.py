@@ -407,6 +407,18 @@ def test_reset_clears_the_override_and_the_counts() -> None:
     assert admission(reset, 2.0, P) is Admission.ALLOW
 
 
+def test_failures_right_after_a_mid_bucket_reset_count() -> None:
+    """Reset 3 s into a 10 s bucket: the failures of the next 3 s are counted and open it, and
+    the failures before the reset, in the same bucket, are not."""
+    before = feed(fresh(), [failure(), failure()], at=100.0).state  # bucket 100, not yet open
+    reset = force(before, ManualAction.RESET, by="ops", reason="fixed", now=103.0, policy=P).state
+    assert feed(reset, [failure(), failure()], at=104.0).state.state is CLOSED
+    step = feed(reset, [failure()] * 3, at=104.0)  # 104-106: all in the bucket of 100
+    assert step.state.state is OPEN
+    assert step.transition is not None
+    assert step.transition.reason.startswith("3 failures of 3 calls")
+
+
 def test_the_provider_policies_match_the_spec() -> None:
     """Thresholds: HeyGen 5, RunwayML 4, D-ID 4; recovery HeyGen 60 s, RunwayML 90 s."""
     assert {p: POLICIES[p].failure_threshold for p in POLICIES} == {
