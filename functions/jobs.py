@@ -11,6 +11,7 @@ from firebase_functions import firestore_fn, https_fn
 
 from functions import runtime, secrets
 from shared.stores.base import JOBS
+from shared.stores.firestore import seen_job
 from shared.tasks import valid_task_token
 
 log = logging.getLogger("cvplus")
@@ -23,7 +24,8 @@ def processVideoJob(event: firestore_fn.Event[firestore_fn.Change[Any]]) -> None
         return
     if not runnable(after.to_dict() or {}, now=time.time()):
         return  # terminal, leased by a running worker, or waiting for a task: nothing to do
-    runtime.service().process(event.params["jobId"])
+    seen = seen_job(after.to_dict() or {}, after.update_time)
+    runtime.service().process(event.params["jobId"], seen=seen)
 
 
 def runnable(doc: dict[str, Any], *, now: float) -> bool:

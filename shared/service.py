@@ -121,12 +121,12 @@ class Service:
         True: deduplicated). Raises LimitExceededError past the per-user hourly limit."""
         now = self.clock()
         job_id = jobs.job_id_for(user_id, request_id) if request_id else f"vj_{uuid.uuid4().hex}"
-        if request_id:
-            existing = self.jobs.get(job_id)
-            if existing is not None:
-                return existing, True
         recent = self.jobs.count_created_since(user_id, now - 3600.0)
         if recent >= self.user_jobs_per_hour:
+            # A repeated request is answered even at the limit; below it, create() finds it.
+            existing = self.jobs.get(job_id) if request_id else None
+            if existing is not None:
+                return existing, True
             raise LimitExceededError(
                 f"{recent} videos asked for in the last hour; the limit is "
                 f"{self.user_jobs_per_hour}"
@@ -149,10 +149,11 @@ class Service:
         log.info("job %s created for %s (%s)", job_id, user_id, "new" if created else "existing")
         return stored, not created
 
-    def process(self, job_id: str) -> Job | None:
-        """Claim the job if it is due and advance it as far as it goes without waiting."""
+    def process(self, job_id: str, *, seen: stores.SeenJob | None = None) -> Job | None:
+        """Claim the job if it is due and advance it as far as it goes without waiting.
+        ``seen``: the job as a trigger event delivered it (saves the store a read)."""
         now = self.clock()
-        job = self.jobs.claim(job_id, owner=self.instance_id, now=now, lease_s=LEASE_S)
+        job = self.jobs.claim(job_id, owner=self.instance_id, now=now, lease_s=LEASE_S, seen=seen)
         if job is None:
             return None
         for _ in range(job.max_attempts * 3 + 3):  # bounded: each turn spends an attempt or waits

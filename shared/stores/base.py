@@ -68,6 +68,16 @@ class Lease:
     expires_at: float
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SeenJob:
+    """A job document as a trigger event delivered it, with the store's version of it (for
+    Firestore, its update time): enough to claim the job without reading it again."""
+
+    job: Job
+    lease: Lease | None
+    version: Any
+
+
 class JobStore(Protocol):
     def create(self, job: Job) -> tuple[Job, bool]:
         """Store a new job; if its id exists, return the stored one and False (idempotent)."""
@@ -75,9 +85,12 @@ class JobStore(Protocol):
 
     def get(self, job_id: str) -> Job | None: ...
 
-    def claim(self, job_id: str, *, owner: str, now: float, lease_s: float) -> Job | None:
+    def claim(
+        self, job_id: str, *, owner: str, now: float, lease_s: float, seen: SeenJob | None = None
+    ) -> Job | None:
         """Take the lease of a runnable job (not terminal, due, lease free or expired). Exactly
-        one of many concurrent claimants wins; the others get None."""
+        one of many concurrent claimants wins; the others get None. ``seen``: the document as
+        an event delivered it; a store may claim on it unread if it is still that version."""
         ...
 
     def save(

@@ -8,6 +8,7 @@ least one document; an aggregation one per 1000 index entries), so benchmarks ca
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,10 +28,28 @@ from shared.stores.base import (
     TRANSITIONS,
     JobNotFoundError,
     Lease,
+    SeenJob,
     SideWrite,
 )
 from shared.stores.memory import sum_shards
 from shared.stores.rules import check_change, claimable, lease_from_doc, lease_to_doc
+
+# Jobs an instance remembers holding (see FirestoreJobStore._held); beyond this the oldest are
+# forgotten, and their next save reads first.
+MAX_HELD = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    job: Job
+    lease: Lease
+    version: Any  # the update time of our last write
+
+
+def seen_job(doc: Mapping[str, Any], update_time: Any) -> SeenJob:
+    """A job document as a Firestore trigger event delivered it."""
+    return SeenJob(job=codec.job_from_doc(doc), lease=lease_from_doc(doc), version=update_time)
+
 
 # Contention on one document (a breaker's state, a popular job) aborts transactions; the client
 # retries them at once. Generous, so that no Aborted ever reaches a caller.
@@ -68,6 +87,10 @@ class _Txn:
 
     def run(self, body: Callable[[Any], tuple[Any, int, int]]) -> Any:
         """``body`` returns (result, reads, writes) of its last, committed attempt."""
+        return self.run_versioned(body)[0]
+
+    def run_versioned(self, body: Callable[[Any], tuple[Any, int, int]]) -> tuple[Any, Any]:
+        """Also the update time of the transaction's first write (None: it wrote nothing)."""
         last: list[tuple[Any, int, int]] = []
 
         @firestore.transactional
@@ -76,10 +99,12 @@ class _Txn:
             last.clear()
             last.append(body(transaction))
 
-        attempt(self.client.transaction(max_attempts=MAX_ATTEMPTS))
+        transaction = self.client.transaction(max_attempts=MAX_ATTEMPTS)
+        attempt(transaction)
         result, reads, writes = last[0]
         self.usage.add(transactions=1, reads=reads, writes=writes)
-        return result
+        written = getattr(transaction, "write_results", None)
+        return result, (written[0].update_time if written else None)
 
 
 class FirestoreDocumentStore:
@@ -142,9 +167,44 @@ class FirestoreJobStore:
         self.usage = usage or Usage()
         self.docs = FirestoreDocumentStore(client, self.usage)
         self._txn = _Txn(client, self.usage)
+        # The jobs this instance holds the lease of, as it last wrote them, with their update
+        # times. Its next save of one is a write with an update-time precondition instead of a
+        # transaction that reads the document first: a change by anyone else fails the
+        # precondition, and the save falls back to the transaction.
+        self._held: OrderedDict[str, _Held] = OrderedDict()
+        self._held_lock = threading.Lock()
 
     def _ref(self, job_id: str) -> Any:
         return self.client.collection(JOBS).document(job_id)
+
+    def _hold(self, job: Job, lease: Lease | None, version: Any) -> None:
+        with self._held_lock:
+            self._held.pop(job.job_id, None)
+            if lease is not None and version is not None:
+                self._held[job.job_id] = _Held(job, lease, version)
+                while len(self._held) > MAX_HELD:
+                    self._held.popitem(last=False)
+
+    def _unhold(self, job_id: str) -> _Held | None:
+        with self._held_lock:
+            return self._held.pop(job_id, None)
+
+    def _write_unread(
+        self, job_id: str, version: Any, data: Mapping[str, Any], side: Sequence[SideWrite]
+    ) -> Any:
+        """Write ``data`` to the job (and ``side``) if it is still at ``version``: the update
+        time of the job's write, or None when someone else changed it."""
+        batch = self.client.batch()
+        batch.update(
+            self._ref(job_id), dict(data), option=self.client.write_option(last_update_time=version)
+        )
+        self._side(batch, side)
+        try:
+            results = batch.commit()
+        except (gexc.FailedPrecondition, gexc.NotFound):
+            return None
+        self.usage.add(writes=1 + len(side))
+        return results[0].update_time
 
     def create(self, job: Job) -> tuple[Job, bool]:
         ref = self._ref(job.job_id)
@@ -167,8 +227,17 @@ class FirestoreJobStore:
         self.usage.add(reads=1)
         return lease_from_doc(snap.to_dict()) if snap.exists else None
 
-    def claim(self, job_id: str, *, owner: str, now: float, lease_s: float) -> Job | None:
+    def claim(
+        self, job_id: str, *, owner: str, now: float, lease_s: float, seen: SeenJob | None = None
+    ) -> Job | None:
         ref = self._ref(job_id)
+        lease = Lease(owner=owner, expires_at=now + lease_s)
+        if seen is not None and claimable(seen.job, seen.lease, owner=owner, now=now):
+            version = self._write_unread(job_id, seen.version, {"lease": lease_to_doc(lease)}, ())
+            if version is not None:
+                self._hold(seen.job, lease, version)
+                return seen.job
+            # Changed since the event was sent: decide on the stored job.
 
         def body(txn: Any) -> tuple[Job | None, int, int]:
             snap = ref.get(transaction=txn)
@@ -178,11 +247,13 @@ class FirestoreJobStore:
             job = codec.job_from_doc(doc)
             if not claimable(job, lease_from_doc(doc), owner=owner, now=now):
                 return None, 1, 0
-            txn.update(ref, {"lease": lease_to_doc(Lease(owner=owner, expires_at=now + lease_s))})
+            txn.update(ref, {"lease": lease_to_doc(lease)})
             return job, 1, 1
 
-        result: Job | None = self._txn.run(body)
-        return result
+        result, version = self._txn.run_versioned(body)
+        if result is not None:
+            self._hold(result, lease, version)
+        return result  # type: ignore[no-any-return]
 
     def save(
         self,
@@ -194,6 +265,18 @@ class FirestoreJobStore:
         release: bool = True,
     ) -> None:
         ref = self._ref(job.job_id)
+        held = self._unhold(job.job_id)
+        if held is not None and held.lease.owner == owner:
+            # Unchanged since our last write (the precondition), so that write is the stored job.
+            check_change(held.job, job, held.lease, owner=owner, now=now)
+            keep = None if release else held.lease
+            data = {**codec.job_to_doc(job), "lease": lease_to_doc(keep) if keep else None}
+            version = self._write_unread(job.job_id, held.version, data, side)
+            if version is not None:
+                self._hold(job, keep, version)
+                return
+
+        kept: list[Lease | None] = [None]
 
         def body(txn: Any) -> tuple[None, int, int]:
             snap = ref.get(transaction=txn)
@@ -201,11 +284,12 @@ class FirestoreJobStore:
                 raise JobNotFoundError(job.job_id)
             doc = snap.to_dict()
             check_change(codec.job_from_doc(doc), job, lease_from_doc(doc), owner=owner, now=now)
-            lease = None if release else doc.get("lease")
-            txn.set(ref, {**codec.job_to_doc(job), "lease": lease})
+            kept[0] = None if release else lease_from_doc(doc)
+            txn.set(ref, {**codec.job_to_doc(job), "lease": None if release else doc.get("lease")})
             return None, 1, 1 + self._side(txn, side)
 
-        self._txn.run(body)
+        _, version = self._txn.run_versioned(body)
+        self._hold(job, kept[0], version)
 
     def transact(
         self,
@@ -283,7 +367,11 @@ class FirestoreBreakerBackend:
         slow: int,
         expire_at: float,
     ) -> None:
-        ref = self._state_ref(provider_id).collection(BUCKETS).document(f"{int(start)}-{shard}")
+        ref = (
+            self._state_ref(provider_id)
+            .collection(BUCKETS)
+            .document(f"{round(start * 1000)}-{shard}")
+        )
         ref.set(
             {
                 "providerId": provider_id,

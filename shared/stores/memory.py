@@ -18,6 +18,7 @@ from shared.stores.base import (
     TRANSITIONS,
     JobNotFoundError,
     Lease,
+    SeenJob,
     SideWrite,
 )
 from shared.stores.rules import check_change, claimable, lease_from_doc, lease_to_doc
@@ -121,7 +122,10 @@ class MemoryJobStore:
             doc = self._jobs().get(job_id)
             return lease_from_doc(doc) if doc is not None else None
 
-    def claim(self, job_id: str, *, owner: str, now: float, lease_s: float) -> Job | None:
+    def claim(
+        self, job_id: str, *, owner: str, now: float, lease_s: float, seen: SeenJob | None = None
+    ) -> Job | None:
+        del seen  # reading here costs nothing: always decide on the stored job
         with self.db.lock:
             doc = self._jobs().get(job_id)
             if doc is None:
@@ -210,7 +214,7 @@ class MemoryBreakerBackend:
         expire_at: float,
     ) -> None:
         with self.db.lock:
-            key = f"{provider_id}/{int(start)}-{shard}"
+            key = f"{provider_id}/{round(start * 1000)}-{shard}"
             coll = self.db.coll(f"{BREAKERS}/buckets")
             doc = coll.setdefault(
                 key,

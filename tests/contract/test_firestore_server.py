@@ -495,7 +495,9 @@ def _listen(host: str, collection_id: str, seconds: float = 30.0) -> tuple[Any, 
             query=api.Target.QueryTarget(
                 parent=f"{database}/documents",
                 structured_query=query_types.StructuredQuery(
-                    from_=[query_types.StructuredQuery.CollectionSelector(collection_id=collection_id)]
+                    from_=[
+                        query_types.StructuredQuery.CollectionSelector(collection_id=collection_id)
+                    ]
                 ),
             ),
         ),
@@ -506,9 +508,7 @@ def _listen(host: str, collection_id: str, seconds: float = 30.0) -> tuple[Any, 
         yield request
         done.wait(seconds)  # the stream stays open until the test is done with it
 
-    client = FirestoreClient(
-        transport=FirestoreGrpcTransport(channel=grpc.insecure_channel(host))
-    )
+    client = FirestoreClient(transport=FirestoreGrpcTransport(channel=grpc.insecure_channel(host)))
     return client.listen(requests=requests(), timeout=seconds), done
 
 
@@ -593,3 +593,45 @@ def test_on_snapshot_sees_documents_enter_and_leave_a_filtered_query(
     finally:
         watch.unsubscribe()
     assert final == [("ADDED", "a"), ("REMOVED", "a"), ("ADDED", "b"), ("REMOVED", "b")]
+
+
+def test_an_update_time_precondition_passes_only_on_the_version_it_names(
+    firestore_server: FirestoreServer,
+    firestore_client: firestore.Client,
+    collection: CollectionFactory,
+) -> None:
+    """Writes conditional on the update time: the current one passes, an older one fails and
+    its whole batch writes nothing. On the npm server (millisecond times), a time two commits
+    share fails too: it no longer says which version the caller saw."""
+    docs = collection("versions")
+    ref, side = docs.document("job"), docs.document("side")
+    first = ref.set({"n": 1}).update_time
+    second = ref.update({"n": 2}, option=firestore_client.write_option(last_update_time=first))
+    stale = firestore_client.batch()
+    stale.update(ref, {"n": 3}, option=firestore_client.write_option(last_update_time=first))
+    stale.set(side, {"written": True})
+    with pytest.raises(exceptions.FailedPrecondition):
+        stale.commit()
+    assert ref.get().get("n") == 2
+    assert not side.get().exists
+    ref.update({"n": 4}, option=firestore_client.write_option(last_update_time=second.update_time))
+    assert ref.get().get("n") == 4
+
+    if firestore_server.backend != "npm":
+        return
+    barrier = threading.Barrier(2)
+
+    def write(n: int) -> Any:
+        barrier.wait()
+        return ref.set({"n": n}).update_time
+
+    with ThreadPoolExecutor(2) as pool:
+        for _ in range(200):  # two commits sent together usually share a millisecond
+            times = set(pool.map(write, range(2)))
+            if len(times) == 1:
+                shared = times.pop()
+                break
+        else:
+            pytest.skip("no two commits landed in one millisecond")
+    with pytest.raises(exceptions.FailedPrecondition):
+        ref.update({"n": -1}, option=firestore_client.write_option(last_update_time=shared))

@@ -22,7 +22,12 @@ from shared.model import Duration, VideoOptions
 from shared.stores import base
 from shared.stores.base import LeaseLostError, SideWrite, TerminalJobError
 from shared.stores.breakers import SharedBreaker
-from shared.stores.firestore import FirestoreBreakerBackend, FirestoreJobStore, Usage
+from shared.stores.firestore import (
+    FirestoreBreakerBackend,
+    FirestoreJobStore,
+    Usage,
+    seen_job,
+)
 from shared.stores.memory import MemoryBreakerBackend, MemoryDatabase, MemoryJobStore
 from tests.contract.conftest import PROJECT
 from tools.firestore_server import FirestoreServer
@@ -47,6 +52,9 @@ class World:
     new_jobs: Callable[[], base.JobStore]
     new_breaker: Callable[[FakeClock | None], SharedBreaker]
     writes: Callable[[], int]
+    # The job as a trigger event would deliver it now; documents read (None: not counted).
+    seen: Callable[[str], base.SeenJob]
+    reads: Callable[[], int] | None = None
 
 
 def _memory() -> World:
@@ -60,6 +68,7 @@ def _memory() -> World:
             clock=clock or FakeClock(),
         ),
         writes=lambda: db.writes,
+        seen=lambda job_id: _seen_in(MemoryJobStore(db), job_id),
     )
 
 
@@ -85,7 +94,20 @@ def _firestore(server: FirestoreServer) -> World:
             clock=clock or FakeClock(),
         ),
         writes=lambda: usage.writes,
+        seen=lambda job_id: _seen_on(client(), job_id),
+        reads=lambda: usage.reads,
     )
+
+
+def _seen_in(store: MemoryJobStore, job_id: str) -> base.SeenJob:
+    job = store.get(job_id)
+    assert job is not None
+    return base.SeenJob(job=job, lease=store.lease(job_id), version=None)
+
+
+def _seen_on(client: firestore.Client, job_id: str) -> base.SeenJob:
+    snapshot = client.collection(base.JOBS).document(job_id).get()
+    return seen_job(snapshot.to_dict() or {}, snapshot.update_time)
 
 
 @pytest.fixture(params=["memory", "firestore"])
@@ -239,6 +261,82 @@ def test_a_checkpoint_keeps_the_lease(world: World) -> None:
     assert store.lease(job.job_id) is None
 
 
+def _reads(world: World) -> int:
+    return world.reads() if world.reads is not None else 0
+
+
+def test_a_claim_on_the_version_an_event_delivered_reads_nothing(world: World) -> None:
+    """The trigger's copy of the job is current: the lease is taken on it, unread; so are the
+    holder's checkpoint and final save (each still refuses what the rules refuse)."""
+    store = world.new_jobs()
+    job, _ = store.create(new_job())
+    seen = world.seen(job.job_id)
+    before = _reads(world)
+    assert store.claim(job.job_id, owner="a", now=NOW, lease_s=60, seen=seen) == job
+    store.save(replace(job, attempt=1), owner="a", now=NOW + 1, release=False)
+    store.save(replace(job, attempt=2), owner="a", now=NOW + 2)
+    assert _reads(world) == before
+    assert store.get(job.job_id) == replace(job, attempt=2)
+    assert store.lease(job.job_id) is None
+
+
+def test_a_claim_on_a_stale_event_decides_on_the_stored_job(world: World) -> None:
+    """Events arrive late and twice: one delivered before another worker's claim must not take
+    the lease from it, nor reopen a job finished since; a job changed but still runnable is
+    still claimed."""
+    store, rival = world.new_jobs(), world.new_jobs()
+    job, _ = store.create(new_job())
+    stale = world.seen(job.job_id)
+    assert rival.claim(job.job_id, owner="rival", now=NOW, lease_s=60) is not None
+    assert store.claim(job.job_id, owner="a", now=NOW + 1, lease_s=60, seen=stale) is None
+    assert store.lease(job.job_id) == base.Lease(owner="rival", expires_at=NOW + 60)
+
+    rival.save(replace(job, attempt=1), owner="rival", now=NOW + 2)  # released, still runnable
+    claimed = store.claim(job.job_id, owner="a", now=NOW + 3, lease_s=60, seen=stale)
+    assert claimed == replace(job, attempt=1)
+
+    done = jobs.complete(
+        jobs.submitted(
+            jobs.begin_attempt(
+                claimed,
+                provider_id="heygen",
+                options=claimed.options,
+                degradations=(),
+                reasoning=(),
+                now=NOW + 4,
+            ),
+            provider_job_id="v1",
+            follow_up_at=NOW + 60,
+            now=NOW + 4,
+        ),
+        result=VideoResult(video_url="https://cdn.example/v1.mp4"),
+        now=NOW + 5,
+    )
+    store.save(done, owner="a", now=NOW + 5)
+    assert rival.claim(job.job_id, owner="rival", now=NOW + 6, lease_s=60, seen=stale) is None
+    assert store.get(job.job_id) == done
+
+
+def test_a_holder_saving_after_a_webhook_finished_the_job_is_refused(world: World) -> None:
+    """The holder's save goes unread only while the job is as the holder last wrote it: after
+    a webhook's transaction completed it, the save is refused and the completion stands."""
+    worker, webhook = world.new_jobs(), world.new_jobs()
+    job, _ = worker.create(new_job())
+    worker.claim(job.job_id, owner="a", now=NOW, lease_s=60, seen=world.seen(job.job_id))
+    attempt = jobs.begin_attempt(
+        job, provider_id="heygen", options=job.options, degradations=(), reasoning=(), now=NOW + 1
+    )
+    worker.save(attempt, owner="a", now=NOW + 1, release=False)  # checkpoint
+    done = jobs.complete(
+        attempt, result=VideoResult(video_url="https://cdn.example/v.mp4"), now=NOW + 2
+    )
+    webhook.transact(job.job_id, lambda _stored: (done, ()), now=NOW + 2)
+    follow_up = jobs.submitted(attempt, provider_job_id="v1", follow_up_at=NOW + 60, now=NOW + 3)
+    with pytest.raises(TerminalJobError):
+        worker.save(follow_up, owner="a", now=NOW + 3)
+    assert worker.get(job.job_id) == done
+
+
 def test_due_finds_jobs_whose_next_action_has_passed(world: World) -> None:
     """The health check's query: due and not terminal, nothing else."""
     store = world.new_jobs()
@@ -343,6 +441,32 @@ def test_a_cold_start_does_not_reset_counts(world: World, provider: str) -> None
     )
     assert transition is not None
     assert transition.to_state is CircuitState.OPEN
+
+
+def test_failures_after_a_reset_in_the_same_bucket_open_the_breaker(
+    world: World, provider: str
+) -> None:
+    """An operator resets a failing provider and it keeps failing: those failures count, even
+    within the bucket the reset fell in (the e2e suite resets between tests)."""
+    breaker = world.new_breaker(None)
+    start = br.bucket_start(NOW, POLICY)
+    for k in range(3):
+        breaker.record(
+            provider, Outcome(success=False, category=ErrorCategory.TRANSIENT), now=start + k * 0.1
+        )
+    breaker.force(provider, ManualAction.RESET, by="ops", reason="fixed", now=start + 1)
+    transitions = [
+        breaker.record(
+            provider,
+            Outcome(success=False, category=ErrorCategory.TRANSIENT),
+            now=start + 1.5 + k * 0.1,
+        )
+        for k in range(POLICY.failure_threshold)
+    ]
+    assert start + 1.5 + POLICY.failure_threshold * 0.1 < start + POLICY.bucket_s
+    assert transitions[-1] is not None
+    assert transitions[-1].to_state is CircuitState.OPEN
+    assert transitions[-1].reason.startswith(f"{POLICY.failure_threshold} failures")
 
 
 def test_a_manual_override_says_who_why_and_when_and_wins(world: World, provider: str) -> None:

@@ -172,13 +172,16 @@ def test_a_repeated_request_id_returns_the_same_job(world: E2E) -> None:
 
 
 def test_the_per_user_limit_answers_resource_exhausted(world: E2E) -> None:
-    """Past USER_JOBS_PER_HOUR in an hour, a user is told to wait."""
+    """Past USER_JOBS_PER_HOUR in an hour, a user is told to wait; a request repeated then
+    (a client retrying a lost answer) still gets its job."""
     token = world.user()
-    for _ in range(USER_LIMIT):
-        world.generate(token, requestId=request_id())
+    rids = [request_id() for _ in range(USER_LIMIT)]
+    first, *_ = [world.generate(token, requestId=rid) for rid in rids]
     answer = world.call("generateVideo", {"script": SCRIPT, "requestId": request_id()}, token)
     assert answer.status_code == 429
     assert answer.json()["error"]["status"] == "RESOURCE_EXHAUSTED"
+    again = world.generate(token, requestId=rids[0])
+    assert (again["jobId"], again["deduplicated"]) == (first["jobId"], True)
 
 
 @pytest.mark.parametrize("name", ["systemDashboard", "setCircuitState"])

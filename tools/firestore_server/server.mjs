@@ -12,8 +12,9 @@
 //                                  (created, updated, deleted) or a query read in the
 //                                  transaction would now return other documents
 //   Rollback                    -> forget the transaction
-// Commit also checks every create()/update()/delete precondition before the package applies
-// any write, so a batch or transaction failing with ALREADY_EXISTS/NOT_FOUND changes nothing
+// Commit also checks every create()/update()/delete precondition, and update_time
+// preconditions (which the package ignores), before the package applies any write, so a batch
+// or transaction failing with ALREADY_EXISTS/NOT_FOUND/FAILED_PRECONDITION changes nothing
 // (the package alone would keep the writes before the failing one).
 // "Version" is our own per-document write counter, bumped by every Commit (the only write
 // path the package implements): update times have millisecond resolution, so two writes
@@ -93,6 +94,7 @@ const keyOf = (transactionId) => Buffer.from(transactionId).toString("hex");
 class TransactionIsolation {
   #state;
   #versions = new Map(); // document name -> number of commits that wrote it
+  #stamps = new Map(); // document name -> { ms: its update time, commits: how many wrote it }
   #open = new Map(); // transaction key -> { readOnly, reads: Map<name, version>, queries }
   stats = { begun: 0, committed: 0, aborted: 0, rolledBack: 0 };
 
@@ -187,10 +189,31 @@ class TransactionIsolation {
   }
 
   markWritten(writes) {
-    for (const write of writes) {
-      const name = writtenName(write);
-      if (name) this.#versions.set(name, this.#version(name) + 1);
+    const names = new Set(writes.map(writtenName).filter(Boolean));
+    for (const name of names) {
+      this.#versions.set(name, this.#version(name) + 1);
+      const doc = this.#state.getDocument(name);
+      if (!doc.metadata.hasExist) {
+        this.#stamps.delete(name);
+        continue;
+      }
+      const ms = doc.metadata.updatedAt.getTime();
+      const last = this.#stamps.get(name);
+      this.#stamps.set(name, { ms, commits: last?.ms === ms ? last.commits + 1 : 1 });
     }
+  }
+
+  // update_time preconditions (the package ignores them). Update times here have millisecond
+  // resolution, so a time written by two commits no longer says which of them the caller saw:
+  // such a precondition fails, as it would have if the caller had read after the second.
+  updateTimeError(name, expected) {
+    const stamp = this.#stamps.get(name);
+    const ms = Number(expected.seconds) * 1000 + Number(expected.nanos) / 1e6;
+    if (stamp !== undefined && stamp.ms === ms && stamp.commits === 1) return null;
+    return grpcError(
+      status.FAILED_PRECONDITION,
+      `the stored version of ${name} does not match the required update time`,
+    );
   }
 
   // The package applies a commit's writes one by one, so a failed create()/update() would
@@ -204,6 +227,10 @@ class TransactionIsolation {
       const now = exists.has(name)
         ? exists.get(name)
         : this.#state.getDocument(name).metadata.hasExist;
+      if (write.has_current_document && write.current_document.has_update_time) {
+        const error = this.updateTimeError(name, write.current_document.update_time);
+        if (error !== null) return error;
+      }
       if (write.has_current_document && write.current_document.has_exists) {
         if (write.current_document.exists && !now) {
           return grpcError(status.NOT_FOUND, `no entity to update: ${name}`);
