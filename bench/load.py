@@ -139,23 +139,75 @@ class Phase:
 
     name: str
     jobs: int
+    rate: float | None = None  # paced: calls per second; None: one after another or all at once
     answered: int = 0  # requests that got a job id (after retries)
     refused: int = 0  # requests that got none, after CALL_ATTEMPTS calls
     failed_calls: Counter[str] = field(default_factory=Counter)  # failed calls by reason
     orphans: int = 0  # jobs in Firestore no request got the id of
     health_checks: int = 0  # run while waiting, as the 1-minute schedule would
     call_s: list[float] = field(default_factory=list)  # generateVideo round trips
+    sent: dict[str, float] = field(default_factory=dict)  # job id -> when its call was sent
     docs: list[dict[str, Any]] = field(default_factory=list)  # the phase's jobs, at the end
     wall_s: float = 0.0  # first call sent -> last job terminal
     counts: Counts = field(default_factory=dict)  # Firestore server counts during the phase
     charges: dict[str, int] = field(default_factory=dict)  # simulator charges during the phase
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per process, in the phase
+
+    @property
+    def title(self) -> str:
+        if self.name == "paced":
+            return f"{self.jobs} at {self.rate:g} per second"
+        return f"{self.jobs} {self.name}"
+
+    def cpu_per_job(self) -> float:
+        return sum(self.cpu.values()) / max(1, len(self.docs))
 
     def ttc(self) -> list[float]:
+        """Time to completion: from sending the generateVideo call (its job's creation when
+        the call was not timed) to the job's last update."""
         return [
-            float(d["updatedAt"]) - float(d["createdAt"])
+            float(d["updatedAt"]) - self.sent.get(str(d.get("jobId")), float(d["createdAt"]))
             for d in self.docs
             if d.get("status") in TERMINAL
         ]
+
+
+def _cpu_of(pid: int, *, reaped: bool) -> float:
+    """CPU seconds (user + system) of one process; with ``reaped``, also of its finished
+    children it has waited for."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = raw[raw.rindex(")") + 2 :].split()  # fields[0] is stat field 3
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    if reaped:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(records: Iterable[Any]) -> dict[str, float]:
+    """CPU seconds used so far by each process of the stack with its descendants, the Functions
+    emulator's Python workers on a line of their own, and by this benchmark's own process."""
+    from tools.stack.processes import descendants
+
+    out: dict[str, float] = {}
+    for record in records:
+        own = _cpu_of(record.pid, reaped=True)
+        below = sum(_cpu_of(pid, reaped=True) for pid, _ in descendants(record.pid))
+        if record.name == "firebase":
+            out["firebase-tools (Node: Functions and Auth emulators)"] = own
+            out["the functions (Python workers of the emulator)"] = below
+        else:
+            out[record.name] = own + below
+    out["this benchmark (callers and poller)"] = _cpu_of(os.getpid(), reaped=False)
+    return out
+
+
+def emulator_parallel() -> str:
+    from tools.stack._stack import EMULATOR_PARALLEL
+
+    return os.environ.get("FUNCTIONS_EMULATOR_PARALLEL", str(EMULATOR_PARALLEL))
 
 
 def fmt(seconds: float) -> str:
@@ -200,8 +252,7 @@ def phase_table(phase: Phase, latency: float) -> list[str]:
 
 
 def report(
-    serial: Phase,
-    load: Phase,
+    phases: Sequence[Phase],
     *,
     latency: float,
     users: int,
@@ -209,53 +260,72 @@ def report(
     webhook_wait: float,
 ) -> tuple[str, list[str]]:
     """The BENCHMARKS.md body and the goal lines."""
+    load = next(ph for ph in phases if ph.name == "concurrent")
+    described = {
+        "serial": "one after another (warms the emulator's Python workers)",
+        "concurrent": "`generateVideo` calls released together from as many threads",
+        "paced": "calls sent at a steady rate, as traffic the stack can keep up with arrives",
+    }
+    steps = " ".join(
+        f"Phase {i}: {ph.title}, {described[ph.name]}." for i, ph in enumerate(phases, 1)
+    )
     out = [
         "`python -m bench.load` (`make bench-load`): the real functions in the Firebase Functions "
         f"emulator on the local stack (started in {started_s:.0f} s), {users} users, the provider "
         f"simulator's render latency set to {latency:g} s for every provider, no faults, "
         f"WEBHOOK_WAIT_SECONDS={webhook_wait:g} (a render whose webhook never came is polled "
-        "then), the emulator's default of 50 function executions in parallel, "
+        f"then), {emulator_parallel()} function executions in parallel in the emulator "
+        "(FUNCTIONS_EMULATOR_PARALLEL), "
         f"FUNCTIONS_DISCOVERY_TIMEOUT={WORKER_START_S} s for a new worker to start, node heap "
         f"{NODE_HEAP_MB} MB for the Firestore server. A call that fails without an answer is "
-        f"retried with the same requestId (at most {CALL_ATTEMPTS} calls). "
-        f"Phase 1: {serial.jobs} jobs one after another (warms the emulator's Python workers). "
-        f"Phase 2: {load.jobs} `generateVideo` calls released together from {load.jobs} threads.",
+        f"retried with the same requestId (at most {CALL_ATTEMPTS} calls). Time to completion "
+        f"runs from sending the call to the job's last update. {steps}",
         "",
-        f"| | phase 1: {serial.jobs} serial | phase 2: {load.jobs} concurrent |",
-        "|---|---|---|",
+        "| | " + " | ".join(f"phase {i}: {ph.title}" for i, ph in enumerate(phases, 1)) + " |",
+        "|---|" + "---|" * len(phases),
     ]
-    for a, b in zip(phase_table(serial, latency), phase_table(load, latency), strict=True):
-        label, value_a = a.strip("|").split("|", 1)
-        value_b = b.strip("|").split("|", 1)[1]
-        out.append(f"|{label}|{value_a.strip()} |{value_b.strip()} |")
-    out += ["", "Charges per provider (phase 2; simulator `/_control/stats` against the jobs):", ""]
-    out += ["| provider | charged | renders accepted (jobs) | completed | failed renders |"]
+    tables = [phase_table(ph, latency) for ph in phases]
+    for rows in zip(*tables, strict=True):
+        label = rows[0].strip("|").split("|", 1)[0]
+        values = [row.strip("|").split("|", 1)[1].strip() for row in rows]
+        out.append(f"|{label}|" + "".join(f"{v} |" for v in values))
+    out += ["", f"Charges per provider (phase {phases.index(load) + 1}; simulator "]
+    out[-1] += "`/_control/stats` against the jobs):"
+    out += ["", "| provider | charged | renders accepted (jobs) | completed | failed renders |"]
     out += ["|---|---|---|---|---|"]
     for c in charge_checks(load.charges, load.docs):
         out.append(
             f"| {c.provider} | {c.charges} | {c.accepted} | {c.completed} | {c.failed_renders} |"
         )
-    out += [
-        "",
-        "Firestore operations counted at the server, per collection (phase 1, per job; "
-        "phase 2, per job):",
-        "",
-    ]
-    out += ["| | collection | phase 1 | phase 2 |", "|---|---|---|---|"]
+    columns = " | ".join(f"phase {i}" for i in range(1, len(phases) + 1))
+    out += ["", "Firestore operations counted at the server, per job and collection:", ""]
+    out += [f"| | collection | {columns} |", "|---|---|" + "---|" * len(phases)]
     for table_name in ("reads", "writes"):
-        keys = sorted(set(serial.counts.get(table_name, {})) | set(load.counts.get(table_name, {})))
+        keys = sorted({k for ph in phases for k in ph.counts.get(table_name, {})})
         for key in keys:
-            per_a = serial.counts.get(table_name, {}).get(key, 0) / max(1, len(serial.docs))
-            per_b = load.counts.get(table_name, {}).get(key, 0) / max(1, len(load.docs))
-            out.append(f"| {table_name} | {key} | {per_a:.2f} | {per_b:.2f} |")
+            per = [
+                ph.counts.get(table_name, {}).get(key, 0) / max(1, len(ph.docs)) for ph in phases
+            ]
+            out.append(f"| {table_name} | {key} | " + " | ".join(f"{v:.2f}" for v in per) + " |")
     calls = ", ".join(f"{k} {v}" for k, v in sorted(load.counts.get("calls", {}).items()))
-    out += ["", f"Phase 2 RPCs at the server: {calls}."]
-    goals = goal_lines(serial, load, latency)
+    out += ["", f"RPCs at the server in phase {phases.index(load) + 1}: {calls}."]
+    out += ["", f"CPU seconds per job, by process ({os.cpu_count()} cores here):", ""]
+    out += [f"| process | {columns} |", "|---|" + "---|" * len(phases)]
+    names = sorted({k for ph in phases for k in ph.cpu}, key=lambda k: -load.cpu.get(k, 0.0))
+    for name in names:
+        per = [ph.cpu.get(name, 0.0) / max(1, len(ph.docs)) for ph in phases]
+        out.append(f"| {name} | " + " | ".join(f"{v:.3f}" for v in per) + " |")
+    out.append("| all | " + " | ".join(f"{ph.cpu_per_job():.3f}" for ph in phases) + " |")
+    busy = [sum(ph.cpu.values()) / ph.wall_s if ph.wall_s else math.nan for ph in phases]
+    out.append("| cores busy on average (all / wall time) | ")
+    out[-1] += " | ".join(f"{b:.2f}" for b in busy) + " |"
+    goals = goal_lines(phases, latency)
     out += ["", "Goals (issue 5; printed, not asserted):", ""] + [f"- {g}" for g in goals]
     return "\n".join(out) + "\n", goals
 
 
-def goal_lines(serial: Phase, load: Phase, latency: float) -> list[str]:
+def goal_lines(phases: Sequence[Phase], latency: float) -> list[str]:
+    load = next(ph for ph in phases if ph.name == "concurrent")
     lost = (
         load.answered
         - len(load.docs)
@@ -269,16 +339,24 @@ def goal_lines(serial: Phase, load: Phase, latency: float) -> list[str]:
             f"{twice} charged twice, {load.answered}/{load.jobs} calls answered",
         ),
     ]
-    for phase in (serial, load):
+    for phase in phases:
         p95 = percentile([t - latency for t in phase.ttc()], 95)
+        why = ""
+        if phase.name == "concurrent":
+            cores = os.cpu_count() or 1
+            work = phase.cpu_per_job() * phase.jobs
+            why = (
+                f" ({phase.cpu_per_job():.2f} CPU s per job x {phase.jobs} jobs at once on "
+                f"{cores} cores: {work / cores:.0f} s of work before the last one is done)"
+            )
         lines.append(
             _goal(
                 p95 < GOAL_OVERHEAD_S,
                 f"overhead p95 under {GOAL_OVERHEAD_S:g} s (10 % of a 30 s render), "
-                f"{phase.name}: {fmt(p95)}",
+                f"{phase.title}: {fmt(p95)}{why}",
             )
         )
-    for phase in (serial, load):
+    for phase in phases:
         n = max(1, len(phase.docs))
         firsts = first_time_successes(phase.docs)
         reads, writes = total(phase.counts, "reads") / n, total(phase.counts, "writes") / n
@@ -291,7 +369,7 @@ def goal_lines(serial: Phase, load: Phase, latency: float) -> list[str]:
             _goal(
                 writes <= GOAL_WRITES and reads <= GOAL_READS,
                 f"at most {GOAL_WRITES} writes and {GOAL_READS} reads per job that "
-                f"succeeds first time, {phase.name} ({scope}): {writes:.2f} writes, "
+                f"succeeds first time, {phase.title} ({scope}): {writes:.2f} writes, "
                 f"{reads:.2f} reads",
             )
         )
@@ -424,7 +502,7 @@ def submit(
         "script": SCRIPT,
         "options": {"duration": "short"},
     }
-    began = time.monotonic()
+    began, sent_at = time.monotonic(), time.time()
     for attempt in range(1, CALL_ATTEMPTS + 1):
         retry = True
         try:
@@ -433,10 +511,12 @@ def submit(
             failure = type(exc).__name__
         else:
             if answer.status_code == 200:
+                job_id = str(answer.json()["result"]["jobId"])
                 with lock:
                     phase.call_s.append(time.monotonic() - began)
                     phase.answered += 1
-                return str(answer.json()["result"]["jobId"])
+                    phase.sent[job_id] = sent_at
+                return job_id
             failure = f"HTTP {answer.status_code}"
             retry = answer.status_code >= 500  # a 4xx is a refusal: asking again changes nothing
         with lock:
@@ -452,7 +532,7 @@ def submit(
 def run_phase(
     phase: Phase,
     *,
-    concurrent: bool,
+    mode: str,  # "serial", "concurrent" or "paced" (at phase.rate calls per second)
     tokens: Sequence[str],
     config: Any,
     http: httpx.Client,
@@ -462,18 +542,22 @@ def run_phase(
     timeout: float,
     follow_up_s: float,
     health_check: Callable[[], object],
+    cpu: Callable[[], dict[str, float]],
 ) -> None:
     lock = threading.Lock()
     known = poller.all_ids()  # jobs of earlier phases
+    cpu_before = cpu()
     before, charged = read_counts(counts_file), sim_charges(http, sim)
     own_before = poller.taken()
     ids: list[str] = []
     started = time.time()
-    if concurrent:
+    if mode in ("concurrent", "paced"):
         gate = threading.Barrier(phase.jobs)
 
         def one(index: int) -> str | None:
             gate.wait()
+            if phase.rate:  # call number i goes at i / rate seconds
+                time.sleep(max(0.0, started + index / phase.rate - time.time()))
             return submit(http, config, tokens[index % len(tokens)], phase, lock)
 
         pool = ThreadPoolExecutor(phase.jobs)
@@ -490,6 +574,7 @@ def run_phase(
         last_task_at = time.time() + follow_up_s
         phase.health_checks += poller.wait_all(timeout, health_check)
     else:
+        assert mode == "serial", mode
         for index in range(phase.jobs):
             job_id = submit(http, config, tokens[index % len(tokens)], phase, lock)
             if job_id:
@@ -499,6 +584,8 @@ def run_phase(
     # Each job's follow-up task (a status poll unless the job is finished by then) comes
     # WEBHOOK_WAIT_SECONDS after its submission; its read belongs to the job, so wait for it.
     time.sleep(max(0.0, last_task_at - time.time()))
+    cpu_after = cpu()
+    phase.cpu = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
     server = counts_delta(before, read_counts(counts_file))
     phase.counts = without(server, counts_delta(own_before, poller.taken()))
     after = sim_charges(http, sim)
@@ -517,6 +604,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--jobs", type=int, default=200, help="concurrent generateVideo calls")
     ap.add_argument("--serial", type=int, default=10, help="jobs one at a time first")
+    ap.add_argument("--paced-jobs", type=int, default=100, help="jobs at --rate last (0: none)")
+    ap.add_argument("--rate", type=float, default=2.0, help="calls per second when paced")
     ap.add_argument("--users", type=int, default=5)
     ap.add_argument("--latency", type=float, default=1.0, help="simulated render seconds")
     ap.add_argument("--timeout", type=float, default=900.0, help="for the jobs of one phase")
@@ -586,16 +675,16 @@ def main(argv: list[str] | None = None) -> int:
             "timeout": args.timeout,
             "follow_up_s": args.webhook_wait + 3.0,
             "health_check": lambda: run_health_check(config, stack.functions_env),
+            "cpu": lambda: cpu_seconds(stack.records),
         }
-        serial = Phase("serial", args.serial)
-        print(f"phase 1: {args.serial} jobs one after another", flush=True)
-        run_phase(serial, concurrent=False, **common)
-        load = Phase("concurrent", args.jobs)
-        print(f"phase 2: {args.jobs} concurrent generateVideo calls", flush=True)
-        run_phase(load, concurrent=True, **common)
+        phases = [Phase("serial", args.serial), Phase("concurrent", args.jobs)]
+        if args.paced_jobs:
+            phases.append(Phase("paced", args.paced_jobs, rate=args.rate))
+        for number, phase in enumerate(phases, 1):
+            print(f"phase {number}: {phase.title}", flush=True)
+            run_phase(phase, mode=phase.name, **common)
     body, goals = report(
-        serial,
-        load,
+        phases,
         latency=args.latency,
         users=args.users,
         started_s=started_s,

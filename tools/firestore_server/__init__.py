@@ -14,7 +14,9 @@ lacks it)
 wrapped by `server.mjs`, which adds the transaction isolation the package lacks: a fresh id per
 transaction, per-document write counters recorded on transactional reads (by key, query or
 aggregation; a query's result set too, so phantom inserts and deletes abort), ABORTED on a
-commit whose reads are stale, Rollback forgetting the transaction.
+commit whose reads are stale, Rollback forgetting the transaction. It also honours
+update-time preconditions, which the package ignores, and serves collection listeners
+incrementally (the package re-sent a listener's whole collection after every write anywhere).
 
 Self-check. Before `start()` returns, a child process (FIRESTORE_EMULATOR_HOST set only there)
 forces two transactional increments of one document to interleave: one must be aborted and
@@ -32,8 +34,9 @@ Limits of the npm server that matter to the stores (from LOCAL-STACK.md and its 
   batch or transaction failing with AlreadyExists/NotFound changes nothing, as in Firestore.
   A commit failing for another reason (a transform the package cannot do) can still leave
   its earlier writes applied; the wrapper then treats all its documents as changed.
-- Update-time preconditions (`Client.write_option(last_update_time=...)`) are ignored: use
-  transactions for compare-and-set, never update-time preconditions.
+- Update-time preconditions (`Client.write_option(last_update_time=...)`) are checked by the
+  wrapper. Update times have millisecond resolution, so a time that two commits to the
+  document share fails the precondition (the caller falls back to a transaction).
 - `DELETE_FIELD` is ignored (the field stays); `Maximum` and `ArrayUnion` on a missing field fail;
   `start_after`/`offset` are ignored (page with where + order_by + limit instead); `order_by`
   keeps docs lacking the field; `collection_group` misses subcollections.
@@ -45,6 +48,9 @@ Limits of the npm server that matter to the stores (from LOCAL-STACK.md and its 
 - No Firestore triggers; no security rules (every request is the Admin SDK); state lives in
   memory and is lost when the server stops; no read_time (point-in-time) reads.
 - A document's update_time has millisecond resolution; isolation does not rely on it.
+- Listeners: a query target on one collection gets only the documents that changed, as from
+  Firestore; other targets (a document list, a collection group) keep the package's behaviour,
+  the whole result again after every write.
 """
 
 from tools.firestore_server._launcher import (

@@ -31,6 +31,12 @@ from tools.stack.processes import (
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIREBASE_BIN = REPO_ROOT / "tools/node_modules/.bin/firebase"  # tools/package.json, npm ci
+# Function executions the Functions emulator runs at once (its default is 50). Each one past
+# the idle workers of its function starts a new Python worker, about 2 CPU seconds of imports:
+# 200 calls at once started dozens and the cold starts alone kept two cores busy for a minute.
+# Queued calls wait for a warm worker instead. FUNCTIONS_EMULATOR_PARALLEL in the environment
+# wins.
+EMULATOR_PARALLEL = 8
 # Preloaded into firebase-tools: no keep-alive between the emulator and its Python workers.
 NO_KEEPALIVE = Path(__file__).with_name("no_keepalive.cjs")
 TASKS_PYTHON = REPO_ROOT / ".tools/tasks-venv/bin/python"
@@ -264,6 +270,7 @@ class Stack:
         # 30 s to start on a loaded 2-core machine; past it the request is dropped unanswered.
         firebase_env = {
             "FUNCTIONS_DISCOVERY_TIMEOUT": "120",
+            "FUNCTIONS_EMULATOR_PARALLEL": str(EMULATOR_PARALLEL),
             **base,
             **self.functions_env,
             "CI": "true",

@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     from gcloud_tasks_emulator.server import create_server  # type: ignore[import-not-found]
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_without_sweeps)
     server = create_server(
         "127.0.0.1", args.port, default_queue_names=args.queue, max_retries=args.max_retries
     )
@@ -72,6 +74,17 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.stop()
     return 0
+
+
+def _without_sweeps(record: logging.LogRecord) -> bool:
+    """The emulator looks at every pending task ten times a second and logs two lines for each
+    one not yet due: 12 MB in a minute with 200 tasks waiting. Keep the rest (dispatches,
+    errors)."""
+    message = record.getMessage()
+    return not (
+        message.startswith("[TASKS] Processing next task")
+        or message.endswith("is scheduled for future execution. Moving it to the end of the queue.")
+    )
 
 
 def _wait_until_serving(port: int, queues: list[str]) -> None:
