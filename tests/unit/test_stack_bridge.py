@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,9 +12,16 @@ import firebase_admin
 import pytest
 from cloudevents.http import from_http
 from firebase_functions import firestore_fn
+from google.cloud.firestore_v1 import _helpers
+from google.cloud.firestore_v1.types import document as firestore_document
+from google.cloud.firestore_v1.types import firestore
+from google.cloud.firestore_v1.types import write as write_types
 from google.events.cloud.firestore_v1.types import data as event_data
 
 from tools.stack.bridge import (
+    TARGET_ID,
+    Change,
+    CollectionWatch,
     Trigger,
     cloud_event,
     event_document,
@@ -132,22 +138,19 @@ def test_trigger_keys_come_from_the_emulators_not_found_answer() -> None:
     assert trigger_keys("Not Found") == []
 
 
-@dataclass
-class _Snapshot:
-    data: dict[str, Any]
-    create_time: datetime = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
-    update_time: datetime = datetime(2026, 11, 29, 12, 0, 5, tzinfo=UTC)
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.data
+def _stored(data: dict[str, Any], path: str = "enhanced_video_jobs/job-1") -> Any:
+    """A document as the Firestore server sends it on a Listen stream."""
+    return firestore_document.Document(
+        name=f"projects/demo-cvplus/databases/(default)/documents/{path}",
+        fields=_helpers.encode_dict(data),
+        create_time=datetime(2026, 11, 29, 12, 0, tzinfo=UTC),
+        update_time=datetime(2026, 11, 29, 12, 0, 5, tzinfo=UTC),
+    )
 
 
 def _event(before: dict[str, Any] | None, after: dict[str, Any] | None) -> Any:
     path = "enhanced_video_jobs/job-1"
-    docs = [
-        None if d is None else event_document(_Snapshot(d), project="demo-cvplus", path=path)
-        for d in (before, after)
-    ]
+    docs = [None if d is None else event_document(_stored(d, path)) for d in (before, after)]
     trigger = Trigger("us-central1-processVideoJob", WRITTEN, "enhanced_video_jobs/{jobId}")
     headers, body = cloud_event(
         trigger,
@@ -214,3 +217,57 @@ def test_firebase_functions_reads_the_event_as_a_change_with_params() -> None:
     assert event.document == "enhanced_video_jobs/job-1"
     assert event.data.before.to_dict() == {"status": "queued", "attempt": 0}
     assert event.data.after.to_dict() == {"status": "done", "attempt": 1}
+
+
+def _watch() -> tuple[CollectionWatch, list[tuple[list[Change], bool]]]:
+    batches: list[tuple[list[Change], bool]] = []
+    watch = CollectionWatch(
+        Any,  # type: ignore[arg-type]  # never called: responses are handed in directly
+        project="demo-cvplus",
+        collection="enhanced_video_jobs",
+        on_changes=lambda changes, initial: batches.append((changes, initial)),
+    )
+    return watch, batches
+
+
+def _target(kind: str, *, ids: tuple[int, ...] = ()) -> firestore.ListenResponse:
+    kinds = firestore.TargetChange.TargetChangeType
+    return firestore.ListenResponse(
+        target_change=firestore.TargetChange(target_change_type=kinds[kind], target_ids=ids)
+    )
+
+
+def _doc(data: dict[str, Any], doc_id: str) -> firestore.ListenResponse:
+    return firestore.ListenResponse(
+        document_change=write_types.DocumentChange(
+            document=_stored(data, f"enhanced_video_jobs/{doc_id}"), target_ids=[TARGET_ID]
+        )
+    )
+
+
+def test_a_watch_hands_over_consistent_batches_initial_first() -> None:
+    """Documents are held until the server's global NO_CHANGE after CURRENT; then each batch
+    holds the last state of every document that changed, or None for one deleted."""
+    watch, batches = _watch()
+    for response in [
+        _target("ADD", ids=(TARGET_ID,)),
+        _doc({"n": 1}, "a"),
+        _target("CURRENT", ids=(TARGET_ID,)),
+        _target("NO_CHANGE"),
+        _doc({"n": 2}, "a"),
+        _doc({"n": 3}, "a"),
+        _doc({"n": 1}, "b"),
+        firestore.ListenResponse(
+            document_delete=write_types.DocumentDelete(
+                document="projects/demo-cvplus/databases/(default)/documents/enhanced_video_jobs/c"
+            )
+        ),
+        _target("NO_CHANGE", ids=(TARGET_ID,)),  # not global: no batch yet
+        _target("NO_CHANGE"),
+    ]:
+        watch._handle(response, initial=not batches)
+    assert [(len(changes), initial) for changes, initial in batches] == [(1, True), (3, False)]
+    later = {c.path: c.document for c in batches[1][0]}
+    assert later["enhanced_video_jobs/c"] is None
+    assert _helpers.decode_dict(later["enhanced_video_jobs/a"].fields, None) == {"n": 3}
+    assert set(later) == {"enhanced_video_jobs/a", "enhanced_video_jobs/b", "enhanced_video_jobs/c"}
