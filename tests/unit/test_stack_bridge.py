@@ -4,11 +4,13 @@ the CloudEvent itself, decoded by firebase_functions' own Firestore handler."""
 from __future__ import annotations
 
 import base64
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import firebase_admin
+import httpx
 import pytest
 from cloudevents.http import from_http
 from firebase_functions import firestore_fn
@@ -22,6 +24,7 @@ from tools.stack.bridge import (
     TARGET_ID,
     Change,
     CollectionWatch,
+    EventBridge,
     Trigger,
     cloud_event,
     event_document,
@@ -271,3 +274,98 @@ def test_a_watch_hands_over_consistent_batches_initial_first() -> None:
     assert later["enhanced_video_jobs/c"] is None
     assert _helpers.decode_dict(later["enhanced_video_jobs/a"].fields, None) == {"n": 3}
     assert set(later) == {"enhanced_video_jobs/a", "enhanced_video_jobs/b", "enhanced_video_jobs/c"}
+
+
+class _Stream:
+    """A Listen stream that yields ``responses``, then fails (``breaks``) or waits to be
+    cancelled."""
+
+    def __init__(self, responses: list[Any], *, breaks: bool) -> None:
+        self._responses, self._breaks = responses, breaks
+        self._cancelled = threading.Event()
+
+    def __iter__(self) -> Iterator[Any]:
+        yield from self._responses
+        if self._breaks:
+            raise ConnectionResetError("stream broken")
+        self._cancelled.wait(10)
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+
+class _Api:
+    def __init__(self, *streams: _Stream) -> None:
+        self.streams = list(streams)
+
+    def listen(self, requests: Iterator[Any], metadata: Any) -> _Stream:
+        assert next(requests).add_target.query.structured_query.from_[0].collection_id
+        return self.streams.pop(0)
+
+
+def test_a_broken_stream_is_reopened_and_its_resend_is_not_initial() -> None:
+    """A change the first stream had not confirmed comes again on the second stream, in a
+    batch that is not taken for the start (so the bridge delivers what it has not seen)."""
+    first = _Stream(
+        [
+            _target("CURRENT", ids=(TARGET_ID,)),
+            _doc({"n": 1}, "a"),  # arrives before CURRENT in practice; order does not matter
+            _target("NO_CHANGE"),
+            _doc({"n": 2}, "a"),  # never confirmed: the stream breaks
+        ],
+        breaks=True,
+    )
+    second = _Stream(
+        [_doc({"n": 2}, "a"), _target("CURRENT", ids=(TARGET_ID,)), _target("NO_CHANGE")],
+        breaks=False,
+    )
+    batches: list[tuple[list[Change], bool]] = []
+    done = threading.Event()
+
+    def on_changes(changes: list[Change], initial: bool) -> None:
+        batches.append((changes, initial))
+        if len(batches) == 2:
+            done.set()
+
+    watch = CollectionWatch(
+        _Api(first, second),  # type: ignore[arg-type]
+        project="demo-cvplus",
+        collection="enhanced_video_jobs",
+        on_changes=on_changes,
+    )
+    watch.start()
+    try:
+        assert done.wait(10), batches
+    finally:
+        watch.stop()
+    assert [initial for _, initial in batches] == [True, False]
+    (change,) = batches[1][0]
+    assert change.document is not None
+    assert _helpers.decode_dict(change.document.fields, None) == {"n": 2}
+
+
+def test_the_bridge_posts_a_change_once_and_skips_a_resent_document() -> None:
+    """The start and a reopened stream's resend of an unchanged document post nothing; a new
+    state of it posts one event, to the matching trigger."""
+    posted: list[str] = []
+
+    def functions_emulator(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/backends":
+            return httpx.Response(200, json=BACKENDS)
+        if "__cvplus_bridge_probe__" not in request.url.path:
+            posted.append(request.url.path.rsplit("/", 1)[1])
+        return httpx.Response(404 if "probe" in request.url.path else 200, text="")
+
+    bridge = EventBridge(
+        api=Any,  # type: ignore[arg-type]  # no watch is started
+        functions_url="http://functions",
+        project="demo-cvplus",
+        workers=1,
+        http=httpx.Client(transport=httpx.MockTransport(functions_emulator)),
+    )
+    path = "enhanced_video_jobs/job-1"
+    bridge._on_changes([Change(path, _stored({"n": 1}, path))], initial=True)
+    bridge._on_changes([Change(path, _stored({"n": 1}, path))], initial=False)
+    bridge._on_changes([Change(path, _stored({"n": 2}, path))], initial=False)
+    bridge.stop()
+    assert posted == ["us-central1-processVideoJob"]

@@ -272,16 +272,18 @@ class CollectionWatch:
             ),
         )
 
-    def _requests(self) -> Iterator[firestore.ListenRequest]:
+    def _requests(self, ended: threading.Event) -> Iterator[firestore.ListenRequest]:
         yield self._request()
-        self._stop.wait()  # the stream stays open until we stop
+        while not (ended.is_set() or self._stop.is_set()):  # the stream stays open till then
+            ended.wait(0.5)
 
     def _run(self) -> None:
         initial = True
         while not self._stop.is_set():
+            ended = threading.Event()
             try:
                 self._responses = self._api.listen(
-                    requests=self._requests(),
+                    requests=self._requests(ended),
                     metadata=(("google-cloud-resource-prefix", self._database),),
                 )
                 for response in self._responses:
@@ -291,6 +293,8 @@ class CollectionWatch:
                 if self._stop.is_set():
                     return
                 log.warning("watch of %s: %r; listening again in 1 s", self._collection, exc)
+            finally:
+                ended.set()
             self._pending.clear()
             self._current = False
             self._stop.wait(1.0)
