@@ -154,12 +154,16 @@ class SharedBreaker:
         if cached.state is not CircuitState.CLOSED or not (failed or slow):
             return None  # a success cannot open it: no window read on the happy path
         local = self._local_window(provider_id, outcome, cached, now=now, policy=policy)
+        seen = br.window(local, now=now, policy=policy, since=cached.counts_since)
         if (
             br.judge(replace(cached, buckets=local), outcome, now=now, policy=policy).transition
             is None
+            and seen.failures < policy.failure_threshold
+            and seen.slow < policy.failure_threshold
         ):
             return None
-        # This instance's view says open: confirm on the whole window before the transaction.
+        # This instance's view says open, or holds enough failures that the ratio decides, and
+        # the ratio depends on every instance's calls: judge on the whole window.
         buckets = self._fetch_window(provider_id, now=now, policy=policy)
         if (
             br.judge(replace(cached, buckets=buckets), outcome, now=now, policy=policy).transition

@@ -469,6 +469,25 @@ def test_failures_after_a_reset_in_the_same_bucket_open_the_breaker(
     assert transitions[-1].reason.startswith(f"{POLICY.failure_threshold} failures")
 
 
+def test_the_failure_ratio_is_judged_on_every_instances_calls(world: World, provider: str) -> None:
+    """Instance A's view of the window is cached; B's failures are missing from it. Once A's own
+    view holds enough failures to open, the ratio is taken on the whole window: 10 of 20 calls
+    failed there (the 50 % that opens), though only 5 of 15 in A's view."""
+    clock = FakeClock()  # the window cache never ages: views stay apart
+    a, b = world.new_breaker(clock), world.new_breaker(clock)
+    failure = Outcome(success=False, category=ErrorCategory.TRANSIENT)
+    for k in range(10):
+        a.record(provider, Outcome(success=True), now=NOW + k * 0.1)
+    assert a.record(provider, failure, now=NOW + 1.0) is None
+    for k in range(5):
+        assert b.record(provider, failure, now=NOW + 1.1 + k * 0.1) is None  # 6 of 16 in B's view
+    transitions = [a.record(provider, failure, now=NOW + 2.0 + k * 0.1) for k in range(4)]
+    assert transitions[:3] == [None, None, None]
+    assert transitions[3] is not None
+    assert transitions[3].to_state is CircuitState.OPEN
+    assert transitions[3].reason.startswith("10 failures of 20 calls")
+
+
 def test_a_manual_override_says_who_why_and_when_and_wins(world: World, provider: str) -> None:
     """Forced open rejects whatever the counts say; the audit trail names the operator."""
     breaker = world.new_breaker(None)
