@@ -172,35 +172,21 @@ class Phase:
         ]
 
 
-def _cpu_of(pid: int, *, reaped: bool) -> float:
-    """CPU seconds (user + system) of one process; with ``reaped``, also of its finished
-    children it has waited for."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = raw[raw.rindex(")") + 2 :].split()  # fields[0] is stat field 3
-    ticks = int(fields[11]) + int(fields[12])  # utime, stime
-    if reaped:
-        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(records: Iterable[Any]) -> dict[str, float]:
+def stack_cpu_seconds(records: Iterable[Any]) -> dict[str, float]:
     """CPU seconds used so far by each process of the stack with its descendants, the Functions
     emulator's Python workers on a line of their own, and by this benchmark's own process."""
-    from tools.stack.processes import descendants
+    from tools.stack.processes import cpu_seconds, descendants
 
     out: dict[str, float] = {}
     for record in records:
-        own = _cpu_of(record.pid, reaped=True)
-        below = sum(_cpu_of(pid, reaped=True) for pid, _ in descendants(record.pid))
+        own = cpu_seconds(record.pid, reaped=True)
+        below = sum(cpu_seconds(pid, reaped=True) for pid, _ in descendants(record.pid))
         if record.name == "firebase":
             out["firebase-tools (Node: Functions and Auth emulators)"] = own
             out["the functions (Python workers of the emulator)"] = below
         else:
             out[record.name] = own + below
-    out["this benchmark (callers and poller)"] = _cpu_of(os.getpid(), reaped=False)
+    out["this benchmark (callers and poller)"] = cpu_seconds(os.getpid(), reaped=False)
     return out
 
 
@@ -681,7 +667,7 @@ def main(argv: list[str] | None = None) -> int:
             "timeout": args.timeout,
             "follow_up_s": args.webhook_wait + 3.0,
             "health_check": lambda: run_health_check(config, stack.functions_env),
-            "cpu": lambda: cpu_seconds(stack.records),
+            "cpu": lambda: stack_cpu_seconds(stack.records),
         }
         # Each function's first call starts its first Python worker (about 2 CPU s of imports
         # here); one job first, reported on its own, keeps that out of phase 1's percentiles.

@@ -22,10 +22,10 @@ def processVideoJob(event: firestore_fn.Event[firestore_fn.Change[Any]]) -> None
     after = event.data.after if event.data is not None else None
     if after is None or not after.exists:
         return
-    if not runnable(after.to_dict() or {}, now=time.time()):
+    doc = after.to_dict() or {}
+    if not runnable(doc, now=time.time()):
         return  # terminal, leased by a running worker, or waiting for a task: nothing to do
-    seen = seen_job(after.to_dict() or {}, after.update_time)
-    runtime.service().process(event.params["jobId"], seen=seen)
+    runtime.service().process(event.params["jobId"], seen=seen_job(doc, after.update_time))
 
 
 def runnable(doc: dict[str, Any], *, now: float) -> bool:

@@ -422,7 +422,7 @@ class EventBridge:
                     self._seen[change.path] = after
             if initial or before == after:  # the start, or a reopened stream's resend
                 continue
-            when = _as_datetime(after.update_time) if after is not None else None
+            when = after.update_time if after is not None else None  # a datetime (proto-plus)
             for trigger in self.triggers():
                 if matches(trigger.pattern, change.path) and fires(
                     trigger.kind, before=before, after=after
@@ -495,15 +495,6 @@ class EventBridge:
         self._watches.clear()
         self._pool.shutdown(wait=True, cancel_futures=False)
         self._http.close()
-
-
-def _as_datetime(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value
-    to_datetime = getattr(value, "ToDatetime", None)
-    return to_datetime(tzinfo=UTC) if to_datetime else None
 
 
 def main(argv: list[str] | None = None) -> int:

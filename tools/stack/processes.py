@@ -38,15 +38,32 @@ class ProcessRecord:
         return cls(str(raw["name"]), int(raw["pid"]), int(raw["start_ticks"]), str(raw["log"]))
 
 
-def _stat(pid: int) -> tuple[str, int, int] | None:
-    """(state, ppid, start ticks) of a process, or None when it is gone."""
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/PID/stat from field 3 (state) on, or None when the process is gone."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
     # The command name is in parentheses and may hold spaces: split after the last ')'.
-    fields = raw[raw.rindex(")") + 2 :].split()
-    return fields[0], int(fields[1]), int(fields[19])
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def _stat(pid: int) -> tuple[str, int, int] | None:
+    """(state, ppid, start ticks) of a process, or None when it is gone."""
+    fields = _stat_fields(pid)
+    return None if fields is None else (fields[0], int(fields[1]), int(fields[19]))
+
+
+def cpu_seconds(pid: int, *, reaped: bool) -> float:
+    """CPU seconds (user + system) a process has used (0 when it is gone); with ``reaped``,
+    also those of its finished children it has waited for."""
+    fields = _stat_fields(pid)
+    if fields is None:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    if reaped:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def start_ticks(pid: int) -> int | None:
