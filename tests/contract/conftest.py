@@ -1,5 +1,5 @@
-"""Contract-test fixtures: one verified loopback Firestore server per session, clean collections
-per test."""
+"""Contract-test fixtures: Google's Firestore emulator, one per session, clean collections per
+test."""
 
 from __future__ import annotations
 
@@ -10,23 +10,23 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import firestore
 
-from tools.firestore_server import FirestoreServer
+from tools.emulators import FirestoreEmulator
 
 PROJECT = "demo-cvplus"
 
 
 @pytest.fixture(scope="session")
-def firestore_server() -> Iterator[FirestoreServer]:
-    """The server, started once per session; start() has already proved it isolates."""
-    with FirestoreServer() as server:
-        yield server
+def firestore_emulator() -> Iterator[FirestoreEmulator]:
+    """Google's emulator, started once per session (about 4 s)."""
+    with FirestoreEmulator() as emulator:
+        yield emulator
 
 
 @pytest.fixture(scope="session")
-def firestore_client(firestore_server: FirestoreServer) -> Iterator[firestore.Client]:
+def firestore_client(firestore_emulator: FirestoreEmulator) -> Iterator[firestore.Client]:
     """A client as the functions build one, with FIRESTORE_EMULATOR_HOST set for the session."""
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("FIRESTORE_EMULATOR_HOST", firestore_server.host)
+        env.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator.host)
         client = firestore.Client(project=PROJECT, credentials=AnonymousCredentials())
         yield client
         client.close()
@@ -36,7 +36,6 @@ CollectionFactory = Callable[[str], firestore.CollectionReference]
 
 
 def _delete_all(client: firestore.Client, collection: firestore.CollectionReference) -> None:
-    # list_documents() is not implemented by the npm server; a query over the collection is.
     batch = client.batch()
     for snapshot in collection.stream():
         batch.delete(snapshot.reference)

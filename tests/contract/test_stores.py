@@ -1,5 +1,5 @@
-"""One contract for the stores, run against both implementations: in memory, and Firestore on the
-project's loopback Firestore server (which isolates transactions; see tools/firestore_server)."""
+"""One contract for the stores, run against both implementations: in memory, and Firestore on
+Google's Firestore emulator (which locks pessimistically, as Firestore does for server clients)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from shared.stores.firestore import (
 )
 from shared.stores.memory import MemoryBreakerBackend, MemoryDatabase, MemoryJobStore
 from tests.contract.conftest import PROJECT
-from tools.firestore_server import FirestoreServer
+from tools.emulators import FirestoreEmulator
 
 NOW = 1_800_000_000.0
 POLICY = br.BreakerPolicy(failure_threshold=5, recovery_timeout_s=60.0)
@@ -79,7 +79,7 @@ def _policies() -> dict[str, br.BreakerPolicy]:
     return dict.fromkeys(_PROVIDERS, POLICY)
 
 
-def _firestore(server: FirestoreServer) -> World:
+def _firestore(server: FirestoreEmulator) -> World:
     usage = Usage()
 
     def client() -> firestore.Client:
@@ -110,12 +110,12 @@ def _seen_on(client: firestore.Client, job_id: str) -> base.SeenJob:
     return seen_job(snapshot.to_dict() or {}, snapshot.update_time)
 
 
-@pytest.fixture(params=["memory", "firestore"])
+@pytest.fixture(params=["memory", pytest.param("firestore", marks=pytest.mark.firestore)])
 def world(request: pytest.FixtureRequest) -> Iterator[World]:
     if request.param == "memory":
         yield _memory()
         return
-    server: FirestoreServer = request.getfixturevalue("firestore_server")
+    server: FirestoreEmulator = request.getfixturevalue("firestore_emulator")
     request.getfixturevalue("firestore_client")  # sets FIRESTORE_EMULATOR_HOST for the session
     yield _firestore(server)
 
