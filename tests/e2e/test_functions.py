@@ -1,6 +1,6 @@
-"""The deployed functions end to end, over HTTP, on the local emulator stack: the Functions and
-Auth emulators, the project's Firestore server with its trigger bridge, the Cloud Tasks
-emulator and the provider simulator."""
+"""The deployed functions end to end, over HTTP, on the local emulator stack: Google's Firestore,
+Functions and Auth emulators (Firestore triggers from the emulator), the Cloud Tasks emulator
+and the provider simulator."""
 
 from __future__ import annotations
 

@@ -94,10 +94,12 @@ def make_fixture_project(folder: Path) -> Path:
         "logging",
         "providerSim",
     ]
+    ports = _free_ports(len(names) + 1)
     emulators: dict[str, object] = {
-        name: {"host": "127.0.0.1", "port": port}
-        for name, port in zip(names, _free_ports(len(names)), strict=True)
+        name: {"host": "127.0.0.1", "port": port} for name, port in zip(names, ports, strict=False)
     }
+    # The Firestore emulator's websocket (for its UI) takes 9150 unless told otherwise.
+    emulators["firestore"] = {"host": "127.0.0.1", "port": ports[2], "websocketPort": ports[-1]}
     emulators["singleProjectMode"] = True
     emulators["ui"] = {"enabled": False}
     config = {

@@ -1,5 +1,6 @@
 """The local stack end to end, against a fixture functions project: Auth + callable through the
-Functions emulator, Firestore trigger through the bridge, a scheduled Cloud Task, loopback-only
+Functions emulator, Firestore triggers delivered by Google's Firestore emulator, a scheduled
+Cloud Task, loopback-only
 ports, and `up`/`down` from separate shells leaving nothing behind."""
 
 from __future__ import annotations
@@ -99,8 +100,8 @@ def _wait_for(
 
 
 def test_writing_a_job_runs_the_trigger_with_before_and_after(db: firestore.Client) -> None:
-    """Create, update and delete a job: each reaches on_document_written via the bridge, with
-    old and new values as Firestore would send them."""
+    """Create, update and delete a job: each reaches on_document_written from the emulator, with
+    old and new values."""
     job_id = f"job-{uuid.uuid4().hex[:8]}"
     job = db.collection("enhanced_video_jobs").document(job_id)
 
@@ -123,8 +124,8 @@ def test_writing_a_job_runs_the_trigger_with_before_and_after(db: firestore.Clie
 def test_a_burst_of_writes_ends_with_the_trigger_seeing_the_last_state(
     db: firestore.Client,
 ) -> None:
-    """Ten quick updates: the listener may merge some, never more events than writes, and
-    the last event carries the final state (what a state-reading handler needs)."""
+    """Ten quick updates: never more events than writes, and the last event carries the
+    final state (what a state-reading handler needs)."""
     job_id = f"burst-{uuid.uuid4().hex[:8]}"
     job = db.collection("enhanced_video_jobs").document(job_id)
     job.set({"n": 0})
@@ -224,7 +225,7 @@ def test_up_in_one_shell_and_down_in_another_leave_nothing_running(
     up = _cli("up", "--source", str(project), "--run-dir", str(run_dir), "--no-provider-sim")
     assert up.returncode == 0, up.stdout + up.stderr
     records = read_pid_file(run_dir)
-    assert {r.name for r in records} == {"firestore", "cloud_tasks", "firebase", "bridge"}
+    assert {r.name for r in records} == {"cloud_tasks", "firebase"}
     status = _cli("status", "--run-dir", str(run_dir))
     assert status.returncode == 0, status.stdout
     # Make the Functions emulator start a Python worker, so down has one to stop.

@@ -27,17 +27,18 @@ def test_percentile_interpolates_between_ranks() -> None:
 
 
 def test_counts_delta_keeps_only_what_changed_between_snapshots() -> None:
-    before = {"reads": {"jobs": 3, "stats": 1}, "writes": {"jobs": 2}, "calls": {"Commit": 2}}
+    before = {"reads": {"functions": 3, "health checks": 1}, "writes": {"functions": 2}}
     after = {
-        "reads": {"jobs": 10, "stats": 1, "buckets": 4},
-        "writes": {"jobs": 8},
-        "calls": {"Commit": 8},
+        "reads": {"functions": 10, "health checks": 1, "other": 4},
+        "writes": {"functions": 8},
+        "attempts": {"functions": 3},
     }
     delta = counts_delta(before, after)
     assert delta == {
-        "calls": {"Commit": 6},
-        "reads": {"buckets": 4, "jobs": 7},
-        "writes": {"jobs": 6},
+        "reads": {"other": 4, "functions": 7},
+        "writes": {"functions": 6},
+        "transactions": {},
+        "attempts": {"functions": 3},
     }
     assert total(delta, "reads") == 11
 

@@ -94,7 +94,7 @@ def test_a_loopback_listener_is_reported_as_such() -> None:
 def test_the_pid_file_round_trips_and_a_missing_one_is_empty(tmp_path: Path) -> None:
     """`down` in another shell reads back exactly what `up` wrote."""
     assert read_pid_file(tmp_path) == []
-    record = ProcessRecord("bridge", 1234, 5678, "run/bridge.log")
+    record = ProcessRecord("cloud_tasks", 1234, 5678, "run/cloud_tasks.log")
     (tmp_path / "stack.json").write_text(json.dumps({"processes": [record.to_json()]}))
     assert read_pid_file(tmp_path) == [record]
 

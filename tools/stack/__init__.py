@@ -8,10 +8,10 @@
         uid, token = sign_up(http, stack.config, {"admin": True})     # tools.stack.client
         call(http, stack.config, "generateVideo", {...}, token)
 
-Parts: the Firestore server (tools.firestore_server), gcloud-tasks-emulator (own venv,
-.tools/tasks-venv) with the queue created, the provider simulator (tools.provider_sim, when it
-exists), firebase-tools `emulators:start --only functions,auth` (project demo-cvplus) and the
-Firestore -> Functions event bridge (tools.stack.bridge). Ports: firebase.json "emulators".
+Parts: firebase-tools `emulators:start --only firestore,functions,auth` (project demo-cvplus;
+Google's Firestore emulator through tools.emulators, which delivers the Firestore triggers
+itself), gcloud-tasks-emulator (own venv, .tools/tasks-venv) with the queue created, and the
+provider simulator (tools.provider_sim, when it exists). Ports: firebase.json "emulators".
 Logs: run/<part>.log. See config.py for the port keys and _stack.py for the env the functions get.
 """
 

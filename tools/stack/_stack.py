@@ -18,6 +18,7 @@ from typing import Self
 
 import httpx
 
+from tools import emulators
 from tools.stack.config import StackConfig
 from tools.stack.processes import (
     Child,
@@ -79,8 +80,8 @@ class PartStatus:
 
 
 class Stack:
-    """The local stack on 127.0.0.1: Firestore server, Cloud Tasks emulator, provider simulator
-    (if present), firebase-tools (Functions + Auth emulators) and the Firestore event bridge.
+    """The local stack on 127.0.0.1: firebase-tools (Firestore, Functions and Auth emulators),
+    the Cloud Tasks emulator and the provider simulator (if present).
 
         with Stack() as stack:                 # the repository's functions (source ".")
             httpx.post(stack.config.function_url("generateVideo"), json={"data": {...}})
@@ -221,12 +222,6 @@ class Stack:
     def _start_all(self) -> None:
         config = self.config
         base = self._base_env()
-        firestore = self._spawn(
-            "firestore",
-            [sys.executable, "-m", "tools.firestore_server", "--port", str(config.firestore.port)],
-            cwd=REPO_ROOT,
-            env=base,
-        )
         tasks = self._spawn(
             "cloud_tasks",
             [
@@ -271,7 +266,7 @@ class Stack:
         firebase_env = {
             "FUNCTIONS_DISCOVERY_TIMEOUT": "120",
             "FUNCTIONS_EMULATOR_PARALLEL": str(EMULATOR_PARALLEL),
-            **base,
+            **emulators.environment(base),
             **self.functions_env,
             "CI": "true",
             "NODE_OPTIONS": f'{base.get("NODE_OPTIONS", "")} --require "{NO_KEEPALIVE}"'.strip(),
@@ -282,7 +277,7 @@ class Stack:
                 str(FIREBASE_BIN),
                 "emulators:start",
                 "--only",
-                "functions,auth",
+                "firestore,functions,auth",
                 "--project",
                 config.project_id,
             ],
@@ -291,7 +286,6 @@ class Stack:
             stop_signal=signal.SIGINT,  # firebase-tools shuts its emulators down cleanly on INT
         )
         waits = [
-            (firestore, firestore.log_matches(r"^FIRESTORE_EMULATOR_HOST=\S+ "), "ready line"),
             (tasks, tasks.log_matches(r"^CVPLUS_TASKS_READY "), "ready line"),
             (firebase, self._firebase_ready(firebase), "'All emulators ready' and /backends"),
         ]
@@ -305,25 +299,6 @@ class Stack:
             ]
             for (child, _, _), future in zip(waits, futures, strict=True):
                 self.timings[child.name] = future.result()
-        bridge = self._spawn(
-            "bridge",
-            [
-                sys.executable,
-                "-m",
-                "tools.stack.bridge",
-                "--functions",
-                config.functions.address,
-                "--firestore",
-                config.firestore.address,
-                "--project",
-                config.project_id,
-            ],
-            cwd=REPO_ROOT,
-            env=base,
-        )
-        self.timings["bridge"] = bridge.wait_ready(
-            bridge.log_matches(r"^CVPLUS_BRIDGE_READY "), timeout=60, what="ready line"
-        )
 
     def _write_local_secrets(self) -> None:
         """The Functions emulator reads SecretParams from .secret.local in the source folder (and

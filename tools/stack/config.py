@@ -3,7 +3,7 @@ the one place ports are written down, and checked to be loopback only.
 
 Keys firebase-tools knows keep their sense: `functions`, `auth`, `hub`, `logging` and `tasks`
 (firebase-tools starts its own task-queue emulator with the Functions emulator, even under
-`--only functions,auth`), and `firestore` (our Firestore server plays that emulator's part).
+`--only functions,auth`), and `firestore` (Google's emulator, through tools.emulators).
 `cloudTasks` (gcloud-tasks-emulator: the Cloud Tasks gRPC API, honouring schedule times) and
 `providerSim` are ours; firebase-tools logs unknown keys at debug level and ignores them.
 """

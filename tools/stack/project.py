@@ -13,7 +13,16 @@ from pathlib import Path
 from tools.stack._stack import REPO_ROOT
 
 # What the Functions emulator needs of the project: the code, its assets, the venv.
-LINKED = ("main.py", "functions", "shared", "web", "requirements.txt", "venv")
+LINKED = (
+    "main.py",
+    "functions",
+    "shared",
+    "web",
+    "requirements.txt",
+    "venv",
+    "firestore.rules",
+    "firestore.indexes.json",
+)
 
 
 def free_ports(count: int) -> list[int]:
@@ -33,10 +42,16 @@ def isolated_project(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     config = json.loads((REPO_ROOT / "firebase.json").read_text())
     emulators = config["emulators"]
-    named = [k for k, v in emulators.items() if isinstance(v, dict) and "port" in v]
-    for name, port in zip(named, free_ports(len(named)), strict=True):
-        emulators[name] = {**emulators[name], "port": port}
-    config.pop("firestore", None)  # rules and indexes are not served by our Firestore server
+    # Every port of the "emulators" block, the Firestore emulator's websocketPort included.
+    named = [
+        (name, key)
+        for name, entry in emulators.items()
+        if isinstance(entry, dict)
+        for key in ("port", "websocketPort")
+        if key in entry
+    ]
+    for (name, key), port in zip(named, free_ports(len(named)), strict=True):
+        emulators[name] = {**emulators[name], key: port}
     (folder / "firebase.json").write_text(json.dumps(config, indent=2))
     for name in LINKED:
         link = folder / name
