@@ -1,6 +1,7 @@
 // Security rules (firestore.rules) against Google's Firestore emulator, with
-// @firebase/rules-unit-testing. Run by tests/rules/test_rules.py through
-// `firebase emulators:exec --only firestore`, which sets FIRESTORE_EMULATOR_HOST.
+// @firebase/rules-unit-testing. Run by tests/rules/test_rules.py, which starts the emulator and
+// sets FIRESTORE_EMULATOR_HOST. CVPLUS_RULES_FILE names another rules file (the test that shows
+// these tests fail on rules that allow everything).
 import { readFileSync } from "node:fs";
 import { after, before, beforeEach, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -11,7 +12,9 @@ import {
 } from "@firebase/rules-unit-testing";
 import { doc, getDoc, setDoc, collection, getDocs, query, where } from "firebase/firestore";
 
-const rules = readFileSync(fileURLToPath(new URL("../../firestore.rules", import.meta.url)), "utf8");
+const rulesFile =
+  process.env.CVPLUS_RULES_FILE ?? fileURLToPath(new URL("../../firestore.rules", import.meta.url));
+const rules = readFileSync(rulesFile, "utf8");
 let env;
 
 before(async () => {
@@ -60,10 +63,16 @@ test("a user lists their own jobs only when the query says so", async () => {
   const jobs = collection(ada(), "enhanced_video_jobs");
   await assertSucceeds(getDocs(query(jobs, where("userId", "==", "ada"))));
   await assertFails(getDocs(jobs));
+  await assertFails(getDocs(query(jobs, where("userId", "==", "bob"))));
 });
 
-test("no one signed out reads a job", async () => {
-  await assertFails(getDoc(doc(env.unauthenticatedContext().firestore(), "enhanced_video_jobs/ada-1")));
+test("a signed-out client reads nothing", async () => {
+  const anyone = env.unauthenticatedContext().firestore();
+  await assertFails(getDoc(doc(anyone, "enhanced_video_jobs/ada-1")));
+  await assertFails(getDocs(collection(anyone, "enhanced_video_jobs")));
+  for (const name of SYSTEM) {
+    await assertFails(getDoc(doc(anyone, name)));
+  }
 });
 
 test("admins read the system collections; users do not", async () => {
