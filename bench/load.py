@@ -1,6 +1,6 @@
-"""Load benchmark: N concurrent `generateVideo` calls through the local emulator stack (Functions
-+ Auth emulators, Firestore server, Cloud Tasks emulator, provider simulator), on a copy of the
-project on free ports.
+"""Load benchmark: N concurrent `generateVideo` calls through the local emulator stack (Google's
+Firestore, Functions and Auth emulators under firebase-tools, Cloud Tasks emulator, provider
+simulator), on a copy of the project on free ports.
 
     python -m bench.load [--jobs 200] [--users 5] [--latency 1.0] [--write BENCHMARKS.md]
 
@@ -9,11 +9,12 @@ and gives the unloaded cost of one job), then --jobs calls released together fro
 threads. Figures: every job terminal, none lost (job ids answered == jobs in Firestore), none
 paid twice (the simulator's charges per provider == renders the jobs record as accepted),
 throughput, time to completion (updatedAt - createdAt), its overhead over the simulator's render
-latency, and Firestore reads and writes per job, counted at the Firestore server
-(tools/firestore_server/server.mjs with CVPLUS_FIRESTORE_COUNTS): reads are documents asked for
-by BatchGetDocuments, documents returned by RunQuery (at least 1) and 1 per aggregation query;
-writes are the writes of every Commit. The bench's own polling reads are counted by the bench and
-taken out; the trigger bridge's listener (standing in for Firestore's triggers) is not counted.
+latency, and Firestore operations per job, counted by the deployed stores themselves
+(`shared.stores.firestore.Usage`, as Firestore bills them: a document read, at least 1 per query,
+1 per 1000 index entries of an aggregation; every document written) in each function instance,
+which keeps its totals in CVPLUS_USAGE_DIR (functions/runtime.py), plus the health checks run
+here. Read-modify-writes are reads followed by a write with a precondition; a retry is an attempt
+that lost to a concurrent write. The bench's own polling is not counted.
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 PROVIDERS = ("heygen", "runwayml", "did")
 TERMINAL = ("completed", "failed")
 JOBS = "enhanced_video_jobs"
-COUNTS_ENV = "CVPLUS_FIRESTORE_COUNTS"
-NODE_HEAP_MB = 12288
+USAGE_ENV = "CVPLUS_USAGE_DIR"
+USAGE_KEYS = ("reads", "writes", "transactions", "attempts")
 CALL_ATTEMPTS = 3
 HEALTH_CHECK_S = 60.0
 WORKER_START_S = 120
@@ -73,9 +74,9 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def counts_delta(before: Counts, after: Counts) -> Counts:
-    """What the server counted between two snapshots, per table and key (zeros dropped)."""
+    """What was counted between two snapshots, per table and key (zeros dropped)."""
     delta: Counts = {}
-    for table in ("calls", "reads", "writes"):
+    for table in USAGE_KEYS:
         b, a = before.get(table, {}), after.get(table, {})
         diff = {k: a.get(k, 0) - b.get(k, 0) for k in sorted(set(a) | set(b))}
         delta[table] = {k: v for k, v in diff.items() if v}
@@ -149,7 +150,7 @@ class Phase:
     sent: dict[str, float] = field(default_factory=dict)  # job id -> when its call was sent
     docs: list[dict[str, Any]] = field(default_factory=list)  # the phase's jobs, at the end
     wall_s: float = 0.0  # first call sent -> last job terminal
-    counts: Counts = field(default_factory=dict)  # Firestore server counts during the phase
+    counts: Counts = field(default_factory=dict)  # Firestore usage during the phase
     charges: dict[str, int] = field(default_factory=dict)  # simulator charges during the phase
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per process, in the phase
 
@@ -209,6 +210,7 @@ def phase_table(phase: Phase, latency: float) -> list[str]:
     unaccounted = sum(c.unaccounted for c in checks)
     firsts = first_time_successes(phase.docs)
     reads, writes = total(phase.counts, "reads"), total(phase.counts, "writes")
+    rmw, attempts = total(phase.counts, "transactions"), total(phase.counts, "attempts")
     n = max(1, len(phase.docs))
     return [
         f"| requests | {phase.jobs} ({phase.answered} answered with a job id"
@@ -234,6 +236,8 @@ def phase_table(phase: Phase, latency: float) -> list[str]:
         f"| health checks run while waiting (1-minute schedule; counted in the ops) | "
         f"{phase.health_checks} |",
         f"| Firestore reads / writes per job | {reads / n:.2f} / {writes / n:.2f} |",
+        f"| read-modify-writes, retried after a conflict (no transactions, none aborted) | "
+        f"{rmw}, {attempts - rmw} |",
     ]
 
 
@@ -263,8 +267,8 @@ def report(
         f"WEBHOOK_WAIT_SECONDS={webhook_wait:g} (a render whose webhook never came is polled "
         f"then), {emulator_parallel()} function executions in parallel in the emulator "
         "(FUNCTIONS_EMULATOR_PARALLEL), "
-        f"FUNCTIONS_DISCOVERY_TIMEOUT={WORKER_START_S} s for a new worker to start, node heap "
-        f"{NODE_HEAP_MB} MB for the Firestore server. A call that fails without an answer is "
+        f"FUNCTIONS_DISCOVERY_TIMEOUT={WORKER_START_S} s for a new worker to start. A call "
+        "that fails without an answer is "
         f"retried with the same requestId (at most {CALL_ATTEMPTS} calls). Time to completion "
         f"runs from sending the call to the job's last update. First one warm-up job, not in "
         "the tables: each function's first call starts its first Python worker, and that job's "
@@ -288,8 +292,8 @@ def report(
             f"| {c.provider} | {c.charges} | {c.accepted} | {c.completed} | {c.failed_renders} |"
         )
     columns = " | ".join(f"phase {i}" for i in range(1, len(phases) + 1))
-    out += ["", "Firestore operations counted at the server, per job and collection:", ""]
-    out += [f"| | collection | {columns} |", "|---|---|" + "---|" * len(phases)]
+    out += ["", "Firestore operations per job, by where they were counted:", ""]
+    out += [f"| | counted in | {columns} |", "|---|---|" + "---|" * len(phases)]
     for table_name in ("reads", "writes"):
         keys = sorted({k for ph in phases for k in ph.counts.get(table_name, {})})
         for key in keys:
@@ -297,8 +301,6 @@ def report(
                 ph.counts.get(table_name, {}).get(key, 0) / max(1, len(ph.docs)) for ph in phases
             ]
             out.append(f"| {table_name} | {key} | " + " | ".join(f"{v:.2f}" for v in per) + " |")
-    calls = ", ".join(f"{k} {v}" for k, v in sorted(load.counts.get("calls", {}).items()))
-    out += ["", f"RPCs at the server in phase {phases.index(load) + 1}: {calls}."]
     out += ["", f"CPU seconds per job, by process ({os.cpu_count()} cores here):", ""]
     out += [f"| process | {columns} |", "|---|" + "---|" * len(phases)]
     names = sorted({k for ph in phases for k in ph.cpu}, key=lambda k: -load.cpu.get(k, 0.0))
@@ -375,30 +377,19 @@ def _goal(met: bool, text: str) -> str:
 
 
 class Poller:
-    """Waits for jobs by polling, and counts its own Firestore reads so they can be taken out
-    of the server's counts exactly. (Not a listener: on_snapshot makes the npm Firestore server
-    grow without bound -- 1.1 GB after 800 writes with two listeners -- and the trigger bridge
-    already holds one.)"""
+    """Waits for jobs by polling (its reads are not the functions' and are never counted)."""
 
     def __init__(self, db: Any) -> None:
         self.db = db
-        self.calls: Counter[str] = Counter()
-        self.reads = 0
-
-    def _count(self, call: str, reads: int) -> None:
-        self.calls[call] += 1
-        self.reads += reads
 
     def unfinished(self) -> int:
         """Jobs queued or processing, by one aggregation query (1 read)."""
         query = self.db.collection(JOBS).where(
             filter=FieldFilter("status", "in", ["queued", "processing"])
         )
-        self._count("RunAggregationQuery", 1)
         return int(query.count().get()[0][0].value)
 
     def status(self, job_id: str) -> str | None:
-        self._count("BatchGetDocuments", 1)
         snap = self.db.collection(JOBS).document(job_id).get()
         return str(snap.get("status")) if snap.exists else None
 
@@ -443,36 +434,30 @@ class Poller:
         """Every job id in the collection (after the counts were taken: never counted)."""
         return {snap.id for snap in self.db.collection(JOBS).stream()}
 
-    def taken(self) -> Counts:
-        """The poller's own reads so far, to subtract from the server's counts."""
-        return {"calls": dict(self.calls), "reads": {JOBS: self.reads}}
 
+def read_counts(folder: Path, *, settle: float = 1.0) -> Counts:
+    """The function instances' Firestore usage (their files in ``folder``) once it has not
+    changed for ``settle`` s, plus this process's (the health checks run here)."""
+    from functions import runtime
 
-def without(counts: Counts, own: Counts) -> Counts:
-    """``counts`` minus ``own`` (the bench's polling), per table and key."""
-    return {
-        table: {
-            k: v - own.get(table, {}).get(k, 0)
-            for k, v in values.items()
-            if v - own.get(table, {}).get(k, 0)
-        }
-        for table, values in counts.items()
-    }
-
-
-def read_counts(path: Path, *, settle: float = 1.0) -> Counts:
-    """The server's counts once they stop changing for ``settle`` s (it flushes every 0.2 s;
-    a job's last write, the lease release, comes just after the terminal state)."""
-    last: str | None = None
+    last: Counts | None = None
     stable_since = time.monotonic()
     while True:
-        text = path.read_text() if path.exists() else "{}"
-        if text != last:
-            last, stable_since = text, time.monotonic()
+        counts: Counts = {key: {} for key in USAGE_KEYS}
+        for path in sorted(folder.glob("*.json")):
+            try:
+                usage = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError):  # replaced while read: next round
+                continue
+            for key in USAGE_KEYS:
+                counts[key]["functions"] = counts[key].get("functions", 0) + int(usage[key])
+        for key in USAGE_KEYS:
+            counts[key]["health checks"] = int(getattr(runtime.usage, key))
+        if counts != last:
+            last, stable_since = counts, time.monotonic()
         elif time.monotonic() - stable_since >= settle:
-            counts: Counts = json.loads(text)
             return counts
-        time.sleep(0.1)
+        time.sleep(0.2)
 
 
 def sim_charges(http: httpx.Client, sim: str) -> dict[str, int]:
@@ -527,7 +512,7 @@ def run_phase(
     config: Any,
     http: httpx.Client,
     poller: Poller,
-    counts_file: Path,
+    usage_dir: Path,
     sim: str,
     timeout: float,
     follow_up_s: float,
@@ -537,8 +522,7 @@ def run_phase(
     lock = threading.Lock()
     known = poller.all_ids()  # jobs of earlier phases
     cpu_before = cpu()
-    before, charged = read_counts(counts_file), sim_charges(http, sim)
-    own_before = poller.taken()
+    before, charged = read_counts(usage_dir), sim_charges(http, sim)
     ids: list[str] = []
     started = time.time()
     if mode in ("concurrent", "paced"):
@@ -576,10 +560,9 @@ def run_phase(
     time.sleep(max(0.0, last_task_at - time.time()))
     cpu_after = cpu()
     phase.cpu = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
-    # The Cloud Tasks emulator dispatches due tasks one at a time: wait until the server has
-    # been quiet for a while, so the last follow-up tasks' reads are counted too.
-    server = counts_delta(before, read_counts(counts_file, settle=5.0))
-    phase.counts = without(server, counts_delta(own_before, poller.taken()))
+    # The Cloud Tasks emulator dispatches due tasks one at a time: wait until the counts have
+    # been still for a while, so the last follow-up tasks' reads are counted too.
+    phase.counts = counts_delta(before, read_counts(usage_dir, settle=5.0))
     after = sim_charges(http, sim)
     phase.charges = {p: after[p] - charged[p] for p in PROVIDERS}
     phase.docs = poller.read_jobs(ids)
@@ -612,11 +595,7 @@ def main(argv: list[str] | None = None) -> int:
 
     (REPO_ROOT / "run").mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bench-load-", dir=REPO_ROOT / "run"))
-    counts_file = work / "firestore-counts.json"
-    os.environ[COUNTS_ENV] = str(counts_file)  # the Firestore server inherits it
-    # The npm Firestore server answers every write with the whole collection to each listener
-    # (the trigger bridge holds one), so at 200 jobs its heap passes node's 4 GB default.
-    os.environ.setdefault("NODE_OPTIONS", f"--max-old-space-size={NODE_HEAP_MB}")
+    usage_dir = work / "usage"
     # firebase-tools gives a new Python worker 30 s to answer its health check, then drops the
     # request it was started for without any answer. Dozens of cold starts at once on two cores
     # take longer than that, so give them WORKER_START_S.
@@ -631,6 +610,7 @@ def main(argv: list[str] | None = None) -> int:
         # lost); follow a render up by a status poll after this long instead of 3 typical
         # renders (6 minutes for HeyGen), so such a job finishes within the run.
         "WEBHOOK_WAIT_SECONDS": str(args.webhook_wait),
+        USAGE_ENV: str(usage_dir),
     }
     with (
         Stack(project, run_dir=work / "run", functions_env=env) as stack,
@@ -662,7 +642,7 @@ def main(argv: list[str] | None = None) -> int:
             "config": config,
             "http": http,
             "poller": poller,
-            "counts_file": counts_file,
+            "usage_dir": usage_dir,
             "sim": sim,
             "timeout": args.timeout,
             "follow_up_s": args.webhook_wait + 3.0,

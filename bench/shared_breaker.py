@@ -100,10 +100,10 @@ def run(workers: int, seconds: float, fail_after: float) -> tuple[str, list[tupl
 
     from shared.stores.breakers import SharedBreaker
     from shared.stores.firestore import FirestoreBreakerBackend
-    from tools.firestore_server import FirestoreServer
+    from tools.emulators import FirestoreEmulator
 
     provider = f"bench-{uuid.uuid4().hex[:8]}"
-    with FirestoreServer() as server:
+    with FirestoreEmulator() as server:
         ctx = mp.get_context("spawn")
         out: mp.Queue = ctx.Queue()
         start = time.time() + 3.0  # time for the workers to import and connect

@@ -3,10 +3,13 @@ main.py without secrets. A bad setting fails the first call with an error naming
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Mapping
+from pathlib import Path
 
 from shared import breaker as br
 from shared.providers import from_env as providers_from_env
@@ -28,6 +31,9 @@ ENV_TASKS_QUEUE = "CVPLUS_TASKS_QUEUE"
 ENV_TASKS_EMULATOR = "CVPLUS_TASKS_EMULATOR_HOST"
 ENV_TASKS_SERVICE_ACCOUNT = "CVPLUS_TASKS_SERVICE_ACCOUNT"
 ENV_FUNCTIONS_BASE = "CVPLUS_FUNCTIONS_BASE_URL"
+# Benchmarks only: each instance keeps its Firestore usage (reads, writes, read-modify-writes and
+# their attempts) in <dir>/<pid>.json, rewritten every half second (bench/load.py sums them).
+ENV_USAGE_DIR = "CVPLUS_USAGE_DIR"
 
 _lock = threading.Lock()
 _service: Service | None = None
@@ -50,7 +56,29 @@ def service() -> Service:
         if _service is None:
             _service = build(config, os.environ)
             log.info("cold start: service ready (instance %s)", _service.instance_id)
+            if os.environ.get(ENV_USAGE_DIR):
+                _keep_usage(Path(os.environ[ENV_USAGE_DIR]))
         return _service
+
+
+def _keep_usage(folder: Path) -> None:
+    path = folder / f"{os.getpid()}.json"
+
+    def loop() -> None:
+        while True:
+            counts = {
+                "reads": usage.reads,
+                "writes": usage.writes,
+                "transactions": usage.transactions,
+                "attempts": usage.attempts,
+            }
+            partial = path.with_suffix(".tmp")
+            partial.write_text(json.dumps(counts))
+            partial.replace(path)
+            time.sleep(0.5)
+
+    folder.mkdir(parents=True, exist_ok=True)
+    threading.Thread(target=loop, name="usage", daemon=True).start()
 
 
 def project_id(env: Mapping[str, str]) -> str:
