@@ -29,7 +29,7 @@ from shared.errors import ErrorCategory, ProviderError
 from shared.failover import fail_over, selection_for
 from shared.jobs import Job, JobError, VideoResult
 from shared.model import Capabilities
-from shared.recovery import STRATEGIES, Action
+from shared.recovery import STRATEGIES
 from shared.scoring import DEFAULT_RULES, BusinessRules, Candidate, ProviderStats, Ranking, Scored
 from shared.scoring import rank as _rank
 from shared.stores.base import METRICS, RECOVERY_LOGS, SideWrite
@@ -287,16 +287,6 @@ def failed(
             note=fo.decision.action.value,
         ),
         fo.decision.action.value,
-    )
-
-
-def switched(effects: Effects, before: Job) -> bool:
-    """Whether a failure sent the job to another provider (the benchmark's failover delay)."""
-    return (
-        effects.note == Action.SWITCH_PROVIDER.value
-        and effects.job is not None
-        and not effects.job.terminal
-        and before.provider_id is not None
     )
 
 
