@@ -16,7 +16,7 @@ E = https_fn.FunctionsErrorCode
 
 @https_fn.on_call(secrets=secrets.ALL)
 def generateVideo(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
-    if req.auth is None:
+    if req.auth is None or not req.auth.uid:
         raise https_fn.HttpsError(E.UNAUTHENTICATED, "sign in to generate a video")
     try:
         request = parse_generate_video(req.data)

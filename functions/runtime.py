@@ -71,7 +71,7 @@ def build(config: Settings, env: Mapping[str, str]) -> Service:
     if env.get("FIRESTORE_EMULATOR_HOST"):
         from google.auth.credentials import AnonymousCredentials
 
-        client = firestore.Client(project=project_id(env), credentials=AnonymousCredentials())
+        client = firestore.Client(project=project_id(env), credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
     else:
         client = firestore.Client(project=project_id(env))
     policies = {pid: _override(policy, config) for pid, policy in br.POLICIES.items()}
