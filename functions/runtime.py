@@ -9,7 +9,7 @@ import threading
 from collections.abc import Mapping
 
 from shared import breaker as br
-from shared.providers import from_env as providers_from_env
+from shared.providers import from_settings as providers_from_settings
 from shared.scoring import BusinessRules
 from shared.service import Service
 from shared.settings import Settings
@@ -23,11 +23,6 @@ from shared.stores.firestore import (
 from shared.tasks import CloudTasksScheduler
 
 log = logging.getLogger("cvplus")
-
-ENV_TASKS_QUEUE = "CVPLUS_TASKS_QUEUE"
-ENV_TASKS_EMULATOR = "CVPLUS_TASKS_EMULATOR_HOST"
-ENV_TASKS_SERVICE_ACCOUNT = "CVPLUS_TASKS_SERVICE_ACCOUNT"
-ENV_FUNCTIONS_BASE = "CVPLUS_FUNCTIONS_BASE_URL"
 
 _lock = threading.Lock()
 _service: Service | None = None
@@ -57,10 +52,9 @@ def project_id(env: Mapping[str, str]) -> str:
     return env.get("GCLOUD_PROJECT") or env.get("GOOGLE_CLOUD_PROJECT") or "demo-cvplus"
 
 
-def functions_base(env: Mapping[str, str]) -> str:
-    base = env.get(ENV_FUNCTIONS_BASE)
-    if base:
-        return base.rstrip("/")
+def functions_base(config: Settings, env: Mapping[str, str]) -> str:
+    if config.functions_base_url:
+        return config.functions_base_url
     region = env.get("FUNCTION_REGION", "us-central1")
     return f"https://{region}-{project_id(env)}.cloudfunctions.net"
 
@@ -76,20 +70,20 @@ def build(config: Settings, env: Mapping[str, str]) -> Service:
         client = firestore.Client(project=project_id(env))
     policies = {pid: _override(policy, config) for pid, policy in br.POLICIES.items()}
     key = config.internal_secret.reveal().encode() if config.internal_secret else b""
-    queue = env.get(ENV_TASKS_QUEUE) or (
+    queue = config.tasks_queue or (
         f"projects/{project_id(env)}/locations/us-central1/queues/video-jobs"
     )
     return Service(
         jobs=FirestoreJobStore(client, usage),
         breakers=SharedBreaker(FirestoreBreakerBackend(client, usage), policies=policies),
         docs=FirestoreDocumentStore(client, usage),
-        providers=providers_from_env(env),
+        providers=providers_from_settings(config),
         scheduler=CloudTasksScheduler(
             queue=queue,
-            target_url=f"{functions_base(env)}/videoJobTask",
+            target_url=f"{functions_base(config, env)}/videoJobTask",
             key=key,
-            emulator_host=env.get(ENV_TASKS_EMULATOR),
-            service_account=env.get(ENV_TASKS_SERVICE_ACCOUNT),
+            emulator_host=config.tasks_emulator_host,
+            service_account=config.tasks_service_account,
         ),
         rules=BusinessRules(
             quality_threshold=config.quality_threshold,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final, TypeVar
@@ -27,6 +28,7 @@ _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
 # Plain http is allowed only where no key can leave the machine (simulators, emulators).
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+_QUEUE = re.compile(r"projects/[^/\s]+/locations/[^/\s]+/queues/[^/\s]+")
 
 
 class Secret:
@@ -103,22 +105,31 @@ class Settings:
     circuit_breaker_failure_threshold: int | None = None
     circuit_breaker_recovery_timeout_ms: int | None = None
     performance_tracking_enabled: bool = True
-    metrics_flush_interval_ms: int = 30_000
     max_retry_attempts: int = 3
     quality_threshold: float = 8.5  # on the 0..10 quality scale
     cost_optimization: bool = False
     user_jobs_per_hour: int = 10
     # How long a webhook provider may take before its render is polled; None: 3 typical renders.
     webhook_wait_s: float | None = None
+    # The presenters the adapters ask for; None: the adapter's placeholder.
+    heygen_avatar_id: str | None = None
+    heygen_voice_id: str | None = None
+    runwayml_prompt_image_url: str | None = None
+    did_source_url_landscape: str | None = None
+    did_source_url_portrait: str | None = None
+    did_voice_id: str | None = None
+    # Cloud Tasks: the queue (None: video-jobs in the project's us-central1), the emulator's
+    # host:port (local stack), the service account whose OIDC token the tasks carry, and the
+    # base URL of the functions the tasks call (None: the project's cloudfunctions.net URL).
+    tasks_queue: str | None = None
+    tasks_emulator_host: str | None = None
+    tasks_service_account: str | None = None
+    functions_base_url: str | None = None
 
     @property
     def circuit_breaker_recovery_timeout_s(self) -> float | None:
         ms = self.circuit_breaker_recovery_timeout_ms
         return None if ms is None else ms / 1000
-
-    @property
-    def metrics_flush_interval_s(self) -> float:
-        return self.metrics_flush_interval_ms / 1000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -142,14 +153,21 @@ class Settings:
                 "CIRCUIT_BREAKER_RECOVERY_TIMEOUT", _integer(1000, 86_400_000), None
             ),
             performance_tracking_enabled=read("PERFORMANCE_TRACKING_ENABLED", _boolean, True),
-            metrics_flush_interval_ms=read(
-                "METRICS_FLUSH_INTERVAL", _integer(1000, 3_600_000), 30_000
-            ),
             max_retry_attempts=read("MAX_RETRY_ATTEMPTS", _integer(0, 10), 3),
             quality_threshold=read("QUALITY_THRESHOLD", _number(0.0, 10.0), 8.5),
             cost_optimization=read("COST_OPTIMIZATION", _boolean, False),
             user_jobs_per_hour=read("USER_JOBS_PER_HOUR", _integer(1, 10_000), 10),
             webhook_wait_s=read("WEBHOOK_WAIT_SECONDS", _number(1.0, 86_400.0), None),
+            heygen_avatar_id=read("HEYGEN_AVATAR_ID", _word, None),
+            heygen_voice_id=read("HEYGEN_VOICE_ID", _word, None),
+            runwayml_prompt_image_url=read("RUNWAYML_PROMPT_IMAGE_URL", _url, None),
+            did_source_url_landscape=read("DID_SOURCE_URL_LANDSCAPE", _url, None),
+            did_source_url_portrait=read("DID_SOURCE_URL_PORTRAIT", _url, None),
+            did_voice_id=read("DID_VOICE_ID", _word, None),
+            tasks_queue=read("CVPLUS_TASKS_QUEUE", _queue, None),
+            tasks_emulator_host=read("CVPLUS_TASKS_EMULATOR_HOST", _host_port, None),
+            tasks_service_account=read("CVPLUS_TASKS_SERVICE_ACCOUNT", _email, None),
+            functions_base_url=read("CVPLUS_FUNCTIONS_BASE_URL", _base_url, None),
         )
         if read.problems:
             raise SettingsError(tuple(read.problems))
@@ -218,6 +236,46 @@ def _number(low: float, high: float) -> Callable[[str], float]:
         return value
 
     return parse
+
+
+def _word(raw: str) -> str:
+    if any(c.isspace() for c in raw):
+        raise _BadValueError("an id takes no spaces")
+    return raw
+
+
+def _url(raw: str) -> str:
+    """An asset URL the provider fetches: like a base URL, but it may carry a query."""
+    try:
+        parts = urlsplit(raw)
+        hostname = parts.hostname
+    except ValueError:
+        raise _BadValueError("not an http(s) URL with a host") from None
+    if parts.scheme not in {"http", "https"} or not hostname:
+        raise _BadValueError("not an http(s) URL with a host")
+    if parts.scheme == "http" and hostname not in _LOOPBACK_HOSTS:
+        raise _BadValueError("must use https (plain http only for localhost/127.0.0.1)")
+    return raw
+
+
+def _queue(raw: str) -> str:
+    if not _QUEUE.fullmatch(raw):
+        raise _BadValueError("not a queue name (projects/P/locations/L/queues/Q)")
+    return raw
+
+
+def _host_port(raw: str) -> str:
+    host, _, port = raw.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65_536:
+        raise _BadValueError("not host:port")
+    return raw
+
+
+def _email(raw: str) -> str:
+    name, _, domain = raw.partition("@")
+    if not name or "." not in domain or any(c.isspace() for c in raw):
+        raise _BadValueError("not a service account email")
+    return raw
 
 
 def _base_url(raw: str) -> str:

@@ -65,6 +65,8 @@ from shared.providers.base import (
 PROVIDER_ID = "heygen"
 DEFAULT_BASE_URL = "https://api.heygen.com"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+DEFAULT_AVATAR_ID = "default_avatar"  # placeholders: set HEYGEN_AVATAR_ID / HEYGEN_VOICE_ID
+DEFAULT_VOICE_ID = "default_voice"
 SIGNATURE_HEADER = "Signature"
 SIGNATURE_HEADER_ALIASES = ("X-HeyGen-Signature",)
 
@@ -123,8 +125,8 @@ class HeyGenProvider(HttpAdapter):
         api_key: str,
         webhook_secret: str | None,
         base_url: str = DEFAULT_BASE_URL,
-        avatar_id: str = "default_avatar",
-        voice_id: str = "default_voice",
+        avatar_id: str = DEFAULT_AVATAR_ID,
+        voice_id: str = DEFAULT_VOICE_ID,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         limits: httpx.Limits | None = None,
         transport: httpx.BaseTransport | None = None,
@@ -265,7 +267,7 @@ def from_env(
         api_key=environ.get("HEYGEN_API_KEY", ""),
         webhook_secret=environ.get("HEYGEN_WEBHOOK_SECRET") or None,
         base_url=environ.get("HEYGEN_BASE_URL") or DEFAULT_BASE_URL,
-        avatar_id=environ.get("HEYGEN_AVATAR_ID") or "default_avatar",
-        voice_id=environ.get("HEYGEN_VOICE_ID") or "default_voice",
+        avatar_id=environ.get("HEYGEN_AVATAR_ID") or DEFAULT_AVATAR_ID,
+        voice_id=environ.get("HEYGEN_VOICE_ID") or DEFAULT_VOICE_ID,
         transport=transport,
     )
