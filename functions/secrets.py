@@ -1,4 +1,4 @@
-"""The secrets the functions read (SPEC section 10), declared once for the decorators."""
+"""The secrets the functions read (DESIGN section 11), declared once for the decorators."""
 
 from __future__ import annotations
 

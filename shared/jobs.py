@@ -88,7 +88,7 @@ class Job:
 
     @property
     def idempotency_key(self) -> str:
-        """The key every submit of the current attempt carries (SPEC section 5)."""
+        """The key every submit of the current attempt carries (DESIGN section 6)."""
         return f"{self.job_id}-{self.key_seq}"
 
     @property

@@ -1,11 +1,11 @@
-"""The `generateVideo` request (SPEC section 3) as a strict pydantic model, the per-field error
+"""The `generateVideo` request (DESIGN section 3) as a strict pydantic model, the per-field error
 details for an `invalid-argument` HttpsError, and the deterministic script template.
 
     request = parse_generate_video(data)      # InvalidRequestError: .details [{field, message}]
     options = request.video_options()         # shared.model.VideoOptions
     script = request.effective_script()       # the script, or one written from parsedCV
 
-Unknown fields are rejected at every level. Bounds SPEC leaves open (lengths of CV fields,
+Unknown fields are rejected at every level. Bounds the design leaves open (lengths of CV fields,
 list sizes) are ours, sized so a whole request stays far below the callable's payload limit.
 """
 

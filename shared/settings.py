@@ -1,5 +1,5 @@
-"""The deployment's configuration (SPEC section 10): one frozen, typed `Settings` read once at cold
-start by the pure `Settings.from_env(env)`, which names every bad variable at once.
+"""The deployment's configuration (DESIGN section 11): one frozen, typed `Settings` read once at
+cold start by the pure `Settings.from_env(env)`, which names every bad variable at once.
 
     settings = Settings.from_env(os.environ)   # SettingsError lists each problem and why
 
@@ -87,7 +87,7 @@ class Settings:
 
     Breaker overrides: `circuit_breaker_failure_threshold` and
     `circuit_breaker_recovery_timeout_ms` are None unless set, and then each provider keeps its
-    own policy (SPEC section 7: HeyGen 5 / 60 s, RunwayML 4 / 90 s, D-ID 4 / 60 s); when set they
+    own policy (DESIGN section 8: HeyGen 5 / 60 s, RunwayML 4 / 90 s, D-ID 4 / 60 s); when set they
     apply to every provider.
     """
 

@@ -1,5 +1,5 @@
 """Documents <-> domain values, for every store. Field names follow the seed's schemas (camelCase)
-plus what SPEC section 4 adds. Times are epoch seconds (numbers); rates are fractions."""
+plus what DESIGN section 5 adds. Times are epoch seconds (numbers); rates are fractions."""
 
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ def _problems(env: dict[str, str]) -> dict[str, str]:
 
 
 def test_an_empty_environment_gives_the_seed_defaults() -> None:
-    """Nothing set: the seed's values, SPEC's base URLs, no secrets, 10 jobs per hour."""
+    """Nothing set: the seed's values, the public base URLs, no secrets, 10 jobs per hour."""
     settings = Settings.from_env({})
     assert settings == Settings()
     assert settings.heygen_base_url == "https://api.heygen.com"
