@@ -1,5 +1,6 @@
-"""Chaos benchmark: the real pure core (scoring, breaker, recovery, jobs) against simulated
-providers in virtual time, under fault scenarios, beside two baselines.
+"""Chaos benchmark: the deployed decisions (shared.orchestration: selection, the breaker, the
+recovery table, completion, health probes, stats) against simulated providers in virtual time,
+under fault scenarios, beside two baselines.
 
     python -m bench.chaos [--jobs 10000] [--seed 1] [--write BENCHMARKS.md]
 
