@@ -88,6 +88,7 @@ class Effects:
     schedule: Schedule | None = None
     alerts: tuple[Alert, ...] = ()
     note: str = ""  # what happened, for the log and the webhook's answer
+    why: str = ""  # the reason behind a recovery decision, for the log
 
 
 class Next(StrEnum):
@@ -285,6 +286,7 @@ def failed(
             breaker=_breaker(error.provider_id, outcome, setup),
             alerts=alerts,
             note=fo.decision.action.value,
+            why=fo.decision.reason,
         ),
         fo.decision.action.value,
     )

@@ -188,11 +188,12 @@ def _failed(
         took=took,
     )
     log.warning(
-        "job %s: %s on %s -> %s",
+        "job %s: %s on %s -> %s (%s)",
         job.job_id,
         error.category.value,
         error.provider_id,
         effects.note,
+        effects.why,
     )
     return _write(shell, effects, now)
 

@@ -196,6 +196,7 @@ def test_a_failed_submit_counts_alerts_and_fails_over() -> None:
     assert effects.job is not None
     assert "heygen" in effects.job.excluded
     assert effects.note == "switch_provider"
+    assert effects.why
     assert [m["operationType"] for m in metrics(effects)] == [Operation.GENERATION.value]
 
 
