@@ -28,6 +28,7 @@ ENV_TASKS_QUEUE = "CVPLUS_TASKS_QUEUE"
 ENV_TASKS_EMULATOR = "CVPLUS_TASKS_EMULATOR_HOST"
 ENV_TASKS_SERVICE_ACCOUNT = "CVPLUS_TASKS_SERVICE_ACCOUNT"
 ENV_FUNCTIONS_BASE = "CVPLUS_FUNCTIONS_BASE_URL"
+INVOKER_KEYWORDS = frozenset({"public", "private"})
 
 _lock = threading.Lock()
 _service: Service | None = None
@@ -51,6 +52,19 @@ def service() -> Service:
             _service = build(config, os.environ)
             log.info("cold start: service ready (instance %s)", _service.instance_id)
         return _service
+
+
+def tasks_invoker(env: Mapping[str, str]) -> str:
+    """Who may invoke ``videoJobTask``: the service account whose OIDC token the tasks carry
+    (``CVPLUS_TASKS_SERVICE_ACCOUNT``), read when the CLI loads the functions to deploy them
+    (from ``.env.<project>``). Unset: ``private``, no one but principals granted the invoker
+    role by hand; never public."""
+    account = env.get(ENV_TASKS_SERVICE_ACCOUNT, "").strip()
+    if not account:
+        return "private"
+    if "@" not in account or any(c.isspace() for c in account) or account in INVOKER_KEYWORDS:
+        raise ValueError(f"{ENV_TASKS_SERVICE_ACCOUNT}={account!r}: not a service account email")
+    return account
 
 
 def project_id(env: Mapping[str, str]) -> str:
