@@ -7,7 +7,7 @@ from typing import Any, Literal
 from firebase_functions import https_fn
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from functions import runtime, secrets
+from functions import runtime
 from shared.breaker import ManualAction
 from shared.dashboard_page import asset, security_headers
 
@@ -22,7 +22,7 @@ def _require_admin(req: https_fn.CallableRequest[Any]) -> str:
     return str(req.auth.token.get("email") or req.auth.uid)
 
 
-@https_fn.on_call(secrets=secrets.ALL)
+@https_fn.on_call()
 def systemDashboard(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     _require_admin(req)
     return runtime.service().dashboard()
@@ -35,7 +35,7 @@ class CircuitRequest(BaseModel):
     reason: str = Field(min_length=3, max_length=500)
 
 
-@https_fn.on_call(secrets=secrets.ALL)
+@https_fn.on_call()
 def setCircuitState(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     who = _require_admin(req)
     try:

@@ -6,7 +6,7 @@ from typing import Any
 
 from firebase_functions import https_fn
 
-from functions import runtime, secrets
+from functions import runtime
 from shared.model import Tier
 from shared.requests import InvalidRequestError, parse_generate_video
 from shared.service import LimitExceededError
@@ -14,7 +14,7 @@ from shared.service import LimitExceededError
 E = https_fn.FunctionsErrorCode
 
 
-@https_fn.on_call(secrets=secrets.ALL)
+@https_fn.on_call()
 def generateVideo(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     if req.auth is None:
         raise https_fn.HttpsError(E.UNAUTHENTICATED, "sign in to generate a video")

@@ -18,7 +18,7 @@ from shared.tasks import MAX_TASK_BODY, InvalidTaskError, parse_task, valid_task
 log = logging.getLogger("cvplus")
 
 
-@firestore_fn.on_document_written(document=f"{JOBS}/{{jobId}}", secrets=secrets.ALL)
+@firestore_fn.on_document_written(document=f"{JOBS}/{{jobId}}", secrets=secrets.WORKER)
 def processVideoJob(event: firestore_fn.Event[firestore_fn.Change[Any]]) -> None:
     after = event.data.after if event.data is not None else None
     if after is None or not after.exists:
@@ -26,7 +26,9 @@ def processVideoJob(event: firestore_fn.Event[firestore_fn.Change[Any]]) -> None
     doc = after.to_dict() or {}
     if not runnable(doc, now=time.time()):
         return  # terminal, leased by a running worker, or waiting for a task: nothing to do
-    runtime.service().process(event.params["jobId"], seen=seen_job(doc, after.update_time))
+    runtime.service(secrets.WORKER).process(
+        event.params["jobId"], seen=seen_job(doc, after.update_time)
+    )
 
 
 def runnable(doc: dict[str, Any], *, now: float) -> bool:
@@ -40,7 +42,7 @@ def runnable(doc: dict[str, Any], *, now: float) -> bool:
     return due is None or float(due) <= now
 
 
-@https_fn.on_request(invoker=runtime.tasks_invoker(os.environ), secrets=secrets.ALL)
+@https_fn.on_request(invoker=runtime.tasks_invoker(os.environ), secrets=secrets.WORKER)
 def videoJobTask(req: https_fn.Request) -> https_fn.Response:
     """Only the tasks' service account may invoke it (IAM, ``invoker``); the body must still
     carry the HMAC of its job id. A malformed body is a 400, which Cloud Tasks does not retry."""
@@ -52,7 +54,7 @@ def videoJobTask(req: https_fn.Request) -> https_fn.Response:
         task = parse_task(req.get_data(cache=False))
     except InvalidTaskError as bad:
         return https_fn.Response(f"bad task: {bad}", status=400, mimetype="text/plain")
-    service = runtime.service()
+    service = runtime.service(secrets.WORKER)
     if not valid_task_token(service.token_key, task.job_id, task.token):
         return https_fn.Response("unauthenticated task", status=401, mimetype="text/plain")
     job = service.process(task.job_id)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+
+from firebase_functions.params import SecretParam
 
 from shared import breaker as br
 from shared.providers import from_env as providers_from_env
@@ -44,9 +46,13 @@ def settings() -> Settings:
         return _settings
 
 
-def service() -> Service:
+def service(uses: Sequence[SecretParam] = ()) -> Service:
+    """The instance's Service. ``uses``: the secrets the calling function declares; a required
+    one that is unset (CVPLUS_INTERNAL_SECRET outside the emulator) fails the call with a
+    SettingsError naming it."""
     global _service
     config = settings()
+    config.require(p.name for p in uses)
     with _lock:
         if _service is None:
             _service = build(config, os.environ)

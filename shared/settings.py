@@ -6,13 +6,16 @@ start by the pure `Settings.from_env(env)`, which names every bad variable at on
 Conventions. An unset or blank variable takes its default. Durations keep the seed's unit,
 milliseconds (`CIRCUIT_BREAKER_RECOVERY_TIMEOUT=60000`); `*_s` properties give seconds.
 Secrets are `Secret`s: their value never appears in a repr, a str or an error message.
+
+`CVPLUS_INTERNAL_SECRET` must hold at least 32 bytes when set, and outside the Functions emulator
+(`FUNCTIONS_EMULATOR=true`) every function that uses it requires it: `settings.require(names)`.
 """
 
 from __future__ import annotations
 
 import hmac
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final, TypeVar
 from urllib.parse import urlsplit
@@ -25,6 +28,10 @@ DEFAULT_DID_BASE_URL: Final = "https://api.d-id.com"
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
+INTERNAL_SECRET: Final = "CVPLUS_INTERNAL_SECRET"
+INTERNAL_SECRET_MIN_BYTES: Final = 32
+# Secrets a function cannot run without (outside the emulator), when it declares them.
+REQUIRED_SECRETS: Final = frozenset({INTERNAL_SECRET})
 # Plain http is allowed only where no key can leave the machine (simulators, emulators).
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
@@ -110,6 +117,8 @@ class Settings:
     user_jobs_per_hour: int = 10
     # How long a webhook provider may take before its render is polled; None: 3 typical renders.
     webhook_wait_s: float | None = None
+    # Running in the Functions emulator (FUNCTIONS_EMULATOR=true): required secrets may be unset.
+    emulator: bool = False
 
     @property
     def circuit_breaker_recovery_timeout_s(self) -> float | None:
@@ -129,7 +138,7 @@ class Settings:
             heygen_webhook_secret=read.secret("HEYGEN_WEBHOOK_SECRET"),
             runwayml_api_key=read.secret("RUNWAYML_API_KEY"),
             did_api_key=read.secret("DID_API_KEY"),
-            internal_secret=read.secret("CVPLUS_INTERNAL_SECRET"),
+            internal_secret=read.secret(INTERNAL_SECRET, min_bytes=INTERNAL_SECRET_MIN_BYTES),
             heygen_base_url=read("HEYGEN_BASE_URL", _base_url, DEFAULT_HEYGEN_BASE_URL),
             runwayml_base_url=read("RUNWAYML_BASE_URL", _base_url, DEFAULT_RUNWAYML_BASE_URL),
             did_base_url=read("DID_BASE_URL", _base_url, DEFAULT_DID_BASE_URL),
@@ -150,10 +159,30 @@ class Settings:
             cost_optimization=read("COST_OPTIMIZATION", _boolean, False),
             user_jobs_per_hour=read("USER_JOBS_PER_HOUR", _integer(1, 10_000), 10),
             webhook_wait_s=read("WEBHOOK_WAIT_SECONDS", _number(1.0, 86_400.0), None),
+            emulator=read("FUNCTIONS_EMULATOR", _boolean, False),
         )
         if read.problems:
             raise SettingsError(tuple(read.problems))
         return settings
+
+    def require(self, names: Iterable[str]) -> None:
+        """Raise `SettingsError` naming each of ``names`` (the secrets a function declares)
+        that it cannot run without and that is unset. Nothing is required in the emulator."""
+        if self.emulator:
+            return
+        values = {INTERNAL_SECRET: self.internal_secret}
+        problems = tuple(
+            Problem(
+                name,
+                None,
+                f"required outside the emulator (at least {INTERNAL_SECRET_MIN_BYTES} bytes, "
+                "e.g. `openssl rand -hex 32`)",
+            )
+            for name in sorted(set(names) & REQUIRED_SECRETS)
+            if values.get(name) is None
+        )
+        if problems:
+            raise SettingsError(problems)
 
 
 class _Reader:
@@ -173,7 +202,7 @@ class _Reader:
             self.problems.append(Problem(name, raw, str(why)))
             return default
 
-    def secret(self, name: str) -> Secret | None:
+    def secret(self, name: str, *, min_bytes: int = 0) -> Secret | None:
         raw = self._env.get(name)
         if raw is None or not raw.strip():
             return None
@@ -181,6 +210,9 @@ class _Reader:
             # A pasted key with a trailing newline fails at the provider as "unauthorized",
             # far from its cause; say so here instead (without showing the value).
             self.problems.append(Problem(name, None, "has leading or trailing whitespace"))
+            return None
+        if len(raw.encode()) < min_bytes:
+            self.problems.append(Problem(name, None, f"shorter than {min_bytes} bytes"))
             return None
         return Secret(raw)
 
