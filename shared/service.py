@@ -118,15 +118,17 @@ class Service:
         cv_job_id: str | None = None,
     ) -> tuple[Job, bool]:
         """A new queued job, or the existing one for the same user and ``requestId`` (then
-        True: deduplicated). Raises LimitExceededError past the per-user hourly limit."""
+        True: deduplicated). Raises LimitExceededError past the per-user hourly limit, and
+        jobs.RequestReusedError when the requestId's job asked for something else."""
         now = self.clock()
         job_id = jobs.job_id_for(user_id, request_id) if request_id else f"vj_{uuid.uuid4().hex}"
+        fingerprint = jobs.request_fingerprint(script, options, cv_job_id)
         recent = self.jobs.count_created_since(user_id, now - 3600.0)
         if recent >= self.user_jobs_per_hour:
             # A repeated request is answered even at the limit; below it, create() finds it.
             existing = self.jobs.get(job_id) if request_id else None
             if existing is not None:
-                return existing, True
+                return jobs.same_request(existing, fingerprint), True
             raise LimitExceededError(
                 f"{recent} videos asked for in the last hour; the limit is "
                 f"{self.user_jobs_per_hour}"
@@ -139,6 +141,7 @@ class Service:
             next_action_at=now,
             user_id=user_id,
             request_id=request_id,
+            request_fingerprint=fingerprint,
             cv_job_id=cv_job_id,
             script=script,
             tier=tier,
@@ -147,7 +150,7 @@ class Service:
         )
         stored, created = self.jobs.create(job)
         log.info("job %s created for %s (%s)", job_id, user_id, "new" if created else "existing")
-        return stored, not created
+        return jobs.same_request(stored, fingerprint), not created
 
     def process(self, job_id: str, *, seen: stores.SeenJob | None = None) -> Job | None:
         """Claim the job if it is due and advance it as far as it goes without waiting.

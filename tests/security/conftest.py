@@ -102,7 +102,7 @@ class Harness:
             response = flask.make_response(self.handler(name)(flask.request))
         return Answer(response.status_code, response.get_data())
 
-    def call(self, name: str, data: Any, *, claims: Mapping[str, Any] | None = None) -> Answer:
+    def call(self, name: str, data: Any, claims: Mapping[str, Any] | None = None) -> Answer:
         """A callable as the Firebase SDK calls it, with an ID token carrying ``claims``."""
         headers: dict[str, str] = {}
         if claims is not None:
