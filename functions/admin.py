@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any, Literal
 
 from firebase_functions import https_fn
@@ -100,6 +101,7 @@ def dashboard(req: https_fn.Request) -> https_fn.Response:
     if found is None:
         return https_fn.Response("not found", status=404, mimetype="text/plain")
     body, content_type = found
+    emulator = os.environ.get("FUNCTIONS_EMULATOR") == "true"
     return https_fn.Response(
-        body, status=200, content_type=content_type, headers=security_headers()
+        body, status=200, content_type=content_type, headers=security_headers(emulator=emulator)
     )
