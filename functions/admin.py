@@ -10,6 +10,7 @@ from firebase_functions import https_fn
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from functions import runtime
+from functions.guards import nesting_guard
 from shared.breaker import ManualAction
 from shared.dashboard_page import asset, security_headers
 
@@ -53,6 +54,7 @@ def _unrevoked_claims(raw: https_fn.Request) -> dict[str, Any]:
         ) from None
 
 
+@nesting_guard
 @https_fn.on_call()
 def systemDashboard(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     _require_admin(req)
@@ -66,6 +68,7 @@ class CircuitRequest(BaseModel):
     reason: str = Field(min_length=3, max_length=500)
 
 
+@nesting_guard
 @https_fn.on_call()
 def setCircuitState(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     who = _require_admin(req)

@@ -8,6 +8,7 @@ from typing import Any
 from firebase_functions import https_fn
 
 from functions import runtime
+from functions.guards import nesting_guard
 from shared.jobs import RequestReusedError
 from shared.model import Tier
 from shared.requests import InvalidRequestError, parse_generate_video, tier_from_claim
@@ -17,6 +18,7 @@ E = https_fn.FunctionsErrorCode
 log = logging.getLogger("cvplus")
 
 
+@nesting_guard
 @https_fn.on_call()
 def generateVideo(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     if req.auth is None:

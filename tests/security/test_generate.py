@@ -145,3 +145,31 @@ def test_the_same_request_id_from_another_user_is_another_job(harness: Harness) 
     ).json["result"]
     assert mine["jobId"] != theirs["jobId"]
     assert not theirs["deduplicated"]
+
+
+@pytest.mark.parametrize("name", ["generateVideo", "systemDashboard", "setCircuitState"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"data":' + b"[" * 50_000 + b"]" * 50_000 + b"}",
+        b'{"data": {"script": ' + b'{"a":' * 20_000 + b"1" + b"}" * 20_000 + b"}}",
+    ],
+    ids=["array", "object"],
+)
+def test_deeply_nested_json_to_a_callable_is_invalid_argument(
+    harness: Harness, name: str, body: bytes
+) -> None:
+    """The firebase-functions wrapper answered these 500 INTERNAL."""
+    answer = harness.post(name, body, headers={"Authorization": "Bearer none"})
+    assert answer.status == 400, answer.body
+    assert answer.error == {"status": "INVALID_ARGUMENT", "message": "JSON nested too deeply"}
+    assert _stored_jobs(harness) == 0
+
+
+def test_the_guard_keeps_what_deployment_reads() -> None:
+    from functions.admin import setCircuitState
+    from functions.generate import generateVideo
+
+    for fn in (generateVideo, setCircuitState):
+        endpoint = fn.__firebase_endpoint__  # type: ignore[attr-defined]
+        assert endpoint.callableTrigger is not None
