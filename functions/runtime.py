@@ -63,8 +63,8 @@ def service(uses: Sequence[SecretParam] = ()) -> Service:
 def tasks_invoker(env: Mapping[str, str]) -> str:
     """Who may invoke ``videoJobTask``: the service account whose OIDC token the tasks carry
     (``CVPLUS_TASKS_SERVICE_ACCOUNT``), read when the CLI loads the functions to deploy them
-    (from ``.env.<project>``). Unset: ``private``, no one but principals granted the invoker
-    role by hand; never public."""
+    (from ``.env.<project>``). Unset: ``private``, no one may invoke it (tasks then fail until
+    it is set); never public."""
     account = env.get(ENV_TASKS_SERVICE_ACCOUNT, "").strip()
     if not account:
         return "private"
