@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+
+from firebase_functions.params import SecretParam
 
 from shared import breaker as br
 from shared.providers import from_settings as providers_from_settings
@@ -24,6 +26,9 @@ from shared.tasks import CloudTasksScheduler
 
 log = logging.getLogger("cvplus")
 
+ENV_TASKS_SERVICE_ACCOUNT = "CVPLUS_TASKS_SERVICE_ACCOUNT"
+INVOKER_KEYWORDS = frozenset({"public", "private"})
+
 _lock = threading.Lock()
 _service: Service | None = None
 _settings: Settings | None = None
@@ -38,14 +43,31 @@ def settings() -> Settings:
         return _settings
 
 
-def service() -> Service:
+def service(uses: Sequence[SecretParam] = ()) -> Service:
+    """The instance's Service. ``uses``: the secrets the calling function declares; a required
+    one that is unset (CVPLUS_INTERNAL_SECRET outside the emulator) fails the call with a
+    SettingsError naming it."""
     global _service
     config = settings()
+    config.require(p.name for p in uses)
     with _lock:
         if _service is None:
             _service = build(config, os.environ)
             log.info("cold start: service ready (instance %s)", _service.instance_id)
         return _service
+
+
+def tasks_invoker(env: Mapping[str, str]) -> str:
+    """Who may invoke ``videoJobTask``: the service account whose OIDC token the tasks carry
+    (``CVPLUS_TASKS_SERVICE_ACCOUNT``), read when the CLI loads the functions to deploy them
+    (from ``.env.<project>``). Unset: ``private``, no one may invoke it (tasks then fail until
+    it is set); never public."""
+    account = env.get(ENV_TASKS_SERVICE_ACCOUNT, "").strip()
+    if not account:
+        return "private"
+    if "@" not in account or any(c.isspace() for c in account) or account in INVOKER_KEYWORDS:
+        raise ValueError(f"{ENV_TASKS_SERVICE_ACCOUNT}={account!r}: not a service account email")
+    return account
 
 
 def project_id(env: Mapping[str, str]) -> str:

@@ -6,6 +6,9 @@ cold start by the pure `Settings.from_env(env)`, which names every bad variable 
 Conventions. An unset or blank variable takes its default. Durations keep the seed's unit,
 milliseconds (`CIRCUIT_BREAKER_RECOVERY_TIMEOUT=60000`); `*_s` properties give seconds.
 Secrets are `Secret`s: their value never appears in a repr, a str or an error message.
+
+`CVPLUS_INTERNAL_SECRET` must hold at least 32 bytes when set, and outside the Functions emulator
+(`FUNCTIONS_EMULATOR=true`) every function that uses it requires it: `settings.require(names)`.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import hmac
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final, TypeVar
 from urllib.parse import urlsplit
@@ -26,6 +29,10 @@ DEFAULT_DID_BASE_URL: Final = "https://api.d-id.com"
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
+INTERNAL_SECRET: Final = "CVPLUS_INTERNAL_SECRET"
+INTERNAL_SECRET_MIN_BYTES: Final = 32
+# Secrets a function cannot run without (outside the emulator), when it declares them.
+REQUIRED_SECRETS: Final = frozenset({INTERNAL_SECRET})
 # Plain http is allowed only where no key can leave the machine (simulators, emulators).
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 _QUEUE = re.compile(r"projects/[^/\s]+/locations/[^/\s]+/queues/[^/\s]+")
@@ -125,6 +132,8 @@ class Settings:
     tasks_emulator_host: str | None = None
     tasks_service_account: str | None = None
     functions_base_url: str | None = None
+    # Running in the Functions emulator (FUNCTIONS_EMULATOR=true): required secrets may be unset.
+    emulator: bool = False
 
     @property
     def circuit_breaker_recovery_timeout_s(self) -> float | None:
@@ -140,7 +149,7 @@ class Settings:
             heygen_webhook_secret=read.secret("HEYGEN_WEBHOOK_SECRET"),
             runwayml_api_key=read.secret("RUNWAYML_API_KEY"),
             did_api_key=read.secret("DID_API_KEY"),
-            internal_secret=read.secret("CVPLUS_INTERNAL_SECRET"),
+            internal_secret=read.secret(INTERNAL_SECRET, min_bytes=INTERNAL_SECRET_MIN_BYTES),
             heygen_base_url=read("HEYGEN_BASE_URL", _base_url, DEFAULT_HEYGEN_BASE_URL),
             runwayml_base_url=read("RUNWAYML_BASE_URL", _base_url, DEFAULT_RUNWAYML_BASE_URL),
             did_base_url=read("DID_BASE_URL", _base_url, DEFAULT_DID_BASE_URL),
@@ -168,10 +177,30 @@ class Settings:
             tasks_emulator_host=read("CVPLUS_TASKS_EMULATOR_HOST", _host_port, None),
             tasks_service_account=read("CVPLUS_TASKS_SERVICE_ACCOUNT", _email, None),
             functions_base_url=read("CVPLUS_FUNCTIONS_BASE_URL", _base_url, None),
+            emulator=read("FUNCTIONS_EMULATOR", _boolean, False),
         )
         if read.problems:
             raise SettingsError(tuple(read.problems))
         return settings
+
+    def require(self, names: Iterable[str]) -> None:
+        """Raise `SettingsError` naming each of ``names`` (the secrets a function declares)
+        that it cannot run without and that is unset. Nothing is required in the emulator."""
+        if self.emulator:
+            return
+        values = {INTERNAL_SECRET: self.internal_secret}
+        problems = tuple(
+            Problem(
+                name,
+                None,
+                f"required outside the emulator (at least {INTERNAL_SECRET_MIN_BYTES} bytes, "
+                "e.g. `openssl rand -hex 32`)",
+            )
+            for name in sorted(set(names) & REQUIRED_SECRETS)
+            if values.get(name) is None
+        )
+        if problems:
+            raise SettingsError(problems)
 
 
 class _Reader:
@@ -191,7 +220,7 @@ class _Reader:
             self.problems.append(Problem(name, raw, str(why)))
             return default
 
-    def secret(self, name: str) -> Secret | None:
+    def secret(self, name: str, *, min_bytes: int = 0) -> Secret | None:
         raw = self._env.get(name)
         if raw is None or not raw.strip():
             return None
@@ -199,6 +228,9 @@ class _Reader:
             # A pasted key with a trailing newline fails at the provider as "unauthorized",
             # far from its cause; say so here instead (without showing the value).
             self.problems.append(Problem(name, None, "has leading or trailing whitespace"))
+            return None
+        if len(raw.encode()) < min_bytes:
+            self.problems.append(Problem(name, None, f"shorter than {min_bytes} bytes"))
             return None
         return Secret(raw)
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import os
 import time
 from collections.abc import Mapping
@@ -45,6 +44,7 @@ from shared.model import AspectRatio, Capabilities, Feature, Resolution
 from shared.providers._http import (
     HttpAdapter,
     JSONObject,
+    load_json,
     malformed,
     num_field,
     obj_field,
@@ -234,7 +234,7 @@ class HeyGenProvider(HttpAdapter):
 def parse_event(body: bytes) -> WebhookEvent:
     """A verified HeyGen webhook body as an event; anything unexpected is a 400."""
     try:
-        payload = json.loads(body)
+        payload = load_json(body)
     except ValueError as exc:
         raise WebhookError(400, "heygen webhook body is not JSON") from exc
     if not isinstance(payload, dict):

@@ -36,15 +36,17 @@ def create_job(
     cv_job_id: str | None = None,
 ) -> tuple[Job, bool]:
     """A new queued job, or the existing one for the same user and ``requestId`` (then True:
-    deduplicated). Raises LimitExceededError past the per-user hourly limit."""
+    deduplicated). Raises LimitExceededError past the per-user hourly limit, and
+    jobs.RequestReusedError when the requestId's job asked for something else."""
     now = shell.clock()
     job_id = jobs.job_id_for(user_id, request_id) if request_id else f"vj_{uuid.uuid4().hex}"
+    fingerprint = jobs.request_fingerprint(script, options, cv_job_id)
     recent = shell.jobs.count_created_since(user_id, now - 3600.0)
     if recent >= shell.user_jobs_per_hour:
         # A repeated request is answered even at the limit; below it, create() finds it.
         existing = shell.jobs.get(job_id) if request_id else None
         if existing is not None:
-            return existing, True
+            return jobs.same_request(existing, fingerprint), True
         raise LimitExceededError(
             f"{recent} videos asked for in the last hour; the limit is {shell.user_jobs_per_hour}"
         )
@@ -56,6 +58,7 @@ def create_job(
         next_action_at=now,
         user_id=user_id,
         request_id=request_id,
+        request_fingerprint=fingerprint,
         cv_job_id=cv_job_id,
         script=script,
         tier=tier,
@@ -64,7 +67,7 @@ def create_job(
     )
     stored, created = shell.jobs.create(job)
     log.info("job %s created for %s (%s)", job_id, user_id, "new" if created else "existing")
-    return stored, not created
+    return jobs.same_request(stored, fingerprint), not created
 
 
 def process(shell: Shell, job_id: str, *, seen: stores.SeenJob | None = None) -> Job | None:
