@@ -55,9 +55,10 @@ typecheck: install
 test: install
 	$(PY) -m pytest
 
-# Everything but the tests that start the emulator stack or a browser.
-test-fast: install
-	$(PY) -m pytest -m "not e2e"
+# The tests that need neither Node, npm nor apt (no emulator, no Firestore server, no browser):
+# only the venv.
+test-fast: venv/.installed
+	$(PY) -m pytest tests/unit tests/service tests/providers -m "not e2e"
 
 check: lint typecheck test
 

@@ -1,4 +1,4 @@
-"""Firebase discovers the deployed functions here (SPEC section 3); it only re-exports them."""
+"""Firebase discovers the deployed functions here (DESIGN section 3); it only re-exports them."""
 
 from firebase_admin import initialize_app
 

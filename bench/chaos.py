@@ -1,5 +1,6 @@
-"""Chaos benchmark: the real pure core (scoring, breaker, recovery, jobs) against simulated
-providers in virtual time, under fault scenarios, beside two baselines.
+"""Chaos benchmark: the deployed decisions (shared.orchestration: selection, the breaker, the
+recovery table, completion, health probes, stats) against simulated providers in virtual time,
+under fault scenarios, beside two baselines.
 
     python -m bench.chaos [--jobs 10000] [--seed 1] [--write BENCHMARKS.md]
 
@@ -20,7 +21,6 @@ from __future__ import annotations
 import argparse
 import heapq
 import random
-import statistics
 import sys
 import time
 from collections import Counter, deque
@@ -40,16 +40,20 @@ from bench.world import (
 )
 from shared import breaker as br
 from shared import degradation, jobs
+from shared import orchestration as orch
 from shared.errors import ErrorCategory, ProviderError
-from shared.failover import fail_over, selection_for
 from shared.jobs import Job, VideoResult
 from shared.model import Duration, Feature, Resolution, Urgency, VideoOptions
-from shared.recovery import STRATEGIES, Action
-from shared.scoring import Candidate, ProviderStats, rank
+from shared.recovery import Action
+from shared.scoring import Candidate, ProviderStats
+from shared.stores.base import METRICS
+from shared.stores.codec import stats_doc, stats_from_doc
+from shared.tracking import MetricsSnapshot, aggregate
 
 JOB_DEADLINE_S = 1800.0
 HEALTH_CHECK_S = 60.0
-STATS_WINDOW_S = HOUR
+STATS_WINDOW_S = HOUR  # the stats see the last hour (the whole run stays within a day)
+SWITCH = Action.SWITCH_PROVIDER.value
 
 
 @dataclass(slots=True)
@@ -202,16 +206,18 @@ class Strategy:
     def attempt(self, job_id: str) -> None:
         raise NotImplementedError
 
-    def submit(self, job: Job, provider_id: str, options: VideoOptions, **kw: object) -> None:
+    def submit(self, job: Job, provider_id: str, options: VideoOptions) -> None:
+        """Begin an attempt on ``provider_id`` as asked (the baselines), then send it."""
         now = self.engine.now
         job = jobs.begin_attempt(
-            job,
-            provider_id=provider_id,
-            options=options,
-            degradations=kw.get("degradations", ()),  # type: ignore[arg-type]
-            reasoning=(),
-            now=now,
+            job, provider_id=provider_id, options=options, degradations=(), reasoning=(), now=now
         )
+        self.send(job, None)
+
+    def send(self, job: Job, permit: float | None) -> None:
+        """Submit the attempt ``job`` has just begun; its answer arrives after the latency."""
+        now = self.engine.now
+        provider_id = job.provider_id or ""
         switched = self.switched_at.pop(job.job_id, None)
         if switched is not None:
             self.figures.failover_delays.append(now - switched[1])
@@ -221,7 +227,7 @@ class Strategy:
         latency, render, error = self.world.submit(
             provider_id, job.idempotency_key, job.job_id, now
         )
-        self.engine.at(now + latency, self.answered, job.job_id, render, error, kw.get("permit"))
+        self.engine.at(now + latency, self.answered, job.job_id, render, error, permit)
 
     def answered(
         self, job_id: str, render: Render | None, error: ProviderError | None, permit: object
@@ -229,7 +235,7 @@ class Strategy:
         job = self.jobs[job_id]
         if error is not None:
             self.in_flight[job.provider_id or ""] -= 1
-            self.failed(job, error, _permit(permit), self.engine.now - job.history[-1].started_at)
+            self.failed(job, error)
             return
         assert render is not None
         self.jobs[job_id] = jobs.submitted(
@@ -238,7 +244,6 @@ class Strategy:
             follow_up_at=render.done_at,
             now=self.engine.now,
         )
-        self.on_submit_ok(job, _permit(permit))
         self.engine.at(render.done_at, self.rendered, job_id, render)
 
     def rendered(self, job_id: str, render: Render) -> None:
@@ -246,44 +251,43 @@ class Strategy:
         pid = job.provider_id or ""
         self.in_flight[pid] -= 1
         if render.fault is not None:
-            error = error_for(render.fault, pid, charged=True)
-            self.failed(job, error, False, 0.0)
+            self.failed(job, error_for(render.fault, pid, charged=True))
             return
-        now = self.engine.now
-        result = VideoResult(video_url=f"https://videos.example/{render.provider_job_id}.mp4")
-        self.jobs[job_id] = jobs.complete(job, result=result, now=now)
+        result = VideoResult(video_url=video_url(render))
+        self.jobs[job_id] = done = jobs.complete(job, result=result, now=self.engine.now)
+        self.delivered(done, render)
+
+    def delivered(self, job: Job, render: Render) -> None:
+        """Count a finished video."""
         f = self.figures
         f.completed += 1
         f.useful_spend += render.charged
-        f.completion_times.append(now - self.arrived[job_id])
+        f.completion_times.append(self.engine.now - self.arrived[job.job_id])
         f.degraded += job.degraded
-        if job_id in self.servable:
+        if job.job_id in self.servable:
             f.servable_completed += 1
-        self.on_render_ok(pid, now - job.history[-1].started_at, self.world.by_id[pid].quality)
 
-    def on_submit_ok(self, job: Job, permit: float | None) -> None:
-        pass
-
-    def on_render_ok(self, provider_id: str, took: float, quality: float) -> None:
-        pass
-
-    def failed(self, job: Job, error: ProviderError, permit: float | None, took: float) -> None:
+    def failed(self, job: Job, error: ProviderError) -> None:
         raise NotImplementedError
 
 
 class Fallback(Strategy):
-    """This project: scoring on measured stats, shared breakers, the recovery table."""
+    """This project: the production decisions of `shared.orchestration` (selection on measured
+    stats, the breaker, the recovery table, the completion of a render, the health probe),
+    with the breaker states and the metrics kept in memory instead of Firestore. Each render's
+    end reaches the job as a webhook would (`orchestration.notice`); the stats are refreshed
+    each minute by `tracking.aggregate` over the last hour's metrics, as the health check does
+    over the stored ones."""
 
     name = "fallback (this project)"
 
     def __init__(self, world: World, engine: Engine, rand: random.Random) -> None:
         super().__init__(world, engine, rand)
         self.servable = set()
+        self.setup = orch.Setup(capabilities={pid: p.caps for pid, p in world.by_id.items()})
         self.breakers = {pid: br.BreakerState(provider_id=pid) for pid in world.by_id}
         self.policies = {pid: br.POLICIES.get(pid, br.BreakerPolicy()) for pid in world.by_id}
-        self.log: dict[str, deque[tuple[float, bool, float, float]]] = {
-            pid: deque() for pid in world.by_id
-        }
+        self.metrics: dict[str, deque[MetricsSnapshot]] = {pid: deque() for pid in world.by_id}
         self.stats = {pid: ProviderStats(provider_id=pid) for pid in world.by_id}
         self.engine.at(HEALTH_CHECK_S, self.health_check)
 
@@ -299,130 +303,155 @@ class Fallback(Strategy):
             for pid, p in self.world.by_id.items()
         ]
 
-    def attempt(self, job_id: str) -> None:
+    def attempt(self, job_id: str, at: float | None = None) -> None:
+        """The job's run (``at``: the time it was scheduled for; a run the job has moved on
+        from since, as a lease would refuse it, does nothing)."""
         job = self.jobs[job_id]
-        if job.terminal:
+        if at is not None and job.next_action_at != at:
             return
         now = self.engine.now
-        ranking = rank(self.candidates(), selection_for(job), now=now)
+        step = orch.next_step(job, now)
+        if step is orch.Next.EXPIRE:
+            self.apply(orch.expire(job, now))
+            return
+        if step is not orch.Next.SUBMIT:
+            return  # finished, waiting, or the end of its render is on its way
+        ranking = orch.choose(job, self.candidates(), now=now, setup=self.setup)
         for choice in ranking.ranked:
             permit = None
-            if choice.probe:
-                grant = br.acquire(
-                    self.breakers[choice.provider_id],
-                    now=now,
-                    policy=self.policies[choice.provider_id],
-                )
-                self.apply(grant.step)
+            if orch.needs_permit(choice, self.setup):
+                pid = choice.provider_id
+                grant = br.acquire(self.breakers[pid], now=now, policy=self.policies[pid])
+                self.step(grant.step)
                 if not grant.granted:
                     continue
                 permit = grant.permit
-            self.submit(
-                job,
-                choice.provider_id,
-                choice.options,
-                degradations=choice.degradations,
-                permit=permit,
-            )
+            self.send(orch.begin(job, choice, now), permit)
             return
-        until = ranking.next_chance()
-        reason = "; ".join(f"{r.provider_id}: {r.reason}" for r in ranking.rejected)
-        if until is None:
-            error = jobs.JobError(code="no_capable_provider", message=reason, retryable=False)
-            self.jobs[job_id] = jobs.fail(job, error=error, now=now)
-            return
-        self.jobs[job_id] = job = jobs.wait_for_provider(job, until=until, reason=reason, now=now)
-        if not job.terminal:
-            self.engine.at(until, self.attempt, job_id)
+        self.apply(orch.no_provider(job, ranking, now))
 
-    def apply(self, step: br.Step) -> None:
+    def answered(
+        self, job_id: str, render: Render | None, error: ProviderError | None, permit: object
+    ) -> None:
+        job = self.jobs[job_id]
+        now = self.engine.now
+        took = now - job.history[-1].started_at
+        if error is not None:
+            self.in_flight[job.provider_id or ""] -= 1
+            self.failed(job, error, permit=_permit(permit), took=took)
+            return
+        assert render is not None
+        self.engine.at(render.done_at, self.rendered, job_id, render)
+        effects = orch.accepted(
+            job,
+            render.provider_job_id,
+            permit=_permit(permit),
+            took=took,
+            now=now,
+            setup=self.setup,
+            follow_up_at=render.done_at,
+        )
+        self.apply(effects)
+
+    def rendered(self, job_id: str, render: Render) -> None:
+        job = self.jobs[job_id]
+        pid = job.provider_id or ""
+        self.in_flight[pid] -= 1
+        failure = error_for(render.fault, pid, charged=True) if render.fault else None
+        effects = orch.notice(
+            job,
+            provider_id=pid,
+            provider_job_id=render.provider_job_id,
+            failure=failure,
+            video_url=video_url(render),
+            candidates=self.candidates() if failure is not None else (),
+            now=self.engine.now,
+            rand=self.rand.random(),
+            setup=self.setup,
+        )
+        if effects is None:
+            return
+        self.apply(effects)
+        if failure is not None:
+            self.switched(job, effects)
+        elif effects.job is not None:
+            self.delivered(effects.job, render)
+
+    def failed(
+        self, job: Job, error: ProviderError, *, permit: float | None = None, took: float = 0.0
+    ) -> None:
+        now = self.engine.now
+        effects = orch.failed(
+            job,
+            error,
+            self.candidates(),
+            now=now,
+            rand=self.rand.random(),
+            setup=self.setup,
+            permit=permit,
+            took=took,
+        )
+        self.apply(effects)
+        self.switched(job, effects)
+
+    def switched(self, before: Job, effects: orch.Effects) -> None:
+        """Start the failover clock when a failure sends the job to another provider."""
+        after = effects.job
+        if after is not None and not after.terminal and effects.note.endswith(SWITCH):
+            self.switched_at[before.job_id] = (before.history[-1].started_at, self.engine.now)
+
+    def apply(self, effects: orch.Effects) -> None:
+        """`Shell.apply` in memory: breaker outcomes, the job, its metrics, its next run."""
+        now = self.engine.now
+        for pid, outcome in effects.breaker:
+            self.step(br.record(self.breakers[pid], outcome, now=now, policy=self.policies[pid]))
+        job = effects.job
+        if job is not None:
+            self.jobs[job.job_id] = job
+        for write in effects.side:
+            if write.collection == METRICS:
+                snap = MetricsSnapshot.from_doc(dict(write.data))
+                self.metrics[snap.provider_id].append(snap)
+        if job is not None and effects.schedule is not None:
+            self.engine.at(effects.schedule.at, self.attempt, job.job_id, effects.schedule.at)
+
+    def step(self, step: br.Step) -> None:
         self.breakers[step.state.provider_id] = step.state
         if step.transition is not None:
             self.figures.transitions += 1
 
-    def record(self, pid: str, outcome: br.Outcome) -> None:
-        now = self.engine.now
-        self.apply(br.record(self.breakers[pid], outcome, now=now, policy=self.policies[pid]))
-
-    def on_submit_ok(self, job: Job, permit: float | None) -> None:
-        pid = job.provider_id or ""
-        took = self.engine.now - job.history[-1].started_at
-        outcome = br.Outcome(success=True, duration_s=took, probe=permit is not None, permit=permit)
-        self.record(pid, outcome)
-
-    def on_render_ok(self, provider_id: str, took: float, quality: float) -> None:
-        self.log[provider_id].append((self.engine.now, True, took, quality))
-
-    def failed(self, job: Job, error: ProviderError, permit: float | None, took: float) -> None:
-        now = self.engine.now
-        pid = error.provider_id
-        counts = STRATEGIES[error.category].counts_against_breaker
-        self.record(
-            pid,
-            br.Outcome(
-                success=False,
-                duration_s=took,
-                category=error.category,
-                counts=counts,
-                probe=permit is not None,
-                permit=permit,
-            ),
-        )
-        self.log[pid].append((now, False, took, 0.0))
-        fo = fail_over(job, error, self.candidates(), now=now, rand=self.rand.random())
-        self.jobs[job.job_id] = after = fo.job
-        if after.terminal:
-            return
-        if fo.decision.action is Action.SWITCH_PROVIDER:
-            self.switched_at[job.job_id] = (job.history[-1].started_at, now)
-        self.engine.at(after.next_action_at or now, self.attempt, job.job_id)
-
     def health_check(self) -> None:
-        """Every minute: probe providers whose breaker wants a probe, refresh the stats."""
+        """Every minute, as providerHealthCheck: probe each provider (a half-open breaker gets
+        its probe), then refresh its stats."""
         now = self.engine.now
         for pid in self.world.by_id:
             policy = self.policies[pid]
-            while br.admission(self.breakers[pid], now, policy) is br.Admission.PROBE:
+            permit = None
+            if br.admission(self.breakers[pid], now, policy) is br.Admission.PROBE:
                 grant = br.acquire(self.breakers[pid], now=now, policy=policy)
-                self.apply(grant.step)
-                if not grant.granted:
-                    break
-                ok = self.world.probe(pid, now)
-                outcome = br.Outcome(
-                    success=ok,
-                    duration_s=0.2,
-                    category=None if ok else ErrorCategory.NETWORK_ERROR,
-                    probe=True,
-                    permit=grant.permit,
+                self.step(grant.step)
+                permit = grant.permit if grant.granted else None
+            error = None
+            if not self.world.probe(pid, now):
+                error = ProviderError(
+                    ErrorCategory.NETWORK_ERROR, "simulated probe failure", provider_id=pid
                 )
-                self.record(pid, outcome)
+            self.apply(orch.probed(pid, error, permit=permit, took=0.2, now=now, setup=self.setup))
             self.stats[pid] = self.refresh(pid, now)
         self.engine.at(now + HEALTH_CHECK_S, self.health_check)
 
     def refresh(self, pid: str, now: float) -> ProviderStats:
-        log = self.log[pid]
-        while log and log[0][0] < now - STATS_WINDOW_S:
-            log.popleft()
-        calls = len(log)
-        oks = [e for e in log if e[1]]
-        times = sorted(e[2] for e in oks)
-        trailing = 0
-        for e in reversed(log):
-            if e[1]:
-                break
-            trailing += 1
-        return ProviderStats(
+        """The provider's stats as the health check stores them and selection reads them."""
+        window = self.metrics[pid]
+        while window and window[0].at <= now - STATS_WINDOW_S:
+            window.popleft()
+        agg = aggregate(
+            window,
             provider_id=pid,
-            calls_1h=calls,
-            successes_1h=len(oks),
-            calls_24h=calls,
-            successes_24h=len(oks),
-            latency_p50_s=times[len(times) // 2] if times else None,
-            latency_p95_s=times[int(len(times) * 0.95)] if times else None,
-            quality=statistics.fmean(e[3] for e in oks) if oks else None,
-            quality_samples=len(oks),
-            consecutive_failures=trailing,
+            now=now,
+            concurrency_limit=self.world.by_id[pid].caps.concurrency_limit,
         )
+        return stats_from_doc(pid, stats_doc(agg, in_flight=self.in_flight[pid]))
 
 
 class SingleProvider(Strategy):
@@ -441,7 +470,7 @@ class SingleProvider(Strategy):
         if not job.terminal:
             self.submit(job, self.provider, job.options)
 
-    def failed(self, job: Job, error: ProviderError, permit: float | None, took: float) -> None:
+    def failed(self, job: Job, error: ProviderError) -> None:
         now = self.engine.now
         job = jobs.record_failure(job, category=error.category.value, message="", now=now)
         if job.attempt > self.retries:
@@ -474,13 +503,17 @@ class PriorityChain(Strategy):
         err = jobs.JobError(code="chain_exhausted", message="every provider failed", retryable=True)
         self.jobs[job_id] = jobs.fail(job, error=err, now=self.engine.now)
 
-    def failed(self, job: Job, error: ProviderError, permit: float | None, took: float) -> None:
+    def failed(self, job: Job, error: ProviderError) -> None:
         now = self.engine.now
         job = jobs.record_failure(job, category=error.category.value, message="", now=now)
         job = replace(job, excluded=job.excluded | {error.provider_id})
         self.jobs[job.job_id] = job
         self.switched_at[job.job_id] = (job.history[-1].started_at, now)
         self.engine.at(now, self.attempt, job.job_id)
+
+
+def video_url(render: Render) -> str:
+    return f"https://videos.example/{render.provider_job_id}.mp4"
 
 
 def _permit(value: object) -> float | None:

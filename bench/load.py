@@ -635,7 +635,7 @@ def main(argv: list[str] | None = None) -> int:
         from google.auth.credentials import AnonymousCredentials
         from google.cloud import firestore
 
-        db = firestore.Client(project=config.project_id, credentials=AnonymousCredentials())
+        db = firestore.Client(project=config.project_id, credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
         poller = Poller(db)
         common: dict[str, Any] = {
             "tokens": tokens,

@@ -43,7 +43,13 @@ class WorkerReport:
 
 
 def _worker(
-    idx: int, host: str, provider: str, start: float, fail_at: float, end: float, out: mp.Queue
+    idx: int,
+    host: str,
+    provider: str,
+    start: float,
+    fail_at: float,
+    end: float,
+    out: mp.Queue[WorkerReport],
 ) -> None:
     os.environ["FIRESTORE_EMULATOR_HOST"] = host
     from google.auth.credentials import AnonymousCredentials
@@ -53,7 +59,7 @@ def _worker(
     from shared.stores.firestore import FirestoreBreakerBackend, Usage
 
     usage = Usage()
-    client = firestore.Client(project=PROJECT, credentials=AnonymousCredentials())
+    client = firestore.Client(project=PROJECT, credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
     backend = FirestoreBreakerBackend(client, usage)
     breaker = SharedBreaker(backend, policies={provider: POLICY})
     outcomes = failures = rejected = errors = 0
@@ -77,7 +83,7 @@ def _worker(
         except Exception:
             errors += 1
         time.sleep(CALL_INTERVAL_S)
-    client.close()
+    client.close()  # type: ignore[no-untyped-call]
     out.put(
         WorkerReport(
             idx,
@@ -105,7 +111,7 @@ def run(workers: int, seconds: float, fail_after: float) -> tuple[str, list[tupl
     provider = f"bench-{uuid.uuid4().hex[:8]}"
     with FirestoreEmulator() as server:
         ctx = mp.get_context("spawn")
-        out: mp.Queue = ctx.Queue()
+        out: mp.Queue[WorkerReport] = ctx.Queue()
         start = time.time() + 3.0  # time for the workers to import and connect
         fail_at, end = start + fail_after, start + seconds
         procs = [
@@ -118,7 +124,7 @@ def run(workers: int, seconds: float, fail_after: float) -> tuple[str, list[tupl
         for p in procs:
             p.join(timeout=10)
         os.environ["FIRESTORE_EMULATOR_HOST"] = server.host
-        client = firestore.Client(project=PROJECT, credentials=AnonymousCredentials())
+        client = firestore.Client(project=PROJECT, credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
         reader = SharedBreaker(FirestoreBreakerBackend(client), policies={provider: POLICY})
         opened = [
             t
@@ -126,7 +132,7 @@ def run(workers: int, seconds: float, fail_after: float) -> tuple[str, list[tupl
             if t.provider_id == provider and t.to_state is CircuitState.OPEN
         ]
         counted = reader.window(provider, now=end + 1)
-        client.close()
+        client.close()  # type: ignore[no-untyped-call]
     recorded = sum(r.outcomes for r in reports)
     recorded_failures = sum(r.failures for r in reports)
     writes = sum(r.writes for r in reports)

@@ -2,27 +2,60 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Any, Literal
 
 from firebase_functions import https_fn
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from functions import runtime, secrets
+from functions import runtime
+from functions.guards import nesting_guard
 from shared.breaker import ManualAction
 from shared.dashboard_page import asset, security_headers
 
 E = https_fn.FunctionsErrorCode
+log = logging.getLogger("cvplus")
 
 
 def _require_admin(req: https_fn.CallableRequest[Any]) -> str:
+    """The admin's email (or uid) for the audit trail. The platform has checked the ID token's
+    signature and expiry; an admin's token is also checked against revocation (a revoked
+    session or a disabled account is refused at once, not when the token expires)."""
     if req.auth is None:
         raise https_fn.HttpsError(E.UNAUTHENTICATED, "sign in first")
     if req.auth.token.get("admin") is not True:
         raise https_fn.HttpsError(E.PERMISSION_DENIED, "admins only")
-    return str(req.auth.token.get("email") or req.auth.uid)
+    claims = _unrevoked_claims(req.raw_request)
+    if claims.get("admin") is not True:
+        raise https_fn.HttpsError(E.PERMISSION_DENIED, "admins only")
+    return str(claims.get("email") or claims.get("uid") or req.auth.uid)
 
 
-@https_fn.on_call(secrets=secrets.ALL)
+def _unrevoked_claims(raw: https_fn.Request) -> dict[str, Any]:
+    """The caller's ID token verified again, with ``check_revoked`` (one Auth lookup; against
+    the Auth emulator when FIREBASE_AUTH_EMULATOR_HOST is set)."""
+    from firebase_admin import auth, exceptions
+
+    header = raw.headers.get("Authorization", "")
+    token = header[len("Bearer ") :] if header.startswith("Bearer ") else ""
+    try:
+        return dict(auth.verify_id_token(token, check_revoked=True))
+    except auth.RevokedIdTokenError:
+        raise https_fn.HttpsError(E.UNAUTHENTICATED, "session revoked: sign in again") from None
+    except auth.UserDisabledError:
+        raise https_fn.HttpsError(E.UNAUTHENTICATED, "this account is disabled") from None
+    except (auth.InvalidIdTokenError, auth.UserNotFoundError):
+        raise https_fn.HttpsError(E.UNAUTHENTICATED, "sign in again") from None
+    except (auth.CertificateFetchError, exceptions.FirebaseError, ValueError) as err:
+        log.warning("revocation check failed: %s", type(err).__name__)
+        raise https_fn.HttpsError(
+            E.UNAVAILABLE, "cannot check the session right now; try again"
+        ) from None
+
+
+@nesting_guard
+@https_fn.on_call()
 def systemDashboard(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     _require_admin(req)
     return runtime.service().dashboard()
@@ -35,7 +68,8 @@ class CircuitRequest(BaseModel):
     reason: str = Field(min_length=3, max_length=500)
 
 
-@https_fn.on_call(secrets=secrets.ALL)
+@nesting_guard
+@https_fn.on_call()
 def setCircuitState(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     who = _require_admin(req)
     try:
@@ -70,6 +104,7 @@ def dashboard(req: https_fn.Request) -> https_fn.Response:
     if found is None:
         return https_fn.Response("not found", status=404, mimetype="text/plain")
     body, content_type = found
+    emulator = os.environ.get("FUNCTIONS_EMULATOR") == "true"
     return https_fn.Response(
-        body, status=200, content_type=content_type, headers=security_headers()
+        body, status=200, content_type=content_type, headers=security_headers(emulator=emulator)
     )

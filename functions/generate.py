@@ -2,36 +2,54 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from firebase_functions import https_fn
 
-from functions import runtime, secrets
+from functions import runtime
+from functions.guards import nesting_guard
+from shared.jobs import RequestReusedError
 from shared.model import Tier
-from shared.requests import InvalidRequestError, parse_generate_video
+from shared.requests import InvalidRequestError, parse_generate_video, tier_from_claim
 from shared.service import LimitExceededError
 
 E = https_fn.FunctionsErrorCode
+log = logging.getLogger("cvplus")
 
 
-@https_fn.on_call(secrets=secrets.ALL)
+@nesting_guard
+@https_fn.on_call()
 def generateVideo(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
-    if req.auth is None:
+    if req.auth is None or not req.auth.uid:
         raise https_fn.HttpsError(E.UNAUTHENTICATED, "sign in to generate a video")
     try:
         request = parse_generate_video(req.data)
     except InvalidRequestError as bad:
         raise https_fn.HttpsError(E.INVALID_ARGUMENT, str(bad), bad.details) from None
-    tier = req.auth.token.get("tier", "free")
+    claim = req.auth.token.get("tier")
+    tier = tier_from_claim(claim)
+    if tier is None:
+        if claim is not None:
+            log.warning(
+                "user %s: tier claim not understood, free tier used",
+                req.auth.uid,
+                extra={"claimType": type(claim).__name__},
+            )
+        tier = Tier.FREE
     try:
         job, deduplicated = runtime.service().create_job(
             user_id=req.auth.uid,
             script=request.effective_script(),
             options=request.video_options(),
-            tier=Tier(tier) if tier in Tier._value2member_map_ else Tier.FREE,
+            tier=tier,
             request_id=request.request_id,
             cv_job_id=request.cv_job_id,
         )
     except LimitExceededError as limit:
         raise https_fn.HttpsError(E.RESOURCE_EXHAUSTED, str(limit)) from None
+    except RequestReusedError as reused:
+        raise https_fn.HttpsError(
+            E.ALREADY_EXISTS, str(reused), {"jobId": reused.job_id, "field": "requestId"}
+        ) from None
     return {"jobId": job.job_id, "status": job.status.value, "deduplicated": deduplicated}

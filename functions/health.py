@@ -11,7 +11,7 @@ from functions import runtime, secrets
 log = logging.getLogger("cvplus")
 
 
-@scheduler_fn.on_schedule(schedule="every 1 minutes", secrets=secrets.ALL)
+@scheduler_fn.on_schedule(schedule="every 1 minutes", secrets=secrets.WORKER)
 def providerHealthCheck(event: scheduler_fn.ScheduledEvent) -> None:
-    report = runtime.service().health_check()
+    report = runtime.service(secrets.WORKER).health_check()
     log.info("health check: %s", report)

@@ -4,6 +4,7 @@ through Service.process, which claims it first, so duplicates and stale deliveri
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
@@ -12,12 +13,12 @@ from firebase_functions import firestore_fn, https_fn
 from functions import runtime, secrets
 from shared.stores.base import JOBS
 from shared.stores.firestore import seen_job
-from shared.tasks import valid_task_token
+from shared.tasks import MAX_TASK_BODY, InvalidTaskError, parse_task, valid_task_token
 
 log = logging.getLogger("cvplus")
 
 
-@firestore_fn.on_document_written(document=f"{JOBS}/{{jobId}}", secrets=secrets.ALL)
+@firestore_fn.on_document_written(document=f"{JOBS}/{{jobId}}", secrets=secrets.WORKER)
 def processVideoJob(event: firestore_fn.Event[firestore_fn.Change[Any]]) -> None:
     after = event.data.after if event.data is not None else None
     if after is None or not after.exists:
@@ -25,7 +26,9 @@ def processVideoJob(event: firestore_fn.Event[firestore_fn.Change[Any]]) -> None
     doc = after.to_dict() or {}
     if not runnable(doc, now=time.time()):
         return  # terminal, leased by a running worker, or waiting for a task: nothing to do
-    runtime.service().process(event.params["jobId"], seen=seen_job(doc, after.update_time))
+    runtime.service(secrets.WORKER).process(
+        event.params["jobId"], seen=seen_job(doc, after.update_time)
+    )
 
 
 def runnable(doc: dict[str, Any], *, now: float) -> bool:
@@ -39,14 +42,22 @@ def runnable(doc: dict[str, Any], *, now: float) -> bool:
     return due is None or float(due) <= now
 
 
-@https_fn.on_request(secrets=secrets.ALL)
+@https_fn.on_request(invoker=runtime.tasks_invoker(os.environ), secrets=secrets.WORKER)
 def videoJobTask(req: https_fn.Request) -> https_fn.Response:
-    body = req.get_json(silent=True) or {}
-    job_id = body.get("jobId")
-    key = runtime.service().token_key
-    if not isinstance(job_id, str) or not valid_task_token(key, job_id, body.get("token")):
-        return https_fn.Response("unauthenticated task", status=401)
-    job = runtime.service().process(job_id)
+    """Only the tasks' service account may invoke it (IAM, ``invoker``); the body must still
+    carry the HMAC of its job id. A malformed body is a 400, which Cloud Tasks does not retry."""
+    if req.method != "POST":
+        return https_fn.Response("POST only", status=405, mimetype="text/plain")
+    if (req.content_length or 0) > MAX_TASK_BODY:
+        return https_fn.Response("task body too large", status=413, mimetype="text/plain")
+    try:
+        task = parse_task(req.get_data(cache=False))
+    except InvalidTaskError as bad:
+        return https_fn.Response(f"bad task: {bad}", status=400, mimetype="text/plain")
+    service = runtime.service(secrets.WORKER)
+    if not valid_task_token(service.token_key, task.job_id, task.token):
+        return https_fn.Response("unauthenticated task", status=401, mimetype="text/plain")
+    job = service.process(task.job_id)
     status = job.status.value if job is not None else "not due, taken or finished"
-    log.info("task for job %s (%s): %s", job_id, body.get("reason"), status)
+    log.info("task for job %s (%s): %s", task.job_id, task.reason, status)
     return https_fn.Response(status, status=200)

@@ -8,11 +8,13 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from firebase_functions.params import SecretParam
+
 from shared import breaker as br
-from shared.providers import from_env as providers_from_env
+from shared.providers import from_settings as providers_from_settings
 from shared.scoring import BusinessRules
 from shared.service import Service
 from shared.settings import Settings
@@ -27,10 +29,8 @@ from shared.tasks import CloudTasksScheduler
 
 log = logging.getLogger("cvplus")
 
-ENV_TASKS_QUEUE = "CVPLUS_TASKS_QUEUE"
-ENV_TASKS_EMULATOR = "CVPLUS_TASKS_EMULATOR_HOST"
 ENV_TASKS_SERVICE_ACCOUNT = "CVPLUS_TASKS_SERVICE_ACCOUNT"
-ENV_FUNCTIONS_BASE = "CVPLUS_FUNCTIONS_BASE_URL"
+INVOKER_KEYWORDS = frozenset({"public", "private"})
 # Benchmarks only: each instance keeps its Firestore usage (reads, writes, read-modify-writes and
 # their attempts) in <dir>/<pid>.json, rewritten every half second (bench/load.py sums them).
 ENV_USAGE_DIR = "CVPLUS_USAGE_DIR"
@@ -49,9 +49,13 @@ def settings() -> Settings:
         return _settings
 
 
-def service() -> Service:
+def service(uses: Sequence[SecretParam] = ()) -> Service:
+    """The instance's Service. ``uses``: the secrets the calling function declares; a required
+    one that is unset (CVPLUS_INTERNAL_SECRET outside the emulator) fails the call with a
+    SettingsError naming it."""
     global _service
     config = settings()
+    config.require(p.name for p in uses)
     with _lock:
         if _service is None:
             _service = build(config, os.environ)
@@ -81,14 +85,26 @@ def _keep_usage(folder: Path) -> None:
     threading.Thread(target=loop, name="usage", daemon=True).start()
 
 
+def tasks_invoker(env: Mapping[str, str]) -> str:
+    """Who may invoke ``videoJobTask``: the service account whose OIDC token the tasks carry
+    (``CVPLUS_TASKS_SERVICE_ACCOUNT``), read when the CLI loads the functions to deploy them
+    (from ``.env.<project>``). Unset: ``private``, no one may invoke it (tasks then fail until
+    it is set); never public."""
+    account = env.get(ENV_TASKS_SERVICE_ACCOUNT, "").strip()
+    if not account:
+        return "private"
+    if "@" not in account or any(c.isspace() for c in account) or account in INVOKER_KEYWORDS:
+        raise ValueError(f"{ENV_TASKS_SERVICE_ACCOUNT}={account!r}: not a service account email")
+    return account
+
+
 def project_id(env: Mapping[str, str]) -> str:
     return env.get("GCLOUD_PROJECT") or env.get("GOOGLE_CLOUD_PROJECT") or "demo-cvplus"
 
 
-def functions_base(env: Mapping[str, str]) -> str:
-    base = env.get(ENV_FUNCTIONS_BASE)
-    if base:
-        return base.rstrip("/")
+def functions_base(config: Settings, env: Mapping[str, str]) -> str:
+    if config.functions_base_url:
+        return config.functions_base_url
     region = env.get("FUNCTION_REGION", "us-central1")
     return f"https://{region}-{project_id(env)}.cloudfunctions.net"
 
@@ -99,25 +115,25 @@ def build(config: Settings, env: Mapping[str, str]) -> Service:
     if env.get("FIRESTORE_EMULATOR_HOST"):
         from google.auth.credentials import AnonymousCredentials
 
-        client = firestore.Client(project=project_id(env), credentials=AnonymousCredentials())
+        client = firestore.Client(project=project_id(env), credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
     else:
         client = firestore.Client(project=project_id(env))
     policies = {pid: _override(policy, config) for pid, policy in br.POLICIES.items()}
     key = config.internal_secret.reveal().encode() if config.internal_secret else b""
-    queue = env.get(ENV_TASKS_QUEUE) or (
+    queue = config.tasks_queue or (
         f"projects/{project_id(env)}/locations/us-central1/queues/video-jobs"
     )
     return Service(
         jobs=FirestoreJobStore(client, usage),
         breakers=SharedBreaker(FirestoreBreakerBackend(client, usage), policies=policies),
         docs=FirestoreDocumentStore(client, usage),
-        providers=providers_from_env(env),
+        providers=providers_from_settings(config),
         scheduler=CloudTasksScheduler(
             queue=queue,
-            target_url=f"{functions_base(env)}/videoJobTask",
+            target_url=f"{functions_base(config, env)}/videoJobTask",
             key=key,
-            emulator_host=env.get(ENV_TASKS_EMULATOR),
-            service_account=env.get(ENV_TASKS_SERVICE_ACCOUNT),
+            emulator_host=config.tasks_emulator_host,
+            service_account=config.tasks_service_account,
         ),
         rules=BusinessRules(
             quality_threshold=config.quality_threshold,

@@ -1,4 +1,13 @@
-"""The secrets the functions read (SPEC section 10), declared once for the decorators."""
+"""The secrets the functions read (DESIGN section 11), and which function gets which: each
+declares only what it uses, so a function that is compromised or logs its environment by
+mistake holds nothing it does not need.
+
+    generateVideo, systemDashboard, setCircuitState, dashboard   none
+    processVideoJob, videoJobTask, providerHealthCheck          WORKER: the provider API keys
+        (submit, poll, probe) and CVPLUS_INTERNAL_SECRET (task bodies, D-ID callback tokens)
+    providerWebhook                                             WEBHOOK: HEYGEN_WEBHOOK_SECRET
+        (verifies HeyGen), CVPLUS_INTERNAL_SECRET (verifies D-ID, signs follow-up tasks)
+"""
 
 from __future__ import annotations
 
@@ -10,5 +19,6 @@ RUNWAYML_API_KEY = SecretParam("RUNWAYML_API_KEY")
 DID_API_KEY = SecretParam("DID_API_KEY")
 CVPLUS_INTERNAL_SECRET = SecretParam("CVPLUS_INTERNAL_SECRET")
 
-PROVIDER_SECRETS = [HEYGEN_API_KEY, HEYGEN_WEBHOOK_SECRET, RUNWAYML_API_KEY, DID_API_KEY]
-ALL = [*PROVIDER_SECRETS, CVPLUS_INTERNAL_SECRET]
+PROVIDER_KEYS = [HEYGEN_API_KEY, RUNWAYML_API_KEY, DID_API_KEY]
+WORKER = [*PROVIDER_KEYS, CVPLUS_INTERNAL_SECRET]
+WEBHOOK = [HEYGEN_WEBHOOK_SECRET, CVPLUS_INTERNAL_SECRET]

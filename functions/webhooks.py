@@ -13,7 +13,7 @@ from shared.providers.base import WebhookError, WebhookRequest
 log = logging.getLogger("cvplus")
 
 
-@https_fn.on_request(secrets=secrets.ALL)
+@https_fn.on_request(secrets=secrets.WEBHOOK)
 def providerWebhook(req: https_fn.Request) -> https_fn.Response:
     if req.method != "POST":
         return _answer(405, {"error": "POST only"})
@@ -22,7 +22,7 @@ def providerWebhook(req: https_fn.Request) -> https_fn.Response:
         body=req.get_data(cache=True), headers=dict(req.headers), query=dict(req.args)
     )
     try:
-        result = runtime.service().on_webhook(provider, request)
+        result = runtime.service(secrets.WEBHOOK).on_webhook(provider, request)
     except WebhookError as refused:
         log.warning("webhook %s refused (%s): %s", provider, refused.status, refused.message)
         return _answer(refused.status, {"error": refused.message})

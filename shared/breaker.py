@@ -1,4 +1,4 @@
-"""The circuit breaker of one provider as a pure state machine (SPEC section 7): every function
+"""The circuit breaker of one provider as a pure state machine (DESIGN section 8): every function
 takes the state, the time and the policy, and returns the new state with the transition, if any.
 
     closed --(failures in window | slow calls | auth/quota at once)--> open

@@ -45,10 +45,17 @@ def asset(path: str, *, root: Path = ROOT) -> tuple[bytes, str] | None:
     return candidate.read_bytes(), content_type
 
 
-def security_headers(*, root: Path = ROOT) -> dict[str, str]:
+# Where the page may send requests besides its own origin: Google's sign-in (Identity Toolkit,
+# and Secure Token for refreshing an ID token). In the emulator, servers on this machine too.
+IDENTITY_ORIGINS = ("https://identitytoolkit.googleapis.com", "https://securetoken.googleapis.com")
+LOOPBACK_SOURCES = ("http://127.0.0.1:*", "http://localhost:*")  # CSP has no IPv6 literals
+
+
+def security_headers(*, root: Path = ROOT, emulator: bool = False) -> dict[str, str]:
     """Headers to send with every page file: a Content-Security-Policy that allows the page's
-    own files, its one inline script (by hash) and calls to any HTTPS API or the local
-    emulators; no framing, so the circuit controls cannot be clickjacked."""
+    own files, its one inline script (by hash), and requests to its own origin and Google's
+    sign-in only (``emulator``: and to the emulators on this machine), as app.js itself
+    insists; no framing, so the circuit controls cannot be clickjacked."""
     html = (root / "index.html").read_text(encoding="utf-8")
     hashes = " ".join(
         "'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
@@ -60,7 +67,9 @@ def security_headers(*, root: Path = ROOT) -> dict[str, str]:
             f"script-src 'self' {hashes}".rstrip(),
             "style-src 'self'",
             "img-src 'self' data:",
-            "connect-src 'self' https: http://127.0.0.1:* http://localhost:*",
+            " ".join(
+                ["connect-src 'self'", *IDENTITY_ORIGINS, *(LOOPBACK_SOURCES if emulator else ())]
+            ),
             "base-uri 'none'",
             "form-action 'none'",
             "frame-ancestors 'none'",

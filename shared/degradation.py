@@ -1,4 +1,4 @@
-"""The graceful-degradation ladder (SPEC section 6): what a job may give up, in order, so that
+"""The graceful-degradation ladder (DESIGN section 7): what a job may give up, in order, so that
 some provider can still make its video. Every step taken is recorded; none is silent."""
 
 from __future__ import annotations

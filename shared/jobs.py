@@ -5,6 +5,7 @@ returns it as it is."""
 from __future__ import annotations
 
 import hashlib
+import json
 import operator
 from dataclasses import dataclass, fields, replace
 from enum import StrEnum
@@ -62,6 +63,8 @@ class Job:
     deadline_at: float
     user_id: str = ""
     request_id: str | None = None
+    # request_fingerprint(...) of what was asked: a reused requestId must ask the same.
+    request_fingerprint: str | None = None
     cv_job_id: str | None = None
     script: str = ""
     tier: Tier = Tier.FREE
@@ -88,7 +91,7 @@ class Job:
 
     @property
     def idempotency_key(self) -> str:
-        """The key every submit of the current attempt carries (SPEC section 5)."""
+        """The key every submit of the current attempt carries (DESIGN section 6)."""
         return f"{self.job_id}-{self.key_seq}"
 
     @property
@@ -106,6 +109,42 @@ class Job:
                 break
             n += 1
         return n
+
+
+class RequestReusedError(Exception):
+    """A ``requestId`` already names a job that asked for something else."""
+
+    def __init__(self, job_id: str, request_id: str) -> None:
+        self.job_id = job_id
+        self.request_id = request_id
+        super().__init__(
+            f"requestId {request_id!r} was already used for job {job_id} with a different "
+            "script or options; use a new requestId for a new video"
+        )
+
+
+def request_fingerprint(script: str, options: VideoOptions, cv_job_id: str | None) -> str:
+    """A digest of what a request asks for (script, options, cvJobId), the same in every
+    process: a repeat of the same request matches, any change does not."""
+    asked = {
+        "script": script,
+        "cvJobId": cv_job_id,
+        "options": {
+            f.name: sorted(v) if isinstance(v, frozenset) else v
+            for f in fields(options)
+            for v in [getattr(options, f.name)]
+        },
+    }
+    canonical = json.dumps(asked, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def same_request(job: Job, fingerprint: str) -> Job:
+    """``job`` when it was created by a request asking for what ``fingerprint`` says (or before
+    fingerprints were kept); RequestReusedError otherwise."""
+    if job.request_fingerprint is not None and job.request_fingerprint != fingerprint:
+        raise RequestReusedError(job.job_id, job.request_id or "")
+    return job
 
 
 def job_id_for(user_id: str, request_id: str) -> str:

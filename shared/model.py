@@ -95,6 +95,7 @@ class Capabilities:
     price_per_video: float
     concurrency_limit: int
     typical_render_s: float = 60.0
+    webhooks: bool = True  # it calls back when a render ends; without, its renders are polled
 
     def missing_for(self, options: VideoOptions) -> tuple[str, ...]:
         """What this provider lacks for ``options``; empty when it can serve them as asked."""

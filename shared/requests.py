@@ -1,20 +1,27 @@
-"""The `generateVideo` request (SPEC section 3) as a strict pydantic model, the per-field error
+"""The `generateVideo` request (DESIGN section 3) as a strict pydantic model, the per-field error
 details for an `invalid-argument` HttpsError, and the deterministic script template.
 
     request = parse_generate_video(data)      # InvalidRequestError: .details [{field, message}]
     options = request.video_options()         # shared.model.VideoOptions
     script = request.effective_script()       # the script, or one written from parsedCV
 
-Unknown fields are rejected at every level. Bounds SPEC leaves open (lengths of CV fields,
+Unknown fields are rejected at every level. Bounds the design leaves open (lengths of CV fields,
 list sizes) are ours, sized so a whole request stays far below the callable's payload limit.
+
+Every text is normalised to NFC and refused if it holds a control character (NUL, ESC...; tab
+and line breaks are fine) or an invisible formatting one (bidi overrides such as U+202E, zero-width
+spaces; ZWNJ and ZWJ are kept, they are part of spelling in several scripts): such text would be
+sent as is to paid providers. A script must also hold at least SCRIPT_MIN_WORDS real words.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -32,21 +39,75 @@ from shared.model import (
     QualityLevel,
     Resolution,
     Style,
+    Tier,
     Urgency,
     VideoOptions,
 )
 
 SCRIPT_MIN_CHARS = 20
 SCRIPT_MAX_CHARS = 5000
+SCRIPT_MIN_WORDS = 5
 # About 2.5 spoken words per second: 30/60/90 s -> 75/150/225 words.
 WORD_BUDGET = {Duration.SHORT: 75, Duration.MEDIUM: 150, Duration.LONG: 225}
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, strict=True)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, strict=True, max_length=200)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, strict=True, max_length=5000)]
+# Line breaks and tabs are whitespace in a script; ZWNJ and ZWJ join letters (Persian, Hindi,
+# emoji sequences). Every other control (Cc), format (Cf), surrogate (Cs) or private-use (Co)
+# character is refused.
+_ALLOWED_CONTROLS = frozenset("\t\n\r\u200c\u200d")
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co"})
+# Scripts written without spaces between words: each of these characters counts as a word.
+_IDEOGRAPHIC = ("CJK UNIFIED IDEOGRAPH", "HIRAGANA", "KATAKANA")
+
+
+def clean_text(value: str) -> str:
+    """``value`` in NFC; PydanticCustomError ``text_control`` naming the first character that
+    is a control or invisible formatting character."""
+    value = unicodedata.normalize("NFC", value)
+    for char in value:
+        if char not in _ALLOWED_CONTROLS and unicodedata.category(char) in _REFUSED_CATEGORIES:
+            raise PydanticCustomError(
+                "text_control",
+                "contains {char}, a control or invisible formatting character",
+                {"char": f"U+{ord(char):04X}"},
+            )
+    return value
+
+
+def real_words(text: str) -> int:
+    """Words with something to say: whitespace-separated tokens holding a letter or a digit
+    (punctuation alone is not a word); in Chinese and Japanese, each ideograph or kana."""
+    count = 0
+    for token in text.split():
+        ideographs = sum(1 for c in token if unicodedata.name(c, "").startswith(_IDEOGRAPHIC))
+        if ideographs:
+            count += ideographs
+        elif any(c.isalnum() for c in token):
+            count += 1
+    return count
+
+
+def _spoken(value: str) -> str:
+    if real_words(value) < SCRIPT_MIN_WORDS:
+        raise PydanticCustomError(
+            "script_words", "must hold at least {min} words", {"min": SCRIPT_MIN_WORDS}
+        )
+    return value
+
+
+_Clean = AfterValidator(clean_text)
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, strict=True), _Clean]
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, strict=True, max_length=200), _Clean
+]
+LongText = Annotated[
+    str, StringConstraints(strip_whitespace=True, strict=True, max_length=5000), _Clean
+]
 RequestId = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9_-]{8,128}$")]
 CvJobId = Annotated[
-    str, StringConstraints(strip_whitespace=True, strict=True, min_length=1, max_length=128)
+    str,
+    StringConstraints(strip_whitespace=True, strict=True, min_length=1, max_length=128),
+    _Clean,
 ]
 Script = Annotated[
     str,
@@ -56,9 +117,13 @@ Script = Annotated[
         min_length=SCRIPT_MIN_CHARS,
         max_length=SCRIPT_MAX_CHARS,
     ),
+    _Clean,
+    AfterValidator(_spoken),
 ]
 Skill = Annotated[
-    str, StringConstraints(strip_whitespace=True, strict=True, min_length=1, max_length=100)
+    str,
+    StringConstraints(strip_whitespace=True, strict=True, min_length=1, max_length=100),
+    _Clean,
 ]
 
 
@@ -180,6 +245,14 @@ def error_details(exc: ValidationError) -> list[dict[str, str]]:
         field = ".".join(loc) if loc else "data"
         details.append({"field": field, "message": _message(error["type"], error["msg"])})
     return details
+
+
+def tier_from_claim(claim: object) -> Tier | None:
+    """The tier a ``tier`` custom claim names, or None when it names none: absent, an unknown
+    name, or not a string at all (a list or an object set by mistake)."""
+    if isinstance(claim, str) and claim in Tier._value2member_map_:
+        return Tier(claim)
+    return None
 
 
 def _message(kind: str, pydantic_message: str) -> str:

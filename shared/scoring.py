@@ -1,4 +1,4 @@
-"""Provider scoring and selection (SPEC section 8): hard filters, seven capped components from
+"""Provider scoring and selection (DESIGN section 9): hard filters, seven capped components from
 measured data (with priors for thin samples), normalised weights, load spreading, and for every
 candidate a breakdown and the reasons behind it. Same inputs, same ranking."""
 

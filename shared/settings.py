@@ -1,18 +1,22 @@
-"""The deployment's configuration (SPEC section 10): one frozen, typed `Settings` read once at cold
-start by the pure `Settings.from_env(env)`, which names every bad variable at once.
+"""The deployment's configuration (DESIGN section 11): one frozen, typed `Settings` read once at
+cold start by the pure `Settings.from_env(env)`, which names every bad variable at once.
 
     settings = Settings.from_env(os.environ)   # SettingsError lists each problem and why
 
 Conventions. An unset or blank variable takes its default. Durations keep the seed's unit,
 milliseconds (`CIRCUIT_BREAKER_RECOVERY_TIMEOUT=60000`); `*_s` properties give seconds.
 Secrets are `Secret`s: their value never appears in a repr, a str or an error message.
+
+`CVPLUS_INTERNAL_SECRET` must hold at least 32 bytes when set, and outside the Functions emulator
+(`FUNCTIONS_EMULATOR=true`) every function that uses it requires it: `settings.require(names)`.
 """
 
 from __future__ import annotations
 
 import hmac
 import math
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final, TypeVar
 from urllib.parse import urlsplit
@@ -25,8 +29,13 @@ DEFAULT_DID_BASE_URL: Final = "https://api.d-id.com"
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
+INTERNAL_SECRET: Final = "CVPLUS_INTERNAL_SECRET"
+INTERNAL_SECRET_MIN_BYTES: Final = 32
+# Secrets a function cannot run without (outside the emulator), when it declares them.
+REQUIRED_SECRETS: Final = frozenset({INTERNAL_SECRET})
 # Plain http is allowed only where no key can leave the machine (simulators, emulators).
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+_QUEUE = re.compile(r"projects/[^/\s]+/locations/[^/\s]+/queues/[^/\s]+")
 
 
 class Secret:
@@ -85,7 +94,7 @@ class Settings:
 
     Breaker overrides: `circuit_breaker_failure_threshold` and
     `circuit_breaker_recovery_timeout_ms` are None unless set, and then each provider keeps its
-    own policy (SPEC section 7: HeyGen 5 / 60 s, RunwayML 4 / 90 s, D-ID 4 / 60 s); when set they
+    own policy (DESIGN section 8: HeyGen 5 / 60 s, RunwayML 4 / 90 s, D-ID 4 / 60 s); when set they
     apply to every provider.
     """
 
@@ -103,22 +112,33 @@ class Settings:
     circuit_breaker_failure_threshold: int | None = None
     circuit_breaker_recovery_timeout_ms: int | None = None
     performance_tracking_enabled: bool = True
-    metrics_flush_interval_ms: int = 30_000
     max_retry_attempts: int = 3
     quality_threshold: float = 8.5  # on the 0..10 quality scale
     cost_optimization: bool = False
     user_jobs_per_hour: int = 10
     # How long a webhook provider may take before its render is polled; None: 3 typical renders.
     webhook_wait_s: float | None = None
+    # The presenters the adapters ask for; None: the adapter's placeholder.
+    heygen_avatar_id: str | None = None
+    heygen_voice_id: str | None = None
+    runwayml_prompt_image_url: str | None = None
+    did_source_url_landscape: str | None = None
+    did_source_url_portrait: str | None = None
+    did_voice_id: str | None = None
+    # Cloud Tasks: the queue (None: video-jobs in the project's us-central1), the emulator's
+    # host:port (local stack), the service account whose OIDC token the tasks carry, and the
+    # base URL of the functions the tasks call (None: the project's cloudfunctions.net URL).
+    tasks_queue: str | None = None
+    tasks_emulator_host: str | None = None
+    tasks_service_account: str | None = None
+    functions_base_url: str | None = None
+    # Running in the Functions emulator (FUNCTIONS_EMULATOR=true): required secrets may be unset.
+    emulator: bool = False
 
     @property
     def circuit_breaker_recovery_timeout_s(self) -> float | None:
         ms = self.circuit_breaker_recovery_timeout_ms
         return None if ms is None else ms / 1000
-
-    @property
-    def metrics_flush_interval_s(self) -> float:
-        return self.metrics_flush_interval_ms / 1000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -129,7 +149,7 @@ class Settings:
             heygen_webhook_secret=read.secret("HEYGEN_WEBHOOK_SECRET"),
             runwayml_api_key=read.secret("RUNWAYML_API_KEY"),
             did_api_key=read.secret("DID_API_KEY"),
-            internal_secret=read.secret("CVPLUS_INTERNAL_SECRET"),
+            internal_secret=read.secret(INTERNAL_SECRET, min_bytes=INTERNAL_SECRET_MIN_BYTES),
             heygen_base_url=read("HEYGEN_BASE_URL", _base_url, DEFAULT_HEYGEN_BASE_URL),
             runwayml_base_url=read("RUNWAYML_BASE_URL", _base_url, DEFAULT_RUNWAYML_BASE_URL),
             did_base_url=read("DID_BASE_URL", _base_url, DEFAULT_DID_BASE_URL),
@@ -142,18 +162,45 @@ class Settings:
                 "CIRCUIT_BREAKER_RECOVERY_TIMEOUT", _integer(1000, 86_400_000), None
             ),
             performance_tracking_enabled=read("PERFORMANCE_TRACKING_ENABLED", _boolean, True),
-            metrics_flush_interval_ms=read(
-                "METRICS_FLUSH_INTERVAL", _integer(1000, 3_600_000), 30_000
-            ),
             max_retry_attempts=read("MAX_RETRY_ATTEMPTS", _integer(0, 10), 3),
             quality_threshold=read("QUALITY_THRESHOLD", _number(0.0, 10.0), 8.5),
             cost_optimization=read("COST_OPTIMIZATION", _boolean, False),
             user_jobs_per_hour=read("USER_JOBS_PER_HOUR", _integer(1, 10_000), 10),
             webhook_wait_s=read("WEBHOOK_WAIT_SECONDS", _number(1.0, 86_400.0), None),
+            heygen_avatar_id=read("HEYGEN_AVATAR_ID", _word, None),
+            heygen_voice_id=read("HEYGEN_VOICE_ID", _word, None),
+            runwayml_prompt_image_url=read("RUNWAYML_PROMPT_IMAGE_URL", _url, None),
+            did_source_url_landscape=read("DID_SOURCE_URL_LANDSCAPE", _url, None),
+            did_source_url_portrait=read("DID_SOURCE_URL_PORTRAIT", _url, None),
+            did_voice_id=read("DID_VOICE_ID", _word, None),
+            tasks_queue=read("CVPLUS_TASKS_QUEUE", _queue, None),
+            tasks_emulator_host=read("CVPLUS_TASKS_EMULATOR_HOST", _host_port, None),
+            tasks_service_account=read("CVPLUS_TASKS_SERVICE_ACCOUNT", _email, None),
+            functions_base_url=read("CVPLUS_FUNCTIONS_BASE_URL", _base_url, None),
+            emulator=read("FUNCTIONS_EMULATOR", _boolean, False),
         )
         if read.problems:
             raise SettingsError(tuple(read.problems))
         return settings
+
+    def require(self, names: Iterable[str]) -> None:
+        """Raise `SettingsError` naming each of ``names`` (the secrets a function declares)
+        that it cannot run without and that is unset. Nothing is required in the emulator."""
+        if self.emulator:
+            return
+        values = {INTERNAL_SECRET: self.internal_secret}
+        problems = tuple(
+            Problem(
+                name,
+                None,
+                f"required outside the emulator (at least {INTERNAL_SECRET_MIN_BYTES} bytes, "
+                "e.g. `openssl rand -hex 32`)",
+            )
+            for name in sorted(set(names) & REQUIRED_SECRETS)
+            if values.get(name) is None
+        )
+        if problems:
+            raise SettingsError(problems)
 
 
 class _Reader:
@@ -173,7 +220,7 @@ class _Reader:
             self.problems.append(Problem(name, raw, str(why)))
             return default
 
-    def secret(self, name: str) -> Secret | None:
+    def secret(self, name: str, *, min_bytes: int = 0) -> Secret | None:
         raw = self._env.get(name)
         if raw is None or not raw.strip():
             return None
@@ -181,6 +228,9 @@ class _Reader:
             # A pasted key with a trailing newline fails at the provider as "unauthorized",
             # far from its cause; say so here instead (without showing the value).
             self.problems.append(Problem(name, None, "has leading or trailing whitespace"))
+            return None
+        if len(raw.encode()) < min_bytes:
+            self.problems.append(Problem(name, None, f"shorter than {min_bytes} bytes"))
             return None
         return Secret(raw)
 
@@ -218,6 +268,46 @@ def _number(low: float, high: float) -> Callable[[str], float]:
         return value
 
     return parse
+
+
+def _word(raw: str) -> str:
+    if any(c.isspace() for c in raw):
+        raise _BadValueError("an id takes no spaces")
+    return raw
+
+
+def _url(raw: str) -> str:
+    """An asset URL the provider fetches: like a base URL, but it may carry a query."""
+    try:
+        parts = urlsplit(raw)
+        hostname = parts.hostname
+    except ValueError:
+        raise _BadValueError("not an http(s) URL with a host") from None
+    if parts.scheme not in {"http", "https"} or not hostname:
+        raise _BadValueError("not an http(s) URL with a host")
+    if parts.scheme == "http" and hostname not in _LOOPBACK_HOSTS:
+        raise _BadValueError("must use https (plain http only for localhost/127.0.0.1)")
+    return raw
+
+
+def _queue(raw: str) -> str:
+    if not _QUEUE.fullmatch(raw):
+        raise _BadValueError("not a queue name (projects/P/locations/L/queues/Q)")
+    return raw
+
+
+def _host_port(raw: str) -> str:
+    host, _, port = raw.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65_536:
+        raise _BadValueError("not host:port")
+    return raw
+
+
+def _email(raw: str) -> str:
+    name, _, domain = raw.partition("@")
+    if not name or "." not in domain or any(c.isspace() for c in raw):
+        raise _BadValueError("not a service account email")
+    return raw
 
 
 def _base_url(raw: str) -> str:

@@ -23,10 +23,47 @@ def task_token(key: bytes, job_id: str) -> str:
     return hmac.new(key, f"task:{job_id}".encode(), hashlib.sha256).hexdigest()
 
 
-def valid_task_token(key: bytes, job_id: str, token: str | None) -> bool:
-    if not key or not token:
+def valid_task_token(key: bytes, job_id: str, token: object) -> bool:
+    if not key or not isinstance(token, str) or not token:
         return False
     return hmac.compare_digest(task_token(key, job_id).encode(), token.encode())
+
+
+MAX_TASK_BODY = 4096  # ours are about 150 bytes
+MAX_JOB_ID = 200
+
+
+class InvalidTaskError(ValueError):
+    """A task body that is not one ``schedule`` writes; the message says what is wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskBody:
+    job_id: str
+    token: str
+    reason: str | None = None
+
+
+def parse_task(raw: bytes) -> TaskBody:
+    """The body ``schedule`` writes, ``{"jobId", "token", "reason"}``, checked field by field.
+    Anything else raises InvalidTaskError (answered 400), never a crash (a 500 that Cloud Tasks
+    would retry)."""
+    if len(raw) > MAX_TASK_BODY:
+        raise InvalidTaskError(f"body over {MAX_TASK_BODY} bytes")
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise InvalidTaskError("body is not JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidTaskError("body is not a JSON object")
+    job_id, token, reason = body.get("jobId"), body.get("token"), body.get("reason")
+    if not isinstance(job_id, str) or not 0 < len(job_id) <= MAX_JOB_ID:
+        raise InvalidTaskError(f"jobId must be a string of 1-{MAX_JOB_ID} characters")
+    if not isinstance(token, str) or not token:
+        raise InvalidTaskError("token must be a non-empty string")
+    if reason is not None and not isinstance(reason, str):
+        raise InvalidTaskError("reason must be a string")
+    return TaskBody(job_id=job_id, token=token, reason=reason)
 
 
 @dataclass

@@ -683,7 +683,8 @@ def main(argv: list[str] | None = None) -> int:
             from google.cloud import firestore
 
             db = firestore.Client(
-                project=stack.config.project_id, credentials=AnonymousCredentials()
+                project=stack.config.project_id,
+                credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
             )
             env = stack.functions_env
             demo = Demo(args, style, lambda: run_health_check(stack.config, env))

@@ -15,6 +15,7 @@ httpx exceptions mapped here (``transport_failure``)::
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -84,10 +85,19 @@ def clip(text: str) -> str:
     return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 1] + "…"
 
 
+def load_json(body: bytes | str) -> Any:
+    """``json.loads`` that raises only ValueError: a body nested deeper than the parser's
+    recursion limit (``[[[[...``) is as malformed as one that is not JSON at all."""
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
 def parse_object(response: httpx.Response) -> JSONObject | None:
     """The response body as a JSON object, or None when it is not one."""
     try:
-        value = response.json()
+        value = load_json(response.content)
     except ValueError:
         return None
     return value if isinstance(value, dict) else None

@@ -27,7 +27,6 @@ compared in constant time against the token stored on the job.
 from __future__ import annotations
 
 import hmac
-import json
 import os
 import time
 from collections.abc import Mapping
@@ -40,6 +39,7 @@ from shared.model import AspectRatio, Capabilities, Feature, Resolution
 from shared.providers._http import (
     HttpAdapter,
     JSONObject,
+    load_json,
     malformed,
     num_field,
     obj_field,
@@ -236,7 +236,7 @@ def talk_status(
 def parse_event(body: bytes, *, job_id: str | None) -> WebhookEvent:
     """A D-ID webhook body (the talk object) as an event; anything unexpected is a 400."""
     try:
-        talk = json.loads(body)
+        talk = load_json(body)
     except ValueError as exc:
         raise WebhookError(400, "did webhook body is not JSON") from exc
     if not isinstance(talk, dict):

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import os
 import time
 from collections.abc import Mapping
@@ -45,6 +44,7 @@ from shared.model import AspectRatio, Capabilities, Feature, Resolution
 from shared.providers._http import (
     HttpAdapter,
     JSONObject,
+    load_json,
     malformed,
     num_field,
     obj_field,
@@ -65,6 +65,8 @@ from shared.providers.base import (
 PROVIDER_ID = "heygen"
 DEFAULT_BASE_URL = "https://api.heygen.com"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+DEFAULT_AVATAR_ID = "default_avatar"  # placeholders: set HEYGEN_AVATAR_ID / HEYGEN_VOICE_ID
+DEFAULT_VOICE_ID = "default_voice"
 SIGNATURE_HEADER = "Signature"
 SIGNATURE_HEADER_ALIASES = ("X-HeyGen-Signature",)
 
@@ -123,8 +125,8 @@ class HeyGenProvider(HttpAdapter):
         api_key: str,
         webhook_secret: str | None,
         base_url: str = DEFAULT_BASE_URL,
-        avatar_id: str = "default_avatar",
-        voice_id: str = "default_voice",
+        avatar_id: str = DEFAULT_AVATAR_ID,
+        voice_id: str = DEFAULT_VOICE_ID,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         limits: httpx.Limits | None = None,
         transport: httpx.BaseTransport | None = None,
@@ -232,7 +234,7 @@ class HeyGenProvider(HttpAdapter):
 def parse_event(body: bytes) -> WebhookEvent:
     """A verified HeyGen webhook body as an event; anything unexpected is a 400."""
     try:
-        payload = json.loads(body)
+        payload = load_json(body)
     except ValueError as exc:
         raise WebhookError(400, "heygen webhook body is not JSON") from exc
     if not isinstance(payload, dict):
@@ -265,7 +267,7 @@ def from_env(
         api_key=environ.get("HEYGEN_API_KEY", ""),
         webhook_secret=environ.get("HEYGEN_WEBHOOK_SECRET") or None,
         base_url=environ.get("HEYGEN_BASE_URL") or DEFAULT_BASE_URL,
-        avatar_id=environ.get("HEYGEN_AVATAR_ID") or "default_avatar",
-        voice_id=environ.get("HEYGEN_VOICE_ID") or "default_voice",
+        avatar_id=environ.get("HEYGEN_AVATAR_ID") or DEFAULT_AVATAR_ID,
+        voice_id=environ.get("HEYGEN_VOICE_ID") or DEFAULT_VOICE_ID,
         transport=transport,
     )

@@ -71,6 +71,7 @@ CAPABILITIES = Capabilities(
     price_per_video=0.50,
     concurrency_limit=5,  # tier-dependent; further tasks wait as THROTTLED
     typical_render_s=60.0,
+    webhooks=False,  # no callbacks: renders are polled
 )
 
 _RATIOS = {AspectRatio.LANDSCAPE: "1280:720", AspectRatio.PORTRAIT: "720:1280"}

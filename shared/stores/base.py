@@ -2,7 +2,7 @@
 each — `memory` (unit tests of logic) and `firestore` (the real thing) — held to one contract
 suite in tests/contract.
 
-Collections (SPEC section 4): enhanced_video_jobs, circuit_breaker_states (+ a ``buckets``
+Collections (DESIGN section 5): enhanced_video_jobs, circuit_breaker_states (+ a ``buckets``
 subcollection of outcome counts), circuit_breaker_transitions, provider_metrics,
 error_recovery_logs, provider_stats.
 """

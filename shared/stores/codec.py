@@ -1,5 +1,5 @@
 """Documents <-> domain values, for every store. Field names follow the seed's schemas (camelCase)
-plus what SPEC section 4 adds. Times are epoch seconds (numbers); rates are fractions."""
+plus what DESIGN section 5 adds. Times are epoch seconds (numbers); rates are fractions."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ from shared.model import (
     Urgency,
     VideoOptions,
 )
+from shared.scoring import ProviderStats
+from shared.tracking import Aggregate
 
 Doc = dict[str, Any]
 
@@ -66,6 +68,7 @@ def job_to_doc(job: Job) -> Doc:
         "jobId": job.job_id,
         "userId": job.user_id,
         "requestId": job.request_id,
+        "requestFingerprint": job.request_fingerprint,
         "cvJobId": job.cv_job_id,
         "tier": job.tier.value,
         "status": job.status.value,
@@ -118,6 +121,7 @@ def job_from_doc(d: Mapping[str, Any]) -> Job:
         deadline_at=float(d["deadlineAt"]),
         user_id=d.get("userId") or "",
         request_id=d.get("requestId"),
+        request_fingerprint=d.get("requestFingerprint"),
         cv_job_id=d.get("cvJobId"),
         script=d.get("script") or "",
         tier=Tier(d.get("tier") or "free"),
@@ -256,3 +260,82 @@ def transition_from_doc(d: Mapping[str, Any]) -> Transition:
 
 def _opt_float(v: Any) -> float | None:
     return None if v is None else float(v)
+
+
+# Provider stats (provider_stats/{providerId}), refreshed by the health check.
+
+
+def stats_doc(agg: Aggregate, *, in_flight: int) -> dict[str, object]:
+    s = agg.stats
+    return {
+        "providerId": s.provider_id,
+        "calls1h": s.calls_1h,
+        "successes1h": s.successes_1h,
+        "calls24h": s.calls_24h,
+        "successes24h": s.successes_24h,
+        "successRate1h": s.successes_1h / s.calls_1h if s.calls_1h else None,
+        "successRate24h": s.successes_24h / s.calls_24h if s.calls_24h else None,
+        "successRate7d": agg.success_rate_7d,
+        "samples7d": agg.samples_7d,
+        "latencyP50": s.latency_p50_s,
+        "latencyP95": s.latency_p95_s,
+        "quality": s.quality,
+        "qualitySamples": s.quality_samples,
+        "costPerVideo": s.cost_per_video,
+        "consecutiveFailures": s.consecutive_failures,
+        "inFlight": in_flight,
+        "trends": [
+            {
+                "metric": t.metric.value,
+                "window": t.window.value,
+                "direction": t.direction.value,
+                "slopePerHour": t.slope_per_hour,
+                "changePercent": t.change_percent,
+                "confidence": t.confidence,
+                "samples": t.samples,
+            }
+            for t in agg.trends
+        ],
+        "hourly": [
+            {
+                "start": h.start,
+                "calls": h.calls,
+                "successRate": h.success_rate,
+                "latency": h.latency_s,
+            }
+            for h in agg.hourly
+        ],
+        "prediction": {
+            "failureRateNextHour": s.predicted_failure_rate,
+            "responseTimeNextHour": agg.predicted_response_time_s,
+            "recommendedConcurrency": agg.recommended_concurrency,
+        },
+        "computedAt": agg.computed_at,
+    }
+
+
+def stats_from_doc(pid: str, d: Mapping[str, object]) -> ProviderStats:
+    def num(key: str) -> float | None:
+        v = d.get(key)
+        return float(v) if isinstance(v, (int, float)) else None
+
+    def count(key: str) -> int:
+        v = d.get(key)
+        return int(v) if isinstance(v, (int, float)) else 0
+
+    prediction = d.get("prediction")
+    predicted = prediction.get("failureRateNextHour") if isinstance(prediction, dict) else None
+    return ProviderStats(
+        provider_id=pid,
+        calls_1h=count("calls1h"),
+        successes_1h=count("successes1h"),
+        calls_24h=count("calls24h"),
+        successes_24h=count("successes24h"),
+        latency_p50_s=num("latencyP50"),
+        latency_p95_s=num("latencyP95"),
+        quality=num("quality"),
+        quality_samples=count("qualitySamples"),
+        cost_per_video=num("costPerVideo"),
+        consecutive_failures=count("consecutiveFailures"),
+        predicted_failure_rate=float(predicted) if isinstance(predicted, (int, float)) else None,
+    )

@@ -330,7 +330,9 @@ def create_app(world: FakeWorld, accounts: tuple[Account, ...] = (ADMIN, USER)) 
         if found is None:
             return Response("not found", status=404, mimetype="text/plain")
         body, content_type = found
-        return Response(body, content_type=content_type, headers=security_headers())
+        # Page and APIs on two loopback ports, as in the emulator.
+        headers = security_headers(emulator=True)
+        return Response(body, content_type=content_type, headers=headers)
 
     @app.route("/identitytoolkit.googleapis.com/v1/accounts:signInWithPassword", methods=["POST"])
     def sign_in() -> tuple[Response, int]:

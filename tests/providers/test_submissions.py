@@ -14,10 +14,13 @@ from shared.providers import (
     RenderState,
     SubmitRequest,
     VideoProvider,
+    did,
     failure_of,
+    from_settings,
     idempotency_key,
 )
 from shared.providers import from_env as providers_from_env
+from shared.settings import Settings
 from tests.providers.conftest import (
     API_KEY,
     AdapterFactory,
@@ -253,3 +256,26 @@ def test_declared_capabilities_keep_runwayml_out_of_talking_head_jobs(
 
     assert missing == {"heygen": (), "did": ()}
     assert {"voice", "lip_sync"} <= set(runway_missing)
+
+
+def test_the_settings_build_the_adapters_with_their_placeholders_where_unset() -> None:
+    """One reading of the environment: the adapters take every value from `Settings`, and a
+    presenter left unset keeps the adapter's own placeholder."""
+    settings = Settings.from_env(
+        {
+            "HEYGEN_API_KEY": "hg-key",
+            "DID_BASE_URL": "http://127.0.0.1:8103",
+            "DID_SOURCE_URL_PORTRAIT": "https://img.test/portrait.jpg",
+        }
+    )
+    adapters = from_settings(settings)
+    assert sorted(adapters) == ["did", "heygen", "runwayml"]
+    assert not adapters["runwayml"].capabilities.webhooks
+    d_id = adapters["did"]
+    assert isinstance(d_id, did.DIDProvider)
+    assert d_id._source_urls == {
+        AspectRatio.PORTRAIT: "https://img.test/portrait.jpg",
+        AspectRatio.LANDSCAPE: did._DEFAULT_SOURCES[AspectRatio.LANDSCAPE],
+    }
+    for adapter in adapters.values():
+        adapter.close()

@@ -1,4 +1,4 @@
-"""The circuit breaker as a pure state machine (SPEC section 7): every transition, by example
+"""The circuit breaker as a pure state machine (DESIGN section 8): every transition, by example
 and under random sequences of calls, outcomes, time and manual overrides."""
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ def _details(data: Any) -> dict[str, str]:
 
 
 def test_a_script_alone_is_a_complete_request_with_every_default() -> None:
-    """Only a script: options take SPEC section 3's defaults, fallback allowed."""
+    """Only a script: options take the defaults of DESIGN section 3, fallback allowed."""
     request = parse_generate_video({"script": SCRIPT})
     assert request.effective_script() == SCRIPT
     assert request.request_id is None

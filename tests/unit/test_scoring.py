@@ -1,4 +1,4 @@
-"""Provider scoring and selection (SPEC section 8): properties over random measured data, and
+"""Provider scoring and selection (DESIGN section 9): properties over random measured data, and
 the hard filters, degradation, preference and load spreading by example."""
 
 from __future__ import annotations

@@ -21,7 +21,12 @@ FULL_ENV = {
     "CIRCUIT_BREAKER_FAILURE_THRESHOLD": "7",
     "CIRCUIT_BREAKER_RECOVERY_TIMEOUT": "45000",
     "PERFORMANCE_TRACKING_ENABLED": "no",
-    "METRICS_FLUSH_INTERVAL": "10000",
+    "HEYGEN_AVATAR_ID": "look_123",
+    "RUNWAYML_PROMPT_IMAGE_URL": "https://img.example.test/still.jpg?v=2",
+    "CVPLUS_TASKS_QUEUE": "projects/p1/locations/europe-west1/queues/video-jobs",
+    "CVPLUS_TASKS_EMULATOR_HOST": "127.0.0.1:8123",
+    "CVPLUS_TASKS_SERVICE_ACCOUNT": "tasks@p1.iam.gserviceaccount.com",
+    "CVPLUS_FUNCTIONS_BASE_URL": "http://127.0.0.1:5001/p1/europe-west1/",
     "MAX_RETRY_ATTEMPTS": "5",
     "QUALITY_THRESHOLD": "7.25",
     "COST_OPTIMIZATION": "TRUE",
@@ -36,7 +41,7 @@ def _problems(env: dict[str, str]) -> dict[str, str]:
 
 
 def test_an_empty_environment_gives_the_seed_defaults() -> None:
-    """Nothing set: the seed's values, SPEC's base URLs, no secrets, 10 jobs per hour."""
+    """Nothing set: the seed's values, the public base URLs, no secrets, 10 jobs per hour."""
     settings = Settings.from_env({})
     assert settings == Settings()
     assert settings.heygen_base_url == "https://api.heygen.com"
@@ -48,7 +53,8 @@ def test_an_empty_environment_gives_the_seed_defaults() -> None:
     assert settings.circuit_breaker_failure_threshold is None
     assert settings.circuit_breaker_recovery_timeout_s is None
     assert settings.performance_tracking_enabled is True
-    assert settings.metrics_flush_interval_s == 30.0
+    assert settings.tasks_queue is None
+    assert settings.functions_base_url is None
     assert settings.max_retry_attempts == 3
     assert settings.quality_threshold == 8.5
     assert settings.cost_optimization is False
@@ -56,7 +62,7 @@ def test_an_empty_environment_gives_the_seed_defaults() -> None:
 
 
 def test_every_variable_is_read_with_its_type() -> None:
-    """Each of the seventeen variables lands in its field, typed, milliseconds kept."""
+    """Each of the variables lands in its field, typed, milliseconds kept."""
     settings = Settings.from_env(FULL_ENV)
     assert settings.heygen_api_key == Secret("hg-key-123")
     assert settings.heygen_webhook_secret is not None
@@ -72,7 +78,13 @@ def test_every_variable_is_read_with_its_type() -> None:
     assert settings.circuit_breaker_recovery_timeout_ms == 45_000
     assert settings.circuit_breaker_recovery_timeout_s == 45.0
     assert settings.performance_tracking_enabled is False
-    assert settings.metrics_flush_interval_ms == 10_000
+    assert settings.heygen_avatar_id == "look_123"
+    assert settings.heygen_voice_id is None
+    assert settings.runwayml_prompt_image_url == "https://img.example.test/still.jpg?v=2"
+    assert settings.tasks_queue == "projects/p1/locations/europe-west1/queues/video-jobs"
+    assert settings.tasks_emulator_host == "127.0.0.1:8123"
+    assert settings.tasks_service_account == "tasks@p1.iam.gserviceaccount.com"
+    assert settings.functions_base_url == "http://127.0.0.1:5001/p1/europe-west1"
     assert settings.max_retry_attempts == 5
     assert settings.quality_threshold == 7.25
     assert settings.cost_optimization is True
@@ -106,7 +118,19 @@ def test_a_blank_variable_takes_its_default(blank: str) -> None:
         ("CIRCUIT_BREAKER_ENABLED", "maybe", "not a boolean (true/false, 1/0, yes/no, on/off)"),
         ("CIRCUIT_BREAKER_FAILURE_THRESHOLD", "0", "must be between 1 and 1000"),
         ("CIRCUIT_BREAKER_RECOVERY_TIMEOUT", "60", "must be between 1000 and 86400000"),
-        ("METRICS_FLUSH_INTERVAL", "30s", "not an integer"),
+        ("CVPLUS_TASKS_QUEUE", "video-jobs", "not a queue name (projects/P/locations/L/queues/Q)"),
+        ("CVPLUS_TASKS_EMULATOR_HOST", "localhost", "not host:port"),
+        ("CVPLUS_TASKS_EMULATOR_HOST", "localhost:99999", "not host:port"),
+        ("CVPLUS_TASKS_SERVICE_ACCOUNT", "tasks", "not a service account email"),
+        ("CVPLUS_FUNCTIONS_BASE_URL", "functions", "not an http(s) URL with a host"),
+        ("HEYGEN_VOICE_ID", "my voice", "an id takes no spaces"),
+        (
+            "DID_SOURCE_URL_PORTRAIT",
+            "http://img.test/p.jpg",
+            "must use https (plain http only for localhost/127.0.0.1)",
+        ),
+        ("DID_SOURCE_URL_LANDSCAPE", "img.test/p.jpg", "not an http(s) URL with a host"),
+        ("DID_SOURCE_URL_LANDSCAPE", "http://[::1", "not an http(s) URL with a host"),
         ("USER_JOBS_PER_HOUR", "0", "must be between 1 and 10000"),
         ("HEYGEN_BASE_URL", "api.heygen.com", "not an http(s) URL with a host"),
         ("HEYGEN_BASE_URL", "ftp://api.heygen.com", "not an http(s) URL with a host"),
@@ -182,5 +206,7 @@ def test_secrets_compare_by_value() -> None:
 
 
 def test_unrelated_variables_are_ignored() -> None:
-    """os.environ holds PATH, HOME and the like; they are none of our business."""
-    assert Settings.from_env({"PATH": "/usr/bin", "HOME": "/root"}) == Settings()
+    """os.environ holds PATH, HOME and the like; they are none of our business. So is the
+    seed's METRICS_FLUSH_INTERVAL: snapshots are written with the job, never on a timer."""
+    env = {"PATH": "/usr/bin", "HOME": "/root", "METRICS_FLUSH_INTERVAL": "30s"}
+    assert Settings.from_env(env) == Settings()

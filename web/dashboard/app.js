@@ -1,6 +1,11 @@
 // CVPlus admin dashboard: signs in through the Identity Toolkit REST API, calls the
 // `systemDashboard` and `setCircuitState` callables with the ID token, and redraws every few
 // seconds. No framework, no SDK: the token stays in this closure, never in storage.
+//
+// It talks to its own origin and Google's sign-in, nothing else: `?auth=` and `?functions=`
+// (and config.json) may point it at the emulators only while the page itself is served from
+// this machine (localhost, 127.0.0.1), so a crafted link cannot send the password or the token
+// elsewhere. The server's Content-Security-Policy (shared/dashboard_page.py) says the same.
 "use strict";
 
 (() => {
@@ -13,8 +18,11 @@
   const NAMES = { heygen: "HeyGen", runwayml: "RunwayML", did: "D-ID" };
   const STATE_LABELS = { closed: "closed", open: "open", half_open: "half-open" };
   const SVG = "http://www.w3.org/2000/svg";
+  const GOOGLE_SIGN_IN = "https://identitytoolkit.googleapis.com";
+  const LOOPBACK = new Set(["localhost", "127.0.0.1"]);
 
   let cfg = { ...DEFAULTS };
+  let refusedEndpoints = []; // endpoints the link asked for and the page will not use
   let session = null; // {idToken, email, expiresAt}
   let timer = null;
   let lastData = null;
@@ -40,9 +48,34 @@
       const path = location.pathname.replace(/\/dashboard(\/.*)?$/, "");
       cfg.functionsBase = location.origin + path;
     }
-    cfg.authBase = String(cfg.authBase).replace(/\/+$/, "");
-    cfg.functionsBase = String(cfg.functionsBase).replace(/\/+$/, "");
+    refusedEndpoints = [];
+    cfg.authBase = endpoint(cfg.authBase, [GOOGLE_SIGN_IN]);
+    cfg.functionsBase = endpoint(cfg.functionsBase, []);
     cfg.refreshSeconds = Math.max(1, Number(cfg.refreshSeconds) || DEFAULTS.refreshSeconds);
+  }
+
+  // `value` as a base URL the page may send requests to, or null (noted in refusedEndpoints):
+  // the page's own origin, one of `origins`, or, when the page itself is on this machine, a
+  // server on this machine (the emulators). No credentials, query or fragment in it.
+  function endpoint(value, origins) {
+    let url;
+    try {
+      url = new URL(String(value), location.href);
+    } catch (_) {
+      url = null;
+    }
+    const allowed =
+      url !== null &&
+      (url.protocol === "https:" || url.protocol === "http:") &&
+      !url.username && !url.password && !url.search && !url.hash &&
+      (url.origin === location.origin ||
+        origins.includes(url.origin) ||
+        (LOOPBACK.has(location.hostname) && LOOPBACK.has(url.hostname)));
+    if (!allowed) {
+      refusedEndpoints.push(url ? url.origin : String(value).slice(0, 80));
+      return null;
+    }
+    return (url.origin + url.pathname).replace(/\/+$/, "");
   }
 
   // ---- sign-in and callables ----
@@ -55,6 +88,7 @@
   }
 
   async function signIn(email, password) {
+    if (!cfg.authBase) throw new Error("Sign-in is disabled on this link.");
     const url = `${cfg.authBase}/v1/accounts:signInWithPassword?key=${encodeURIComponent(cfg.apiKey || "local")}`;
     const res = await fetch(url, {
       method: "POST",
@@ -81,6 +115,7 @@
 
   async function call(name, data) {
     if (!session) throw new CallError("UNAUTHENTICATED", "not signed in");
+    if (!cfg.functionsBase) throw new CallError("FAILED_PRECONDITION", "no functions to call");
     let res;
     try {
       res = await fetch(`${cfg.functionsBase}/${name}`, {
@@ -500,6 +535,7 @@
     await loadConfig();
     $("sign-in-form").addEventListener("submit", async (event) => {
       event.preventDefault();
+      if (refusedEndpoints.length) return;
       const form = event.target;
       const button = form.querySelector("button");
       button.disabled = true;
@@ -516,6 +552,15 @@
     });
     $("sign-out").addEventListener("click", () => signOut());
     show("sign-in");
+    if (refusedEndpoints.length) {
+      // A link naming another host is refused whole: no sign-in from it at all.
+      $("sign-in-form").querySelector("button").disabled = true;
+      $("sign-in-form").dataset.refused = "true";
+      $("sign-in-error").textContent =
+        `This link asks the dashboard to talk to ${refusedEndpoints.join(" and ")}; it only ` +
+        "talks to its own site and Google's sign-in. Open the dashboard without ?auth= or " +
+        "?functions=.";
+    }
   }
 
   start();

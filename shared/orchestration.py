@@ -1,0 +1,532 @@
+"""The orchestration of one video job as pure decisions: what to do next with a job, and, after a
+submit, a status answer, a render outcome or a probe, the `Effects` to write. Nothing here does
+I/O; time, the random draw, the candidates and the breaker's verdict come in as values.
+
+The shell (``shared/shell``) loads what a decision needs, makes the one provider call it asks
+for, and hands the `Effects` to ``Shell.apply``. The chaos benchmark (``bench/chaos.py``) runs
+the same functions in virtual time, so its figures measure this code.
+
+    next_step(job, now)                     -> Next: stop, expire, poll, orphaned, submit
+    choose(job, candidates, now, setup)     -> Ranking (try ``ranked`` in order) ...
+    no_provider(job, ranking, now)          -> ... or Effects: wait for a provider, or fail
+    begin(job, choice, now)                 -> the checkpointed job before the submit
+    accepted / failed                       -> Effects after a submit
+    still_rendering / render_lost / poll_again -> after a status poll
+    completion                              -> Effects of a finished render (poll and webhook)
+    notice                                  -> Effects of a verified webhook, or None (stale)
+    probed                                  -> Effects of a health probe
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+from shared import breaker as br
+from shared import jobs
+from shared.errors import ErrorCategory, ProviderError
+from shared.failover import fail_over, selection_for
+from shared.jobs import Job, JobError, VideoResult
+from shared.model import Capabilities
+from shared.recovery import STRATEGIES
+from shared.scoring import DEFAULT_RULES, BusinessRules, Candidate, ProviderStats, Ranking, Scored
+from shared.scoring import rank as _rank
+from shared.stores.base import METRICS, RECOVERY_LOGS, SideWrite
+from shared.tracking import MetricsSnapshot, Operation, recovery_log
+
+LEASE_S = 120.0
+POLL_INTERVAL_S = 10.0  # status polls for providers without webhooks (RunwayML)
+WEBHOOK_GRACE = 3.0  # a webhook provider gets this many typical render times before we poll
+JOB_TIMEOUT_S = 30 * 60.0  # a job not finished by then fails, whatever is left of its budget
+POLL_RETRY_S = 20.0  # after a failed status check (the render itself may be fine)
+RENDER_PATIENCE_S = 10 * 60.0  # past this, a render we cannot see is given up for another
+RENDER_FAILURES = frozenset({ErrorCategory.PROCESSING_ERROR, ErrorCategory.QUALITY_FAILURE})
+SUCCESS_TARGET = 0.95  # a provider's hourly success rate under this raises an alert
+MIN_ALERT_SAMPLES = 20
+DELIVERED_QUALITY = 10.0  # quality is the share of delivered renders that pass, on 0..10
+ALERTING = frozenset({ErrorCategory.AUTHENTICATION, ErrorCategory.QUOTA_EXCEEDED})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Setup:
+    """The deployment's choices the decisions depend on (from `Settings`, read once)."""
+
+    capabilities: Mapping[str, Capabilities]
+    rules: BusinessRules = DEFAULT_RULES
+    breaker_enabled: bool = True
+    tracking_enabled: bool = True
+    webhook_base_url: str | None = None  # None: no webhooks, completion by polling
+    webhook_wait_s: float | None = None  # None: WEBHOOK_GRACE typical renders
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """An entry for the alert policy: an ERROR log marked ``alert``."""
+
+    message: str
+    fields: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """Run the job again at ``at`` (a Cloud Task); ``reason`` goes into the task and the log."""
+
+    at: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Effects:
+    """Everything one decision wants written. ``job``: the job's new version (None: no job
+    write); ``side``: documents written with it (in its transaction when there is a job);
+    ``breaker``: outcomes to record, in order; ``schedule``: the job's next run."""
+
+    job: Job | None
+    side: tuple[SideWrite, ...] = ()
+    breaker: tuple[tuple[str, br.Outcome], ...] = ()
+    schedule: Schedule | None = None
+    alerts: tuple[Alert, ...] = ()
+    note: str = ""  # what happened, for the log and the webhook's answer
+    why: str = ""  # the reason behind a recovery decision, for the log
+
+
+class Next(StrEnum):
+    STOP = "stop"  # finished, or waiting for a later time
+    EXPIRE = "expire"  # past its deadline
+    POLL = "poll"  # a render is out: look at it
+    ORPHANED = "orphaned"  # an attempt was checkpointed but its submit never answered
+    SUBMIT = "submit"
+
+
+# What to do next
+
+
+def next_step(job: Job, now: float) -> Next:
+    if settled(job, now):
+        return Next.STOP
+    if now > job.deadline_at:
+        return Next.EXPIRE
+    if job.provider_job_id:
+        return Next.POLL
+    if open_attempt(job):
+        return Next.ORPHANED
+    return Next.SUBMIT
+
+
+def max_rounds(job: Job) -> int:
+    """The process loop's bound: each round spends an attempt or waits."""
+    return job.max_attempts * 3 + 3
+
+
+def settled(job: Job, now: float) -> bool:
+    """Nothing more to do for the job now: finished, or waiting for a later time."""
+    return job.terminal or (job.next_action_at is not None and job.next_action_at > now)
+
+
+def open_attempt(job: Job) -> bool:
+    """The last attempt was checkpointed but never answered (no render id, no outcome)."""
+    if not job.history or job.provider_job_id:
+        return False
+    last = job.history[-1]
+    return last.outcome is None and last.provider_job_id is None
+
+
+def current_render(job: Job, provider_id: str, provider_job_id: str) -> bool:
+    """Whether a provider's notice is about the job's current render — also when it arrives
+    before the submitting worker stored the render's id (a fast render races the save)."""
+    if job.provider_job_id is not None:
+        return job.provider_job_id == provider_job_id
+    return job.provider_id == provider_id and open_attempt(job)
+
+
+def started(job: Job) -> float:
+    return job.history[-1].started_at if job.history else job.created_at
+
+
+def expire(job: Job, now: float) -> Effects:
+    return fail(job, "deadline_exceeded", "the job ran out of time", now)
+
+
+def fail(job: Job, code: str, message: str, now: float) -> Effects:
+    failed_job = jobs.fail(job, error=JobError(code=code, message=message, retryable=True), now=now)
+    return Effects(job=failed_job, side=recovery_side(failed_job))
+
+
+def orphaned_error(job: Job) -> ProviderError:
+    """An instance died between the checkpoint and the answer: the submit may have arrived, so
+    it is handled as a timeout (a resubmit to the same provider reuses the idempotency key)."""
+    return ProviderError(
+        ErrorCategory.TIMEOUT,
+        "the instance submitting this attempt stopped before the answer",
+        provider_id=job.provider_id or "",
+    )
+
+
+# Submitting
+
+
+def choose(job: Job, candidates: Sequence[Candidate], *, now: float, setup: Setup) -> Ranking:
+    """The providers that can take the job, best first. A half-open one (``probe``) must get
+    a permit from its breaker before it is called; the next one is tried when it does not."""
+    return _rank(candidates, selection_for(job), now=now, rules=setup.rules)
+
+
+def needs_permit(choice: Scored, setup: Setup) -> bool:
+    return choice.probe and setup.breaker_enabled
+
+
+def no_provider(job: Job, ranking: Ranking, now: float) -> Effects:
+    """No provider took the job: wait until one may (no attempt is spent), or fail."""
+    reason = "; ".join(f"{r.provider_id}: {r.reason}" for r in ranking.rejected)
+    until = ranking.next_chance()
+    if until is None:
+        return fail(job, "no_capable_provider", f"no provider can make it: {reason}", now)
+    waiting = jobs.wait_for_provider(job, until=until, reason=reason, now=now)
+    return _next(Effects(job=waiting, side=recovery_side(waiting)), "retry")
+
+
+def begin(job: Job, choice: Scored, now: float) -> Job:
+    """The job as checkpointed before its submit (written, lease kept)."""
+    return jobs.begin_attempt(
+        job,
+        provider_id=choice.provider_id,
+        options=choice.options,
+        degradations=choice.degradations,
+        reasoning=choice.reasons,
+        now=now,
+    )
+
+
+def callback_url(provider_id: str, setup: Setup) -> str | None:
+    """Where the provider should call back, for providers that send webhooks."""
+    caps = setup.capabilities.get(provider_id)
+    if not setup.webhook_base_url or caps is None or not caps.webhooks:
+        return None
+    return f"{setup.webhook_base_url.rstrip('/')}/providerWebhook/{provider_id}"
+
+
+def follow_up_wait(provider_id: str, setup: Setup) -> float:
+    """How long after an accepted submit the render is first looked at: a poll interval, or
+    for a provider that calls back, long enough that the webhook usually comes first."""
+    if callback_url(provider_id, setup) is None:
+        return POLL_INTERVAL_S
+    if setup.webhook_wait_s is not None:
+        return setup.webhook_wait_s
+    return WEBHOOK_GRACE * setup.capabilities[provider_id].typical_render_s
+
+
+def accepted(
+    job: Job,
+    provider_job_id: str,
+    *,
+    permit: float | None,
+    took: float,
+    now: float,
+    setup: Setup,
+    follow_up_at: float | None = None,
+) -> Effects:
+    """The provider accepted the render: a success for its breaker; look at it later. (The
+    generation's metric is written when it ends, once.) ``follow_up_at``: when the caller
+    already knows when to look (the benchmark's simulated webhook)."""
+    pid = job.provider_id or ""
+    at = now + follow_up_wait(pid, setup) if follow_up_at is None else follow_up_at
+    later = jobs.submitted(job, provider_job_id=provider_job_id, follow_up_at=at, now=now)
+    outcome = br.Outcome(success=True, duration_s=took, permit=permit, probe=permit is not None)
+    return _next(
+        Effects(job=later, breaker=_breaker(pid, outcome, setup), note="submitted"),
+        "render follow-up",
+    )
+
+
+def failed(
+    job: Job,
+    error: ProviderError,
+    candidates: Sequence[Candidate],
+    *,
+    now: float,
+    rand: float,
+    setup: Setup,
+    permit: float | None = None,
+    took: float = 0.0,
+) -> Effects:
+    """A submit or a render failed: count it against the provider as the recovery table says,
+    and let the recovery policy decide between retry, switch, degrade and fail, knowing which
+    other providers could take the job."""
+    outcome = br.Outcome(
+        success=False,
+        duration_s=took,
+        category=error.category,
+        counts=STRATEGIES[error.category].counts_against_breaker,
+        probe=permit is not None,
+        permit=permit,
+    )
+    alerts: tuple[Alert, ...] = ()
+    if error.category in ALERTING:
+        alerts = (
+            Alert(
+                f"{error.provider_id}: {error.category.value}",
+                {"provider": error.provider_id, "category": error.category.value},
+            ),
+        )
+    fo = fail_over(job, error, candidates, now=now, rand=rand, rules=setup.rules)
+    side = metric(
+        job,
+        Operation.GENERATION,
+        success=False,
+        took=now - started(job),
+        now=now,
+        setup=setup,
+        error=error,
+    )
+    return _next(
+        Effects(
+            job=fo.job,
+            side=(*side, *recovery_side(fo.job)),
+            breaker=_breaker(error.provider_id, outcome, setup),
+            alerts=alerts,
+            note=fo.decision.action.value,
+            why=fo.decision.reason,
+        ),
+        fo.decision.action.value,
+    )
+
+
+# Following a render
+
+
+def still_rendering(job: Job, *, took: float, now: float, setup: Setup) -> Effects:
+    """A status poll answered and the render is not done yet: look again later."""
+    later = jobs.submitted(
+        job,
+        provider_job_id=job.provider_job_id or "",
+        follow_up_at=now + POLL_INTERVAL_S,
+        now=now,
+    )
+    side = metric(job, Operation.STATUS_CHECK, success=True, took=took, now=now, setup=setup)
+    return _next(Effects(job=later, side=side, note="still rendering"), "status poll")
+
+
+def render_lost(job: Job, error: ProviderError, *, now: float, circuit_open: bool) -> bool:
+    """Whether a failed status check means the render is lost (then it is handled by `failed`):
+    it failed or fell below the quality bar, its provider's circuit is open (down: better pay
+    another than keep the user waiting), or it has been out of sight for too long."""
+    return (
+        error.category in RENDER_FAILURES or now - started(job) > RENDER_PATIENCE_S or circuit_open
+    )
+
+
+def poll_again(job: Job, error: ProviderError, *, took: float, now: float, setup: Setup) -> Effects:
+    """A status check failed but the render is not lost: only the look at it failed, not the
+    render, which is paid for and may well be fine; look again later rather than pay another
+    provider for the same video."""
+    outcome = br.Outcome(
+        success=False,
+        duration_s=took,
+        category=error.category,
+        counts=STRATEGIES[error.category].counts_against_breaker,
+    )
+    later = jobs.submitted(
+        job,
+        provider_job_id=job.provider_job_id or "",
+        follow_up_at=now + POLL_RETRY_S,
+        now=now,
+    )
+    side = metric(
+        job, Operation.STATUS_CHECK, success=False, took=took, now=now, setup=setup, error=error
+    )
+    return _next(
+        Effects(
+            job=later,
+            side=side,
+            breaker=_breaker(error.provider_id, outcome, setup),
+            note=f"status check failed ({error.category.value}); polling again",
+        ),
+        "status check failed",
+    )
+
+
+def completion(job: Job, result: VideoResult, *, now: float, setup: Setup) -> Effects:
+    """A render finished and passed the quality check: the one place a job completes, for a
+    status poll and a webhook alike. The generation's metric is billed; the recovery log
+    closes the job's failures, if it had any."""
+    done = jobs.complete(job, result=result, now=now)
+    side = metric(
+        done,
+        Operation.GENERATION,
+        success=True,
+        took=now - started(job),
+        now=now,
+        setup=setup,
+        quality=DELIVERED_QUALITY,
+    )
+    return Effects(job=done, side=(*side, *recovery_side(done)), note="completed")
+
+
+def notice(
+    job: Job,
+    *,
+    provider_id: str,
+    provider_job_id: str,
+    failure: ProviderError | None,
+    video_url: str | None,
+    candidates: Sequence[Candidate],
+    now: float,
+    rand: float,
+    setup: Setup,
+) -> Effects | None:
+    """A verified webhook about ``job``: None when it is stale or a duplicate (the job is done,
+    or moved on to another render); else the completion, or the failure of the render."""
+    if job.terminal or not current_render(job, provider_id, provider_job_id):
+        return None
+    job = jobs.submitted(
+        job, provider_job_id=provider_job_id, follow_up_at=job.next_action_at or now, now=now
+    )
+    if failure is None:
+        return completion(job, VideoResult(video_url=video_url or ""), now=now, setup=setup)
+    # The accepted submit already counted as a success: the render's failure is counted now,
+    # without a duration (the call that failed is the provider's, not ours).
+    after = failed(job, failure, candidates, now=now, rand=rand, setup=setup)
+    return replace(after, note=f"render failed: {after.note}")
+
+
+# Health
+
+
+def probed(
+    provider_id: str,
+    error: ProviderError | None,
+    *,
+    permit: float | None,
+    took: float,
+    now: float,
+    setup: Setup,
+) -> Effects:
+    """A health probe answered (``error`` None) or failed. A failure always counts for the
+    breaker (as the recovery table says); a success only when it held a half-open permit."""
+    if error is None:
+        outcomes: tuple[tuple[str, br.Outcome], ...] = ()
+        if permit is not None:
+            ok = br.Outcome(success=True, duration_s=took, probe=True, permit=permit)
+            outcomes = _breaker(provider_id, ok, setup)
+        return Effects(
+            job=None,
+            side=_probe_metric(provider_id, True, took, now, None, setup),
+            breaker=outcomes,
+            note="up",
+        )
+    bad = br.Outcome(
+        success=False,
+        duration_s=took,
+        category=error.category,
+        counts=STRATEGIES[error.category].counts_against_breaker,
+        probe=permit is not None,
+        permit=permit,
+    )
+    return Effects(
+        job=None,
+        side=_probe_metric(provider_id, False, took, now, error.category.value, setup),
+        breaker=_breaker(provider_id, bad, setup),
+        note=f"down: {error.category.value}",
+    )
+
+
+def success_alert(stats: ProviderStats) -> Alert | None:
+    """An alert when a provider's success rate in the last hour is under the target (with
+    enough calls to mean something)."""
+    calls, oks = stats.calls_1h, stats.successes_1h
+    if calls < MIN_ALERT_SAMPLES or oks >= SUCCESS_TARGET * calls:
+        return None
+    return Alert(
+        f"{stats.provider_id}: success rate {oks / calls:.1%} in the last hour, "
+        f"under the {SUCCESS_TARGET:.1%} target",
+        {"provider": stats.provider_id, "successRate1h": oks / calls},
+    )
+
+
+def transition_alert(provider_id: str, transition: br.Transition) -> Alert | None:
+    """A circuit that opens is an alert; other transitions are only logged."""
+    if transition.to_state is not br.CircuitState.OPEN:
+        return None
+    return Alert(
+        f"circuit opened for {provider_id}: {transition.reason}",
+        {"provider": provider_id, "transition": transition.to_state.value},
+    )
+
+
+# Documents written beside the job
+
+
+def metric(
+    job: Job,
+    operation: Operation,
+    *,
+    success: bool,
+    took: float,
+    now: float,
+    setup: Setup,
+    error: ProviderError | None = None,
+    quality: float | None = None,
+) -> tuple[SideWrite, ...]:
+    """The metrics snapshot of one job operation. Billing: a generation is billed when it
+    succeeded or when its provider charges for the failure; status checks never are."""
+    if not setup.tracking_enabled or not job.provider_id:
+        return ()
+    caps = setup.capabilities.get(job.provider_id)
+    charged = success or (error is not None and error.charged)
+    billed = None
+    if caps is not None and charged and operation is Operation.GENERATION:
+        billed = caps.price_per_video
+    if error is not None and error.category is ErrorCategory.QUALITY_FAILURE:
+        quality = 0.0
+    snap = MetricsSnapshot(
+        provider_id=job.provider_id,
+        at=now,
+        operation=operation,
+        success=success,
+        response_time_s=took,
+        job_id=job.job_id,
+        quality=quality,
+        cost=billed,
+        error_type=error.category.value if error else None,
+        duration_s=job.options.duration.seconds,
+        resolution=job.options.resolution.value,
+        features=tuple(sorted(f.value for f in job.options.features)),
+    )
+    return (SideWrite(METRICS, snap.to_doc()),)
+
+
+def recovery_side(job: Job) -> tuple[SideWrite, ...]:
+    """A finished job that met failures gets its recovery log (one per job: its id)."""
+    if not job.terminal:
+        return ()
+    entry = recovery_log(job)
+    return (SideWrite(RECOVERY_LOGS, entry, doc_id=job.job_id),) if entry is not None else ()
+
+
+def _probe_metric(
+    pid: str, success: bool, took: float, now: float, error_type: str | None, setup: Setup
+) -> tuple[SideWrite, ...]:
+    if not setup.tracking_enabled:
+        return ()
+    snap = MetricsSnapshot(
+        provider_id=pid,
+        at=now,
+        operation=Operation.HEALTH_CHECK,
+        success=success,
+        response_time_s=took,
+        error_type=error_type,
+    )
+    return (SideWrite(METRICS, snap.to_doc()),)
+
+
+def _breaker(pid: str, outcome: br.Outcome, setup: Setup) -> tuple[tuple[str, br.Outcome], ...]:
+    return ((pid, outcome),) if setup.breaker_enabled else ()
+
+
+def _next(effects: Effects, reason: str) -> Effects:
+    """Schedule the job's next action when it has one."""
+    job = effects.job
+    if job is None or job.terminal or job.next_action_at is None:
+        return effects
+    return replace(effects, schedule=Schedule(job.next_action_at, reason))

@@ -1,0 +1,52 @@
+"""systemDashboard and setCircuitState: load the documents the dashboard shows and hand them to
+the pure view (`shared.dashboard`); force a circuit open, closed or back to automatic."""
+
+from __future__ import annotations
+
+import logging
+
+from shared import breaker as br
+from shared import dashboard
+from shared.jobs import JobStatus
+from shared.shell.context import Shell
+from shared.stores import base as stores
+
+log = logging.getLogger("cvplus")
+
+DAY = 86_400.0
+
+
+def set_circuit(
+    shell: Shell, provider_id: str, action: br.ManualAction, *, by: str, reason: str
+) -> br.Transition | None:
+    if provider_id not in shell.providers:
+        raise KeyError(provider_id)
+    transition = shell.breakers.force(provider_id, action, by=by, reason=reason, now=shell.clock())
+    log.warning("circuit %s: %s by %s: %s", provider_id, action.value, by, reason)
+    return transition
+
+
+def load(shell: Shell, *, failed_jobs: int = 10) -> dashboard.Loaded:
+    now = shell.clock()
+    providers = [
+        dashboard.ProviderDocs(
+            capabilities=provider.capabilities,
+            stats=shell.docs.get(stores.STATS, pid) or {},
+            state=shell.breakers.state(pid, now=now, fresh=True),
+            window=shell.breakers.window(pid, now=now),
+        )
+        for pid, provider in shell.providers.items()
+    ]
+    return dashboard.Loaded(
+        now=now,
+        providers=providers,
+        recovery_logs=shell.docs.query(
+            stores.RECOVERY_LOGS,
+            where=[("timestamp", ">=", now - DAY)],
+            order_by="timestamp",
+            descending=True,
+            limit=1000,
+        ),
+        failed_jobs=shell.jobs.recent(limit=failed_jobs, status=JobStatus.FAILED.value),
+        transitions=shell.breakers.transitions(since=now - DAY, limit=100),
+    )

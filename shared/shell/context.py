@@ -1,0 +1,165 @@
+"""What every trigger family shares: the stores, the adapters, the scheduler, the clock; the
+candidates a decision ranks; and `Shell.apply`, the one place `Effects` are written."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from shared import breaker as br
+from shared import orchestration as orch
+from shared.jobs import Job
+from shared.providers.base import VideoProvider
+from shared.scoring import BusinessRules, Candidate, ProviderStats
+from shared.stores import base as stores
+from shared.stores.base import BreakerStore, DocumentStore, JobStore
+from shared.stores.codec import stats_from_doc
+
+log = logging.getLogger("cvplus")
+
+STATS_TTL_S = 30.0  # how long an instance ranks on the provider_stats it read
+
+
+class TaskScheduler(Protocol):
+    """Delayed work for a job (Cloud Tasks in production)."""
+
+    def schedule(self, job_id: str, *, at: float, reason: str) -> None: ...
+
+
+@dataclass
+class RecordingScheduler:
+    """A scheduler that only remembers what was asked (tests, and the inline runner)."""
+
+    tasks: list[tuple[str, float, str]] = field(default_factory=list)
+
+    def schedule(self, job_id: str, *, at: float, reason: str) -> None:
+        self.tasks.append((job_id, at, reason))
+
+
+def alert(message: str, **fields: object) -> None:
+    """An ERROR-severity structured entry marked as an alert, for a Cloud Logging alert policy."""
+    log.error(message, extra={"json_fields": {"alert": True, **fields}})
+
+
+@dataclass
+class Shell:
+    jobs: JobStore
+    breakers: BreakerStore
+    docs: DocumentStore
+    providers: Mapping[str, VideoProvider]
+    scheduler: TaskScheduler
+    rules: BusinessRules = field(default_factory=BusinessRules)
+    webhook_base_url: str | None = None
+    token_key: bytes = b""
+    breaker_enabled: bool = True
+    tracking_enabled: bool = True
+    max_attempts: int = 4
+    user_jobs_per_hour: int = 10
+    webhook_wait_s: float | None = None
+    clock: Callable[[], float] = time.time
+    rand: Callable[[], float] = random.random
+    instance_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    _stats: dict[str, ProviderStats] = field(default_factory=dict)
+    _stats_at: float = -1e18
+    _in_flight: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def setup(self) -> orch.Setup:
+        return orch.Setup(
+            capabilities={pid: p.capabilities for pid, p in self.providers.items()},
+            rules=self.rules,
+            breaker_enabled=self.breaker_enabled,
+            tracking_enabled=self.tracking_enabled,
+            webhook_base_url=self.webhook_base_url,
+            webhook_wait_s=self.webhook_wait_s,
+        )
+
+    def candidates(self, now: float) -> list[Candidate]:
+        """Every provider as the scorer sees it: capabilities, stats (cached for STATS_TTL_S),
+        the breaker as this instance sees it, and the renders it has in flight."""
+        if now - self._stats_at > STATS_TTL_S:
+            for pid in self.providers:
+                doc = self.docs.get(stores.STATS, pid)
+                if doc is not None:
+                    self._stats[pid] = stats_from_doc(pid, doc)
+                    self._in_flight[pid] = int(doc.get("inFlight") or 0)
+            self._stats_at = now
+        return [
+            Candidate(
+                capabilities=provider.capabilities,
+                stats=self._stats.get(pid) or ProviderStats(provider_id=pid),
+                breaker=(
+                    self.breakers.state(pid, now=now)
+                    if self.breaker_enabled
+                    else br.BreakerState(provider_id=pid)
+                ),
+                breaker_policy=self.breakers.policy(pid),
+                in_flight=self._in_flight.get(pid, 0),
+            )
+            for pid, provider in self.providers.items()
+        ]
+
+    def apply(self, effects: orch.Effects, *, now: float, saved: bool = False) -> Job | None:
+        """Write what a decision wants: breaker outcomes, alerts, then the job with its side
+        documents (keeping the lease while there is more to do now), then its next run.
+        ``saved``: the job was already written (in a webhook's transaction). A job the store
+        refuses (a webhook finished it meanwhile, or a slow call outlived the lease) is read
+        back: the stored job is the truth; our side documents are dropped with our version."""
+        for pid, outcome in effects.breaker:
+            self.record(pid, outcome)
+        for entry in effects.alerts:
+            alert(entry.message, **entry.fields)
+        job = effects.job
+        if job is None:
+            for write in effects.side:
+                if write.doc_id is None:
+                    self.docs.add(write.collection, write.data)
+                else:
+                    self.docs.put(write.collection, write.doc_id, write.data)
+            return None
+        if not saved:
+            try:
+                self.jobs.save(
+                    job,
+                    owner=self.instance_id,
+                    now=now,
+                    side=effects.side,
+                    release=orch.settled(job, now),
+                )
+            except (stores.TerminalJobError, stores.LeaseLostError) as exc:
+                log.warning("job %s: not saved (%s); keeping the stored job", job.job_id, exc)
+                stored = self.jobs.get(job.job_id)
+                return stored if stored is not None else job
+        due = effects.schedule
+        # The process loop runs what is due now itself; only later work becomes a task.
+        if due is not None and (saved or due.at > now):
+            self.scheduler.schedule(job.job_id, at=due.at, reason=due.reason)
+        return job
+
+    def record(self, provider_id: str, outcome: br.Outcome) -> None:
+        transition = self.breakers.record(provider_id, outcome, now=self.clock())
+        if transition is None:
+            return
+        opened = orch.transition_alert(provider_id, transition)
+        if opened is not None:
+            alert(opened.message, **opened.fields)
+        else:
+            log.warning(
+                "circuit %s: %s -> %s (%s)",
+                provider_id,
+                transition.from_state.value,
+                transition.to_state.value,
+                transition.reason,
+            )
+
+    def release(self, job: Job) -> None:
+        """Let go of the lease of a job left due (the process loop's bound was reached)."""
+        try:
+            self.jobs.save(job, owner=self.instance_id, now=self.clock())
+        except stores.StoreError as exc:  # the lease ran out and another worker took over
+            log.warning("job %s: could not release the lease: %s", job.job_id, exc)

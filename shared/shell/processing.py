@@ -1,0 +1,208 @@
+"""generateVideo's intake, and the process loop of processVideoJob and videoJobTask: claim the
+job, then ask `orchestration.next_step` what to do until the job is finished or waits."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from shared import breaker as br
+from shared import jobs
+from shared import orchestration as orch
+from shared.errors import ProviderError
+from shared.jobs import Job, VideoResult
+from shared.model import Tier, VideoOptions
+from shared.providers.base import RenderState, SubmitRequest
+from shared.scoring import Scored
+from shared.shell.context import Shell
+from shared.stores import base as stores
+from shared.tokens import webhook_token
+
+log = logging.getLogger("cvplus")
+
+
+class LimitExceededError(Exception):
+    """The user asked for more videos this hour than the limit allows."""
+
+
+def create_job(
+    shell: Shell,
+    *,
+    user_id: str,
+    script: str,
+    options: VideoOptions,
+    tier: Tier = Tier.FREE,
+    request_id: str | None = None,
+    cv_job_id: str | None = None,
+) -> tuple[Job, bool]:
+    """A new queued job, or the existing one for the same user and ``requestId`` (then True:
+    deduplicated). Raises LimitExceededError past the per-user hourly limit, and
+    jobs.RequestReusedError when the requestId's job asked for something else."""
+    now = shell.clock()
+    job_id = jobs.job_id_for(user_id, request_id) if request_id else f"vj_{uuid.uuid4().hex}"
+    fingerprint = jobs.request_fingerprint(script, options, cv_job_id)
+    recent = shell.jobs.count_created_since(user_id, now - 3600.0)
+    if recent >= shell.user_jobs_per_hour:
+        # A repeated request is answered even at the limit; below it, create() finds it.
+        existing = shell.jobs.get(job_id) if request_id else None
+        if existing is not None:
+            return jobs.same_request(existing, fingerprint), True
+        raise LimitExceededError(
+            f"{recent} videos asked for in the last hour; the limit is {shell.user_jobs_per_hour}"
+        )
+    job = Job(
+        job_id=job_id,
+        created_at=now,
+        updated_at=now,
+        deadline_at=now + orch.JOB_TIMEOUT_S,
+        next_action_at=now,
+        user_id=user_id,
+        request_id=request_id,
+        request_fingerprint=fingerprint,
+        cv_job_id=cv_job_id,
+        script=script,
+        tier=tier,
+        options=options,
+        max_attempts=shell.max_attempts,
+    )
+    stored, created = shell.jobs.create(job)
+    log.info("job %s created for %s (%s)", job_id, user_id, "new" if created else "existing")
+    return jobs.same_request(stored, fingerprint), not created
+
+
+def process(shell: Shell, job_id: str, *, seen: stores.SeenJob | None = None) -> Job | None:
+    """Claim the job if it is due and advance it as far as it goes without waiting. ``seen``:
+    the job as a trigger event delivered it (saves the store a read)."""
+    now = shell.clock()
+    job = shell.jobs.claim(
+        job_id, owner=shell.instance_id, now=now, lease_s=orch.LEASE_S, seen=seen
+    )
+    if job is None:
+        return None
+    for _ in range(orch.max_rounds(job)):
+        now = shell.clock()
+        step = orch.next_step(job, now)
+        if step is orch.Next.STOP:
+            break
+        if step is orch.Next.EXPIRE:
+            job = _write(shell, orch.expire(job, now), now)
+            break
+        if step is orch.Next.POLL:
+            job = _follow_up(shell, job, now)
+        elif step is orch.Next.ORPHANED:
+            job = _failed(shell, job, orch.orphaned_error(job), now=now)
+        else:
+            job = _submit(shell, job, now)
+    if not orch.settled(job, shell.clock()):
+        shell.release(job)  # the last save kept the lease (the loop's bound was reached)
+    return job
+
+
+def _submit(shell: Shell, job: Job, now: float) -> Job:
+    setup = shell.setup
+    ranking = orch.choose(job, shell.candidates(now), now=now, setup=setup)
+    for choice in ranking.ranked:
+        permit: float | None = None
+        if orch.needs_permit(choice, setup):
+            grant = shell.breakers.acquire(choice.provider_id, now=now)
+            if not grant.granted:
+                continue
+            permit = grant.permit
+        return _call(shell, job, choice, permit, now)
+    return _write(shell, orch.no_provider(job, ranking, now), now)
+
+
+def _call(shell: Shell, job: Job, choice: Scored, permit: float | None, now: float) -> Job:
+    setup = shell.setup
+    job = orch.begin(job, choice, now)
+    shell.jobs.save(job, owner=shell.instance_id, now=now, release=False)  # checkpoint
+    request = SubmitRequest(
+        job_id=job.job_id,
+        attempt=job.key_seq,
+        script=job.script,
+        options=job.options,
+        callback_url=orch.callback_url(choice.provider_id, setup),
+        callback_token=webhook_token(shell.token_key, job.job_id),
+    )
+    started = shell.clock()
+    try:
+        submission = shell.providers[choice.provider_id].submit(request)
+    except ProviderError as error:
+        took = shell.clock() - started
+        return _failed(shell, job, error, now=now, permit=permit, took=took)
+    took = shell.clock() - started
+    effects = orch.accepted(
+        job, submission.provider_job_id, permit=permit, took=took, now=now, setup=setup
+    )
+    return _write(shell, effects, now)
+
+
+def _follow_up(shell: Shell, job: Job, now: float) -> Job:
+    """The render's follow-up is due: a status poll (or the deadline of a lost webhook)."""
+    setup = shell.setup
+    started = shell.clock()
+    try:
+        status = shell.providers[job.provider_id or ""].status(
+            job.provider_job_id or "", expected_duration_s=job.options.duration.seconds
+        )
+    except ProviderError as error:
+        took = shell.clock() - started
+        circuit_open = (
+            setup.breaker_enabled
+            and shell.breakers.admission(error.provider_id, now=now) is br.Admission.REJECT
+        )
+        if orch.render_lost(job, error, now=now, circuit_open=circuit_open):
+            return _failed(shell, job, error, now=now, took=took)
+        log.warning(
+            "job %s: status check on %s failed (%s); polling again",
+            job.job_id,
+            error.provider_id,
+            error.category.value,
+        )
+        return _write(shell, orch.poll_again(job, error, took=took, now=now, setup=setup), now)
+    took = shell.clock() - started
+    if status.state is not RenderState.COMPLETED:
+        return _write(shell, orch.still_rendering(job, took=took, now=now, setup=setup), now)
+    result = VideoResult(
+        video_url=status.video_url or "",
+        thumbnail_url=status.thumbnail_url,
+        duration_s=status.duration_s,
+    )
+    return _write(shell, orch.completion(job, result, now=now, setup=setup), now)
+
+
+def _failed(
+    shell: Shell,
+    job: Job,
+    error: ProviderError,
+    *,
+    now: float,
+    permit: float | None = None,
+    took: float = 0.0,
+) -> Job:
+    effects = orch.failed(
+        job,
+        error,
+        shell.candidates(now),
+        now=now,
+        rand=shell.rand(),
+        setup=shell.setup,
+        permit=permit,
+        took=took,
+    )
+    log.warning(
+        "job %s: %s on %s -> %s (%s)",
+        job.job_id,
+        error.category.value,
+        error.provider_id,
+        effects.note,
+        effects.why,
+    )
+    return _write(shell, effects, now)
+
+
+def _write(shell: Shell, effects: orch.Effects, now: float) -> Job:
+    written = shell.apply(effects, now=now)
+    if written is None:  # every effect of the process loop carries the job
+        raise ValueError("a job decision without a job")
+    return written

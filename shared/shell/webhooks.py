@@ -1,0 +1,70 @@
+"""providerWebhook: verify a provider's callback with its adapter, then apply
+`orchestration.notice` to the job in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from shared import orchestration as orch
+from shared.jobs import Job
+from shared.providers.base import WebhookError, WebhookRequest, failure_of
+from shared.shell.context import Shell
+from shared.stores.base import SideWrite
+from shared.tokens import webhook_token
+
+
+def on_webhook(shell: Shell, provider_id: str, request: WebhookRequest) -> str:
+    """Verify and apply one provider callback. Returns what happened (for the log and the
+    answer); raises WebhookError with the status to answer for a request we refuse."""
+    provider = shell.providers.get(provider_id)
+    if provider is None:
+        raise WebhookError(404, f"unknown provider {provider_id!r}")
+    job_id = request.query.get("job")
+    token = webhook_token(shell.token_key, job_id) if job_id else None
+    event = provider.parse_webhook(request, expected_token=token)
+    job_id = event.job_id or job_id
+    if not job_id:
+        raise WebhookError(400, "the callback names no job")
+    now = shell.clock()
+    failure = failure_of(event)
+    candidates = shell.candidates(now) if failure is not None else []
+    rand = shell.rand()
+    setup = shell.setup
+
+    def decide(job: Job) -> orch.Effects | None:
+        return orch.notice(
+            job,
+            provider_id=provider_id,
+            provider_job_id=event.provider_job_id,
+            failure=failure,
+            video_url=event.video_url,
+            candidates=candidates,
+            now=now,
+            rand=rand,
+            setup=setup,
+        )
+
+    effects, stored = transact(shell, job_id, decide, now=now)
+    if effects is None:
+        return "ignored: stale or duplicate event" if stored is not None else "ignored: unknown job"
+    shell.apply(effects, now=now, saved=True)
+    return effects.note
+
+
+def transact(
+    shell: Shell, job_id: str, decide: Callable[[Job], orch.Effects | None], *, now: float
+) -> tuple[orch.Effects | None, Job | None]:
+    """Run ``decide`` on the job in a transaction and write its job and side documents there.
+    Returns the decision of the transaction's last run (a transaction runs its function again
+    when the job changed under it) and the stored job (None: no such job)."""
+    last: orch.Effects | None = None
+
+    def change(job: Job) -> tuple[Job, tuple[SideWrite, ...]] | None:
+        nonlocal last
+        last = decide(job)
+        if last is None or last.job is None:
+            return None
+        return last.job, last.side
+
+    stored = shell.jobs.transact(job_id, change, now=now)
+    return last, stored

@@ -1,0 +1,120 @@
+"""Secrets: CVPLUS_INTERNAL_SECRET is long enough and present wherever it is used (outside the
+emulator), and each function is given only the secrets it uses."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from functions import runtime
+from shared.settings import Secret, Settings, SettingsError
+from tests.security.conftest import Harness
+
+STRONG = "s" * 32
+
+
+def _problems(run: object) -> dict[str, str]:
+    assert callable(run)
+    with pytest.raises(SettingsError) as caught:
+        run()
+    return {p.name: p.reason for p in caught.value.problems}
+
+
+@pytest.mark.parametrize("short", ["x", "s" * 31, "é" * 15])
+def test_a_short_internal_secret_is_a_settings_error_naming_it(short: str) -> None:
+    problems = _problems(lambda: Settings.from_env({"CVPLUS_INTERNAL_SECRET": short}))
+    assert problems == {"CVPLUS_INTERNAL_SECRET": "shorter than 32 bytes"}
+
+
+def test_the_error_never_shows_the_value() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"CVPLUS_INTERNAL_SECRET": "hunter2-short"})
+    assert "hunter2" not in str(caught.value)
+
+
+def test_32_bytes_is_enough() -> None:
+    settings = Settings.from_env({"CVPLUS_INTERNAL_SECRET": STRONG})
+    assert settings.internal_secret == Secret(STRONG)
+    settings.require(["CVPLUS_INTERNAL_SECRET"])
+
+
+def test_outside_the_emulator_a_function_that_uses_it_requires_it() -> None:
+    settings = Settings.from_env({})
+    problems = _problems(lambda: settings.require(["HEYGEN_API_KEY", "CVPLUS_INTERNAL_SECRET"]))
+    assert list(problems) == ["CVPLUS_INTERNAL_SECRET"]
+    assert "required outside the emulator" in problems["CVPLUS_INTERNAL_SECRET"]
+    settings.require(["HEYGEN_API_KEY"])  # provider keys stay optional
+
+
+def test_in_the_emulator_it_may_be_unset() -> None:
+    settings = Settings.from_env({"FUNCTIONS_EMULATOR": "true"})
+    assert settings.emulator
+    settings.require(["CVPLUS_INTERNAL_SECRET"])
+
+
+def test_a_task_without_the_secret_fails_naming_it_and_runs_nothing(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """D-ID jobs used to wait forever without it (no callback token, unsigned tasks)."""
+    monkeypatch.setattr(runtime, "_settings", Settings.from_env({}))
+    body = json.dumps({"jobId": "vj_" + "b" * 32, "token": "0" * 64}).encode()
+    with pytest.raises(SettingsError, match="CVPLUS_INTERNAL_SECRET"):
+        harness.post("videoJobTask", body)
+
+
+# Function -> the secrets it reads, and nothing else.
+EXPECTED = {
+    "generateVideo": set(),
+    "systemDashboard": set(),
+    "setCircuitState": set(),
+    "dashboard": set(),
+    "processVideoJob": {
+        "HEYGEN_API_KEY",
+        "RUNWAYML_API_KEY",
+        "DID_API_KEY",
+        "CVPLUS_INTERNAL_SECRET",
+    },
+    "videoJobTask": {"HEYGEN_API_KEY", "RUNWAYML_API_KEY", "DID_API_KEY", "CVPLUS_INTERNAL_SECRET"},
+    "providerHealthCheck": {
+        "HEYGEN_API_KEY",
+        "RUNWAYML_API_KEY",
+        "DID_API_KEY",
+        "CVPLUS_INTERNAL_SECRET",
+    },
+    "providerWebhook": {"HEYGEN_WEBHOOK_SECRET", "CVPLUS_INTERNAL_SECRET"},
+}
+MODULES = {
+    "generateVideo": "generate",
+    "systemDashboard": "admin",
+    "setCircuitState": "admin",
+    "dashboard": "admin",
+    "processVideoJob": "jobs",
+    "videoJobTask": "jobs",
+    "providerHealthCheck": "health",
+    "providerWebhook": "webhooks",
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_function_declares_only_the_secrets_it_uses(name: str) -> None:
+    import importlib
+
+    fn = getattr(importlib.import_module(f"functions.{MODULES[name]}"), name)
+    endpoint = fn.__firebase_endpoint__
+    declared = {s["key"] for s in endpoint.secretEnvironmentVariables or []}
+    assert declared == EXPECTED[name]
+
+
+def test_every_deployed_function_is_covered() -> None:
+    """main.py's __all__, read without importing it (its import initialises the Admin SDK)."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse((Path(__file__).parents[2] / "main.py").read_text())
+    exported = next(
+        node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "__all__"
+    )
+    assert set(ast.literal_eval(exported)) == set(EXPECTED)

@@ -1,0 +1,528 @@
+"""The orchestration decisions as plain values: what to do next with a job, and the Effects of
+every answer (job, side documents, breaker outcomes, next run, alerts)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shared import breaker as br
+from shared import jobs
+from shared import orchestration as orch
+from shared.errors import ErrorCategory, ProviderError
+from shared.jobs import Job, JobStatus, VideoResult
+from shared.model import Duration, VideoOptions
+from shared.providers import did, heygen, runwayml
+from shared.recovery import STRATEGIES
+from shared.scoring import Candidate, ProviderStats, Ranking, Rejected
+from shared.stores.base import METRICS, RECOVERY_LOGS
+from shared.tracking import Operation
+
+NOW = 10_000.0
+CAPS = {c.provider_id: c for c in (heygen.CAPABILITIES, did.CAPABILITIES, runwayml.CAPABILITIES)}
+SETUP = orch.Setup(capabilities=CAPS, webhook_base_url="https://functions.example/")
+QUIET = replace(SETUP, breaker_enabled=False, tracking_enabled=False)
+RESULT = VideoResult(video_url="https://cdn.example/v.mp4")
+
+
+def new_job(**changes: object) -> Job:
+    job = Job(job_id="job-1", created_at=NOW, deadline_at=NOW + orch.JOB_TIMEOUT_S)
+    return replace(job, **changes)  # type: ignore[arg-type]
+
+
+def on(provider_id: str, job: Job | None = None, *, now: float = NOW) -> Job:
+    """A job whose attempt on ``provider_id`` was checkpointed (no answer yet)."""
+    job = job or new_job()
+    return jobs.begin_attempt(
+        job, provider_id=provider_id, options=job.options, degradations=(), reasoning=(), now=now
+    )
+
+
+def rendering(provider_id: str = "heygen", *, now: float = NOW) -> Job:
+    return jobs.submitted(
+        on(provider_id, now=now), provider_job_id="r-1", follow_up_at=now, now=now
+    )
+
+
+def error(category: ErrorCategory, pid: str = "heygen", *, charged: bool = False) -> ProviderError:
+    return ProviderError(category, f"simulated {category.value}", provider_id=pid, charged=charged)
+
+
+def candidates() -> list[Candidate]:
+    return [
+        Candidate(
+            capabilities=c,
+            stats=ProviderStats(provider_id=pid),
+            breaker=br.BreakerState(provider_id=pid),
+            breaker_policy=br.BreakerPolicy(),
+            in_flight=0,
+        )
+        for pid, c in CAPS.items()
+    ]
+
+
+def metrics(effects: orch.Effects) -> list[dict[str, object]]:
+    return [dict(w.data) for w in effects.side if w.collection == METRICS]
+
+
+def logs(effects: orch.Effects) -> list[dict[str, object]]:
+    return [dict(w.data) for w in effects.side if w.collection == RECOVERY_LOGS]
+
+
+# What to do next
+
+
+def test_next_step_for_each_kind_of_job() -> None:
+    assert orch.next_step(new_job(), NOW) is orch.Next.SUBMIT
+    assert orch.next_step(new_job(next_action_at=NOW + 1), NOW) is orch.Next.STOP
+    assert orch.next_step(jobs.complete(rendering(), result=RESULT, now=NOW), NOW) is orch.Next.STOP
+    assert orch.next_step(new_job(), NOW + orch.JOB_TIMEOUT_S + 1) is orch.Next.EXPIRE
+    assert orch.next_step(rendering(), NOW) is orch.Next.POLL
+    assert orch.next_step(on("heygen"), NOW) is orch.Next.ORPHANED
+
+
+def test_an_answered_attempt_is_not_open() -> None:
+    failed = jobs.record_failure(on("heygen"), category="timeout", message="", now=NOW)
+    assert not orch.open_attempt(failed)
+    assert not orch.open_attempt(rendering())
+    assert not orch.open_attempt(new_job())
+    assert orch.open_attempt(on("heygen"))
+
+
+def test_an_expired_job_fails_with_its_recovery_log() -> None:
+    failed_once = jobs.record_failure(on("heygen"), category="timeout", message="", now=NOW)
+    effects = orch.expire(failed_once, NOW + 5)
+    assert effects.job is not None
+    assert effects.job.status is JobStatus.FAILED
+    assert effects.job.error is not None
+    assert effects.job.error.code == "deadline_exceeded"
+    assert [d["jobId"] for d in logs(effects)] == ["job-1"]
+    assert effects.schedule is None
+    assert logs(orch.expire(new_job(), NOW)) == []  # never failed: no recovery log
+
+
+def test_an_orphaned_attempt_is_a_timeout_on_its_provider() -> None:
+    lost = orch.orphaned_error(on("did"))
+    assert lost.category is ErrorCategory.TIMEOUT
+    assert lost.provider_id == "did"
+
+
+# Submitting
+
+
+def test_choose_ranks_the_capable_providers_and_begin_checkpoints_the_best() -> None:
+    ranking = orch.choose(new_job(), candidates(), now=NOW, setup=SETUP)
+    best = ranking.ranked[0]
+    job = orch.begin(new_job(), best, NOW)
+    assert job.provider_id == best.provider_id
+    assert orch.open_attempt(job)
+    assert not orch.needs_permit(best, SETUP)
+    probing = replace(best, probe=True)
+    assert orch.needs_permit(probing, SETUP)
+    assert not orch.needs_permit(probing, QUIET)
+
+
+def test_no_provider_waits_for_the_next_chance_or_fails() -> None:
+    later = Ranking(
+        ranked=(), rejected=(Rejected(provider_id="heygen", reason="busy", until=NOW + 9),)
+    )
+    waiting = orch.no_provider(new_job(), later, NOW)
+    assert waiting.job is not None
+    assert waiting.job.next_action_at == NOW + 9
+    assert waiting.schedule == orch.Schedule(NOW + 9, "retry")
+
+    never = Ranking(ranked=(), rejected=(Rejected(provider_id="did", reason="no 4k"),))
+    failed = orch.no_provider(new_job(), never, NOW)
+    assert failed.job is not None
+    assert failed.job.error is not None
+    assert failed.job.error.code == "no_capable_provider"
+    assert "did: no 4k" in failed.job.error.message
+
+    too_late = Ranking(
+        ranked=(), rejected=(Rejected(provider_id="heygen", reason="x", until=1e12),)
+    )
+    expired = orch.no_provider(new_job(), too_late, NOW)
+    assert expired.job is not None
+    assert expired.job.status is JobStatus.FAILED
+    assert expired.schedule is None
+
+
+def test_callbacks_only_for_providers_that_send_webhooks() -> None:
+    assert orch.callback_url("heygen", SETUP) == "https://functions.example/providerWebhook/heygen"
+    assert orch.callback_url("runwayml", SETUP) is None  # polled
+    assert orch.callback_url("unknown", SETUP) is None
+    assert orch.callback_url("heygen", replace(SETUP, webhook_base_url=None)) is None
+
+
+def test_the_first_look_at_a_render_waits_for_its_webhook() -> None:
+    assert orch.follow_up_wait("runwayml", SETUP) == orch.POLL_INTERVAL_S
+    grace = orch.WEBHOOK_GRACE * CAPS["heygen"].typical_render_s
+    assert orch.follow_up_wait("heygen", SETUP) == grace
+    assert orch.follow_up_wait("heygen", replace(SETUP, webhook_wait_s=7.0)) == 7.0
+
+
+def test_an_accepted_submit_is_a_breaker_success_and_a_follow_up() -> None:
+    effects = orch.accepted(on("heygen"), "r-9", permit=5.0, took=1.5, now=NOW, setup=SETUP)
+    assert effects.job is not None
+    assert effects.job.provider_job_id == "r-9"
+    assert effects.breaker == (
+        ("heygen", br.Outcome(success=True, duration_s=1.5, probe=True, permit=5.0)),
+    )
+    assert effects.schedule is not None
+    assert effects.schedule.at == NOW + orch.follow_up_wait("heygen", SETUP)
+    assert effects.side == ()  # the generation's metric is written when it ends
+    given_time = orch.accepted(
+        on("did"), "r-1", permit=None, took=1.0, now=NOW, setup=QUIET, follow_up_at=NOW + 3
+    )
+    assert given_time.breaker == ()
+    assert given_time.job is not None
+    assert given_time.job.next_action_at == NOW + 3
+
+
+def test_a_failed_submit_counts_alerts_and_fails_over() -> None:
+    job = on("heygen")
+    effects = orch.failed(
+        job, error(ErrorCategory.AUTHENTICATION), candidates(), now=NOW + 2, rand=0.5, setup=SETUP
+    )
+    assert effects.alerts
+    assert effects.alerts[0].fields["category"] == "authentication"
+    (pid, outcome), *_ = effects.breaker
+    assert pid == "heygen"
+    assert not outcome.success
+    assert outcome.counts is STRATEGIES[ErrorCategory.AUTHENTICATION].counts_against_breaker
+    assert effects.job is not None
+    assert "heygen" in effects.job.excluded
+    assert effects.note == "switch_provider"
+    assert effects.why
+    assert [m["operationType"] for m in metrics(effects)] == [Operation.GENERATION.value]
+
+
+def test_a_failure_without_tracking_or_breaker_writes_neither() -> None:
+    effects = orch.failed(
+        on("heygen"), error(ErrorCategory.TRANSIENT), candidates(), now=NOW, rand=0.1, setup=QUIET
+    )
+    assert effects.breaker == ()
+    assert effects.side == ()
+    assert effects.alerts == ()
+
+
+# Following a render
+
+
+def test_a_render_still_running_is_polled_again() -> None:
+    effects = orch.still_rendering(rendering(), took=0.3, now=NOW + 1, setup=SETUP)
+    assert effects.schedule == orch.Schedule(NOW + 1 + orch.POLL_INTERVAL_S, "status poll")
+    assert [m["operationType"] for m in metrics(effects)] == [Operation.STATUS_CHECK.value]
+    assert metrics(effects)[0]["cost"] is None
+
+
+@pytest.mark.parametrize(
+    ("category", "elapsed", "circuit_open", "lost"),
+    [
+        (ErrorCategory.PROCESSING_ERROR, 1.0, False, True),
+        (ErrorCategory.QUALITY_FAILURE, 1.0, False, True),
+        (ErrorCategory.NETWORK_ERROR, orch.RENDER_PATIENCE_S + 1, False, True),
+        (ErrorCategory.NETWORK_ERROR, 1.0, True, True),
+        (ErrorCategory.NETWORK_ERROR, 1.0, False, False),
+    ],
+)
+def test_when_a_render_is_lost(
+    category: ErrorCategory, elapsed: float, circuit_open: bool, lost: bool
+) -> None:
+    job = rendering()
+    now = NOW + elapsed
+    assert orch.render_lost(job, error(category), now=now, circuit_open=circuit_open) is lost
+
+
+def test_a_failed_look_keeps_the_render_and_looks_again() -> None:
+    effects = orch.poll_again(
+        rendering(), error(ErrorCategory.NETWORK_ERROR), took=2.0, now=NOW + 1, setup=SETUP
+    )
+    assert effects.job is not None
+    assert effects.job.provider_job_id == "r-1"
+    assert effects.schedule == orch.Schedule(NOW + 1 + orch.POLL_RETRY_S, "status check failed")
+    ((_, outcome),) = effects.breaker
+    assert not outcome.success
+    assert outcome.permit is None
+    assert metrics(effects)[0]["success"] is False
+
+
+def test_a_completion_is_billed_and_closes_the_recovery_log() -> None:
+    first = jobs.record_failure(on("heygen"), category="timeout", message="", now=NOW + 1)
+    second = jobs.submitted(
+        on("did", first, now=NOW + 2), provider_job_id="r-2", follow_up_at=NOW + 3, now=NOW + 2
+    )
+    effects = orch.completion(second, RESULT, now=NOW + 60, setup=SETUP)
+    assert effects.job is not None
+    assert effects.job.status is JobStatus.COMPLETED
+    (metric,) = metrics(effects)
+    assert metric["cost"] == CAPS["did"].price_per_video
+    assert metric["videoQuality"] == orch.DELIVERED_QUALITY
+    assert metric["responseTime"] == pytest.approx(58_000.0)  # ms
+    assert logs(effects)[0]["success"] is True
+    assert effects.schedule is None
+    assert effects.breaker == ()
+
+
+# Webhooks
+
+
+def test_a_webhook_for_the_current_render_completes_the_job() -> None:
+    effects = orch.notice(
+        rendering(),
+        provider_id="heygen",
+        provider_job_id="r-1",
+        failure=None,
+        video_url=RESULT.video_url,
+        candidates=(),
+        now=NOW + 30,
+        rand=0.5,
+        setup=SETUP,
+    )
+    assert effects is not None
+    assert effects.note == "completed"
+    assert effects.job is not None
+    assert effects.job.result == RESULT
+
+
+def test_a_webhook_that_beats_the_save_of_its_render_id_counts() -> None:
+    effects = orch.notice(
+        on("heygen"),
+        provider_id="heygen",
+        provider_job_id="r-7",
+        failure=None,
+        video_url=None,
+        candidates=(),
+        now=NOW,
+        rand=0.5,
+        setup=SETUP,
+    )
+    assert effects is not None
+    assert effects.job is not None
+    assert effects.job.provider_job_id == "r-7"
+    assert effects.job.status is JobStatus.COMPLETED
+
+
+def test_a_failed_render_by_webhook_fails_over() -> None:
+    failure = error(ErrorCategory.PROCESSING_ERROR, charged=True)
+    effects = orch.notice(
+        rendering(),
+        provider_id="heygen",
+        provider_job_id="r-1",
+        failure=failure,
+        video_url=None,
+        candidates=candidates(),
+        now=NOW + 30,
+        rand=0.5,
+        setup=SETUP,
+    )
+    assert effects is not None
+    assert effects.note.startswith("render failed: ")
+    ((_, outcome),) = effects.breaker
+    assert outcome == br.Outcome(success=False, category=failure.category, counts=True)
+    assert metrics(effects)[0]["cost"] == CAPS["heygen"].price_per_video  # billed and wasted
+
+
+def test_stale_and_duplicate_webhooks_change_nothing() -> None:
+    def notice(job: Job, provider_job_id: str = "r-1") -> orch.Effects | None:
+        return orch.notice(
+            job,
+            provider_id="heygen",
+            provider_job_id=provider_job_id,
+            failure=None,
+            video_url=None,
+            candidates=(),
+            now=NOW,
+            rand=0.5,
+            setup=SETUP,
+        )
+
+    assert notice(rendering(), "r-other") is None
+    done = notice(rendering())
+    assert done is not None
+    assert done.job is not None
+    assert notice(done.job) is None
+    assert notice(new_job()) is None  # never submitted
+
+
+# Health
+
+
+def test_probes() -> None:
+    up = orch.probed("did", None, permit=None, took=0.2, now=NOW, setup=SETUP)
+    assert up.note == "up"
+    assert up.breaker == ()
+    assert up.job is None
+    assert metrics(up)[0]["operationType"] == Operation.HEALTH_CHECK.value
+    probe = orch.probed("did", None, permit=3.0, took=0.2, now=NOW, setup=SETUP)
+    assert probe.breaker == (
+        ("did", br.Outcome(success=True, duration_s=0.2, probe=True, permit=3.0)),
+    )
+    down = orch.probed(
+        "did",
+        error(ErrorCategory.AUTHENTICATION, "did"),
+        permit=None,
+        took=0.1,
+        now=NOW,
+        setup=SETUP,
+    )
+    assert down.note == "down: authentication"
+    assert down.breaker[0][1].category is ErrorCategory.AUTHENTICATION
+    assert metrics(down)[0]["errorType"] == "authentication"
+    assert orch.probed("did", None, permit=None, took=0.1, now=NOW, setup=QUIET).side == ()
+
+
+def test_alerts_for_low_success_and_opened_circuits() -> None:
+    few = ProviderStats(provider_id="heygen", calls_1h=orch.MIN_ALERT_SAMPLES - 1, successes_1h=0)
+    assert orch.success_alert(few) is None
+    fine = ProviderStats(provider_id="heygen", calls_1h=100, successes_1h=96)
+    assert orch.success_alert(fine) is None
+    low = orch.success_alert(ProviderStats(provider_id="heygen", calls_1h=100, successes_1h=80))
+    assert low is not None
+    assert low.fields["successRate1h"] == 0.8
+
+    def moved(to: br.CircuitState) -> br.Transition:
+        return br.Transition(
+            provider_id="did", from_state=br.CircuitState.CLOSED, to_state=to, reason="r", at=NOW
+        )
+
+    opened = orch.transition_alert("did", moved(br.CircuitState.OPEN))
+    assert opened is not None
+    assert "circuit opened for did" in opened.message
+    assert orch.transition_alert("did", moved(br.CircuitState.HALF_OPEN)) is None
+
+
+def test_a_job_without_a_provider_has_no_metric() -> None:
+    assert (
+        orch.metric(new_job(), Operation.GENERATION, success=True, took=1, now=NOW, setup=SETUP)
+        == ()
+    )
+    unknown = on("elsewhere")
+    (write,) = orch.metric(
+        unknown, Operation.GENERATION, success=True, took=1, now=NOW, setup=SETUP
+    )
+    assert write.data["cost"] is None
+
+
+# Properties
+
+jobs_in_flight = st.builds(
+    lambda pid, elapsed, submitted: (
+        rendering(pid) if submitted else on(pid),
+        elapsed,
+    ),
+    st.sampled_from(sorted(CAPS)),
+    st.floats(0.0, 2 * orch.JOB_TIMEOUT_S),
+    st.booleans(),
+)
+categories = st.sampled_from(list(ErrorCategory))
+
+
+@given(jobs_in_flight, categories, st.floats(0.0, 1.0), st.booleans(), st.booleans())
+def test_a_failure_always_counts_once_and_schedules_what_the_job_waits_for(
+    case: tuple[Job, float], category: ErrorCategory, rand: float, charged: bool, quiet: bool
+) -> None:
+    job, elapsed = case
+    setup = QUIET if quiet else SETUP
+    pid = job.provider_id or ""
+    effects = orch.failed(
+        job,
+        error(category, pid, charged=charged),
+        candidates(),
+        now=NOW + elapsed,
+        rand=rand,
+        setup=setup,
+    )
+    after = effects.job
+    assert after is not None
+    assert after.attempt == job.attempt
+    if quiet:
+        assert effects.breaker == ()
+        assert effects.side == ()
+    else:
+        ((who, outcome),) = effects.breaker
+        assert who == pid
+        assert not outcome.success
+        assert outcome.counts is STRATEGIES[category].counts_against_breaker
+        (metric,) = metrics(effects)
+        assert (metric["cost"] is not None) is charged
+        assert bool(logs(effects)) is (after.terminal)
+    if after.terminal or after.next_action_at is None:
+        assert effects.schedule is None
+    else:
+        assert effects.schedule is not None
+        assert effects.schedule.at == after.next_action_at
+    assert bool(effects.alerts) is (category in orch.ALERTING)
+
+
+@given(
+    st.sampled_from(list(Operation)),
+    st.booleans(),
+    st.one_of(st.none(), categories),
+    st.booleans(),
+    st.sampled_from(list(Duration)),
+)
+def test_billing_only_for_generations_that_succeed_or_are_charged(
+    operation: Operation,
+    success: bool,
+    category: ErrorCategory | None,
+    charged: bool,
+    duration: Duration,
+) -> None:
+    job = on("heygen", new_job(options=VideoOptions(duration=duration)))
+    err = error(category, charged=charged) if category is not None else None
+    (write,) = orch.metric(
+        job, operation, success=success, took=1.0, now=NOW, setup=SETUP, error=err
+    )
+    billed = operation is Operation.GENERATION and (success or (err is not None and charged))
+    assert (write.data["cost"] is not None) is billed
+    assert write.data["metadata"]["duration"] == duration.seconds
+    if category is ErrorCategory.QUALITY_FAILURE:
+        assert write.data["videoQuality"] == 0.0
+
+
+@given(st.floats(0.0, 3 * orch.JOB_TIMEOUT_S), st.booleans(), st.booleans())
+def test_next_step_stops_exactly_when_the_job_is_settled(
+    elapsed: float, waiting: bool, submitted: bool
+) -> None:
+    job = rendering() if submitted else new_job()
+    if waiting:
+        job = replace(job, next_action_at=NOW + orch.JOB_TIMEOUT_S)
+    now = NOW + elapsed
+    step = orch.next_step(job, now)
+    assert (step is orch.Next.STOP) is orch.settled(job, now)
+    if step is not orch.Next.STOP:
+        assert (step is orch.Next.EXPIRE) is (now > job.deadline_at)
+
+
+@given(st.sampled_from(sorted(CAPS)), st.booleans(), st.floats(0.0, 600.0))
+def test_a_webhook_is_applied_at_most_once(pid: str, ok: bool, elapsed: float) -> None:
+    failure = None if ok else error(ErrorCategory.PROCESSING_ERROR, pid, charged=True)
+
+    def notice(job: Job) -> orch.Effects | None:
+        return orch.notice(
+            job,
+            provider_id=pid,
+            provider_job_id="r-1",
+            failure=failure,
+            video_url="https://cdn.example/v.mp4",
+            candidates=candidates(),
+            now=NOW + elapsed,
+            rand=0.3,
+            setup=SETUP,
+        )
+
+    first = notice(rendering(pid))
+    assert first is not None
+    assert first.job is not None
+    assert notice(first.job) is None  # finished, or moved on from that render
+    if ok:
+        assert first.job.status is JobStatus.COMPLETED
+        assert len(metrics(first)) == 1
+
+
+def test_the_process_loop_is_bounded_by_the_attempt_budget() -> None:
+    assert orch.max_rounds(new_job(max_attempts=4)) == 15
