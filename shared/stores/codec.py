@@ -3,11 +3,12 @@ plus what DESIGN section 5 adds. Times are epoch seconds (numbers); rates are fr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared.breaker import (
     BreakerState,
+    Bucket,
     CircuitState,
     ManualOverride,
     Override,
@@ -339,3 +340,14 @@ def stats_from_doc(pid: str, d: Mapping[str, object]) -> ProviderStats:
         consecutive_failures=count("consecutiveFailures"),
         predicted_failure_rate=float(predicted) if isinstance(predicted, (int, float)) else None,
     )
+
+
+def sum_shards(docs: Sequence[Mapping[str, Any]]) -> tuple[Bucket, ...]:
+    """Bucket shard documents summed per bucket start, oldest first."""
+    sums: dict[float, list[int]] = {}
+    for d in docs:
+        acc = sums.setdefault(float(d["start"]), [0, 0, 0])
+        acc[0] += int(d.get("calls") or 0)
+        acc[1] += int(d.get("failures") or 0)
+        acc[2] += int(d.get("slow") or 0)
+    return tuple(Bucket(start, *acc) for start, acc in sorted(sums.items()))

@@ -1,5 +1,6 @@
 """In-memory stores for unit tests of logic: one `MemoryDatabase` plays the server (shared by
-every "instance" built on it), a lock plays the transactions. Same documents as Firestore."""
+every "instance" built on it), with a version per document for the seam's conditional writes.
+The rules are the same code as on Firestore (`shared.stores.rules`); so are the documents."""
 
 from __future__ import annotations
 
@@ -10,18 +11,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from shared.breaker import BreakerState, Bucket, Step, Transition
-from shared.jobs import Job
 from shared.stores import codec
-from shared.stores.base import (
-    BREAKERS,
-    JOBS,
-    TRANSITIONS,
-    JobNotFoundError,
-    Lease,
-    SeenJob,
-    SideWrite,
-)
-from shared.stores.rules import check_change, claimable, lease_from_doc, lease_to_doc
+from shared.stores.base import BREAKERS, TRANSITIONS, SideWrite
+from shared.stores.codec import sum_shards
+from shared.stores.rules import SeamJobStore, transact_breaker
+from shared.stores.seam import Snapshot
 
 Doc = dict[str, Any]
 
@@ -32,6 +26,7 @@ class MemoryDatabase:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.collections: dict[str, dict[str, Doc]] = {}
+        self.versions: dict[tuple[str, str], int] = {}
         self.writes = 0
 
     def coll(self, name: str) -> dict[str, Doc]:
@@ -41,8 +36,43 @@ class MemoryDatabase:
         with self.lock:
             key = doc_id or uuid.uuid4().hex
             self.coll(collection)[key] = copy.deepcopy(dict(data))
+            self.versions[(collection, key)] = self.versions.get((collection, key), 0) + 1
             self.writes += 1
             return key
+
+
+class MemoryDocuments:
+    """The seam (`shared.stores.seam.Documents`) in memory: a document's version counts its
+    writes."""
+
+    def __init__(self, db: MemoryDatabase) -> None:
+        self.db = db
+
+    def read(self, collection: str, doc_id: str) -> Snapshot:
+        with self.db.lock:
+            doc = self.db.coll(collection).get(doc_id)
+            if doc is None:
+                return Snapshot(None, None)
+            return Snapshot(copy.deepcopy(doc), self.db.versions[(collection, doc_id)])
+
+    def write_if(
+        self,
+        collection: str,
+        doc_id: str,
+        data: Mapping[str, Any],
+        *,
+        version: Any,
+        side: Sequence[SideWrite] = (),
+    ) -> Any | None:
+        with self.db.lock:
+            stored = self.db.coll(collection).get(doc_id)
+            current = None if stored is None else self.db.versions[(collection, doc_id)]
+            if current != version:
+                return None
+            self.db.put(collection, doc_id, {**(stored or {}), **copy.deepcopy(dict(data))})
+            for w in side:
+                self.db.put(w.collection, w.doc_id, w.data)
+            return self.db.versions[(collection, doc_id)]
 
 
 class MemoryDocumentStore:
@@ -96,106 +126,10 @@ def _matches(doc: Doc, field: str, op: str, value: Any) -> bool:
     return _OPS[op](doc.get(field), value)
 
 
-class MemoryJobStore:
+class MemoryJobStore(SeamJobStore):
     def __init__(self, db: MemoryDatabase) -> None:
         self.db = db
-        self.docs = MemoryDocumentStore(db)
-
-    def _jobs(self) -> dict[str, Doc]:
-        return self.db.coll(JOBS)
-
-    def create(self, job: Job) -> tuple[Job, bool]:
-        with self.db.lock:
-            existing = self._jobs().get(job.job_id)
-            if existing is not None:
-                return codec.job_from_doc(existing), False
-            self.db.put(JOBS, job.job_id, {**codec.job_to_doc(job), "lease": None})
-            return job, True
-
-    def get(self, job_id: str) -> Job | None:
-        with self.db.lock:
-            doc = self._jobs().get(job_id)
-            return codec.job_from_doc(doc) if doc is not None else None
-
-    def lease(self, job_id: str) -> Lease | None:
-        with self.db.lock:
-            doc = self._jobs().get(job_id)
-            return lease_from_doc(doc) if doc is not None else None
-
-    def claim(
-        self, job_id: str, *, owner: str, now: float, lease_s: float, seen: SeenJob | None = None
-    ) -> Job | None:
-        del seen  # reading here costs nothing: always decide on the stored job
-        with self.db.lock:
-            doc = self._jobs().get(job_id)
-            if doc is None:
-                return None
-            job = codec.job_from_doc(doc)
-            if not claimable(job, lease_from_doc(doc), owner=owner, now=now):
-                return None
-            lease = Lease(owner=owner, expires_at=now + lease_s)
-            self.db.put(JOBS, job_id, {**doc, "lease": lease_to_doc(lease)})
-            return job
-
-    def save(
-        self,
-        job: Job,
-        *,
-        owner: str,
-        now: float,
-        side: Sequence[SideWrite] = (),
-        release: bool = True,
-    ) -> None:
-        with self.db.lock:
-            doc = self._jobs().get(job.job_id)
-            if doc is None:
-                raise JobNotFoundError(job.job_id)
-            check_change(codec.job_from_doc(doc), job, lease_from_doc(doc), owner=owner, now=now)
-            lease = None if release else doc.get("lease")
-            self.db.put(JOBS, job.job_id, {**codec.job_to_doc(job), "lease": lease})
-            for w in side:
-                self.db.put(w.collection, w.doc_id, w.data)
-
-    def transact(
-        self,
-        job_id: str,
-        change: Callable[[Job], tuple[Job, Sequence[SideWrite]] | None],
-        *,
-        now: float,
-    ) -> Job | None:
-        with self.db.lock:
-            doc = self._jobs().get(job_id)
-            if doc is None:
-                return None
-            stored = codec.job_from_doc(doc)
-            result = change(stored)
-            if result is None:
-                return stored
-            job, side = result
-            check_change(stored, job, None, owner=None, now=now)
-            self.db.put(JOBS, job_id, {**codec.job_to_doc(job), "lease": doc.get("lease")})
-            for w in side:
-                self.db.put(w.collection, w.doc_id, w.data)
-            return job
-
-    def due(self, *, now: float, limit: int = 100) -> list[Job]:
-        docs = self.docs.query(
-            JOBS,
-            where=[("status", "in", ["queued", "processing"]), ("nextActionAt", "<=", now)],
-            order_by="nextActionAt",
-            limit=limit,
-        )
-        return [codec.job_from_doc(d) for d in docs]
-
-    def count_created_since(self, user_id: str, since: float) -> int:
-        return self.docs.count(JOBS, where=[("userId", "==", user_id), ("createdAt", ">=", since)])
-
-    def recent(self, *, limit: int = 20, status: str | None = None) -> list[Job]:
-        where = [("status", "==", status)] if status else []
-        docs = self.docs.query(
-            JOBS, where=where, order_by="updatedAt", descending=True, limit=limit
-        )
-        return [codec.job_from_doc(d) for d in docs]
+        super().__init__(MemoryDocuments(db), MemoryDocumentStore(db))
 
 
 class MemoryBreakerBackend:
@@ -241,28 +175,10 @@ class MemoryBreakerBackend:
     def transact(
         self, provider_id: str, change: Callable[[BreakerState], Step]
     ) -> tuple[Step, BreakerState]:
-        with self.db.lock:
-            current = self.read(provider_id)
-            step = change(current)
-            if step.state != current or step.transition is not None:
-                self.db.put(BREAKERS, provider_id, codec.breaker_to_doc(step.state))
-            if step.transition is not None:
-                self.db.put(TRANSITIONS, None, codec.transition_to_doc(step.transition))
-            return step, current
+        return transact_breaker(MemoryDocuments(self.db), provider_id, change)
 
     def transitions(self, *, since: float, limit: int) -> list[Transition]:
         docs = MemoryDocumentStore(self.db).query(
             TRANSITIONS, where=[("at", ">=", since)], order_by="at", descending=True, limit=limit
         )
         return [codec.transition_from_doc(d) for d in docs]
-
-
-def sum_shards(docs: Sequence[Mapping[str, Any]]) -> tuple[Bucket, ...]:
-    """Bucket shard documents summed per bucket start, oldest first."""
-    sums: dict[float, list[int]] = {}
-    for d in docs:
-        acc = sums.setdefault(float(d["start"]), [0, 0, 0])
-        acc[0] += int(d.get("calls") or 0)
-        acc[1] += int(d.get("failures") or 0)
-        acc[2] += int(d.get("slow") or 0)
-    return tuple(Bucket(start, *acc) for start, acc in sorted(sums.items()))

@@ -100,9 +100,9 @@ def _firestore(server: FirestoreEmulator) -> World:
 
 
 def _seen_in(store: MemoryJobStore, job_id: str) -> base.SeenJob:
-    job = store.get(job_id)
-    assert job is not None
-    return base.SeenJob(job=job, lease=store.lease(job_id), version=None)
+    seen = store.seen(job_id)
+    assert seen is not None
+    return seen
 
 
 def _seen_on(client: firestore.Client, job_id: str) -> base.SeenJob:
