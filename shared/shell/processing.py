@@ -7,7 +7,7 @@ import logging
 import uuid
 
 from shared import breaker as br
-from shared import jobs
+from shared import jobs, quota
 from shared import orchestration as orch
 from shared.errors import ProviderError
 from shared.jobs import Job, VideoResult
@@ -16,13 +16,13 @@ from shared.providers.base import RenderState, SubmitRequest
 from shared.scoring import Scored
 from shared.shell.context import Shell
 from shared.stores import base as stores
+from shared.stores.base import QUOTAS, Counter
 from shared.tokens import webhook_token
 
 log = logging.getLogger("cvplus")
 
 
-class LimitExceededError(Exception):
-    """The user asked for more videos this hour than the limit allows."""
+LimitExceededError = quota.QuotaExceededError  # the name the handlers and older code use
 
 
 def create_job(
@@ -36,20 +36,13 @@ def create_job(
     cv_job_id: str | None = None,
 ) -> tuple[Job, bool]:
     """A new queued job, or the existing one for the same user and ``requestId`` (then True:
-    deduplicated). Raises LimitExceededError past the per-user hourly limit, and
-    jobs.RequestReusedError when the requestId's job asked for something else."""
+    deduplicated). The user's counter in ``user_quotas`` is bumped in the same atomic write as
+    the job's creation, so no burst gets past the limit: past it, QuotaExceededError names the
+    limit (a repeated request is still answered with its job). jobs.RequestReusedError when the
+    requestId's job asked for something else."""
     now = shell.clock()
     job_id = jobs.job_id_for(user_id, request_id) if request_id else f"vj_{uuid.uuid4().hex}"
     fingerprint = jobs.request_fingerprint(script, options, cv_job_id)
-    recent = shell.jobs.count_created_since(user_id, now - 3600.0)
-    if recent >= shell.user_jobs_per_hour:
-        # A repeated request is answered even at the limit; below it, create() finds it.
-        existing = shell.jobs.get(job_id) if request_id else None
-        if existing is not None:
-            return jobs.same_request(existing, fingerprint), True
-        raise LimitExceededError(
-            f"{recent} videos asked for in the last hour; the limit is {shell.user_jobs_per_hour}"
-        )
     job = Job(
         job_id=job_id,
         created_at=now,
@@ -65,7 +58,17 @@ def create_job(
         options=options,
         max_attempts=shell.max_attempts,
     )
-    stored, created = shell.jobs.create(job)
+    limits = [quota.per_hour(shell.user_jobs_per_hour)]
+    counter = Counter(
+        QUOTAS, user_id, lambda doc: {"userId": user_id, **quota.admit(doc, now=now, limits=limits)}
+    )
+    try:
+        stored, created = shell.jobs.create(job, counter=counter)
+    except quota.QuotaExceededError:
+        existing = shell.jobs.get(job_id) if request_id else None
+        if existing is None:
+            raise
+        stored, created = existing, False
     log.info("job %s created for %s (%s)", job_id, user_id, "new" if created else "existing")
     return jobs.same_request(stored, fingerprint), not created
 

@@ -4,7 +4,7 @@ suite in tests/contract.
 
 Collections (DESIGN section 5): enhanced_video_jobs, circuit_breaker_states (+ a ``buckets``
 subcollection of outcome counts), circuit_breaker_transitions, provider_metrics,
-error_recovery_logs, provider_stats.
+error_recovery_logs, provider_stats, user_quotas.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ TRANSITIONS = "circuit_breaker_transitions"
 METRICS = "provider_metrics"
 RECOVERY_LOGS = "error_recovery_logs"
 STATS = "provider_stats"
+QUOTAS = "user_quotas"
 
 DEFAULT_LEASE_S = 120.0
 DEFAULT_CACHE_TTL_S = 2.0
@@ -53,13 +54,30 @@ class LeaseLostError(StoreError):
     """Another worker holds (or took over) the job's lease."""
 
 
+# SideWrite.expect's default: written whatever version the document is at.
+UNCONDITIONAL: Any = type("Unconditional", (), {"__repr__": lambda self: "UNCONDITIONAL"})()
+
+
 @dataclass(frozen=True, slots=True)
 class SideWrite:
-    """A document written in the same transaction as a job update (metrics, recovery logs)."""
+    """A document written in the same atomic write as a job update (metrics, recovery logs).
+    With ``expect`` (a version as read; None: the document must not exist) the whole write
+    happens only if the document is still at that version, and its fields are merged into it."""
 
     collection: str
     data: Mapping[str, Any]
     doc_id: str | None = None  # None: an auto id
+    expect: Any = UNCONDITIONAL
+
+
+@dataclass(frozen=True, slots=True)
+class Counter:
+    """A counter document updated in the same atomic write as a new job: ``bump`` gets the
+    stored document (None: none yet) and returns the fields to write, or raises to refuse."""
+
+    collection: str
+    doc_id: str
+    bump: Callable[[Mapping[str, Any] | None], Mapping[str, Any]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,8 +97,10 @@ class SeenJob:
 
 
 class JobStore(Protocol):
-    def create(self, job: Job) -> tuple[Job, bool]:
-        """Store a new job; if its id exists, return the stored one and False (idempotent)."""
+    def create(self, job: Job, *, counter: Counter | None = None) -> tuple[Job, bool]:
+        """Store a new job; if its id exists, return the stored one and False (idempotent).
+        ``counter``: updated in the same atomic write (what ``bump`` raises is raised here,
+        and nothing is written)."""
         ...
 
     def get(self, job_id: str) -> Job | None: ...

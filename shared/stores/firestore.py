@@ -19,7 +19,14 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.breaker import BreakerState, Bucket, Step, Transition
 from shared.stores import codec
-from shared.stores.base import BREAKERS, BUCKETS, TRANSITIONS, SeenJob, SideWrite
+from shared.stores.base import (
+    BREAKERS,
+    BUCKETS,
+    TRANSITIONS,
+    UNCONDITIONAL,
+    SeenJob,
+    SideWrite,
+)
 from shared.stores.codec import sum_shards
 from shared.stores.rules import SeamJobStore, lease_from_doc, transact_breaker
 from shared.stores.seam import ConflictTimeoutError, Snapshot, Usage
@@ -77,7 +84,14 @@ class FirestoreDocuments:
             batch.update(ref, dict(data), option=option)
         for w in side:
             coll = self.client.collection(w.collection)
-            batch.set(coll.document(w.doc_id) if w.doc_id else coll.document(), dict(w.data))
+            other = coll.document(w.doc_id) if w.doc_id else coll.document()
+            if w.expect is UNCONDITIONAL:
+                batch.set(other, dict(w.data))
+            elif w.expect is None:
+                batch.create(other, dict(w.data))
+            else:
+                option = self.client.write_option(last_update_time=w.expect)
+                batch.update(other, dict(w.data), option=option)
         try:
             written = batch.commit()
         except _CONFLICTS:

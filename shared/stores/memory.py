@@ -12,7 +12,7 @@ from typing import Any
 
 from shared.breaker import BreakerState, Bucket, Step, Transition
 from shared.stores import codec
-from shared.stores.base import BREAKERS, TRANSITIONS, SideWrite
+from shared.stores.base import BREAKERS, TRANSITIONS, UNCONDITIONAL, SideWrite
 from shared.stores.codec import sum_shards
 from shared.stores.rules import SeamJobStore, transact_breaker
 from shared.stores.seam import Snapshot
@@ -67,12 +67,24 @@ class MemoryDocuments:
         with self.db.lock:
             stored = self.db.coll(collection).get(doc_id)
             current = None if stored is None else self.db.versions[(collection, doc_id)]
-            if current != version:
+            if current != version or not all(self._at(w) for w in side):
                 return None
             self.db.put(collection, doc_id, {**(stored or {}), **copy.deepcopy(dict(data))})
             for w in side:
-                self.db.put(w.collection, w.doc_id, w.data)
+                if w.expect is UNCONDITIONAL:
+                    self.db.put(w.collection, w.doc_id, w.data)
+                else:
+                    kept = self.db.coll(w.collection).get(w.doc_id or "") or {}
+                    self.db.put(w.collection, w.doc_id, {**kept, **copy.deepcopy(dict(w.data))})
             return self.db.versions[(collection, doc_id)]
+
+    def _at(self, w: SideWrite) -> bool:
+        """A side write's condition holds (or it has none)."""
+        if w.expect is UNCONDITIONAL:
+            return True
+        exists = (w.doc_id or "") in self.db.coll(w.collection)
+        current = self.db.versions[(w.collection, w.doc_id or "")] if exists else None
+        return bool(current == w.expect)
 
 
 class MemoryDocumentStore:

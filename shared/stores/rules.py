@@ -17,6 +17,7 @@ from shared.stores.base import (
     BREAKERS,
     JOBS,
     TRANSITIONS,
+    Counter,
     DocumentStore,
     JobNotFoundError,
     Lease,
@@ -116,13 +117,23 @@ class SeamJobStore:
         with self._held_lock:
             return self._held.pop(job_id, None)
 
-    def create(self, job: Job) -> tuple[Job, bool]:
+    def create(self, job: Job, *, counter: Counter | None = None) -> tuple[Job, bool]:
         data = {**codec.job_to_doc(job), "lease": None}
-        while self.seam.write_if(JOBS, job.job_id, data, version=None) is None:
+        pause = self.pacing.first_s
+        while True:
+            side: tuple[SideWrite, ...] = ()
+            if counter is not None:
+                count = self.seam.read(counter.collection, counter.doc_id)
+                bumped = counter.bump(count.doc)  # may refuse: nothing is written
+                side = (SideWrite(counter.collection, bumped, counter.doc_id, count.version),)
+            if self.seam.write_if(JOBS, job.job_id, data, version=None, side=side) is not None:
+                return job, True
+            # The job exists (a repeated request), or the counter moved under us.
             stored = self.seam.read(JOBS, job.job_id).doc
             if stored is not None:
                 return codec.job_from_doc(stored), False
-        return job, True
+            self.pacing.sleep(pause * (0.5 + self.pacing.draw()))
+            pause = min(pause * 2, self.pacing.cap_s)
 
     def get(self, job_id: str) -> Job | None:
         doc = self.seam.read(JOBS, job_id).doc

@@ -48,8 +48,9 @@ class Documents(Protocol):
     ) -> Any | None:
         """Write the fields of ``data`` (other fields are kept) and the ``side`` documents in
         one atomic write, if the document is still at ``version`` (None: if it does not exist;
-        it is then created). Returns the new version, or None when another writer got there
-        first (nothing was written)."""
+        it is then created) and every side document with an ``expect`` is still at that.
+        Returns the new version, or None when another writer got there first (nothing was
+        written)."""
         ...
 
 

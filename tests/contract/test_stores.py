@@ -14,7 +14,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import firestore
 
 from shared import breaker as br
-from shared import jobs
+from shared import jobs, quota
 from shared.breaker import Admission, CircuitState, ManualAction, Outcome
 from shared.errors import ErrorCategory
 from shared.jobs import Job, JobError, VideoResult
@@ -191,6 +191,48 @@ def test_exactly_one_of_eight_concurrent_claims_wins(world: World) -> None:
     lease = stores[0].lease(job.job_id)
     assert lease is not None
     assert lease.owner == f"w{winners[0]}"
+
+
+def _counter(user_id: str, limit: int) -> base.Counter:
+    limits = [quota.per_hour(limit)]
+    return base.Counter(
+        base.QUOTAS, user_id, lambda doc: dict(quota.admit(doc, now=NOW, limits=limits))
+    )
+
+
+def test_a_burst_of_fifty_creates_from_one_user_makes_exactly_the_limit(world: World) -> None:
+    """50 simultaneous new jobs of one user with a limit of 10: the counter is bumped in the
+    same atomic write as each creation, so exactly 10 are created and 40 refused."""
+    user = f"user-{uuid.uuid4().hex[:6]}"
+    stores = [world.new_jobs() for _ in range(8)]
+    barrier = threading.Barrier(50)
+
+    def create(i: int) -> str:
+        barrier.wait()
+        try:
+            stores[i % 8].create(new_job(user_id=user), counter=_counter(user, 10))
+        except quota.QuotaExceededError:
+            return "refused"
+        return "created"
+
+    with ThreadPoolExecutor(50) as pool:
+        outcomes = list(pool.map(create, range(50)))
+    assert (outcomes.count("created"), outcomes.count("refused")) == (10, 40)
+    assert len(stores[0].recent(limit=100)) >= 10
+    assert stores[0].count_created_since(user, NOW - 1) == 10
+
+
+def test_a_repeated_create_does_not_count_against_the_limit(world: World) -> None:
+    """The job's create and the counter's bump land together or not at all."""
+    store = world.new_jobs()
+    job = new_job()
+    counter = _counter(job.user_id, 2)
+    assert store.create(job, counter=counter) == (job, True)
+    assert store.create(job, counter=counter) == (job, False)
+    other = new_job(user_id=job.user_id)
+    assert store.create(other, counter=counter) == (other, True)
+    with pytest.raises(quota.QuotaExceededError, match="2 videos"):
+        store.create(new_job(user_id=job.user_id), counter=counter)
 
 
 def test_a_live_lease_blocks_and_an_expired_one_can_be_reclaimed(world: World) -> None:

@@ -34,6 +34,7 @@ beforeEach(async () => {
       "provider_metrics/m1",
       "error_recovery_logs/l1",
       "provider_stats/heygen",
+      "user_quotas/ada",
     ]) {
       await setDoc(doc(db, name), { providerId: "heygen" });
     }
@@ -49,6 +50,7 @@ const SYSTEM = [
   "provider_metrics/m1",
   "error_recovery_logs/l1",
   "provider_stats/heygen",
+  "user_quotas/ada",
 ];
 
 test("a user reads their own job", async () => {
