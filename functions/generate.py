@@ -13,6 +13,7 @@ from shared.jobs import RequestReusedError
 from shared.model import Tier
 from shared.requests import InvalidRequestError, parse_generate_video, tier_from_claim
 from shared.service import LimitExceededError
+from shared.spend import SpendCapReachedError
 
 E = https_fn.FunctionsErrorCode
 log = logging.getLogger("cvplus")
@@ -23,6 +24,17 @@ log = logging.getLogger("cvplus")
 def generateVideo(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     if req.auth is None or not req.auth.uid:
         raise https_fn.HttpsError(E.UNAUTHENTICATED, "sign in to generate a video")
+    config = runtime.settings()
+    # The SDK has verified an App Check token that came with the call (req.app is set only for
+    # a valid one); enforcing it is a setting, so the emulator and tests can run without.
+    if config.enforces_app_check and req.app is None:
+        raise https_fn.HttpsError(
+            E.UNAUTHENTICATED, "this app is not verified: a valid App Check token is required"
+        )
+    if anonymous(req.auth.token) and config.refuses_anonymous:
+        raise https_fn.HttpsError(
+            E.PERMISSION_DENIED, "sign in with an account (not anonymously) to generate a video"
+        )
     try:
         request = parse_generate_video(req.data)
     except InvalidRequestError as bad:
@@ -46,10 +58,17 @@ def generateVideo(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
             request_id=request.request_id,
             cv_job_id=request.cv_job_id,
         )
-    except LimitExceededError as limit:
+    except (LimitExceededError, SpendCapReachedError) as limit:
         raise https_fn.HttpsError(E.RESOURCE_EXHAUSTED, str(limit)) from None
     except RequestReusedError as reused:
         raise https_fn.HttpsError(
             E.ALREADY_EXISTS, str(reused), {"jobId": reused.job_id, "field": "requestId"}
         ) from None
     return {"jobId": job.job_id, "status": job.status.value, "deduplicated": deduplicated}
+
+
+def anonymous(token: Any) -> bool:
+    """An ID token of a user signed in anonymously (Firebase puts the sign-in provider in
+    ``firebase.sign_in_provider``)."""
+    firebase = token.get("firebase") if isinstance(token, dict) else None
+    return isinstance(firebase, dict) and firebase.get("sign_in_provider") == "anonymous"

@@ -145,6 +145,7 @@ def build(config: Settings, env: Mapping[str, str]) -> Service:
         tracking_enabled=config.performance_tracking_enabled,
         max_attempts=config.max_retry_attempts + 1,
         user_jobs_per_hour=config.user_jobs_per_hour,
+        daily_spend_cap_usd=config.daily_spend_cap_usd,
         webhook_wait_s=config.webhook_wait_s,
     )
 

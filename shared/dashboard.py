@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared import breaker as br
+from shared import spend
 from shared.jobs import Job
 from shared.model import Capabilities
 
@@ -29,6 +30,8 @@ class Loaded:
     recovery_logs: Sequence[Mapping[str, Any]]  # the last day's, newest first
     failed_jobs: Sequence[Job]
     transitions: Sequence[br.Transition]
+    spend_today: Mapping[str, Any] | None = None  # today's daily_spend document
+    spend_cap_usd: float | None = None
 
 
 def view(loaded: Loaded) -> dict[str, object]:
@@ -75,6 +78,13 @@ def view(loaded: Loaded) -> dict[str, object]:
             "averageRecoveryTime": sum(times) / len(times) if times else None,
             "byCategory": dict(Counter(str(e["errorCategory"]) for e in logs)),
             "byAction": dict(Counter(str(e["recoveryAction"]) for e in logs)),
+        },
+        "spend": {
+            "todayUsd": spend.spent(loaded.spend_today),
+            "renders": int((loaded.spend_today or {}).get("renders") or 0),
+            "capUsd": loaded.spend_cap_usd,
+            "capReached": loaded.spend_cap_usd is not None
+            and spend.spent(loaded.spend_today) >= loaded.spend_cap_usd,
         },
         "failedJobs": [
             {

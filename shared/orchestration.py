@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from shared import breaker as br
-from shared import jobs
+from shared import jobs, spend
 from shared.errors import ErrorCategory, ProviderError
 from shared.failover import fail_over, selection_for
 from shared.jobs import Job, JobError, VideoResult
@@ -32,7 +32,7 @@ from shared.model import Capabilities
 from shared.recovery import STRATEGIES
 from shared.scoring import DEFAULT_RULES, BusinessRules, Candidate, ProviderStats, Ranking, Scored
 from shared.scoring import rank as _rank
-from shared.stores.base import METRICS, RECOVERY_LOGS, SideWrite
+from shared.stores.base import METRICS, RECOVERY_LOGS, SPEND, SideWrite
 from shared.tracking import MetricsSnapshot, Operation, recovery_log
 
 LEASE_S = 120.0
@@ -468,15 +468,24 @@ def metric(
     error: ProviderError | None = None,
     quality: float | None = None,
 ) -> tuple[SideWrite, ...]:
-    """The metrics snapshot of one job operation. Billing: a generation is billed when it
-    succeeded or when its provider charges for the failure; status checks never are."""
-    if not setup.tracking_enabled or not job.provider_id:
+    """The metrics snapshot of one job operation, and for a billed one the increment of today's
+    spend (counted even with tracking off: the spend cap depends on it). Billing: a generation
+    is billed when it succeeded or when its provider charges for the failure; status checks
+    never are."""
+    if not job.provider_id:
         return ()
     caps = setup.capabilities.get(job.provider_id)
     charged = success or (error is not None and error.charged)
     billed = None
     if caps is not None and charged and operation is Operation.GENERATION:
         billed = caps.price_per_video
+    spend_side = (
+        (SideWrite(SPEND, spend.increment(billed), spend.day_key(now), increment=True),)
+        if billed
+        else ()
+    )
+    if not setup.tracking_enabled:
+        return spend_side
     if error is not None and error.category is ErrorCategory.QUALITY_FAILURE:
         quality = 0.0
     snap = MetricsSnapshot(
@@ -493,7 +502,7 @@ def metric(
         resolution=job.options.resolution.value,
         features=tuple(sorted(f.value for f in job.options.features)),
     )
-    return (SideWrite(METRICS, snap.to_doc()),)
+    return (SideWrite(METRICS, snap.to_doc()), *spend_side)
 
 
 def recovery_side(job: Job) -> tuple[SideWrite, ...]:

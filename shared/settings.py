@@ -116,6 +116,14 @@ class Settings:
     quality_threshold: float = 8.5  # on the 0..10 quality scale
     cost_optimization: bool = False
     user_jobs_per_hour: int = 10
+    # USD the providers may bill per UTC day before new videos are refused; None: no cap.
+    daily_spend_cap_usd: float | None = None
+    # Refuse generateVideo to anonymous (signed-in-anonymously) users; None: yes outside the
+    # emulator, no in it.
+    refuse_anonymous_users: bool | None = None
+    # Refuse generateVideo calls without a valid App Check token; None: yes outside the
+    # emulator, no in it.
+    enforce_app_check: bool | None = None
     # How long a webhook provider may take before its render is polled; None: 3 typical renders.
     webhook_wait_s: float | None = None
     # The presenters the adapters ask for; None: the adapter's placeholder.
@@ -134,6 +142,18 @@ class Settings:
     functions_base_url: str | None = None
     # Running in the Functions emulator (FUNCTIONS_EMULATOR=true): required secrets may be unset.
     emulator: bool = False
+
+    @property
+    def enforces_app_check(self) -> bool:
+        if self.enforce_app_check is None:
+            return not self.emulator
+        return self.enforce_app_check
+
+    @property
+    def refuses_anonymous(self) -> bool:
+        if self.refuse_anonymous_users is None:
+            return not self.emulator
+        return self.refuse_anonymous_users
 
     @property
     def circuit_breaker_recovery_timeout_s(self) -> float | None:
@@ -166,6 +186,9 @@ class Settings:
             quality_threshold=read("QUALITY_THRESHOLD", _number(0.0, 10.0), 8.5),
             cost_optimization=read("COST_OPTIMIZATION", _boolean, False),
             user_jobs_per_hour=read("USER_JOBS_PER_HOUR", _integer(1, 10_000), 10),
+            daily_spend_cap_usd=read("DAILY_SPEND_CAP_USD", _number(0.0, 1e9), None),
+            refuse_anonymous_users=read("REFUSE_ANONYMOUS_USERS", _boolean, None),
+            enforce_app_check=read("ENFORCE_APP_CHECK", _boolean, None),
             webhook_wait_s=read("WEBHOOK_WAIT_SECONDS", _number(1.0, 86_400.0), None),
             heygen_avatar_id=read("HEYGEN_AVATAR_ID", _word, None),
             heygen_voice_id=read("HEYGEN_VOICE_ID", _word, None),

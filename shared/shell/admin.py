@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from shared import breaker as br
-from shared import dashboard
+from shared import dashboard, spend
 from shared.jobs import JobStatus
 from shared.shell.context import Shell
 from shared.stores import base as stores
@@ -49,4 +49,6 @@ def load(shell: Shell, *, failed_jobs: int = 10) -> dashboard.Loaded:
         ),
         failed_jobs=shell.jobs.recent(limit=failed_jobs, status=JobStatus.FAILED.value),
         transitions=shell.breakers.transitions(since=now - DAY, limit=100),
+        spend_today=shell.docs.get(stores.SPEND, spend.day_key(now)),
+        spend_cap_usd=shell.daily_spend_cap_usd,
     )

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from shared import breaker as br
 from shared import orchestration as orch
+from shared import spend
 from shared.jobs import Job
 from shared.providers.base import VideoProvider
 from shared.scoring import BusinessRules, Candidate, ProviderStats
@@ -23,6 +24,7 @@ from shared.stores.codec import stats_from_doc
 log = logging.getLogger("cvplus")
 
 STATS_TTL_S = 30.0  # how long an instance ranks on the provider_stats it read
+SPEND_TTL_S = 10.0  # how old the day's spend may be when a new job is checked against the cap
 
 
 class TaskScheduler(Protocol):
@@ -60,6 +62,7 @@ class Shell:
     tracking_enabled: bool = True
     max_attempts: int = 4
     user_jobs_per_hour: int = 10
+    daily_spend_cap_usd: float | None = None
     webhook_wait_s: float | None = None
     clock: Callable[[], float] = time.time
     rand: Callable[[], float] = random.random
@@ -67,6 +70,20 @@ class Shell:
     _stats: dict[str, ProviderStats] = field(default_factory=dict)
     _stats_at: float = -1e18
     _in_flight: dict[str, int] = field(default_factory=dict)
+    _spend: tuple[float, dict[str, object] | None] | None = None  # (read at, today's document)
+
+    def spend_today(self, now: float) -> dict[str, object] | None:
+        """Today's spend document, read at most every SPEND_TTL_S per instance: the cap is
+        checked against a figure up to that old, not a read per call."""
+        cached = self._spend
+        if (
+            cached is None
+            or now - cached[0] >= SPEND_TTL_S
+            or spend.day_key(cached[0]) != (spend.day_key(now))
+        ):
+            cached = (now, self.docs.get(stores.SPEND, spend.day_key(now)))
+            self._spend = cached
+        return cached[1]
 
     @property
     def setup(self) -> orch.Setup:
@@ -117,7 +134,9 @@ class Shell:
         job = effects.job
         if job is None:
             for write in effects.side:
-                if write.doc_id is None:
+                if write.increment and write.doc_id is not None:
+                    self.docs.increment(write.collection, write.doc_id, write.data)
+                elif write.doc_id is None:
                     self.docs.add(write.collection, write.data)
                 else:
                     self.docs.put(write.collection, write.doc_id, write.data)

@@ -7,7 +7,7 @@ import logging
 import uuid
 
 from shared import breaker as br
-from shared import jobs, quota
+from shared import jobs, quota, spend
 from shared import orchestration as orch
 from shared.errors import ProviderError
 from shared.jobs import Job, VideoResult
@@ -36,13 +36,22 @@ def create_job(
     cv_job_id: str | None = None,
 ) -> tuple[Job, bool]:
     """A new queued job, or the existing one for the same user and ``requestId`` (then True:
-    deduplicated). The user's counter in ``user_quotas`` is bumped in the same atomic write as
-    the job's creation, so no burst gets past the limit: past it, QuotaExceededError names the
-    limit (a repeated request is still answered with its job). jobs.RequestReusedError when the
-    requestId's job asked for something else."""
+    deduplicated). Past the daily spend cap, SpendCapReachedError. The user's counter in
+    ``user_quotas`` is bumped in the same atomic write as the job's creation, so no burst gets
+    past the limit: past it, QuotaExceededError names the limit (a repeated request is still
+    answered with its job). jobs.RequestReusedError when the requestId's job asked for
+    something else."""
     now = shell.clock()
     job_id = jobs.job_id_for(user_id, request_id) if request_id else f"vj_{uuid.uuid4().hex}"
     fingerprint = jobs.request_fingerprint(script, options, cv_job_id)
+    if shell.daily_spend_cap_usd is not None:
+        try:
+            spend.check(shell.spend_today(now), cap_usd=shell.daily_spend_cap_usd, now=now)
+        except spend.SpendCapReachedError:
+            existing = shell.jobs.get(job_id) if request_id else None
+            if existing is None:
+                raise
+            return jobs.same_request(existing, fingerprint), True
     job = Job(
         job_id=job_id,
         created_at=now,

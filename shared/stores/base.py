@@ -4,7 +4,7 @@ suite in tests/contract.
 
 Collections (DESIGN section 5): enhanced_video_jobs, circuit_breaker_states (+ a ``buckets``
 subcollection of outcome counts), circuit_breaker_transitions, provider_metrics,
-error_recovery_logs, provider_stats, user_quotas.
+error_recovery_logs, provider_stats, user_quotas, daily_spend.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ METRICS = "provider_metrics"
 RECOVERY_LOGS = "error_recovery_logs"
 STATS = "provider_stats"
 QUOTAS = "user_quotas"
+SPEND = "daily_spend"
 
 DEFAULT_LEASE_S = 120.0
 DEFAULT_CACHE_TTL_S = 2.0
@@ -68,6 +69,7 @@ class SideWrite:
     data: Mapping[str, Any]
     doc_id: str | None = None  # None: an auto id
     expect: Any = UNCONDITIONAL
+    increment: bool = False  # add ``data``'s numbers to the stored ones (created if missing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,3 +200,7 @@ class DocumentStore(Protocol):
     ) -> list[dict[str, Any]]: ...
 
     def count(self, collection: str, *, where: Sequence[tuple[str, str, Any]]) -> int: ...
+
+    def increment(self, collection: str, doc_id: str, fields: Mapping[str, float]) -> None:
+        """Add to numeric fields without reading them (created if missing): one write."""
+        ...

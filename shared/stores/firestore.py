@@ -52,6 +52,10 @@ def seen_job(doc: Mapping[str, Any], update_time: Any) -> SeenJob:
 _CONFLICTS = (gexc.FailedPrecondition, gexc.AlreadyExists, gexc.NotFound)
 
 
+def _increments(fields: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: firestore.Increment(v) for k, v in fields.items()}
+
+
 class FirestoreDocuments:
     """The seam (`shared.stores.seam.Documents`) on Firestore: versions are update times, and a
     conditional write is a batch whose first write carries the precondition (update time, or
@@ -85,7 +89,9 @@ class FirestoreDocuments:
         for w in side:
             coll = self.client.collection(w.collection)
             other = coll.document(w.doc_id) if w.doc_id else coll.document()
-            if w.expect is UNCONDITIONAL:
+            if w.increment:
+                batch.set(other, _increments(w.data), merge=True)
+            elif w.expect is UNCONDITIONAL:
                 batch.set(other, dict(w.data))
             elif w.expect is None:
                 batch.create(other, dict(w.data))
@@ -146,6 +152,11 @@ class FirestoreDocumentStore:
         if order_by is not None:  # the npm server keeps documents that lack the field
             docs = [d for d in docs if d.get(order_by) is not None]
         return docs
+
+    def increment(self, collection: str, doc_id: str, fields: Mapping[str, float]) -> None:
+        ref = self.client.collection(collection).document(doc_id)
+        ref.set(_increments(fields), merge=True)
+        self.usage.add(writes=1)
 
     def count(self, collection: str, *, where: Sequence[tuple[str, str, Any]]) -> int:
         result = self._filtered(collection, where).count().get()

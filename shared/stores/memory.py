@@ -40,6 +40,14 @@ class MemoryDatabase:
             self.writes += 1
             return key
 
+    def add_to(self, collection: str, doc_id: str, fields: Mapping[str, Any]) -> None:
+        """Numbers added to the stored ones (the document created if missing): an increment."""
+        with self.lock:
+            doc = dict(self.coll(collection).get(doc_id) or {})
+            for key, value in fields.items():
+                doc[key] = (doc.get(key) or 0) + value
+            self.put(collection, doc_id, doc)
+
 
 class MemoryDocuments:
     """The seam (`shared.stores.seam.Documents`) in memory: a document's version counts its
@@ -71,7 +79,9 @@ class MemoryDocuments:
                 return None
             self.db.put(collection, doc_id, {**(stored or {}), **copy.deepcopy(dict(data))})
             for w in side:
-                if w.expect is UNCONDITIONAL:
+                if w.increment:
+                    self.db.add_to(w.collection, w.doc_id or "", w.data)
+                elif w.expect is UNCONDITIONAL:
                     self.db.put(w.collection, w.doc_id, w.data)
                 else:
                     kept = self.db.coll(w.collection).get(w.doc_id or "") or {}
@@ -118,6 +128,9 @@ class MemoryDocumentStore:
             docs = [d for d in docs if d.get(order_by) is not None]
             docs.sort(key=lambda d: d[order_by], reverse=descending)
         return docs[:limit] if limit is not None else docs
+
+    def increment(self, collection: str, doc_id: str, fields: Mapping[str, float]) -> None:
+        self.db.add_to(collection, doc_id, fields)
 
     def count(self, collection: str, *, where: Sequence[tuple[str, str, Any]]) -> int:
         return len(self.query(collection, where=where))

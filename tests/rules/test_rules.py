@@ -92,6 +92,7 @@ def test_every_collection_the_stores_write_has_a_rule() -> None:
         base.RECOVERY_LOGS,
         base.STATS,
         base.QUOTAS,
+        base.SPEND,
     }
     missing = {c for c in collections if f"match /{c}/" not in rules}
     assert missing == set()

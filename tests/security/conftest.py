@@ -152,7 +152,13 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
 
     monkeypatch.setattr(auth, "verify_id_token", verify_id_token)
     monkeypatch.setattr(runtime, "_service", service)
-    monkeypatch.setattr(runtime, "_settings", Settings(internal_secret=Secret(INTERNAL_SECRET)))
+    # Production settings, but the harness's calls carry no App Check token (tests of App
+    # Check turn it back on).
+    monkeypatch.setattr(
+        runtime,
+        "_settings",
+        Settings(internal_secret=Secret(INTERNAL_SECRET), enforce_app_check=False),
+    )
     try:
         yield harness
     finally:

@@ -143,6 +143,9 @@ def test_a_job_completes_on_the_best_provider_with_its_metrics(world: World) -> 
     assert generations[0]["success"] is True
     assert generations[0]["videoQuality"] == 10.0
     assert world.service.jobs.lease(job.job_id) is None
+    # What the provider billed is added to today's spend (the daily cap's figure).
+    (today,) = world.db.coll(stores.SPEND).values()
+    assert today == {"billedUsd": generations[0]["cost"], "renders": 1}
 
 
 def test_jobs_fail_over_when_heygen_fails_and_its_breaker_opens(world: World) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -122,3 +124,19 @@ def test_every_circuit_is_counted_once(states: tuple[br.CircuitState, ...]) -> N
     assert isinstance(circuits, dict)
     counted = circuits["openCircuits"] + circuits["halfOpenCircuits"] + circuits["closedCircuits"]
     assert counted == circuits["totalProviders"] == len(CAPS)
+
+
+def test_todays_spend_and_the_cap_are_shown_as_stored() -> None:
+    assert dashboard.view(loaded())["spend"] == {
+        "todayUsd": 0.0,
+        "renders": 0,
+        "capUsd": None,
+        "capReached": False,
+    }
+    over = replace(loaded(), spend_today={"billedUsd": 51.0, "renders": 30}, spend_cap_usd=50.0)
+    assert dashboard.view(over)["spend"] == {
+        "todayUsd": 51.0,
+        "renders": 30,
+        "capUsd": 50.0,
+        "capReached": True,
+    }

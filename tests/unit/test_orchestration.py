@@ -18,7 +18,7 @@ from shared.model import Duration, VideoOptions
 from shared.providers import did, heygen, runwayml
 from shared.recovery import STRATEGIES
 from shared.scoring import Candidate, ProviderStats, Ranking, Rejected
-from shared.stores.base import METRICS, RECOVERY_LOGS
+from shared.stores.base import METRICS, RECOVERY_LOGS, SPEND
 from shared.tracking import Operation
 
 NOW = 10_000.0
@@ -205,7 +205,7 @@ def test_a_failure_without_tracking_or_breaker_writes_neither() -> None:
         on("heygen"), error(ErrorCategory.TRANSIENT), candidates(), now=NOW, rand=0.1, setup=QUIET
     )
     assert effects.breaker == ()
-    assert effects.side == ()
+    assert effects.side == ()  # not billed: nothing for the spend either
     assert effects.alerts == ()
 
 
@@ -439,9 +439,14 @@ def test_a_failure_always_counts_once_and_schedules_what_the_job_waits_for(
     after = effects.job
     assert after is not None
     assert after.attempt == job.attempt
+    spent = [w for w in effects.side if w.collection == SPEND]
+    # A billed failure is added to today's spend whether or not metrics are tracked.
+    assert [(w.data["billedUsd"] > 0, w.increment) for w in spent] == (
+        [(True, True)] if charged else []
+    )
     if quiet:
         assert effects.breaker == ()
-        assert effects.side == ()
+        assert effects.side == tuple(spent)
     else:
         ((who, outcome),) = effects.breaker
         assert who == pid
@@ -474,11 +479,15 @@ def test_billing_only_for_generations_that_succeed_or_are_charged(
 ) -> None:
     job = on("heygen", new_job(options=VideoOptions(duration=duration)))
     err = error(category, charged=charged) if category is not None else None
-    (write,) = orch.metric(
+    write, *spent = orch.metric(
         job, operation, success=success, took=1.0, now=NOW, setup=SETUP, error=err
     )
     billed = operation is Operation.GENERATION and (success or (err is not None and charged))
     assert (write.data["cost"] is not None) is billed
+    # The same price goes to today's spend, as an increment, once.
+    assert [(w.collection, w.data["billedUsd"]) for w in spent] == (
+        [(SPEND, write.data["cost"])] if billed else []
+    )
     assert write.data["metadata"]["duration"] == duration.seconds
     if category is ErrorCategory.QUALITY_FAILURE:
         assert write.data["videoQuality"] == 0.0

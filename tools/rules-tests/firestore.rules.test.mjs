@@ -35,6 +35,7 @@ beforeEach(async () => {
       "error_recovery_logs/l1",
       "provider_stats/heygen",
       "user_quotas/ada",
+      "daily_spend/2026-12-01",
     ]) {
       await setDoc(doc(db, name), { providerId: "heygen" });
     }
@@ -51,6 +52,7 @@ const SYSTEM = [
   "error_recovery_logs/l1",
   "provider_stats/heygen",
   "user_quotas/ada",
+  "daily_spend/2026-12-01",
 ];
 
 test("a user reads their own job", async () => {

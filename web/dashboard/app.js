@@ -205,6 +205,12 @@
     renderFailedJobs(d.failedJobs || []);
   }
 
+  function spendText(s) {
+    const spent = `$${(s.todayUsd ?? 0).toFixed(2)}`;
+    if (s.capUsd === null || s.capUsd === undefined) return `${spent} (no cap)`;
+    return `${spent} of $${s.capUsd.toFixed(2)}` + (s.capReached ? " - cap reached" : "");
+  }
+
   function renderOverview(d) {
     const h = d.overallHealth || {};
     const cb = d.circuitBreaker || {};
@@ -215,6 +221,7 @@
       ["Healthy providers", `${num(h.healthyProviders)} / ${num(h.totalProviders)}`, "healthy"],
       ["Open circuits", `${num(cb.openCircuits)}` + (cb.halfOpenCircuits ? ` (+${cb.halfOpenCircuits} half-open)` : ""), "open"],
       ["Recovered (24 h)", `${num(er.successfulRecoveries)} of ${num(er.totalRecoveries)}`, "recovered"],
+      ["Spend today (UTC)", spendText(d.spend || {}), "spend"],
     ];
     $("overview").replaceChildren(
       ...tiles.map(([label, value, key]) =>
