@@ -183,12 +183,25 @@ def stack_cpu_seconds(records: Iterable[Any]) -> dict[str, float]:
         own = cpu_seconds(record.pid, reaped=True)
         below = sum(cpu_seconds(pid, reaped=True) for pid, _ in descendants(record.pid))
         if record.name == "firebase":
+            java = sum(
+                cpu_seconds(pid, reaped=True)
+                for pid, _ in descendants(record.pid)
+                if _command(pid) == "java"
+            )
             out["firebase-tools (Node: Functions and Auth emulators)"] = own
-            out["the functions (Python workers of the emulator)"] = below
+            out["Google's Firestore emulator (Java)"] = java
+            out["the functions (Python workers of the emulator)"] = below - java
         else:
             out[record.name] = own + below
     out["this benchmark (callers and poller)"] = cpu_seconds(os.getpid(), reaped=False)
     return out
+
+
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 def emulator_parallel() -> str:
