@@ -103,10 +103,12 @@ class Next(StrEnum):
 
 
 def next_step(job: Job, now: float) -> Next:
+    if job.terminal:
+        return Next.STOP
+    if now > job.deadline_at:  # whatever it waits for: the health check runs such jobs
+        return Next.EXPIRE
     if settled(job, now):
         return Next.STOP
-    if now > job.deadline_at:
-        return Next.EXPIRE
     if job.provider_job_id:
         return Next.POLL
     if open_attempt(job):

@@ -1,5 +1,6 @@
 """providerHealthCheck: probe every provider (a half-open breaker gets its probe here), refresh
-provider_stats from the metrics, and re-drive jobs whose next action is overdue."""
+provider_stats from the metrics, re-drive jobs whose next action is overdue, and have jobs past
+their deadline failed."""
 
 from __future__ import annotations
 
@@ -26,6 +27,13 @@ def health_check(shell: Shell, *, redrive_limit: int = 100) -> dict[str, object]
     for job in overdue:
         shell.scheduler.schedule(job.job_id, at=now, reason="re-driven by the health check")
     report["redriven"] = len(overdue)
+    # A job past its deadline that waits for something that will not come (a webhook that is
+    # never sent, a task that was lost) is failed with deadline_exceeded by its next run.
+    expired = shell.jobs.past_deadline(now=now, limit=redrive_limit)
+    for job in expired:
+        if job not in overdue:
+            shell.scheduler.schedule(job.job_id, at=now, reason="past its deadline")
+    report["expired"] = len(expired)
     return report
 
 

@@ -32,12 +32,13 @@ T = TypeVar("T")
 
 
 def claimable(job: Job, lease: Lease | None, *, owner: str, now: float) -> bool:
-    """Not terminal, its next action due, and no one else holds a live lease."""
+    """Not terminal, its next action due (a job past its deadline always is: it is to be
+    failed), and no one else holds a live lease."""
     if job.terminal:
         return False
     if lease is not None and lease.owner != owner and lease.expires_at > now:
         return False
-    return job.next_action_at is None or job.next_action_at <= now
+    return job.next_action_at is None or job.next_action_at <= now or now > job.deadline_at
 
 
 def check_change(
@@ -233,6 +234,15 @@ class SeamJobStore:
             JOBS,
             where=[("status", "in", ["queued", "processing"]), ("nextActionAt", "<=", now)],
             order_by="nextActionAt",
+            limit=limit,
+        )
+        return [codec.job_from_doc(d) for d in docs]
+
+    def past_deadline(self, *, now: float, limit: int = 100) -> list[Job]:
+        docs = self.docs.query(
+            JOBS,
+            where=[("status", "in", ["queued", "processing"]), ("deadlineAt", "<", now)],
+            order_by="deadlineAt",
             limit=limit,
         )
         return [codec.job_from_doc(d) for d in docs]

@@ -389,6 +389,21 @@ def test_due_finds_jobs_whose_next_action_has_passed(world: World) -> None:
     assert later.job_id not in found
 
 
+def test_past_deadline_finds_unfinished_jobs_whatever_they_wait_for(world: World) -> None:
+    """The health check's other query: past the deadline and not terminal, even with a next
+    action far ahead; and such a job can be claimed (to be failed)."""
+    store = world.new_jobs()
+    waiting, _ = store.create(
+        new_job(deadline_at=NOW - 1, next_action_at=NOW + 3600, status=jobs.JobStatus.PROCESSING)
+    )
+    in_time, _ = store.create(new_job(deadline_at=NOW + 60))
+    finished, _ = store.create(new_job(deadline_at=NOW - 1, status=jobs.JobStatus.FAILED))
+    found = {j.job_id for j in store.past_deadline(now=NOW, limit=500)}
+    assert waiting.job_id in found
+    assert not {in_time.job_id, finished.job_id} & found
+    assert store.claim(waiting.job_id, owner="health", now=NOW, lease_s=60) is not None
+
+
 def test_jobs_created_by_a_user_are_counted_since_a_time(world: World) -> None:
     """The per-user limit counts one user's recent jobs only."""
     store = world.new_jobs()

@@ -171,6 +171,30 @@ def test_a_job_past_its_deadline_fails_and_releases_its_lease(world: World) -> N
     assert not any(p.submits for p in world.providers.values())
 
 
+def test_a_job_waiting_past_its_deadline_is_failed_by_the_health_check(world: World) -> None:
+    """A render whose webhook never comes (e.g. callbacks that cannot be verified) no longer
+    leaves the job processing forever: the health check has it failed with deadline_exceeded,
+    even though its next action (the follow-up poll) is still ahead."""
+    world.job(
+        status=JobStatus.PROCESSING,
+        provider_id="did",
+        provider_job_id="tlk_1",
+        attempt=1,
+        deadline_at=NOW + 60,
+        next_action_at=NOW + 3600,
+    )
+    world.clock.now = NOW + 61
+    report = world.service.health_check()
+    assert report["expired"] == 1
+    (job_id, at, reason) = world.tasks.tasks[-1]
+    assert (job_id, at, reason) == ("job-1", NOW + 61, "past its deadline")
+    done = world.service.process(job_id)
+    assert done is not None
+    assert done.status is JobStatus.FAILED
+    assert done.error is not None
+    assert done.error.code == "deadline_exceeded"
+
+
 def test_an_orphaned_attempt_is_resubmitted_with_the_same_key(world: World) -> None:
     """A worker died after its checkpoint: the next one resubmits on the same provider, with the
     same idempotency key, so the provider cannot bill twice."""

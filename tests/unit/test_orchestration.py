@@ -80,6 +80,9 @@ def test_next_step_for_each_kind_of_job() -> None:
     assert orch.next_step(new_job(next_action_at=NOW + 1), NOW) is orch.Next.STOP
     assert orch.next_step(jobs.complete(rendering(), result=RESULT, now=NOW), NOW) is orch.Next.STOP
     assert orch.next_step(new_job(), NOW + orch.JOB_TIMEOUT_S + 1) is orch.Next.EXPIRE
+    # Past its deadline a job expires even while it waits for a later poll or a webhook.
+    waiting = new_job(next_action_at=NOW + 2 * orch.JOB_TIMEOUT_S)
+    assert orch.next_step(waiting, NOW + orch.JOB_TIMEOUT_S + 1) is orch.Next.EXPIRE
     assert orch.next_step(rendering(), NOW) is orch.Next.POLL
     assert orch.next_step(on("heygen"), NOW) is orch.Next.ORPHANED
 
