@@ -55,6 +55,19 @@ class E2E:
         result: dict[str, Any] = answer.json()["result"]
         return result
 
+    def deliveries(self, render_id: str, *, count: int, timeout_s: float = 30.0) -> list[Any]:
+        """The simulator's webhook deliveries for the render ``render_id`` (its job_id, the
+        provider's id), once ``count`` of them have been answered (each is recorded after its
+        POST returned)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            stats = self.http.get(f"{self.sim}/_control/stats").json()
+            found = [d for d in stats["deliveries"] if d["job_id"] == render_id]
+            if len(found) >= count:
+                return found
+            assert time.monotonic() < deadline, f"{len(found)} of {count} deliveries: {found}"
+            time.sleep(0.1)
+
     def fault(self, provider: str, fault: str, **params: Any) -> None:
         answer = self.http.post(
             f"{self.sim}/_control/faults", json={"provider": provider, "fault": fault, **params}
