@@ -36,18 +36,25 @@ import hmac
 import os
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 
 import httpx
 
 from shared.errors import ErrorCategory, ProviderError, Signal
 from shared.model import AspectRatio, Capabilities, Feature, Resolution
 from shared.providers._http import (
+    DEFAULT_DEADLINE_S,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    RENDER_ID,
     HttpAdapter,
     JSONObject,
+    check_render_id,
+    id_path,
     load_json,
     malformed,
     num_field,
     obj_field,
+    parse_hosts,
     render_status,
     str_field,
 )
@@ -67,6 +74,12 @@ DEFAULT_BASE_URL = "https://api.heygen.com"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 DEFAULT_AVATAR_ID = "default_avatar"  # placeholders: set HEYGEN_AVATAR_ID / HEYGEN_VOICE_ID
 DEFAULT_VOICE_ID = "default_voice"
+# Where HeyGen serves videos and thumbnails: presigned URLs on files2.heygen.ai,
+# dynamic.heygen.ai and resource2.heygen.ai in published v3/v1 answers (heygen-com/heygen-cli
+# gen/video.go documents ``video_url`` as a presigned URL; the hosts come from example
+# answers, not a published list), so every subdomain of heygen.ai. Override with
+# HEYGEN_MEDIA_HOSTS (comma-separated; ``.example.com`` admits subdomains).
+DEFAULT_MEDIA_HOSTS = (".heygen.ai",)
 SIGNATURE_HEADER = "Signature"
 SIGNATURE_HEADER_ALIASES = ("X-HeyGen-Signature",)
 
@@ -127,7 +140,10 @@ class HeyGenProvider(HttpAdapter):
         base_url: str = DEFAULT_BASE_URL,
         avatar_id: str = DEFAULT_AVATAR_ID,
         voice_id: str = DEFAULT_VOICE_ID,
+        media_hosts: tuple[str, ...] = DEFAULT_MEDIA_HOSTS,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        deadline_s: float = DEFAULT_DEADLINE_S,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         limits: httpx.Limits | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -135,6 +151,9 @@ class HeyGenProvider(HttpAdapter):
             base_url=base_url,
             auth_headers={"X-Api-Key": api_key},
             timeout=timeout,
+            media_hosts=media_hosts,
+            deadline_s=deadline_s,
+            max_response_bytes=max_response_bytes,
             limits=limits,
             transport=transport,
         )
@@ -171,8 +190,7 @@ class HeyGenProvider(HttpAdapter):
             headers={"Idempotency-Key": key},
         )
         video_id = str_field(obj_field(body, "data"), "video_id")
-        if video_id is None:
-            raise malformed(PROVIDER_ID, "submit", "no data.video_id", charged=True)
+        video_id = check_render_id(PROVIDER_ID, "submit", video_id, charged=True)
         return Submission(
             provider_id=PROVIDER_ID,
             provider_job_id=video_id,
@@ -183,7 +201,8 @@ class HeyGenProvider(HttpAdapter):
     def status(
         self, provider_job_id: str, *, expected_duration_s: float | None = None
     ) -> RenderStatus:
-        path = f"/v3/videos/{provider_job_id}"
+        check_render_id(PROVIDER_ID, "status", provider_job_id, charged=False)
+        path = id_path("/v3/videos/{id}", provider_job_id)
         _, body = self._call("GET", path, op="status", read_code=read_code)
         data = obj_field(body, "data")
         raw_state = str_field(data, "status")
@@ -203,10 +222,17 @@ class HeyGenProvider(HttpAdapter):
             provider_job_id,
             raw_state,
             _STATES,
-            video_url=str_field(data, "video_url"),
+            video_url=self._media_url(
+                str_field(data, "video_url"),
+                op="status",
+                what="video_url",
+                required=raw_state == "completed",
+            ),
             duration_s=num_field(data, "duration"),
             expected_duration_s=expected_duration_s,
-            thumbnail_url=str_field(data, "thumbnail_url"),
+            thumbnail_url=self._media_url(
+                str_field(data, "thumbnail_url"), op="status", what="thumbnail_url", required=False
+            ),
         )
 
     def probe(self) -> ProbeResult:
@@ -228,7 +254,12 @@ class HeyGenProvider(HttpAdapter):
         expected = sign(request.body, self._webhook_secret)
         if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
             raise WebhookError(401, "heygen webhook signature does not match")
-        return parse_event(request.body)
+        event = parse_event(request.body)
+        if event.video_url is not None:
+            # A refused URL leaves a success without a video: a quality failure, never stored.
+            url = self._media_url(event.video_url, op="webhook", what="video_url", required=False)
+            event = replace(event, video_url=url)
+        return event
 
 
 def parse_event(body: bytes) -> WebhookEvent:
@@ -242,7 +273,8 @@ def parse_event(body: bytes) -> WebhookEvent:
     event_type = str_field(payload, "event_type")
     data = obj_field(payload, "event_data")
     video_id = str_field(data, "video_id")
-    if event_type not in {"avatar_video.success", "avatar_video.fail"} or video_id is None:
+    known = event_type in {"avatar_video.success", "avatar_video.fail"}
+    if not known or video_id is None or RENDER_ID.fullmatch(video_id) is None:
         raise WebhookError(400, f"heygen webhook event not understood: {event_type!r}")
     succeeded = event_type == "avatar_video.success"
     return WebhookEvent(
@@ -269,5 +301,6 @@ def from_env(
         base_url=environ.get("HEYGEN_BASE_URL") or DEFAULT_BASE_URL,
         avatar_id=environ.get("HEYGEN_AVATAR_ID") or DEFAULT_AVATAR_ID,
         voice_id=environ.get("HEYGEN_VOICE_ID") or DEFAULT_VOICE_ID,
+        media_hosts=parse_hosts(environ.get("HEYGEN_MEDIA_HOSTS"), DEFAULT_MEDIA_HOSTS),
         transport=transport,
     )

@@ -32,10 +32,15 @@ import httpx
 from shared.errors import ErrorCategory, ProviderError, Signal
 from shared.model import AspectRatio, Capabilities, Resolution
 from shared.providers._http import (
+    DEFAULT_DEADLINE_S,
+    DEFAULT_MAX_RESPONSE_BYTES,
     HttpAdapter,
     JSONObject,
+    check_render_id,
+    id_path,
     malformed,
     num_field,
+    parse_hosts,
     render_status,
     str_field,
 )
@@ -59,6 +64,10 @@ MAX_PROMPT_CHARS = 1000
 DURATIONS_S = (5, 10)
 # Placeholder: set RUNWAYML_PROMPT_IMAGE_URL to a real HTTPS image of the presenter.
 DEFAULT_PROMPT_IMAGE_URL = "https://storage.googleapis.com/cvplus-public/presenter.jpg"
+# Where Runway serves task outputs: docs.dev.runwayml.com/assets/outputs shows
+# ``https://dnznrvs05pmza.cloudfront.net/...?_jwt=...`` (ephemeral, expiring within 24-48 h).
+# Override with RUNWAYML_MEDIA_HOSTS (comma-separated; ``.example.com`` admits subdomains).
+DEFAULT_MEDIA_HOSTS = ("dnznrvs05pmza.cloudfront.net",)
 
 CAPABILITIES = Capabilities(
     provider_id=PROVIDER_ID,
@@ -128,7 +137,10 @@ class RunwayMLProvider(HttpAdapter):
         api_key: str,
         base_url: str = DEFAULT_BASE_URL,
         prompt_image_url: str = DEFAULT_PROMPT_IMAGE_URL,
+        media_hosts: tuple[str, ...] = DEFAULT_MEDIA_HOSTS,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        deadline_s: float = DEFAULT_DEADLINE_S,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         limits: httpx.Limits | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -136,6 +148,9 @@ class RunwayMLProvider(HttpAdapter):
             base_url=base_url,
             auth_headers={"Authorization": f"Bearer {api_key}", "X-Runway-Version": API_VERSION},
             timeout=timeout,
+            media_hosts=media_hosts,
+            deadline_s=deadline_s,
+            max_response_bytes=max_response_bytes,
             limits=limits,
             transport=transport,
         )
@@ -164,9 +179,7 @@ class RunwayMLProvider(HttpAdapter):
             json=payload,
             headers={"Idempotency-Key": key},  # undocumented by Runway; sent for safety
         )
-        task_id = str_field(body, "id")
-        if task_id is None:
-            raise malformed(PROVIDER_ID, "submit", "no id", charged=True)
+        task_id = check_render_id(PROVIDER_ID, "submit", str_field(body, "id"), charged=True)
         return Submission(
             provider_id=PROVIDER_ID,
             provider_job_id=task_id,
@@ -177,7 +190,8 @@ class RunwayMLProvider(HttpAdapter):
     def status(
         self, provider_job_id: str, *, expected_duration_s: float | None = None
     ) -> RenderStatus:
-        path = f"/v1/tasks/{provider_job_id}"
+        check_render_id(PROVIDER_ID, "status", provider_job_id, charged=False)
+        path = id_path("/v1/tasks/{id}", provider_job_id)
         _, body = self._call("GET", path, op="status", read_code=read_code)
         raw_state = str_field(body, "status")
         if raw_state is None:
@@ -194,12 +208,18 @@ class RunwayMLProvider(HttpAdapter):
             )
         output = body.get("output")
         urls = [u for u in output if isinstance(u, str) and u] if isinstance(output, list) else []
+        video_url = self._media_url(
+            urls[0] if urls else None,
+            op="status",
+            what="output URL",
+            required=raw_state == "SUCCEEDED",
+        )
         return render_status(
             PROVIDER_ID,
             provider_job_id,
             raw_state,
             _STATES,
-            video_url=urls[0] if urls else None,
+            video_url=video_url,
             # Not in the documented task; the simulator sends it.
             duration_s=num_field(body, "duration"),
             expected_duration_s=expected_duration_s,
@@ -226,5 +246,6 @@ def from_env(
         api_key=environ.get("RUNWAYML_API_KEY", ""),
         base_url=environ.get("RUNWAYML_BASE_URL") or DEFAULT_BASE_URL,
         prompt_image_url=environ.get("RUNWAYML_PROMPT_IMAGE_URL") or DEFAULT_PROMPT_IMAGE_URL,
+        media_hosts=parse_hosts(environ.get("RUNWAYML_MEDIA_HOSTS"), DEFAULT_MEDIA_HOSTS),
         transport=transport,
     )

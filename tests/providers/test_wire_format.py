@@ -120,13 +120,17 @@ def test_did_submit_puts_job_and_token_into_the_webhook_url() -> None:
 
 def test_did_reads_the_documented_done_talk() -> None:
     """A done talk with result_url (docs.d-id.com talks overview) is a completed render."""
-    talk = {"id": "tlk_TMj4", "status": "done", "result_url": "https://d-id/x.mp4"}
+    talk = {
+        "id": "tlk_TMj4",
+        "status": "done",
+        "result_url": "https://d-id-talks-prod.s3.us-west-2.amazonaws.com/x.mp4",
+    }
     adapter = DIDProvider(api_key="k", transport=httpx.MockTransport(ok(talk)))
 
     status = adapter.status("tlk_TMj4")
 
     assert status.state is RenderState.COMPLETED
-    assert status.video_url == "https://d-id/x.mp4"
+    assert status.video_url == "https://d-id-talks-prod.s3.us-west-2.amazonaws.com/x.mp4"
 
 
 @pytest.mark.parametrize(
@@ -134,7 +138,10 @@ def test_did_reads_the_documented_done_talk() -> None:
     [
         ({"data": {"status": "pending"}}, RenderState.PENDING),
         ({"data": {"status": "processing"}}, RenderState.PROCESSING),
-        ({"data": {"status": "completed", "video_url": "https://h/v.mp4"}}, RenderState.COMPLETED),
+        (
+            {"data": {"status": "completed", "video_url": "https://files2.heygen.ai/v.mp4"}},
+            RenderState.COMPLETED,
+        ),
     ],
 )
 def test_heygen_status_values_map_to_render_states(
@@ -185,7 +192,11 @@ def test_heygen_legacy_webhook_payload_with_url_field_parses() -> None:
     body = json.dumps(
         {
             "event_type": "avatar_video.success",
-            "event_data": {"video_id": "v1", "url": "https://h/v1.mp4", "callback_id": "job-1"},
+            "event_data": {
+                "video_id": "v1",
+                "url": "https://files2.heygen.ai/v1.mp4",
+                "callback_id": "job-1",
+            },
         }
     ).encode()
     adapter = HeyGenProvider(api_key="k", webhook_secret="whsec_x")
@@ -194,7 +205,7 @@ def test_heygen_legacy_webhook_payload_with_url_field_parses() -> None:
         WebhookRequest(body=body, headers={"signature": sign(body, "whsec_x")})
     )
 
-    assert (event.video_url, event.job_id) == ("https://h/v1.mp4", "job-1")
+    assert (event.video_url, event.job_id) == ("https://files2.heygen.ai/v1.mp4", "job-1")
     assert event.event_id == "avatar_video.success:v1"
 
 
