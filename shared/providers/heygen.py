@@ -71,9 +71,17 @@ from shared.providers.base import (
 
 PROVIDER_ID = "heygen"
 DEFAULT_BASE_URL = "https://api.heygen.com"
+# Timeouts from HeyGen's own client (heygen-com/heygen-cli cmd/heygen/timeouts.go, commit
+# 7699a8e): reads have a server p99 under 2 s and get the client's 30 s default; POST /v3/videos
+# runs to a p99 of about 31 s (Datadog, 30-day window), so every write gets 120 s, about four
+# times that. A shorter submit timeout gives up on renders HeyGen is about to accept; the
+# Idempotency-Key makes the retry of such a submit a replay, not a second render.
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 DEFAULT_AVATAR_ID = "default_avatar"  # placeholders: set HEYGEN_AVATAR_ID / HEYGEN_VOICE_ID
 DEFAULT_VOICE_ID = "default_voice"
+SUBMIT_P99_S = 31.0
+SUBMIT_TIMEOUT = httpx.Timeout(120.0, connect=5.0)
+SUBMIT_DEADLINE_S = 120.0
 # Where HeyGen serves videos and thumbnails: presigned URLs on files2.heygen.ai,
 # dynamic.heygen.ai and resource2.heygen.ai in published v3/v1 answers (heygen-com/heygen-cli
 # gen/video.go documents ``video_url`` as a presigned URL; the hosts come from example
@@ -142,6 +150,8 @@ class HeyGenProvider(HttpAdapter):
         voice_id: str = DEFAULT_VOICE_ID,
         media_hosts: tuple[str, ...] = DEFAULT_MEDIA_HOSTS,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        submit_timeout: httpx.Timeout = SUBMIT_TIMEOUT,
+        submit_deadline_s: float = SUBMIT_DEADLINE_S,
         deadline_s: float = DEFAULT_DEADLINE_S,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         limits: httpx.Limits | None = None,
@@ -158,6 +168,8 @@ class HeyGenProvider(HttpAdapter):
             transport=transport,
         )
         self._webhook_secret = webhook_secret or None
+        self._submit_timeout = submit_timeout
+        self._submit_deadline_s = submit_deadline_s
         self._avatar_id = avatar_id
         self._voice_id = voice_id
 
@@ -188,6 +200,8 @@ class HeyGenProvider(HttpAdapter):
             billable=True,
             json=payload,
             headers={"Idempotency-Key": key},
+            timeout=self._submit_timeout,
+            deadline_s=self._submit_deadline_s,
         )
         video_id = str_field(obj_field(body, "data"), "video_id")
         video_id = check_render_id(PROVIDER_ID, "submit", video_id, charged=True)

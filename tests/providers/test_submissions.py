@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 
+import httpx
 import pytest
 
 from shared.errors import ErrorCategory
@@ -17,6 +18,7 @@ from shared.providers import (
     did,
     failure_of,
     from_settings,
+    heygen,
     idempotency_key,
 )
 from shared.providers import from_env as providers_from_env
@@ -147,6 +149,30 @@ def test_retried_heygen_submit_after_a_lost_answer_is_charged_once(
     assert retry.idempotency_key == request.idempotency_key
     assert stats["charges"] == 1
     assert stats["counters"]["idempotent_replays"] == 1
+
+
+def test_heygen_submit_timeout_follows_heygens_documented_write_latency() -> None:
+    """heygen-cli cmd/heygen/timeouts.go: POST /v3/videos p99 ~31 s, writes get 120 s. The
+    adapter used to give up at 30 s and treat a render HeyGen was about to accept as lost."""
+    assert heygen.SUBMIT_P99_S == 31.0
+    assert heygen.SUBMIT_TIMEOUT.read == 120.0
+    assert heygen.SUBMIT_TIMEOUT.read <= heygen.SUBMIT_DEADLINE_S
+    assert heygen.SUBMIT_TIMEOUT.read >= 3 * heygen.SUBMIT_P99_S
+    assert heygen.DEFAULT_TIMEOUT.read == 30.0  # reads: p99 < 2 s
+
+
+def test_a_slow_heygen_submit_is_waited_for_past_the_read_timeout(
+    sim: ProviderSim, make_adapter: AdapterFactory
+) -> None:
+    """The submit has its own, longer budget than status reads: a submit slower than the read
+    timeout is accepted once, not given up on and paid for by a retry elsewhere."""
+    sim.add_fault("heygen", "slow", op="submit", delay_s=1.0)
+    adapter = make_adapter("heygen", submit_timeout=httpx.Timeout(3.0, connect=1.0))
+
+    submission = adapter.submit(a_request())
+
+    assert submission.provider_job_id
+    assert sim.stats()["heygen"]["charges"] == 1
 
 
 def test_a_new_attempt_is_a_new_render_and_a_new_charge(
