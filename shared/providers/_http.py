@@ -225,6 +225,18 @@ def obj_field(obj: Mapping[str, Any] | None, key: str) -> JSONObject | None:
     return value if isinstance(value, dict) else None
 
 
+# Words a provider uses when a 429 is a cap that lasts (a daily generation cap, a usage quota,
+# credits), not a burst limit that lifts in seconds.
+_QUOTA_WORDS = re.compile(
+    r"\b(daily|per day|a day|24[- ]?hours?|quota|credits?|monthly|per month|spend)\b", re.I
+)
+
+
+def quota_wording(message: str) -> bool:
+    """True when an error message describes a lasting cap (see ``_QUOTA_WORDS``)."""
+    return _QUOTA_WORDS.search(message) is not None
+
+
 CodeReader = Callable[[int, JSONObject | None], tuple[str | None, ErrorCategory | None, str]]
 """(status, body) -> (provider code, its category, readable message); one per provider."""
 

@@ -52,6 +52,7 @@ from shared.providers._http import (
     num_field,
     obj_field,
     parse_hosts,
+    quota_wording,
     render_status,
     str_field,
 )
@@ -115,7 +116,10 @@ _DEFAULT_SOURCES = {
 def read_code(status: int, body: JSONObject | None) -> tuple[str | None, ErrorCategory | None, str]:
     kind = str_field(body, "kind")
     message = str_field(body, "description") or str_field(body, "message") or ""
-    return kind, KIND_CATEGORIES.get(kind) if kind else None, message
+    category = KIND_CATEGORIES.get(kind) if kind else None
+    if status == 429 and category in (None, ErrorCategory.RATE_LIMIT) and quota_wording(message):
+        category = ErrorCategory.QUOTA_EXCEEDED  # a plan's cap, not a burst (wording only)
+    return kind, category, message
 
 
 class DIDProvider(HttpAdapter):

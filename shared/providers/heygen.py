@@ -55,6 +55,7 @@ from shared.providers._http import (
     num_field,
     obj_field,
     parse_hosts,
+    quota_wording,
     render_status,
     str_field,
 )
@@ -70,6 +71,10 @@ from shared.providers.base import (
 )
 
 PROVIDER_ID = "heygen"
+# Placeholders: no real avatar or voice has these ids, so a video asked with them fails. Only
+# the emulator or the simulator may run with them (shared.providers.placeholder_problems).
+DEFAULT_AVATAR_ID = "default_avatar"
+DEFAULT_VOICE_ID = "default_voice"
 DEFAULT_BASE_URL = "https://api.heygen.com"
 # Timeouts from HeyGen's own client (heygen-com/heygen-cli cmd/heygen/timeouts.go, commit
 # 7699a8e): reads have a server p99 under 2 s and get the client's 30 s default; POST /v3/videos
@@ -77,8 +82,6 @@ DEFAULT_BASE_URL = "https://api.heygen.com"
 # times that. A shorter submit timeout gives up on renders HeyGen is about to accept; the
 # Idempotency-Key makes the retry of such a submit a replay, not a second render.
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
-DEFAULT_AVATAR_ID = "default_avatar"  # placeholders: set HEYGEN_AVATAR_ID / HEYGEN_VOICE_ID
-DEFAULT_VOICE_ID = "default_voice"
 SUBMIT_P99_S = 31.0
 SUBMIT_TIMEOUT = httpx.Timeout(120.0, connect=5.0)
 SUBMIT_DEADLINE_S = 120.0
@@ -107,6 +110,10 @@ CAPABILITIES = Capabilities(
 # HeyGen's own error codes (``error.code`` in v3 answers) -> category; wins over the HTTP status.
 CODE_CATEGORIES: Mapping[str, ErrorCategory] = {
     "insufficient_credit": ErrorCategory.QUOTA_EXCEEDED,
+    # An API code next to rate_limit_exceeded in heygen-cli internal/errors/errors.go. HeyGen's
+    # CLI retries it like a rate limit; here it moves the job to another provider instead of
+    # spending its attempts on a cap of unknown length (a 429 is never billed either way).
+    "quota_exceeded": ErrorCategory.QUOTA_EXCEEDED,
     "rate_limit_exceeded": ErrorCategory.RATE_LIMIT,
     "rate_limited": ErrorCategory.RATE_LIMIT,
     "unauthorized": ErrorCategory.AUTHENTICATION,
@@ -129,6 +136,10 @@ def read_code(status: int, body: JSONObject | None) -> tuple[str | None, ErrorCa
     code = str_field(source, "code")
     message = str_field(source, "message") or str_field(body, "message") or ""
     category = CODE_CATEGORIES.get(code.lower()) if code else None
+    if status == 429 and category in (None, ErrorCategory.RATE_LIMIT) and quota_wording(message):
+        # "Daily rate limit exceeded" (HeyGen's plan limits, docs.heygen.com discussions) is a
+        # cap for the day, not a burst limit: retrying in seconds cannot help.
+        category = ErrorCategory.QUOTA_EXCEEDED
     return code, category, message
 
 

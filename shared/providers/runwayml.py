@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 
 import httpx
 
@@ -41,6 +42,7 @@ from shared.providers._http import (
     malformed,
     num_field,
     parse_hosts,
+    quota_wording,
     render_status,
     str_field,
 )
@@ -69,6 +71,9 @@ DEFAULT_PROMPT_IMAGE_URL = "https://storage.googleapis.com/cvplus-public/present
 # Override with RUNWAYML_MEDIA_HOSTS (comma-separated; ``.example.com`` admits subdomains).
 DEFAULT_MEDIA_HOSTS = ("dnznrvs05pmza.cloudfront.net",)
 
+DEFAULT_CONCURRENCY = 1
+MAX_CONCURRENCY = 20  # tier 5
+
 CAPABILITIES = Capabilities(
     provider_id=PROVIDER_ID,
     priority=3,
@@ -78,7 +83,10 @@ CAPABILITIES = Capabilities(
     aspect_ratios=frozenset({AspectRatio.LANDSCAPE, AspectRatio.PORTRAIT}),
     # gen4_turbo list price, about $0.05 per second, for a 10 s clip.
     price_per_video=0.50,
-    concurrency_limit=5,  # tier-dependent; further tasks wait as THROTTLED
+    # docs.dev.runwayml.com/usage/tiers: tier 1 allows 1-2 concurrent generations per model
+    # (1 for some video models), tier 2 three, tier 3 five; further tasks wait as THROTTLED.
+    # The default is the lowest tier's 1; set RUNWAYML_CONCURRENCY to the project's tier.
+    concurrency_limit=DEFAULT_CONCURRENCY,
     typical_render_s=60.0,
     webhooks=False,  # no callbacks: renders are polled
 )
@@ -119,6 +127,12 @@ def read_code(status: int, body: JSONObject | None) -> tuple[str | None, ErrorCa
     message = str_field(body, "error") or ""
     if status == 400 and "credit" in message.lower():
         return "insufficient_credits", ErrorCategory.QUOTA_EXCEEDED, message
+    if status == 429 and quota_wording(message):
+        # docs.dev.runwayml.com/errors/errors: a 429 "may be returned when an integration's
+        # limits have been reached"; docs.dev.runwayml.com/usage/tiers: those limits include
+        # a cap of generations per day (50-200 at tier 1). Runway publishes no error text for
+        # it, so its wording decides; a 429 that says nothing of the kind stays a rate limit.
+        return "daily_limit", ErrorCategory.QUOTA_EXCEEDED, message
     return None, None, message
 
 
@@ -137,6 +151,7 @@ class RunwayMLProvider(HttpAdapter):
         api_key: str,
         base_url: str = DEFAULT_BASE_URL,
         prompt_image_url: str = DEFAULT_PROMPT_IMAGE_URL,
+        concurrency_limit: int = DEFAULT_CONCURRENCY,
         media_hosts: tuple[str, ...] = DEFAULT_MEDIA_HOSTS,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         deadline_s: float = DEFAULT_DEADLINE_S,
@@ -155,10 +170,13 @@ class RunwayMLProvider(HttpAdapter):
             transport=transport,
         )
         self._prompt_image_url = prompt_image_url
+        self._capabilities = replace(
+            CAPABILITIES, concurrency_limit=max(1, min(concurrency_limit, MAX_CONCURRENCY))
+        )
 
     @property
     def capabilities(self) -> Capabilities:
-        return CAPABILITIES
+        return self._capabilities
 
     def submit(self, request: SubmitRequest) -> Submission:
         duration = clip_duration(request.options.duration.seconds)
@@ -237,15 +255,25 @@ class RunwayMLProvider(HttpAdapter):
         raise WebhookError(404, "runwayml sends no webhooks; poll its tasks")
 
 
+def concurrency(raw: str | None) -> int:
+    """RUNWAYML_CONCURRENCY as a number of generations at once (1-20), the tier-1 default
+    when unset or not a number."""
+    try:
+        return max(1, min(int((raw or "").strip()), MAX_CONCURRENCY))
+    except ValueError:
+        return DEFAULT_CONCURRENCY
+
+
 def from_env(
     environ: Mapping[str, str] = os.environ, *, transport: httpx.BaseTransport | None = None
 ) -> RunwayMLProvider:
     """``RUNWAYML_API_KEY``, ``RUNWAYML_BASE_URL``; ``RUNWAYML_PROMPT_IMAGE_URL`` overrides the
-    placeholder presenter image."""
+    placeholder presenter image; ``RUNWAYML_CONCURRENCY`` the tier's concurrent generations."""
     return RunwayMLProvider(
         api_key=environ.get("RUNWAYML_API_KEY", ""),
         base_url=environ.get("RUNWAYML_BASE_URL") or DEFAULT_BASE_URL,
         prompt_image_url=environ.get("RUNWAYML_PROMPT_IMAGE_URL") or DEFAULT_PROMPT_IMAGE_URL,
         media_hosts=parse_hosts(environ.get("RUNWAYML_MEDIA_HOSTS"), DEFAULT_MEDIA_HOSTS),
+        concurrency_limit=concurrency(environ.get("RUNWAYML_CONCURRENCY")),
         transport=transport,
     )

@@ -286,9 +286,10 @@ def test_declared_capabilities_keep_runwayml_out_of_talking_head_jobs(
 
 def test_the_settings_build_the_adapters_with_their_placeholders_where_unset() -> None:
     """One reading of the environment: the adapters take every value from `Settings`, and a
-    presenter left unset keeps the adapter's own placeholder."""
+    presenter left unset keeps the adapter's own placeholder (in the emulator only)."""
     settings = Settings.from_env(
         {
+            "FUNCTIONS_EMULATOR": "true",
             "HEYGEN_API_KEY": "hg-key",
             "DID_BASE_URL": "http://127.0.0.1:8103",
             "DID_SOURCE_URL_PORTRAIT": "https://img.test/portrait.jpg",

@@ -22,7 +22,7 @@ class FaultKind(StrEnum):
     SERVER_ERROR = "server_error"  # 5xx (status: 500 default, 502, 504...)
     RATE_LIMIT = "rate_limit"  # 429 with Retry-After
     AUTH = "auth"  # 401
-    QUOTA = "quota"  # the provider's own out-of-credits answer
+    QUOTA = "quota"  # out of credits; mode daily_cap: a 429 for a daily / usage cap
     OVERLOAD = "overload"  # 503 (status overridable, e.g. 529)
     SLOW = "slow"  # answer after delay_s (past the client's read timeout)
     DROP = "drop"  # close the connection without an answer

@@ -30,8 +30,14 @@ _ERRORS = {
 }
 
 
+# A usage cap rather than a burst limit (fault quota, mode daily_cap): HeyGen's API code
+# quota_exceeded (heygen-cli internal/errors/errors.go); the status and text are our stand-in.
+_DAILY_CAP = (429, "quota_exceeded", "Daily rate limit exceeded")
+
+
 def shape(kind: FaultKind, fault: Fault) -> tuple[int, dict[str, Any], dict[str, str]]:
-    status, code, message = _ERRORS[kind]
+    daily = kind is FaultKind.QUOTA and fault.mode == "daily_cap"
+    status, code, message = _DAILY_CAP if daily else _ERRORS[kind]
     headers = {"Retry-After": fault.retry_after or "2"} if kind is FaultKind.RATE_LIMIT else {}
     return fault.status or status, {"error": {"code": code, "message": message}}, headers
 

@@ -24,8 +24,14 @@ _ERRORS = {
 }
 
 
+# The tier's cap of generations per day (docs.dev.runwayml.com/usage/tiers), answered 429
+# (docs.dev.runwayml.com/errors/errors); Runway publishes no text for it, this one is ours.
+_DAILY_CAP = (429, "You have reached your daily limit of generations for this tier")
+
+
 def shape(kind: FaultKind, fault: Fault) -> tuple[int, dict[str, Any], dict[str, str]]:
-    status, message = _ERRORS[kind]
+    daily = kind is FaultKind.QUOTA and fault.mode == "daily_cap"
+    status, message = _DAILY_CAP if daily else _ERRORS[kind]
     headers = {"Retry-After": fault.retry_after or "2"} if kind is FaultKind.RATE_LIMIT else {}
     return fault.status or status, {"error": message}, headers
 
