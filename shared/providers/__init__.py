@@ -129,7 +129,6 @@ def from_settings(settings: Settings) -> dict[str, VideoProvider]:
     adapters: list[VideoProvider] = [
         heygen.HeyGenProvider(
             api_key=key(settings.heygen_api_key),
-            webhook_secret=key(settings.heygen_webhook_secret) or None,
             base_url=settings.heygen_base_url,
             media_hosts=settings.heygen_media_hosts or heygen.DEFAULT_MEDIA_HOSTS,
             avatar_id=settings.heygen_avatar_id or heygen.DEFAULT_AVATAR_ID,

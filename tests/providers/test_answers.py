@@ -29,7 +29,7 @@ def adapter(provider: str, handler: Handler, **settings: Any) -> VideoProvider:
     transport = httpx.MockTransport(handler)
     common: dict[str, Any] = {"api_key": "k", "transport": transport} | settings
     if provider == "heygen":
-        return HeyGenProvider(webhook_secret=None, **common)
+        return HeyGenProvider(**common)
     if provider == "runwayml":
         return RunwayMLProvider(**common)
     return DIDProvider(**common)

@@ -1,5 +1,6 @@
 """Simulated RunwayML API: ``POST /v1/image_to_video``, ``GET /v1/tasks/{id}``,
-``GET /v1/organization``. Polling only; no idempotency key honoured (Runway documents none)."""
+``GET /v1/organization``. Polling only; no idempotency key honoured (Runway documents none), so
+a second ``POST /v1/image_to_video`` is a second, billed task."""
 
 from __future__ import annotations
 
@@ -93,7 +94,7 @@ def get_task(task_id: str) -> Response:
         task |= {"status": "FAILED", "failure": "The generation failed"}
         task["failureCode"] = render.failure_code or "ASSET.INVALID"
     else:
-        url = render.delivered_url()
+        url = render.delivered_url(now)
         task |= {"status": "SUCCEEDED", "output": [url] if url else []}
         task["duration"] = render.delivered_duration()
     return finish(decision, jsonify(task))
