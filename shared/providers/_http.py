@@ -26,11 +26,13 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
+import httpcore
 import httpx
 
 from shared.errors import ErrorCategory, ProviderError, Signal, TransportFailure, parse_retry_after
@@ -309,6 +311,92 @@ def malformed(provider_id: str, op: str, what: str, *, charged: bool = False) ->
     )
 
 
+_deadline = threading.local()  # the wall-clock deadline of the call this thread is making
+
+
+def _remaining(timeout: float | None, expired: type[Exception]) -> float | None:
+    """``timeout`` cut to what is left of this thread's deadline; ``expired`` once it passed."""
+    at: float | None = getattr(_deadline, "at", None)
+    if at is None:
+        return timeout
+    left = at - time.monotonic()
+    if left <= 0:
+        raise expired("the call's deadline has passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket stream whose every read and write ends by the call's deadline: a provider that
+    trickles its status line or headers a byte at a time never trips a read timeout, and the
+    body check in ``HttpAdapter._read`` only starts once the headers are in."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _remaining(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _remaining(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: Any,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        left = _remaining(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, left))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self._inner = inner
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        left = _remaining(timeout, httpcore.ConnectTimeout)
+        stream = self._inner.connect_tcp(host, port, left, local_address, socket_options)
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        left = _remaining(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.connect_unix_socket(path, left, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def deadline_transport(limits: httpx.Limits) -> httpx.BaseTransport:
+    """httpx's own transport with its socket streams bounded by the call's deadline. httpx
+    has no public hook for httpcore's network backend, so this reaches for its pool; should a
+    later httpx change that, the transport is used as it is and the deadline is checked
+    between body chunks only (``HttpAdapter._read``)."""
+    transport = httpx.HTTPTransport(limits=limits)
+    pool = getattr(transport, "_pool", None)
+    backend = getattr(pool, "_network_backend", None)
+    if isinstance(backend, httpcore.NetworkBackend):
+        pool._network_backend = _DeadlineBackend(backend)  # type: ignore[union-attr]
+    return transport
+
+
 class HttpAdapter:
     """Owns the adapter's one reusable ``httpx.Client`` and the request/classify step.
 
@@ -336,13 +424,14 @@ class HttpAdapter:
         self._media_hosts = tuple(h.lower() for h in media_hosts)
         self._deadline_s = deadline_s
         self._max_response_bytes = max_response_bytes
+        limits = limits or httpx.Limits(max_connections=20, max_keepalive_connections=10)
         self._client = httpx.Client(
             base_url=self._base_url,
             # identity: the byte cap then counts what the provider sent, not what it inflates to.
             headers={"Accept": "application/json", "Accept-Encoding": "identity", **auth_headers},
             timeout=timeout,
-            limits=limits or httpx.Limits(max_connections=20, max_keepalive_connections=10),
-            transport=transport,
+            limits=limits,
+            transport=transport if transport is not None else deadline_transport(limits),
             follow_redirects=False,
         )
 
@@ -392,6 +481,8 @@ class HttpAdapter:
         """Send one request; return the answer and its JSON object body, or raise classified."""
         started = time.monotonic()
         deadline = started + (deadline_s if deadline_s is not None else self._deadline_s)
+        outer = getattr(_deadline, "at", None)
+        _deadline.at = deadline
         try:
             request = self._client.build_request(
                 method,
@@ -415,6 +506,8 @@ class HttpAdapter:
                 extra={"provider": self.provider_id, "op": op, "category": error.category.value},
             )
             raise error from exc
+        finally:
+            _deadline.at = outer
         elapsed = time.monotonic() - started
         if not response.is_success:
             error = error_from_response(
@@ -438,9 +531,9 @@ class HttpAdapter:
 
     def _read(self, response: httpx.Response, *, op: str, deadline: float, billable: bool) -> bytes:
         """The decoded body, read chunk by chunk: past ``max_response_bytes`` (declared or
-        received) it is a malformed answer, past the deadline a read timeout. Each socket read
-        is bounded by the client's read timeout, so the whole call ends by the deadline plus
-        at most one read timeout."""
+        received) it is a malformed answer, past the deadline a read timeout. With the default
+        transport every socket read is also cut to the deadline (``deadline_transport``); with
+        another transport the call ends by the deadline plus at most one read timeout."""
         cap = self._max_response_bytes
         declared = response.headers.get("Content-Length", "")
         if declared.isascii() and declared.isdigit() and int(declared) > cap:

@@ -5,7 +5,10 @@ escapes an adapter as anything but a classified ``ProviderError`` (or a ``Webhoo
 
 from __future__ import annotations
 
+import itertools
 import json
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -249,3 +252,59 @@ def test_simulator_videos_on_the_base_urls_origin_still_complete(
     status = poll(did, submission.provider_job_id, expected_duration_s=None)
     assert status.video_url is not None
     assert status.video_url.startswith("http://127.0.0.1:")
+
+
+@pytest.fixture
+def trickling_server() -> Iterator[str]:
+    """A loopback HTTP server that answers one byte of its status line every 50 ms, forever:
+    each socket read gets a byte well within any read timeout."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.recv(65536)
+                for byte in itertools.cycle(b"HTTP/1.1 200 OK\r\nX-Slow: "):
+                    if stop.is_set():
+                        break
+                    try:
+                        conn.sendall(bytes([byte]) if byte != 13 else b"a")
+                    except OSError:
+                        break
+                    time.sleep(0.05)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join(timeout=2)
+    listener.close()
+
+
+def test_a_trickled_status_line_and_headers_are_cut_at_the_deadline_too(
+    trickling_server: str,
+) -> None:
+    """Before any body, httpx reads the status line and headers: the deadline bounds that part
+    of the answer as well (each read is given only what is left of it)."""
+    made = HeyGenProvider(
+        api_key="k",
+        base_url=trickling_server,
+        timeout=httpx.Timeout(5.0, connect=1.0),
+        deadline_s=0.5,
+    )
+    started = time.monotonic()
+    try:
+        with pytest.raises(ProviderError) as info:
+            made.status("vid1")
+    finally:
+        made.close()
+    assert time.monotonic() - started < 1.5
+    assert info.value.category is ErrorCategory.TIMEOUT
