@@ -70,12 +70,15 @@ from shared.providers.base import (
 PROVIDER_ID = "did"
 DEFAULT_BASE_URL = "https://api.d-id.com"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
-# Where D-ID serves finished talks: its S3 bucket, as in every documented ``result_url``
-# (docs.d-id.com/reference/talks-overview examples; api-evangelist/d-id examples). Override with
-# DID_MEDIA_HOSTS (comma-separated; ``.example.com`` admits subdomains).
+# Where D-ID serves finished talks: presigned URLs in its S3 bucket, as in the talks D-ID's own
+# forum shows (docs.d-id.com/discuss/6433c858be6e08002d515b7b: audio_url and source_url on
+# d-id-talks-prod.s3.us-west-2.amazonaws.com; result_url alike in published answers), plus any
+# host of D-ID's own domain. Not a published list: a refused host is named in the error, and
+# DID_MEDIA_HOSTS (comma-separated; ``.example.com`` admits subdomains) replaces the default.
 DEFAULT_MEDIA_HOSTS = (
     "d-id-talks-prod.s3.us-west-2.amazonaws.com",
     "d-id-talks-prod.s3.amazonaws.com",
+    ".d-id.com",
 )
 DEFAULT_VOICE_ID = "en-US-JennyNeural"  # a Microsoft TTS voice, as in D-ID's examples
 

@@ -107,9 +107,9 @@ SUBMIT_DEADLINE_S = 120.0
 # Where HeyGen serves videos and thumbnails: presigned URLs on files2.heygen.ai,
 # dynamic.heygen.ai and resource2.heygen.ai in published v3/v1 answers (heygen-com/heygen-cli
 # gen/video.go documents ``video_url`` as a presigned URL; the hosts come from example
-# answers, not a published list), so every subdomain of heygen.ai. Override with
+# answers, not a published list), so every host of HeyGen's own domains. Override with
 # HEYGEN_MEDIA_HOSTS (comma-separated; ``.example.com`` admits subdomains).
-DEFAULT_MEDIA_HOSTS = (".heygen.ai",)
+DEFAULT_MEDIA_HOSTS = (".heygen.ai", ".heygen.com")
 
 CAPABILITIES = Capabilities(
     provider_id=PROVIDER_ID,

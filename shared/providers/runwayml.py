@@ -67,9 +67,10 @@ DURATIONS_S = (5, 10)
 # Placeholder: set RUNWAYML_PROMPT_IMAGE_URL to a real HTTPS image of the presenter.
 DEFAULT_PROMPT_IMAGE_URL = "https://storage.googleapis.com/cvplus-public/presenter.jpg"
 # Where Runway serves task outputs: docs.dev.runwayml.com/assets/outputs shows
-# ``https://dnznrvs05pmza.cloudfront.net/...?_jwt=...`` (ephemeral, expiring within 24-48 h).
-# Override with RUNWAYML_MEDIA_HOSTS (comma-separated; ``.example.com`` admits subdomains).
-DEFAULT_MEDIA_HOSTS = ("dnznrvs05pmza.cloudfront.net",)
+# ``https://dnznrvs05pmza.cloudfront.net/...?_jwt=...`` (ephemeral, expiring within 24-48 h),
+# plus any host of Runway's own domain. A refused host is named in the error; override with
+# RUNWAYML_MEDIA_HOSTS (comma-separated; ``.example.com`` admits subdomains).
+DEFAULT_MEDIA_HOSTS = ("dnznrvs05pmza.cloudfront.net", ".runwayml.com")
 
 DEFAULT_CONCURRENCY = 1
 MAX_CONCURRENCY = 20  # tier 5
