@@ -31,12 +31,12 @@ and the event is made from that answer, never from the body.
 
 Registered endpoints (``POST /v3/webhooks/endpoints``, developers.heygen.com/docs/webhooks: the
 answer carries a ``whsec_...`` secret "for verifying payloads", shown once) are signed, but the
-public material (the stored copies of that page are cut before "Verifying Payloads"; heygen-cli
-gen/webhook.go only says "signing secret"; heygen-com/skills references/webhooks.md hedges "If
-HeyGen provides signature verification") does not confirm the header name, encoding or whether a
-timestamp is signed. So a delivery without our token is refused (401), signed or not: only the
-verified path (token, then GET) is accepted. Register no endpoint for CVPlus; polling covers a
-lost callback.
+public material does not confirm the header name, the encoding or whether a timestamp is signed:
+the stored copies of that page are cut before "Verifying Payloads"; heygen-cli gen/webhook.go
+only says "signing secret"; heygen-com/skills skills/heygen/references/webhooks.md (commit
+e306499) hedges "If HeyGen provides signature verification". So a delivery without our token is
+refused (401), signed or not: only the verified path (token, then GET) is accepted. Register no
+endpoint for CVPlus; polling covers a lost callback.
 
 Not confirmed: the HTTP status HeyGen pairs with ``insufficient_credit`` (the simulator uses
 402) or with ``quota_exceeded`` (429 assumed); the account-info path (we probe ``/v3/voices``
