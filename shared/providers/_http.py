@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import threading
 import time
@@ -216,10 +217,16 @@ def str_field(obj: Mapping[str, Any] | None, key: str) -> str | None:
 
 
 def num_field(obj: Mapping[str, Any] | None, key: str) -> float | None:
+    """A finite number, or None: JSON may carry NaN, Infinity or an integer too large for a
+    float (``float()`` would raise OverflowError out of the adapter)."""
     value = obj.get(key) if obj is not None else None
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def obj_field(obj: Mapping[str, Any] | None, key: str) -> JSONObject | None:

@@ -308,3 +308,13 @@ def test_a_trickled_status_line_and_headers_are_cut_at_the_deadline_too(
         made.close()
     assert time.monotonic() - started < 1.5
     assert info.value.category is ErrorCategory.TIMEOUT
+
+
+@pytest.mark.parametrize("duration", [b"NaN", b"Infinity", b"-Infinity", b"1" + b"0" * 400])
+def test_a_number_no_float_can_hold_is_read_as_unknown(duration: bytes) -> None:
+    """float() of a 400-digit JSON integer raises OverflowError; NaN would pass any check."""
+    body = b'{"data": {"status": "completed", "video_url": "' + DOCUMENTED["heygen"].encode()
+    body += b'", "duration": ' + duration + b"}}"
+    made = adapter("heygen", lambda r: httpx.Response(200, content=body))
+    status = made.status("vid1", expected_duration_s=60)
+    assert status.duration_s is None
