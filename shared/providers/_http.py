@@ -103,8 +103,15 @@ def error_from_exception(
 
 
 def clip(text: str) -> str:
+    """A provider's text as it may go into a message we store: one line, 200 chars at most (a
+    megabyte of failure text would not fit the job document)."""
     text = " ".join(text.split())
     return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 1] + "…"
+
+
+def clip_code(code: str | None) -> str | None:
+    """A provider's error code, kept only while it looks like one (64 chars at most)."""
+    return code if code is None or len(code) <= 64 else code[:64]
 
 
 def load_json(body: bytes | str) -> Any:
@@ -262,6 +269,7 @@ def error_from_response(
     """Classify a non-2xx answer from its status, the provider's own error code and Retry-After."""
     body = parse_object(content)
     code, code_category, message = read_code(response.status_code, body)
+    code = clip_code(code)
     retry_after = parse_retry_after(response.headers.get("Retry-After"), now=now())
     signal = Signal(status=response.status_code, code_category=code_category)
     return ProviderError.from_signal(

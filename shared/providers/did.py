@@ -46,6 +46,8 @@ from shared.providers._http import (
     JSONObject,
     callback_url_with_token,
     check_render_id,
+    clip,
+    clip_code,
     id_path,
     load_json,
     malformed,
@@ -251,9 +253,9 @@ def talk_status(
         reason = str_field(error, "description") or str_field(error, "kind") or raw_state
         raise ProviderError.from_signal(
             Signal(render_failed=True),
-            f"did talk {provider_job_id} {raw_state}: {reason}",
+            f"did talk {provider_job_id} {raw_state}: {clip(reason)}",
             provider_id=PROVIDER_ID,
-            provider_code=str_field(error, "kind"),
+            provider_code=clip_code(str_field(error, "kind")),
             charged=True,
         )
     return render_status(
@@ -290,7 +292,7 @@ def parse_event(body: bytes, *, job_id: str | None) -> WebhookEvent:
         video_url=str_field(talk, "result_url") if succeeded else None,
         failure_message=None
         if succeeded
-        else (str_field(error, "description") or str_field(error, "kind") or state),
+        else clip(str_field(error, "description") or str_field(error, "kind") or state),
     )
 
 

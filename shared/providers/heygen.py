@@ -66,6 +66,8 @@ from shared.providers._http import (
     JSONObject,
     callback_url_with_token,
     check_render_id,
+    clip,
+    clip_code,
     id_path,
     load_json,
     malformed,
@@ -258,9 +260,9 @@ class HeyGenProvider(HttpAdapter):
             reason = str_field(data, "failure_message") or str_field(data, "failure_code")
             raise ProviderError.from_signal(
                 Signal(render_failed=True),
-                f"heygen render {provider_job_id} failed: {reason or 'no reason given'}",
+                f"heygen render {provider_job_id} failed: {clip(reason or 'no reason given')}",
                 provider_id=PROVIDER_ID,
-                provider_code=str_field(data, "failure_code"),
+                provider_code=clip_code(str_field(data, "failure_code")),
                 charged=True,
             )
         return render_status(
@@ -323,7 +325,7 @@ class HeyGenProvider(HttpAdapter):
                 succeeded=False,
                 event_id=f"{video_id}:failed",
                 video_url=None,
-                failure_message=reason or "no reason given",
+                failure_message=clip(reason or "no reason given"),
             )
         if raw_state != "completed":
             raise WebhookError(409, f"heygen video {video_id} is {raw_state!r}, not finished")
@@ -366,7 +368,9 @@ def parse_event(body: bytes) -> WebhookEvent:
         video_url=(str_field(data, "video_url") or str_field(data, "url")) if succeeded else None,
         failure_message=None
         if succeeded
-        else (str_field(data, "failure_message") or str_field(data, "msg")),
+        else clip(
+            str_field(data, "failure_message") or str_field(data, "msg") or "no reason given"
+        ),
     )
 
 

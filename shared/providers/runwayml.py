@@ -38,6 +38,8 @@ from shared.providers._http import (
     HttpAdapter,
     JSONObject,
     check_render_id,
+    clip,
+    clip_code,
     id_path,
     malformed,
     num_field,
@@ -216,11 +218,11 @@ class RunwayMLProvider(HttpAdapter):
         if raw_state is None:
             raise malformed(PROVIDER_ID, "status", "no status")
         if raw_state in {"FAILED", "CANCELLED"}:
-            code = str_field(body, "failureCode")
+            code = clip_code(str_field(body, "failureCode"))
             raise ProviderError.from_signal(
                 Signal(render_failed=True, code_category=failure_code_category(code)),
                 f"runwayml task {provider_job_id} {raw_state.lower()}: "
-                f"{str_field(body, 'failure') or code or 'no reason given'}",
+                f"{clip(str_field(body, 'failure') or code or 'no reason given')}",
                 provider_id=PROVIDER_ID,
                 provider_code=code,
                 charged=True,

@@ -318,3 +318,18 @@ def test_a_number_no_float_can_hold_is_read_as_unknown(duration: bytes) -> None:
     made = adapter("heygen", lambda r: httpx.Response(200, content=body))
     status = made.status("vid1", expected_duration_s=60)
     assert status.duration_s is None
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_huge_failure_text_is_clipped_before_it_reaches_a_stored_message(provider: str) -> None:
+    """The job keeps the error message: a megabyte of provider text must not go with it."""
+    text = "x" * 500_000
+    failed = {
+        "heygen": {"data": {"status": "failed", "failure_message": text, "failure_code": text}},
+        "runwayml": {"id": "task-1", "status": "FAILED", "failure": text, "failureCode": text},
+        "did": {"id": "tlk_1", "status": "error", "error": {"kind": text, "description": text}},
+    }[provider]
+    with pytest.raises(ProviderError) as info:
+        status_of(provider, failed)
+    assert len(info.value.message) < 400
+    assert info.value.provider_code is None or len(info.value.provider_code) <= 64
