@@ -43,6 +43,7 @@ from shared.providers._http import (
     id_path,
     malformed,
     num_field,
+    obj_field,
     parse_hosts,
     quota_wording,
     render_status,
@@ -191,15 +192,20 @@ class RunwayMLProvider(HttpAdapter):
             "duration": duration,
         }
         key = request.idempotency_key
-        _, body = self._call(
-            "POST",
-            "/v1/image_to_video",
-            op="submit",
-            read_code=read_code,
-            billable=True,
-            json=payload,
-            headers={"Idempotency-Key": key},  # undocumented by Runway; sent for safety
-        )
+        try:
+            _, body = self._call(
+                "POST",
+                "/v1/image_to_video",
+                op="submit",
+                read_code=read_code,
+                billable=True,
+                json=payload,
+                headers={"Idempotency-Key": key},  # undocumented by Runway; sent for safety
+            )
+        except ProviderError as error:
+            if error.status == 429 and error.category is ErrorCategory.RATE_LIMIT:
+                raise self._as_daily_cap(error) from error
+            raise
         task_id = check_render_id(PROVIDER_ID, "submit", str_field(body, "id"), charged=True)
         return Submission(
             provider_id=PROVIDER_ID,
@@ -245,6 +251,35 @@ class RunwayMLProvider(HttpAdapter):
             duration_s=num_field(body, "duration"),
             expected_duration_s=expected_duration_s,
             progress=num_field(body, "progress"),
+        )
+
+    def _as_daily_cap(self, error: ProviderError) -> ProviderError:
+        """A 429 whose text says nothing of a cap may still be the tier's daily one: Runway's
+        ``GET /v1/organization`` (runwayml/sdk-python types/organization_retrieve_response.py)
+        reports ``tier.models[model].maxDailyGenerations`` and
+        ``usage.models[model].dailyGenerations``. When the model's day is used up the 429 is
+        quota; when the check itself fails, it stays the rate limit it looked like."""
+        try:
+            _, org = self._call(
+                "GET", "/v1/organization", op="limits", read_code=read_code, deadline_s=5.0
+            )
+        except ProviderError:
+            return error
+        cap = num_field(
+            obj_field(obj_field(obj_field(org, "tier"), "models"), MODEL), "maxDailyGenerations"
+        )
+        used = num_field(
+            obj_field(obj_field(obj_field(org, "usage"), "models"), MODEL), "dailyGenerations"
+        )
+        if cap is None or used is None or used < cap:
+            return error
+        return ProviderError(
+            ErrorCategory.QUOTA_EXCEEDED,
+            f"{error.message} (daily cap of {cap:.0f} {MODEL} generations reached)",
+            provider_id=PROVIDER_ID,
+            status=error.status,
+            provider_code="daily_limit",
+            retry_after=error.retry_after,
         )
 
     def probe(self) -> ProbeResult:

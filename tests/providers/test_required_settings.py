@@ -143,3 +143,30 @@ def test_media_hosts_are_set_per_provider_through_the_settings() -> None:
             adapter.close()
     with pytest.raises(SettingsError, match="DID_MEDIA_HOSTS"):
         Settings.from_env({"DID_MEDIA_HOSTS": "https://cdn.example.net/x"})
+
+
+def test_runwaymls_daily_cap_is_quota_even_when_its_429_says_nothing_of_it(
+    sim: ProviderSim, make_adapter: AdapterFactory
+) -> None:
+    """Runway publishes no wording for its daily cap; GET /v1/organization reports the tier's
+    maxDailyGenerations and the day's dailyGenerations, which tell the cap from a burst."""
+    sim.configure("runwayml", daily_cap=2)
+    adapter = make_adapter("runwayml")
+    adapter.submit(a_request())
+    adapter.submit(a_request())
+
+    capped = raised(lambda: adapter.submit(a_request()))
+
+    assert capped.status == 429
+    assert capped.category is ErrorCategory.QUOTA_EXCEEDED
+    assert "daily cap" in capped.message
+    assert sim.stats()["runwayml"]["charges"] == 2
+
+
+def test_a_runwayml_burst_429_under_the_daily_cap_stays_a_rate_limit(
+    sim: ProviderSim, make_adapter: AdapterFactory
+) -> None:
+    sim.configure("runwayml", daily_cap=50)
+    sim.add_fault("runwayml", "rate_limit", op="submit")
+    error = raised(lambda: make_adapter("runwayml").submit(a_request()))
+    assert error.category is ErrorCategory.RATE_LIMIT

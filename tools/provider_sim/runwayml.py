@@ -63,6 +63,13 @@ def image_to_video() -> Response:
     if duration not in (5, 10):
         return error_response(400, {"error": "duration must be 5 or 10"})
     state = sim_state()
+    cap = state.config[PROVIDER].daily_cap
+    if cap is not None and state.accepted_today(PROVIDER) >= cap:
+        # The tier's daily cap, answered 429 (docs.dev.runwayml.com/errors/errors); Runway
+        # publishes no wording for it, so this one says nothing a client could key on: only
+        # GET /v1/organization's usage tells it from a burst limit.
+        state.count(PROVIDER, "daily_cap_refusals")
+        return error_response(429, {"error": "You have exceeded the rate limit"})
     render, _ = state.accept(
         PROVIDER,
         idempotency_key=request.headers.get("Idempotency-Key"),
@@ -108,6 +115,14 @@ def organization() -> Response:
     decision = request_fault(PROVIDER, "probe", shape)
     if decision.response is not None:
         return decision.response
-    return finish(
-        decision, jsonify({"creditBalance": 10_000, "tier": {"maxMonthlyCreditSpend": 0}})
-    )
+    # The documented shape (runwayml/sdk-python types/organization_retrieve_response.py); tier 1
+    # limits (docs.dev.runwayml.com/usage/tiers), the daily cap as configured (none: unbounded).
+    state = sim_state()
+    cap = state.config[PROVIDER].daily_cap
+    model_limits = {"maxConcurrentGenerations": 1, "maxDailyGenerations": cap or 1_000_000}
+    org = {
+        "creditBalance": 10_000,
+        "tier": {"maxMonthlyCreditSpend": 100, "models": {"gen4_turbo": model_limits}},
+        "usage": {"models": {"gen4_turbo": {"dailyGenerations": state.accepted_today(PROVIDER)}}},
+    }
+    return finish(decision, jsonify(org))

@@ -47,6 +47,9 @@ class ProviderConfig:
     latency_s: float = DEFAULT_LATENCY_S
     honour_idempotency: bool = False
     url_ttl_s: float = 86_400.0
+    # Renders accepted per rolling day before submits answer 429 (RunwayML's tiers cap daily
+    # generations: docs.dev.runwayml.com/usage/tiers); None: no cap.
+    daily_cap: int | None = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -228,6 +231,12 @@ class SimState:
             self.charged_usd[provider] += PRICE_PER_SECOND[provider] * duration_s
             return render, True
 
+    def accepted_today(self, provider: str) -> int:
+        """Renders accepted in the last 24 h of the simulator's clock."""
+        with self.lock:
+            since = self.clock() - 86_400.0
+            return sum(1 for r in self.renders[provider].values() if r.accepted_at >= since)
+
     def render(self, provider: str, job_id: str) -> Render | None:
         with self.lock:
             return self.renders[provider].get(job_id)
@@ -343,6 +352,7 @@ class SimState:
                     "latency_s": self.config[p].latency_s,
                     "honour_idempotency": self.config[p].honour_idempotency,
                     "url_ttl_s": self.config[p].url_ttl_s,
+                    "daily_cap": self.config[p].daily_cap,
                 }
                 for p in PROVIDERS
             } | {"faults_armed": self.faults.armed(), "deliveries": list(self.deliveries)}
