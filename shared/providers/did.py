@@ -19,9 +19,11 @@ Checked against (2026-11-29, via the stored-docs search):
 Not confirmed: D-ID documents no idempotency header (we send ``Idempotency-Key`` anyway; a retried
 submit may be billed twice); the exact webhook body (we read it as the talk object, which is what
 D-ID describes posting); the ``TooManyRequestsError`` kind (a 429 is classified by status anyway);
-``GET /credits`` as probe; whether 1080p output is possible (it follows the source image size).
-D-ID does not sign webhooks, so the callback URL carries our job id and a per-job secret token,
-compared in constant time against the token stored on the job.
+``GET /credits`` as probe; whether 1080p output is possible (it follows the source image size); that
+results stay in the S3 bucket seen in published talks (D-ID's domain is admitted as well;
+``DID_MEDIA_HOSTS``); a 429 for a plan's cap (its wording decides). D-ID does not sign webhooks, so
+the callback URL carries our job id and a per-job secret token, compared in constant time against
+the token stored on the job.
 """
 
 from __future__ import annotations

@@ -11,14 +11,25 @@ Checked against (2026-11-29, via the stored-docs search and the official SDK in 
   ``failure``, ``failureCode`` (dot-separated, most generic segment first), ``progress``.
 - docs.dev.runwayml.com/errors/errors — HTTP 400/401/404/405 not retryable; 429 retryable;
   502/503 "shedding load", 504 "overloaded". docs.dev.runwayml.com/errors/task-failures —
-  ``SAFETY.*`` (do not retry), ``INTERNAL.BAD_OUTPUT.*`` (rejected for quality).
+  ``SAFETY.*`` (do not retry), ``INTERNAL.BAD_OUTPUT.*`` (rejected for quality); a 429 "may be
+  returned when an integration's limits have been reached".
+- docs.dev.runwayml.com/usage/tiers — per-model limits by tier: tier 1 runs 1-2 generations at
+  once and 50-200 a day, tier 3 five at once (``concurrency_limit`` defaults to 1).
+- runwayml/sdk-python src/runwayml/types/organization_retrieve_response.py — ``GET
+  /v1/organization`` gives ``tier.models[m].maxConcurrentGenerations`` /
+  ``maxDailyGenerations`` and ``usage.models[m].dailyGenerations`` (how a 429 is told to be the
+  daily cap, ``RunwayMLProvider._as_daily_cap``).
+- docs.dev.runwayml.com/assets/outputs — output URLs on ``dnznrvs05pmza.cloudfront.net``,
+  ephemeral (24-48 h).
 
 Not confirmed: an idempotency header (Runway documents none; we still send ``Idempotency-Key``, and
-a retried submit may be billed twice); ``gen4_turbo`` durations are 5 or 10 s (older docs), so a
-CV introduction of 30-90 s cannot be served without degradation, hence ``max_duration_s=10``;
-the out-of-credits answer (we read a 400 whose message mentions credits as quota); the probe path
-``GET /v1/organization`` (the SDK's ``organization`` resource). RunwayML has no voice, no
-lip-sync and no avatar: it animates one still image, and its output carries no narration.
+a retried submit may be billed twice); ``gen4_turbo`` durations are 5 or 10 s (older docs), so a CV
+introduction of 30-90 s cannot be served without degradation, hence ``max_duration_s=10``; the
+out-of-credits answer (we read a 400 whose message mentions credits as quota); the text of the
+daily-cap 429 (the organization's usage decides; cap wording counts too); that outputs stay on that
+one CloudFront host (Runway's own domain is admitted as well; ``RUNWAYML_MEDIA_HOSTS``). RunwayML
+has no voice, no lip-sync and no avatar: it animates one still image, and its output carries no
+narration.
 """
 
 from __future__ import annotations
