@@ -16,9 +16,14 @@ from shared.stores.firestore import seen_job
 from shared.tasks import MAX_TASK_BODY, InvalidTaskError, parse_task, valid_task_token
 
 log = logging.getLogger("cvplus")
+# A worker may wait out HeyGen's 120 s submit budget (shared/providers/heygen.py); the
+# platform's 60 s default would cut it short.
+WORKER_TIMEOUT_S = 300
 
 
-@firestore_fn.on_document_written(document=f"{JOBS}/{{jobId}}", secrets=secrets.WORKER)
+@firestore_fn.on_document_written(
+    document=f"{JOBS}/{{jobId}}", secrets=secrets.WORKER, timeout_sec=WORKER_TIMEOUT_S
+)
 def processVideoJob(event: firestore_fn.Event[firestore_fn.Change[Any]]) -> None:
     after = event.data.after if event.data is not None else None
     if after is None or not after.exists:
@@ -42,7 +47,11 @@ def runnable(doc: dict[str, Any], *, now: float) -> bool:
     return due is None or float(due) <= now
 
 
-@https_fn.on_request(invoker=runtime.tasks_invoker(os.environ), secrets=secrets.WORKER)
+@https_fn.on_request(
+    invoker=runtime.tasks_invoker(os.environ),
+    secrets=secrets.WORKER,
+    timeout_sec=WORKER_TIMEOUT_S,
+)
 def videoJobTask(req: https_fn.Request) -> https_fn.Response:
     """Only the tasks' service account may invoke it (IAM, ``invoker``); the body must still
     carry the HMAC of its job id. A malformed body is a 400, which Cloud Tasks does not retry."""

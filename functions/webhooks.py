@@ -1,4 +1,5 @@
-"""providerWebhook: POST /providerWebhook/{provider}, verified by the provider's adapter."""
+"""providerWebhook: POST /providerWebhook/{provider}, verified by the provider's adapter;
+OPTIONS answered 200, as a provider validating the URL expects (HeyGen's endpoint check)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ log = logging.getLogger("cvplus")
 
 @https_fn.on_request(secrets=secrets.WEBHOOK)
 def providerWebhook(req: https_fn.Request) -> https_fn.Response:
+    if req.method == "OPTIONS":
+        return https_fn.Response("", status=200)
     if req.method != "POST":
         return _answer(405, {"error": "POST only"})
     provider = req.path.rstrip("/").rsplit("/", 1)[-1]

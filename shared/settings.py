@@ -133,6 +133,12 @@ class Settings:
     did_source_url_landscape: str | None = None
     did_source_url_portrait: str | None = None
     did_voice_id: str | None = None
+    # Hosts whose https video URLs each adapter accepts (None: the adapter's documented default)
+    # and RunwayML's concurrent generations for the project's tier (tier 1: 1).
+    heygen_media_hosts: tuple[str, ...] | None = None
+    runwayml_media_hosts: tuple[str, ...] | None = None
+    did_media_hosts: tuple[str, ...] | None = None
+    runwayml_concurrency: int = 1
     # Cloud Tasks: the queue (None: video-jobs in the project's us-central1), the emulator's
     # host:port (local stack), the service account whose OIDC token the tasks carry, and the
     # base URL of the functions the tasks call (None: the project's cloudfunctions.net URL).
@@ -196,6 +202,10 @@ class Settings:
             did_source_url_landscape=read("DID_SOURCE_URL_LANDSCAPE", _url, None),
             did_source_url_portrait=read("DID_SOURCE_URL_PORTRAIT", _url, None),
             did_voice_id=read("DID_VOICE_ID", _word, None),
+            heygen_media_hosts=read("HEYGEN_MEDIA_HOSTS", _hosts, None),
+            runwayml_media_hosts=read("RUNWAYML_MEDIA_HOSTS", _hosts, None),
+            did_media_hosts=read("DID_MEDIA_HOSTS", _hosts, None),
+            runwayml_concurrency=read("RUNWAYML_CONCURRENCY", _integer(1, 20), 1),
             tasks_queue=read("CVPLUS_TASKS_QUEUE", _queue, None),
             tasks_emulator_host=read("CVPLUS_TASKS_EMULATOR_HOST", _host_port, None),
             tasks_service_account=read("CVPLUS_TASKS_SERVICE_ACCOUNT", _email, None),
@@ -297,6 +307,14 @@ def _word(raw: str) -> str:
     if any(c.isspace() for c in raw):
         raise _BadValueError("an id takes no spaces")
     return raw
+
+
+def _hosts(raw: str) -> tuple[str, ...]:
+    """Comma-separated host names; ``.example.com`` stands for every host under it."""
+    hosts = tuple(h.strip().lower() for h in raw.split(",") if h.strip())
+    if not hosts or any(not re.fullmatch(r"\.?[a-z0-9.-]+", h) for h in hosts):
+        raise _BadValueError("not a comma-separated list of host names")
+    return hosts
 
 
 def _url(raw: str) -> str:

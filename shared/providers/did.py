@@ -19,9 +19,11 @@ Checked against (2026-11-29, via the stored-docs search):
 Not confirmed: D-ID documents no idempotency header (we send ``Idempotency-Key`` anyway; a retried
 submit may be billed twice); the exact webhook body (we read it as the talk object, which is what
 D-ID describes posting); the ``TooManyRequestsError`` kind (a 429 is classified by status anyway);
-``GET /credits`` as probe; whether 1080p output is possible (it follows the source image size).
-D-ID does not sign webhooks, so the callback URL carries our job id and a per-job secret token,
-compared in constant time against the token stored on the job.
+``GET /credits`` as probe; whether 1080p output is possible (it follows the source image size); that
+results stay in the S3 bucket seen in published talks (D-ID's domain is admitted as well;
+``DID_MEDIA_HOSTS``); a 429 for a plan's cap (its wording decides). D-ID does not sign webhooks, so
+the callback URL carries our job id and a per-job secret token, compared in constant time against
+the token stored on the job.
 """
 
 from __future__ import annotations
@@ -30,19 +32,31 @@ import hmac
 import os
 import time
 from collections.abc import Mapping
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from dataclasses import replace
 
 import httpx
 
 from shared.errors import ErrorCategory, ProviderError, Signal
 from shared.model import AspectRatio, Capabilities, Feature, Resolution
 from shared.providers._http import (
+    DEFAULT_DEADLINE_S,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    JOB_PARAM,
+    RENDER_ID,
+    TOKEN_PARAM,
     HttpAdapter,
     JSONObject,
+    callback_url_with_token,
+    check_render_id,
+    clip,
+    clip_code,
+    id_path,
     load_json,
     malformed,
     num_field,
     obj_field,
+    parse_hosts,
+    quota_wording,
     render_status,
     str_field,
 )
@@ -60,8 +74,16 @@ from shared.providers.base import (
 PROVIDER_ID = "did"
 DEFAULT_BASE_URL = "https://api.d-id.com"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
-JOB_PARAM = "job"
-TOKEN_PARAM = "token"
+# Where D-ID serves finished talks: presigned URLs in its S3 bucket, as in the talks D-ID's own
+# forum shows (docs.d-id.com/discuss/6433c858be6e08002d515b7b: audio_url and source_url on
+# d-id-talks-prod.s3.us-west-2.amazonaws.com; result_url alike in published answers), plus any
+# host of D-ID's own domain. Not a published list: a refused host is named in the error, and
+# DID_MEDIA_HOSTS (comma-separated; ``.example.com`` admits subdomains) replaces the default.
+DEFAULT_MEDIA_HOSTS = (
+    "d-id-talks-prod.s3.us-west-2.amazonaws.com",
+    "d-id-talks-prod.s3.amazonaws.com",
+    ".d-id.com",
+)
 DEFAULT_VOICE_ID = "en-US-JennyNeural"  # a Microsoft TTS voice, as in D-ID's examples
 
 CAPABILITIES = Capabilities(
@@ -101,15 +123,10 @@ _DEFAULT_SOURCES = {
 def read_code(status: int, body: JSONObject | None) -> tuple[str | None, ErrorCategory | None, str]:
     kind = str_field(body, "kind")
     message = str_field(body, "description") or str_field(body, "message") or ""
-    return kind, KIND_CATEGORIES.get(kind) if kind else None, message
-
-
-def callback_url_with_token(callback_url: str, *, job_id: str, token: str) -> str:
-    """Our callback URL with the job id and its secret token added to the query."""
-    parts = urlsplit(callback_url)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in {JOB_PARAM, TOKEN_PARAM}]
-    query += [(JOB_PARAM, job_id), (TOKEN_PARAM, token)]
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    category = KIND_CATEGORIES.get(kind) if kind else None
+    if status == 429 and category in (None, ErrorCategory.RATE_LIMIT) and quota_wording(message):
+        category = ErrorCategory.QUOTA_EXCEEDED  # a plan's cap, not a burst (wording only)
+    return kind, category, message
 
 
 class DIDProvider(HttpAdapter):
@@ -122,7 +139,10 @@ class DIDProvider(HttpAdapter):
         base_url: str = DEFAULT_BASE_URL,
         source_urls: Mapping[AspectRatio, str] | None = None,
         voice_id: str = DEFAULT_VOICE_ID,
+        media_hosts: tuple[str, ...] = DEFAULT_MEDIA_HOSTS,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        deadline_s: float = DEFAULT_DEADLINE_S,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         limits: httpx.Limits | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -130,6 +150,9 @@ class DIDProvider(HttpAdapter):
             base_url=base_url,
             auth_headers={"Authorization": f"Basic {api_key}"},
             timeout=timeout,
+            media_hosts=media_hosts,
+            deadline_s=deadline_s,
+            max_response_bytes=max_response_bytes,
             limits=limits,
             transport=transport,
         )
@@ -173,9 +196,7 @@ class DIDProvider(HttpAdapter):
             json=payload,
             headers={"Idempotency-Key": key},  # undocumented by D-ID; sent for safety
         )
-        talk_id = str_field(body, "id")
-        if talk_id is None:
-            raise malformed(PROVIDER_ID, "submit", "no id", charged=True)
+        talk_id = check_render_id(PROVIDER_ID, "submit", str_field(body, "id"), charged=True)
         return Submission(
             provider_id=PROVIDER_ID,
             provider_job_id=talk_id,
@@ -186,8 +207,16 @@ class DIDProvider(HttpAdapter):
     def status(
         self, provider_job_id: str, *, expected_duration_s: float | None = None
     ) -> RenderStatus:
-        _, body = self._call("GET", f"/talks/{provider_job_id}", op="status", read_code=read_code)
-        return talk_status(body, provider_job_id, expected_duration_s=expected_duration_s)
+        check_render_id(PROVIDER_ID, "status", provider_job_id, charged=False)
+        path = id_path("/talks/{id}", provider_job_id)
+        _, body = self._call("GET", path, op="status", read_code=read_code)
+        done = str_field(body, "status") == "done"
+        url = self._media_url(
+            str_field(body, "result_url"), op="status", what="result_url", required=done
+        )
+        return talk_status(
+            body, provider_job_id, video_url=url, expected_duration_s=expected_duration_s
+        )
 
     def probe(self) -> ProbeResult:
         started = time.monotonic()
@@ -203,11 +232,20 @@ class DIDProvider(HttpAdapter):
         token = request.query.get(TOKEN_PARAM)
         if not token or not hmac.compare_digest(token.encode(), expected_token.encode()):
             raise WebhookError(401, "did webhook token does not match")
-        return parse_event(request.body, job_id=request.query.get(JOB_PARAM))
+        event = parse_event(request.body, job_id=request.query.get(JOB_PARAM))
+        if event.video_url is not None:
+            # A refused URL leaves a success without a video: a quality failure, never stored.
+            url = self._media_url(event.video_url, op="webhook", what="result_url", required=False)
+            event = replace(event, video_url=url)
+        return event
 
 
 def talk_status(
-    body: JSONObject, provider_job_id: str, *, expected_duration_s: float | None
+    body: JSONObject,
+    provider_job_id: str,
+    *,
+    video_url: str | None,
+    expected_duration_s: float | None,
 ) -> RenderStatus:
     raw_state = str_field(body, "status")
     if raw_state is None:
@@ -217,9 +255,9 @@ def talk_status(
         reason = str_field(error, "description") or str_field(error, "kind") or raw_state
         raise ProviderError.from_signal(
             Signal(render_failed=True),
-            f"did talk {provider_job_id} {raw_state}: {reason}",
+            f"did talk {provider_job_id} {raw_state}: {clip(reason)}",
             provider_id=PROVIDER_ID,
-            provider_code=str_field(error, "kind"),
+            provider_code=clip_code(str_field(error, "kind")),
             charged=True,
         )
     return render_status(
@@ -227,7 +265,7 @@ def talk_status(
         provider_job_id,
         raw_state,
         _STATES,
-        video_url=str_field(body, "result_url"),
+        video_url=video_url,
         duration_s=num_field(body, "duration"),
         expected_duration_s=expected_duration_s,
     )
@@ -243,7 +281,7 @@ def parse_event(body: bytes, *, job_id: str | None) -> WebhookEvent:
         raise WebhookError(400, "did webhook body is not an object")
     talk_id = str_field(talk, "id")
     state = str_field(talk, "status")
-    if talk_id is None or state not in {"done", *_FAILED}:
+    if talk_id is None or RENDER_ID.fullmatch(talk_id) is None or state not in {"done", *_FAILED}:
         raise WebhookError(400, f"did webhook talk not understood (status {state!r})")
     succeeded = state == "done"
     error = obj_field(talk, "error")
@@ -256,7 +294,7 @@ def parse_event(body: bytes, *, job_id: str | None) -> WebhookEvent:
         video_url=str_field(talk, "result_url") if succeeded else None,
         failure_message=None
         if succeeded
-        else (str_field(error, "description") or str_field(error, "kind") or state),
+        else clip(str_field(error, "description") or str_field(error, "kind") or state),
     )
 
 
@@ -276,5 +314,6 @@ def from_env(
         base_url=environ.get("DID_BASE_URL") or DEFAULT_BASE_URL,
         source_urls=sources,
         voice_id=environ.get("DID_VOICE_ID") or DEFAULT_VOICE_ID,
+        media_hosts=parse_hosts(environ.get("DID_MEDIA_HOSTS"), DEFAULT_MEDIA_HOSTS),
         transport=transport,
     )

@@ -11,14 +11,25 @@ Checked against (2026-11-29, via the stored-docs search and the official SDK in 
   ``failure``, ``failureCode`` (dot-separated, most generic segment first), ``progress``.
 - docs.dev.runwayml.com/errors/errors — HTTP 400/401/404/405 not retryable; 429 retryable;
   502/503 "shedding load", 504 "overloaded". docs.dev.runwayml.com/errors/task-failures —
-  ``SAFETY.*`` (do not retry), ``INTERNAL.BAD_OUTPUT.*`` (rejected for quality).
+  ``SAFETY.*`` (do not retry), ``INTERNAL.BAD_OUTPUT.*`` (rejected for quality); a 429 "may be
+  returned when an integration's limits have been reached".
+- docs.dev.runwayml.com/usage/tiers — per-model limits by tier: tier 1 runs 1-2 generations at
+  once and 50-200 a day, tier 3 five at once (``concurrency_limit`` defaults to 1).
+- runwayml/sdk-python src/runwayml/types/organization_retrieve_response.py — ``GET
+  /v1/organization`` gives ``tier.models[m].maxConcurrentGenerations`` /
+  ``maxDailyGenerations`` and ``usage.models[m].dailyGenerations`` (how a 429 is told to be the
+  daily cap, ``RunwayMLProvider._as_daily_cap``).
+- docs.dev.runwayml.com/assets/outputs — output URLs on ``dnznrvs05pmza.cloudfront.net``,
+  ephemeral (24-48 h).
 
 Not confirmed: an idempotency header (Runway documents none; we still send ``Idempotency-Key``, and
-a retried submit may be billed twice); ``gen4_turbo`` durations are 5 or 10 s (older docs), so a
-CV introduction of 30-90 s cannot be served without degradation, hence ``max_duration_s=10``;
-the out-of-credits answer (we read a 400 whose message mentions credits as quota); the probe path
-``GET /v1/organization`` (the SDK's ``organization`` resource). RunwayML has no voice, no
-lip-sync and no avatar: it animates one still image, and its output carries no narration.
+a retried submit may be billed twice); ``gen4_turbo`` durations are 5 or 10 s (older docs), so a CV
+introduction of 30-90 s cannot be served without degradation, hence ``max_duration_s=10``; the
+out-of-credits answer (we read a 400 whose message mentions credits as quota); the text of the
+daily-cap 429 (the organization's usage decides; cap wording counts too); that outputs stay on that
+one CloudFront host (Runway's own domain is admitted as well; ``RUNWAYML_MEDIA_HOSTS``). RunwayML
+has no voice, no lip-sync and no avatar: it animates one still image, and its output carries no
+narration.
 """
 
 from __future__ import annotations
@@ -26,16 +37,26 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 
 import httpx
 
 from shared.errors import ErrorCategory, ProviderError, Signal
 from shared.model import AspectRatio, Capabilities, Resolution
 from shared.providers._http import (
+    DEFAULT_DEADLINE_S,
+    DEFAULT_MAX_RESPONSE_BYTES,
     HttpAdapter,
     JSONObject,
+    check_render_id,
+    clip,
+    clip_code,
+    id_path,
     malformed,
     num_field,
+    obj_field,
+    parse_hosts,
+    quota_wording,
     render_status,
     str_field,
 )
@@ -59,6 +80,14 @@ MAX_PROMPT_CHARS = 1000
 DURATIONS_S = (5, 10)
 # Placeholder: set RUNWAYML_PROMPT_IMAGE_URL to a real HTTPS image of the presenter.
 DEFAULT_PROMPT_IMAGE_URL = "https://storage.googleapis.com/cvplus-public/presenter.jpg"
+# Where Runway serves task outputs: docs.dev.runwayml.com/assets/outputs shows
+# ``https://dnznrvs05pmza.cloudfront.net/...?_jwt=...`` (ephemeral, expiring within 24-48 h),
+# plus any host of Runway's own domain. A refused host is named in the error; override with
+# RUNWAYML_MEDIA_HOSTS (comma-separated; ``.example.com`` admits subdomains).
+DEFAULT_MEDIA_HOSTS = ("dnznrvs05pmza.cloudfront.net", ".runwayml.com")
+
+DEFAULT_CONCURRENCY = 1
+MAX_CONCURRENCY = 20  # tier 5
 
 CAPABILITIES = Capabilities(
     provider_id=PROVIDER_ID,
@@ -69,7 +98,10 @@ CAPABILITIES = Capabilities(
     aspect_ratios=frozenset({AspectRatio.LANDSCAPE, AspectRatio.PORTRAIT}),
     # gen4_turbo list price, about $0.05 per second, for a 10 s clip.
     price_per_video=0.50,
-    concurrency_limit=5,  # tier-dependent; further tasks wait as THROTTLED
+    # docs.dev.runwayml.com/usage/tiers: tier 1 allows 1-2 concurrent generations per model
+    # (1 for some video models), tier 2 three, tier 3 five; further tasks wait as THROTTLED.
+    # The default is the lowest tier's 1; set RUNWAYML_CONCURRENCY to the project's tier.
+    concurrency_limit=DEFAULT_CONCURRENCY,
     typical_render_s=60.0,
     webhooks=False,  # no callbacks: renders are polled
 )
@@ -110,6 +142,12 @@ def read_code(status: int, body: JSONObject | None) -> tuple[str | None, ErrorCa
     message = str_field(body, "error") or ""
     if status == 400 and "credit" in message.lower():
         return "insufficient_credits", ErrorCategory.QUOTA_EXCEEDED, message
+    if status == 429 and quota_wording(message):
+        # docs.dev.runwayml.com/errors/errors: a 429 "may be returned when an integration's
+        # limits have been reached"; docs.dev.runwayml.com/usage/tiers: those limits include
+        # a cap of generations per day (50-200 at tier 1). Runway publishes no error text for
+        # it, so its wording decides; a 429 that says nothing of the kind stays a rate limit.
+        return "daily_limit", ErrorCategory.QUOTA_EXCEEDED, message
     return None, None, message
 
 
@@ -128,7 +166,11 @@ class RunwayMLProvider(HttpAdapter):
         api_key: str,
         base_url: str = DEFAULT_BASE_URL,
         prompt_image_url: str = DEFAULT_PROMPT_IMAGE_URL,
+        concurrency_limit: int = DEFAULT_CONCURRENCY,
+        media_hosts: tuple[str, ...] = DEFAULT_MEDIA_HOSTS,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        deadline_s: float = DEFAULT_DEADLINE_S,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         limits: httpx.Limits | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -136,14 +178,20 @@ class RunwayMLProvider(HttpAdapter):
             base_url=base_url,
             auth_headers={"Authorization": f"Bearer {api_key}", "X-Runway-Version": API_VERSION},
             timeout=timeout,
+            media_hosts=media_hosts,
+            deadline_s=deadline_s,
+            max_response_bytes=max_response_bytes,
             limits=limits,
             transport=transport,
         )
         self._prompt_image_url = prompt_image_url
+        self._capabilities = replace(
+            CAPABILITIES, concurrency_limit=max(1, min(concurrency_limit, MAX_CONCURRENCY))
+        )
 
     @property
     def capabilities(self) -> Capabilities:
-        return CAPABILITIES
+        return self._capabilities
 
     def submit(self, request: SubmitRequest) -> Submission:
         duration = clip_duration(request.options.duration.seconds)
@@ -155,18 +203,21 @@ class RunwayMLProvider(HttpAdapter):
             "duration": duration,
         }
         key = request.idempotency_key
-        _, body = self._call(
-            "POST",
-            "/v1/image_to_video",
-            op="submit",
-            read_code=read_code,
-            billable=True,
-            json=payload,
-            headers={"Idempotency-Key": key},  # undocumented by Runway; sent for safety
-        )
-        task_id = str_field(body, "id")
-        if task_id is None:
-            raise malformed(PROVIDER_ID, "submit", "no id", charged=True)
+        try:
+            _, body = self._call(
+                "POST",
+                "/v1/image_to_video",
+                op="submit",
+                read_code=read_code,
+                billable=True,
+                json=payload,
+                headers={"Idempotency-Key": key},  # undocumented by Runway; sent for safety
+            )
+        except ProviderError as error:
+            if error.status == 429 and error.category is ErrorCategory.RATE_LIMIT:
+                raise self._as_daily_cap(error) from error
+            raise
+        task_id = check_render_id(PROVIDER_ID, "submit", str_field(body, "id"), charged=True)
         return Submission(
             provider_id=PROVIDER_ID,
             provider_job_id=task_id,
@@ -177,33 +228,69 @@ class RunwayMLProvider(HttpAdapter):
     def status(
         self, provider_job_id: str, *, expected_duration_s: float | None = None
     ) -> RenderStatus:
-        path = f"/v1/tasks/{provider_job_id}"
+        check_render_id(PROVIDER_ID, "status", provider_job_id, charged=False)
+        path = id_path("/v1/tasks/{id}", provider_job_id)
         _, body = self._call("GET", path, op="status", read_code=read_code)
         raw_state = str_field(body, "status")
         if raw_state is None:
             raise malformed(PROVIDER_ID, "status", "no status")
         if raw_state in {"FAILED", "CANCELLED"}:
-            code = str_field(body, "failureCode")
+            code = clip_code(str_field(body, "failureCode"))
             raise ProviderError.from_signal(
                 Signal(render_failed=True, code_category=failure_code_category(code)),
                 f"runwayml task {provider_job_id} {raw_state.lower()}: "
-                f"{str_field(body, 'failure') or code or 'no reason given'}",
+                f"{clip(str_field(body, 'failure') or code or 'no reason given')}",
                 provider_id=PROVIDER_ID,
                 provider_code=code,
                 charged=True,
             )
         output = body.get("output")
         urls = [u for u in output if isinstance(u, str) and u] if isinstance(output, list) else []
+        video_url = self._media_url(
+            urls[0] if urls else None,
+            op="status",
+            what="output URL",
+            required=raw_state == "SUCCEEDED",
+        )
         return render_status(
             PROVIDER_ID,
             provider_job_id,
             raw_state,
             _STATES,
-            video_url=urls[0] if urls else None,
+            video_url=video_url,
             # Not in the documented task; the simulator sends it.
             duration_s=num_field(body, "duration"),
             expected_duration_s=expected_duration_s,
             progress=num_field(body, "progress"),
+        )
+
+    def _as_daily_cap(self, error: ProviderError) -> ProviderError:
+        """A 429 whose text says nothing of a cap may still be the tier's daily one: Runway's
+        ``GET /v1/organization`` (runwayml/sdk-python types/organization_retrieve_response.py)
+        reports ``tier.models[model].maxDailyGenerations`` and
+        ``usage.models[model].dailyGenerations``. When the model's day is used up the 429 is
+        quota; when the check itself fails, it stays the rate limit it looked like."""
+        try:
+            _, org = self._call(
+                "GET", "/v1/organization", op="limits", read_code=read_code, deadline_s=5.0
+            )
+        except ProviderError:
+            return error
+        cap = num_field(
+            obj_field(obj_field(obj_field(org, "tier"), "models"), MODEL), "maxDailyGenerations"
+        )
+        used = num_field(
+            obj_field(obj_field(obj_field(org, "usage"), "models"), MODEL), "dailyGenerations"
+        )
+        if cap is None or used is None or used < cap:
+            return error
+        return ProviderError(
+            ErrorCategory.QUOTA_EXCEEDED,
+            f"{error.message} (daily cap of {cap:.0f} {MODEL} generations reached)",
+            provider_id=PROVIDER_ID,
+            status=error.status,
+            provider_code="daily_limit",
+            retry_after=error.retry_after,
         )
 
     def probe(self) -> ProbeResult:
@@ -217,14 +304,25 @@ class RunwayMLProvider(HttpAdapter):
         raise WebhookError(404, "runwayml sends no webhooks; poll its tasks")
 
 
+def concurrency(raw: str | None) -> int:
+    """RUNWAYML_CONCURRENCY as a number of generations at once (1-20), the tier-1 default
+    when unset or not a number."""
+    try:
+        return max(1, min(int((raw or "").strip()), MAX_CONCURRENCY))
+    except ValueError:
+        return DEFAULT_CONCURRENCY
+
+
 def from_env(
     environ: Mapping[str, str] = os.environ, *, transport: httpx.BaseTransport | None = None
 ) -> RunwayMLProvider:
     """``RUNWAYML_API_KEY``, ``RUNWAYML_BASE_URL``; ``RUNWAYML_PROMPT_IMAGE_URL`` overrides the
-    placeholder presenter image."""
+    placeholder presenter image; ``RUNWAYML_CONCURRENCY`` the tier's concurrent generations."""
     return RunwayMLProvider(
         api_key=environ.get("RUNWAYML_API_KEY", ""),
         base_url=environ.get("RUNWAYML_BASE_URL") or DEFAULT_BASE_URL,
         prompt_image_url=environ.get("RUNWAYML_PROMPT_IMAGE_URL") or DEFAULT_PROMPT_IMAGE_URL,
+        media_hosts=parse_hosts(environ.get("RUNWAYML_MEDIA_HOSTS"), DEFAULT_MEDIA_HOSTS),
+        concurrency_limit=concurrency(environ.get("RUNWAYML_CONCURRENCY")),
         transport=transport,
     )

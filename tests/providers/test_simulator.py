@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import httpx
@@ -13,8 +14,9 @@ import pytest
 from shared.errors import ErrorCategory, ProviderError
 from shared.providers.heygen import HeyGenProvider
 from shared.providers.runwayml import RunwayMLProvider
-from tests.providers.conftest import AdapterFactory, a_request, raised
+from tests.providers.conftest import AdapterFactory, a_request, poll, raised
 from tools.provider_sim import ProviderSim
+from tools.provider_sim.faults import Fault
 
 EXAMPLE_SCHEDULE = Path(__file__).resolve().parents[2] / "tools/provider_sim/example_schedule.json"
 
@@ -49,7 +51,7 @@ def test_scheduled_faults_fire_in_order_with_skip() -> None:
     """A 502 first, then one clean submit (skip), then a 429 with the scheduled Retry-After."""
     schedule = json.loads(EXAMPLE_SCHEDULE.read_text())
     with ProviderSim.in_process(schedule=schedule) as sim:
-        adapter = HeyGenProvider(api_key="k", webhook_secret=None, base_url=sim.base_url("heygen"))
+        adapter = HeyGenProvider(api_key="k", base_url=sim.base_url("heygen"))
         try:
             first = raised(lambda: adapter.submit(a_request()))
             second = adapter.submit(a_request())
@@ -123,3 +125,67 @@ def test_stats_count_charges_in_usd(sim: ProviderSim, make_adapter: AdapterFacto
 
     assert heygen["charges"] == 1
     assert heygen["charged_usd"] == pytest.approx(6.0)
+
+
+# --- behaving as the providers document (issue 12) ----------------------------------------
+
+
+def test_video_urls_are_presigned_and_expire_like_the_providers(
+    sim: ProviderSim, make_adapter: AdapterFactory
+) -> None:
+    """RunwayML's output URLs "will expire within 24-48 hours" (docs.dev.runwayml.com/assets/
+    outputs), D-ID's and HeyGen's are presigned too: a stored URL stops working; a fresh status
+    hands out a new one."""
+    sim.configure("did", url_ttl_s=0.5)
+    adapter = make_adapter("did")
+    submission = adapter.submit(a_request())
+    first = poll(adapter, submission.provider_job_id, expected_duration_s=None).video_url
+    assert first is not None
+
+    assert httpx.get(first).status_code == 200
+    time.sleep(0.6)
+    assert httpx.get(first).status_code == 403
+    fresh = adapter.status(submission.provider_job_id).video_url
+    assert fresh is not None
+    assert httpx.get(fresh).status_code == 200
+    assert httpx.get(first.split("?", 1)[0]).status_code == 403  # never without a signature
+
+
+def test_url_lifetimes_default_to_a_day(sim: ProviderSim) -> None:
+    stats = sim.stats()
+    assert {p: stats[p]["url_ttl_s"] for p in ("heygen", "runwayml", "did")} == {
+        "heygen": 86_400.0,
+        "runwayml": 86_400.0,
+        "did": 86_400.0,
+    }
+
+
+def test_a_p99_slow_submit_takes_the_documented_p99() -> None:
+    """heygen-cli cmd/heygen/timeouts.go: POST /v3/videos runs to a p99 of ~31 s. Providers that
+    publish none keep the fault's own delay."""
+    heygen = Fault.from_spec({"provider": "heygen", "fault": "slow", "op": "submit", "mode": "p99"})
+    did = Fault.from_spec(
+        {"provider": "did", "fault": "slow", "op": "submit", "mode": "p99", "delay_s": 3}
+    )
+    assert heygen.delay_s == 31.0
+    assert did.delay_s == 3.0
+
+
+@pytest.mark.parametrize("provider", ["runwayml", "did"])
+def test_a_second_post_is_a_second_paid_render_without_idempotency(
+    provider: str, sim: ProviderSim, make_adapter: AdapterFactory
+) -> None:
+    """RunwayML and D-ID document no idempotency: the same request (same key) sent twice is
+    two renders, both billed. HeyGen replays the first instead."""
+    adapter = make_adapter(provider)
+    request = a_request()
+
+    first = adapter.submit(request)
+    second = adapter.submit(request)
+
+    assert first.provider_job_id != second.provider_job_id
+    assert sim.stats()[provider]["charges"] == 2
+
+
+def test_webhook_urls_in_the_simulators_inbox_answer_options(sim: ProviderSim) -> None:
+    assert httpx.request("OPTIONS", sim.inbox_url("anything")).status_code == 200

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 
+import httpx
 import pytest
 
 from shared.errors import ErrorCategory
@@ -17,6 +18,7 @@ from shared.providers import (
     did,
     failure_of,
     from_settings,
+    heygen,
     idempotency_key,
 )
 from shared.providers import from_env as providers_from_env
@@ -31,27 +33,33 @@ from tests.providers.conftest import (
 )
 from tools.provider_sim import ProviderSim
 
+
+def without_query(url: str | None) -> str | None:
+    """A presigned URL without its signature and expiry, which change with every answer."""
+    return None if url is None else url.split("?", 1)[0]
+
+
 # --- happy paths --------------------------------------------------------------------------
 
 
-def test_heygen_render_completes_and_its_signed_webhook_reports_it(
+def test_heygen_render_completes_and_its_callback_reports_it(
     sim: ProviderSim, make_adapter: AdapterFactory
 ) -> None:
-    """HeyGen: submit, the signed success webhook arrives, and polling agrees it completed."""
+    """HeyGen: submit, the tokened success callback arrives, and polling agrees it completed."""
     adapter = make_adapter("heygen")
     inbox = f"heygen-ok-{uuid.uuid4().hex[:8]}"
-    request = a_request(callback_url=sim.inbox_url(inbox))
+    request = a_request(callback_url=sim.inbox_url(inbox), callback_token="per-job-secret")
 
     submission = adapter.submit(request)
     [entry] = sim.wait_inbox(inbox)
-    event = adapter.parse_webhook(as_request(entry))
+    event = adapter.parse_webhook(as_request(entry), expected_token="per-job-secret")
     status = poll(adapter, submission.provider_job_id, expected_duration_s=60)
 
     assert submission.requested_duration_s == 60
     assert (event.provider_job_id, event.job_id) == (submission.provider_job_id, request.job_id)
     assert failure_of(event) is None
     assert status.state is RenderState.COMPLETED
-    assert status.video_url == event.video_url
+    assert without_query(status.video_url) == without_query(event.video_url)
     assert sim.stats()["heygen"]["charges"] == 1
 
 
@@ -71,7 +79,7 @@ def test_did_render_completes_and_calls_back_with_the_jobs_token(
     assert submission.provider_job_id.startswith("tlk_")
     assert event.succeeded
     assert event.job_id == request.job_id
-    assert status.video_url == event.video_url
+    assert without_query(status.video_url) == without_query(event.video_url)
 
 
 def test_runwayml_render_is_followed_by_polling_to_completion(
@@ -147,6 +155,30 @@ def test_retried_heygen_submit_after_a_lost_answer_is_charged_once(
     assert retry.idempotency_key == request.idempotency_key
     assert stats["charges"] == 1
     assert stats["counters"]["idempotent_replays"] == 1
+
+
+def test_heygen_submit_timeout_follows_heygens_documented_write_latency() -> None:
+    """heygen-cli cmd/heygen/timeouts.go: POST /v3/videos p99 ~31 s, writes get 120 s. The
+    adapter used to give up at 30 s and treat a render HeyGen was about to accept as lost."""
+    assert heygen.SUBMIT_P99_S == 31.0
+    assert heygen.SUBMIT_TIMEOUT.read == 120.0
+    assert heygen.SUBMIT_TIMEOUT.read <= heygen.SUBMIT_DEADLINE_S
+    assert heygen.SUBMIT_TIMEOUT.read >= 3 * heygen.SUBMIT_P99_S
+    assert heygen.DEFAULT_TIMEOUT.read == 30.0  # reads: p99 < 2 s
+
+
+def test_a_slow_heygen_submit_is_waited_for_past_the_read_timeout(
+    sim: ProviderSim, make_adapter: AdapterFactory
+) -> None:
+    """The submit has its own, longer budget than status reads: a submit slower than the read
+    timeout is accepted once, not given up on and paid for by a retry elsewhere."""
+    sim.add_fault("heygen", "slow", op="submit", delay_s=1.0)
+    adapter = make_adapter("heygen", submit_timeout=httpx.Timeout(3.0, connect=1.0))
+
+    submission = adapter.submit(a_request())
+
+    assert submission.provider_job_id
+    assert sim.stats()["heygen"]["charges"] == 1
 
 
 def test_a_new_attempt_is_a_new_render_and_a_new_charge(
@@ -260,9 +292,10 @@ def test_declared_capabilities_keep_runwayml_out_of_talking_head_jobs(
 
 def test_the_settings_build_the_adapters_with_their_placeholders_where_unset() -> None:
     """One reading of the environment: the adapters take every value from `Settings`, and a
-    presenter left unset keeps the adapter's own placeholder."""
+    presenter left unset keeps the adapter's own placeholder (in the emulator only)."""
     settings = Settings.from_env(
         {
+            "FUNCTIONS_EMULATOR": "true",
             "HEYGEN_API_KEY": "hg-key",
             "DID_BASE_URL": "http://127.0.0.1:8103",
             "DID_SOURCE_URL_PORTRAIT": "https://img.test/portrait.jpg",

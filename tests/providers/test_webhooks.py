@@ -1,5 +1,6 @@
-"""Webhook verification: HeyGen's HMAC over the raw bytes and D-ID's per-job token, both failing
-closed, with webhooks delivered by the simulator over real HTTP."""
+"""Webhook verification, failing closed, with webhooks delivered by the simulator over real HTTP:
+HeyGen's per-request callbacks (unsigned, as HeyGen documents) by our token in the URL and then
+HeyGen's own GET answer; D-ID's by the per-job token."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ import json
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 
 from shared.errors import ErrorCategory
 from shared.providers import WebhookError, WebhookEvent, WebhookRequest, failure_of
-from shared.providers.heygen import sign
 from tests.providers.conftest import AdapterFactory, a_request, as_request
 from tools.provider_sim import ProviderSim
+
+TOKEN = "per-attempt-token-0123"
 
 
 def delivered(sim: ProviderSim, name: str, *, count: int = 1) -> list[WebhookRequest]:
@@ -22,10 +25,13 @@ def delivered(sim: ProviderSim, name: str, *, count: int = 1) -> list[WebhookReq
     return [as_request(entry) for entry in entries]
 
 
-def heygen_webhook(sim: ProviderSim, make_adapter: AdapterFactory) -> WebhookRequest:
-    """Have the simulator render one HeyGen video and deliver its signed webhook."""
+def heygen_webhook(
+    sim: ProviderSim, make_adapter: AdapterFactory, **request: Any
+) -> WebhookRequest:
+    """Have the simulator render one HeyGen video and deliver its per-request callback."""
     name = f"heygen-{uuid.uuid4().hex[:8]}"
-    make_adapter("heygen").submit(a_request(callback_url=sim.inbox_url(name)))
+    fields: dict[str, Any] = {"callback_url": sim.inbox_url(name), "callback_token": TOKEN}
+    make_adapter("heygen").submit(a_request(**(fields | request)))
     return delivered(sim, name)[0]
 
 
@@ -35,99 +41,198 @@ def refusal(call: Any) -> WebhookError:
     return info.value
 
 
-# --- HeyGen -------------------------------------------------------------------------------
+def status_reads(sim: ProviderSim) -> int:
+    return int(sim.stats()["heygen"]["counters"].get("requests:status", 0))
 
 
-def test_heygen_webhook_signed_by_the_provider_verifies(
+# --- HeyGen: per-request callbacks, unsigned, authenticated by our token then by GET ---------
+
+
+def test_heygen_per_request_callback_comes_unsigned_to_our_tokened_url(
     sim: ProviderSim, make_adapter: AdapterFactory
 ) -> None:
-    """A webhook signed with the configured secret parses into a success event for our job."""
+    """As HeyGen documents (heygen-cli gen/*.go: per-job callback_url deliveries "are NOT
+    HMAC-signed"): no signature header; the job id and our token ride in the URL we gave."""
     request = heygen_webhook(sim, make_adapter)
 
-    event = make_adapter("heygen").parse_webhook(request)
+    assert request.header("Signature") is None
+    assert request.query["token"] == TOKEN
+    assert request.query["job"].startswith("job-")
 
+
+def test_heygen_callback_with_our_token_is_confirmed_by_get_before_it_is_believed(
+    sim: ProviderSim, make_adapter: AdapterFactory
+) -> None:
+    request = heygen_webhook(sim, make_adapter)
+    reads_before = status_reads(sim)
+
+    event = make_adapter("heygen").parse_webhook(request, expected_token=TOKEN)
+
+    assert status_reads(sim) == reads_before + 1  # GET /v3/videos/{id}
     assert event.succeeded
-    assert event.job_id is not None
-    assert event.job_id.startswith("job-")
-    assert event.video_url
+    assert event.job_id == request.query["job"]
+    assert event.video_url is not None
     assert failure_of(event) is None
 
 
-def test_heygen_webhook_with_a_tampered_body_is_refused(
+def test_heygen_callback_body_is_only_a_hint(
     sim: ProviderSim, make_adapter: AdapterFactory
 ) -> None:
-    """Changing one byte of the signed body breaks the signature: 401."""
-    request = heygen_webhook(sim, make_adapter)
-    tampered = WebhookRequest(
-        body=request.body.replace(b"avatar_video.success", b"avatar_video.fail"),
-        headers=request.headers,
+    """A body rewritten to say 'failed' with another URL changes nothing: HeyGen's GET answer
+    is what the event says."""
+    genuine = heygen_webhook(sim, make_adapter)
+    payload = json.loads(genuine.body)
+    payload["event_type"] = "avatar_video.fail"
+    payload["event_data"]["url"] = "https://evil.example/x.mp4"
+    forged = WebhookRequest(body=json.dumps(payload).encode(), query=genuine.query)
+
+    event = make_adapter("heygen").parse_webhook(forged, expected_token=TOKEN)
+
+    assert event.succeeded
+    assert event.video_url is not None
+    assert "evil" not in event.video_url
+
+
+@pytest.mark.parametrize(
+    ("query_token", "stored_token"),
+    [("wrong-token", TOKEN), (None, TOKEN), (TOKEN, None), (TOKEN[:-1], TOKEN)],
+    ids=["wrong-token", "no-token-in-url", "no-token-known", "prefix"],
+)
+def test_heygen_callback_without_the_matching_token_is_refused_before_any_read(
+    query_token: str | None,
+    stored_token: str | None,
+    sim: ProviderSim,
+    make_adapter: AdapterFactory,
+) -> None:
+    genuine = heygen_webhook(sim, make_adapter)
+    query = {k: v for k, v in genuine.query.items() if k != "token"}
+    if query_token is not None:
+        query["token"] = query_token
+    request = WebhookRequest(body=genuine.body, query=query)
+    reads_before = status_reads(sim)
+
+    error = refusal(
+        lambda: make_adapter("heygen").parse_webhook(request, expected_token=stored_token)
     )
 
-    assert refusal(lambda: make_adapter("heygen").parse_webhook(tampered)).status == 401
-
-
-def test_heygen_webhook_checked_with_another_secret_is_refused(
-    sim: ProviderSim, make_adapter: AdapterFactory
-) -> None:
-    """A receiver configured with a different secret refuses the webhook: 401."""
-    request = heygen_webhook(sim, make_adapter)
-    other = make_adapter("heygen", webhook_secret="someone-elses-secret")
-
-    assert refusal(lambda: other.parse_webhook(request)).status == 401
-
-
-def test_heygen_webhook_without_a_signature_header_is_refused(
-    make_adapter: AdapterFactory, sim: ProviderSim
-) -> None:
-    """No signature header at all: 401, whatever the body says."""
-    body = json.dumps({"event_type": "avatar_video.success", "event_data": {"video_id": "v"}})
-    request = WebhookRequest(body=body.encode(), headers={"Content-Type": "application/json"})
-
-    assert refusal(lambda: make_adapter("heygen").parse_webhook(request)).status == 401
-
-
-@pytest.mark.parametrize("secret", [None, ""])
-def test_heygen_webhook_is_refused_when_no_secret_is_configured(
-    secret: str | None, sim: ProviderSim, make_adapter: AdapterFactory
-) -> None:
-    """Without a configured secret nothing verifies (fail closed), even a genuine webhook."""
-    request = heygen_webhook(sim, make_adapter)
-    unconfigured = make_adapter("heygen", webhook_secret=secret)
-
-    error = refusal(lambda: unconfigured.parse_webhook(request))
-
     assert error.status == 401
-    assert "not configured" in error.message
+    assert status_reads(sim) == reads_before
 
 
-def test_heygen_webhook_signed_with_a_bad_signature_by_the_simulator_is_refused(
+def test_heygen_signed_delivery_to_a_registered_endpoint_is_refused(
     sim: ProviderSim, make_adapter: AdapterFactory
 ) -> None:
-    """The simulator's bad-signature fault produces a webhook the adapter refuses."""
+    """The simulator's signed mode: an endpoint registered through POST /v3/webhooks/endpoints
+    (validated with OPTIONS) gets signed deliveries. HeyGen's scheme is not confirmed by its
+    public material, so the adapter accepts only the verified path (token, then GET)."""
+    name = f"endpoint-{uuid.uuid4().hex[:8]}"
+    answer = httpx.post(
+        f"{sim.base_url('heygen')}/v3/webhooks/endpoints",
+        headers={"X-Api-Key": "k"},
+        json={"url": sim.inbox_url(name), "events": ["avatar_video.success"]},
+    )
+    assert answer.status_code == 200
+    assert answer.json()["data"]["secret"] == sim.heygen_secret
+    make_adapter("heygen").submit(a_request())  # no per-request callback at all
+
+    [signed] = delivered(sim, name)
+
+    assert signed.header("Signature")
+    assert refusal(lambda: make_adapter("heygen").parse_webhook(signed)).status == 401
+
+
+def test_heygen_endpoint_registration_needs_a_url_that_answers_options(sim: ProviderSim) -> None:
+    answer = httpx.post(
+        f"{sim.base_url('heygen')}/v3/webhooks/endpoints",
+        headers={"X-Api-Key": "k"},
+        json={"url": "http://127.0.0.1:9/providerWebhook/heygen"},  # nothing listens there
+    )
+    assert answer.status_code == 400
+
+
+def test_heygen_callback_for_a_video_not_finished_yet_is_a_409(
+    sim: ProviderSim, make_adapter: AdapterFactory
+) -> None:
+    """The callback names a video HeyGen still renders: nothing is believed (409)."""
+    genuine = heygen_webhook(sim, make_adapter)
+    sim.configure("heygen", latency_s=30.0)
+    pending = make_adapter("heygen").submit(a_request())
+    payload = json.loads(genuine.body)
+    payload["event_data"]["video_id"] = pending.provider_job_id
+    payload["event_data"].pop("callback_id", None)
+    request = WebhookRequest(body=json.dumps(payload).encode(), query=genuine.query)
+
+    error = refusal(lambda: make_adapter("heygen").parse_webhook(request, expected_token=TOKEN))
+
+    assert error.status == 409
+
+
+def test_heygen_callback_for_a_video_heygen_does_not_know_is_a_400(
+    sim: ProviderSim, make_adapter: AdapterFactory
+) -> None:
+    genuine = heygen_webhook(sim, make_adapter)
+    payload = json.loads(genuine.body)
+    payload["event_data"]["video_id"] = "no_such_video"
+    payload["event_data"].pop("callback_id", None)
+    request = WebhookRequest(body=json.dumps(payload).encode(), query=genuine.query)
+
+    error = refusal(lambda: make_adapter("heygen").parse_webhook(request, expected_token=TOKEN))
+
+    assert error.status == 400
+
+
+def test_heygen_callback_whose_callback_id_names_another_job_is_a_400(
+    sim: ProviderSim, make_adapter: AdapterFactory
+) -> None:
+    genuine = heygen_webhook(sim, make_adapter)
+    query = dict(genuine.query) | {"job": "job-someone-else"}
+    request = WebhookRequest(body=genuine.body, query=query)
+
+    error = refusal(lambda: make_adapter("heygen").parse_webhook(request, expected_token=TOKEN))
+
+    assert error.status == 400
+
+
+def test_heygen_forged_callback_from_the_simulator_is_refused(
+    sim: ProviderSim, make_adapter: AdapterFactory
+) -> None:
+    """The simulator's bad-signature fault forges an unsigned callback's token."""
     sim.add_fault("heygen", "webhook_bad_signature")
 
     request = heygen_webhook(sim, make_adapter)
 
-    assert refusal(lambda: make_adapter("heygen").parse_webhook(request)).status == 401
+    error = refusal(lambda: make_adapter("heygen").parse_webhook(request, expected_token=TOKEN))
+    assert error.status == 401
 
 
-def test_heygen_webhook_with_a_valid_signature_but_no_json_is_a_400(
+def test_heygen_callback_with_our_token_but_no_json_is_a_400(
+    make_adapter: AdapterFactory,
+) -> None:
+    request = WebhookRequest(body=b"not json at all", query={"job": "job-1", "token": TOKEN})
+
+    error = refusal(lambda: make_adapter("heygen").parse_webhook(request, expected_token=TOKEN))
+
+    assert error.status == 400
+
+
+def test_heygen_submit_without_a_token_sends_no_callback(
     sim: ProviderSim, make_adapter: AdapterFactory
 ) -> None:
-    """A correctly signed body that is not JSON is malformed: 400, not 401."""
-    body = b"not json at all"
-    request = WebhookRequest(body=body, headers={"Signature": sign(body, sim.heygen_secret)})
+    """An unverifiable callback is worse than none: the render is then found by polling."""
+    name = f"none-{uuid.uuid4().hex[:8]}"
+    make_adapter("heygen").submit(a_request(callback_url=sim.inbox_url(name)))
 
-    assert refusal(lambda: make_adapter("heygen").parse_webhook(request)).status == 400
+    assert sim.wait_inbox(name, timeout_s=0.6) == []
 
 
-def test_heygen_failure_webhook_is_a_charged_processing_error(
+def test_heygen_failure_callback_is_a_charged_processing_error(
     sim: ProviderSim, make_adapter: AdapterFactory
 ) -> None:
-    """avatar_video.fail parses, and failure_of classifies it as a charged processing_error."""
+    """avatar_video.fail, confirmed by GET as failed: a charged processing_error."""
     sim.add_fault("heygen", "render_failed")
 
-    event = make_adapter("heygen").parse_webhook(heygen_webhook(sim, make_adapter))
+    request = heygen_webhook(sim, make_adapter)
+    event = make_adapter("heygen").parse_webhook(request, expected_token=TOKEN)
     error = failure_of(event)
 
     assert not event.succeeded
@@ -137,13 +242,14 @@ def test_heygen_failure_webhook_is_a_charged_processing_error(
     assert error.charged
 
 
-def test_heygen_success_webhook_without_a_url_is_a_quality_failure(
+def test_heygen_success_callback_without_a_url_is_a_quality_failure(
     sim: ProviderSim, make_adapter: AdapterFactory
 ) -> None:
-    """A success notice that carries no video URL is not a usable result."""
+    """A video HeyGen reports completed without a URL is not a usable result."""
     sim.add_fault("heygen", "low_quality", mode="no_url")
 
-    event = make_adapter("heygen").parse_webhook(heygen_webhook(sim, make_adapter))
+    request = heygen_webhook(sim, make_adapter)
+    event = make_adapter("heygen").parse_webhook(request, expected_token=TOKEN)
     error = failure_of(event)
 
     assert error is not None
@@ -156,10 +262,10 @@ def test_duplicated_webhook_carries_the_same_event_id(
     """Both copies of a duplicated delivery verify and share one event id (for dedup)."""
     sim.add_fault("heygen", "webhook_duplicate")
     name = f"dup-{uuid.uuid4().hex[:8]}"
-    make_adapter("heygen").submit(a_request(callback_url=sim.inbox_url(name)))
+    make_adapter("heygen").submit(a_request(callback_url=sim.inbox_url(name), callback_token=TOKEN))
 
     copies = delivered(sim, name, count=2)
-    events = [make_adapter("heygen").parse_webhook(copy) for copy in copies]
+    events = [make_adapter("heygen").parse_webhook(c, expected_token=TOKEN) for c in copies]
 
     assert len(events) == 2
     assert events[0].event_id == events[1].event_id
@@ -172,7 +278,7 @@ def test_lost_webhook_never_arrives_but_polling_still_completes(
     sim.add_fault("heygen", "webhook_lost")
     name = f"lost-{uuid.uuid4().hex[:8]}"
     adapter = make_adapter("heygen")
-    submission = adapter.submit(a_request(callback_url=sim.inbox_url(name)))
+    submission = adapter.submit(a_request(callback_url=sim.inbox_url(name), callback_token=TOKEN))
 
     entries = sim.wait_inbox(name, timeout_s=0.6)
     status = adapter.status(submission.provider_job_id, expected_duration_s=60)
@@ -189,7 +295,7 @@ def test_late_webhook_arrives_after_the_render_already_completed(
     sim.add_fault("heygen", "webhook_late", delay_s=1.0)
     name = f"late-{uuid.uuid4().hex[:8]}"
     adapter = make_adapter("heygen")
-    submission = adapter.submit(a_request(callback_url=sim.inbox_url(name)))
+    submission = adapter.submit(a_request(callback_url=sim.inbox_url(name), callback_token=TOKEN))
 
     early = sim.wait_inbox(name, timeout_s=0.5)
     completed = adapter.status(submission.provider_job_id, expected_duration_s=60)

@@ -16,7 +16,7 @@ from shared.model import AspectRatio, Duration, Resolution, VideoOptions
 from shared.providers import RenderState, SubmitRequest, WebhookRequest, did, heygen, runwayml
 from shared.providers._http import error_from_exception
 from shared.providers.did import DIDProvider
-from shared.providers.heygen import HeyGenProvider, sign
+from shared.providers.heygen import HeyGenProvider
 from shared.providers.runwayml import RunwayMLProvider, clip_duration, failure_code_category
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -58,9 +58,7 @@ REQUEST = SubmitRequest(
 def test_heygen_submit_sends_the_v3_avatar_video_request() -> None:
     """POST /v3/videos with X-Api-Key, Idempotency-Key and the documented body fields."""
     recorder = Recorder(ok({"data": {"video_id": "vid_1"}}))
-    adapter = HeyGenProvider(
-        api_key="key", webhook_secret="s", transport=httpx.MockTransport(recorder)
-    )
+    adapter = HeyGenProvider(api_key="key", transport=httpx.MockTransport(recorder))
 
     submission = adapter.submit(REQUEST)
 
@@ -77,7 +75,7 @@ def test_heygen_submit_sends_the_v3_avatar_video_request() -> None:
         "resolution": "720p",
         "aspect_ratio": "9:16",
         "callback_id": "job-42",
-        "callback_url": REQUEST.callback_url,
+        "callback_url": "https://example.test/providerWebhook/x?a=1&job=job-42&token=tok",
     }
     assert submission.provider_job_id == "vid_1"
     assert submission.requested_duration_s == 90
@@ -120,13 +118,17 @@ def test_did_submit_puts_job_and_token_into_the_webhook_url() -> None:
 
 def test_did_reads_the_documented_done_talk() -> None:
     """A done talk with result_url (docs.d-id.com talks overview) is a completed render."""
-    talk = {"id": "tlk_TMj4", "status": "done", "result_url": "https://d-id/x.mp4"}
+    talk = {
+        "id": "tlk_TMj4",
+        "status": "done",
+        "result_url": "https://d-id-talks-prod.s3.us-west-2.amazonaws.com/x.mp4",
+    }
     adapter = DIDProvider(api_key="k", transport=httpx.MockTransport(ok(talk)))
 
     status = adapter.status("tlk_TMj4")
 
     assert status.state is RenderState.COMPLETED
-    assert status.video_url == "https://d-id/x.mp4"
+    assert status.video_url == "https://d-id-talks-prod.s3.us-west-2.amazonaws.com/x.mp4"
 
 
 @pytest.mark.parametrize(
@@ -134,16 +136,17 @@ def test_did_reads_the_documented_done_talk() -> None:
     [
         ({"data": {"status": "pending"}}, RenderState.PENDING),
         ({"data": {"status": "processing"}}, RenderState.PROCESSING),
-        ({"data": {"status": "completed", "video_url": "https://h/v.mp4"}}, RenderState.COMPLETED),
+        (
+            {"data": {"status": "completed", "video_url": "https://files2.heygen.ai/v.mp4"}},
+            RenderState.COMPLETED,
+        ),
     ],
 )
 def test_heygen_status_values_map_to_render_states(
     body: dict[str, Any], expected: RenderState
 ) -> None:
     """HeyGen's pending/processing/completed map onto our render states."""
-    adapter = HeyGenProvider(
-        api_key="k", webhook_secret=None, transport=httpx.MockTransport(ok(body))
-    )
+    adapter = HeyGenProvider(api_key="k", transport=httpx.MockTransport(ok(body)))
 
     assert adapter.status("v").state is expected
 
@@ -185,37 +188,52 @@ def test_heygen_legacy_webhook_payload_with_url_field_parses() -> None:
     body = json.dumps(
         {
             "event_type": "avatar_video.success",
-            "event_data": {"video_id": "v1", "url": "https://h/v1.mp4", "callback_id": "job-1"},
+            "event_data": {
+                "video_id": "v1",
+                "url": "https://files2.heygen.ai/v1.mp4",
+                "callback_id": "job-1",
+            },
         }
     ).encode()
-    adapter = HeyGenProvider(api_key="k", webhook_secret="whsec_x")
 
-    event = adapter.parse_webhook(
-        WebhookRequest(body=body, headers={"signature": sign(body, "whsec_x")})
-    )
+    event = heygen.parse_event(body)
 
-    assert (event.video_url, event.job_id) == ("https://h/v1.mp4", "job-1")
+    assert (event.video_url, event.job_id) == ("https://files2.heygen.ai/v1.mp4", "job-1")
     assert event.event_id == "avatar_video.success:v1"
 
 
-def test_heygen_signature_alias_header_is_accepted() -> None:
-    """A signature in X-HeyGen-Signature (seen in third-party code) verifies too."""
-    body = b'{"event_type":"avatar_video.fail","event_data":{"video_id":"v","msg":"boom"}}'
-    adapter = HeyGenProvider(api_key="k", webhook_secret="s")
+def test_heygen_callback_is_made_from_the_get_answer_not_the_body() -> None:
+    """After the token, GET /v3/videos/{id} (with our key) decides what the event says."""
+    body = b'{"event_type":"avatar_video.success","event_data":{"video_id":"v1"}}'
+    failed = {"data": {"id": "v1", "status": "failed", "failure_message": "boom"}}
+    recorder = Recorder(ok(failed))
+    adapter = HeyGenProvider(api_key="k", transport=httpx.MockTransport(recorder))
 
     event = adapter.parse_webhook(
-        WebhookRequest(body=body, headers={"X-HeyGen-Signature": sign(body, "s")})
+        WebhookRequest(body=body, query={"job": "job-1", "token": "t"}), expected_token="t"
     )
 
+    assert [(r.method, r.url.path) for r in recorder.requests] == [("GET", "/v3/videos/v1")]
+    assert recorder.requests[0].headers["X-Api-Key"] == "k"
     assert not event.succeeded
     assert event.failure_message == "boom"
+    assert event.job_id == "job-1"
+
+
+def test_heygen_submit_puts_job_and_token_into_the_callback_url() -> None:
+    recorder = Recorder(ok({"data": {"video_id": "vid_1"}}))
+    adapter = HeyGenProvider(api_key="k", transport=httpx.MockTransport(recorder))
+
+    adapter.submit(REQUEST)
+
+    callback = recorder.last_json["callback_url"]
+    assert callback.startswith("https://example.test/providerWebhook/x?")
+    assert callback.endswith("?a=1&job=job-42&token=tok")
 
 
 def test_heygen_accepted_submit_without_video_id_is_a_charged_api_failure() -> None:
     """A 200 whose body lacks data.video_id: malformed, and the render may exist (charged)."""
-    adapter = HeyGenProvider(
-        api_key="k", webhook_secret=None, transport=httpx.MockTransport(ok({"data": {}}))
-    )
+    adapter = HeyGenProvider(api_key="k", transport=httpx.MockTransport(ok({"data": {}})))
 
     with pytest.raises(ProviderError) as info:
         adapter.submit(REQUEST)
@@ -304,7 +322,7 @@ def test_heygen_error_code_wins_over_the_http_status(
     """HeyGen's v3 envelope code decides the category whatever status it comes with."""
     envelope = {"error": {"code": code, "message": "m", "param": None, "doc_url": None}}
     transport = httpx.MockTransport(ok(envelope, status=status))
-    adapter = HeyGenProvider(api_key="k", webhook_secret=None, transport=transport)
+    adapter = HeyGenProvider(api_key="k", transport=transport)
 
     with pytest.raises(ProviderError) as info:
         adapter.submit(REQUEST)

@@ -119,7 +119,6 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     providers = {
         "heygen": HeyGenProvider(
             api_key="k" * 32,
-            webhook_secret=HEYGEN_WEBHOOK_SECRET,
             base_url="https://heygen.test",
             transport=transport,
         ),

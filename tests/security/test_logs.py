@@ -67,7 +67,6 @@ def test_a_provider_error_line_names_provider_op_and_status(
 
     provider = HeyGenProvider(
         api_key="k" * 32,
-        webhook_secret=None,
         base_url="https://heygen.test",
         transport=httpx.MockTransport(answer),
     )

@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--heygen-secret",
         default=os.environ.get("HEYGEN_WEBHOOK_SECRET") or DEFAULT_HEYGEN_SECRET,
-        help="secret HeyGen webhooks are signed with (default: $HEYGEN_WEBHOOK_SECRET)",
+        help="secret of registered HeyGen endpoints, which sign their deliveries with it "
+        "(default: $HEYGEN_WEBHOOK_SECRET)",
     )
     parser.add_argument("--quiet", action="store_true", help="no per-request log lines")
     args = parser.parse_args(argv)

@@ -6,9 +6,10 @@ Control API:
                            delay_s, mode, code, after_accept} or {"faults": [...]} -> 201 armed
   GET  /_control/faults   armed faults
   GET  /_control/stats    per provider: charges, charged_usd, renders, counters; deliveries
-  POST /_control/config   {provider, latency_s?, honour_idempotency?}
+  POST /_control/config   {provider, latency_s?, honour_idempotency?, url_ttl_s?, daily_cap?}
   POST /_control/reset    forget renders, charges, faults, inbox; restore default config
-  GET  /_control/inbox    recorded callbacks (?name=...)
+  GET  /_control/inbox    recorded callbacks (?name=...); OPTIONS /_inbox/<name> answers 200
+  GET  /_files/...        a video; 403 once its presigned ``expires`` has passed
   GET  /_control/health   readiness
 """
 
@@ -60,6 +61,10 @@ def configure(state: SimState, spec: dict[str, Any]) -> None:
             config.latency_s = float(spec["latency_s"])
         if "honour_idempotency" in spec:
             config.honour_idempotency = bool(spec["honour_idempotency"])
+        if "url_ttl_s" in spec:
+            config.url_ttl_s = float(spec["url_ttl_s"])
+        if "daily_cap" in spec:
+            config.daily_cap = None if spec["daily_cap"] is None else int(spec["daily_cap"])
 
 
 def _control_routes(app: Flask) -> None:
@@ -126,6 +131,17 @@ def _control_routes(app: Flask) -> None:
         )
         return jsonify({"received": True})
 
+    @app.route("/_inbox/<path:name>", methods=["OPTIONS"])
+    def validate(name: str) -> Response:
+        return Response(b"", 200)  # how a webhook URL answers a provider's validation
+
     @app.get("/_files/<provider>/<name>")
     def video_file(provider: str, name: str) -> Response:
-        return Response(b"\x00\x00\x00\x18ftypmp42", mimetype="video/mp4")
+        try:
+            expires = float(request.args.get("expires", ""))
+        except ValueError:
+            expires = float("-inf")  # presigned URLs only: no expiry, no access
+        if sim_state().clock() > expires:
+            return Response(b"<Error><Code>AccessDenied</Code></Error>", 403, mimetype="text/xml")
+        mimetype = "image/jpeg" if name.endswith(".jpg") else "video/mp4"
+        return Response(b"\x00\x00\x00\x18ftypmp42", mimetype=mimetype)

@@ -1,5 +1,6 @@
 """Simulated D-ID Talks API: ``POST /talks``, ``GET /talks/{id}``, ``GET /credits``, and the talk
-object POSTed (unsigned) to the talk's ``webhook`` URL when it finishes."""
+object POSTed (unsigned) to the talk's ``webhook`` URL when it finishes. No idempotency: D-ID
+documents none, so a second ``POST /talks`` is a second, billed talk."""
 
 from __future__ import annotations
 
@@ -58,8 +59,9 @@ def talk(render: Render, now: float) -> dict[str, Any]:
         body["error"] = {"kind": render.failure_code or "FaceError", "description": "No face found"}
     else:
         body |= {"status": "done", "duration": render.delivered_duration()}
-        if render.delivered_url():
-            body["result_url"] = render.delivered_url()
+        url = render.delivered_url(now)
+        if url:
+            body["result_url"] = url
     return body
 
 

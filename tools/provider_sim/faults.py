@@ -22,9 +22,9 @@ class FaultKind(StrEnum):
     SERVER_ERROR = "server_error"  # 5xx (status: 500 default, 502, 504...)
     RATE_LIMIT = "rate_limit"  # 429 with Retry-After
     AUTH = "auth"  # 401
-    QUOTA = "quota"  # the provider's own out-of-credits answer
+    QUOTA = "quota"  # out of credits; mode daily_cap: a 429 for a daily / usage cap
     OVERLOAD = "overload"  # 503 (status overridable, e.g. 529)
-    SLOW = "slow"  # answer after delay_s (past the client's read timeout)
+    SLOW = "slow"  # answer after delay_s; mode p99: the provider's documented submit p99
     DROP = "drop"  # close the connection without an answer
     MALFORMED = "malformed"  # 200 with a body that is not JSON
     # Render faults: decided when a render is accepted.
@@ -59,6 +59,10 @@ WEBHOOK_FAULTS = frozenset(
     }
 )
 OPS = frozenset({"submit", "status", "probe"})
+# Documented submit latency p99 (seconds), for slow faults with mode "p99". HeyGen: POST
+# /v3/videos "runs to a Datadog p99 of ~31s" (heygen-com/heygen-cli cmd/heygen/timeouts.go).
+# RunwayML and D-ID publish none: their p99 faults keep delay_s.
+SUBMIT_P99_S = {"heygen": 31.0}
 
 
 class FaultSpecError(ValueError):
@@ -98,6 +102,10 @@ class Fault:
         probability = spec.get("probability")
         count = spec.get("count", None if probability is not None else 1)
         retry_after = spec.get("retry_after")
+        mode = str(spec.get("mode", "no_url"))
+        delay_s = float(spec.get("delay_s", 2.0))
+        if kind is FaultKind.SLOW and mode == "p99":
+            delay_s = SUBMIT_P99_S.get(provider, delay_s)
         return cls(
             provider=provider,
             kind=kind,
@@ -107,8 +115,8 @@ class Fault:
             skip=int(spec.get("skip", 0)),
             status=None if spec.get("status") is None else int(spec["status"]),
             retry_after=None if retry_after is None else str(retry_after),
-            delay_s=float(spec.get("delay_s", 2.0)),
-            mode=str(spec.get("mode", "no_url")),
+            delay_s=delay_s,
+            mode=mode,
             code=None if spec.get("code") is None else str(spec["code"]),
             after_accept=bool(spec.get("after_accept", True)),
         )

@@ -1,11 +1,17 @@
-"""Simulated HeyGen API v3: ``POST /v3/videos``, ``GET /v3/videos/{id}``, ``GET /v3/voices``, and
-signed ``avatar_video.success`` / ``avatar_video.fail`` webhooks to the video's ``callback_url``.
-Honours ``Idempotency-Key`` like HeyGen documents (same key: same video, no second charge)."""
+"""Simulated HeyGen API v3: ``POST /v3/videos``, ``GET /v3/videos/{id}``, ``GET /v3/voices``,
+``POST/GET /v3/webhooks/endpoints`` and ``DELETE /v3/webhooks/endpoints/{id}``, and
+``avatar_video.success`` / ``avatar_video.fail`` webhooks: unsigned to the video's own
+``callback_url`` (heygen-com/heygen-cli gen/ai-clipping.go: per-job deliveries "are NOT
+HMAC-signed"), signed to registered endpoints. Registering validates the URL with an ``OPTIONS``
+request under a 1 s timeout (docs.heygen.com/reference/add-a-webhook-endpoint, v1; assumed for
+v3). Honours ``Idempotency-Key`` like HeyGen documents (same key: same video, no second
+charge)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from flask import Blueprint, Response, jsonify, request
 
 from tools.provider_sim.common import (
@@ -16,7 +22,7 @@ from tools.provider_sim.common import (
     spoken_seconds,
 )
 from tools.provider_sim.faults import Fault, FaultKind
-from tools.provider_sim.state import Render, dumps
+from tools.provider_sim.state import Endpoint, Render, dumps
 
 PROVIDER = "heygen"
 bp = Blueprint(PROVIDER, __name__, url_prefix="/heygen")
@@ -30,8 +36,14 @@ _ERRORS = {
 }
 
 
+# A usage cap rather than a burst limit (fault quota, mode daily_cap): HeyGen's API code
+# quota_exceeded (heygen-cli internal/errors/errors.go); the status and text are our stand-in.
+_DAILY_CAP = (429, "quota_exceeded", "Daily rate limit exceeded")
+
+
 def shape(kind: FaultKind, fault: Fault) -> tuple[int, dict[str, Any], dict[str, str]]:
-    status, code, message = _ERRORS[kind]
+    daily = kind is FaultKind.QUOTA and fault.mode == "daily_cap"
+    status, code, message = _DAILY_CAP if daily else _ERRORS[kind]
     headers = {"Retry-After": fault.retry_after or "2"} if kind is FaultKind.RATE_LIMIT else {}
     return fault.status or status, {"error": {"code": code, "message": message}}, headers
 
@@ -40,6 +52,10 @@ def _unauthorized() -> Response | None:
     if request.headers.get("X-Api-Key"):
         return None
     return error_response(401, {"error": {"code": "unauthorized", "message": "Missing API key"}})
+
+
+def event_type(render: Render) -> str:
+    return "avatar_video.fail" if render.outcome == "failed" else "avatar_video.success"
 
 
 def notice(render: Render) -> bytes:
@@ -52,8 +68,9 @@ def notice(render: Render) -> bytes:
         event_type = "avatar_video.fail"
     else:
         data = {"video_id": render.job_id, "callback_id": render.callback_id}
-        if render.delivered_url():
-            data["url"] = render.delivered_url()
+        url = render.delivered_url(render.ready_at)
+        if url:
+            data["url"] = url
         event_type = "avatar_video.success"
     return dumps({"event_id": f"evt_{render.job_id}", "event_type": event_type, "event_data": data})
 
@@ -85,7 +102,7 @@ def create_video() -> Response:
         callback_id=body.get("callback_id"),
     )
     if new:
-        state.schedule_webhook(render, notice)
+        state.schedule_webhook(render, notice, event_type=event_type(render))
     return finish(decision, jsonify({"data": {"video_id": render.job_id}}))
 
 
@@ -114,8 +131,8 @@ def get_video(video_id: str) -> Response:
         data["failure_code"] = render.failure_code or "render_failed"
     else:
         data |= {"status": "completed", "duration": render.delivered_duration()}
-        data["video_url"] = render.delivered_url()
-        data["thumbnail_url"] = f"{render.video_url}.jpg"
+        data["video_url"] = render.delivered_url(now)
+        data["thumbnail_url"] = render.thumbnail_url(now)
     return finish(decision, jsonify({"data": data}))
 
 
@@ -129,3 +146,64 @@ def list_voices() -> Response:
         return decision.response
     voices = [{"voice_id": "sim_voice", "name": "Simulated voice", "language": "English"}]
     return finish(decision, jsonify({"data": {"voices": voices, "has_more": False}}))
+
+
+@bp.post("/v3/webhooks/endpoints")
+def create_endpoint() -> Response:
+    denied = _unauthorized()
+    if denied is not None:
+        return denied
+    body = request.get_json(silent=True)
+    url = body.get("url") if isinstance(body, dict) else None
+    events = body.get("events") if isinstance(body, dict) else None
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        return error_response(400, {"error": {"code": "invalid_parameter", "message": "url"}})
+    if events is not None and not (
+        isinstance(events, list) and all(isinstance(e, str) for e in events)
+    ):
+        return error_response(400, {"error": {"code": "invalid_parameter", "message": "events"}})
+    try:
+        check = httpx.options(url, timeout=1.0)
+        valid = check.is_success
+    except httpx.HTTPError:
+        valid = False
+    if not valid:
+        return error_response(
+            400,
+            {"error": {"code": "invalid_parameter", "message": "url did not answer OPTIONS"}},
+        )
+    endpoint = sim_state().register_endpoint(url, events)
+    return jsonify({"data": _endpoint(endpoint, secret=True)})
+
+
+@bp.get("/v3/webhooks/endpoints")
+def list_endpoints() -> Response:
+    denied = _unauthorized()
+    if denied is not None:
+        return denied
+    state = sim_state()
+    with state.lock:
+        data = [_endpoint(e, secret=False) for e in state.endpoints]
+    return jsonify({"data": data, "has_more": False})
+
+
+@bp.delete("/v3/webhooks/endpoints/<endpoint_id>")
+def delete_endpoint(endpoint_id: str) -> Response:
+    denied = _unauthorized()
+    if denied is not None:
+        return denied
+    state = sim_state()
+    with state.lock:
+        state.endpoints = [e for e in state.endpoints if e.endpoint_id != endpoint_id]
+    return jsonify({"data": {"endpoint_id": endpoint_id}})
+
+
+def _endpoint(endpoint: Endpoint, *, secret: bool) -> dict[str, Any]:
+    """As HeyGen shows one: the secret only on creation (developers.heygen.com/docs/webhooks)."""
+    return {
+        "endpoint_id": endpoint.endpoint_id,
+        "url": endpoint.url,
+        "events": endpoint.events,
+        "status": "enabled",
+        "secret": endpoint.secret if secret else None,
+    }

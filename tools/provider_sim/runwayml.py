@@ -1,5 +1,6 @@
 """Simulated RunwayML API: ``POST /v1/image_to_video``, ``GET /v1/tasks/{id}``,
-``GET /v1/organization``. Polling only; no idempotency key honoured (Runway documents none)."""
+``GET /v1/organization``. Polling only; no idempotency key honoured (Runway documents none), so
+a second ``POST /v1/image_to_video`` is a second, billed task."""
 
 from __future__ import annotations
 
@@ -24,8 +25,14 @@ _ERRORS = {
 }
 
 
+# The tier's cap of generations per day (docs.dev.runwayml.com/usage/tiers), answered 429
+# (docs.dev.runwayml.com/errors/errors); Runway publishes no text for it, this one is ours.
+_DAILY_CAP = (429, "You have reached your daily limit of generations for this tier")
+
+
 def shape(kind: FaultKind, fault: Fault) -> tuple[int, dict[str, Any], dict[str, str]]:
-    status, message = _ERRORS[kind]
+    daily = kind is FaultKind.QUOTA and fault.mode == "daily_cap"
+    status, message = _DAILY_CAP if daily else _ERRORS[kind]
     headers = {"Retry-After": fault.retry_after or "2"} if kind is FaultKind.RATE_LIMIT else {}
     return fault.status or status, {"error": message}, headers
 
@@ -56,6 +63,13 @@ def image_to_video() -> Response:
     if duration not in (5, 10):
         return error_response(400, {"error": "duration must be 5 or 10"})
     state = sim_state()
+    cap = state.config[PROVIDER].daily_cap
+    if cap is not None and state.accepted_today(PROVIDER) >= cap:
+        # The tier's daily cap, answered 429 (docs.dev.runwayml.com/errors/errors); Runway
+        # publishes no wording for it, so this one says nothing a client could key on: only
+        # GET /v1/organization's usage tells it from a burst limit.
+        state.count(PROVIDER, "daily_cap_refusals")
+        return error_response(429, {"error": "You have exceeded the rate limit"})
     render, _ = state.accept(
         PROVIDER,
         idempotency_key=request.headers.get("Idempotency-Key"),
@@ -87,7 +101,7 @@ def get_task(task_id: str) -> Response:
         task |= {"status": "FAILED", "failure": "The generation failed"}
         task["failureCode"] = render.failure_code or "ASSET.INVALID"
     else:
-        url = render.delivered_url()
+        url = render.delivered_url(now)
         task |= {"status": "SUCCEEDED", "output": [url] if url else []}
         task["duration"] = render.delivered_duration()
     return finish(decision, jsonify(task))
@@ -101,6 +115,14 @@ def organization() -> Response:
     decision = request_fault(PROVIDER, "probe", shape)
     if decision.response is not None:
         return decision.response
-    return finish(
-        decision, jsonify({"creditBalance": 10_000, "tier": {"maxMonthlyCreditSpend": 0}})
-    )
+    # The documented shape (runwayml/sdk-python types/organization_retrieve_response.py); tier 1
+    # limits (docs.dev.runwayml.com/usage/tiers), the daily cap as configured (none: unbounded).
+    state = sim_state()
+    cap = state.config[PROVIDER].daily_cap
+    model_limits = {"maxConcurrentGenerations": 1, "maxDailyGenerations": cap or 1_000_000}
+    org = {
+        "creditBalance": 10_000,
+        "tier": {"maxMonthlyCreditSpend": 100, "models": {"gen4_turbo": model_limits}},
+        "usage": {"models": {"gen4_turbo": {"dailyGenerations": state.accepted_today(PROVIDER)}}},
+    }
+    return finish(decision, jsonify(org))

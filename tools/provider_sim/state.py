@@ -2,7 +2,13 @@
 counters, webhook deliveries and the inbox that captures callbacks posted to the simulator itself.
 
 Renders finish ``latency_s`` after acceptance (per provider). Providers that send webhooks get a
-timer that POSTs the completion notice, shaped by the render's webhook faults.
+timer that POSTs the completion notice, shaped by the render's webhook faults: to the render's
+own callback URL unsigned (D-ID, and HeyGen's per-request ``callback_url``, which HeyGen does not
+sign: heygen-com/heygen-cli gen/ai-clipping.go), and for HeyGen also to every endpoint
+registered through ``POST /v3/webhooks/endpoints``, signed with that endpoint's secret.
+
+Video URLs are presigned and expire like the providers' do: each answer hands out a URL valid
+for the provider's ``url_ttl_s``, and ``/_files`` answers 403 once it has passed.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
@@ -28,12 +35,45 @@ PRICE_PER_SECOND = {"heygen": 0.10, "runwayml": 0.05, "did": 0.035}
 HONOURS_IDEMPOTENCY = {"heygen": True, "runwayml": False, "did": False}
 DEFAULT_LATENCY_S = 0.2
 DEFAULT_HEYGEN_SECRET = "sim-heygen-webhook-secret"
+# How long a handed-out video URL works. RunwayML: "ephemeral: they will expire within 24-48
+# hours" (docs.dev.runwayml.com/assets/outputs). D-ID: presigned S3 URLs, a day in published
+# answers (Expires about 86 400 s after the talk started). HeyGen: presigned, lifetime not
+# published (heygen-cli re-fetches on 403, cmd/heygen/video_download.go); a day assumed.
+URL_TTL_S = {"heygen": 86_400.0, "runwayml": 86_400.0, "did": 86_400.0}
 
 
 @dataclass(slots=True, kw_only=True)
 class ProviderConfig:
     latency_s: float = DEFAULT_LATENCY_S
     honour_idempotency: bool = False
+    url_ttl_s: float = 86_400.0
+    # Renders accepted per rolling day before submits answer 429 (RunwayML's tiers cap daily
+    # generations: docs.dev.runwayml.com/usage/tiers); None: no cap.
+    daily_cap: int | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class Endpoint:
+    """A HeyGen webhook endpoint registered through ``POST /v3/webhooks/endpoints``."""
+
+    endpoint_id: str
+    url: str
+    events: list[str] | None
+    secret: str
+
+    def wants(self, event_type: str) -> bool:
+        return self.events is None or event_type in self.events
+
+
+def presign(url: str, *, now: float, ttl_s: float) -> str:
+    """``url`` with the simulator's expiry (its clock) in the query, as a presigned URL."""
+    return f"{url}?expires={now + ttl_s:.3f}"
+
+
+def with_query(url: str, **values: str) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in values]
+    return urlunsplit(parts._replace(query=urlencode(query + list(values.items()))))
 
 
 @dataclass(slots=True, kw_only=True)
@@ -49,6 +89,7 @@ class Render:
     user_data: str | None = None
     outcome: str = "success"  # success | failed | no_url | wrong_duration
     failure_code: str | None = None
+    url_ttl_s: float = 86_400.0
     webhook_faults: list[Fault] = field(default_factory=list)
 
     def finished(self, now: float) -> bool:
@@ -57,8 +98,14 @@ class Render:
     def delivered_duration(self) -> float:
         return self.duration_s / 3 if self.outcome == "wrong_duration" else self.duration_s
 
-    def delivered_url(self) -> str | None:
-        return None if self.outcome == "no_url" else self.video_url
+    def delivered_url(self, now: float) -> str | None:
+        """The video URL handed out at ``now``: presigned, valid for ``url_ttl_s``."""
+        if self.outcome == "no_url":
+            return None
+        return presign(self.video_url, now=now, ttl_s=self.url_ttl_s)
+
+    def thumbnail_url(self, now: float) -> str:
+        return presign(f"{self.video_url}.jpg", now=now, ttl_s=self.url_ttl_s)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -91,9 +138,7 @@ class SimState:
         self.clock = clock
         self.heygen_secret = heygen_secret
         self.faults = FaultBook(seed=seed)
-        self.config = {
-            p: ProviderConfig(honour_idempotency=HONOURS_IDEMPOTENCY[p]) for p in PROVIDERS
-        }
+        self.config = _default_config()
         self._timers: list[threading.Timer] = []
         self._reset_data()
 
@@ -104,6 +149,7 @@ class SimState:
         self.charged_usd: dict[str, float] = dict.fromkeys(PROVIDERS, 0.0)
         self.deliveries: list[dict[str, Any]] = []
         self.inbox: list[InboxEntry] = []
+        self.endpoints: list[Endpoint] = []  # HeyGen's registered webhook endpoints
 
     def reset(self) -> None:
         with self.lock:
@@ -111,9 +157,7 @@ class SimState:
                 timer.cancel()
             self._timers.clear()
             self.faults.clear()
-            self.config = {
-                p: ProviderConfig(honour_idempotency=HONOURS_IDEMPOTENCY[p]) for p in PROVIDERS
-            }
+            self.config = _default_config()
             self._reset_data()
 
     def count(self, provider: str, name: str) -> None:
@@ -154,6 +198,7 @@ class SimState:
                 callback_url=callback_url,
                 callback_id=callback_id,
                 user_data=user_data,
+                url_ttl_s=config.url_ttl_s,
             )
             for fault in self.faults.take_all(provider, frozenset({FaultKind.RENDER_FAILED})):
                 render.outcome = "failed"
@@ -186,6 +231,12 @@ class SimState:
             self.charged_usd[provider] += PRICE_PER_SECOND[provider] * duration_s
             return render, True
 
+    def accepted_today(self, provider: str) -> int:
+        """Renders accepted in the last 24 h of the simulator's clock."""
+        with self.lock:
+            since = self.clock() - 86_400.0
+            return sum(1 for r in self.renders[provider].values() if r.accepted_at >= since)
+
     def render(self, provider: str, job_id: str) -> Render | None:
         with self.lock:
             return self.renders[provider].get(job_id)
@@ -199,9 +250,32 @@ class SimState:
 
     # --- webhooks --------------------------------------------------------------------------
 
-    def schedule_webhook(self, render: Render, build: Callable[[Render], bytes]) -> None:
-        """After the render finishes, POST the notice ``build`` makes (HeyGen's signed)."""
-        if not render.callback_url:
+    def register_endpoint(self, url: str, events: list[str] | None) -> Endpoint:
+        """A HeyGen endpoint; its secret is the simulator's HeyGen secret (``whsec_``-style in
+        production), so the local stack's ``HEYGEN_WEBHOOK_SECRET`` names it."""
+        with self.lock:
+            endpoint = Endpoint(
+                endpoint_id=f"ep_{uuid.uuid4().hex[:12]}",
+                url=url,
+                events=events,
+                secret=self.heygen_secret,
+            )
+            self.endpoints.append(endpoint)
+            return endpoint
+
+    def schedule_webhook(
+        self, render: Render, build: Callable[[Render], bytes], *, event_type: str = ""
+    ) -> None:
+        """After the render finishes, POST the notice ``build`` makes to the render's callback
+        URL (unsigned) and, for HeyGen, to each registered endpoint that wants ``event_type``
+        (signed)."""
+        targets: list[tuple[str, str | None]] = []
+        if render.callback_url:
+            targets.append((render.callback_url, None))
+        if render.provider == "heygen":
+            with self.lock:
+                targets += [(e.url, e.secret) for e in self.endpoints if e.wants(event_type)]
+        if not targets:
             return
         kinds = {f.kind for f in render.webhook_faults}
         if FaultKind.WEBHOOK_LOST in kinds:
@@ -213,23 +287,40 @@ class SimState:
         )
         copies = 2 if FaultKind.WEBHOOK_DUPLICATE in kinds else 1
         delay = max(0.0, render.ready_at - self.clock()) + late
-        timer = threading.Timer(delay, self._deliver, args=(render, build, copies))
+        timer = threading.Timer(delay, self._deliver, args=(render, build, copies, targets))
         timer.daemon = True
         with self.lock:
             self._timers.append(timer)
         timer.start()
 
-    def _deliver(self, render: Render, build: Callable[[Render], bytes], copies: int) -> None:
+    def _deliver(
+        self,
+        render: Render,
+        build: Callable[[Render], bytes],
+        copies: int,
+        targets: list[tuple[str, str | None]],
+    ) -> None:
         body = build(render)
-        headers = {"Content-Type": "application/json"}
-        if render.provider == "heygen":
-            bad = any(f.kind is FaultKind.WEBHOOK_BAD_SIGNATURE for f in render.webhook_faults)
-            secret = "not-the-configured-secret" if bad else self.heygen_secret
-            headers["Signature"] = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        assert render.callback_url is not None
+        forged = any(f.kind is FaultKind.WEBHOOK_BAD_SIGNATURE for f in render.webhook_faults)
+        for url, secret in targets:
+            headers = {"Content-Type": "application/json"}
+            if secret is not None:
+                # The signed delivery of a registered endpoint. The scheme (header name, hex
+                # HMAC-SHA256 of the raw body) is an assumption: HeyGen's public material does
+                # not confirm it, and CVPlus accepts no delivery on its strength.
+                key = "not-the-endpoint-secret" if forged else secret
+                headers["Signature"] = hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+            elif forged:
+                # An unsigned callback is forged by its URL: the token is not ours.
+                url = with_query(url, token="forged-" + uuid.uuid4().hex[:8])
+            self._post(render, url, body, headers, copies)
+
+    def _post(
+        self, render: Render, url: str, body: bytes, headers: dict[str, str], copies: int
+    ) -> None:
         for copy in range(copies):
             try:
-                answer = httpx.post(render.callback_url, content=body, headers=headers, timeout=5.0)
+                answer = httpx.post(url, content=body, headers=headers, timeout=5.0)
                 outcome: int | str = answer.status_code
             except httpx.HTTPError as exc:
                 outcome = type(exc).__name__
@@ -260,9 +351,18 @@ class SimState:
                     "counters": dict(self.counters[p]),
                     "latency_s": self.config[p].latency_s,
                     "honour_idempotency": self.config[p].honour_idempotency,
+                    "url_ttl_s": self.config[p].url_ttl_s,
+                    "daily_cap": self.config[p].daily_cap,
                 }
                 for p in PROVIDERS
             } | {"faults_armed": self.faults.armed(), "deliveries": list(self.deliveries)}
+
+
+def _default_config() -> dict[str, ProviderConfig]:
+    return {
+        p: ProviderConfig(honour_idempotency=HONOURS_IDEMPOTENCY[p], url_ttl_s=URL_TTL_S[p])
+        for p in PROVIDERS
+    }
 
 
 def dumps(obj: Any) -> bytes:
