@@ -35,7 +35,9 @@ from shared.scoring import rank as _rank
 from shared.stores.base import METRICS, RECOVERY_LOGS, SPEND, SideWrite
 from shared.tracking import MetricsSnapshot, Operation, recovery_log
 
-LEASE_S = 120.0
+# A worker's lease on a job outlives its longest provider call (HeyGen's submit may take up to
+# 120 s, as its CLI allows), so no other worker takes the job over while a call is in flight.
+LEASE_S = 180.0
 POLL_INTERVAL_S = 10.0  # status polls for providers without webhooks (RunwayML)
 WEBHOOK_GRACE = 3.0  # a webhook provider gets this many typical render times before we poll
 JOB_TIMEOUT_S = 30 * 60.0  # a job not finished by then fails, whatever is left of its budget

@@ -54,17 +54,14 @@ def on_webhook(shell: Shell, provider_id: str, request: WebhookRequest) -> str:
 def transact(
     shell: Shell, job_id: str, decide: Callable[[Job], orch.Effects | None], *, now: float
 ) -> tuple[orch.Effects | None, Job | None]:
-    """Run ``decide`` on the job in a transaction and write its job and side documents there.
-    Returns the decision of the transaction's last run (a transaction runs its function again
-    when the job changed under it) and the stored job (None: no such job)."""
-    last: orch.Effects | None = None
+    """Run ``decide`` on the stored job and write its job and side documents with it. Returns
+    the decision of the run that counted (it runs again when the job changed under it) and the
+    stored job (None: no such job)."""
 
-    def change(job: Job) -> tuple[Job, tuple[SideWrite, ...]] | None:
-        nonlocal last
-        last = decide(job)
-        if last is None or last.job is None:
-            return None
-        return last.job, last.side
+    def change(job: Job) -> tuple[orch.Effects | None, Job | None, tuple[SideWrite, ...]]:
+        effects = decide(job)
+        if effects is None or effects.job is None:
+            return effects, None, ()
+        return effects, effects.job, effects.side
 
-    stored = shell.jobs.transact(job_id, change, now=now)
-    return last, stored
+    return shell.jobs.transact(job_id, change, now=now)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from shared.breaker import (
     Admission,
@@ -25,6 +25,8 @@ from shared.breaker import (
 )
 from shared.jobs import Job
 
+T = TypeVar("T")
+
 JOBS = "enhanced_video_jobs"
 BREAKERS = "circuit_breaker_states"
 BUCKETS = "buckets"
@@ -35,7 +37,6 @@ STATS = "provider_stats"
 QUOTAS = "user_quotas"
 SPEND = "daily_spend"
 
-DEFAULT_LEASE_S = 120.0
 DEFAULT_CACHE_TTL_S = 2.0
 
 
@@ -132,13 +133,15 @@ class JobStore(Protocol):
     def transact(
         self,
         job_id: str,
-        change: Callable[[Job], tuple[Job, Sequence[SideWrite]] | None],
+        decide: Callable[[Job], tuple[T, Job | None, Sequence[SideWrite]]],
         *,
         now: float,
-    ) -> Job | None:
-        """Read-modify-write one job in a transaction (webhooks): ``change`` returns the new job
-        and side writes, or None for no change. A terminal job is passed to ``change`` but any
-        change to it raises TerminalJobError. Returns the stored job after the call."""
+    ) -> tuple[T | None, Job | None]:
+        """Read-modify-write one job (webhooks): ``decide`` gets the stored job and returns a
+        result, the new job (None: no change) and side writes. A terminal job is passed to
+        ``decide`` but any change to it raises TerminalJobError. Returns the result of the run
+        that counted (``decide`` runs again when the job changed under it; None: no such job)
+        and the stored job after the call."""
         ...
 
     def due(self, *, now: float, limit: int = 100) -> list[Job]:

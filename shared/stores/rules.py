@@ -212,22 +212,21 @@ class SeamJobStore:
     def transact(
         self,
         job_id: str,
-        change: Callable[[Job], tuple[Job, Sequence[SideWrite]] | None],
+        decide: Callable[[Job], tuple[T, Job | None, Sequence[SideWrite]]],
         *,
         now: float,
-    ) -> Job | None:
-        def decide(doc: dict[str, Any] | None) -> Decision[Job | None]:
+    ) -> tuple[T | None, Job | None]:
+        def attempt(doc: dict[str, Any] | None) -> Decision[tuple[T | None, Job | None]]:
             if doc is None:
-                return None, None, ()
+                return (None, None), None, ()
             stored = codec.job_from_doc(doc)
-            result = change(stored)
-            if result is None:
-                return stored, None, ()
-            job, side = result
+            result, job, side = decide(stored)
+            if job is None:
+                return (result, stored), None, ()
             check_change(stored, job, None, owner=None, now=now)
-            return job, codec.job_to_doc(job), side  # the lease is left as it is
+            return (result, job), codec.job_to_doc(job), side  # the lease is left as it is
 
-        return self._update(job_id, decide)[0]
+        return self._update(job_id, attempt)[0]
 
     def due(self, *, now: float, limit: int = 100) -> list[Job]:
         docs = self.docs.query(

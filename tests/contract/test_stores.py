@@ -272,7 +272,7 @@ def test_a_terminal_job_refuses_every_change(world: World) -> None:
     store.save(failed, owner="a", now=NOW + 1)
     assert store.claim(job.job_id, owner="a", now=NOW + 2, lease_s=60) is None
     with pytest.raises(TerminalJobError):
-        store.transact(job.job_id, lambda j: (replace(j, script="changed"), ()), now=NOW + 3)
+        store.transact(job.job_id, lambda j: (None, replace(j, script="changed"), ()), now=NOW + 3)
     assert store.get(job.job_id) == failed
 
 
@@ -372,7 +372,7 @@ def test_a_holder_saving_after_a_webhook_finished_the_job_is_refused(world: Worl
     done = jobs.complete(
         attempt, result=VideoResult(video_url="https://cdn.example/v.mp4"), now=NOW + 2
     )
-    webhook.transact(job.job_id, lambda _stored: (done, ()), now=NOW + 2)
+    webhook.transact(job.job_id, lambda _stored: (None, done, ()), now=NOW + 2)
     follow_up = jobs.submitted(attempt, provider_job_id="v1", follow_up_at=NOW + 60, now=NOW + 3)
     with pytest.raises(TerminalJobError):
         worker.save(follow_up, owner="a", now=NOW + 3)
