@@ -5,8 +5,9 @@ mistake holds nothing it does not need.
     generateVideo, systemDashboard, setCircuitState, dashboard   none
     processVideoJob, videoJobTask, providerHealthCheck          WORKER: the provider API keys
         (submit, poll, probe) and CVPLUS_INTERNAL_SECRET (task bodies, D-ID callback tokens)
-    providerWebhook                                             WEBHOOK: HEYGEN_WEBHOOK_SECRET
-        (verifies HeyGen), CVPLUS_INTERNAL_SECRET (verifies D-ID, signs follow-up tasks)
+    providerWebhook                                             WEBHOOK: HEYGEN_API_KEY
+        (confirms a HeyGen callback with GET /v3/videos/{id}), CVPLUS_INTERNAL_SECRET
+        (verifies the callbacks' per-job tokens, signs follow-up tasks)
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ from __future__ import annotations
 from firebase_functions.params import SecretParam
 
 HEYGEN_API_KEY = SecretParam("HEYGEN_API_KEY")
-HEYGEN_WEBHOOK_SECRET = SecretParam("HEYGEN_WEBHOOK_SECRET")
 RUNWAYML_API_KEY = SecretParam("RUNWAYML_API_KEY")
 DID_API_KEY = SecretParam("DID_API_KEY")
 CVPLUS_INTERNAL_SECRET = SecretParam("CVPLUS_INTERNAL_SECRET")
 
 PROVIDER_KEYS = [HEYGEN_API_KEY, RUNWAYML_API_KEY, DID_API_KEY]
 WORKER = [*PROVIDER_KEYS, CVPLUS_INTERNAL_SECRET]
-WEBHOOK = [HEYGEN_WEBHOOK_SECRET, CVPLUS_INTERNAL_SECRET]
+WEBHOOK = [HEYGEN_API_KEY, CVPLUS_INTERNAL_SECRET]

@@ -99,7 +99,6 @@ class Settings:
     """
 
     heygen_api_key: Secret | None = None
-    heygen_webhook_secret: Secret | None = None
     runwayml_api_key: Secret | None = None
     did_api_key: Secret | None = None
     # Signs Cloud Tasks bodies and derives D-ID callback tokens; keep it across deploys.
@@ -172,7 +171,6 @@ class Settings:
         read = _Reader(env)
         settings = cls(
             heygen_api_key=read.secret("HEYGEN_API_KEY"),
-            heygen_webhook_secret=read.secret("HEYGEN_WEBHOOK_SECRET"),
             runwayml_api_key=read.secret("RUNWAYML_API_KEY"),
             did_api_key=read.secret("DID_API_KEY"),
             internal_secret=read.secret(INTERNAL_SECRET, min_bytes=INTERNAL_SECRET_MIN_BYTES),

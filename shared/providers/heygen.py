@@ -378,8 +378,7 @@ def from_env(
     environ: Mapping[str, str] = os.environ, *, transport: httpx.BaseTransport | None = None
 ) -> HeyGenProvider:
     """``HEYGEN_API_KEY``, ``HEYGEN_BASE_URL``; ``HEYGEN_AVATAR_ID`` and ``HEYGEN_VOICE_ID``
-    name the avatar look and voice (placeholders otherwise). ``HEYGEN_WEBHOOK_SECRET`` (a
-    registered endpoint's ``whsec_`` secret) is not used: see the module docstring."""
+    name the avatar look and voice (placeholders otherwise)."""
     return HeyGenProvider(
         api_key=environ.get("HEYGEN_API_KEY", ""),
         base_url=environ.get("HEYGEN_BASE_URL") or DEFAULT_BASE_URL,

@@ -259,7 +259,6 @@ def test_factory_builds_all_three_adapters_from_the_environment(sim: ProviderSim
     """from_env reads *_API_KEY and *_BASE_URL; each adapter answers its probe via the sim."""
     environ = {
         "HEYGEN_API_KEY": "k1",
-        "HEYGEN_WEBHOOK_SECRET": "s",
         "RUNWAYML_API_KEY": "k2",
         "DID_API_KEY": "k3",
         "HEYGEN_BASE_URL": sim.base_url("heygen"),

@@ -32,7 +32,6 @@ from shared.stores.memory import (
 )
 
 INTERNAL_SECRET = "i" * 32
-HEYGEN_WEBHOOK_SECRET = "heygen-webhook-secret-for-tests"
 SCRIPT = (
     "Hello, I am Ada. I build reliable data pipelines and lead a small team of engineers "
     "who care about quality."

@@ -82,7 +82,7 @@ EXPECTED = {
         "DID_API_KEY",
         "CVPLUS_INTERNAL_SECRET",
     },
-    "providerWebhook": {"HEYGEN_WEBHOOK_SECRET", "CVPLUS_INTERNAL_SECRET"},
+    "providerWebhook": {"HEYGEN_API_KEY", "CVPLUS_INTERNAL_SECRET"},
 }
 MODULES = {
     "generateVideo": "generate",

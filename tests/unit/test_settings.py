@@ -10,7 +10,6 @@ from shared.settings import Secret, Settings, SettingsError
 
 FULL_ENV = {
     "HEYGEN_API_KEY": "hg-key-123",
-    "HEYGEN_WEBHOOK_SECRET": "whsec-456",
     "RUNWAYML_API_KEY": "rw-key-789",
     "DID_API_KEY": "did-key-abc",
     "HEYGEN_BASE_URL": "http://127.0.0.1:8101/",
@@ -65,8 +64,6 @@ def test_every_variable_is_read_with_its_type() -> None:
     """Each of the variables lands in its field, typed, milliseconds kept."""
     settings = Settings.from_env(FULL_ENV)
     assert settings.heygen_api_key == Secret("hg-key-123")
-    assert settings.heygen_webhook_secret is not None
-    assert settings.heygen_webhook_secret.reveal() == "whsec-456"
     assert settings.runwayml_api_key == Secret("rw-key-789")
     assert settings.did_api_key == Secret("did-key-abc")
     assert settings.heygen_base_url == "http://127.0.0.1:8101"  # trailing slash dropped
@@ -183,7 +180,7 @@ def test_secrets_never_appear_in_repr_or_str() -> None:
     """No key or webhook secret shows in the settings' repr or str (logs print both)."""
     settings = Settings.from_env(FULL_ENV)
     for shown in (repr(settings), str(settings), str(settings.heygen_api_key)):
-        for name in ("HEYGEN_API_KEY", "HEYGEN_WEBHOOK_SECRET", "RUNWAYML_API_KEY", "DID_API_KEY"):
+        for name in ("HEYGEN_API_KEY", "RUNWAYML_API_KEY", "DID_API_KEY"):
             assert FULL_ENV[name] not in shown
     assert "********" in repr(settings)
 

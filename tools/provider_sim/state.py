@@ -252,7 +252,7 @@ class SimState:
 
     def register_endpoint(self, url: str, events: list[str] | None) -> Endpoint:
         """A HeyGen endpoint; its secret is the simulator's HeyGen secret (``whsec_``-style in
-        production), so the local stack's ``HEYGEN_WEBHOOK_SECRET`` names it."""
+        production; ``--heygen-secret``)."""
         with self.lock:
             endpoint = Endpoint(
                 endpoint_id=f"ep_{uuid.uuid4().hex[:12]}",

@@ -47,7 +47,6 @@ PROVIDER_SIM_MODULE = "tools.provider_sim"
 # Secrets of the local stack (.secret.local): what the provider simulator accepts.
 LOCAL_SECRETS = {
     "HEYGEN_API_KEY": "local-heygen-key",
-    "HEYGEN_WEBHOOK_SECRET": "sim-heygen-webhook-secret",  # the simulator's default
     "RUNWAYML_API_KEY": "local-runwayml-key",
     "DID_API_KEY": "local-did-key",
     "CVPLUS_INTERNAL_SECRET": secrets.token_hex(16),
