@@ -30,6 +30,7 @@ from shared.failover import fail_over, selection_for
 from shared.jobs import Job, JobError, VideoResult
 from shared.model import Capabilities
 from shared.recovery import STRATEGIES
+from shared.requests import real_words
 from shared.scoring import DEFAULT_RULES, BusinessRules, Candidate, ProviderStats, Ranking, Scored
 from shared.scoring import rank as _rank
 from shared.stores.base import METRICS, RECOVERY_LOGS, SPEND, SideWrite
@@ -44,6 +45,7 @@ JOB_TIMEOUT_S = 30 * 60.0  # a job not finished by then fails, whatever is left 
 POLL_RETRY_S = 20.0  # after a failed status check (the render itself may be fine)
 RENDER_PATIENCE_S = 10 * 60.0  # past this, a render we cannot see is given up for another
 RENDER_FAILURES = frozenset({ErrorCategory.PROCESSING_ERROR, ErrorCategory.QUALITY_FAILURE})
+WORDS_PER_SECOND = 2.5  # spoken words per second, as the duration word budgets assume
 SUCCESS_TARGET = 0.95  # a provider's hourly success rate under this raises an alert
 MIN_ALERT_SAMPLES = 20
 DELIVERED_QUALITY = 10.0  # quality is the share of delivered renders that pass, on 0..10
@@ -116,6 +118,12 @@ def next_step(job: Job, now: float) -> Next:
     if open_attempt(job):
         return Next.ORPHANED
     return Next.SUBMIT
+
+
+def spoken_length_s(job: Job) -> float:
+    """How long the job's script takes to speak (about 2.5 words a second): what a talking-head
+    render's length is checked against, whatever duration was asked for."""
+    return real_words(job.script) / WORDS_PER_SECOND
 
 
 def max_rounds(job: Job) -> int:

@@ -16,10 +16,13 @@ from typing import Protocol, runtime_checkable
 from shared.errors import ProviderError, Signal
 from shared.model import Capabilities, VideoOptions
 
-# A rendered video whose length is off by more than this (absolute seconds, or fraction of the
-# requested length, whichever is larger) is a quality failure, not a success.
-DURATION_TOLERANCE_S = 5.0
-DURATION_TOLERANCE_FRACTION = 0.25
+# A talking-head video lasts as long as its script takes to speak (the expected length comes
+# from the script, `orchestration.spoken_length_s`, never from the requested duration). Voices
+# speak about 2 to 3 words a second, so only a render shorter than half, or longer than twice,
+# the expected length (with DURATION_SLACK_S either way) is refused: a truncated or garbled
+# render, never a correct video that merely speaks faster or slower.
+DURATION_SLACK_S = 5.0
+DURATION_FACTOR = 2.0
 
 
 def idempotency_key(job_id: str, attempt: int) -> str:
@@ -114,6 +117,7 @@ class WebhookEvent:
     event_id: str
     video_url: str | None = None
     failure_message: str | None = None
+    duration_s: float | None = None  # the video's length, where the provider says it
 
 
 class WebhookError(Exception):
@@ -163,14 +167,19 @@ def check_render(
     expected_duration_s: float | None,
 ) -> None:
     """Raise a charged ``quality_failure`` for a finished render that is not usable: no video URL,
-    or a length far from what was asked. An unknown length is not held against the render."""
+    or a length far from the script's spoken length (DURATION_FACTOR). An unknown length is not
+    held against the render."""
     problem: str | None = None
     if not video_url:
         problem = "finished without a video URL"
     elif duration_s is not None and expected_duration_s is not None:
-        tolerance = max(DURATION_TOLERANCE_S, DURATION_TOLERANCE_FRACTION * expected_duration_s)
-        if abs(duration_s - expected_duration_s) > tolerance:
-            problem = f"lasts {duration_s:.1f}s, {expected_duration_s:.0f}s was asked"
+        low = expected_duration_s / DURATION_FACTOR - DURATION_SLACK_S
+        high = expected_duration_s * DURATION_FACTOR + DURATION_SLACK_S
+        if not low <= duration_s <= high:
+            problem = (
+                f"lasts {duration_s:.1f}s; its script takes about {expected_duration_s:.0f}s "
+                "to speak"
+            )
     if problem is not None:
         raise ProviderError.from_signal(
             Signal(below_quality=True),
@@ -180,8 +189,12 @@ def check_render(
         )
 
 
-def failure_of(event: WebhookEvent) -> ProviderError | None:
-    """The classified failure a verified webhook reports, or None for a usable success."""
+def failure_of(
+    event: WebhookEvent, *, expected_duration_s: float | None = None
+) -> ProviderError | None:
+    """The classified failure a verified webhook reports, or None for a usable success: the
+    same quality check as a status poll's, so a render passes or fails whichever way it was
+    noticed."""
     if not event.succeeded:
         return ProviderError.from_signal(
             Signal(render_failed=True),
@@ -195,8 +208,8 @@ def failure_of(event: WebhookEvent) -> ProviderError | None:
             provider_id=event.provider_id,
             provider_job_id=event.provider_job_id,
             video_url=event.video_url,
-            duration_s=None,
-            expected_duration_s=None,
+            duration_s=event.duration_s,
+            expected_duration_s=expected_duration_s,
         )
     except ProviderError as error:
         return error

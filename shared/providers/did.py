@@ -292,6 +292,7 @@ def parse_event(body: bytes, *, job_id: str | None) -> WebhookEvent:
         succeeded=succeeded,
         event_id=f"{talk_id}:{state}",
         video_url=str_field(talk, "result_url") if succeeded else None,
+        duration_s=num_field(talk, "duration") if succeeded else None,
         failure_message=None
         if succeeded
         else clip(str_field(error, "description") or str_field(error, "kind") or state),

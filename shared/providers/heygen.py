@@ -340,6 +340,7 @@ class HeyGenProvider(HttpAdapter):
             event_id=f"{video_id}:completed",
             video_url=url,
             failure_message=None,
+            duration_s=num_field(data, "duration"),
         )
 
 

@@ -155,7 +155,7 @@ def _follow_up(shell: Shell, job: Job, now: float) -> Job:
     started = shell.clock()
     try:
         status = shell.providers[job.provider_id or ""].status(
-            job.provider_job_id or "", expected_duration_s=job.options.duration.seconds
+            job.provider_job_id or "", expected_duration_s=orch.spoken_length_s(job)
         )
     except ProviderError as error:
         took = shell.clock() - started

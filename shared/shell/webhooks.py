@@ -26,12 +26,15 @@ def on_webhook(shell: Shell, provider_id: str, request: WebhookRequest) -> str:
     if not job_id:
         raise WebhookError(400, "the callback names no job")
     now = shell.clock()
-    failure = failure_of(event)
-    candidates = shell.candidates(now) if failure is not None else []
+    # A failure, or a success the length check may refuse, can fail over: rank then.
+    may_fail = not event.succeeded or event.duration_s is not None or event.video_url is None
+    candidates = shell.candidates(now) if may_fail else []
     rand = shell.rand()
     setup = shell.setup
 
     def decide(job: Job) -> orch.Effects | None:
+        # The same quality check as a status poll's, against the job's script.
+        failure = failure_of(event, expected_duration_s=orch.spoken_length_s(job))
         return orch.notice(
             job,
             provider_id=provider_id,

@@ -14,7 +14,7 @@ import pytest
 
 from shared.breaker import Admission, CircuitState, ManualAction
 from shared.jobs import Job, JobStatus
-from shared.model import VideoOptions
+from shared.model import Duration, VideoOptions
 from shared.providers.base import VideoProvider, WebhookError, WebhookRequest
 from shared.providers.did import DIDProvider
 from shared.providers.heygen import HeyGenProvider
@@ -53,7 +53,7 @@ class World:
     tasks: RecordingScheduler
     sim: ProviderSim
 
-    def new_job(self, **options: object) -> Job:
+    def new_job(self, *, script: str | None = None, **options: object) -> Job:
         now = self.clock()
         job = Job(
             job_id=f"vj_{uuid.uuid4().hex[:12]}",
@@ -62,7 +62,7 @@ class World:
             deadline_at=now + 1800,
             next_action_at=now,
             user_id="user-1",
-            script=SCRIPT,
+            script=script or SCRIPT,
             options=VideoOptions(**options),  # type: ignore[arg-type]
         )
         self.service.jobs.create(job)
@@ -328,3 +328,37 @@ def test_a_status_check_failing_while_the_provider_is_down_moves_the_job(world: 
     done = world.run(job.job_id)
     assert done.status is JobStatus.COMPLETED
     assert [r.provider_id for r in done.history] == ["heygen", "did"]
+
+
+# A video lasts as long as its script takes to speak (issue 12, finding 6).
+SHORT_SCRIPT = " ".join(["practical"] * 27)  # 10.8 s at 2.5 words a second
+
+
+def test_a_short_script_makes_a_short_video_and_it_is_kept(world: World) -> None:
+    """27 words asked as a 30 s video render in about 11 s: that is the right video. Judged by
+    the requested duration it was a quality failure and another provider was paid for it."""
+    world.service.webhook_base_url = None  # found by polling, where the length was checked
+    job = world.new_job(script=SHORT_SCRIPT, duration=Duration.SHORT)
+    done = world.run(job.job_id)
+    assert done.status is JobStatus.COMPLETED
+    assert done.result is not None
+    assert done.result.duration_s == pytest.approx(10.8)
+    assert len(done.history) == 1
+    assert sum(world.sim.stats()[p]["charges"] for p in ("heygen", "did", "runwayml")) == 1
+
+
+def test_a_truncated_render_is_refused_by_webhook_as_it_is_by_poll(world: World) -> None:
+    """HeyGen delivers a video a third as long as its script: refused whichever way it is
+    noticed (before, a webhook stored it; a poll refused it)."""
+    world.sim.add_fault("heygen", "low_quality", count=1, mode="wrong_duration")
+    job = _submitted_on_heygen(world)
+    entry = world.sim.wait_inbox("providerWebhook/heygen")[0]
+    request = WebhookRequest(
+        body=entry["body"].encode(), headers=entry["headers"], query=entry["query"]
+    )
+    world.service.on_webhook("heygen", request)
+    after = world.service.jobs.get(job.job_id)
+    assert after is not None
+    assert after.status is not JobStatus.COMPLETED
+    assert after.result is None
+    assert after.history[0].outcome == "quality_failure"

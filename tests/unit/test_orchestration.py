@@ -538,3 +538,8 @@ def test_a_webhook_is_applied_at_most_once(pid: str, ok: bool, elapsed: float) -
 
 def test_the_process_loop_is_bounded_by_the_attempt_budget() -> None:
     assert orch.max_rounds(new_job(max_attempts=4)) == 15
+
+
+def test_a_renders_expected_length_is_its_scripts_spoken_length() -> None:
+    job = new_job(script=" ".join(["word"] * 75), options=VideoOptions(duration=Duration.LONG))
+    assert orch.spoken_length_s(job) == pytest.approx(30.0)  # not the 90 s asked for
