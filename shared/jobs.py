@@ -217,6 +217,41 @@ def complete(job: Job, *, result: VideoResult, now: float) -> Job:
     )
 
 
+SUPERSEDED = "superseded"  # an attempt left open when an earlier attempt's render completed
+
+
+def adopt(
+    job: Job,
+    *,
+    attempt: int,
+    provider_id: str,
+    provider_job_id: str,
+    result: VideoResult,
+    now: float,
+) -> Job:
+    """An earlier attempt's render finished well after the job had moved on (its submit's answer
+    was lost, or it was given up as too slow): the job completes with it, since it is paid for
+    and good. An attempt still open is closed as superseded."""
+    if job.terminal:
+        return job
+    history = tuple(
+        replace(r, provider_job_id=provider_job_id, ended_at=now, outcome="completed")
+        if r.attempt == attempt
+        else (replace(r, ended_at=now, outcome=SUPERSEDED) if r.outcome is None else r)
+        for r in job.history
+    )
+    return _evolve(
+        job,
+        status=JobStatus.COMPLETED,
+        result=result,
+        history=history,
+        provider_id=provider_id,
+        provider_job_id=provider_job_id,
+        next_action_at=None,
+        updated_at=now,
+    )
+
+
 def retry_later(job: Job, *, at: float, prefer: str | None, exclude: str | None, now: float) -> Job:
     """Schedule the next attempt at ``at``, preferring ``prefer`` and never using ``exclude``."""
     if job.terminal:

@@ -96,6 +96,9 @@ class Capabilities:
     concurrency_limit: int
     typical_render_s: float = 60.0
     webhooks: bool = True  # it calls back when a render ends; without, its renders are polled
+    # A repeated submit with the same idempotency key is answered with the first render, not
+    # billed again. Without it, a submit whose answer was lost is never sent to it again.
+    idempotent_submits: bool = False
 
     def missing_for(self, options: VideoOptions) -> tuple[str, ...]:
         """What this provider lacks for ``options``; empty when it can serve them as asked."""

@@ -126,6 +126,15 @@ def spoken_length_s(job: Job) -> float:
     return real_words(job.script) / WORDS_PER_SECOND
 
 
+def blind_resubmit(job: Job, error: ProviderError, setup: Setup) -> bool:
+    """Whether submitting to ``error``'s provider again could pay a second render: its answer
+    may have been lost after it accepted (a timeout, a dropped connection, an instance that
+    stopped mid-call), and it honours no idempotency key."""
+    caps = setup.capabilities.get(error.provider_id)
+    maybe_accepted = error.category.value in jobs.ANSWER_MAYBE_LOST and not job.provider_job_id
+    return maybe_accepted and (caps is None or not caps.idempotent_submits)
+
+
 def max_rounds(job: Job) -> int:
     """The process loop's bound: each round spends an attempt or waits."""
     return job.max_attempts * 3 + 3
@@ -144,12 +153,62 @@ def open_attempt(job: Job) -> bool:
     return last.outcome is None and last.provider_job_id is None
 
 
-def current_render(job: Job, provider_id: str, provider_job_id: str) -> bool:
+def current_render(
+    job: Job, provider_id: str, provider_job_id: str, *, attempt: int | None = None
+) -> bool:
     """Whether a provider's notice is about the job's current render — also when it arrives
-    before the submitting worker stored the render's id (a fast render races the save)."""
+    before the submitting worker stored the render's id (a fast render races the save), if it
+    names the current attempt (or no attempt: older callback URLs)."""
     if job.provider_job_id is not None:
         return job.provider_job_id == provider_job_id
-    return job.provider_id == provider_id and open_attempt(job)
+    named = attempt is None or attempt == job.attempt
+    return named and job.provider_id == provider_id and open_attempt(job)
+
+
+def earlier_render(job: Job, provider_id: str, provider_job_id: str, attempt: int | None) -> bool:
+    """Whether a notice is about the render of an attempt of this job (not the current render)
+    on that provider whose outcome we never saw: no render id stored, or the same one, and no
+    failure of the render itself recorded (e.g. a submit whose answer was lost)."""
+    if attempt is None or attempt > job.attempt:
+        return False
+    for record in job.history:
+        if record.attempt == attempt and record.provider_id == provider_id:
+            same = record.provider_job_id in (None, provider_job_id)
+            return same and record.outcome not in {c.value for c in RENDER_FAILURES}
+    return False
+
+
+def adopted(
+    job: Job,
+    attempt: int,
+    provider_id: str,
+    provider_job_id: str,
+    result: VideoResult,
+    now: float,
+    setup: Setup,
+) -> Effects:
+    """The job completes with an earlier attempt's render (see `jobs.adopt`); billed to that
+    provider, as it was paid."""
+    done = jobs.adopt(
+        job,
+        attempt=attempt,
+        provider_id=provider_id,
+        provider_job_id=provider_job_id,
+        result=result,
+        now=now,
+    )
+    side = metric(
+        done,
+        Operation.GENERATION,
+        success=True,
+        took=now - started(job),
+        now=now,
+        setup=setup,
+        quality=DELIVERED_QUALITY,
+    )
+    return Effects(
+        job=done, side=(*side, *recovery_side(done)), note="completed by an earlier render"
+    )
 
 
 def started(job: Job) -> float:
@@ -282,6 +341,12 @@ def failed(
             ),
         )
     fo = fail_over(job, error, candidates, now=now, rand=rand, rules=setup.rules)
+    after = fo.job
+    if blind_resubmit(job, error, setup):
+        # The provider may have accepted (and billed) the render whose answer was lost, and a
+        # second submit would be a second render: this job never sends it there again. If the
+        # first render exists, its callback is adopted (`notice`).
+        after = replace(after, excluded=after.excluded | {error.provider_id})
     side = metric(
         job,
         Operation.GENERATION,
@@ -293,8 +358,8 @@ def failed(
     )
     return _next(
         Effects(
-            job=fo.job,
-            side=(*side, *recovery_side(fo.job)),
+            job=after,
+            side=(*side, *recovery_side(after)),
             breaker=_breaker(error.provider_id, outcome, setup),
             alerts=alerts,
             note=fo.decision.action.value,
@@ -386,10 +451,20 @@ def notice(
     now: float,
     rand: float,
     setup: Setup,
+    attempt: int | None = None,
 ) -> Effects | None:
-    """A verified webhook about ``job``: None when it is stale or a duplicate (the job is done,
-    or moved on to another render); else the completion, or the failure of the render."""
-    if job.terminal or not current_render(job, provider_id, provider_job_id):
+    """A verified webhook about ``job`` (``attempt``: the attempt its callback URL names, which
+    its token proves; None for URLs from before attempts were named). None when it is stale or
+    a duplicate: the job is done, or the notice is about another attempt's render and reports
+    no success. Else the completion, or the failure of the current render; an earlier
+    attempt's render that succeeded after all completes the job (paid for and good)."""
+    if job.terminal:
+        return None
+    if not current_render(job, provider_id, provider_job_id, attempt=attempt):
+        if failure is None and earlier_render(job, provider_id, provider_job_id, attempt):
+            assert attempt is not None  # earlier_render needs it
+            result = VideoResult(video_url=video_url or "")
+            return adopted(job, attempt, provider_id, provider_job_id, result, now, setup)
         return None
     job = jobs.submitted(
         job, provider_job_id=provider_job_id, follow_up_at=job.next_action_at or now, now=now

@@ -124,6 +124,7 @@ CAPABILITIES = Capabilities(
     price_per_video=6.00,
     concurrency_limit=10,  # plan-dependent; not published per key
     typical_render_s=120.0,
+    idempotent_submits=True,  # Idempotency-Key on POST /v3/videos (module docstring)
 )
 
 # HeyGen's own error codes (``error.code`` in v3 answers) -> category; wins over the HTTP status.

@@ -17,7 +17,7 @@ from shared.scoring import Scored
 from shared.shell.context import Shell
 from shared.stores import base as stores
 from shared.stores.base import QUOTAS, Counter
-from shared.tokens import webhook_token
+from shared.tokens import webhook_token, with_attempt
 
 log = logging.getLogger("cvplus")
 
@@ -133,8 +133,8 @@ def _call(shell: Shell, job: Job, choice: Scored, permit: float | None, now: flo
         attempt=job.key_seq,
         script=job.script,
         options=job.options,
-        callback_url=orch.callback_url(choice.provider_id, setup),
-        callback_token=webhook_token(shell.token_key, job.job_id),
+        callback_url=with_attempt(orch.callback_url(choice.provider_id, setup), job.attempt),
+        callback_token=webhook_token(shell.token_key, job.job_id, job.attempt),
     )
     started = shell.clock()
     try:

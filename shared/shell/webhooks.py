@@ -10,7 +10,7 @@ from shared.jobs import Job
 from shared.providers.base import WebhookError, WebhookRequest, failure_of
 from shared.shell.context import Shell
 from shared.stores.base import SideWrite
-from shared.tokens import webhook_token
+from shared.tokens import ATTEMPT_PARAM, webhook_token
 
 
 def on_webhook(shell: Shell, provider_id: str, request: WebhookRequest) -> str:
@@ -20,7 +20,8 @@ def on_webhook(shell: Shell, provider_id: str, request: WebhookRequest) -> str:
     if provider is None:
         raise WebhookError(404, f"unknown provider {provider_id!r}")
     job_id = request.query.get("job")
-    token = webhook_token(shell.token_key, job_id) if job_id else None
+    attempt = _attempt(request.query.get(ATTEMPT_PARAM))
+    token = webhook_token(shell.token_key, job_id, attempt) if job_id else None
     event = provider.parse_webhook(request, expected_token=token)
     job_id = event.job_id or job_id
     if not job_id:
@@ -39,6 +40,7 @@ def on_webhook(shell: Shell, provider_id: str, request: WebhookRequest) -> str:
             job,
             provider_id=provider_id,
             provider_job_id=event.provider_job_id,
+            attempt=attempt,
             failure=failure,
             video_url=event.video_url,
             candidates=candidates,
@@ -52,6 +54,15 @@ def on_webhook(shell: Shell, provider_id: str, request: WebhookRequest) -> str:
         return "ignored: stale or duplicate event" if stored is not None else "ignored: unknown job"
     shell.apply(effects, now=now, saved=True)
     return effects.note
+
+
+def _attempt(raw: str | None) -> int | None:
+    """The attempt a callback URL names (its token is bound to it); None for older URLs."""
+    if raw is None:
+        return None
+    if not raw.isdigit() or len(raw) > 6:
+        raise WebhookError(400, "the callback's attempt is not a number")
+    return int(raw)
 
 
 def transact(

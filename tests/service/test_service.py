@@ -362,3 +362,31 @@ def test_a_truncated_render_is_refused_by_webhook_as_it_is_by_poll(world: World)
     assert after.status is not JobStatus.COMPLETED
     assert after.result is None
     assert after.history[0].outcome == "quality_failure"
+
+
+def test_a_did_render_whose_answer_was_lost_is_paid_once_and_its_video_kept(
+    world: World,
+) -> None:
+    """D-ID accepts a talk, then the connection drops before its answer (D-ID honours no
+    idempotency key). The job never submits to D-ID again; the talk's callback, which names
+    attempt 1 with that attempt's token, completes the job with the video that was paid for.
+    Before: the same talk was submitted again (two renders paid) and the late callback for the
+    first was ignored as stale."""
+    for provider in ("heygen", "runwayml"):
+        world.service.set_circuit(provider, ManualAction.OPEN, by="test", reason="D-ID only")
+    world.sim.add_fault("did", "drop", count=1, op="submit")
+    job = world.new_job()
+    waiting = world.service.process(job.job_id)
+    assert waiting is not None
+    assert "did" in waiting.excluded
+    entry = world.sim.wait_inbox("providerWebhook/did")[0]
+    assert entry["query"]["attempt"] == "1"
+    request = WebhookRequest(
+        body=entry["body"].encode(), headers=entry["headers"], query=entry["query"]
+    )
+    assert world.service.on_webhook("did", request) == "completed by an earlier render"
+    done = world.service.jobs.get(job.job_id)
+    assert done is not None
+    assert done.status is JobStatus.COMPLETED
+    assert done.provider_id == "did"
+    assert world.sim.stats()["did"]["charges"] == 1

@@ -543,3 +543,91 @@ def test_the_process_loop_is_bounded_by_the_attempt_budget() -> None:
 def test_a_renders_expected_length_is_its_scripts_spoken_length() -> None:
     job = new_job(script=" ".join(["word"] * 75), options=VideoOptions(duration=Duration.LONG))
     assert orch.spoken_length_s(job) == pytest.approx(30.0)  # not the 90 s asked for
+
+
+# Never paying twice (issue 12, findings 3 and 4)
+
+
+def _timed_out_on_did_then_on_heygen() -> Job:
+    """D-ID's submit answer was lost (attempt 1); the job moved on to HeyGen (attempt 2)."""
+    first = on("did")
+    after = orch.failed(
+        first, error(ErrorCategory.TIMEOUT, "did"), candidates(), now=NOW, rand=0.5, setup=SETUP
+    ).job
+    assert after is not None
+    return on("heygen", replace(after, next_action_at=None), now=NOW + 10)
+
+
+def test_a_lost_answer_from_a_provider_without_idempotency_is_never_resubmitted_there() -> None:
+    effects = orch.failed(
+        on("did"), error(ErrorCategory.TIMEOUT, "did"), candidates(), now=NOW, rand=0.5, setup=SETUP
+    )
+    assert effects.job is not None
+    assert "did" in effects.job.excluded
+    assert orch.blind_resubmit(on("did"), error(ErrorCategory.NETWORK_ERROR, "did"), SETUP)
+
+
+def test_heygen_replays_a_repeated_submit_so_it_may_be_asked_again() -> None:
+    lost = error(ErrorCategory.TIMEOUT, "heygen")
+    assert not orch.blind_resubmit(on("heygen"), lost, SETUP)
+    # A refused submit was certainly not accepted: asking again pays nothing twice.
+    assert not orch.blind_resubmit(on("did"), error(ErrorCategory.RATE_LIMIT, "did"), SETUP)
+
+
+def test_the_lost_render_that_succeeded_after_all_completes_the_job() -> None:
+    job = _timed_out_on_did_then_on_heygen()
+    effects = orch.notice(
+        job,
+        provider_id="did",
+        provider_job_id="tlk_first",
+        attempt=1,
+        failure=None,
+        video_url="https://d-id.example/first.mp4",
+        candidates=candidates(),
+        now=NOW + 60,
+        rand=0.5,
+        setup=SETUP,
+    )
+    assert effects is not None
+    done = effects.job
+    assert done is not None
+    assert done.status is jobs.JobStatus.COMPLETED
+    assert (done.provider_id, done.provider_job_id) == ("did", "tlk_first")
+    assert [r.outcome for r in done.history] == ["completed", jobs.SUPERSEDED]
+    (billed,) = metrics(effects)
+    assert (billed["providerId"], billed["cost"]) == ("did", CAPS["did"].price_per_video)
+    assert effects.note == "completed by an earlier render"
+
+
+def test_an_earlier_attempts_failure_changes_nothing() -> None:
+    """A redelivered D-ID error for attempt 1 used to fail attempt 2 (and pay a third)."""
+    job = _timed_out_on_did_then_on_heygen()
+    for attempt in (1, None):
+        stale = orch.notice(
+            job,
+            provider_id="did",
+            provider_job_id="tlk_first",
+            attempt=attempt,
+            failure=error(ErrorCategory.PROCESSING_ERROR, "did", charged=True),
+            video_url=None,
+            candidates=candidates(),
+            now=NOW + 60,
+            rand=0.5,
+            setup=SETUP,
+        )
+        assert stale is None
+
+
+def test_a_notice_must_name_the_current_attempt_before_its_render_id_is_saved() -> None:
+    job = on("heygen", on("heygen"))  # attempt 2 open on HeyGen, no render id yet
+    for attempt, current in ((2, True), (1, False), (None, True), (3, False)):
+        assert orch.current_render(job, "heygen", "v-9", attempt=attempt) is current
+
+
+def test_a_render_that_failed_is_never_adopted() -> None:
+    job = _timed_out_on_did_then_on_heygen()
+    first = replace(job.history[0], provider_job_id="tlk_first", outcome="processing_error")
+    failed_first = replace(job, history=(first, *job.history[1:]))
+    assert not orch.earlier_render(failed_first, "did", "tlk_first", 1)
+    assert not orch.earlier_render(job, "did", "tlk_other", 5)  # no such attempt
+    assert not orch.earlier_render(job, "heygen", "tlk_first", 1)  # another provider's attempt
