@@ -36,6 +36,7 @@ def selection_for(job: Job) -> SelectionRequest:
         tier=job.tier,
         excluded=job.excluded,
         prefer=job.preferred_provider,
+        resting=dict(job.resting),
     )
 
 

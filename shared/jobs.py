@@ -74,6 +74,9 @@ class Job:
     max_attempts: int = 4
     key_seq: int = 0
     excluded: frozenset[str] = frozenset()
+    # Providers left after a passing failure (a rate limit, an overload, a hiccup): not asked
+    # again before the time given, but not given up either (they are back after it).
+    resting: tuple[tuple[str, float], ...] = ()  # (provider, not before), oldest first
     history: tuple[AttemptRecord, ...] = ()
     provider_id: str | None = None
     provider_job_id: str | None = None
@@ -252,14 +255,25 @@ def adopt(
     )
 
 
-def retry_later(job: Job, *, at: float, prefer: str | None, exclude: str | None, now: float) -> Job:
-    """Schedule the next attempt at ``at``, preferring ``prefer`` and never using ``exclude``."""
+def retry_later(
+    job: Job,
+    *,
+    at: float,
+    prefer: str | None,
+    exclude: str | None,
+    now: float,
+    rest: tuple[str, float] | None = None,
+) -> Job:
+    """Schedule the next attempt at ``at``, preferring ``prefer``, never using ``exclude``, and
+    not using ``rest``'s provider before its time."""
     if job.terminal:
         return job
+    resting = tuple((p, t) for p, t in job.resting if t > now and (rest is None or p != rest[0]))
     return _evolve(
         job,
         next_action_at=at,
         preferred_provider=prefer,
+        resting=(*resting, rest) if rest is not None else resting,
         excluded=job.excluded | {exclude} if exclude else job.excluded,
         provider_job_id=None,
         updated_at=now,

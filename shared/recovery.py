@@ -63,6 +63,7 @@ STRATEGIES: Mapping[C, Strategy] = MappingProxyType(
     }
 )
 
+MIN_REST_S = 5.0  # the shortest a job leaves a provider alone after a passing failure
 RETRYABLE_LATER = frozenset(
     {C.TRANSIENT, C.NETWORK_ERROR, C.TIMEOUT, C.RATE_LIMIT, C.PROVIDER_OVERLOAD, C.SYSTEM_ERROR}
 )
@@ -85,6 +86,9 @@ class Decision:
     delay_s: float
     reason: str
     strategy: Strategy
+    # A switch after a passing failure: how long the job leaves that provider alone before it
+    # may come back to it (None: never, the failure will not pass).
+    rest_s: float | None = None
 
 
 def decide(
@@ -125,11 +129,21 @@ def decide(
         return Decision(action=Action.RETRY_SAME, delay_s=wait, reason=why, strategy=strategy)
 
     def switch(why: str) -> Decision:
+        rest = None
+        if error.category in RETRYABLE_LATER:
+            rest = delay(
+                strategy.backoff,
+                tries,
+                rand=rand,
+                policy=policy.backoff,
+                retry_after=error.retry_after,
+            )
         return Decision(
             action=Action.SWITCH_PROVIDER,
             delay_s=policy.switch_delay_s,
             reason=why,
             strategy=strategy,
+            rest_s=rest,
         )
 
     # A failed render: another provider gets the request when one can make it as asked;
@@ -186,6 +200,11 @@ def recover(
     match decision.action:
         case Action.RETRY_SAME:
             after = jobs.retry_later(failed, at=at, prefer=error.provider_id, exclude=None, now=now)
+        case Action.SWITCH_PROVIDER if decision.rest_s is not None:
+            # A passing failure: elsewhere now, and back to this provider after a rest if
+            # the others cannot take the job by then.
+            rest = (error.provider_id, now + max(decision.rest_s, MIN_REST_S))
+            after = jobs.retry_later(failed, at=at, prefer=None, exclude=None, rest=rest, now=now)
         case Action.SWITCH_PROVIDER:
             after = jobs.retry_later(failed, at=at, prefer=None, exclude=error.provider_id, now=now)
         case Action.DEGRADE:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
 
@@ -113,6 +113,7 @@ class SelectionRequest:
     tier: Tier = Tier.FREE
     excluded: frozenset[str] = frozenset()
     prefer: str | None = None  # retry on the same provider when it still qualifies
+    resting: Mapping[str, float] = field(default_factory=dict)  # provider -> not before
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -206,6 +207,9 @@ def _filter(
     pid = caps.provider_id
     if pid in request.excluded:
         return None, "already failed on this job", None
+    back = request.resting.get(pid)
+    if back is not None and back > now:
+        return None, "resting after a passing failure on this job", back
     gate = admission(c.breaker, now, c.breaker_policy)
     if gate is _REJECT:
         b = c.breaker

@@ -84,6 +84,7 @@ def job_to_doc(job: Job) -> Doc:
         "maxAttempts": job.max_attempts,
         "keySeq": job.key_seq,
         "excludedProviders": sorted(job.excluded),
+        "restingProviders": [{"providerId": p, "until": t} for p, t in job.resting],
         "providerHistory": [_attempt_to_doc(r) for r in job.history],
         "nextActionAt": job.next_action_at,
         "deadlineAt": job.deadline_at,
@@ -132,6 +133,9 @@ def job_from_doc(d: Mapping[str, Any]) -> Job:
         max_attempts=int(d.get("maxAttempts") or 4),
         key_seq=int(d.get("keySeq") or 0),
         excluded=frozenset(d.get("excludedProviders") or ()),
+        resting=tuple(
+            (str(r["providerId"]), float(r["until"])) for r in d.get("restingProviders") or ()
+        ),
         history=tuple(_attempt_from_doc(r) for r in d.get("providerHistory") or ()),
         provider_id=d.get("providerId"),
         provider_job_id=d.get("providerJobId"),

@@ -631,3 +631,28 @@ def test_a_render_that_failed_is_never_adopted() -> None:
     assert not orch.earlier_render(failed_first, "did", "tlk_first", 1)
     assert not orch.earlier_render(job, "did", "tlk_other", 5)  # no such attempt
     assert not orch.earlier_render(job, "heygen", "tlk_first", 1)  # another provider's attempt
+
+
+def test_when_every_provider_refuses_for_a_while_the_job_waits_and_comes_back() -> None:
+    """HeyGen and D-ID answer "overloaded" (RunwayML cannot make a 60 s video): the job waits
+    for the first of them to be rested and asks it again, instead of failing for want of a
+    provider (before, each was excluded for good after one overload)."""
+    job = on("heygen", new_job(options=VideoOptions(duration=Duration.MEDIUM)))
+    overload = error(ErrorCategory.PROVIDER_OVERLOAD, "heygen")
+    job = orch.failed(job, overload, candidates(), now=NOW, rand=0.5, setup=SETUP).job
+    assert job is not None
+    job = on("did", replace(job, next_action_at=None), now=NOW + 1)
+    overload = error(ErrorCategory.PROVIDER_OVERLOAD, "did")
+    job = orch.failed(job, overload, candidates(), now=NOW + 1, rand=0.5, setup=SETUP).job
+    assert job is not None
+    assert not job.terminal
+    ranking = orch.choose(job, candidates(), now=NOW + 2, setup=SETUP)
+    assert ranking.ranked == ()
+    waiting = orch.no_provider(job, ranking, NOW + 2).job
+    assert waiting is not None
+    assert not waiting.terminal
+    back_at = min(until for _, until in job.resting)
+    assert waiting.next_action_at == back_at
+    again = orch.choose(waiting, candidates(), now=back_at, setup=SETUP)
+    assert again.best is not None
+    assert again.best.provider_id == "heygen"

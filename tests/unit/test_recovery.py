@@ -397,3 +397,54 @@ def test_a_failed_render_stays_as_asked_rather_than_move_to_a_provider_that_must
     job = failed_on("heygen", outcome=C.PROCESSING_ERROR)
     decision = decide(error(C.PROCESSING_ERROR), job, alternatives=True, as_asked=False, rand=0.5)
     assert decision.action is Action.RETRY_SAME
+
+
+# A passing failure rests the provider instead of giving it up (issue 12, finding 7)
+
+
+@pytest.mark.parametrize("category", [C.RATE_LIMIT, C.PROVIDER_OVERLOAD])
+def test_a_switch_after_a_passing_failure_rests_the_provider_and_keeps_it(category: C) -> None:
+    """Before, the provider was excluded for the rest of the job, even when it was the first
+    to serve again."""
+    job = jobs.begin_attempt(
+        failed_on(), provider_id="heygen", options=VideoOptions(), degradations=(),
+        reasoning=(), now=NOW,
+    )  # fmt: skip
+    after, decision = recover(
+        job, error(category, retry_after=42.0), now=NOW + 1, alternatives=True, rand=0.5
+    )
+    assert decision.action is Action.SWITCH_PROVIDER
+    assert "heygen" not in after.excluded
+    ((who, until),) = after.resting
+    assert who == "heygen"
+    assert decision.rest_s is not None
+    assert until == NOW + 1 + max(decision.rest_s, 5.0)
+    if category is C.RATE_LIMIT:
+        assert until >= NOW + 1 + 42.0  # its Retry-After is never undercut
+
+
+def test_a_failure_that_will_not_pass_still_gives_the_provider_up() -> None:
+    after, decision = recover(
+        failed_on("heygen", outcome=C.QUOTA_EXCEEDED),
+        error(C.QUOTA_EXCEEDED),
+        now=NOW + 1,
+        alternatives=True,
+        rand=0.5,
+    )
+    assert decision.action is Action.SWITCH_PROVIDER
+    assert decision.rest_s is None
+    assert "heygen" in after.excluded
+    assert after.resting == ()
+
+
+def test_rests_that_are_over_are_forgotten_and_a_new_one_replaces_the_old() -> None:
+    job = failed_on("did")
+    job = jobs.retry_later(job, at=NOW, prefer=None, exclude=None, rest=("did", NOW + 10), now=NOW)
+    job = jobs.retry_later(
+        job, at=NOW, prefer=None, exclude=None, rest=("heygen", NOW + 30), now=NOW
+    )
+    assert dict(job.resting) == {"did": NOW + 10, "heygen": NOW + 30}
+    later = jobs.retry_later(
+        job, at=NOW + 20, prefer=None, exclude=None, rest=("heygen", NOW + 60), now=NOW + 20
+    )
+    assert later.resting == (("heygen", NOW + 60),)
