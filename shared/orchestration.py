@@ -127,11 +127,13 @@ def spoken_length_s(job: Job) -> float:
 
 
 def blind_resubmit(job: Job, error: ProviderError, setup: Setup) -> bool:
-    """Whether submitting to ``error``'s provider again could pay a second render: its answer
-    may have been lost after it accepted (a timeout, a dropped connection, an instance that
-    stopped mid-call), and it honours no idempotency key."""
+    """Whether submitting to ``error``'s provider again could pay a second render: the submit
+    may have been accepted although no render id came back (an answer lost to a read timeout or
+    a dropped connection, an unreadable answer, an instance that stopped mid-call: the
+    classifier marks these ``charged``), and the provider honours no idempotency key. A
+    connection refused, or any answer the provider sent, was certainly not a render."""
     caps = setup.capabilities.get(error.provider_id)
-    maybe_accepted = error.category.value in jobs.ANSWER_MAYBE_LOST and not job.provider_job_id
+    maybe_accepted = error.charged and not job.provider_job_id
     return maybe_accepted and (caps is None or not caps.idempotent_submits)
 
 
@@ -225,12 +227,14 @@ def fail(job: Job, code: str, message: str, now: float) -> Effects:
 
 
 def orphaned_error(job: Job) -> ProviderError:
-    """An instance died between the checkpoint and the answer: the submit may have arrived, so
-    it is handled as a timeout (a resubmit to the same provider reuses the idempotency key)."""
+    """An instance died between the checkpoint and the answer: the submit may have arrived (and
+    been billed), so it is handled as a timeout whose answer was lost (a resubmit to the same
+    provider reuses the idempotency key, and goes only to providers that honour it)."""
     return ProviderError(
         ErrorCategory.TIMEOUT,
         "the instance submitting this attempt stopped before the answer",
         provider_id=job.provider_id or "",
+        charged=True,
     )
 
 

@@ -551,24 +551,28 @@ def test_a_renders_expected_length_is_its_scripts_spoken_length() -> None:
 def _timed_out_on_did_then_on_heygen() -> Job:
     """D-ID's submit answer was lost (attempt 1); the job moved on to HeyGen (attempt 2)."""
     first = on("did")
-    after = orch.failed(
-        first, error(ErrorCategory.TIMEOUT, "did"), candidates(), now=NOW, rand=0.5, setup=SETUP
-    ).job
+    lost = error(ErrorCategory.TIMEOUT, "did", charged=True)
+    after = orch.failed(first, lost, candidates(), now=NOW, rand=0.5, setup=SETUP).job
     assert after is not None
     return on("heygen", replace(after, next_action_at=None), now=NOW + 10)
 
 
 def test_a_lost_answer_from_a_provider_without_idempotency_is_never_resubmitted_there() -> None:
-    effects = orch.failed(
-        on("did"), error(ErrorCategory.TIMEOUT, "did"), candidates(), now=NOW, rand=0.5, setup=SETUP
-    )
+    lost = error(ErrorCategory.TIMEOUT, "did", charged=True)  # the answer was lost: maybe billed
+    effects = orch.failed(on("did"), lost, candidates(), now=NOW, rand=0.5, setup=SETUP)
     assert effects.job is not None
     assert "did" in effects.job.excluded
-    assert orch.blind_resubmit(on("did"), error(ErrorCategory.NETWORK_ERROR, "did"), SETUP)
+    dropped = error(ErrorCategory.NETWORK_ERROR, "did", charged=True)
+    assert orch.blind_resubmit(on("did"), dropped, SETUP)
+    # A connection refused never reached D-ID: asking again cannot pay twice.
+    refused = error(ErrorCategory.NETWORK_ERROR, "did", charged=False)
+    assert not orch.blind_resubmit(on("did"), refused, SETUP)
+    # An instance that stopped mid-call may have sent the submit.
+    assert orch.blind_resubmit(on("did"), orch.orphaned_error(on("did")), SETUP)
 
 
 def test_heygen_replays_a_repeated_submit_so_it_may_be_asked_again() -> None:
-    lost = error(ErrorCategory.TIMEOUT, "heygen")
+    lost = error(ErrorCategory.TIMEOUT, "heygen", charged=True)
     assert not orch.blind_resubmit(on("heygen"), lost, SETUP)
     # A refused submit was certainly not accepted: asking again pays nothing twice.
     assert not orch.blind_resubmit(on("did"), error(ErrorCategory.RATE_LIMIT, "did"), SETUP)
