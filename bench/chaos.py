@@ -42,7 +42,7 @@ from shared import breaker as br
 from shared import degradation, jobs
 from shared import orchestration as orch
 from shared.errors import ErrorCategory, ProviderError
-from shared.jobs import Job, VideoResult
+from shared.jobs import Job, JobStatus, VideoResult
 from shared.model import Duration, Feature, Resolution, Urgency, VideoOptions
 from shared.recovery import Action
 from shared.scoring import Candidate, ProviderStats
@@ -62,6 +62,7 @@ class Render:
     done_at: float
     fault: Fault | None
     charged: float
+    job_id: str = ""
 
 
 @dataclass(slots=True)
@@ -79,6 +80,8 @@ class Figures:
     degraded: int = 0
     transitions: int = 0
     stuck: int = 0
+    paid_twice: int = 0  # a second render billed for one attempt (same idempotency key)
+    good_unused: int = 0  # jobs not completed although one of their renders came out well
 
     @property
     def wasted(self) -> float:
@@ -86,7 +89,9 @@ class Figures:
 
 
 class World:
-    """Providers as the outside world sees them: faults, latencies, idempotent billing."""
+    """Providers as the outside world sees them: faults, latencies, and billing as each provider
+    does it: a repeated submit with the same idempotency key is one render only where the
+    provider honours the key (HeyGen); elsewhere it is a second render, billed."""
 
     def __init__(self, scenario: Scenario, seed: int) -> None:
         self.scenario = scenario
@@ -94,6 +99,7 @@ class World:
         self.streams: dict[str, random.Random] = {}
         self.by_id: dict[str, SimProvider] = {p.caps.provider_id: p for p in PROVIDERS}
         self.renders: dict[tuple[str, str], Render] = {}
+        self.good: list[Render] = []  # every render that came out well
         self.figures = Figures()
 
     def stream(self, job_id: str) -> random.Random:
@@ -113,20 +119,32 @@ class World:
         fault = roll(self.scenario.faults(provider_id, now), rng)
         took = rng.lognormvariate(0.0, 0.25) * p.render_mean_s
         self.figures.submissions += 1
-        known = self.renders.get((provider_id, key))
+        known = self.renders.get((provider_id, key)) if p.caps.idempotent_submits else None
         if fault is not None and not fault.at_render:
+            error = error_for(fault, provider_id, charged=fault.accepted)
             if fault.accepted and known is None:
-                self.renders[(provider_id, key)] = self._render(p, key, now + took, None)
-            return fault.latency_s, None, error_for(fault, provider_id, charged=fault.accepted)
+                # Accepted and billed, but the answer is lost: the caller sees only the error
+                # (the render still ends, and calls back as any render does).
+                lost = self._render(p, key, job_id, now + took, None)
+                return fault.latency_s, lost, error
+            return fault.latency_s, None, error
         if known is None:
-            known = self._render(p, key, now + took, fault)
-            self.renders[(provider_id, key)] = known
+            known = self._render(p, key, job_id, now + took, fault)
         return p.submit_s, known, None
 
-    def _render(self, p: SimProvider, key: str, done_at: float, fault: Fault | None) -> Render:
+    def _render(
+        self, p: SimProvider, key: str, job_id: str, done_at: float, fault: Fault | None
+    ) -> Render:
         price = p.caps.price_per_video
         self.figures.spend += price
-        return Render(f"{p.caps.provider_id}:{key}", done_at, fault, price)
+        pid = p.caps.provider_id
+        if (pid, key) in self.renders:
+            self.figures.paid_twice += 1
+        render = Render(f"{pid}:{key}:{self.figures.submissions}", done_at, fault, price, job_id)
+        self.renders[(pid, key)] = render
+        if fault is None:
+            self.good.append(render)
+        return render
 
     def probe(self, provider_id: str, now: float) -> bool:
         """A cheap authenticated read (for HeyGen, the remaining-quota endpoint): it fails while
@@ -338,6 +356,9 @@ class Fallback(Strategy):
         took = now - job.history[-1].started_at
         if error is not None:
             self.in_flight[job.provider_id or ""] -= 1
+            if render is not None:  # the answer was lost, the render goes on
+                pid, attempt = job.provider_id or "", job.attempt
+                self.engine.at(render.done_at, self.called_back, job_id, pid, attempt, render)
             self.failed(job, error, permit=_permit(permit), took=took)
             return
         assert render is not None
@@ -375,6 +396,27 @@ class Fallback(Strategy):
         if failure is not None:
             self.switched(job, effects)
         elif effects.job is not None:
+            self.delivered(effects.job, render)
+
+    def called_back(self, job_id: str, pid: str, attempt: int, render: Render) -> None:
+        """The callback of a render whose submit answer was lost: it names its attempt (its
+        token proves it), and `orchestration.notice` decides whether the job takes it."""
+        effects = orch.notice(
+            self.jobs[job_id],
+            provider_id=pid,
+            provider_job_id=render.provider_job_id,
+            attempt=attempt,
+            failure=None,
+            video_url=video_url(render),
+            candidates=(),
+            now=self.engine.now,
+            rand=self.rand.random(),
+            setup=self.setup,
+        )
+        if effects is None:
+            return
+        self.apply(effects)
+        if effects.job is not None and effects.job.status is JobStatus.COMPLETED:
             self.delivered(effects.job, render)
 
     def failed(
@@ -558,6 +600,8 @@ def simulate(
     end = arrivals[-1][0] + 4 * JOB_DEADLINE_S
     engine.run(end)
     world.figures.stuck = sum(1 for j in strategy.jobs.values() if not j.terminal)
+    completed = {j.job_id for j in strategy.jobs.values() if j.status is JobStatus.COMPLETED}
+    world.figures.good_unused = len({r.job_id for r in world.good} - completed)
     return world.figures
 
 
@@ -597,6 +641,8 @@ class Row:
             fmt_s(pct(f.completion_times, 0.95)),
             str(f.degraded),
             str(f.stuck),
+            str(f.paid_twice),
+            str(f.good_unused),
         ]
 
 
@@ -613,6 +659,8 @@ HEADER = [
     "p95 completion s",
     "degraded",
     "not terminal",
+    "renders paid twice for one attempt",
+    "jobs not completed despite a good render",
 ]
 
 
@@ -635,6 +683,10 @@ def goals(rows: list[Row]) -> list[tuple[str, bool]]:
         p95 = pct(f.failover_delays, 0.95)
         checks.append((f"{name}: p95 failover {fmt_s(p95)} s <= 5 s", p95 is None or p95 <= 5.0))
         checks.append((f"{name}: {f.stuck} jobs not terminal", f.stuck == 0))
+        checks.append((f"{name}: {f.paid_twice} renders paid twice", f.paid_twice == 0))
+        checks.append(
+            (f"{name}: {f.good_unused} jobs left without their good render", f.good_unused == 0)
+        )
     rnd = ours["random_10pct"].figures
     subs = rnd.submissions / rnd.completed
     checks.append((f"random_10pct: {subs:.3f} submissions per success <= 1.15", subs <= 1.15))

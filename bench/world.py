@@ -206,6 +206,18 @@ SCENARIOS: tuple[Scenario, ...] = (
         ),
     ),
     Scenario(
+        name="lost_answers",
+        title="5 % of submit answers lost everywhere (accepted and billed; extra)",
+        background=(
+            Fault(
+                category=ErrorCategory.TIMEOUT,
+                probability=0.05,
+                latency_s=READ_TIMEOUT_S,
+                accepted=True,
+            ),
+        ),
+    ),
+    Scenario(
         name="all_down_5m",
         title="all providers down 5 min, then back",
         windows=(
