@@ -212,3 +212,19 @@ def test_an_admin_sees_the_dashboard_and_controls_a_circuit(world: E2E) -> None:
     latest = board["circuitBreaker"]["transitions"][0]
     assert latest["providerId"] == "runwayml"
     assert "maintenance window" in latest["reason"]
+
+
+def test_a_did_render_whose_answer_was_lost_is_paid_once_and_delivered(world: E2E) -> None:
+    """D-ID accepts the talk and the connection drops before its answer (D-ID honours no
+    idempotency key). Through the deployed functions: the job is never resubmitted to D-ID,
+    the talk's callback (naming attempt 1, with that attempt's token) completes the job, and
+    D-ID billed one render."""
+    world.circuit("heygen", "open", "keep the job on D-ID")
+    world.circuit("runwayml", "open", "keep the job on D-ID")
+    world.fault("did", "drop", count=1, op="submit")
+    queued = world.generate(world.user(), requestId=request_id())
+    job = world.wait(queued["jobId"])
+    assert job["status"] == "completed"
+    assert job["providerId"] == "did"
+    charges = world.http.get(f"{world.sim}/_control/stats").json()["did"]["charges"]
+    assert charges == 1
