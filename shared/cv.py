@@ -43,24 +43,14 @@ WORD_BUDGET = {d: int(d.seconds * WORDS_PER_SECOND) for d in Duration}
 _Clean = AfterValidator(clean_text)
 
 
-def _text(max_length: int) -> Any:
-    return Annotated[
-        str,
-        StringConstraints(strip_whitespace=True, strict=True, max_length=max_length),
-        _Clean,
-    ]
-
-
-Short = _text(200)
-Medium = _text(1000)
-Long = _text(5000)
-
-
-def _items(kind: Any, max_length: int) -> Any:
-    return Annotated[tuple[kind, ...], Field(max_length=max_length)]
-
-
-Words = _items(Short, 100)
+_Trim = StringConstraints(strip_whitespace=True, strict=True, max_length=200)
+Short = Annotated[str, _Trim, _Clean]
+_Trim1k = StringConstraints(strip_whitespace=True, strict=True, max_length=1000)
+_Trim5k = StringConstraints(strip_whitespace=True, strict=True, max_length=5000)
+Medium = Annotated[str, _Trim1k, _Clean]
+Long = Annotated[str, _Trim5k, _Clean]
+_NoneIsEmpty = BeforeValidator(lambda v: () if v is None else v)  # the app writes null sections
+Words = Annotated[tuple[Short, ...], Field(max_length=100), _NoneIsEmpty]
 
 
 class _Lenient(BaseModel):
@@ -95,7 +85,7 @@ class Experience(_Lenient):
     start_date: Short = Field("", alias="startDate")
     end_date: Short = Field("", alias="endDate")  # empty: the current position
     description: Long = ""
-    achievements: _items(Medium, 50) = ()
+    achievements: Annotated[tuple[Medium, ...], Field(max_length=50), _NoneIsEmpty] = ()
     technologies: Words = ()
 
     @property
@@ -184,11 +174,6 @@ class Reference(_Lenient):
     contact: Short = ""
 
 
-def _none_as_empty(value: Any) -> Any:
-    """The app writes ``null`` for a section it parsed as absent."""
-    return () if value is None else value
-
-
 def _skills_form(value: Any) -> str:
     """``skills`` is a list of words, or an object of categories of words."""
     return "object" if isinstance(value, dict | Skills) else "list"
@@ -197,28 +182,28 @@ def _skills_form(value: Any) -> str:
 class ParsedCV(_Lenient):
     personal_info: PersonalInfo | None = Field(None, alias="personalInfo")
     personal: PersonalInfo | None = None  # the app's alias of personalInfo
-    experience: Annotated[_items(Experience, 50), BeforeValidator(_none_as_empty)] = ()
-    education: Annotated[_items(Education, 20), BeforeValidator(_none_as_empty)] = ()
+    experience: Annotated[tuple[Experience, ...], Field(max_length=50), _NoneIsEmpty] = ()
+    education: Annotated[tuple[Education, ...], Field(max_length=20), _NoneIsEmpty] = ()
     skills: Annotated[
-        Annotated[Annotated[_items(Short, 200), BeforeValidator(_none_as_empty)], Tag("list")]
+        Annotated[Annotated[tuple[Short, ...], Field(max_length=200), _NoneIsEmpty], Tag("list")]
         | Annotated[Skills, Tag("object")],
         Discriminator(_skills_form),
     ] = ()
-    achievements: Annotated[_items(Medium, 50), BeforeValidator(_none_as_empty)] = ()
-    certifications: Annotated[_items(Certification, 50), BeforeValidator(_none_as_empty)] = ()
-    projects: Annotated[_items(Project, 50), BeforeValidator(_none_as_empty)] = ()
-    publications: Annotated[_items(Publication, 50), BeforeValidator(_none_as_empty)] = ()
-    interests: Annotated[Words, BeforeValidator(_none_as_empty)] = ()
+    achievements: Annotated[tuple[Medium, ...], Field(max_length=50), _NoneIsEmpty] = ()
+    certifications: Annotated[tuple[Certification, ...], Field(max_length=50), _NoneIsEmpty] = ()
+    projects: Annotated[tuple[Project, ...], Field(max_length=50), _NoneIsEmpty] = ()
+    publications: Annotated[tuple[Publication, ...], Field(max_length=50), _NoneIsEmpty] = ()
+    interests: Words = ()
     summary: Long = ""
     custom_sections: Annotated[dict[Short, Long], Field(max_length=20)] = Field(
         default_factory=dict, alias="customSections"
     )
-    languages: Annotated[_items(Language, 30), BeforeValidator(_none_as_empty)] = ()
-    references: Annotated[_items(Reference, 20), BeforeValidator(_none_as_empty)] = ()
+    languages: Annotated[tuple[Language, ...], Field(max_length=30), _NoneIsEmpty] = ()
+    references: Annotated[tuple[Reference, ...], Field(max_length=20), _NoneIsEmpty] = ()
 
     @property
     def person(self) -> PersonalInfo:
-        return self.personal_info or self.personal or PersonalInfo()
+        return self.personal_info or self.personal or PersonalInfo.model_validate({})
 
     @property
     def about(self) -> str:

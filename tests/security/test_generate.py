@@ -123,7 +123,7 @@ def test_a_reused_request_id_with_another_script_is_already_exists_naming_the_jo
     assert error["details"] == {"jobId": job_id, "field": "requestId"}
     assert _job(harness, job_id).script == SCRIPT
 
-    options = {"script": SCRIPT, "requestId": "req-000001", "options": {"duration": "long"}}
+    options = {"script": SCRIPT, "requestId": "req-000001", "options": {"duration": "short"}}
     assert harness.call("generateVideo", options, {}).status == 409
 
 
