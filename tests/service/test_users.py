@@ -22,6 +22,10 @@ from tests.service.test_shell import NOW, World, error, make_world
 USER = "user-1"
 
 
+def jobs_retry_id(job_id: str) -> str:
+    return f"{job_id}-r1"
+
+
 @pytest.fixture(name="world")
 def _world() -> World:
     return make_world()
@@ -163,10 +167,14 @@ def test_a_failed_job_runs_again_keeping_its_history(world: World) -> None:
 
 
 def test_a_retry_counts_against_the_hourly_limit(world: World) -> None:
-    world.job(status=JobStatus.FAILED)
     world.service.user_jobs_per_hour = 1
+    job, _ = world.service.create_job(
+        user_id=USER, script="Hello, I build reliable things for people.", options=VideoOptions()
+    )
+    world.service.cancel(job_id=job.job_id, user_id=USER)
     with pytest.raises(LimitExceededError, match="limit is 1 per hour"):
-        world.service.retry(job_id="job-1", user_id=USER)
+        world.service.retry(job_id=job.job_id, user_id=USER)
+    assert world.service.jobs.get(jobs_retry_id(job.job_id)) is None
 
 
 def test_tiers_limit_the_options_and_the_counts(world: World) -> None:
@@ -259,10 +267,10 @@ def test_the_app_cv_job_is_mirrored_once_per_stage(world: World) -> None:
     writes = []
     original = world.db.put
 
-    def counting(collection, doc_id, data, *, merge=False):  # type: ignore[no-untyped-def]
+    def counting(collection, doc_id, data):  # type: ignore[no-untyped-def]
         if collection == stores.CV_JOBS:
             writes.append(data["videoStatus"])
-        return original(collection, doc_id, data, merge=merge)
+        return original(collection, doc_id, data)
 
     world.db.put = counting  # type: ignore[method-assign]
     job = world.service.process(video_job)
