@@ -49,8 +49,11 @@ lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
+# mypy, then the web client: its generated types match the pydantic models, and tsc checks it.
 typecheck: install
 	$(PY) -m mypy
+	$(PY) -m tools.ts_types --check
+	tools/node_modules/.bin/tsc -p web/client/tsconfig.json
 
 test: install
 	$(PY) -m pytest

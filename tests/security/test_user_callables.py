@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from shared.stores import base as stores
+from shared.webapi import GenerateVideoResponse, IntroductionResponse, VideoStatusResponse
 from tests.security.conftest import SCRIPT, Harness
 
 APP_CV: dict[str, Any] = {
@@ -61,6 +62,9 @@ def test_the_app_call_shape_reads_the_cv_job_and_mirrors_the_video_job(
     assert cv["enhancedFeatures"]["videoIntroduction"]["status"] == "processing"
     status = harness.call("getVideoStatus", {"jobId": "cv-1"}, {})
     assert status.json["result"]["status"] == "generating"
+    # The answers are the types the TypeScript client is generated from.
+    IntroductionResponse.model_validate(result)
+    VideoStatusResponse.model_validate(status.json["result"])
 
 
 def test_regenerate_with_a_custom_script(harness: Harness, cv_job: str) -> None:
@@ -111,6 +115,7 @@ def test_a_cv_job_without_parsed_data_is_a_failed_precondition(harness: Harness)
 
 def test_cancel_then_retry_through_the_handlers(harness: Harness) -> None:
     made = harness.call("generateVideo", {"script": SCRIPT}, {}).json["result"]
+    GenerateVideoResponse.model_validate(made)
     other = harness.call("cancelVideoJob", {"jobId": made["jobId"]}, {"uid": "mallory"})
     assert other.json["error"]["status"] == "PERMISSION_DENIED"
     early = harness.call("retryVideoJob", {"jobId": made["jobId"]}, {})
