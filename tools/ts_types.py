@@ -129,8 +129,10 @@ def _comment(text: str | None, indent: str) -> str:
 def generate() -> str:
     emitter = Emitter()
     for name, model in CONTRACT.items():
-        mode = "validation" if name.endswith("Request") else "serialization"
-        schema = model.model_json_schema(by_alias=True, mode=mode)
+        if name.endswith("Request"):
+            schema = model.model_json_schema(by_alias=True, mode="validation")
+        else:
+            schema = model.model_json_schema(by_alias=True, mode="serialization")
         schema.pop("title", None)
         emitter.add(name, _strip_titles(schema))
     return emitter.render()
