@@ -116,7 +116,8 @@ def job_to_doc(job: Job) -> Doc:
             {
                 "code": job.error.code,
                 "message": userview.error_message(job.error.code),
-                "retryable": job.error.retryable and job.status in RETRYABLE,
+                # Whether retryVideoJob takes it: any failed or cancelled job.
+                "retryable": job.status in RETRYABLE,
             }
             if job.error
             else None
@@ -142,7 +143,11 @@ def internal_doc(job: Job) -> Doc:
     if job.selection_reasoning:
         doc["selectionReasoning"] = list(job.selection_reasoning)
     if job.error is not None:
-        doc["error"] = {"code": job.error.code, "message": job.error.message}
+        doc["error"] = {
+            "code": job.error.code,
+            "message": job.error.message,
+            "retryable": job.error.retryable,
+        }
     messages = {str(r.attempt): r.message for r in job.history if r.message}
     if messages:
         doc["attemptMessages"] = messages
@@ -223,7 +228,7 @@ def job_from_doc(d: Mapping[str, Any], internal: Mapping[str, Any] | None = None
             JobError(
                 code=error["code"],
                 message=inside_error.get("message") or error["message"],
-                retryable=bool(error["retryable"]),
+                retryable=bool(inside_error.get("retryable", error["retryable"])),
             )
             if error
             else None
@@ -243,9 +248,10 @@ def with_internal(job: Job, internal: Mapping[str, Any] | None) -> Job:
         return job
     messages = internal.get("attemptMessages") or {}
     error = job.error
-    detail = (internal.get("error") or {}).get("message")
-    if error is not None and detail:
-        error = replace(error, message=detail)
+    inside = internal.get("error") or {}
+    if error is not None and inside.get("message"):
+        retryable = bool(inside.get("retryable", error.retryable))
+        error = replace(error, message=inside["message"], retryable=retryable)
     return replace(
         job,
         request_fingerprint=internal.get("requestFingerprint"),
