@@ -55,6 +55,10 @@ ERROR_MESSAGES = {
     "authentication": "Our video studios are unavailable right now. Please try again later.",
     "rate_limit": "The video studios are busy right now. Please try again in a few minutes.",
     "provider_overload": "The video studios are busy right now. Please try again in a few minutes.",
+    "transient": "The video studios had trouble making this video. Please try again.",
+    "network_error": "The video studios could not be reached. Please try again.",
+    "timeout": "The video studio took too long to answer. Please try again.",
+    "api_failure": "The video studios had trouble making this video. Please try again.",
 }
 DEFAULT_ERROR_MESSAGE = "Something went wrong while making the video. Please try again."
 

@@ -25,7 +25,12 @@ def test_a_video_is_generated_end_to_end(world: E2E) -> None:
     assert job["status"] == "completed"
     assert job["videoUrl"].startswith("http")
     assert job["providerId"] in ("heygen", "did")
-    assert job["selectionReasoning"]
+    # The reasons are internals: in the admin-only document, not in the one its owner reads.
+    assert "selectionReasoning" not in job
+    internal = world.db.collection("enhanced_video_jobs_internal").document(job["jobId"]).get()
+    assert (internal.to_dict() or {})["selectionReasoning"]
+    assert job["stage"] == "completed"
+    assert job["progress"] == 100
     assert job["degraded"] is False
     assert job["attempt"] == 1
 
