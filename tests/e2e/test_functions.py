@@ -12,6 +12,7 @@ import time
 import pytest
 
 from tests.e2e.conftest import E2E, SCRIPT, USER_LIMIT, WEBHOOK_WAIT_S, request_id
+from tools.stack.client import sign_up
 
 pytestmark = pytest.mark.e2e
 
@@ -217,3 +218,45 @@ def test_an_admin_sees_the_dashboard_and_controls_a_circuit(world: E2E) -> None:
     latest = board["circuitBreaker"]["transitions"][0]
     assert latest["providerId"] == "runwayml"
     assert "maintenance window" in latest["reason"]
+
+
+def test_the_web_apps_own_call_makes_a_video_and_mirrors_it_into_its_cv_job(
+    world: E2E,
+) -> None:
+    """generateVideoIntroduction as CVPlus calls it: the CV from jobs/{jobId}.parsedData, the
+    video's progress and result in the fields of jobs/{jobId} the app watches."""
+    uid, token = sign_up(world.http, world.stack.config, None)
+    cv_job = f"cv-{request_id()}"
+    world.db.collection("jobs").document(cv_job).set(
+        {
+            "userId": uid,
+            "status": "analyzed",
+            "parsedData": {
+                "personalInfo": {"name": "Amara Okafor", "email": "amara@example.org"},
+                "summary": "I build payment systems that stay up when traffic doubles.",
+                "experience": [{"company": "Ledgerly", "position": "Backend Engineer"}],
+                "skills": {"technical": ["Python", "Go"], "cloud": ["GCP"]},
+                "somethingNew": True,
+            },
+        }
+    )
+    call = {"jobId": cv_job, "duration": "short", "style": "friendly", "background": "office"}
+    other = world.call("generateVideoIntroduction", call, world.user())
+    assert other.json()["error"]["status"] == "PERMISSION_DENIED"
+    answer = world.call("generateVideoIntroduction", call, token)
+    assert answer.status_code == 200, answer.text
+    video_job = answer.json()["result"]["videoJobId"]
+    assert world.wait(video_job)["status"] == "completed"
+    deadline = time.monotonic() + 30
+    while True:
+        doc = world.db.collection("jobs").document(cv_job).get().to_dict() or {}
+        if doc.get("videoStatus") == "completed" or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
+    assert doc["videoStatus"] == "completed"
+    assert doc["video"]["url"].startswith("http")
+    assert doc["video"]["script"].startswith("Hi there, I'm Amara Okafor")
+    assert doc["enhancedFeatures"]["videoIntroduction"]["progress"] == 100
+    assert doc["parsedData"]["personalInfo"]["name"] == "Amara Okafor"  # merged, not replaced
+    status = world.call("getVideoStatus", {"jobId": cv_job}, token).json()["result"]
+    assert status["status"] == "completed"
