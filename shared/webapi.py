@@ -114,6 +114,13 @@ class AttemptDoc(_Answer):
     outcome: str | None
 
 
+class RestingDoc(_Answer):
+    """A provider the job does not go back to before ``until`` (after a passing failure)."""
+
+    provider_id: str = Field(alias="providerId")
+    until: float
+
+
 class JobMetadata(_Answer):
     resolution: Literal["720p", "1080p"]
     format: Literal["mp4"]
@@ -150,6 +157,7 @@ class VideoJobDocument(_Answer):
     max_attempts: int = Field(alias="maxAttempts")
     key_seq: int = Field(alias="keySeq")
     excluded_providers: list[str] = Field(alias="excludedProviders")
+    resting_providers: list[RestingDoc] = Field(alias="restingProviders")
     provider_history: list[AttemptDoc] = Field(alias="providerHistory")
     next_action_at: float | None = Field(alias="nextActionAt")
     deadline_at: float = Field(alias="deadlineAt")

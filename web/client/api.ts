@@ -243,6 +243,12 @@ export interface LeaseDoc {
   expiresAt: number;
 }
 
+/** A provider the job does not go back to before ``until`` (after a passing failure). */
+export interface RestingDoc {
+  providerId: string;
+  until: number;
+}
+
 /** ``enhanced_video_jobs/{jobId}``, as its owner reads it (times are epoch seconds). */
 export interface VideoJobDocument {
   jobId: string;
@@ -267,6 +273,7 @@ export interface VideoJobDocument {
   maxAttempts: number;
   keySeq: number;
   excludedProviders: Array<string>;
+  restingProviders: Array<RestingDoc>;
   providerHistory: Array<AttemptDoc>;
   nextActionAt: number | null;
   deadlineAt: number;
