@@ -3,7 +3,7 @@
 PY := venv/bin/python
 TASKS_VENV := .tools/tasks-venv
 
-.PHONY: install emulators-install emulators chromium lint typecheck test test-fast check demo stack-up stack-down \
+.PHONY: install emulators-install emulators chromium lint typecheck test test-fast check demo stack-up stack-down web-sample \
 	stack-status bench bench-chaos bench-micro bench-shared-breaker bench-load
 
 # The functions' venv (the Functions emulator runs the functions from ./venv) with dev tools.
@@ -49,8 +49,11 @@ lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
+# mypy, then the web client: its generated types match the pydantic models, and tsc checks it.
 typecheck: install
 	$(PY) -m mypy
+	$(PY) -m tools.ts_types --check
+	tools/node_modules/.bin/tsc -p web/client/tsconfig.json
 
 test: install
 	$(PY) -m pytest
@@ -61,6 +64,13 @@ test-fast: venv/.installed
 	$(PY) -m pytest tests/unit tests/service tests/providers -m "not e2e"
 
 check: lint typecheck test
+
+# The web app's sample page (web/sample) bundled with esbuild into run/web-sample/ (no CDN).
+web-sample: install
+	mkdir -p run/web-sample
+	tools/node_modules/.bin/esbuild web/sample/app.ts --bundle --format=esm \
+		--outfile=run/web-sample/app.js --alias:firebase=./tools/node_modules/firebase
+	cp web/sample/index.html run/web-sample/
 
 # The system end to end on the local emulator stack: 20 videos, HeyGen taken down halfway.
 demo: install

@@ -6,6 +6,14 @@ from functions.admin import dashboard, setCircuitState, systemDashboard
 from functions.generate import generateVideo
 from functions.health import providerHealthCheck
 from functions.jobs import processVideoJob, videoJobTask
+from functions.videos import (
+    cancelVideoJob,
+    generateVideoIntroduction,
+    getVideoQuota,
+    getVideoStatus,
+    regenerateVideoIntroduction,
+    retryVideoJob,
+)
 from functions.webhooks import providerWebhook
 from shared import logs
 
@@ -14,11 +22,17 @@ initialize_app()
 logs.setup()
 
 __all__ = [
+    "cancelVideoJob",
     "dashboard",
     "generateVideo",
+    "generateVideoIntroduction",
+    "getVideoQuota",
+    "getVideoStatus",
     "processVideoJob",
     "providerHealthCheck",
     "providerWebhook",
+    "regenerateVideoIntroduction",
+    "retryVideoJob",
     "setCircuitState",
     "systemDashboard",
     "videoJobTask",

@@ -1,4 +1,5 @@
-"""generateVideo: the callable the CVPlus web app uses to ask for a video."""
+"""generateVideo: the callable the CVPlus web app uses to ask for a video; and what every user
+callable checks of its caller (functions/videos.py uses the same)."""
 
 from __future__ import annotations
 
@@ -12,16 +13,16 @@ from functions.guards import nesting_guard
 from shared.jobs import RequestReusedError
 from shared.model import Tier
 from shared.requests import InvalidRequestError, parse_generate_video, tier_from_claim
-from shared.service import LimitExceededError
+from shared.service import LimitExceededError, TierRefusedError
 from shared.spend import SpendCapReachedError
 
 E = https_fn.FunctionsErrorCode
 log = logging.getLogger("cvplus")
 
 
-@nesting_guard
-@https_fn.on_call()
-def generateVideo(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+def caller(req: https_fn.CallableRequest[Any]) -> str:
+    """The signed-in caller's uid, from a verified app (when App Check is enforced) and not an
+    anonymous user (when refused): ``unauthenticated`` or ``permission-denied`` otherwise."""
     if req.auth is None or not req.auth.uid:
         raise https_fn.HttpsError(E.UNAUTHENTICATED, "sign in to generate a video")
     config = runtime.settings()
@@ -35,10 +36,12 @@ def generateVideo(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
         raise https_fn.HttpsError(
             E.PERMISSION_DENIED, "sign in with an account (not anonymously) to generate a video"
         )
-    try:
-        request = parse_generate_video(req.data)
-    except InvalidRequestError as bad:
-        raise https_fn.HttpsError(E.INVALID_ARGUMENT, str(bad), bad.details) from None
+    return str(req.auth.uid)
+
+
+def caller_tier(req: https_fn.CallableRequest[Any]) -> Tier:
+    """The tier the caller's ``tier`` claim names; free when it names none."""
+    assert req.auth is not None
     claim = req.auth.token.get("tier")
     tier = tier_from_claim(claim)
     if tier is None:
@@ -49,17 +52,37 @@ def generateVideo(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
                 extra={"claimType": type(claim).__name__},
             )
         tier = Tier.FREE
+    return tier
+
+
+def refused(exc: Exception) -> https_fn.HttpsError:
+    """The HttpsError for a request the caller's tier, limits or the spend cap refuse."""
+    if isinstance(exc, TierRefusedError):
+        details = [{"field": r.field, "message": r.message} for r in exc.refusals]
+        return https_fn.HttpsError(E.PERMISSION_DENIED, str(exc), details)
+    return https_fn.HttpsError(E.RESOURCE_EXHAUSTED, str(exc))
+
+
+@nesting_guard
+@https_fn.on_call()
+def generateVideo(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+    uid = caller(req)
+    try:
+        request = parse_generate_video(req.data)
+    except InvalidRequestError as bad:
+        raise https_fn.HttpsError(E.INVALID_ARGUMENT, str(bad), bad.details) from None
+    tier = caller_tier(req)
     try:
         job, deduplicated = runtime.service().create_job(
-            user_id=req.auth.uid,
+            user_id=uid,
             script=request.effective_script(),
             options=request.video_options(),
             tier=tier,
             request_id=request.request_id,
             cv_job_id=request.cv_job_id,
         )
-    except (LimitExceededError, SpendCapReachedError) as limit:
-        raise https_fn.HttpsError(E.RESOURCE_EXHAUSTED, str(limit)) from None
+    except (LimitExceededError, SpendCapReachedError, TierRefusedError) as limit:
+        raise refused(limit) from None
     except RequestReusedError as reused:
         raise https_fn.HttpsError(
             E.ALREADY_EXISTS, str(reused), {"jobId": reused.job_id, "field": "requestId"}

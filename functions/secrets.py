@@ -2,7 +2,10 @@
 declares only what it uses, so a function that is compromised or logs its environment by
 mistake holds nothing it does not need.
 
-    generateVideo, systemDashboard, setCircuitState, dashboard   none
+    generateVideo, systemDashboard, setCircuitState, dashboard,  none
+    retryVideoJob, getVideoQuota, generateVideoIntroduction,
+    regenerateVideoIntroduction, getVideoStatus
+    cancelVideoJob                                              PROVIDER_KEYS (stops a render)
     processVideoJob, videoJobTask, providerHealthCheck          WORKER: the provider API keys
         (submit, poll, probe) and CVPLUS_INTERNAL_SECRET (task bodies, D-ID callback tokens)
     providerWebhook                                             WEBHOOK: HEYGEN_API_KEY

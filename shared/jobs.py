@@ -20,9 +20,21 @@ class JobStatus(StrEnum):
     PROCESSING = "processing"
     COMPLETED = "completed"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # by its owner (cancelVideoJob)
 
 
-TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
+TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+# What retryVideoJob may run again.
+RETRYABLE = frozenset({JobStatus.FAILED, JobStatus.CANCELLED})
+
+
+class AppCall(StrEnum):
+    """The web app's callable a job came from; its CV job (``jobs/{cvJobId}``, checked to be
+    the caller's) mirrors the video job. Jobs from generateVideo mirror nothing."""
+
+    GENERATE = "generate"
+    REGENERATE = "regenerate"
+
 
 # Failures after which the provider may have received the submit: resubmitting to the same
 # provider reuses the idempotency key, so a lost answer is never paid twice.
@@ -87,6 +99,13 @@ class Job:
     result: VideoResult | None = None
     error: JobError | None = None
     updated_at: float | None = None
+    # Progress of the current render as its provider reports it (0..1), and when the render is
+    # expected to be done (from the provider's typical render time).
+    render_progress: float | None = None
+    eta_at: float | None = None
+    retry_of: str | None = None  # the failed or cancelled job this one runs again
+    retries: int = 0  # how many times the job's first version was run again
+    app_call: AppCall | None = None
 
     @property
     def terminal(self) -> bool:
@@ -187,6 +206,8 @@ def begin_attempt(
         provider_job_id=None,
         preferred_provider=None,
         next_action_at=None,
+        render_progress=None,
+        eta_at=None,
         options=options,
         degradations=(*job.degradations, *(d for d in degradations if d not in job.degradations)),
         selection_reasoning=reasoning,
@@ -194,12 +215,23 @@ def begin_attempt(
     )
 
 
-def submitted(job: Job, *, provider_job_id: str, follow_up_at: float, now: float) -> Job:
-    """The provider accepted the render; the next look at it is due at ``follow_up_at``."""
+def submitted(
+    job: Job,
+    *,
+    provider_job_id: str,
+    follow_up_at: float,
+    now: float,
+    eta_at: float | None = None,
+    progress: float | None = None,
+) -> Job:
+    """The provider accepted the render (or said it is still rendering); the next look at it is
+    due at ``follow_up_at``. ``eta_at`` and ``progress`` replace the job's when given."""
     if job.terminal:
         return job
     return _evolve(
         job,
+        eta_at=job.eta_at if eta_at is None else eta_at,
+        render_progress=job.render_progress if progress is None else progress,
         provider_job_id=provider_job_id,
         history=_close_last(job, provider_job_id=provider_job_id),
         next_action_at=follow_up_at,
@@ -310,6 +342,51 @@ def fail(job: Job, *, error: JobError, now: float) -> Job:
         error=error,
         next_action_at=None,
         updated_at=now,
+    )
+
+
+def cancel(job: Job, *, now: float) -> Job:
+    """Its owner cancelled the job: it stops here, whatever its provider does later."""
+    if job.terminal:
+        return job
+    error = JobError(code="cancelled", message="cancelled by its owner", retryable=True)
+    return _evolve(
+        job, status=JobStatus.CANCELLED, error=error, next_action_at=None, updated_at=now
+    )
+
+
+def retry_id(job: Job) -> str:
+    """The id of the job that runs ``job`` again: the same for every retry of ``job`` (so a
+    repeated call is the same retry), and of its first version's id, so retries do not nest."""
+    root = job.job_id.rsplit("-r", 1)[0] if job.retry_of else job.job_id
+    return f"{root}-r{job.retries + 1}"
+
+
+def again(job: Job, *, job_id: str, now: float, deadline_at: float, budget: int) -> Job:
+    """A new job that runs a failed or cancelled ``job`` again with ``budget`` more
+    submissions, keeping its history (the old job stays as it ended: a terminal job never
+    changes)."""
+    return Job(
+        job_id=job_id,
+        created_at=now,
+        updated_at=now,
+        deadline_at=deadline_at,
+        next_action_at=now,
+        user_id=job.user_id,
+        request_id=None,
+        request_fingerprint=job.request_fingerprint,
+        cv_job_id=job.cv_job_id,
+        script=job.script,
+        tier=job.tier,
+        options=job.options,
+        attempt=job.attempt,
+        max_attempts=job.attempt + budget,
+        key_seq=job.key_seq,
+        history=job.history,
+        degradations=job.degradations,
+        retry_of=job.job_id,
+        retries=job.retries + 1,
+        app_call=job.app_call,
     )
 
 

@@ -306,7 +306,11 @@ def accepted(
     already knows when to look (the benchmark's simulated webhook)."""
     pid = job.provider_id or ""
     at = now + follow_up_wait(pid, setup) if follow_up_at is None else follow_up_at
-    later = jobs.submitted(job, provider_job_id=provider_job_id, follow_up_at=at, now=now)
+    caps = setup.capabilities.get(pid)
+    eta = now + caps.typical_render_s if caps is not None else None
+    later = jobs.submitted(
+        job, provider_job_id=provider_job_id, follow_up_at=at, now=now, eta_at=eta
+    )
     outcome = br.Outcome(success=True, duration_s=took, permit=permit, probe=permit is not None)
     return _next(
         Effects(job=later, breaker=_breaker(pid, outcome, setup), note="submitted"),
@@ -376,13 +380,22 @@ def failed(
 # Following a render
 
 
-def still_rendering(job: Job, *, took: float, now: float, setup: Setup) -> Effects:
-    """A status poll answered and the render is not done yet: look again later."""
+def still_rendering(
+    job: Job, *, took: float, now: float, setup: Setup, progress: float | None = None
+) -> Effects:
+    """A status poll answered and the render is not done yet: look again later. ``progress``:
+    the provider's own figure (0..1), where it reports one; it moves the job's ETA too."""
+    eta = None
+    if progress is not None and 0.05 <= progress < 1.0:
+        elapsed = now - started(job)
+        eta = now + elapsed * (1.0 - progress) / progress
     later = jobs.submitted(
         job,
         provider_job_id=job.provider_job_id or "",
         follow_up_at=now + POLL_INTERVAL_S,
         now=now,
+        eta_at=eta,
+        progress=progress,
     )
     side = metric(job, Operation.STATUS_CHECK, success=True, took=took, now=now, setup=setup)
     return _next(Effects(job=later, side=side, note="still rendering"), "status poll")

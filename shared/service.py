@@ -8,22 +8,35 @@ request, call one method here, and answer.
     providerHealthCheck             -> Service.health_check()         shell.health
     systemDashboard                 -> Service.dashboard()            shell.admin + dashboard
     setCircuitState                 -> Service.set_circuit(...)       shell.admin
+    cancelVideoJob / retryVideoJob  -> Service.cancel / retry         shell.users
+    getVideoQuota                   -> Service.quota(...)             shell.processing
+    generateVideoIntroduction,      -> Service.introduce(...)         shell.users
+      regenerateVideoIntroduction
+    getVideoStatus                  -> Service.video_status(...)      shell.users
 """
 
 from __future__ import annotations
 
 from shared import breaker as br
 from shared import dashboard as dashboard_view
-from shared.jobs import Job
+from shared import tiers
+from shared.cv import ParsedCV
+from shared.jobs import AppCall, Job
 from shared.model import Tier, VideoOptions
 from shared.providers.base import WebhookRequest
-from shared.shell import admin, health, processing, webhooks
+from shared.shell import admin, health, processing, users, webhooks
 from shared.shell.context import RecordingScheduler, Shell, TaskScheduler
-from shared.shell.processing import LimitExceededError
+from shared.shell.processing import LimitExceededError, TierRefusedError
 from shared.stores.base import SeenJob
 from shared.tokens import webhook_token
 
-__all__ = ["LimitExceededError", "RecordingScheduler", "Service", "TaskScheduler"]
+__all__ = [
+    "LimitExceededError",
+    "RecordingScheduler",
+    "Service",
+    "TaskScheduler",
+    "TierRefusedError",
+]
 
 
 class Service(Shell):
@@ -48,6 +61,46 @@ class Service(Shell):
             request_id=request_id,
             cv_job_id=cv_job_id,
         )
+
+    def cancel(self, *, job_id: str, user_id: str) -> tuple[Job, bool]:
+        return users.cancel(self, job_id=job_id, user_id=user_id)
+
+    def retry(self, *, job_id: str, user_id: str) -> tuple[Job, bool]:
+        return users.retry(self, job_id=job_id, user_id=user_id)
+
+    def get_job(self, *, job_id: str, user_id: str) -> Job:
+        return users.owned_job(self, job_id, user_id)
+
+    def quota(self, *, user_id: str, tier: Tier) -> tiers.Quota:
+        return processing.usage(self, user_id, tier)
+
+    def cv_job(self, *, cv_job_id: str, user_id: str) -> dict[str, object]:
+        return users.cv_job(self, cv_job_id, user_id)
+
+    def introduce(
+        self,
+        *,
+        cv_job_id: str,
+        user_id: str,
+        cv: ParsedCV | None,
+        script: str | None,
+        options: VideoOptions,
+        tier: Tier,
+        call: AppCall,
+    ) -> tuple[Job, bool]:
+        return users.introduce(
+            self,
+            cv_job_id=cv_job_id,
+            user_id=user_id,
+            cv=cv,
+            script=script,
+            options=options,
+            tier=tier,
+            call=call,
+        )
+
+    def video_status(self, *, cv_job_id: str, user_id: str) -> dict[str, object]:
+        return users.video_status(self, cv_job_id=cv_job_id, user_id=user_id)
 
     def process(self, job_id: str, *, seen: SeenJob | None = None) -> Job | None:
         return processing.process(self, job_id, seen=seen)

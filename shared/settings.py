@@ -114,7 +114,7 @@ class Settings:
     max_retry_attempts: int = 3
     quality_threshold: float = 8.5  # on the 0..10 quality scale
     cost_optimization: bool = False
-    user_jobs_per_hour: int = 10
+    user_jobs_per_hour: int = 100
     # USD the providers may bill per UTC day before new videos are refused; None: no cap.
     daily_spend_cap_usd: float | None = None
     # Refuse generateVideo to anonymous (signed-in-anonymously) users; None: yes outside the
@@ -189,7 +189,7 @@ class Settings:
             max_retry_attempts=read("MAX_RETRY_ATTEMPTS", _integer(0, 10), 3),
             quality_threshold=read("QUALITY_THRESHOLD", _number(0.0, 10.0), 8.5),
             cost_optimization=read("COST_OPTIMIZATION", _boolean, False),
-            user_jobs_per_hour=read("USER_JOBS_PER_HOUR", _integer(1, 10_000), 10),
+            user_jobs_per_hour=read("USER_JOBS_PER_HOUR", _integer(1, 10_000), 100),
             daily_spend_cap_usd=read("DAILY_SPEND_CAP_USD", _number(0.0, 1e9), None),
             refuse_anonymous_users=read("REFUSE_ANONYMOUS_USERS", _boolean, None),
             enforce_app_check=read("ENFORCE_APP_CHECK", _boolean, None),

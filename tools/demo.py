@@ -58,8 +58,7 @@ DEMO_ENV = {
 
 _CVS: tuple[dict[str, Any], ...] = (
     {
-        "name": "Amara Okafor",
-        "title": "Senior Backend Engineer",
+        "personalInfo": {"name": "Amara Okafor", "title": "Senior Backend Engineer"},
         "summary": (
             "I design payment systems that stay up when the traffic doubles overnight. "
             "For eight years I have moved teams from fragile monoliths to services they trust. "
@@ -70,13 +69,12 @@ _CVS: tuple[dict[str, Any], ...] = (
         ),
         "skills": ["Python", "PostgreSQL", "Kafka", "Kubernetes", "observability"],
         "experience": [
-            {"title": "Senior Backend Engineer", "company": "Ledgerly", "startDate": "2021"},
-            {"title": "Software Engineer", "company": "ShopWave", "endDate": "2021"},
+            {"position": "Senior Backend Engineer", "company": "Ledgerly", "startDate": "2021"},
+            {"position": "Software Engineer", "company": "ShopWave", "endDate": "2021"},
         ],
     },
     {
-        "name": "Lukas Brandt",
-        "title": "Product Designer",
+        "personalInfo": {"name": "Lukas Brandt", "title": "Product Designer"},
         "summary": (
             "I turn messy workflows into interfaces people understand on the first try. "
             "My work starts with research and ends with measured results in production. "
@@ -87,13 +85,12 @@ _CVS: tuple[dict[str, Any], ...] = (
         ),
         "skills": ["Figma", "user research", "prototyping", "design systems"],
         "experience": [
-            {"title": "Product Designer", "company": "Northwind Health", "startDate": "2020"},
-            {"title": "UX Designer", "company": "Brightpath Studio", "endDate": "2020"},
+            {"position": "Product Designer", "company": "Northwind Health", "startDate": "2020"},
+            {"position": "UX Designer", "company": "Brightpath Studio", "endDate": "2020"},
         ],
     },
     {
-        "name": "Priya Raman",
-        "title": "Data Scientist",
+        "personalInfo": {"name": "Priya Raman", "title": "Data Scientist"},
         "summary": (
             "I build forecasting models that planners actually use, because they can see why "
             "the model says what it says. I have shipped demand forecasts for two retailers and "
@@ -104,13 +101,12 @@ _CVS: tuple[dict[str, Any], ...] = (
         ),
         "skills": ["Python", "statistics", "time series", "SQL", "dbt"],
         "experience": [
-            {"title": "Data Scientist", "company": "GridSense", "startDate": "2022"},
-            {"title": "Analyst", "company": "FreshCart", "endDate": "2022"},
+            {"position": "Data Scientist", "company": "GridSense", "startDate": "2022"},
+            {"position": "Analyst", "company": "FreshCart", "endDate": "2022"},
         ],
     },
     {
-        "name": "Mateo Alvarez",
-        "title": "Engineering Manager",
+        "personalInfo": {"name": "Mateo Alvarez", "title": "Engineering Manager"},
         "summary": (
             "I lead teams of eight to twelve engineers through growth without losing the "
             "habits that made them good. I hire carefully, write things down and protect time "
@@ -120,8 +116,8 @@ _CVS: tuple[dict[str, Any], ...] = (
         ),
         "skills": ["hiring", "mentoring", "roadmapping", "incident reviews"],
         "experience": [
-            {"title": "Engineering Manager", "company": "Parcelhub", "startDate": "2019"},
-            {"title": "Tech Lead", "company": "Parcelhub", "endDate": "2019"},
+            {"position": "Engineering Manager", "company": "Parcelhub", "startDate": "2019"},
+            {"position": "Tech Lead", "company": "Parcelhub", "endDate": "2019"},
         ],
     },
 )

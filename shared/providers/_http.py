@@ -492,8 +492,10 @@ class HttpAdapter:
         headers: Mapping[str, str] | None = None,
         timeout: httpx.Timeout | None = None,
         deadline_s: float | None = None,
+        empty_ok: bool = False,
     ) -> tuple[httpx.Response, JSONObject]:
-        """Send one request; return the answer and its JSON object body, or raise classified."""
+        """Send one request; return the answer and its JSON object body, or raise classified.
+        ``empty_ok``: an answer without a body (204) is fine, and its body is {}."""
         started = time.monotonic()
         deadline = started + (deadline_s if deadline_s is not None else self._deadline_s)
         outer = getattr(_deadline, "at", None)
@@ -539,6 +541,8 @@ class HttpAdapter:
                 },
             )
             raise error
+        if empty_ok and not content:
+            return response, {}
         body = parse_object(content)
         if body is None:
             raise malformed(self.provider_id, op, "body is not a JSON object", charged=billable)

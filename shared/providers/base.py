@@ -145,6 +145,11 @@ class VideoProvider(Protocol):
 
     def submit(self, request: SubmitRequest) -> Submission: ...
 
+    def cancel(self, provider_job_id: str) -> bool:
+        """Stop a render at the provider: True when it was cancelled there (or was already
+        over), False when the provider offers no way to cancel. ProviderError otherwise."""
+        ...
+
     def status(
         self, provider_job_id: str, *, expected_duration_s: float | None = None
     ) -> RenderStatus: ...

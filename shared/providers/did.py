@@ -218,6 +218,12 @@ class DIDProvider(HttpAdapter):
             body, provider_job_id, video_url=url, expected_duration_s=expected_duration_s
         )
 
+    def cancel(self, provider_job_id: str) -> bool:
+        """The API offers no way to cancel a render: it runs to its end (and its webhook is
+        ignored, the job being over)."""
+        del provider_job_id
+        return False
+
     def probe(self) -> ProbeResult:
         started = time.monotonic()
         self._call("GET", "/credits", op="probe", read_code=read_code)

@@ -284,6 +284,12 @@ class HeyGenProvider(HttpAdapter):
             ),
         )
 
+    def cancel(self, provider_job_id: str) -> bool:
+        """The API offers no way to cancel a render: it runs to its end (and its webhook is
+        ignored, the job being over)."""
+        del provider_job_id
+        return False
+
     def probe(self) -> ProbeResult:
         started = time.monotonic()
         self._call("GET", "/v3/voices", op="probe", read_code=read_code, params={"limit": 1})

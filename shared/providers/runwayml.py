@@ -293,6 +293,23 @@ class RunwayMLProvider(HttpAdapter):
             retry_after=error.retry_after,
         )
 
+    def cancel(self, provider_job_id: str) -> bool:
+        """``DELETE /v1/tasks/{id}`` (runwayml/sdk-python ``tasks.delete``): cancels a running
+        task, deletes a finished one; 204, no body. A task the API no longer knows is over."""
+        try:
+            self._call(
+                "DELETE",
+                f"/v1/tasks/{provider_job_id}",
+                op="cancel",
+                read_code=read_code,
+                empty_ok=True,
+            )
+        except ProviderError as error:
+            if error.status == 404:
+                return True
+            raise
+        return True
+
     def probe(self) -> ProbeResult:
         started = time.monotonic()
         self._call("GET", "/v1/organization", op="probe", read_code=read_code)

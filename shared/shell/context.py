@@ -14,7 +14,8 @@ from typing import Protocol
 from shared import breaker as br
 from shared import orchestration as orch
 from shared import spend
-from shared.jobs import Job
+from shared.errors import ProviderError
+from shared.jobs import Job, JobStatus
 from shared.providers.base import VideoProvider
 from shared.scoring import BusinessRules, Candidate, ProviderStats
 from shared.stores import base as stores
@@ -61,7 +62,7 @@ class Shell:
     breaker_enabled: bool = True
     tracking_enabled: bool = True
     max_attempts: int = 4
-    user_jobs_per_hour: int = 10
+    user_jobs_per_hour: int = 100
     daily_spend_cap_usd: float | None = None
     webhook_wait_s: float | None = None
     clock: Callable[[], float] = time.time
@@ -153,6 +154,13 @@ class Shell:
             except (stores.TerminalJobError, stores.LeaseLostError) as exc:
                 log.warning("job %s: not saved (%s); keeping the stored job", job.job_id, exc)
                 stored = self.jobs.get(job.job_id)
+                if (
+                    stored is not None
+                    and stored.status is JobStatus.CANCELLED
+                    and job.provider_job_id
+                    and job.provider_job_id != stored.provider_job_id
+                ):
+                    self.stop_render(job)  # submitted while its owner cancelled it
                 return stored if stored is not None else job
         due = effects.schedule
         # The process loop runs what is due now itself; only later work becomes a task.
@@ -175,6 +183,30 @@ class Shell:
                 transition.to_state.value,
                 transition.reason,
             )
+
+    def stop_render(self, job: Job) -> bool:
+        """Ask the provider of ``job``'s render to stop it (best effort: the job is cancelled
+        whatever the provider answers). True when the provider stopped it."""
+        provider = self.providers.get(job.provider_id or "")
+        if provider is None or not job.provider_job_id:
+            return False
+        try:
+            stopped = provider.cancel(job.provider_job_id)
+        except ProviderError as error:
+            log.warning(
+                "job %s: cancelling its render at %s failed (%s)",
+                job.job_id,
+                job.provider_id,
+                error.category.value,
+            )
+            return False
+        log.info(
+            "job %s: render at %s %s",
+            job.job_id,
+            job.provider_id,
+            "cancelled" if stopped else "left to run (the provider cannot cancel)",
+        )
+        return stopped
 
     def release(self, job: Job) -> None:
         """Let go of the lease of a job left due (the process loop's bound was reached)."""

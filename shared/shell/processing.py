@@ -7,7 +7,7 @@ import logging
 import uuid
 
 from shared import breaker as br
-from shared import jobs, quota, spend
+from shared import jobs, quota, spend, tiers
 from shared import orchestration as orch
 from shared.errors import ProviderError
 from shared.jobs import Job, VideoResult
@@ -25,6 +25,48 @@ log = logging.getLogger("cvplus")
 LimitExceededError = quota.QuotaExceededError  # the name the handlers and older code use
 
 
+class TierRefusedError(Exception):
+    """The options ask for more than the user's tier allows; ``refusals`` name each limit."""
+
+    def __init__(self, refusals: list[tiers.Refusal]) -> None:
+        self.refusals = refusals
+        super().__init__("; ".join(f"{r.field}: {r.message}" for r in refusals))
+
+
+def limits(shell: Shell, tier: Tier) -> list[quota.Limit]:
+    """The tier's hourly (capped by USER_JOBS_PER_HOUR) and daily limits."""
+    own = tiers.limits_for(tier)
+    return [
+        quota.per_hour(min(own.jobs_per_hour, shell.user_jobs_per_hour)),
+        quota.per_day(own.jobs_per_day),
+    ]
+
+
+def counter(shell: Shell, user_id: str, tier: Tier, now: float) -> Counter:
+    """The user's counter, bumped in the atomic write that creates a job (past a limit,
+    QuotaExceededError names it and nothing is written)."""
+    applied = limits(shell, tier)
+    return Counter(
+        QUOTAS,
+        user_id,
+        lambda doc: {"userId": user_id, **quota.admit(doc, now=now, limits=applied)},
+    )
+
+
+def usage(shell: Shell, user_id: str, tier: Tier) -> tiers.Quota:
+    """What ``user_id`` has used of their tier's hourly and daily limits."""
+    now = shell.clock()
+    hour, day = limits(shell, tier)
+    doc = shell.docs.get(QUOTAS, user_id)
+    return tiers.Quota(
+        tier=tier,
+        per_hour=hour.max_jobs,
+        per_day=day.max_jobs,
+        used_hour=quota.used(doc, hour, now=now),
+        used_day=quota.used(doc, day, now=now),
+    )
+
+
 def create_job(
     shell: Shell,
     *,
@@ -34,14 +76,18 @@ def create_job(
     tier: Tier = Tier.FREE,
     request_id: str | None = None,
     cv_job_id: str | None = None,
+    app_call: jobs.AppCall | None = None,
 ) -> tuple[Job, bool]:
     """A new queued job, or the existing one for the same user and ``requestId`` (then True:
     deduplicated). Past the daily spend cap, SpendCapReachedError. The user's counter in
     ``user_quotas`` is bumped in the same atomic write as the job's creation, so no burst gets
     past the limit: past it, QuotaExceededError names the limit (a repeated request is still
     answered with its job). jobs.RequestReusedError when the requestId's job asked for
-    something else."""
+    something else. TierRefusedError for options the tier does not allow."""
     now = shell.clock()
+    refusals = tiers.refused(tiers.limits_for(tier), options)
+    if refusals:
+        raise TierRefusedError(refusals)
     job_id = jobs.job_id_for(user_id, request_id) if request_id else f"vj_{uuid.uuid4().hex}"
     fingerprint = jobs.request_fingerprint(script, options, cv_job_id)
     if shell.daily_spend_cap_usd is not None:
@@ -66,13 +112,10 @@ def create_job(
         tier=tier,
         options=options,
         max_attempts=shell.max_attempts,
-    )
-    limits = [quota.per_hour(shell.user_jobs_per_hour)]
-    counter = Counter(
-        QUOTAS, user_id, lambda doc: {"userId": user_id, **quota.admit(doc, now=now, limits=limits)}
+        app_call=app_call,
     )
     try:
-        stored, created = shell.jobs.create(job, counter=counter)
+        stored, created = shell.jobs.create(job, counter=counter(shell, user_id, tier, now))
     except quota.QuotaExceededError:
         existing = shell.jobs.get(job_id) if request_id else None
         if existing is None:
@@ -127,7 +170,13 @@ def _submit(shell: Shell, job: Job, now: float) -> Job:
 def _call(shell: Shell, job: Job, choice: Scored, permit: float | None, now: float) -> Job:
     setup = shell.setup
     job = orch.begin(job, choice, now)
-    shell.jobs.save(job, owner=shell.instance_id, now=now, release=False)  # checkpoint
+    try:
+        shell.jobs.save(job, owner=shell.instance_id, now=now, release=False)  # checkpoint
+    except (stores.TerminalJobError, stores.LeaseLostError) as exc:
+        # Cancelled by its owner, or taken over, since the claim: nothing is submitted.
+        log.warning("job %s: not submitted (%s)", job.job_id, exc)
+        stored = shell.jobs.get(job.job_id)
+        return stored if stored is not None else job
     request = SubmitRequest(
         job_id=job.job_id,
         attempt=job.key_seq,
@@ -174,7 +223,10 @@ def _follow_up(shell: Shell, job: Job, now: float) -> Job:
         return _write(shell, orch.poll_again(job, error, took=took, now=now, setup=setup), now)
     took = shell.clock() - started
     if status.state is not RenderState.COMPLETED:
-        return _write(shell, orch.still_rendering(job, took=took, now=now, setup=setup), now)
+        effects = orch.still_rendering(
+            job, took=took, now=now, setup=setup, progress=status.progress
+        )
+        return _write(shell, effects, now)
     result = VideoResult(
         video_url=status.video_url or "",
         thumbnail_url=status.thumbnail_url,

@@ -28,6 +28,8 @@ from shared.jobs import Job
 T = TypeVar("T")
 
 JOBS = "enhanced_video_jobs"
+JOBS_INTERNAL = "enhanced_video_jobs_internal"  # admins only: what a user must not read
+CV_JOBS = "jobs"  # the web app's CV jobs, which mirror the video jobs of its callables
 BREAKERS = "circuit_breaker_states"
 BUCKETS = "buckets"
 TRANSITIONS = "circuit_breaker_transitions"
@@ -71,6 +73,7 @@ class SideWrite:
     doc_id: str | None = None  # None: an auto id
     expect: Any = UNCONDITIONAL
     increment: bool = False  # add ``data``'s numbers to the stored ones (created if missing)
+    merge: bool = False  # merged into the document (nested maps too) rather than replacing it
 
 
 @dataclass(frozen=True, slots=True)

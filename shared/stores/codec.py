@@ -4,8 +4,10 @@ plus what DESIGN section 5 adds. Times are epoch seconds (numbers); rates are fr
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
+from shared import userview
 from shared.breaker import (
     BreakerState,
     Bucket,
@@ -15,7 +17,7 @@ from shared.breaker import (
     Transition,
 )
 from shared.degradation import Degradation
-from shared.jobs import AttemptRecord, Job, JobError, JobStatus, VideoResult
+from shared.jobs import RETRYABLE, AppCall, AttemptRecord, Job, JobError, JobStatus, VideoResult
 from shared.model import (
     AspectRatio,
     AvatarStyle,
@@ -29,6 +31,7 @@ from shared.model import (
     VideoOptions,
 )
 from shared.scoring import ProviderStats
+from shared.stores.base import CV_JOBS, JOBS_INTERNAL, SideWrite
 from shared.tracking import Aggregate
 
 Doc = dict[str, Any]
@@ -62,18 +65,33 @@ def options_from_doc(d: Mapping[str, Any]) -> VideoOptions:
     )
 
 
+# A video job is two documents (DESIGN section 5). ``enhanced_video_jobs/{id}``, which its owner
+# reads: what the user is shown (status, stage, progress, ETA, the video, a stable error code
+# with a plain message, degradations explained) and the plain state the worker runs on (attempt
+# counters, provider ids, the attempts' timings and outcome categories, the lease).
+# ``enhanced_video_jobs_internal/{id}``, admins only: what the user must not see - the
+# providers' own error text, the selection reasoning (prices, load, manual overrides with their
+# reasons), the request fingerprint. The internal document is merged, never replaced, and only
+# what a version knows is written, so a job read without it loses nothing by being saved.
+
+
 def job_to_doc(job: Job) -> Doc:
     """The ``enhanced_video_jobs`` document (without the lease, which the store owns)."""
     result = job.result
+    current = userview.stage(job)
     return {
         "jobId": job.job_id,
         "userId": job.user_id,
         "requestId": job.request_id,
-        "requestFingerprint": job.request_fingerprint,
         "cvJobId": job.cv_job_id,
         "tier": job.tier.value,
         "status": job.status.value,
-        "progress": _progress(job),
+        "stage": current.value,
+        "stageLabel": userview.STAGE_LABELS[current],
+        "progress": userview.progress(job),
+        "renderProgress": job.render_progress,
+        "renderStartedAt": userview.render_started_at(job),
+        "etaAt": None if job.terminal else job.eta_at,
         "script": job.script,
         "generationMethod": "enhanced",
         "options": options_to_doc(job.options),
@@ -88,17 +106,18 @@ def job_to_doc(job: Job) -> Doc:
         "providerHistory": [_attempt_to_doc(r) for r in job.history],
         "nextActionAt": job.next_action_at,
         "deadlineAt": job.deadline_at,
-        "selectionReasoning": list(job.selection_reasoning),
         "degraded": job.degraded,
         "degradations": [d.value for d in job.degradations],
+        "degradationNotes": userview.degradation_notes(job),
         "videoUrl": result.video_url if result else None,
         "thumbnailUrl": result.thumbnail_url if result else None,
         "durationSeconds": result.duration_s if result else None,
         "error": (
             {
                 "code": job.error.code,
-                "message": job.error.message,
-                "retryable": job.error.retryable,
+                "message": userview.error_message(job.error.code),
+                # Whether retryVideoJob takes it: any failed or cancelled job.
+                "retryable": job.status in RETRYABLE,
             }
             if job.error
             else None
@@ -106,24 +125,77 @@ def job_to_doc(job: Job) -> Doc:
         "metadata": {
             "resolution": job.options.resolution.value,
             "format": "mp4",
-            "provider": job.provider_id,
             "generatedAt": job.updated_at if job.status is JobStatus.COMPLETED else None,
         },
+        "retryOf": job.retry_of,
+        "retries": job.retries,
+        "appCall": job.app_call.value if job.app_call else None,
         "createdAt": job.created_at,
         "updatedAt": job.updated_at if job.updated_at is not None else job.created_at,
     }
 
 
-def job_from_doc(d: Mapping[str, Any]) -> Job:
+def internal_doc(job: Job) -> Doc:
+    """What ``job`` knows of its ``enhanced_video_jobs_internal`` document (merged into it)."""
+    doc: Doc = {"jobId": job.job_id, "userId": job.user_id}
+    if job.request_fingerprint is not None:
+        doc["requestFingerprint"] = job.request_fingerprint
+    if job.selection_reasoning:
+        doc["selectionReasoning"] = list(job.selection_reasoning)
+    if job.error is not None:
+        doc["error"] = {
+            "code": job.error.code,
+            "message": job.error.message,
+            "retryable": job.error.retryable,
+        }
+    messages = {str(r.attempt): r.message for r in job.history if r.message}
+    if messages:
+        doc["attemptMessages"] = messages
+    return doc
+
+
+def internal_side(before: Job | None, job: Job) -> tuple[SideWrite, ...]:
+    """The internal document's write when ``job`` knows more than ``before`` did (None: a new
+    job, or one whose previous version is unknown)."""
+    doc = internal_doc(job)
+    if before is not None and internal_doc(before) == doc:
+        return ()
+    return (SideWrite(JOBS_INTERNAL, doc, doc_id=job.job_id, merge=True),)
+
+
+def mirror_side(before: Job | None, job: Job) -> tuple[SideWrite, ...]:
+    """The web app's CV job (``jobs/{cvJobId}``) follows a job made by one of its callables,
+    written only when the job's status or stage changes."""
+    if job.app_call is None or not job.cv_job_id:
+        return ()
+    if before is not None and userview.mirror_key(before) == userview.mirror_key(job):
+        return ()
+    regenerated = job.app_call is AppCall.REGENERATE
+    doc = userview.mirror_doc(job, regenerated=regenerated)
+    return (SideWrite(CV_JOBS, doc, doc_id=job.cv_job_id, merge=True),)
+
+
+def derived_side(before: Job | None, job: Job) -> tuple[SideWrite, ...]:
+    """Every document written with a job version besides the job's own."""
+    return (*internal_side(before, job), *mirror_side(before, job))
+
+
+def job_from_doc(d: Mapping[str, Any], internal: Mapping[str, Any] | None = None) -> Job:
+    """The job from its document and, when read, its internal document (without it, the
+    internal fields are empty; the stores read it where they are needed)."""
     url = d.get("videoUrl")
     error = d.get("error")
+    inside = internal or {}
+    inside_error = inside.get("error") or {}
+    messages = inside.get("attemptMessages") or {}
+    call = d.get("appCall")
     return Job(
         job_id=d["jobId"],
         created_at=float(d["createdAt"]),
         deadline_at=float(d["deadlineAt"]),
         user_id=d.get("userId") or "",
         request_id=d.get("requestId"),
-        request_fingerprint=d.get("requestFingerprint"),
+        request_fingerprint=inside.get("requestFingerprint"),
         cv_job_id=d.get("cvJobId"),
         script=d.get("script") or "",
         tier=Tier(d.get("tier") or "free"),
@@ -136,13 +208,13 @@ def job_from_doc(d: Mapping[str, Any]) -> Job:
         resting=tuple(
             (str(r["providerId"]), float(r["until"])) for r in d.get("restingProviders") or ()
         ),
-        history=tuple(_attempt_from_doc(r) for r in d.get("providerHistory") or ()),
+        history=tuple(_attempt_from_doc(r, messages) for r in d.get("providerHistory") or ()),
         provider_id=d.get("providerId"),
         provider_job_id=d.get("providerJobId"),
         preferred_provider=d.get("preferredProvider"),
         next_action_at=_opt_float(d.get("nextActionAt")),
         degradations=tuple(Degradation(x) for x in d.get("degradations") or ()),
-        selection_reasoning=tuple(d.get("selectionReasoning") or ()),
+        selection_reasoning=tuple(inside.get("selectionReasoning") or ()),
         result=(
             VideoResult(
                 video_url=url,
@@ -153,21 +225,48 @@ def job_from_doc(d: Mapping[str, Any]) -> Job:
             else None
         ),
         error=(
-            JobError(code=error["code"], message=error["message"], retryable=error["retryable"])
+            JobError(
+                code=error["code"],
+                message=inside_error.get("message") or error["message"],
+                retryable=bool(inside_error.get("retryable", error["retryable"])),
+            )
             if error
             else None
         ),
         updated_at=_opt_float(d.get("updatedAt")),
+        render_progress=_opt_float(d.get("renderProgress")),
+        eta_at=_opt_float(d.get("etaAt")),
+        retry_of=d.get("retryOf"),
+        retries=int(d.get("retries") or 0),
+        app_call=AppCall(call) if call else None,
     )
 
 
-def _progress(job: Job) -> int:
-    """A coarse 0-100 for the web app's progress bar."""
-    if job.terminal:
-        return 100
-    if job.provider_job_id:
-        return 50
-    return 10 if job.attempt else 0
+def with_internal(job: Job, internal: Mapping[str, Any] | None) -> Job:
+    """``job`` (read from its own document alone) with what its internal document holds."""
+    if not internal:
+        return job
+    messages = internal.get("attemptMessages") or {}
+    error = job.error
+    inside = internal.get("error") or {}
+    if error is not None and inside.get("message"):
+        retryable = bool(inside.get("retryable", error.retryable))
+        error = replace(error, message=inside["message"], retryable=retryable)
+    return replace(
+        job,
+        request_fingerprint=internal.get("requestFingerprint"),
+        selection_reasoning=tuple(internal.get("selectionReasoning") or ()),
+        error=error,
+        history=tuple(
+            replace(r, message=messages.get(str(r.attempt)) or r.message) for r in job.history
+        ),
+    )
+
+
+def needs_internal(job: Job) -> bool:
+    """Whether deciding about ``job`` may write what its internal document holds: a job that
+    met failures writes their messages into its recovery log."""
+    return any(r.outcome not in (None, "completed") for r in job.history)
 
 
 def _attempt_to_doc(r: AttemptRecord) -> Doc:
@@ -178,11 +277,10 @@ def _attempt_to_doc(r: AttemptRecord) -> Doc:
         "providerJobId": r.provider_job_id,
         "endedAt": r.ended_at,
         "outcome": r.outcome,
-        "message": r.message,
     }
 
 
-def _attempt_from_doc(d: Mapping[str, Any]) -> AttemptRecord:
+def _attempt_from_doc(d: Mapping[str, Any], messages: Mapping[str, str]) -> AttemptRecord:
     return AttemptRecord(
         provider_id=d["providerId"],
         attempt=int(d["attempt"]),
@@ -190,7 +288,7 @@ def _attempt_from_doc(d: Mapping[str, Any]) -> AttemptRecord:
         provider_job_id=d.get("providerJobId"),
         ended_at=_opt_float(d.get("endedAt")),
         outcome=d.get("outcome"),
-        message=d.get("message") or "",
+        message=messages.get(str(d["attempt"])) or d.get("message") or "",
     )
 
 

@@ -92,7 +92,7 @@ class FirestoreDocuments:
             if w.increment:
                 batch.set(other, _increments(w.data), merge=True)
             elif w.expect is UNCONDITIONAL:
-                batch.set(other, dict(w.data))
+                batch.set(other, dict(w.data), merge=w.merge)
             elif w.expect is None:
                 batch.create(other, dict(w.data))
             else:

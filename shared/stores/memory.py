@@ -49,6 +49,17 @@ class MemoryDatabase:
             self.put(collection, doc_id, doc)
 
 
+def merged(old: Mapping[str, Any], new: Mapping[str, Any]) -> Doc:
+    """Firestore's set with merge: maps merge field by field, anything else is replaced."""
+    out = dict(old)
+    for key, value in new.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 class MemoryDocuments:
     """The seam (`shared.stores.seam.Documents`) in memory: a document's version counts its
     writes."""
@@ -81,6 +92,9 @@ class MemoryDocuments:
             for w in side:
                 if w.increment:
                     self.db.add_to(w.collection, w.doc_id or "", w.data)
+                elif w.expect is UNCONDITIONAL and w.merge:
+                    kept = self.db.coll(w.collection).get(w.doc_id or "") or {}
+                    self.db.put(w.collection, w.doc_id, merged(kept, copy.deepcopy(dict(w.data))))
                 elif w.expect is UNCONDITIONAL:
                     self.db.put(w.collection, w.doc_id, w.data)
                 else:

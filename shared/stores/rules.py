@@ -16,6 +16,7 @@ from shared.stores import codec
 from shared.stores.base import (
     BREAKERS,
     JOBS,
+    JOBS_INTERNAL,
     TRANSITIONS,
     Counter,
     DocumentStore,
@@ -118,27 +119,38 @@ class SeamJobStore:
         with self._held_lock:
             return self._held.pop(job_id, None)
 
+    def _internal(self, job_id: str) -> dict[str, Any] | None:
+        return self.seam.read(JOBS_INTERNAL, job_id).doc
+
+    def _with_internal(self, job: Job) -> Job:
+        """``job`` with its internal document, read only when a decision may need it (a job
+        that met failures writes their messages into its recovery log)."""
+        if not codec.needs_internal(job):
+            return job
+        return codec.with_internal(job, self._internal(job.job_id))
+
     def create(self, job: Job, *, counter: Counter | None = None) -> tuple[Job, bool]:
         data = {**codec.job_to_doc(job), "lease": None}
         pause = self.pacing.first_s
         while True:
-            side: tuple[SideWrite, ...] = ()
+            side: tuple[SideWrite, ...] = codec.derived_side(None, job)
             if counter is not None:
                 count = self.seam.read(counter.collection, counter.doc_id)
                 bumped = counter.bump(count.doc)  # may refuse: nothing is written
-                side = (SideWrite(counter.collection, bumped, counter.doc_id, count.version),)
+                bump = SideWrite(counter.collection, bumped, counter.doc_id, count.version)
+                side = (*side, bump)
             if self.seam.write_if(JOBS, job.job_id, data, version=None, side=side) is not None:
                 return job, True
             # The job exists (a repeated request), or the counter moved under us.
             stored = self.seam.read(JOBS, job.job_id).doc
             if stored is not None:
-                return codec.job_from_doc(stored), False
+                return codec.job_from_doc(stored, self._internal(job.job_id)), False
             self.pacing.sleep(pause * (0.5 + self.pacing.draw()))
             pause = min(pause * 2, self.pacing.cap_s)
 
     def get(self, job_id: str) -> Job | None:
         doc = self.seam.read(JOBS, job_id).doc
-        return codec.job_from_doc(doc) if doc is not None else None
+        return codec.job_from_doc(doc, self._internal(job_id)) if doc is not None else None
 
     def lease(self, job_id: str) -> Lease | None:
         doc = self.seam.read(JOBS, job_id).doc
@@ -161,8 +173,9 @@ class SeamJobStore:
                 JOBS, job_id, {"lease": lease_to_doc(lease)}, version=seen.version
             )
             if version is not None:
-                self._hold(seen.job, lease, version)
-                return seen.job
+                job = self._with_internal(seen.job)
+                self._hold(job, lease, version)
+                return job
             # Changed since the event was sent: decide on the stored job.
 
         def decide(doc: dict[str, Any] | None) -> Decision[Job | None]:
@@ -175,6 +188,7 @@ class SeamJobStore:
 
         claimed, version = self._update(job_id, decide)
         if claimed is not None:
+            claimed = self._with_internal(claimed)
             self._hold(claimed, lease, version)
         return claimed
 
@@ -193,7 +207,8 @@ class SeamJobStore:
             check_change(held.job, job, held.lease, owner=owner, now=now)
             keep = None if release else held.lease
             data = {**codec.job_to_doc(job), "lease": lease_to_doc(keep) if keep else None}
-            version = self.seam.write_if(JOBS, job.job_id, data, version=held.version, side=side)
+            derived = (*side, *codec.derived_side(held.job, job))
+            version = self.seam.write_if(JOBS, job.job_id, data, version=held.version, side=derived)
             if version is not None:
                 self._hold(job, keep, version)
                 return
@@ -201,10 +216,11 @@ class SeamJobStore:
         def decide(doc: dict[str, Any] | None) -> Decision[Lease | None]:
             if doc is None:
                 raise JobNotFoundError(job.job_id)
-            check_change(codec.job_from_doc(doc), job, lease_from_doc(doc), owner=owner, now=now)
+            stored = codec.job_from_doc(doc)
+            check_change(stored, job, lease_from_doc(doc), owner=owner, now=now)
             kept = None if release else lease_from_doc(doc)
             data = {**codec.job_to_doc(job), "lease": lease_to_doc(kept) if kept else None}
-            return kept, data, side
+            return kept, data, (*side, *codec.derived_side(stored, job))
 
         kept, version = self._update(job.job_id, decide)
         self._hold(job, kept, version)
@@ -216,15 +232,18 @@ class SeamJobStore:
         *,
         now: float,
     ) -> tuple[T | None, Job | None]:
+        internal = self._internal(job_id)
+
         def attempt(doc: dict[str, Any] | None) -> Decision[tuple[T | None, Job | None]]:
             if doc is None:
                 return (None, None), None, ()
-            stored = codec.job_from_doc(doc)
+            stored = codec.job_from_doc(doc, internal)
             result, job, side = decide(stored)
             if job is None:
                 return (result, stored), None, ()
             check_change(stored, job, None, owner=None, now=now)
-            return (result, job), codec.job_to_doc(job), side  # the lease is left as it is
+            derived = (*side, *codec.derived_side(stored, job))
+            return (result, job), codec.job_to_doc(job), derived  # the lease is left as it is
 
         return self._update(job_id, attempt)[0]
 
@@ -254,7 +273,7 @@ class SeamJobStore:
         docs = self.docs.query(
             JOBS, where=where, order_by="updatedAt", descending=True, limit=limit
         )
-        return [codec.job_from_doc(d) for d in docs]
+        return [codec.job_from_doc(d, self._internal(d["jobId"])) for d in docs]
 
 
 def transact_breaker(

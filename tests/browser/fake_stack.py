@@ -121,6 +121,10 @@ class ScriptedProvider:
             duration_s=expected_duration_s,
         )
 
+    def cancel(self, provider_job_id: str) -> bool:
+        del provider_job_id
+        return False
+
     def probe(self) -> ProbeResult:
         self._raise_if_failing("probe")
         return ProbeResult(provider_id=self.provider_id, latency_s=0.2)

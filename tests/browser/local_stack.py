@@ -67,7 +67,7 @@ SCRIPT = " ".join(
         "losing the simplicity that makes it dependable. Thank you for watching.",
     ]
 )
-# Ten jobs in all: USER_JOBS_PER_HOUR's default lets one user ask for ten an hour.
+# Ten jobs in all: the free tier lets one user ask for ten an hour.
 HEALTHY_JOBS = 3  # before the fault: HeyGen renders these
 FAULTED_JOBS = 5  # during it: HeyGen answers 5xx, the jobs fail over, its circuit opens
 FAILING_JOBS = 2  # HeyGen and D-ID down: these fail

@@ -584,3 +584,53 @@ def test_probe_successes_close_the_breaker_for_every_instance(world: World, prov
     assert last is not None
     assert last.to_state is CircuitState.CLOSED
     assert world.new_breaker(None).admission(provider, now=later + 2) is Admission.ALLOW
+
+
+def test_a_jobs_internals_live_in_their_own_document_and_read_back_whole(world: World) -> None:
+    """What the owner may read (enhanced_video_jobs) holds no provider text, reasoning or
+    fingerprint; they are merged into enhanced_video_jobs_internal in the same write, and a
+    job read back has them all. A job of the web app's callables merges its progress into the
+    app's CV job, keeping the app's own fields."""
+    store = world.new_jobs()
+    job = new_job(
+        request_fingerprint="sha256:f00d",
+        cv_job_id=f"cv-{uuid.uuid4().hex[:8]}",
+        app_call=jobs.AppCall.GENERATE,
+    )
+    seam = store.seam  # type: ignore[attr-defined]
+    seam.write_if(
+        base.CV_JOBS, job.cv_job_id, {"userId": job.user_id, "parsedData": {}}, version=None
+    )
+    store.create(job)
+    claimed = store.claim(job.job_id, owner="w1", now=NOW, lease_s=60)
+    assert claimed is not None
+    begun = jobs.begin_attempt(
+        claimed,
+        provider_id="heygen",
+        options=claimed.options,
+        degradations=(),
+        reasoning=("heygen: 81.0 (price $1.20, load 3/10, manual open by ops@example.com)",),
+        now=NOW,
+    )
+    failed = jobs.record_failure(
+        begun, category="api_failure", message="HeyGen said: internal trace 0xdead", now=NOW
+    )
+    store.save(failed, owner="w1", now=NOW)
+
+    public = seam.read(base.JOBS, job.job_id).doc
+    internal = seam.read(base.JOBS_INTERNAL, job.job_id).doc
+    assert "0xdead" not in repr(public)
+    assert "ops@example.com" not in repr(public)
+    assert "sha256:f00d" not in repr(public)
+    assert "w1" not in repr({k: v for k, v in public.items() if k != "lease"})
+    assert internal["attemptMessages"] == {"1": "HeyGen said: internal trace 0xdead"}
+    assert internal["requestFingerprint"] == "sha256:f00d"
+    assert "ops@example.com" in internal["selectionReasoning"][0]
+    back = world.new_jobs().get(job.job_id)
+    # (The claim did not read the internals: nothing had failed yet. Saving lost none.)
+    assert back == replace(failed, request_fingerprint="sha256:f00d")
+    cv = seam.read(base.CV_JOBS, job.cv_job_id).doc
+    assert cv["parsedData"] == {}
+    assert cv["userId"] == job.user_id
+    assert cv["videoStatus"] == "generating"
+    assert cv["enhancedFeatures"]["videoIntroduction"]["videoJobId"] == job.job_id

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from tests.e2e.conftest import E2E, SCRIPT, USER_LIMIT, WEBHOOK_WAIT_S, request_id
+from tools.stack.client import sign_up
 
 pytestmark = pytest.mark.e2e
 
@@ -25,7 +26,12 @@ def test_a_video_is_generated_end_to_end(world: E2E) -> None:
     assert job["status"] == "completed"
     assert job["videoUrl"].startswith("http")
     assert job["providerId"] in ("heygen", "did")
-    assert job["selectionReasoning"]
+    # The reasons are internals: in the admin-only document, not in the one its owner reads.
+    assert "selectionReasoning" not in job
+    internal = world.db.collection("enhanced_video_jobs_internal").document(job["jobId"]).get()
+    assert (internal.to_dict() or {})["selectionReasoning"]
+    assert job["stage"] == "completed"
+    assert job["progress"] == 100
     assert job["degraded"] is False
     assert job["attempt"] == 1
 
@@ -228,3 +234,45 @@ def test_a_did_render_whose_answer_was_lost_is_paid_once_and_delivered(world: E2
     assert job["providerId"] == "did"
     charges = world.http.get(f"{world.sim}/_control/stats").json()["did"]["charges"]
     assert charges == 1
+
+
+def test_the_web_apps_own_call_makes_a_video_and_mirrors_it_into_its_cv_job(
+    world: E2E,
+) -> None:
+    """generateVideoIntroduction as CVPlus calls it: the CV from jobs/{jobId}.parsedData, the
+    video's progress and result in the fields of jobs/{jobId} the app watches."""
+    uid, token = sign_up(world.http, world.stack.config, None)
+    cv_job = f"cv-{request_id()}"
+    world.db.collection("jobs").document(cv_job).set(
+        {
+            "userId": uid,
+            "status": "analyzed",
+            "parsedData": {
+                "personalInfo": {"name": "Amara Okafor", "email": "amara@example.org"},
+                "summary": "I build payment systems that stay up when traffic doubles.",
+                "experience": [{"company": "Ledgerly", "position": "Backend Engineer"}],
+                "skills": {"technical": ["Python", "Go"], "cloud": ["GCP"]},
+                "somethingNew": True,
+            },
+        }
+    )
+    call = {"jobId": cv_job, "duration": "short", "style": "friendly", "background": "office"}
+    other = world.call("generateVideoIntroduction", call, world.user())
+    assert other.json()["error"]["status"] == "PERMISSION_DENIED"
+    answer = world.call("generateVideoIntroduction", call, token)
+    assert answer.status_code == 200, answer.text
+    video_job = answer.json()["result"]["videoJobId"]
+    assert world.wait(video_job)["status"] == "completed"
+    deadline = time.monotonic() + 30
+    while True:
+        doc = world.db.collection("jobs").document(cv_job).get().to_dict() or {}
+        if doc.get("videoStatus") == "completed" or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
+    assert doc["videoStatus"] == "completed"
+    assert doc["video"]["url"].startswith("http")
+    assert doc["video"]["script"].startswith("Hi there, I'm Amara Okafor")
+    assert doc["enhancedFeatures"]["videoIntroduction"]["progress"] == 100
+    assert doc["parsedData"]["personalInfo"]["name"] == "Amara Okafor"  # merged, not replaced
+    status = world.call("getVideoStatus", {"jobId": cv_job}, token).json()["result"]
+    assert status["status"] == "completed"

@@ -311,3 +311,31 @@ def test_the_settings_build_the_adapters_with_their_placeholders_where_unset() -
     }
     for adapter in adapters.values():
         adapter.close()
+
+
+# --- cancelling -----------------------------------------------------------------------------
+
+
+def test_runwayml_cancels_a_running_task_and_its_status_then_says_so(
+    sim: ProviderSim, make_adapter: AdapterFactory
+) -> None:
+    """DELETE /v1/tasks/{id}: the running task stops; a later poll reports it cancelled (a
+    failed render, which a cancelled job never looks at), and a second cancel is harmless."""
+    sim.configure("runwayml", latency_s=30.0)
+    adapter = make_adapter("runwayml")
+    submission = adapter.submit(
+        a_request(options=VideoOptions(duration=Duration.SHORT, features=frozenset()))
+    )
+    assert adapter.status(submission.provider_job_id).state is not RenderState.COMPLETED
+
+    assert adapter.cancel(submission.provider_job_id) is True
+    error = raised(lambda: adapter.status(submission.provider_job_id))
+    assert "cancelled" in error.message
+    assert adapter.cancel(submission.provider_job_id) is True
+    assert adapter.cancel("no-such-task") is True  # gone is as good as cancelled
+    assert sim.stats()["runwayml"]["counters"]["cancels"] == 2
+
+
+@pytest.mark.parametrize("provider", ["heygen", "did"])
+def test_providers_without_a_cancel_say_so(provider: str, make_adapter: AdapterFactory) -> None:
+    assert make_adapter(provider).cancel("any") is False

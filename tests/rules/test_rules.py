@@ -55,7 +55,7 @@ def test_the_security_rules_hold(emulator: FirestoreEmulator) -> None:
     done = _run_rules_tests(emulator)
     assert done.returncode == 0, done.stdout + done.stderr
     passed, failed = _counts(done.stdout)
-    assert (passed, failed) == (6, 0), done.stdout
+    assert (passed, failed) == (8, 0), done.stdout
 
 
 def test_the_rules_tests_fail_on_rules_that_allow_everything(
@@ -75,7 +75,7 @@ def test_the_rules_tests_fail_on_rules_that_allow_everything(
     passed, failed = _counts(done.stdout)
     assert done.returncode != 0
     # "a user reads their own job" still passes; every other test fails.
-    assert (passed, failed) == (1, 5), done.stdout
+    assert (passed, failed) == (1, 7), done.stdout
 
 
 def test_every_collection_the_stores_write_has_a_rule() -> None:
@@ -86,6 +86,8 @@ def test_every_collection_the_stores_write_has_a_rule() -> None:
     rules = (ROOT / "firestore.rules").read_text()
     collections = {
         base.JOBS,
+        base.JOBS_INTERNAL,
+        base.CV_JOBS,
         base.BREAKERS,
         base.TRANSITIONS,
         base.METRICS,

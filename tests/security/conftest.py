@@ -44,6 +44,12 @@ HANDLERS = {
     "dashboard": "admin",
     "videoJobTask": "jobs",
     "providerWebhook": "webhooks",
+    "cancelVideoJob": "videos",
+    "retryVideoJob": "videos",
+    "getVideoQuota": "videos",
+    "generateVideoIntroduction": "videos",
+    "regenerateVideoIntroduction": "videos",
+    "getVideoStatus": "videos",
 }
 
 

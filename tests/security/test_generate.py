@@ -80,11 +80,11 @@ def test_a_script_with_hidden_or_no_words_is_invalid_argument(
 
 
 def test_cv_fields_are_held_to_the_same_rule(harness: Harness) -> None:
-    cv = {"name": "Ada\u202e Lovelace", "title": "engineer", "skills": ["Py\x00thon"]}
+    cv = {"personalInfo": {"name": "Ada\u202e Lovelace"}, "skills": ["Py\x00thon"]}
     answer = harness.call("generateVideo", {"parsedCV": cv}, claims={})
     assert answer.status == 400
     fields = {d["field"] for d in answer.error["details"]}
-    assert fields == {"parsedCV.name", "parsedCV.skills.0"}
+    assert fields == {"parsedCV.personalInfo.name", "parsedCV.skills.0"}
 
 
 def test_a_script_is_stored_in_nfc_and_line_breaks_are_fine(harness: Harness) -> None:
@@ -123,7 +123,7 @@ def test_a_reused_request_id_with_another_script_is_already_exists_naming_the_jo
     assert error["details"] == {"jobId": job_id, "field": "requestId"}
     assert _job(harness, job_id).script == SCRIPT
 
-    options = {"script": SCRIPT, "requestId": "req-000001", "options": {"duration": "long"}}
+    options = {"script": SCRIPT, "requestId": "req-000001", "options": {"duration": "short"}}
     assert harness.call("generateVideo", options, {}).status == 409
 
 

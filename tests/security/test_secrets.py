@@ -66,6 +66,13 @@ def test_a_task_without_the_secret_fails_naming_it_and_runs_nothing(
 # Function -> the secrets it reads, and nothing else.
 EXPECTED = {
     "generateVideo": set(),
+    # Cancelling stops a submitted render at its provider (RunwayML): the API keys only.
+    "cancelVideoJob": {"HEYGEN_API_KEY", "RUNWAYML_API_KEY", "DID_API_KEY"},
+    "retryVideoJob": set(),
+    "getVideoQuota": set(),
+    "generateVideoIntroduction": set(),
+    "regenerateVideoIntroduction": set(),
+    "getVideoStatus": set(),
     "systemDashboard": set(),
     "setCircuitState": set(),
     "dashboard": set(),
@@ -86,6 +93,12 @@ EXPECTED = {
 }
 MODULES = {
     "generateVideo": "generate",
+    "cancelVideoJob": "videos",
+    "retryVideoJob": "videos",
+    "getVideoQuota": "videos",
+    "generateVideoIntroduction": "videos",
+    "regenerateVideoIntroduction": "videos",
+    "getVideoStatus": "videos",
     "systemDashboard": "admin",
     "setCircuitState": "admin",
     "dashboard": "admin",

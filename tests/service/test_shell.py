@@ -51,6 +51,9 @@ class Scripted:
     state: RenderState = RenderState.PROCESSING
     on_submit: Callable[[], None] | None = None
     event: WebhookEvent | None = None
+    cancels: list[str] = field(default_factory=list)
+    can_cancel: bool = True
+    progress: float | None = None
 
     @property
     def provider_id(self) -> str:
@@ -84,7 +87,12 @@ class Scripted:
             provider_job_id=provider_job_id,
             state=self.state,
             video_url="https://cdn.example/v.mp4" if done else None,
+            progress=None if done else self.progress,
         )
+
+    def cancel(self, provider_job_id: str) -> bool:
+        self.cancels.append(provider_job_id)
+        return self.can_cancel
 
     def probe(self) -> ProbeResult:
         if self.fail_probe is not None:
@@ -134,6 +142,10 @@ class World:
 
 @pytest.fixture
 def world() -> World:
+    return make_world()
+
+
+def make_world() -> World:
     db = MemoryDatabase()
     clock = Clock()
     providers = {

@@ -6,8 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from shared.model import (
     AspectRatio,
@@ -20,7 +18,6 @@ from shared.model import (
     VideoOptions,
 )
 from shared.requests import (
-    WORD_BUDGET,
     InvalidRequestError,
     ParsedCV,
     parse_generate_video,
@@ -29,13 +26,12 @@ from shared.requests import (
 
 SCRIPT = "Hello, I build reliable video pipelines for CVPlus."
 CV: dict[str, Any] = {
-    "name": "Ada Lovelace",
-    "title": "engineer",
+    "personalInfo": {"name": "Ada Lovelace", "email": "ada@example.org"},
     "summary": "I design analytical engines. I turn numbers into poetry.",
     "skills": ["Python", "Mathematics", "Leadership"],
     "experience": [
-        {"title": "Lead Engineer", "company": "Babbage Ltd", "startDate": "2019"},
-        {"title": "Analyst", "company": "Royal Society", "startDate": "2015", "endDate": "2019"},
+        {"position": "Lead Engineer", "company": "Babbage Ltd", "startDate": "2019"},
+        {"role": "Analyst", "company": "Royal Society", "startDate": "2015", "endDate": "2019"},
     ],
 }
 
@@ -133,11 +129,15 @@ def test_a_script_is_trimmed() -> None:
             "options.allow_fallback",
             "unknown field",
         ),
-        ({"parsedCV": {**CV, "age": 36}}, "parsedCV.age", "unknown field"),
         (
-            {"parsedCV": {**CV, "experience": [{"title": "CTO", "salary": 1}]}},
-            "parsedCV.experience.0.salary",
-            "unknown field",
+            {"parsedCV": {**CV, "personalInfo": {"name": "Ada", "age": "36"}}},
+            "parsedCV.personalInfo.age",
+            "Input should be a valid integer",
+        ),
+        (
+            {"parsedCV": {**CV, "experience": [{"position": 7}]}},
+            "parsedCV.experience.0.position",
+            "Input should be a valid string",
         ),
         (
             {"parsedCV": {**CV, "skills": ["Python", 3]}},
@@ -164,15 +164,15 @@ def test_every_bad_field_is_reported_together() -> None:
         "script": SCRIPT,
         "requestId": "bad id",
         "options": {"urgency": "asap"},
-        "parsedCV": {"name": "Ada", "hobbies": []},
+        "parsedCV": {"personalInfo": {"name": "Ada", "age": -1}},
     }
-    assert set(_details(data)) == {"requestId", "options.urgency", "parsedCV.hobbies"}
+    assert set(_details(data)) == {"requestId", "options.urgency", "parsedCV.personalInfo.age"}
 
 
 def test_details_never_echo_the_input() -> None:
     """A rejected CV's contents do not travel back in the error (or into logs)."""
     with pytest.raises(InvalidRequestError) as caught:
-        parse_generate_video({"parsedCV": {**CV, "phone": "+44 20 7946 0958"}})
+        parse_generate_video({"parsedCV": {**CV, "summary": "+44 20 7946 0958 \x00"}})
     assert "7946" not in str(caught.value.details)
     assert all(set(d) == {"field", "message"} for d in caught.value.details)
 
@@ -188,86 +188,6 @@ def test_a_parsed_cv_without_script_gets_the_template_script() -> None:
 def test_a_sent_script_wins_over_the_parsed_cv() -> None:
     """Both given: the user's own words are used."""
     assert parse_generate_video({"script": SCRIPT, "parsedCV": CV}).effective_script() == SCRIPT
-
-
-def test_the_template_reads_as_an_introduction() -> None:
-    """Name and title, summary, current then earlier position, skills, closing, in that order."""
-    script = script_from_cv(ParsedCV.model_validate(CV), Duration.MEDIUM)
-    assert script == (
-        "Hello, I'm Ada Lovelace, an engineer. I design analytical engines. "
-        "I turn numbers into poetry. I currently work as Lead Engineer at Babbage Ltd since 2019. "
-        "Before that I was Analyst at Royal Society. "
-        "My key skills include Python, Mathematics and Leadership. "
-        "Thank you for watching; I look forward to connecting."
-    )
-
-
-def test_the_style_changes_the_greeting_and_the_closing() -> None:
-    """Friendly and energetic introductions open and close in their own voice."""
-    cv = ParsedCV.model_validate(CV)
-    friendly = script_from_cv(cv, Duration.MEDIUM, Style.FRIENDLY)
-    energetic = script_from_cv(cv, Duration.MEDIUM, Style.ENERGETIC)
-    assert friendly.startswith("Hi there, I'm Ada Lovelace")
-    assert energetic.startswith("Hey! I'm Ada Lovelace")
-    assert friendly.endswith("I'd love to hear from you!")
-
-
-def _long_cv() -> ParsedCV:
-    summary = " ".join(
-        f"Sentence number {i} tells one more thing about my work." for i in range(60)
-    )
-    return ParsedCV.model_validate(
-        {
-            "name": "Grace Hopper",
-            "title": "rear admiral",
-            "summary": summary,
-            "skills": [f"skill{i}" for i in range(80)],
-            "experience": [{"title": f"Role {i}", "company": f"Org {i}"} for i in range(30)],
-        }
-    )
-
-
-@pytest.mark.parametrize(("duration", "low"), [("short", 60), ("medium", 130), ("long", 200)])
-def test_a_rich_cv_fills_roughly_the_duration_and_never_exceeds_it(duration: str, low: int) -> None:
-    """30/60/90 s -> close to 75/150/225 words, never more."""
-    words = len(script_from_cv(_long_cv(), Duration(duration)).split())
-    assert low <= words <= WORD_BUDGET[Duration(duration)]
-
-
-def test_a_summary_stops_at_its_first_sentence_that_does_not_fit() -> None:
-    """Sentences are kept whole and in order; none is skipped to squeeze a later one in."""
-    script = script_from_cv(_long_cv(), Duration.SHORT)
-    kept = [i for i in range(60) if f"Sentence number {i} " in script]
-    assert kept == list(range(len(kept)))
-    assert kept
-
-
-def test_a_name_longer_than_the_budget_is_cut_not_overflowing() -> None:
-    """Only the opening may be cut, and only when it alone is over budget."""
-    cv = ParsedCV(name=" ".join(["Name"] * 40), title="x")
-    script = script_from_cv(cv, Duration.SHORT)
-    assert len(script.split()) <= WORD_BUDGET[Duration.SHORT]
-
-
-_words = st.text(alphabet="abcdefghij ", min_size=0, max_size=300)
-_cv = st.builds(
-    ParsedCV,
-    name=st.text(alphabet="abc ", max_size=100),
-    title=st.text(alphabet="abc ", max_size=100),
-    summary=st.lists(_words, max_size=20).map(". ".join),
-    skills=st.lists(st.text(alphabet="xyz", min_size=1, max_size=12), max_size=30).map(tuple),
-)
-
-
-@settings(max_examples=200, deadline=None)
-@given(cv=_cv, duration=st.sampled_from(list(Duration)), style=st.sampled_from(list(Style)))
-def test_any_cv_gives_the_same_script_within_budget(
-    cv: ParsedCV, duration: Duration, style: Style
-) -> None:
-    """For any CV: never over budget, and the same input always gives the same script."""
-    script = script_from_cv(cv, duration, style)
-    assert len(script.split()) <= WORD_BUDGET[duration]
-    assert script == script_from_cv(cv.model_copy(deep=True), duration, style)
 
 
 def test_the_request_is_immutable() -> None:

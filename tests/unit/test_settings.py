@@ -57,7 +57,7 @@ def test_an_empty_environment_gives_the_seed_defaults() -> None:
     assert settings.max_retry_attempts == 3
     assert settings.quality_threshold == 8.5
     assert settings.cost_optimization is False
-    assert settings.user_jobs_per_hour == 10
+    assert settings.user_jobs_per_hour == 100
 
 
 def test_every_variable_is_read_with_its_type() -> None:

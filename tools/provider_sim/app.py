@@ -15,7 +15,10 @@ Control API:
 
 from __future__ import annotations
 
+import io
 import json
+import math
+import wave
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,21 @@ from tools.provider_sim import did, heygen, runwayml
 from tools.provider_sim.common import error_response, sim_state
 from tools.provider_sim.faults import PROVIDERS, Fault, FaultSpecError
 from tools.provider_sim.state import InboxEntry, SimState
+
+
+def _tone(seconds: float = 4.0, rate: int = 8000) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(1)
+        out.setframerate(rate)
+        out.writeframes(
+            bytes(
+                128 + int(40 * math.sin(2 * math.pi * 440 * i / rate))
+                for i in range(int(seconds * rate))
+            )
+        )
+    return buffer.getvalue()
 
 
 def create_app(state: SimState) -> Flask:
@@ -143,5 +161,7 @@ def _control_routes(app: Flask) -> None:
             expires = float("-inf")  # presigned URLs only: no expiry, no access
         if sim_state().clock() > expires:
             return Response(b"<Error><Code>AccessDenied</Code></Error>", 403, mimetype="text/xml")
-        mimetype = "image/jpeg" if name.endswith(".jpg") else "video/mp4"
-        return Response(b"\x00\x00\x00\x18ftypmp42", mimetype=mimetype)
+        if name.endswith(".jpg"):
+            return Response(b"\xff\xd8\xff\xe0", mimetype="image/jpeg")
+        # A "video" a browser can play: a few seconds of a tone (WAV), no frames.
+        return Response(_tone(), mimetype="audio/wav")

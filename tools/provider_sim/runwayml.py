@@ -97,6 +97,8 @@ def get_task(task_id: str) -> Response:
     if not render.finished(now):
         progress = (now - render.accepted_at) / max(1e-9, render.ready_at - render.accepted_at)
         task |= {"status": "RUNNING", "progress": round(min(progress, 0.99), 2)}
+    elif render.outcome == "cancelled":
+        task |= {"status": "CANCELLED"}
     elif render.outcome == "failed":
         task |= {"status": "FAILED", "failure": "The generation failed"}
         task["failureCode"] = render.failure_code or "ASSET.INVALID"
@@ -105,6 +107,20 @@ def get_task(task_id: str) -> Response:
         task |= {"status": "SUCCEEDED", "output": [url] if url else []}
         task["duration"] = render.delivered_duration()
     return finish(decision, jsonify(task))
+
+
+@bp.delete("/v1/tasks/<task_id>")
+def delete_task(task_id: str) -> Response:
+    """Cancels a running task, deletes a finished one: 204 either way."""
+    denied = _unauthorized()
+    if denied is not None:
+        return denied
+    decision = request_fault(PROVIDER, "cancel", shape)
+    if decision.response is not None:
+        return decision.response
+    if not sim_state().cancel(PROVIDER, task_id):
+        return finish(decision, error_response(404, {"error": "Task not found"}))
+    return finish(decision, Response(status=204))
 
 
 @bp.get("/v1/organization")

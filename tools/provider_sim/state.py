@@ -87,7 +87,7 @@ class Render:
     callback_url: str | None = None
     callback_id: str | None = None
     user_data: str | None = None
-    outcome: str = "success"  # success | failed | no_url | wrong_duration
+    outcome: str = "success"  # success | failed | no_url | wrong_duration | cancelled
     failure_code: str | None = None
     url_ttl_s: float = 86_400.0
     webhook_faults: list[Fault] = field(default_factory=list)
@@ -236,6 +236,18 @@ class SimState:
         with self.lock:
             since = self.clock() - 86_400.0
             return sum(1 for r in self.renders[provider].values() if r.accepted_at >= since)
+
+    def cancel(self, provider: str, job_id: str) -> bool:
+        """Cancel a running render (it ends now, cancelled); False when there is no such one."""
+        with self.lock:
+            render = self.renders[provider].get(job_id)
+            if render is None:
+                return False
+            if not render.finished(self.clock()):
+                render.outcome = "cancelled"
+                render.ready_at = self.clock()
+            self.counters[provider]["cancels"] += 1
+            return True
 
     def render(self, provider: str, job_id: str) -> Render | None:
         with self.lock:

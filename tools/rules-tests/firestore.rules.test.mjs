@@ -27,6 +27,12 @@ beforeEach(async () => {
     const db = ctx.firestore();
     await setDoc(doc(db, "enhanced_video_jobs/ada-1"), { userId: "ada", status: "queued" });
     await setDoc(doc(db, "enhanced_video_jobs/bob-1"), { userId: "bob", status: "queued" });
+    await setDoc(doc(db, "enhanced_video_jobs_internal/ada-1"), {
+      userId: "ada",
+      selectionReasoning: ["heygen: manual open by ops@example.com: contract dispute"],
+    });
+    await setDoc(doc(db, "jobs/ada-cv"), { userId: "ada", videoStatus: "generating" });
+    await setDoc(doc(db, "jobs/bob-cv"), { userId: "bob", videoStatus: "generating" });
     for (const name of [
       "circuit_breaker_states/heygen",
       "circuit_breaker_states/heygen/buckets/b1",
@@ -45,6 +51,7 @@ beforeEach(async () => {
 const ada = () => env.authenticatedContext("ada").firestore();
 const admin = () => env.authenticatedContext("root", { admin: true }).firestore();
 const SYSTEM = [
+  "enhanced_video_jobs_internal/ada-1",
   "circuit_breaker_states/heygen",
   "circuit_breaker_states/heygen/buckets/b1",
   "circuit_breaker_transitions/t1",
@@ -61,6 +68,21 @@ test("a user reads their own job", async () => {
 
 test("a user cannot read another user's job", async () => {
   await assertFails(getDoc(doc(ada(), "enhanced_video_jobs/bob-1")));
+});
+
+test("a user cannot read the internals of their own job", async () => {
+  await assertSucceeds(getDoc(doc(ada(), "enhanced_video_jobs/ada-1")));
+  await assertFails(getDoc(doc(ada(), "enhanced_video_jobs_internal/ada-1")));
+  await assertFails(getDocs(collection(ada(), "enhanced_video_jobs_internal")));
+  await assertFails(
+    getDocs(query(collection(ada(), "enhanced_video_jobs_internal"), where("userId", "==", "ada"))),
+  );
+});
+
+test("a user reads their own CV job, not another's, and writes none", async () => {
+  await assertSucceeds(getDoc(doc(ada(), "jobs/ada-cv")));
+  await assertFails(getDoc(doc(ada(), "jobs/bob-cv")));
+  await assertFails(setDoc(doc(ada(), "jobs/ada-cv"), { videoStatus: "completed" }));
 });
 
 test("a user lists their own jobs only when the query says so", async () => {

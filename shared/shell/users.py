@@ -1,0 +1,170 @@
+"""What a signed-in user may do with their own video jobs after asking for one: cancel, retry,
+ask what their tier still allows, and the web app's own call shapes, which start from a CV job
+(``jobs/{cvJobId}``, the app's collection) rather than from a script."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from shared import jobs, spend
+from shared import orchestration as orch
+from shared.cv import ParsedCV, script_from_cv
+from shared.jobs import AppCall, Job, JobStatus
+from shared.model import Tier, VideoOptions
+from shared.shell import processing
+from shared.shell.context import Shell
+from shared.stores.base import CV_JOBS, SideWrite
+
+log = logging.getLogger("cvplus")
+
+
+class NotFoundError(Exception):
+    """No such job (or not one the caller may know about)."""
+
+
+class NotOwnerError(Exception):
+    """The job is someone else's."""
+
+
+class WrongStateError(Exception):
+    """The job is not in a state the action applies to (``failed-precondition``)."""
+
+
+def owned_job(shell: Shell, job_id: str, user_id: str) -> Job:
+    job = shell.jobs.get(job_id)
+    if job is None:
+        raise NotFoundError(f"no video job {job_id}")
+    if job.user_id != user_id:
+        raise NotOwnerError(f"video job {job_id} is not yours")
+    return job
+
+
+def cancel(shell: Shell, *, job_id: str, user_id: str) -> tuple[Job, bool]:
+    """Cancel the caller's job: it is ``cancelled`` at once, and a render already submitted is
+    cancelled at its provider where the provider can (RunwayML); a later webhook or poll
+    changes nothing (a terminal job never changes). Returns the job and whether the provider
+    stopped the render. Idempotent: a cancelled job is answered as it is."""
+    job = owned_job(shell, job_id, user_id)
+    if job.status is JobStatus.CANCELLED:
+        return job, False
+    if job.terminal:
+        raise WrongStateError(f"video job {job_id} is already {job.status.value}")
+    now = shell.clock()
+
+    def change(stored: Job) -> tuple[None, Job | None, tuple[SideWrite, ...]]:
+        if stored.terminal:
+            return None, None, ()
+        cancelled = jobs.cancel(stored, now=now)
+        return None, cancelled, orch.recovery_side(cancelled)
+
+    _, stored = shell.jobs.transact(job_id, change, now=now)
+    if stored is None:
+        raise NotFoundError(f"no video job {job_id}")
+    if stored.status is not JobStatus.CANCELLED:
+        raise WrongStateError(f"video job {job_id} is already {stored.status.value}")
+    return stored, shell.stop_render(stored)
+
+
+def retry(shell: Shell, *, job_id: str, user_id: str) -> tuple[Job, bool]:
+    """Run the caller's failed or cancelled job again, as a new job that keeps its history
+    (``retryOf`` names the old one) and counts against the tier's limits. Idempotent: a
+    second call for the same job answers the same retry (True: already there)."""
+    job = owned_job(shell, job_id, user_id)
+    if job.status not in jobs.RETRYABLE:
+        raise WrongStateError(
+            f"video job {job_id} is {job.status.value}; only a failed or cancelled job is retried"
+        )
+    new_id = jobs.retry_id(job)
+    existing = shell.jobs.get(new_id)
+    if existing is not None:
+        return existing, True
+    now = shell.clock()
+    if shell.daily_spend_cap_usd is not None:  # SpendCapReachedError past today's cap
+        spend.check(shell.spend_today(now), cap_usd=shell.daily_spend_cap_usd, now=now)
+    again = jobs.again(
+        job,
+        job_id=new_id,
+        now=now,
+        deadline_at=now + orch.JOB_TIMEOUT_S,
+        budget=shell.max_attempts,
+    )
+    # Counted against the tier's limits in the same write (QuotaExceededError past them).
+    limit = processing.counter(shell, user_id, job.tier, now)
+    stored, created = shell.jobs.create(again, counter=limit)
+    log.info("job %s: retried as %s", job_id, new_id)
+    return stored, not created
+
+
+# ---------------------------------------------------------------------------------------------
+# The web app's call shapes: a CV job id, whose parsedData is the CV.
+
+
+class NoCvError(Exception):
+    """The CV job holds no parsed CV (yet), or one too thin to introduce anyone."""
+
+
+def cv_job(shell: Shell, cv_job_id: str, user_id: str) -> dict[str, Any]:
+    """The app's ``jobs/{cvJobId}`` document, checked to be the caller's."""
+    doc = shell.docs.get(CV_JOBS, cv_job_id)
+    if doc is None:
+        raise NotFoundError(f"no CV job {cv_job_id}")
+    if doc.get("userId") != user_id:
+        raise NotOwnerError(f"CV job {cv_job_id} is not yours")
+    return doc
+
+
+def introduce(
+    shell: Shell,
+    *,
+    cv_job_id: str,
+    user_id: str,
+    cv: ParsedCV | None,
+    script: str | None,
+    options: VideoOptions,
+    tier: Tier,
+    call: AppCall,
+) -> tuple[Job, bool]:
+    """A video job for the app's CV job: from ``script`` when given (regenerate with a custom
+    script), else written from ``cv``. The CV job mirrors it from then on."""
+    if script is None:
+        if cv is None:
+            raise NoCvError("CV data not found")
+        script = script_from_cv(cv, options.duration, options.style)
+        if len(script.split()) < 5:
+            raise NoCvError("the parsed CV holds too little to write an introduction from")
+    return processing.create_job(
+        shell,
+        user_id=user_id,
+        script=script,
+        options=options,
+        tier=tier,
+        cv_job_id=cv_job_id,
+        app_call=call,
+    )
+
+
+def video_status(shell: Shell, *, cv_job_id: str, user_id: str) -> dict[str, Any]:
+    """getVideoStatus, as the app reads it: from its CV job's mirrored fields."""
+    doc = cv_job(shell, cv_job_id, user_id)
+    intro = (doc.get("enhancedFeatures") or {}).get("videoIntroduction") or {}
+    return {
+        "status": doc.get("videoStatus") or "not-started",
+        "video": doc.get("video"),
+        "error": doc.get("videoError"),
+        "progress": intro.get("progress"),
+        "currentStep": intro.get("currentStep"),
+        "videoJobId": intro.get("videoJobId"),
+    }
+
+
+__all__ = [
+    "NoCvError",
+    "NotFoundError",
+    "NotOwnerError",
+    "WrongStateError",
+    "cancel",
+    "introduce",
+    "retry",
+    "video_status",
+]
