@@ -151,7 +151,7 @@ class Shell:
                     side=effects.side,
                     release=orch.settled(job, now),
                 )
-            except (stores.TerminalJobError, stores.LeaseLostError) as exc:
+            except (stores.TerminalJobError, stores.LeaseLostError, stores.JobChangedError) as exc:
                 log.warning("job %s: not saved (%s); keeping the stored job", job.job_id, exc)
                 stored = self.jobs.get(job.job_id)
                 if (

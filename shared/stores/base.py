@@ -58,6 +58,11 @@ class LeaseLostError(StoreError):
     """Another worker holds (or took over) the job's lease."""
 
 
+class JobChangedError(StoreError):
+    """The job changed since the lease holder last wrote it (a webhook decided meanwhile): the
+    holder's write would undo that decision, so it is refused; read the job and decide again."""
+
+
 # SideWrite.expect's default: written whatever version the document is at.
 UNCONDITIONAL: Any = type("Unconditional", (), {"__repr__": lambda self: "UNCONDITIONAL"})()
 

@@ -20,6 +20,7 @@ from shared.stores.base import (
     TRANSITIONS,
     Counter,
     DocumentStore,
+    JobChangedError,
     JobNotFoundError,
     Lease,
     LeaseLostError,
@@ -218,6 +219,8 @@ class SeamJobStore:
                 raise JobNotFoundError(job.job_id)
             stored = codec.job_from_doc(doc)
             check_change(stored, job, lease_from_doc(doc), owner=owner, now=now)
+            if held is not None and codec.job_to_doc(stored) != codec.job_to_doc(held.job):
+                raise JobChangedError(f"job {job.job_id} changed since {owner} last wrote it")
             kept = None if release else lease_from_doc(doc)
             data = {**codec.job_to_doc(job), "lease": lease_to_doc(kept) if kept else None}
             return kept, data, (*side, *codec.derived_side(stored, job))

@@ -379,6 +379,29 @@ def test_a_holder_saving_after_a_webhook_finished_the_job_is_refused(world: Worl
     assert worker.get(job.job_id) == done
 
 
+def test_a_holders_save_never_undoes_a_webhooks_failover(world: World) -> None:
+    """A failure webhook that beats the holder's save of the render id moves the job on (a
+    failover); the holder's save is then refused (JobChangedError) instead of overwriting the
+    failover, which left the user waiting for the next poll."""
+    worker, webhook = world.new_jobs(), world.new_jobs()
+    job, _ = worker.create(new_job())
+    worker.claim(job.job_id, owner="a", now=NOW, lease_s=60, seen=world.seen(job.job_id))
+    attempt = jobs.begin_attempt(
+        job, provider_id="heygen", options=job.options, degradations=(), reasoning=(), now=NOW + 1
+    )
+    worker.save(attempt, owner="a", now=NOW + 1, release=False)  # checkpoint
+    failed = jobs.record_failure(attempt, category="processing_error", message="m", now=NOW + 2)
+    moved = jobs.retry_later(failed, at=NOW + 2, prefer=None, exclude="heygen", now=NOW + 2)
+    webhook.transact(job.job_id, lambda _stored: (None, moved, ()), now=NOW + 2)
+    follow_up = jobs.submitted(attempt, provider_job_id="v1", follow_up_at=NOW + 60, now=NOW + 3)
+    with pytest.raises(base.JobChangedError):
+        worker.save(follow_up, owner="a", now=NOW + 3)
+    stored = worker.get(job.job_id)
+    assert stored is not None
+    assert "heygen" in stored.excluded
+    assert stored.provider_job_id is None
+
+
 def test_due_finds_jobs_whose_next_action_has_passed(world: World) -> None:
     """The health check's query: due and not terminal, nothing else."""
     store = world.new_jobs()
