@@ -19,6 +19,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from shared.breaker import Admission, BreakerPolicy, CircuitState, Outcome
 from shared.errors import ErrorCategory
@@ -46,9 +47,8 @@ def _worker(
     idx: int,
     host: str,
     provider: str,
-    start: float,
-    fail_at: float,
-    end: float,
+    times: Any,  # a shared array: start, fail_at, end (set by the parent once all are ready)
+    ready: Any,  # a shared semaphore each worker releases once connected
     out: mp.Queue[WorkerReport],
 ) -> None:
     os.environ["FIRESTORE_EMULATOR_HOST"] = host
@@ -62,6 +62,11 @@ def _worker(
     client = firestore.Client(project=PROJECT, credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
     backend = FirestoreBreakerBackend(client, usage)
     breaker = SharedBreaker(backend, policies={provider: POLICY})
+    breaker.state(provider, now=time.time(), fresh=True)  # the first call opens the channel
+    ready.release()
+    while times[0] == 0.0:
+        time.sleep(0.005)
+    start, fail_at, end = times[0], times[1], times[2]
     outcomes = failures = rejected = errors = 0
     last_call = 0.0
     while time.time() < start:
@@ -112,14 +117,21 @@ def run(workers: int, seconds: float, fail_after: float) -> tuple[str, list[tupl
     with FirestoreEmulator() as server:
         ctx = mp.get_context("spawn")
         out: mp.Queue[WorkerReport] = ctx.Queue()
-        start = time.time() + 3.0  # time for the workers to import and connect
-        fail_at, end = start + fail_after, start + seconds
+        times = ctx.Array("d", 3, lock=False)
+        ready = ctx.Semaphore(0)
         procs = [
-            ctx.Process(target=_worker, args=(i, server.host, provider, start, fail_at, end, out))
+            ctx.Process(target=_worker, args=(i, server.host, provider, times, ready, out))
             for i in range(workers)
         ]
         for p in procs:
             p.start()
+        for _ in procs:  # every worker imported, connected and read the state once
+            if not ready.acquire(timeout=120):
+                raise RuntimeError("a worker did not get ready in 120 s")
+        start = time.time() + 0.2
+        fail_at, end = start + fail_after, start + seconds
+        times[1], times[2] = fail_at, end
+        times[0] = start  # last: the workers start when they see it
         reports = sorted((out.get(timeout=seconds + 60) for _ in procs), key=lambda r: r.worker)
         for p in procs:
             p.join(timeout=10)
