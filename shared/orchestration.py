@@ -199,18 +199,7 @@ def adopted(
         result=result,
         now=now,
     )
-    side = metric(
-        done,
-        Operation.GENERATION,
-        success=True,
-        took=now - started(job),
-        now=now,
-        setup=setup,
-        quality=DELIVERED_QUALITY,
-    )
-    return Effects(
-        job=done, side=(*side, *recovery_side(done)), note="completed by an earlier render"
-    )
+    return completed(job, done, now, setup, note="completed by an earlier render")
 
 
 def started(job: Job) -> float:
@@ -444,7 +433,12 @@ def completion(job: Job, result: VideoResult, *, now: float, setup: Setup) -> Ef
     """A render finished and passed the quality check: the one place a job completes, for a
     status poll and a webhook alike. The generation's metric is billed; the recovery log
     closes the job's failures, if it had any."""
-    done = jobs.complete(job, result=result, now=now)
+    return completed(job, jobs.complete(job, result=result, now=now), now, setup)
+
+
+def completed(job: Job, done: Job, now: float, setup: Setup, *, note: str = "completed") -> Effects:
+    """The Effects of ``job`` becoming ``done`` (completed): its billed generation metric and
+    the recovery log of its failures."""
     side = metric(
         done,
         Operation.GENERATION,
@@ -454,7 +448,7 @@ def completion(job: Job, result: VideoResult, *, now: float, setup: Setup) -> Ef
         setup=setup,
         quality=DELIVERED_QUALITY,
     )
-    return Effects(job=done, side=(*side, *recovery_side(done)), note="completed")
+    return Effects(job=done, side=(*side, *recovery_side(done)), note=note)
 
 
 def notice(
