@@ -18,6 +18,7 @@ from shared.providers import from_settings as providers_from_settings
 from shared.scoring import BusinessRules
 from shared.service import Service
 from shared.settings import Settings
+from shared.storage import CloudStorageVault
 from shared.stores.breakers import SharedBreaker
 from shared.stores.firestore import (
     FirestoreBreakerBackend,
@@ -147,7 +148,25 @@ def build(config: Settings, env: Mapping[str, str]) -> Service:
         user_jobs_per_hour=config.user_jobs_per_hour,
         daily_spend_cap_usd=config.daily_spend_cap_usd,
         webhook_wait_s=config.webhook_wait_s,
+        vault=vault(config, env),
     )
+
+
+def vault(config: Settings, env: Mapping[str, str]) -> CloudStorageVault:
+    """Where finished videos are copied: the bucket of ``CVPLUS_VIDEO_BUCKET``, else the
+    project's default Firebase bucket; on the storage emulator when ``STORAGE_EMULATOR_HOST``
+    is set (google-cloud-storage then talks to it without credentials)."""
+    from google.cloud.storage import Client
+
+    project = project_id(env)
+    bucket = config.video_bucket or f"{project}.firebasestorage.app"
+    if config.storage_emulator_host:
+        from google.auth.credentials import AnonymousCredentials
+
+        client = Client(project=project, credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
+    else:
+        client = Client(project=project)
+    return CloudStorageVault(client, bucket, emulator_host=config.storage_emulator_host)
 
 
 def _override(policy: br.BreakerPolicy, config: Settings) -> br.BreakerPolicy:

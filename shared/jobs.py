@@ -63,9 +63,14 @@ class JobError:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VideoResult:
+    """The finished video. With a bucket (the deployment), ``video_url`` plays our copy and
+    ``storage_path`` names it (``gs://bucket/name``); the provider's own URL expires."""
+
     video_url: str
     thumbnail_url: str | None = None
     duration_s: float | None = None
+    storage_path: str | None = None
+    thumbnail_path: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -12,7 +12,8 @@ the same functions in virtual time, so its figures measure this code.
     begin(job, choice, now)                 -> the checkpointed job before the submit
     accepted / failed                       -> Effects after a submit
     still_rendering / render_lost / poll_again -> after a status poll
-    completion                              -> Effects of a finished render (poll and webhook)
+    completion                              -> Effects of a finished render, its video kept
+    undelivered                             -> Effects of a finished render we could not copy
     notice                                  -> Effects of a verified webhook, or None (stale)
     probed                                  -> Effects of a health probe
 """
@@ -62,6 +63,9 @@ class Setup:
     tracking_enabled: bool = True
     webhook_base_url: str | None = None  # None: no webhooks, completion by polling
     webhook_wait_s: float | None = None  # None: WEBHOOK_GRACE typical renders
+    # The shell copies finished videos into Cloud Storage (the deployment): a webhook's success
+    # then only brings the poll forward, and the process loop copies, then completes.
+    keeps_videos: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -451,6 +455,35 @@ def completed(job: Job, done: Job, now: float, setup: Setup, *, note: str = "com
     return Effects(job=done, side=(*side, *recovery_side(done)), note=note)
 
 
+def undelivered(job: Job, message: str, *, expired: bool, now: float, setup: Setup) -> Effects:
+    """A render finished but its video could not be copied into our bucket (the shell already
+    asked the provider once for a fresh URL). ``expired``: the provider's URL no longer
+    answers, so the job fails with ``video_expired`` rather than keep a dead link; the
+    provider delivered, so the generation is billed. Otherwise (the network, our bucket) the
+    render is fine: look again later, until the job's deadline."""
+    if expired:
+        side = metric(
+            job, Operation.GENERATION, success=True, took=now - started(job), now=now, setup=setup
+        )
+        failed_job = jobs.fail(
+            job,
+            error=JobError(
+                code="video_expired",
+                message=f"the video was made but could not be kept: {message}",
+                retryable=True,
+            ),
+            now=now,
+        )
+        return Effects(job=failed_job, side=(*side, *recovery_side(failed_job)), note=message)
+    later = jobs.submitted(
+        job, provider_job_id=job.provider_job_id or "", follow_up_at=now + POLL_RETRY_S, now=now
+    )
+    return _next(
+        Effects(job=later, note=f"video copy failed ({message}); trying again"),
+        "video copy failed",
+    )
+
+
 def notice(
     job: Job,
     *,
@@ -477,6 +510,11 @@ def notice(
             result = VideoResult(video_url=video_url or "")
             return adopted(job, attempt, provider_id, provider_job_id, result, now, setup)
         return None
+    if failure is None and setup.keeps_videos:
+        # The process loop copies the video, with a fresh URL from a status poll: a webhook is
+        # answered fast, and the URL it brought may be old (a late delivery).
+        job = jobs.submitted(job, provider_job_id=provider_job_id, follow_up_at=now, now=now)
+        return _next(Effects(job=job, note="render done; fetching the video"), "fetch the video")
     job = jobs.submitted(
         job, provider_job_id=provider_job_id, follow_up_at=job.next_action_at or now, now=now
     )

@@ -35,6 +35,7 @@ INTERNAL_SECRET_MIN_BYTES: Final = 32
 REQUIRED_SECRETS: Final = frozenset({INTERNAL_SECRET})
 # Plain http is allowed only where no key can leave the machine (simulators, emulators).
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
 _QUEUE = re.compile(r"projects/[^/\s]+/locations/[^/\s]+/queues/[^/\s]+")
 
 
@@ -145,6 +146,11 @@ class Settings:
     tasks_emulator_host: str | None = None
     tasks_service_account: str | None = None
     functions_base_url: str | None = None
+    # Cloud Storage: the bucket finished videos are copied into (None: the project's default
+    # Firebase bucket, <project>.firebasestorage.app), and the storage emulator's URL (local
+    # stack; google-cloud-storage reads the same variable).
+    video_bucket: str | None = None
+    storage_emulator_host: str | None = None
     # Running in the Functions emulator (FUNCTIONS_EMULATOR=true): required secrets may be unset.
     emulator: bool = False
 
@@ -208,6 +214,8 @@ class Settings:
             tasks_emulator_host=read("CVPLUS_TASKS_EMULATOR_HOST", _host_port, None),
             tasks_service_account=read("CVPLUS_TASKS_SERVICE_ACCOUNT", _email, None),
             functions_base_url=read("CVPLUS_FUNCTIONS_BASE_URL", _base_url, None),
+            video_bucket=read("CVPLUS_VIDEO_BUCKET", _bucket, None),
+            storage_emulator_host=read("STORAGE_EMULATOR_HOST", _base_url, None),
             emulator=read("FUNCTIONS_EMULATOR", _boolean, False),
         )
         if read.problems:
@@ -332,6 +340,18 @@ def _url(raw: str) -> str:
 def _queue(raw: str) -> str:
     if not _QUEUE.fullmatch(raw):
         raise _BadValueError("not a queue name (projects/P/locations/L/queues/Q)")
+    return raw
+
+
+def _bucket(raw: str) -> str:
+    """A Cloud Storage bucket name (its naming rules, without the gs:// prefix)."""
+    if raw.startswith("gs://"):
+        raise _BadValueError("the bucket's name, without gs://")
+    if not _BUCKET.fullmatch(raw) or ".." in raw or any(len(p) > 63 for p in raw.split(".")):
+        raise _BadValueError(
+            "not a bucket name (3-222 of a-z 0-9 . _ -, starting and ending with a letter or "
+            "digit, dot-separated parts of at most 63)"
+        )
     return raw
 
 

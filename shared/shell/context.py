@@ -18,6 +18,7 @@ from shared.errors import ProviderError
 from shared.jobs import Job, JobStatus
 from shared.providers.base import VideoProvider
 from shared.scoring import BusinessRules, Candidate, ProviderStats
+from shared.storage import Vault
 from shared.stores import base as stores
 from shared.stores.base import BreakerStore, DocumentStore, JobStore
 from shared.stores.codec import stats_from_doc
@@ -65,6 +66,9 @@ class Shell:
     user_jobs_per_hour: int = 100
     daily_spend_cap_usd: float | None = None
     webhook_wait_s: float | None = None
+    # Where finished videos are copied (Cloud Storage in the deployment). None keeps the
+    # provider's expiring URL: only tests and benchmarks that do not follow videos run so.
+    vault: Vault | None = None
     clock: Callable[[], float] = time.time
     rand: Callable[[], float] = random.random
     instance_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
@@ -95,6 +99,7 @@ class Shell:
             tracking_enabled=self.tracking_enabled,
             webhook_base_url=self.webhook_base_url,
             webhook_wait_s=self.webhook_wait_s,
+            keeps_videos=self.vault is not None,
         )
 
     def candidates(self, now: float) -> list[Candidate]:

@@ -12,9 +12,10 @@ from shared import orchestration as orch
 from shared.errors import ProviderError
 from shared.jobs import Job, VideoResult
 from shared.model import Tier, VideoOptions
-from shared.providers.base import RenderState, SubmitRequest
+from shared.providers.base import RenderState, RenderStatus, SubmitRequest
 from shared.scoring import Scored
 from shared.shell.context import Shell
+from shared.storage import DeliveryError, Kept, Vault, thumbnail_name, video_name
 from shared.stores import base as stores
 from shared.stores.base import QUOTAS, Counter
 from shared.tokens import webhook_token, with_attempt
@@ -227,12 +228,71 @@ def _follow_up(shell: Shell, job: Job, now: float) -> Job:
             job, took=took, now=now, setup=setup, progress=status.progress
         )
         return _write(shell, effects, now)
+    if shell.vault is None:
+        result = VideoResult(
+            video_url=status.video_url or "",
+            thumbnail_url=status.thumbnail_url,
+            duration_s=status.duration_s,
+        )
+        return _write(shell, orch.completion(job, result, now=now, setup=setup), now)
+    return _deliver(shell, shell.vault, job, status, now)
+
+
+def _deliver(shell: Shell, vault: Vault, job: Job, status: RenderStatus, now: float) -> Job:
+    """Copy the finished video (and its thumbnail) into our bucket, then complete the job. A
+    provider URL that expired gets one more status poll for a fresh URL; what still cannot be
+    copied is `orchestration.undelivered`'s to decide. Never a provider URL as the result."""
+    setup = shell.setup
+    try:
+        kept = vault.keep(status.video_url or "", video_name(job.user_id, job.job_id))
+    except DeliveryError as first:
+        log.warning("job %s: copying the video failed: %s", job.job_id, first)
+        fresh = _fresh_status(shell, job) if first.expired else None
+        error: DeliveryError | None = first
+        if fresh is not None and fresh.video_url and fresh.video_url != status.video_url:
+            status = fresh
+            try:
+                kept = vault.keep(status.video_url or "", video_name(job.user_id, job.job_id))
+                error = None
+            except DeliveryError as second:
+                error = second
+        if error is not None:
+            effects = orch.undelivered(job, str(error), expired=error.expired, now=now, setup=setup)
+            return _write(shell, effects, now)
+    thumbnail = _thumbnail(vault, job, status)
     result = VideoResult(
-        video_url=status.video_url or "",
-        thumbnail_url=status.thumbnail_url,
+        video_url=kept.url,
+        thumbnail_url=thumbnail.url if thumbnail else None,
         duration_s=status.duration_s,
+        storage_path=kept.path,
+        thumbnail_path=thumbnail.path if thumbnail else None,
     )
-    return _write(shell, orch.completion(job, result, now=now, setup=setup), now)
+    return _write(shell, orch.completion(job, result, now=shell.clock(), setup=setup), now)
+
+
+def _fresh_status(shell: Shell, job: Job) -> RenderStatus | None:
+    """The render's status once more, for a fresh video URL (presigned URLs are handed out
+    anew on each answer); None when the provider does not say it is done."""
+    try:
+        status = shell.providers[job.provider_id or ""].status(
+            job.provider_job_id or "", expected_duration_s=job.options.duration.seconds
+        )
+    except ProviderError as error:
+        log.warning("job %s: asking for a fresh video URL failed: %s", job.job_id, error)
+        return None
+    return status if status.state is RenderState.COMPLETED else None
+
+
+def _thumbnail(vault: Vault, job: Job, status: RenderStatus) -> Kept | None:
+    """The thumbnail, copied when there is one; a thumbnail we cannot copy is left out (never
+    a link that will die)."""
+    if not status.thumbnail_url:
+        return None
+    try:
+        return vault.keep(status.thumbnail_url, thumbnail_name(job.user_id, job.job_id))
+    except DeliveryError as error:
+        log.warning("job %s: copying the thumbnail failed: %s", job.job_id, error)
+        return None
 
 
 def _failed(

@@ -112,6 +112,8 @@ def job_to_doc(job: Job) -> Doc:
         "videoUrl": result.video_url if result else None,
         "thumbnailUrl": result.thumbnail_url if result else None,
         "durationSeconds": result.duration_s if result else None,
+        "storagePath": result.storage_path if result else None,
+        "thumbnailStoragePath": result.thumbnail_path if result else None,
         "error": (
             {
                 "code": job.error.code,
@@ -220,6 +222,8 @@ def job_from_doc(d: Mapping[str, Any], internal: Mapping[str, Any] | None = None
                 video_url=url,
                 thumbnail_url=d.get("thumbnailUrl"),
                 duration_s=_opt_float(d.get("durationSeconds")),
+                storage_path=d.get("storagePath"),
+                thumbnail_path=d.get("thumbnailStoragePath"),
             )
             if url
             else None

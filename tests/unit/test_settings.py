@@ -30,7 +30,15 @@ FULL_ENV = {
     "QUALITY_THRESHOLD": "7.25",
     "COST_OPTIMIZATION": "TRUE",
     "USER_JOBS_PER_HOUR": "25",
+    "CVPLUS_VIDEO_BUCKET": "cvplus-videos.example.test",
+    "STORAGE_EMULATOR_HOST": "http://127.0.0.1:9199/",
 }
+
+
+_BUCKET_RULES = (
+    "not a bucket name (3-222 of a-z 0-9 . _ -, starting and ending with a letter or digit, "
+    "dot-separated parts of at most 63)"
+)
 
 
 def _problems(env: dict[str, str]) -> dict[str, str]:
@@ -86,6 +94,8 @@ def test_every_variable_is_read_with_its_type() -> None:
     assert settings.quality_threshold == 7.25
     assert settings.cost_optimization is True
     assert settings.user_jobs_per_hour == 25
+    assert settings.video_bucket == "cvplus-videos.example.test"
+    assert settings.storage_emulator_host == "http://127.0.0.1:9199"
 
 
 def test_the_settings_are_frozen() -> None:
@@ -121,6 +131,11 @@ def test_a_blank_variable_takes_its_default(blank: str) -> None:
         ("CVPLUS_TASKS_SERVICE_ACCOUNT", "tasks", "not a service account email"),
         ("CVPLUS_FUNCTIONS_BASE_URL", "functions", "not an http(s) URL with a host"),
         ("HEYGEN_VOICE_ID", "my voice", "an id takes no spaces"),
+        ("CVPLUS_VIDEO_BUCKET", "gs://videos", "the bucket's name, without gs://"),
+        ("CVPLUS_VIDEO_BUCKET", "Videos", _BUCKET_RULES),
+        ("CVPLUS_VIDEO_BUCKET", "ab", _BUCKET_RULES),
+        ("CVPLUS_VIDEO_BUCKET", "a..b", _BUCKET_RULES),
+        ("STORAGE_EMULATOR_HOST", "127.0.0.1:9199", "not an http(s) URL with a host"),
         (
             "DID_SOURCE_URL_PORTRAIT",
             "http://img.test/p.jpg",

@@ -85,6 +85,16 @@ def configure(state: SimState, spec: dict[str, Any]) -> None:
             config.daily_cap = None if spec["daily_cap"] is None else int(spec["daily_cap"])
 
 
+def file_bytes(provider: str, name: str) -> bytes:
+    """What a file URL serves: a thumbnail's JPEG header, or for a video a few seconds of a tone
+    (WAV: a browser plays it; no frames)."""
+    return b"\xff\xd8\xff\xe0" if name.endswith(".jpg") else _tone()
+
+
+def _file_type(name: str) -> str:
+    return "image/jpeg" if name.endswith(".jpg") else "audio/wav"
+
+
 def _control_routes(app: Flask) -> None:
     @app.get("/_control/health")
     def health() -> Response:
@@ -161,7 +171,4 @@ def _control_routes(app: Flask) -> None:
             expires = float("-inf")  # presigned URLs only: no expiry, no access
         if sim_state().clock() > expires:
             return Response(b"<Error><Code>AccessDenied</Code></Error>", 403, mimetype="text/xml")
-        if name.endswith(".jpg"):
-            return Response(b"\xff\xd8\xff\xe0", mimetype="image/jpeg")
-        # A "video" a browser can play: a few seconds of a tone (WAV), no frames.
-        return Response(_tone(), mimetype="audio/wav")
+        return Response(file_bytes(provider, name), mimetype=_file_type(name))
