@@ -1,5 +1,6 @@
 """The graceful-degradation ladder (DESIGN section 7): what a job may give up, in order, so that
-some provider can still make its video. Every step taken is recorded; none is silent."""
+some provider can still make its video. Every step taken is recorded; none is silent. Its last
+rung, a 10 s silent clip, is what RunwayML can make when neither HeyGen nor D-ID can."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ class Degradation(StrEnum):
     PREMIUM_TO_STANDARD = "quality premium -> standard"
     DROP_CUSTOM_AVATAR = "custom avatar dropped"
     DROP_VOICE = "voice and lip-sync dropped"
+    SHORT_TO_CLIP = "duration short -> 10 s clip of the presenter image, no voice (last resort)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +27,7 @@ class _Rung:
     step: Degradation
     applies: Callable[[VideoOptions], bool]
     apply: Callable[[VideoOptions], VideoOptions]
+    last_resort: bool = False  # only to fit a provider that can make nothing more (`fit`)
 
 
 _SPOKEN = frozenset({Feature.VOICE, Feature.LIP_SYNC})
@@ -60,13 +63,25 @@ LADDER: tuple[_Rung, ...] = (
         lambda o: bool(o.features & _SPOKEN),
         lambda o: replace(o, features=o.features - _SPOKEN),
     ),
+    # The last resort: a silent 10 s clip animated from the presenter's image, which is all
+    # RunwayML makes. Only `fit` takes it (a provider that cannot do more), never recovery's
+    # `next_step`; scoring ranks every degraded candidate after every undegraded one, so it is
+    # chosen only when no provider can make the spoken video, and never for a job that does
+    # not allow fallback.
+    _Rung(
+        Degradation.SHORT_TO_CLIP,
+        lambda o: o.duration is Duration.SHORT,
+        lambda o: replace(o, duration=Duration.CLIP),
+        last_resort=True,
+    ),
 )
 
 
 def next_step(options: VideoOptions) -> tuple[VideoOptions, Degradation] | None:
-    """The first rung of the ladder that still lowers ``options``; None at the bottom."""
+    """The first rung of the ladder that still lowers ``options``; None at the bottom (the
+    last resort is `fit`'s only)."""
     for rung in LADDER:
-        if rung.applies(options):
+        if not rung.last_resort and rung.applies(options):
             return rung.apply(options), rung.step
     return None
 

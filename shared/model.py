@@ -8,6 +8,7 @@ from enum import StrEnum
 
 
 class Duration(StrEnum):
+    CLIP = "clip"  # the last resort of the degradation ladder; never asked for
     SHORT = "short"
     MEDIUM = "medium"
     LONG = "long"
@@ -17,7 +18,7 @@ class Duration(StrEnum):
         return _SECONDS[self]
 
 
-_SECONDS = {Duration.SHORT: 30, Duration.MEDIUM: 60, Duration.LONG: 90}
+_SECONDS = {Duration.CLIP: 10, Duration.SHORT: 30, Duration.MEDIUM: 60, Duration.LONG: 90}
 
 
 class Style(StrEnum):

@@ -53,7 +53,7 @@ def test_the_ladder_is_walked_in_the_documented_order() -> None:
         D.DROP_CUSTOM_AVATAR,
         D.DROP_VOICE,
     ]
-    assert [r.step for r in LADDER] == steps
+    assert [r.step for r in LADDER] == [*steps, D.SHORT_TO_CLIP]  # the last resort: fit's only
     assert options == VideoOptions(
         duration=Duration.SHORT,
         resolution=Resolution.P720,
@@ -120,8 +120,31 @@ def test_fit_takes_only_the_rungs_the_provider_needs(
 
 
 def test_fit_is_none_when_no_rung_helps() -> None:
-    """A provider whose shortest video is too long for even a short one cannot be fitted."""
-    assert fit(RICHEST, caps(max_duration_s=10)) is None
+    """A provider whose longest video is shorter than even the 10 s clip cannot be fitted."""
+    assert fit(RICHEST, caps(max_duration_s=5)) is None
+
+
+def test_the_last_resort_fits_a_silent_clip_provider_and_only_it() -> None:
+    """RunwayML's capabilities (10 s, no voice, 720p): every rung it needs, the clip last."""
+    clip_only = caps(
+        max_duration_s=10, features=frozenset(), resolutions=frozenset({Resolution.P720})
+    )
+    fitted = fit(VideoOptions(), clip_only)
+    assert fitted is not None
+    options, steps = fitted
+    assert steps == (
+        D.DURATION_MEDIUM_TO_SHORT,
+        D.RESOLUTION_1080P_TO_720P,
+        D.DROP_VOICE,
+        D.SHORT_TO_CLIP,
+    )
+    assert options.duration is Duration.CLIP
+    assert options.duration.seconds == 10
+    assert options.features == frozenset()
+    assert fit(VideoOptions(), caps(max_duration_s=30)) == (
+        VideoOptions(duration=Duration.SHORT),
+        (D.DURATION_MEDIUM_TO_SHORT,),
+    )
 
 
 def test_fit_is_none_when_an_aspect_ratio_is_missing() -> None:

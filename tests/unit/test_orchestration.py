@@ -291,6 +291,64 @@ def test_a_webhook_for_the_current_render_completes_the_job() -> None:
     assert effects.job.result == RESULT
 
 
+def test_with_videos_kept_a_webhook_only_brings_the_copying_poll_forward() -> None:
+    """The process loop copies the video with a fresh URL: the webhook completes nothing, the
+    job is due now and a task is asked for now."""
+    keeping = replace(SETUP, keeps_videos=True)
+    job = replace(rendering(), next_action_at=NOW + 300)
+    effects = orch.notice(
+        job,
+        provider_id="heygen",
+        provider_job_id="r-1",
+        failure=None,
+        video_url=RESULT.video_url,
+        candidates=(),
+        now=NOW + 30,
+        rand=0.5,
+        setup=keeping,
+    )
+    assert effects is not None
+    assert effects.job is not None
+    assert effects.job.status is JobStatus.PROCESSING
+    assert effects.job.result is None
+    assert effects.job.next_action_at == NOW + 30
+    assert effects.schedule == orch.Schedule(NOW + 30, "fetch the video")
+    assert effects.side == ()
+    assert orch.next_step(effects.job, NOW + 30) is orch.Next.POLL
+
+
+def test_a_video_whose_url_expired_before_the_copy_fails_the_job_clearly() -> None:
+    """Never a dead link as the result: video_expired, the generation billed (it was made),
+    the recovery log closed."""
+    job = rendering()
+    effects = orch.undelivered(
+        job, "the provider's URL answered 403", expired=True, now=NOW + 60, setup=SETUP
+    )
+    assert effects.job is not None
+    assert effects.job.status is JobStatus.FAILED
+    assert effects.job.result is None
+    assert effects.job.error is not None
+    assert effects.job.error.code == "video_expired"
+    assert "403" in effects.job.error.message
+    [metric] = metrics(effects)
+    assert metric["success"] is True
+    assert metric["cost"] == heygen.CAPABILITIES.price_per_video
+    assert effects.breaker == ()  # our copy failed, not the provider
+
+
+def test_a_copy_that_failed_for_another_reason_is_tried_again_later() -> None:
+    """The render is fine (our bucket or the network failed): poll and copy again later."""
+    job = rendering()
+    effects = orch.undelivered(job, "bucket down", expired=False, now=NOW + 60, setup=SETUP)
+    assert effects.job is not None
+    assert effects.job.status is JobStatus.PROCESSING
+    assert effects.job.provider_job_id == "r-1"
+    assert effects.job.next_action_at == NOW + 60 + orch.POLL_RETRY_S
+    assert effects.schedule is not None
+    assert effects.breaker == ()
+    assert effects.side == ()
+
+
 def test_a_webhook_that_beats_the_save_of_its_render_id_counts() -> None:
     effects = orch.notice(
         on("heygen"),

@@ -425,7 +425,7 @@ def test_a_candidate_failing_a_hard_filter_is_rejected_with_a_reason(
 def test_an_open_breaker_says_when_it_will_admit_a_probe() -> None:
     """A rejection by an open breaker carries its next attempt time; a capability one none."""
     ranking = rank(
-        [candidate("open", breaker=open_breaker("open")), candidate("tiny", max_duration_s=10)],
+        [candidate("open", breaker=open_breaker("open")), candidate("tiny", max_duration_s=5)],
         ask(),
         now=NOW + 1.0,
     )

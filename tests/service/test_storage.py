@@ -1,0 +1,154 @@
+"""Finished videos kept in our bucket, in-process: the service with the in-memory stores, the real
+adapters over HTTP against the provider simulator (whose video URLs expire), and a vault whose
+download is real and whose bucket is a dict. Also what a user gets with HeyGen and D-ID out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from shared.breaker import ManualAction
+from shared.degradation import Degradation
+from shared.jobs import JobStatus
+from shared.model import Duration
+from shared.storage import DeliveryError, Kept, MemoryVault, thumbnail_name, video_name
+from tests.service.test_service import World, sim, world
+from tools.provider_sim.app import file_bytes
+
+__all__ = ["sim", "world"]  # the fixtures this module shares with test_service
+
+
+@pytest.fixture
+def vault(world: World) -> Iterator[MemoryVault]:
+    kept = MemoryVault(bucket="cvplus-test-videos")
+    world.service.vault = kept
+    yield kept
+    kept.http.close()
+
+
+def provider_file(world: World, provider_job_id: str, provider: str, ext: str) -> bytes:
+    return file_bytes(provider, f"{provider_job_id}.{ext}")
+
+
+def test_a_finished_video_is_ours_before_the_job_completes(
+    world: World, vault: MemoryVault
+) -> None:
+    """The job's URL plays our copy, never the provider's expiring URL; the bytes are the
+    provider's video, and the thumbnail came along."""
+    job = world.run(world.new_job().job_id)
+    assert job.status is JobStatus.COMPLETED
+    assert job.result is not None
+    name = video_name(job.user_id, job.job_id)
+    assert job.result.storage_path == f"gs://cvplus-test-videos/{name}"
+    assert job.result.video_url == f"memory://cvplus-test-videos/{name}"
+    provider, render = job.provider_id or "", job.history[-1].provider_job_id or ""
+    assert vault.objects[name] == provider_file(world, render, provider, "mp4")
+    assert vault.objects[name].startswith(b"\x00\x00\x00\x18ftyp")
+    if job.result.thumbnail_url is not None:  # HeyGen hands out a thumbnail
+        assert job.result.thumbnail_path == (
+            f"gs://cvplus-test-videos/{thumbnail_name(job.user_id, job.job_id)}"
+        )
+
+
+def test_a_provider_url_that_expired_before_the_copy_fails_the_job_clearly(
+    world: World, vault: MemoryVault
+) -> None:
+    """Every URL the providers hand out has already expired (the copy comes too late): one more
+    status poll for a fresh URL, then the job fails with video_expired. No dead link is
+    stored, and the error says the video was made."""
+    for provider in ("heygen", "did", "runwayml"):
+        world.sim.configure(provider, url_ttl_s=-1.0)
+    job = world.run(world.new_job().job_id)
+    assert job.status is JobStatus.FAILED
+    assert job.result is None
+    assert job.error is not None
+    assert job.error.code == "video_expired"
+    assert "was made but could not be kept" in job.error.message
+    assert "403" in job.error.message
+    assert vault.objects == {}
+    stats = world.sim.stats()
+    assert sum(stats[p]["charges"] for p in ("heygen", "did", "runwayml")) == 1  # paid once
+
+
+def test_a_copy_that_fails_on_our_side_is_tried_again_until_it_succeeds(
+    world: World, vault: MemoryVault
+) -> None:
+    """Our bucket is down when the render finishes: the job waits (the render is paid and
+    fine), and the next look copies it, with a fresh URL."""
+    vault.down = True
+    job = world.run(world.new_job().job_id, rounds=4)
+    assert job.status is JobStatus.PROCESSING  # rendered, not copied, not given up
+    assert job.provider_job_id is not None
+    assert job.result is None
+    vault.down = False
+    job = world.run(job.job_id)
+    assert job.status is JobStatus.COMPLETED
+    assert job.result is not None
+    assert job.result.storage_path is not None
+    stats = world.sim.stats()
+    assert sum(stats[p]["charges"] for p in ("heygen", "did", "runwayml")) == 1
+
+
+def test_with_heygen_and_did_out_the_user_gets_a_silent_runwayml_clip(
+    world: World, vault: MemoryVault
+) -> None:
+    """The last resort: a 10 s clip of the presenter image, no voice, 720p, made by RunwayML,
+    marked degraded with every step it took, and kept in our bucket like any video."""
+    for provider in ("heygen", "did"):
+        world.service.set_circuit(provider, ManualAction.OPEN, by="test", reason="outage")
+    job = world.run(world.new_job().job_id)
+    assert job.status is JobStatus.COMPLETED
+    assert job.provider_id == "runwayml"
+    assert job.degraded
+    assert job.degradations[-1] is Degradation.SHORT_TO_CLIP
+    assert Degradation.DROP_VOICE in job.degradations
+    assert job.options.duration is Duration.CLIP
+    assert job.options.features == frozenset()
+    assert job.result is not None
+    assert job.result.storage_path is not None
+    assert job.result.duration_s == 10
+    assert any("degraded to fit" in reason for reason in job.selection_reasoning)
+
+
+def test_with_heygen_and_did_out_a_job_without_fallback_fails_at_once(
+    world: World, vault: MemoryVault
+) -> None:
+    """A job that does not allow fallback is never degraded to a clip: it fails, saying why."""
+    for provider in ("heygen", "did"):
+        world.service.set_circuit(provider, ManualAction.OPEN, by="test", reason="outage")
+    job = world.run(world.new_job(allow_fallback=False).job_id)
+    assert job.status is JobStatus.FAILED
+    assert job.error is not None
+    assert job.error.code == "no_capable_provider"
+    assert "runwayml: cannot do lip_sync, voice, duration medium" in job.error.message
+    assert job.attempt == 0  # nothing was submitted, nothing paid
+    assert vault.objects == {}
+
+
+class ExpiresOnce(MemoryVault):
+    """The first URL it is given has expired by the time it copies (a 403 from the provider)."""
+
+    def __init__(self) -> None:
+        super().__init__(bucket="cvplus-test-videos")
+        self.sources: list[str] = []
+
+    def keep(self, source_url: str, name: str) -> Kept:
+        self.sources.append(source_url)
+        if len(self.sources) == 1:
+            raise DeliveryError("the provider's URL answered 403: expired or gone", expired=True)
+        return super().keep(source_url, name)
+
+
+def test_an_expired_url_is_fetched_anew_and_the_copy_succeeds(world: World) -> None:
+    """The retry: one more status poll hands out a fresh URL, which is copied."""
+    vault = ExpiresOnce()
+    world.service.vault = vault
+    job = world.run(world.new_job().job_id)
+    vault.http.close()
+    assert job.status is JobStatus.COMPLETED
+    assert job.result is not None
+    assert job.result.storage_path is not None
+    first, fresh = vault.sources[:2]
+    assert first != fresh  # a new presigned URL for the same video
+    assert first.split("?")[0] == fresh.split("?")[0]
