@@ -61,7 +61,7 @@ test: install
 # The tests that need neither Node, npm nor apt (no emulator, no Firestore server, no browser):
 # only the venv.
 test-fast: venv/.installed
-	$(PY) -m pytest tests/unit tests/service tests/providers -m "not e2e"
+	$(PY) -m pytest tests/unit tests/service tests/providers tests/storage -m "not e2e"
 
 check: lint typecheck test
 

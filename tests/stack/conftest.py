@@ -36,7 +36,8 @@ FIXTURE_MAIN = textwrap.dedent(
     initialize_app()  # without it every signed-in callable answers `unauthenticated`
     STACK_ENV = ("FIRESTORE_EMULATOR_HOST", "CVPLUS_TASKS_EMULATOR_HOST", "CVPLUS_TASKS_QUEUE",
                  "CVPLUS_FUNCTIONS_BASE_URL", "PUBLIC_WEBHOOK_BASE_URL", "GCLOUD_PROJECT",
-                 "CVPLUS_PROVIDER_SIM_URL", "HEYGEN_BASE_URL", "RUNWAYML_BASE_URL", "DID_BASE_URL")
+                 "CVPLUS_PROVIDER_SIM_URL", "HEYGEN_BASE_URL", "RUNWAYML_BASE_URL", "DID_BASE_URL",
+                 "STORAGE_EMULATOR_HOST", "CVPLUS_VIDEO_BUCKET")
 
 
     @https_fn.on_call()
@@ -89,6 +90,7 @@ def make_fixture_project(folder: Path) -> Path:
         "auth",
         "firestore",
         "cloudTasks",
+        "cloudStorage",
         "tasks",
         "hub",
         "logging",

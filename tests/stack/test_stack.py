@@ -57,8 +57,8 @@ def test_an_anonymous_call_is_unauthenticated(stack: Stack, http: httpx.Client) 
 
 
 def test_the_functions_get_the_stack_environment(stack: Stack, http: httpx.Client) -> None:
-    """Firestore, Cloud Tasks, the functions' own base URL and the provider simulator's URLs
-    reach the functions' environment."""
+    """Firestore, Cloud Tasks, Cloud Storage, the functions' own base URL and the provider
+    simulator's URLs reach the functions' environment."""
     _, token = sign_up(http, stack.config)
     env = call(http, stack.config, "ping", None, token).json()["result"]["env"]
     config = stack.config
@@ -68,6 +68,8 @@ def test_the_functions_get_the_stack_environment(stack: Stack, http: httpx.Clien
         "FIRESTORE_EMULATOR_HOST": config.firestore.address,
         "CVPLUS_TASKS_EMULATOR_HOST": config.cloud_tasks.address,
         "CVPLUS_TASKS_QUEUE": config.tasks_queue,
+        "STORAGE_EMULATOR_HOST": config.cloud_storage.url,
+        "CVPLUS_VIDEO_BUCKET": "demo-cvplus.firebasestorage.app",
         "CVPLUS_FUNCTIONS_BASE_URL": f"{config.functions.url}/demo-cvplus/us-central1",
         "PUBLIC_WEBHOOK_BASE_URL": f"{config.functions.url}/demo-cvplus/us-central1",
         "GCLOUD_PROJECT": "demo-cvplus",
@@ -225,7 +227,7 @@ def test_up_in_one_shell_and_down_in_another_leave_nothing_running(
     up = _cli("up", "--source", str(project), "--run-dir", str(run_dir), "--no-provider-sim")
     assert up.returncode == 0, up.stdout + up.stderr
     records = read_pid_file(run_dir)
-    assert {r.name for r in records} == {"cloud_tasks", "firebase"}
+    assert {r.name for r in records} == {"cloud_tasks", "cloud_storage", "firebase"}
     status = _cli("status", "--run-dir", str(run_dir))
     assert status.returncode == 0, status.stdout
     # Make the Functions emulator start a Python worker, so down has one to stop.

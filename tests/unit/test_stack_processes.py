@@ -108,6 +108,7 @@ def test_the_repository_ports_are_distinct_and_loopback() -> None:
         "auth",
         "firestore",
         "cloudTasks",
+        "cloudStorage",
         "tasks",
         "hub",
         "logging",
@@ -130,7 +131,7 @@ def _write(tmp_path: Path, emulators: dict[str, object]) -> Path:
 FULL = {
     name: {"host": LOOPBACK, "port": 7000 + i}
     for i, name in enumerate(
-        ["functions", "auth", "firestore", "cloudTasks", "tasks", "hub", "logging"]
+        ["functions", "auth", "firestore", "cloudTasks", "cloudStorage", "tasks", "hub", "logging"]
     )
 }
 

@@ -58,6 +58,8 @@ ENV_TASKS_HOST = "CVPLUS_TASKS_EMULATOR_HOST"  # gRPC host:port of gcloud-tasks-
 ENV_TASKS_QUEUE = "CVPLUS_TASKS_QUEUE"  # projects/P/locations/L/queues/Q, created at start
 ENV_FUNCTIONS_BASE = "CVPLUS_FUNCTIONS_BASE_URL"  # http://127.0.0.1:5001/demo-cvplus/us-central1
 ENV_PROVIDER_SIM = "CVPLUS_PROVIDER_SIM_URL"  # the simulator's root (its /_control API)
+ENV_STORAGE_HOST = "STORAGE_EMULATOR_HOST"  # http://127.0.0.1:9023, read by google-cloud-storage
+ENV_VIDEO_BUCKET = "CVPLUS_VIDEO_BUCKET"  # created at start
 # The simulator serves each provider under its own prefix (tools/provider_sim blueprints).
 _SIM_PREFIXES = {
     "HEYGEN_BASE_URL": "/heygen",
@@ -80,7 +82,8 @@ class PartStatus:
 
 class Stack:
     """The local stack on 127.0.0.1: firebase-tools (Firestore, Functions and Auth emulators),
-    the Cloud Tasks emulator and the provider simulator (if present).
+    the Cloud Tasks emulator, the Cloud Storage emulator and the provider simulator (if
+    present).
 
         with Stack() as stack:                 # the repository's functions (source ".")
             httpx.post(stack.config.function_url("generateVideo"), json={"data": {...}})
@@ -121,6 +124,8 @@ class Stack:
             ENV_TASKS_HOST: config.cloud_tasks.address,
             ENV_TASKS_QUEUE: config.tasks_queue,
             ENV_FUNCTIONS_BASE: config.function_url("").rstrip("/"),
+            ENV_STORAGE_HOST: config.cloud_storage.url,
+            ENV_VIDEO_BUCKET: config.video_bucket,
             "PUBLIC_WEBHOOK_BASE_URL": config.function_url("").rstrip("/"),
         }
         if self._provider_sim_available() and config.provider_sim is not None:
@@ -236,6 +241,24 @@ class Stack:
             cwd=REPO_ROOT,
             env=base,
         )
+        storage = self._spawn(
+            "cloud_storage",
+            [
+                sys.executable,
+                "-m",
+                "gcp_storage_emulator",
+                "start",
+                "--host",
+                config.cloud_storage.host,
+                "--port",
+                str(config.cloud_storage.port),
+                "--in-memory",
+                "--default-bucket",
+                config.video_bucket,
+            ],
+            cwd=REPO_ROOT,
+            env=base,
+        )
         sim: Child | None = None
         if self._provider_sim_available() and config.provider_sim is not None:
             sim = self._spawn(
@@ -286,6 +309,7 @@ class Stack:
         )
         waits = [
             (tasks, tasks.log_matches(r"^CVPLUS_TASKS_READY "), "ready line"),
+            (storage, self._storage_ready(), "the default bucket"),
             (firebase, self._firebase_ready(firebase), "'All emulators ready' and /backends"),
         ]
         if sim is not None and config.provider_sim is not None:
@@ -308,6 +332,17 @@ class Stack:
         path = self.config.source_dir / ".secret.local"
         path.write_text("".join(f"{k}={v}\n" for k, v in self._secrets.items()))
         path.chmod(0o600)
+
+    def _storage_ready(self) -> Callable[[], bool]:
+        bucket = f"{self.config.cloud_storage.url}/storage/v1/b/{self.config.video_bucket}"
+
+        def check() -> bool:
+            try:
+                return httpx.get(bucket, timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        return check
 
     def _firebase_ready(self, firebase: Child) -> Callable[[], bool]:
         ready_line = firebase.log_matches(r"All emulators ready")

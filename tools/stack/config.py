@@ -4,8 +4,11 @@ the one place ports are written down, and checked to be loopback only.
 Keys firebase-tools knows keep their sense: `functions`, `auth`, `hub`, `logging` and `tasks`
 (firebase-tools starts its own task-queue emulator with the Functions emulator, even under
 `--only functions,auth`), and `firestore` (Google's emulator, through tools.emulators).
-`cloudTasks` (gcloud-tasks-emulator: the Cloud Tasks gRPC API, honouring schedule times) and
-`providerSim` are ours; firebase-tools logs unknown keys at debug level and ignores them.
+`cloudTasks` (gcloud-tasks-emulator: the Cloud Tasks gRPC API, honouring schedule times),
+`cloudStorage` (gcp-storage-emulator: the Cloud Storage JSON API, where finished videos are
+copied; firebase-tools' own `storage` emulator downloads a rules runtime at start, which these
+machines cannot) and `providerSim` are ours; firebase-tools logs unknown keys at debug level
+and ignores them.
 """
 
 from __future__ import annotations
@@ -22,7 +25,16 @@ LOOPBACK = "127.0.0.1"
 FIREBASE_JSON = "firebase.json"
 
 # Emulators of firebase.json that the stack starts or needs; each must name a port.
-_REQUIRED = ("functions", "auth", "firestore", "cloudTasks", "tasks", "hub", "logging")
+_REQUIRED = (
+    "functions",
+    "auth",
+    "firestore",
+    "cloudTasks",
+    "cloudStorage",
+    "tasks",
+    "hub",
+    "logging",
+)
 _OPTIONAL = ("providerSim",)
 
 
@@ -53,10 +65,16 @@ class StackConfig:
     auth: Endpoint
     firestore: Endpoint
     cloud_tasks: Endpoint  # ours: gcloud-tasks-emulator
+    cloud_storage: Endpoint  # ours: gcp-storage-emulator
     firebase_tasks: Endpoint  # firebase-tools' task-queue emulator (started with functions)
     hub: Endpoint
     logging: Endpoint
     provider_sim: Endpoint | None
+
+    @property
+    def video_bucket(self) -> str:
+        """The bucket the stack creates: the project's default Firebase bucket."""
+        return f"{self.project_id}.firebasestorage.app"
 
     @property
     def tasks_queue(self) -> str:
@@ -78,6 +96,7 @@ class StackConfig:
             "auth": self.auth,
             "firestore": self.firestore,
             "cloudTasks": self.cloud_tasks,
+            "cloudStorage": self.cloud_storage,
             "tasks": self.firebase_tasks,
             "hub": self.hub,
             "logging": self.logging,
@@ -104,6 +123,7 @@ class StackConfig:
             auth=found["auth"],
             firestore=found["firestore"],
             cloud_tasks=found["cloudTasks"],
+            cloud_storage=found["cloudStorage"],
             firebase_tasks=found["tasks"],
             hub=found["hub"],
             logging=found["logging"],

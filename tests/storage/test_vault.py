@@ -1,0 +1,105 @@
+"""shared/storage.py against the real Cloud Storage emulator of the local stack, copying from the
+provider simulator's expiring URLs: what is kept is the provider's bytes, its URL serves them
+without credentials, and an expired or unreachable source is told apart."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from google.auth.credentials import AnonymousCredentials
+from google.cloud.storage import Client
+
+from shared.storage import (
+    TOKEN_METADATA,
+    CloudStorageVault,
+    DeliveryError,
+    download_url,
+    video_name,
+)
+from tests.storage.conftest import BUCKET
+from tools.provider_sim import ProviderSim
+from tools.provider_sim.app import file_bytes
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[ProviderSim]:
+    with ProviderSim.in_process() as running:
+        yield running
+
+
+@pytest.fixture
+def vault(storage_emulator: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[CloudStorageVault]:
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", storage_emulator)
+    client = Client(project="demo-cvplus", credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
+    kept = CloudStorageVault(client, BUCKET, emulator_host=storage_emulator)
+    yield kept
+    kept.close()
+
+
+def a_video_url(sim: ProviderSim) -> tuple[str, bytes]:
+    """A finished HeyGen render's presigned URL, and the bytes it serves."""
+    answer = httpx.post(
+        f"{sim.base_url('heygen')}/v3/videos",
+        headers={"X-Api-Key": "k"},
+        json={"type": "avatar", "avatar_id": "a", "script": "hello there", "voice_id": "v"},
+    )
+    assert answer.status_code == 200, answer.text
+    video_id = answer.json()["data"]["video_id"]
+    url = f"{sim.url}/_files/heygen/{video_id}.mp4?expires=1e18"
+    return url, file_bytes("heygen", f"{video_id}.mp4")
+
+
+def test_a_kept_video_is_the_providers_bytes_served_by_its_url(
+    vault: CloudStorageVault, sim: ProviderSim
+) -> None:
+    source, expected = a_video_url(sim)
+    name = video_name("user 1", "vj_abc")
+    kept = vault.keep(source, name)
+
+    assert kept.path == f"gs://{BUCKET}/{name}"
+    played = httpx.get(kept.url)  # no credentials: the URL is the access
+    assert played.status_code == 200
+    assert played.content == expected
+    assert played.headers["content-type"].startswith("video/mp4")
+    blob = vault.client.bucket(BUCKET).get_blob(name)
+    token = parse_qs(urlsplit(kept.url).query)["token"][0]
+    assert blob.metadata == {TOKEN_METADATA: token}  # what Firebase's download URL checks
+    assert blob.size == len(expected)
+
+
+def test_the_production_url_is_firebases_download_token_url() -> None:
+    url = download_url(BUCKET, "videos/u1/vj 1.mp4", "tok")
+    assert url == (
+        "https://firebasestorage.googleapis.com/v0/b/demo-cvplus.firebasestorage.app/o/"
+        "videos%2Fu1%2Fvj%201.mp4?alt=media&token=tok"
+    )
+
+
+def test_an_expired_provider_url_is_an_expired_delivery_error(
+    vault: CloudStorageVault, sim: ProviderSim
+) -> None:
+    """The simulator answers 403 past a URL's expiry, as S3 does: nothing is written."""
+    source, _ = a_video_url(sim)
+    expired = source.replace("expires=1e18", "expires=0")
+    name = video_name("u1", "vj_expired")
+    with pytest.raises(DeliveryError, match="403") as caught:
+        vault.keep(expired, name)
+    assert caught.value.expired
+    assert vault.client.bucket(BUCKET).get_blob(name) is None
+
+
+def test_an_unreachable_bucket_is_a_delivery_error_worth_retrying(
+    storage_emulator: str, sim: ProviderSim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Our side failed (here: a bucket that does not exist): not expired, so tried again."""
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", storage_emulator)
+    client = Client(project="demo-cvplus", credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
+    vault = CloudStorageVault(client, "no-such-bucket", emulator_host=storage_emulator)
+    source, _ = a_video_url(sim)
+    with pytest.raises(DeliveryError) as caught:
+        vault.keep(source, video_name("u1", "vj_nobucket"))
+    vault.close()
+    assert not caught.value.expired
