@@ -3,9 +3,11 @@ minutes. Starts the stack on a copy of the project on free ports, signs up a use
 with the Auth emulator, makes every simulated render take a few seconds, asks for 20 videos,
 takes HeyGen down after the tenth, shows progress once a second, and ends with a summary: each
 job's provider, attempts and degradations, the circuit-breaker transitions, the recovery logs,
-what each simulated provider charged, and where to open the admin dashboard.
+what each simulated provider charged, every finished video played back from the Cloud Storage
+emulator (with a command that opens one), and where to open the admin dashboard.
 
-Exits 1 if any job is not finished (completed or failed) within --timeout seconds. The stack is
+Exits 1 if any job is not finished (completed or failed) within --timeout seconds, or if a
+completed job's video does not play from Cloud Storage. The stack is
 always stopped (by PID), also on Ctrl-C; with --keep-open (the default on a terminal) it stays up
 after the summary until Ctrl-C so the dashboard can be opened.
 """
@@ -225,6 +227,23 @@ def job_rows(jobs: Sequence[tuple[int, Mapping[str, Any]]], started: float) -> l
             ]
         )
     return rows
+
+
+def unplayable(
+    docs: Iterable[Mapping[str, Any]], fetch: Callable[[str], bytes | None]
+) -> list[str]:
+    """The completed jobs whose video does not play from our bucket: no ``storagePath``, or
+    its ``videoUrl`` answers no video bytes (``fetch``: the bytes a URL serves, None on an
+    error). Empty when every finished video is kept and playable."""
+    bad: list[str] = []
+    for doc in docs:
+        if doc.get("status") != "completed":
+            continue
+        url, path = doc.get("videoUrl"), doc.get("storagePath")
+        body = fetch(str(url)) if url and path else None
+        if not body or not body.startswith(b"\x00\x00\x00\x18ftyp"):
+            bad.append(str(doc.get("jobId")))
+    return bad
 
 
 def recovery_rows(logs: Iterable[Mapping[str, Any]]) -> list[list[object]]:
@@ -536,6 +555,34 @@ class Demo:
         self.say(progress_line(self.elapsed(), docs, len(self.numbers)))
         return docs
 
+    def _videos(self, http: httpx.Client, docs: list[dict[str, Any]]) -> list[str]:
+        """Play every completed job's video back from the storage emulator; say how to open
+        one. Returns the jobs whose video does not play."""
+
+        def fetch(url: str) -> bytes | None:
+            try:
+                answer = http.get(url)
+            except httpx.HTTPError:
+                return None
+            return answer.content if answer.status_code == 200 else None
+
+        done = [d for d in docs if d.get("status") == "completed"]
+        broken = unplayable(done, fetch)
+        s = self.s
+        self.say("\n" + s.bold("Videos in Cloud Storage (the storage emulator)"))
+        self.say(
+            f"  {len(done) - len(broken)} of {len(done)} completed videos play from our bucket"
+        )
+        for job_id in broken:
+            self.say(s.red(f"  ✗ {job_id}: no playable copy"))
+        playable = [d for d in done if d["jobId"] not in broken]
+        if playable:
+            example = playable[0]
+            self.say(f"  e.g. job {example['jobId']}: {example['storagePath']}")
+            self.say(f"  open   curl -o video.mp4 '{example['videoUrl']}'")
+            self.say(s.dim("         (the same URL in a browser, while the stack is up)"))
+        return broken
+
     def _summary(
         self, config: StackConfig, db: Any, http: httpx.Client, docs: list[dict[str, Any]]
     ) -> int:
@@ -598,6 +645,7 @@ class Demo:
                 charge_rows(stats, docs),
             )
         )
+        broken = self._videos(http, docs)
         statuses, _ = tally(docs)
         missing = len(self.numbers) - len(docs)
         unfinished = sum(1 for d in docs if d.get("status") not in TERMINAL) + missing
@@ -611,6 +659,9 @@ class Demo:
         )
         if unfinished:
             self.say(s.red(s.bold(f"✗ {verdict} after {self.args.timeout:g} s")))
+            return 1
+        if broken:
+            self.say(s.red(s.bold(f"✗ {verdict}, but {len(broken)} videos do not play")))
             return 1
         self.say(s.green(s.bold(f"✓ every job finished: {verdict}")))
         return 0
@@ -658,8 +709,8 @@ def main(argv: list[str] | None = None) -> int:
     print(style.bold("CVPlus demo: video generation with provider fallback, end to end"))
     print(style.dim(f"  a copy of the functions project on free ports; logs in {args.run_dir}"))
     print(
-        "  starting the local stack (Firestore, Cloud Tasks, Auth + Functions emulators, "
-        "provider simulator; about 20-40 s)…",
+        "  starting the local stack (Firestore, Cloud Tasks, Cloud Storage, Auth + Functions "
+        "emulators, provider simulator; about 20-40 s)…",
         flush=True,
     )
     started = time.monotonic()

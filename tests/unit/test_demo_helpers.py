@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from shared.model import Duration
 from shared.requests import WORD_BUDGET, parse_generate_video
-from tools.demo import charge_rows, demo_requests, history_text, progress_line, recovery_rows, tally
+from tools.demo import (
+    charge_rows,
+    demo_requests,
+    history_text,
+    progress_line,
+    recovery_rows,
+    tally,
+    unplayable,
+)
 
 
 def test_every_demo_request_is_valid_and_its_script_fits_the_duration() -> None:
@@ -82,3 +90,32 @@ def test_charge_rows_put_the_simulators_bill_beside_the_renders_jobs_record() ->
     rows = {row[0]: row for row in charge_rows(stats, docs)}
     assert rows["D-ID"] == ["D-ID", 1, "$1.05", 1, 1]
     assert rows["HeyGen"] == ["HeyGen", 0, "$0.00", 0, 0]
+
+
+def test_unplayable_names_each_completed_job_without_a_playable_copy() -> None:
+    """A completed job plays when it has a storagePath and its URL serves MP4 bytes."""
+    video = b"\x00\x00\x00\x18ftypmp42 rest"
+    served = {"http://s/ok": video, "http://s/html": b"<html>"}
+    docs = [
+        {
+            "jobId": "ok",
+            "status": "completed",
+            "videoUrl": "http://s/ok",
+            "storagePath": "gs://b/1",
+        },
+        {"jobId": "provider-url", "status": "completed", "videoUrl": "http://s/ok"},
+        {
+            "jobId": "gone",
+            "status": "completed",
+            "videoUrl": "http://s/x",
+            "storagePath": "gs://b/2",
+        },
+        {
+            "jobId": "html",
+            "status": "completed",
+            "videoUrl": "http://s/html",
+            "storagePath": "gs://b",
+        },
+        {"jobId": "failed", "status": "failed"},
+    ]
+    assert unplayable(docs, served.get) == ["provider-url", "gone", "html"]
