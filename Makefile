@@ -58,8 +58,8 @@ typecheck: install
 test: install
 	$(PY) -m pytest
 
-# The tests that need neither Node, npm nor apt (no emulator, no Firestore server, no browser):
-# only the venv.
+# The tests that need neither Node, npm nor apt (no Firestore emulator, no browser): only the
+# venv (the Cloud Storage emulator of tests/storage is a venv package).
 test-fast: venv/.installed
 	$(PY) -m pytest tests/unit tests/service tests/providers tests/storage -m "not e2e"
 
