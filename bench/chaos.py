@@ -384,7 +384,7 @@ class Fallback(Strategy):
             provider_id=pid,
             provider_job_id=render.provider_job_id,
             failure=failure,
-            video_url=video_url(render),
+            result=VideoResult(video_url=video_url(render)),
             candidates=self.candidates() if failure is not None else (),
             now=self.engine.now,
             rand=self.rand.random(),

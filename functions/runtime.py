@@ -148,14 +148,15 @@ def build(config: Settings, env: Mapping[str, str]) -> Service:
         user_jobs_per_hour=config.user_jobs_per_hour,
         daily_spend_cap_usd=config.daily_spend_cap_usd,
         webhook_wait_s=config.webhook_wait_s,
-        vault=vault(config, env),
+        vault=vault(config, env, key),
     )
 
 
-def vault(config: Settings, env: Mapping[str, str]) -> CloudStorageVault:
+def vault(config: Settings, env: Mapping[str, str], key: bytes) -> CloudStorageVault:
     """Where finished videos are copied: the bucket of ``CVPLUS_VIDEO_BUCKET``, else the
     project's default Firebase bucket; on the storage emulator when ``STORAGE_EMULATOR_HOST``
-    is set (google-cloud-storage then talks to it without credentials)."""
+    is set (google-cloud-storage then talks to it without credentials). ``key``: the internal
+    secret, from which each object's download token is derived."""
     from google.cloud.storage import Client
 
     project = project_id(env)
@@ -166,7 +167,9 @@ def vault(config: Settings, env: Mapping[str, str]) -> CloudStorageVault:
         client = Client(project=project, credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
     else:
         client = Client(project=project)
-    return CloudStorageVault(client, bucket, emulator_host=config.storage_emulator_host)
+    return CloudStorageVault(
+        client, bucket, emulator_host=config.storage_emulator_host, token_key=key
+    )
 
 
 def _override(policy: br.BreakerPolicy, config: Settings) -> br.BreakerPolicy:

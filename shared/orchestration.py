@@ -63,9 +63,6 @@ class Setup:
     tracking_enabled: bool = True
     webhook_base_url: str | None = None  # None: no webhooks, completion by polling
     webhook_wait_s: float | None = None  # None: WEBHOOK_GRACE typical renders
-    # The shell copies finished videos into Cloud Storage (the deployment): a webhook's success
-    # then only brings the poll forward, and the process loop copies, then completes.
-    keeps_videos: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -490,7 +487,7 @@ def notice(
     provider_id: str,
     provider_job_id: str,
     failure: ProviderError | None,
-    video_url: str | None,
+    result: VideoResult | None,
     candidates: Sequence[Candidate],
     now: float,
     rand: float,
@@ -500,26 +497,30 @@ def notice(
     """A verified webhook about ``job`` (``attempt``: the attempt its callback URL names, which
     its token proves; None for URLs from before attempts were named). None when it is stale or
     a duplicate: the job is done, or the notice is about another attempt's render and reports
-    no success. Else the completion, or the failure of the current render; an earlier
-    attempt's render that succeeded after all completes the job (paid for and good)."""
+    no success. Else the completion with ``result`` (the video the shell kept), or, for a
+    finished current render whose video the shell could not keep (``result`` None), a status
+    poll now, which fetches a fresh URL; or the failure of the current render. An earlier
+    attempt's render that succeeded after all completes the job (paid for and good) when the
+    shell kept its video."""
     if job.terminal:
         return None
     if not current_render(job, provider_id, provider_job_id, attempt=attempt):
-        if failure is None and earlier_render(job, provider_id, provider_job_id, attempt):
+        if (
+            failure is None
+            and result is not None
+            and earlier_render(job, provider_id, provider_job_id, attempt)
+        ):
             assert attempt is not None  # earlier_render needs it
-            result = VideoResult(video_url=video_url or "")
             return adopted(job, attempt, provider_id, provider_job_id, result, now, setup)
         return None
-    if failure is None and setup.keeps_videos:
-        # The process loop copies the video, with a fresh URL from a status poll: a webhook is
-        # answered fast, and the URL it brought may be old (a late delivery).
+    if failure is None and result is None:
         job = jobs.submitted(job, provider_job_id=provider_job_id, follow_up_at=now, now=now)
         return _next(Effects(job=job, note="render done; fetching the video"), "fetch the video")
     job = jobs.submitted(
         job, provider_job_id=provider_job_id, follow_up_at=job.next_action_at or now, now=now
     )
     if failure is None:
-        return completion(job, VideoResult(video_url=video_url or ""), now=now, setup=setup)
+        return completion(job, result or VideoResult(video_url=""), now=now, setup=setup)
     # The accepted submit already counted as a success: the render's failure is counted now,
     # without a duration (the call that failed is the provider's, not ours).
     after = failed(job, failure, candidates, now=now, rand=rand, setup=setup)

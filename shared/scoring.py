@@ -185,12 +185,44 @@ def rank(
             continue
         assert verdict is not None
         scored.append(_score(c, request, verdict, w, rules, priors, n))
+    scored, rejected = _last_resort(scored, rejected, candidates, now)
     # Providers that can serve the request as asked come first, whatever their score: a job is
     # degraded only when none of them can take it.
     scored.sort(key=lambda s: (bool(s.degradations), -s.score, s.provider_id))
     return Ranking(ranked=_spread(scored, request, rules), rejected=tuple(rejected))
 
 
+def _last_resort(
+    scored: list[Scored],
+    rejected: list[Rejected],
+    candidates: Sequence[Candidate],
+    now: float,
+) -> tuple[list[Scored], list[Rejected]]:
+    """The ladder's last resort (a silent clip) is for providers that are out, not busy: while
+    a provider that could do better is only at its concurrency limit, the job waits for it
+    (LOAD_WAIT_S) rather than take the clip."""
+    busy = [
+        c.capabilities.provider_id
+        for c in candidates
+        if c.in_flight >= c.capabilities.concurrency_limit
+        and any(r.provider_id == c.capabilities.provider_id for r in rejected)
+    ]
+    if not busy:
+        return scored, rejected
+    keep = [s for s in scored if _LAST_RESORT not in s.degradations]
+    held = [
+        Rejected(
+            provider_id=s.provider_id,
+            reason=f"last resort, held while {', '.join(busy)} is only busy",
+            until=now + LOAD_WAIT_S,
+        )
+        for s in scored
+        if _LAST_RESORT in s.degradations
+    ]
+    return keep, [*rejected, *held]
+
+
+_LAST_RESORT = degradation.Degradation.SHORT_TO_CLIP
 _Fit = tuple[VideoOptions, tuple[degradation.Degradation, ...], bool]
 _Verdict = tuple[_Fit | None, str | None, float | None]
 

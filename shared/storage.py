@@ -19,6 +19,8 @@ A provider URL that no longer answers (403, 404 or 410: expired or gone) raises
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import tempfile
 import uuid
 from dataclasses import dataclass, field
@@ -117,21 +119,32 @@ def fetch(http: httpx.Client, url: str, *, max_bytes: int = MAX_VIDEO_BYTES) -> 
     return _Fetched(body=body, size=size, content_type=content_type)
 
 
+def download_token(key: bytes, name: str) -> str:
+    """The object's download token: derived from ``key`` (the internal secret) and its name,
+    so copying the same video again (a retried task, a duplicate webhook racing the poll) keeps
+    the token and every URL already handed out. Without a key, a random one."""
+    if not key:
+        return uuid.uuid4().hex
+    return hmac.new(key, f"download-token:{name}".encode(), hashlib.sha256).hexdigest()[:40]
+
+
 @dataclass
 class CloudStorageVault:
     """Copies into a Cloud Storage bucket with google-cloud-storage. ``emulator_host``: the
-    storage emulator's URL (``STORAGE_EMULATOR_HOST``), which the client also reads."""
+    storage emulator's URL (``STORAGE_EMULATOR_HOST``), which the client also reads;
+    ``token_key``: derives the download tokens (`download_token`)."""
 
     client: Any  # google.cloud.storage.Client (untyped)
     bucket: str
     emulator_host: str | None = None
+    token_key: bytes = b""
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=DOWNLOAD_TIMEOUT))
 
     def keep(self, source_url: str, name: str) -> Kept:
         from google.api_core import exceptions as gexc
 
         fetched = fetch(self.http, source_url)
-        token = uuid.uuid4().hex
+        token = download_token(self.token_key, f"{self.bucket}/{name}")
         try:
             blob = self.client.bucket(self.bucket).blob(name)
             blob.metadata = {TOKEN_METADATA: token}

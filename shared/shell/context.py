@@ -99,7 +99,6 @@ class Shell:
             tracking_enabled=self.tracking_enabled,
             webhook_base_url=self.webhook_base_url,
             webhook_wait_s=self.webhook_wait_s,
-            keeps_videos=self.vault is not None,
         )
 
     def candidates(self, now: float) -> list[Candidate]:

@@ -14,8 +14,9 @@ from shared.jobs import Job, VideoResult
 from shared.model import Tier, VideoOptions
 from shared.providers.base import RenderState, RenderStatus, SubmitRequest
 from shared.scoring import Scored
+from shared.shell import delivery
 from shared.shell.context import Shell
-from shared.storage import DeliveryError, Kept, Vault, thumbnail_name, video_name
+from shared.storage import DeliveryError, Vault
 from shared.stores import base as stores
 from shared.stores.base import QUOTAS, Counter
 from shared.tokens import webhook_token, with_attempt
@@ -243,30 +244,27 @@ def _deliver(shell: Shell, vault: Vault, job: Job, status: RenderStatus, now: fl
     provider URL that expired gets one more status poll for a fresh URL; what still cannot be
     copied is `orchestration.undelivered`'s to decide. Never a provider URL as the result."""
     setup = shell.setup
-    try:
-        kept = vault.keep(status.video_url or "", video_name(job.user_id, job.job_id))
-    except DeliveryError as first:
-        log.warning("job %s: copying the video failed: %s", job.job_id, first)
-        fresh = _fresh_status(shell, job) if first.expired else None
-        error: DeliveryError | None = first
-        if fresh is not None and fresh.video_url and fresh.video_url != status.video_url:
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            result = delivery.keep(
+                vault,
+                job,
+                status.video_url,
+                thumbnail_url=status.thumbnail_url,
+                duration_s=status.duration_s,
+            )
+            break
+        except DeliveryError as error:
+            log.warning("job %s: copying the video failed: %s", job.job_id, error)
+            fresh = _fresh_status(shell, job) if error.expired and attempts == 1 else None
+            if fresh is None or not fresh.video_url or fresh.video_url == status.video_url:
+                effects = orch.undelivered(
+                    job, str(error), expired=error.expired, now=now, setup=setup
+                )
+                return _write(shell, effects, now)
             status = fresh
-            try:
-                kept = vault.keep(status.video_url or "", video_name(job.user_id, job.job_id))
-                error = None
-            except DeliveryError as second:
-                error = second
-        if error is not None:
-            effects = orch.undelivered(job, str(error), expired=error.expired, now=now, setup=setup)
-            return _write(shell, effects, now)
-    thumbnail = _thumbnail(vault, job, status)
-    result = VideoResult(
-        video_url=kept.url,
-        thumbnail_url=thumbnail.url if thumbnail else None,
-        duration_s=status.duration_s,
-        storage_path=kept.path,
-        thumbnail_path=thumbnail.path if thumbnail else None,
-    )
     return _write(shell, orch.completion(job, result, now=shell.clock(), setup=setup), now)
 
 
@@ -281,18 +279,6 @@ def _fresh_status(shell: Shell, job: Job) -> RenderStatus | None:
         log.warning("job %s: asking for a fresh video URL failed: %s", job.job_id, error)
         return None
     return status if status.state is RenderState.COMPLETED else None
-
-
-def _thumbnail(vault: Vault, job: Job, status: RenderStatus) -> Kept | None:
-    """The thumbnail, copied when there is one; a thumbnail we cannot copy is left out (never
-    a link that will die)."""
-    if not status.thumbnail_url:
-        return None
-    try:
-        return vault.keep(status.thumbnail_url, thumbnail_name(job.user_id, job.job_id))
-    except DeliveryError as error:
-        log.warning("job %s: copying the thumbnail failed: %s", job.job_id, error)
-        return None
 
 
 def _failed(

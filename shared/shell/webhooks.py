@@ -3,14 +3,19 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from shared import orchestration as orch
-from shared.jobs import Job
-from shared.providers.base import WebhookError, WebhookRequest, failure_of
+from shared.jobs import Job, VideoResult
+from shared.providers.base import WebhookError, WebhookEvent, WebhookRequest, failure_of
+from shared.shell import delivery
 from shared.shell.context import Shell
+from shared.storage import DeliveryError
 from shared.stores.base import SideWrite
 from shared.tokens import ATTEMPT_PARAM, webhook_token
+
+log = logging.getLogger("cvplus")
 
 
 def on_webhook(shell: Shell, provider_id: str, request: WebhookRequest) -> str:
@@ -26,6 +31,7 @@ def on_webhook(shell: Shell, provider_id: str, request: WebhookRequest) -> str:
     job_id = event.job_id or job_id
     if not job_id:
         raise WebhookError(400, "the callback names no job")
+    result = _kept(shell, job_id, event, attempt)
     now = shell.clock()
     # A failure, or a success the length check may refuse, can fail over: rank then.
     may_fail = not event.succeeded or event.duration_s is not None or event.video_url is None
@@ -42,7 +48,7 @@ def on_webhook(shell: Shell, provider_id: str, request: WebhookRequest) -> str:
             provider_job_id=event.provider_job_id,
             attempt=attempt,
             failure=failure,
-            video_url=event.video_url,
+            result=result,
             candidates=candidates,
             now=now,
             rand=rand,
@@ -63,6 +69,33 @@ def _attempt(raw: str | None) -> int | None:
     if not raw.isdigit() or len(raw) > 6:
         raise WebhookError(400, "the callback's attempt is not a number")
     return int(raw)
+
+
+def _kept(
+    shell: Shell, job_id: str, event: WebhookEvent, attempt: int | None
+) -> VideoResult | None:
+    """The finished video of a success notice, kept in our bucket before the job's write (a
+    copy is too slow to hold the job's version open). None when it could not be copied: the
+    decision then polls the render now, for a fresh URL. Nothing is copied for a failure, a
+    render the length check refuses, or a notice that is stale or a duplicate."""
+    if shell.vault is None:
+        return VideoResult(video_url=event.video_url or "")
+    job = shell.jobs.get(job_id)
+    if job is None or job.terminal:
+        return None
+    pid, render = event.provider_id, event.provider_job_id
+    if not (
+        orch.current_render(job, pid, render, attempt=attempt)
+        or orch.earlier_render(job, pid, render, attempt)
+    ):
+        return None
+    if failure_of(event, expected_duration_s=orch.spoken_length_s(job)) is not None:
+        return None
+    try:
+        return delivery.keep(shell.vault, job, event.video_url)
+    except DeliveryError as error:
+        log.warning("job %s: copying the notified video failed: %s", job_id, error)
+        return None
 
 
 def transact(

@@ -24,7 +24,12 @@ def test_a_video_is_generated_end_to_end(world: E2E) -> None:
     assert queued["deduplicated"] is False
     job = world.wait(queued["jobId"])
     assert job["status"] == "completed"
-    assert job["videoUrl"].startswith("http")
+    bucket = world.stack.config.video_bucket
+    assert job["storagePath"] == f"gs://{bucket}/videos/{job['userId']}/{job['jobId']}.mp4"
+    played = world.http.get(job["videoUrl"])  # our copy, from the Cloud Storage emulator
+    assert job["videoUrl"].startswith(world.stack.config.cloud_storage.url)
+    assert played.status_code == 200
+    assert played.content.startswith(b"\x00\x00\x00\x18ftyp")
     assert job["providerId"] in ("heygen", "did")
     # The reasons are internals: in the admin-only document, not in the one its owner reads.
     assert "selectionReasoning" not in job
@@ -34,6 +39,23 @@ def test_a_video_is_generated_end_to_end(world: E2E) -> None:
     assert job["progress"] == 100
     assert job["degraded"] is False
     assert job["attempt"] == 1
+
+
+def test_a_video_whose_provider_url_expired_before_the_copy_fails_clearly(world: E2E) -> None:
+    """Every URL the providers hand out has already expired: a fresh one is asked for, then
+    the job fails with video_expired, and no dead link is stored."""
+    for provider in ("heygen", "did"):
+        answer = world.http.post(
+            f"{world.sim}/_control/config", json={"provider": provider, "url_ttl_s": -1.0}
+        )
+        answer.raise_for_status()
+    queued = world.generate(world.user(), requestId=request_id())
+    job = world.wait(queued["jobId"])
+    assert job["status"] == "failed"
+    assert job["error"]["code"] == "video_expired"
+    assert "403" in job["error"]["message"]
+    assert job["videoUrl"] is None
+    assert job["storagePath"] is None
 
 
 def test_jobs_complete_elsewhere_when_heygen_fails_and_its_breaker_opens(world: E2E) -> None:

@@ -4,7 +4,10 @@ download is real and whose bucket is a dict. Also what a user gets with HeyGen a
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -12,8 +15,9 @@ from shared.breaker import ManualAction
 from shared.degradation import Degradation
 from shared.jobs import JobStatus
 from shared.model import Duration
+from shared.providers.base import WebhookRequest
 from shared.storage import DeliveryError, Kept, MemoryVault, thumbnail_name, video_name
-from tests.service.test_service import World, sim, world
+from tests.service.test_service import World, _submitted_on_heygen, sim, world
 from tools.provider_sim.app import file_bytes
 
 __all__ = ["sim", "world"]  # the fixtures this module shares with test_service
@@ -152,3 +156,68 @@ def test_an_expired_url_is_fetched_anew_and_the_copy_succeeds(world: World) -> N
     first, fresh = vault.sources[:2]
     assert first != fresh  # a new presigned URL for the same video
     assert first.split("?")[0] == fresh.split("?")[0]
+
+
+def notice_for(world: World, provider: str, render_id: str) -> dict[str, Any]:
+    """The provider's callback about ``render_id`` (a render of an earlier test may still call
+    back after the simulator's reset)."""
+    for count in range(1, 20):
+        entries = world.sim.wait_inbox(f"providerWebhook/{provider}", count=count)
+        mine = [e for e in entries if render_id in e["body"]]
+        if mine:
+            return mine[0]
+    pytest.fail(f"no callback about {render_id}")
+
+
+def _notified(world: World) -> tuple[str, WebhookRequest]:
+    """A job on HeyGen whose render finished, and the webhook HeyGen sent for it."""
+    job = _submitted_on_heygen(world)
+    entry = notice_for(world, "heygen", job.provider_job_id or "")
+    request = WebhookRequest(
+        body=entry["body"].encode(), headers=entry["headers"], query=entry["query"]
+    )
+    return job.job_id, request
+
+
+def test_a_webhook_keeps_the_video_it_announces_and_completes_the_job(
+    world: World, vault: MemoryVault
+) -> None:
+    """The notified URL is copied before the job's transaction; a duplicate copies nothing."""
+    job_id, request = _notified(world)
+    assert world.service.on_webhook("heygen", request) == "completed"
+    done = world.service.jobs.get(job_id)
+    assert done is not None
+    assert done.status is JobStatus.COMPLETED
+    assert done.result is not None
+    assert done.result.storage_path == f"gs://cvplus-test-videos/{video_name('user-1', job_id)}"
+    copies = dict(vault.objects)
+    assert world.service.on_webhook("heygen", request).startswith("ignored")
+    assert vault.objects == copies
+
+
+def test_a_webhook_whose_url_expired_is_made_good_by_a_poll_with_a_fresh_url(
+    world: World, vault: MemoryVault
+) -> None:
+    """D-ID's notice arrives so late that the URL in it has expired: the job is due now, and the
+    poll copies the fresh URL the status hands out."""
+    for provider in ("heygen", "runwayml"):
+        world.service.set_circuit(provider, ManualAction.OPEN, by="test", reason="D-ID only")
+    job = world.service.process(world.new_job().job_id)
+    assert job is not None
+    assert job.provider_id == "did"
+    entry = notice_for(world, "did", job.provider_job_id or "")
+    talk = json.loads(entry["body"])
+    talk["result_url"] = re.sub(r"expires=[0-9.]+", "expires=0", talk["result_url"])
+    late = WebhookRequest(
+        body=json.dumps(talk).encode(), headers=entry["headers"], query=entry["query"]
+    )
+    assert world.service.on_webhook("did", late) == "render done; fetching the video"
+    waiting = world.service.jobs.get(job.job_id)
+    assert waiting is not None
+    assert waiting.status is JobStatus.PROCESSING
+    assert any(t[0] == job.job_id and t[2] == "fetch the video" for t in world.tasks.tasks)
+    done = world.run(job.job_id)
+    assert done.status is JobStatus.COMPLETED
+    assert done.result is not None
+    assert done.result.storage_path is not None
+    assert world.sim.stats()["did"]["charges"] == 1

@@ -16,6 +16,7 @@ from shared.storage import (
     TOKEN_METADATA,
     CloudStorageVault,
     DeliveryError,
+    download_token,
     download_url,
     video_name,
 )
@@ -103,3 +104,22 @@ def test_an_unreachable_bucket_is_a_delivery_error_worth_retrying(
         vault.keep(source, video_name("u1", "vj_nobucket"))
     vault.close()
     assert not caught.value.expired
+
+
+def test_copying_the_same_video_again_keeps_its_url(
+    storage_emulator: str, sim: ProviderSim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second copy (a retried task, a duplicate webhook racing the poll) overwrites the object
+    with the same token: the URL the job already holds still plays."""
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", storage_emulator)
+    client = Client(project="demo-cvplus", credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
+    vault = CloudStorageVault(client, BUCKET, emulator_host=storage_emulator, token_key=b"k" * 32)
+    source, expected = a_video_url(sim)
+    name = video_name("u1", "vj_twice")
+    first = vault.keep(source, name)
+    second = vault.keep(source, name)
+    vault.close()
+    assert first == second
+    assert httpx.get(first.url).content == expected
+    other = download_token(b"k" * 32, f"{BUCKET}/{video_name('u1', 'vj_other')}")
+    assert other not in first.url  # each object its own token

@@ -279,7 +279,7 @@ def test_a_webhook_for_the_current_render_completes_the_job() -> None:
         provider_id="heygen",
         provider_job_id="r-1",
         failure=None,
-        video_url=RESULT.video_url,
+        result=RESULT,
         candidates=(),
         now=NOW + 30,
         rand=0.5,
@@ -291,21 +291,20 @@ def test_a_webhook_for_the_current_render_completes_the_job() -> None:
     assert effects.job.result == RESULT
 
 
-def test_with_videos_kept_a_webhook_only_brings_the_copying_poll_forward() -> None:
-    """The process loop copies the video with a fresh URL: the webhook completes nothing, the
-    job is due now and a task is asked for now."""
-    keeping = replace(SETUP, keeps_videos=True)
+def test_a_webhook_whose_video_the_shell_could_not_keep_brings_the_poll_forward() -> None:
+    """No result (the copy of the notified URL failed): nothing completes, the job is due now
+    and a task is asked for now; the poll fetches a fresh URL and copies it."""
     job = replace(rendering(), next_action_at=NOW + 300)
     effects = orch.notice(
         job,
         provider_id="heygen",
         provider_job_id="r-1",
         failure=None,
-        video_url=RESULT.video_url,
+        result=None,
         candidates=(),
         now=NOW + 30,
         rand=0.5,
-        setup=keeping,
+        setup=SETUP,
     )
     assert effects is not None
     assert effects.job is not None
@@ -355,7 +354,7 @@ def test_a_webhook_that_beats_the_save_of_its_render_id_counts() -> None:
         provider_id="heygen",
         provider_job_id="r-7",
         failure=None,
-        video_url=None,
+        result=VideoResult(video_url=""),
         candidates=(),
         now=NOW,
         rand=0.5,
@@ -374,7 +373,7 @@ def test_a_failed_render_by_webhook_fails_over() -> None:
         provider_id="heygen",
         provider_job_id="r-1",
         failure=failure,
-        video_url=None,
+        result=VideoResult(video_url=""),
         candidates=candidates(),
         now=NOW + 30,
         rand=0.5,
@@ -394,7 +393,7 @@ def test_stale_and_duplicate_webhooks_change_nothing() -> None:
             provider_id="heygen",
             provider_job_id=provider_job_id,
             failure=None,
-            video_url=None,
+            result=VideoResult(video_url=""),
             candidates=(),
             now=NOW,
             rand=0.5,
@@ -578,7 +577,7 @@ def test_a_webhook_is_applied_at_most_once(pid: str, ok: bool, elapsed: float) -
             provider_id=pid,
             provider_job_id="r-1",
             failure=failure,
-            video_url="https://cdn.example/v.mp4",
+            result=RESULT,
             candidates=candidates(),
             now=NOW + elapsed,
             rand=0.3,

@@ -33,6 +33,7 @@ from shared.model import (
 )
 from shared.scoring import (
     COMPONENTS,
+    LOAD_WAIT_S,
     BusinessRules,
     Candidate,
     ProviderStats,
@@ -575,3 +576,22 @@ def test_a_job_that_may_not_fall_back_takes_no_probe_permit() -> None:
     assert ranking.ranked == ()
     assert "probes are left to jobs that may fall back" in ranking.rejected[0].reason
     assert ranking.next_chance() is not None
+
+
+def test_the_silent_clip_is_for_providers_that_are_out_not_busy() -> None:
+    """A provider that can make only a 10 s silent clip is ranked when the others are out, and
+    held (the job waits LOAD_WAIT_S) while one that could do better is only at its limit."""
+    clip = candidate("clip", features=frozenset(), max_duration_s=10)
+    down = candidate("spoken", breaker=open_breaker("spoken"))
+    out = rank([down, clip], ask(), now=NOW + 1.0)
+    assert [s.provider_id for s in out.ranked] == ["clip"]
+    assert out.ranked[0].degradations[-1] is Degradation.SHORT_TO_CLIP
+
+    busy = candidate("spoken", in_flight=10, concurrency_limit=10)
+    held = rank([busy, clip], ask(), now=NOW)
+    assert held.ranked == ()
+    assert {r.provider_id: r.until for r in held.rejected} == {
+        "spoken": NOW + LOAD_WAIT_S,
+        "clip": NOW + LOAD_WAIT_S,
+    }
+    assert "held while spoken is only busy" in held.rejected[1].reason
