@@ -54,6 +54,7 @@ JOB_DEADLINE_S = 1800.0
 HEALTH_CHECK_S = 60.0
 STATS_WINDOW_S = HOUR  # the stats see the last hour (the whole run stays within a day)
 SWITCH = Action.SWITCH_PROVIDER.value
+ASKED = [Duration.SHORT, Duration.MEDIUM, Duration.LONG]  # what users may ask for (not the clip)
 
 
 @dataclass(slots=True)
@@ -576,7 +577,7 @@ def make_jobs(n: int, seed: int, interarrival_s: float) -> list[tuple[float, Job
         if rng.random() < 0.1:
             features.add(Feature.CUSTOM_AVATAR)
         options = VideoOptions(
-            duration=rng.choices(list(Duration), weights=(3, 5, 2))[0],
+            duration=rng.choices(ASKED, weights=(3, 5, 2))[0],
             resolution=Resolution.P1080 if rng.random() < 0.8 else Resolution.P720,
             urgency=rng.choices(list(Urgency), weights=(2, 6, 1.5, 0.5))[0],
             allow_fallback=rng.random() < 0.95,
