@@ -244,41 +244,42 @@ def _deliver(shell: Shell, vault: Vault, job: Job, status: RenderStatus, now: fl
     provider URL that expired gets one more status poll for a fresh URL; what still cannot be
     copied is `orchestration.undelivered`'s to decide. Never a provider URL as the result."""
     setup = shell.setup
-    attempts = 0
-    while True:
-        attempts += 1
+    try:
+        result = _keep(vault, job, status)
+    except DeliveryError as error:
+        log.warning("job %s: copying the video failed: %s", job.job_id, error)
+        if not error.expired:
+            return _undelivered(shell, job, str(error), expired=False, now=now)
         try:
-            result = delivery.keep(
-                vault,
-                job,
-                status.video_url,
-                thumbnail_url=status.thumbnail_url,
-                duration_s=status.duration_s,
+            fresh = shell.providers[job.provider_id or ""].status(
+                job.provider_job_id or "", expected_duration_s=job.options.duration.seconds
             )
-            break
-        except DeliveryError as error:
-            log.warning("job %s: copying the video failed: %s", job.job_id, error)
-            fresh = _fresh_status(shell, job) if error.expired and attempts == 1 else None
-            if fresh is None or not fresh.video_url or fresh.video_url == status.video_url:
-                effects = orch.undelivered(
-                    job, str(error), expired=error.expired, now=now, setup=setup
-                )
-                return _write(shell, effects, now)
-            status = fresh
+        except ProviderError as looked:  # inconclusive: the next look asks again
+            why = f"{error}; asking for a fresh URL failed: {looked}"
+            return _undelivered(shell, job, why, expired=False, now=now)
+        if fresh.state is not RenderState.COMPLETED or fresh.video_url in (None, status.video_url):
+            return _undelivered(shell, job, f"{error}; no fresh URL", expired=True, now=now)
+        try:
+            result = _keep(vault, job, fresh)
+        except DeliveryError as again:
+            log.warning("job %s: copying from a fresh URL failed: %s", job.job_id, again)
+            return _undelivered(shell, job, str(again), expired=again.expired, now=now)
     return _write(shell, orch.completion(job, result, now=shell.clock(), setup=setup), now)
 
 
-def _fresh_status(shell: Shell, job: Job) -> RenderStatus | None:
-    """The render's status once more, for a fresh video URL (presigned URLs are handed out
-    anew on each answer); None when the provider does not say it is done."""
-    try:
-        status = shell.providers[job.provider_id or ""].status(
-            job.provider_job_id or "", expected_duration_s=job.options.duration.seconds
-        )
-    except ProviderError as error:
-        log.warning("job %s: asking for a fresh video URL failed: %s", job.job_id, error)
-        return None
-    return status if status.state is RenderState.COMPLETED else None
+def _keep(vault: Vault, job: Job, status: RenderStatus) -> VideoResult:
+    return delivery.keep(
+        vault,
+        job,
+        status.video_url,
+        thumbnail_url=status.thumbnail_url,
+        duration_s=status.duration_s,
+    )
+
+
+def _undelivered(shell: Shell, job: Job, why: str, *, expired: bool, now: float) -> Job:
+    effects = orch.undelivered(job, why, expired=expired, now=now, setup=shell.setup)
+    return _write(shell, effects, now)
 
 
 def _failed(

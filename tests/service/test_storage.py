@@ -221,3 +221,25 @@ def test_a_webhook_whose_url_expired_is_made_good_by_a_poll_with_a_fresh_url(
     assert done.result is not None
     assert done.result.storage_path is not None
     assert world.sim.stats()["did"]["charges"] == 1
+
+
+def test_an_expired_url_whose_fresh_one_cannot_be_had_yet_is_tried_again_later(
+    world: World,
+) -> None:
+    """The copy finds the URL expired and the provider's status call fails: inconclusive, so the
+    render is not given up; the next look gets a fresh URL and the copy succeeds."""
+    for provider in ("heygen", "runwayml"):
+        world.service.set_circuit(provider, ManualAction.OPEN, by="test", reason="D-ID only")
+    vault = ExpiresOnce()
+    world.service.vault = vault
+    world.sim.add_fault("did", "server_error", count=1, op="status", skip=1)
+    job = world.run(world.new_job().job_id)
+    vault.http.close()
+    assert job.status is JobStatus.COMPLETED
+    assert job.provider_id == "did"
+    assert job.result is not None
+    assert job.result.storage_path is not None
+    assert len(vault.sources) == 2  # the expired URL, then the next look's fresh one
+    stats = world.sim.stats()["did"]
+    assert stats["counters"]["fault:server_error"] == 1  # the ask for a fresh URL failed
+    assert stats["charges"] == 1
