@@ -29,7 +29,7 @@ from shared import jobs, spend
 from shared.errors import ErrorCategory, ProviderError
 from shared.failover import fail_over, selection_for
 from shared.jobs import Job, JobError, VideoResult
-from shared.model import Capabilities
+from shared.model import Capabilities, Feature
 from shared.recovery import STRATEGIES
 from shared.requests import real_words
 from shared.scoring import DEFAULT_RULES, BusinessRules, Candidate, ProviderStats, Ranking, Scored
@@ -123,7 +123,10 @@ def next_step(job: Job, now: float) -> Next:
 
 def spoken_length_s(job: Job) -> float:
     """How long the job's script takes to speak (about 2.5 words a second): what a talking-head
-    render's length is checked against, whatever duration was asked for."""
+    render's length is checked against, whatever duration was asked for. A render without a
+    voice (the degradation ladder's silent clip) says nothing: it is as long as asked."""
+    if Feature.VOICE not in job.options.features:
+        return float(job.options.duration.seconds)
     return real_words(job.script) / WORDS_PER_SECOND
 
 

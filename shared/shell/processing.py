@@ -252,7 +252,7 @@ def _deliver(shell: Shell, vault: Vault, job: Job, status: RenderStatus, now: fl
             return _undelivered(shell, job, str(error), expired=False, now=now)
         try:
             fresh = shell.providers[job.provider_id or ""].status(
-                job.provider_job_id or "", expected_duration_s=job.options.duration.seconds
+                job.provider_job_id or "", expected_duration_s=orch.spoken_length_s(job)
             )
         except ProviderError as looked:  # inconclusive: the next look asks again
             why = f"{error}; asking for a fresh URL failed: {looked}"

@@ -643,7 +643,7 @@ def test_the_lost_render_that_succeeded_after_all_completes_the_job() -> None:
         provider_job_id="tlk_first",
         attempt=1,
         failure=None,
-        video_url="https://d-id.example/first.mp4",
+        result=VideoResult(video_url="https://d-id.example/first.mp4"),
         candidates=candidates(),
         now=NOW + 60,
         rand=0.5,
@@ -670,7 +670,7 @@ def test_an_earlier_attempts_failure_changes_nothing() -> None:
             provider_job_id="tlk_first",
             attempt=attempt,
             failure=error(ErrorCategory.PROCESSING_ERROR, "did", charged=True),
-            video_url=None,
+            result=None,
             candidates=candidates(),
             now=NOW + 60,
             rand=0.5,
@@ -683,6 +683,25 @@ def test_a_notice_must_name_the_current_attempt_before_its_render_id_is_saved() 
     job = on("heygen", on("heygen"))  # attempt 2 open on HeyGen, no render id yet
     for attempt, current in ((2, True), (1, False), (None, True), (3, False)):
         assert orch.current_render(job, "heygen", "v-9", attempt=attempt) is current
+
+
+def test_a_lost_render_whose_video_could_not_be_kept_is_not_adopted() -> None:
+    """The shell could not copy the earlier render's video (no result): the job goes on with
+    its current render rather than complete without a video of ours."""
+    job = _timed_out_on_did_then_on_heygen()
+    effects = orch.notice(
+        job,
+        provider_id="did",
+        provider_job_id="tlk_first",
+        attempt=1,
+        failure=None,
+        result=None,
+        candidates=candidates(),
+        now=NOW + 60,
+        rand=0.5,
+        setup=SETUP,
+    )
+    assert effects is None
 
 
 def test_a_render_that_failed_is_never_adopted() -> None:
@@ -717,3 +736,10 @@ def test_when_every_provider_refuses_for_a_while_the_job_waits_and_comes_back() 
     again = orch.choose(waiting, candidates(), now=back_at, setup=SETUP)
     assert again.best is not None
     assert again.best.provider_id == "heygen"
+
+
+def test_a_silent_clips_expected_length_is_the_duration_asked_for() -> None:
+    """The last resort's clip has no voice: its length says nothing of the script."""
+    clip = VideoOptions(duration=Duration.CLIP, features=frozenset())
+    job = new_job(script=" ".join(["word"] * 150), options=clip)
+    assert orch.spoken_length_s(job) == 10.0
