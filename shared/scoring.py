@@ -185,7 +185,7 @@ def rank(
             continue
         assert verdict is not None
         scored.append(_score(c, request, verdict, w, rules, priors, n))
-    scored, rejected = _last_resort(scored, rejected, candidates, now)
+    scored, rejected = _last_resort(scored, rejected, candidates, request, now)
     # Providers that can serve the request as asked come first, whatever their score: a job is
     # degraded only when none of them can take it.
     scored.sort(key=lambda s: (bool(s.degradations), -s.score, s.provider_id))
@@ -196,30 +196,35 @@ def _last_resort(
     scored: list[Scored],
     rejected: list[Rejected],
     candidates: Sequence[Candidate],
+    request: SelectionRequest,
     now: float,
 ) -> tuple[list[Scored], list[Rejected]]:
     """The ladder's last resort (a silent clip) is for providers that are out, not busy: while
-    a provider that could do better is only at its concurrency limit, the job waits for it
-    (LOAD_WAIT_S) rather than take the clip."""
-    busy = [
-        c.capabilities.provider_id
-        for c in candidates
-        if c.in_flight >= c.capabilities.concurrency_limit
-        and any(r.provider_id == c.capabilities.provider_id for r in rejected)
-    ]
-    if not busy:
+    a provider that could do better is only at its concurrency limit, or resting after a
+    passing failure on this job, the job waits for it rather than take the clip."""
+    refused = {r.provider_id for r in rejected}
+    back: dict[str, float] = {}
+    for c in candidates:
+        pid = c.capabilities.provider_id
+        if pid not in refused:
+            continue
+        if c.in_flight >= c.capabilities.concurrency_limit:
+            back[pid] = now + LOAD_WAIT_S
+        if request.resting.get(pid, now) > now:
+            back[pid] = max(back.get(pid, now), request.resting[pid])
+    if not back:
         return scored, rejected
-    keep = [s for s in scored if _LAST_RESORT not in s.degradations]
+    until = min(back.values())
     held = [
         Rejected(
             provider_id=s.provider_id,
-            reason=f"last resort, held while {', '.join(busy)} is only busy",
-            until=now + LOAD_WAIT_S,
+            reason=f"last resort, held while {', '.join(sorted(back))} is only busy",
+            until=until,
         )
         for s in scored
         if _LAST_RESORT in s.degradations
     ]
-    return keep, [*rejected, *held]
+    return [s for s in scored if _LAST_RESORT not in s.degradations], [*rejected, *held]
 
 
 _LAST_RESORT = degradation.Degradation.SHORT_TO_CLIP

@@ -595,3 +595,7 @@ def test_the_silent_clip_is_for_providers_that_are_out_not_busy() -> None:
         "clip": NOW + LOAD_WAIT_S,
     }
     assert "held while spoken is only busy" in held.rejected[1].reason
+
+    resting = rank([candidate("spoken"), clip], ask(resting={"spoken": NOW + 30}), now=NOW)
+    assert resting.ranked == ()
+    assert resting.next_chance() == NOW + 30  # back when the resting provider is
