@@ -43,7 +43,7 @@ from shared import degradation, jobs
 from shared import orchestration as orch
 from shared.errors import ErrorCategory, ProviderError
 from shared.jobs import Job, JobStatus, VideoResult
-from shared.model import Duration, Feature, Resolution, Urgency, VideoOptions
+from shared.model import ASKABLE_DURATIONS, Feature, Resolution, Urgency, VideoOptions
 from shared.recovery import Action
 from shared.scoring import Candidate, ProviderStats
 from shared.stores.base import METRICS
@@ -54,7 +54,6 @@ JOB_DEADLINE_S = 1800.0
 HEALTH_CHECK_S = 60.0
 STATS_WINDOW_S = HOUR  # the stats see the last hour (the whole run stays within a day)
 SWITCH = Action.SWITCH_PROVIDER.value
-ASKED = [Duration.SHORT, Duration.MEDIUM, Duration.LONG]  # what users may ask for (not the clip)
 
 
 @dataclass(slots=True)
@@ -408,7 +407,7 @@ class Fallback(Strategy):
             provider_job_id=render.provider_job_id,
             attempt=attempt,
             failure=None,
-            video_url=video_url(render),
+            result=VideoResult(video_url=video_url(render)),
             candidates=(),
             now=self.engine.now,
             rand=self.rand.random(),
@@ -577,7 +576,7 @@ def make_jobs(n: int, seed: int, interarrival_s: float) -> list[tuple[float, Job
         if rng.random() < 0.1:
             features.add(Feature.CUSTOM_AVATAR)
         options = VideoOptions(
-            duration=rng.choices(ASKED, weights=(3, 5, 2))[0],
+            duration=rng.choices(ASKABLE_DURATIONS, weights=(3, 5, 2))[0],
             resolution=Resolution.P1080 if rng.random() < 0.8 else Resolution.P720,
             urgency=rng.choices(list(Urgency), weights=(2, 6, 1.5, 0.5))[0],
             allow_fallback=rng.random() < 0.95,

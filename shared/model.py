@@ -18,6 +18,9 @@ class Duration(StrEnum):
         return _SECONDS[self]
 
 
+# What a request may ask for; the clip is only ever the degradation ladder's last resort.
+ASKABLE_DURATIONS = (Duration.SHORT, Duration.MEDIUM, Duration.LONG)
+
 _SECONDS = {Duration.CLIP: 10, Duration.SHORT: 30, Duration.MEDIUM: 60, Duration.LONG: 90}
 
 

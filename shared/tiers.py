@@ -12,7 +12,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.model import Duration, QualityLevel, Resolution, Tier, Urgency, VideoOptions
+from shared.model import (
+    ASKABLE_DURATIONS,
+    Duration,
+    QualityLevel,
+    Resolution,
+    Tier,
+    Urgency,
+    VideoOptions,
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,7 +47,7 @@ LIMITS = {
     Tier.PREMIUM: TierLimits(
         tier=Tier.PREMIUM,
         resolutions=frozenset(Resolution),
-        durations=frozenset(Duration),
+        durations=frozenset(ASKABLE_DURATIONS),
         urgencies=frozenset({Urgency.LOW, Urgency.NORMAL, Urgency.HIGH}),
         quality_levels=frozenset(QualityLevel),
         jobs_per_hour=30,
@@ -48,7 +56,7 @@ LIMITS = {
     Tier.ENTERPRISE: TierLimits(
         tier=Tier.ENTERPRISE,
         resolutions=frozenset(Resolution),
-        durations=frozenset(Duration),
+        durations=frozenset(ASKABLE_DURATIONS),
         urgencies=frozenset(Urgency),
         quality_levels=frozenset(QualityLevel),
         jobs_per_hour=100,
@@ -58,7 +66,7 @@ LIMITS = {
 
 _ORDER = {
     "resolutions": [r.value for r in Resolution],
-    "durations": [d.value for d in Duration],
+    "durations": [d.value for d in ASKABLE_DURATIONS],
     "urgencies": [u.value for u in Urgency],
     "quality_levels": [q.value for q in QualityLevel],
 }

@@ -59,6 +59,10 @@ ERROR_MESSAGES = {
     "network_error": "The video studios could not be reached. Please try again.",
     "timeout": "The video studio took too long to answer. Please try again.",
     "api_failure": "The video studios had trouble making this video. Please try again.",
+    "video_expired": (
+        "The video was made, but the studio's link to it expired before we could save it. "
+        "Please try again."
+    ),
 }
 DEFAULT_ERROR_MESSAGE = "Something went wrong while making the video. Please try again."
 
@@ -69,6 +73,9 @@ DEGRADATION_NOTES = {
     Degradation.PREMIUM_TO_STANDARD: "Made at standard quality instead of premium.",
     Degradation.DROP_CUSTOM_AVATAR: "Made with a stock presenter instead of your custom avatar.",
     Degradation.DROP_VOICE: "Made without a voice-over and lip-sync.",
+    Degradation.SHORT_TO_CLIP: (
+        "Made as a silent 10-second clip of the presenter, as no studio could make a spoken video."
+    ),
 }
 
 

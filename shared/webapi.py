@@ -164,8 +164,11 @@ class VideoJobDocument(_Answer):
     degraded: bool
     degradations: list[str]
     degradation_notes: list[str] = Field(alias="degradationNotes")  # plain words
+    # Our copies in Cloud Storage: a download URL that plays them, and the objects' gs:// paths.
     video_url: str | None = Field(alias="videoUrl")
     thumbnail_url: str | None = Field(alias="thumbnailUrl")
+    storage_path: str | None = Field(alias="storagePath")
+    thumbnail_storage_path: str | None = Field(alias="thumbnailStoragePath")
     duration_seconds: float | None = Field(alias="durationSeconds")
     error: JobErrorDoc | None
     metadata: JobMetadata

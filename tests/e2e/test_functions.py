@@ -12,6 +12,7 @@ import time
 import pytest
 
 from tests.e2e.conftest import E2E, SCRIPT, USER_LIMIT, WEBHOOK_WAIT_S, request_id
+from tools.provider_sim.app import file_bytes
 from tools.stack.client import sign_up
 
 pytestmark = pytest.mark.e2e
@@ -29,7 +30,8 @@ def test_a_video_is_generated_end_to_end(world: E2E) -> None:
     played = world.http.get(job["videoUrl"])  # our copy, from the Cloud Storage emulator
     assert job["videoUrl"].startswith(world.stack.config.cloud_storage.url)
     assert played.status_code == 200
-    assert played.content.startswith(b"\x00\x00\x00\x18ftyp")
+    render = f"{job['providerJobId']}.mp4"
+    assert played.content == file_bytes(job["providerId"], render)  # the provider's video
     assert job["providerId"] in ("heygen", "did")
     # The reasons are internals: in the admin-only document, not in the one its owner reads.
     assert "selectionReasoning" not in job

@@ -48,7 +48,6 @@ def test_a_finished_video_is_ours_before_the_job_completes(
     assert job.result.video_url == f"memory://cvplus-test-videos/{name}"
     provider, render = job.provider_id or "", job.history[-1].provider_job_id or ""
     assert vault.objects[name] == provider_file(world, render, provider, "mp4")
-    assert vault.objects[name].startswith(b"\x00\x00\x00\x18ftyp")
     if job.result.thumbnail_url is not None:  # HeyGen hands out a thumbnail
         assert job.result.thumbnail_path == (
             f"gs://cvplus-test-videos/{thumbnail_name(job.user_id, job.job_id)}"

@@ -93,9 +93,8 @@ def test_charge_rows_put_the_simulators_bill_beside_the_renders_jobs_record() ->
 
 
 def test_unplayable_names_each_completed_job_without_a_playable_copy() -> None:
-    """A completed job plays when it has a storagePath and its URL serves MP4 bytes."""
-    video = b"\x00\x00\x00\x18ftypmp42 rest"
-    served = {"http://s/ok": video, "http://s/html": b"<html>"}
+    """A completed job plays when it has a storagePath and its URL serves bytes."""
+    served = {"http://s/ok": b"RIFF video", "http://s/empty": b""}
     docs = [
         {
             "jobId": "ok",
@@ -111,11 +110,11 @@ def test_unplayable_names_each_completed_job_without_a_playable_copy() -> None:
             "storagePath": "gs://b/2",
         },
         {
-            "jobId": "html",
+            "jobId": "empty",
             "status": "completed",
-            "videoUrl": "http://s/html",
+            "videoUrl": "http://s/empty",
             "storagePath": "gs://b",
         },
         {"jobId": "failed", "status": "failed"},
     ]
-    assert unplayable(docs, served.get) == ["provider-url", "gone", "html"]
+    assert unplayable(docs, served.get) == ["provider-url", "gone", "empty"]

@@ -73,7 +73,8 @@ def test_progress_follows_the_providers_figure_upwards_and_stays_under_95(
 @pytest.mark.parametrize(
     "code",
     [c.value for c in ErrorCategory]
-    + ["cancelled", "deadline_exceeded", "no_capable_provider", "no_provider_available"],
+    + ["cancelled", "deadline_exceeded", "no_capable_provider", "no_provider_available"]
+    + ["video_expired"],
 )
 def test_every_error_code_has_a_plain_message(code: str) -> None:
     message = userview.error_message(code)

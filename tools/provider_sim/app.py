@@ -91,7 +91,7 @@ def file_bytes(provider: str, name: str) -> bytes:
     return b"\xff\xd8\xff\xe0" if name.endswith(".jpg") else _tone()
 
 
-def _file_type(name: str) -> str:
+def file_type(name: str) -> str:
     return "image/jpeg" if name.endswith(".jpg") else "audio/wav"
 
 
@@ -171,4 +171,4 @@ def _control_routes(app: Flask) -> None:
             expires = float("-inf")  # presigned URLs only: no expiry, no access
         if sim_state().clock() > expires:
             return Response(b"<Error><Code>AccessDenied</Code></Error>", 403, mimetype="text/xml")
-        return Response(file_bytes(provider, name), mimetype=_file_type(name))
+        return Response(file_bytes(provider, name), mimetype=file_type(name))

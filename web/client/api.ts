@@ -282,6 +282,8 @@ export interface VideoJobDocument {
   degradationNotes: Array<string>;
   videoUrl: string | null;
   thumbnailUrl: string | null;
+  storagePath: string | null;
+  thumbnailStoragePath: string | null;
   durationSeconds: number | null;
   error: JobErrorDoc | null;
   metadata: JobMetadata;
