@@ -55,7 +55,9 @@ def test_a_video_whose_provider_url_expired_before_the_copy_fails_clearly(world:
     job = world.wait(queued["jobId"])
     assert job["status"] == "failed"
     assert job["error"]["code"] == "video_expired"
-    assert "403" in job["error"]["message"]
+    assert "link to it expired" in job["error"]["message"]  # plain words for the user
+    internal = world.db.collection("enhanced_video_jobs_internal").document(job["jobId"]).get()
+    assert "403" in (internal.to_dict() or {})["error"]["message"]  # the cause, for admins
     assert job["videoUrl"] is None
     assert job["storagePath"] is None
 
