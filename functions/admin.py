@@ -66,6 +66,8 @@ class CircuitRequest(BaseModel):
     provider_id: str = Field(alias="providerId", min_length=1, max_length=64)
     action: Literal["open", "close", "reset"]
     reason: str = Field(min_length=3, max_length=500)
+    # Epoch seconds: the end of a maintenance window (open only; jobs wait for it).
+    until: float | None = Field(default=None, gt=0)
 
 
 @nesting_guard
@@ -82,15 +84,19 @@ def setCircuitState(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     service = runtime.service()
     try:
         transition = service.set_circuit(
-            ask.provider_id, ManualAction(ask.action), by=who, reason=ask.reason
+            ask.provider_id, ManualAction(ask.action), by=who, reason=ask.reason, until=ask.until
         )
     except KeyError:
         raise https_fn.HttpsError(E.NOT_FOUND, f"no provider {ask.provider_id!r}") from None
+    except ValueError as bad:
+        details = [{"field": "until", "message": str(bad)}]
+        raise https_fn.HttpsError(E.INVALID_ARGUMENT, "invalid circuit request", details) from None
     state = service.breakers.state(ask.provider_id, now=service.clock(), fresh=True)
     return {
         "providerId": ask.provider_id,
         "state": state.state.value,
         "override": state.override.mode.value if state.override else None,
+        "until": state.override.until if state.override else None,
         "reason": transition.reason if transition else state.last_reason,
         "by": who,
     }

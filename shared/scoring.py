@@ -213,7 +213,9 @@ def _filter(
     gate = admission(c.breaker, now, c.breaker_policy)
     if gate is _REJECT:
         b = c.breaker
-        until = b.next_attempt_at if b.state is _OPEN and b.override is None else None
+        # An open breaker's retry time, or the end of a maintenance window (a forced open
+        # without one has none: no point waiting).
+        until = b.next_attempt_at if b.state is _OPEN else None
         if b.state is _HALF_OPEN:
             until = now + c.breaker_policy.bucket_s
         return None, f"circuit {b.state.value}: {b.last_reason or 'not admitting'}", until

@@ -115,9 +115,15 @@ class Service(Shell):
         return health.health_check(self, redrive_limit=redrive_limit)
 
     def set_circuit(
-        self, provider_id: str, action: br.ManualAction, *, by: str, reason: str
+        self,
+        provider_id: str,
+        action: br.ManualAction,
+        *,
+        by: str,
+        reason: str,
+        until: float | None = None,
     ) -> br.Transition | None:
-        return admin.set_circuit(self, provider_id, action, by=by, reason=reason)
+        return admin.set_circuit(self, provider_id, action, by=by, reason=reason, until=until)
 
     def dashboard(self, *, failed_jobs: int = 10) -> dict[str, object]:
         return dashboard_view.view(admin.load(self, failed_jobs=failed_jobs))

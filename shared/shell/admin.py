@@ -17,11 +17,24 @@ DAY = 86_400.0
 
 
 def set_circuit(
-    shell: Shell, provider_id: str, action: br.ManualAction, *, by: str, reason: str
+    shell: Shell,
+    provider_id: str,
+    action: br.ManualAction,
+    *,
+    by: str,
+    reason: str,
+    until: float | None = None,
 ) -> br.Transition | None:
+    """``until`` (a forced open only): the end of a maintenance window, after which the breaker
+    probes its way back; jobs with nowhere else to go wait for it within their deadline."""
     if provider_id not in shell.providers:
         raise KeyError(provider_id)
-    transition = shell.breakers.force(provider_id, action, by=by, reason=reason, now=shell.clock())
+    now = shell.clock()
+    if until is not None and (action is not br.ManualAction.OPEN or until <= now):
+        raise ValueError("until: only an open takes it, and it must be in the future")
+    transition = shell.breakers.force(
+        provider_id, action, by=by, reason=reason, now=now, until=until
+    )
     log.warning("circuit %s: %s by %s: %s", provider_id, action.value, by, reason)
     return transition
 

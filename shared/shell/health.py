@@ -22,6 +22,7 @@ def health_check(shell: Shell, *, redrive_limit: int = 100) -> dict[str, object]
     report: dict[str, object] = {}
     for pid, provider in shell.providers.items():
         report[pid] = probe(shell, pid, provider, now)
+        shell.breakers.refresh(pid, now=now)
         refresh_stats(shell, pid, provider, now)
     overdue = shell.jobs.due(now=now - 1.0, limit=redrive_limit)
     for job in overdue:

@@ -186,13 +186,26 @@ class BreakerStore(Protocol):
         ...
 
     def force(
-        self, provider_id: str, action: ManualAction, *, by: str, reason: str, now: float
-    ) -> Transition | None: ...
+        self,
+        provider_id: str,
+        action: ManualAction,
+        *,
+        by: str,
+        reason: str,
+        now: float,
+        until: float | None = None,
+    ) -> Transition | None:
+        """A manual action; ``until`` ends a forced open (a maintenance window)."""
+        ...
 
     def transitions(self, *, since: float, limit: int = 50) -> list[Transition]: ...
 
     def window(self, provider_id: str, *, now: float) -> WindowCounts:
         """The outcome counts of the provider's current window (for the dashboard)."""
+        ...
+
+    def refresh(self, provider_id: str, *, now: float) -> bool:
+        """Write the state document's summary fields if they changed (the health check)."""
         ...
 
 

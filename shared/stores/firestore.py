@@ -198,25 +198,33 @@ class FirestoreBreakerBackend:
         failures: int,
         slow: int,
         expire_at: float,
+        failed_at: float | None = None,
+        succeeded_at: float | None = None,
     ) -> None:
         ref = (
             self._state_ref(provider_id)
             .collection(BUCKETS)
             .document(f"{round(start * 1000)}-{shard}")
         )
-        ref.set(
-            {
-                "providerId": provider_id,
-                "start": start,
-                "shard": shard,
-                "expireAt": datetime.fromtimestamp(expire_at, UTC),  # TTL policy field
-                "calls": firestore.Increment(calls),
-                "failures": firestore.Increment(failures),
-                "slow": firestore.Increment(slow),
-            },
-            merge=True,
-        )
+        data: dict[str, Any] = {
+            "providerId": provider_id,
+            "start": start,
+            "shard": shard,
+            "expireAt": datetime.fromtimestamp(expire_at, UTC),  # TTL policy field
+            "calls": firestore.Increment(calls),
+            "failures": firestore.Increment(failures),
+            "slow": firestore.Increment(slow),
+        }
+        if failed_at is not None:
+            data["lastFailureAt"] = firestore.Maximum(failed_at)
+        if succeeded_at is not None:
+            data["lastSuccessAt"] = firestore.Maximum(succeeded_at)
+        ref.set(data, merge=True)
         self.increments += 1
+        self.usage.add(writes=1)
+
+    def summarize(self, provider_id: str, fields: Mapping[str, object]) -> None:
+        self._state_ref(provider_id).set(dict(fields), merge=True)
         self.usage.add(writes=1)
 
     def window(self, provider_id: str, *, since: float) -> tuple[Bucket, ...]:

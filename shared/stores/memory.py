@@ -185,6 +185,8 @@ class MemoryBreakerBackend:
         failures: int,
         slow: int,
         expire_at: float,
+        failed_at: float | None = None,
+        succeeded_at: float | None = None,
     ) -> None:
         with self.db.lock:
             key = f"{provider_id}/{round(start * 1000)}-{shard}"
@@ -196,7 +198,16 @@ class MemoryBreakerBackend:
             doc["calls"] += calls
             doc["failures"] += failures
             doc["slow"] += slow
+            if failed_at is not None:
+                doc["lastFailureAt"] = failed_at
+            if succeeded_at is not None:
+                doc["lastSuccessAt"] = succeeded_at
             self.db.writes += 1
+
+    def summarize(self, provider_id: str, fields: Mapping[str, object]) -> None:
+        with self.db.lock:  # a merge, as in Firestore (a write: the version moves on)
+            stored = self.db.coll(BREAKERS).get(provider_id) or {"providerId": provider_id}
+            self.db.put(BREAKERS, provider_id, {**stored, **copy.deepcopy(dict(fields))})
 
     def window(self, provider_id: str, *, since: float) -> tuple[Bucket, ...]:
         with self.db.lock:

@@ -390,3 +390,49 @@ def test_a_did_render_whose_answer_was_lost_is_paid_once_and_its_video_kept(
     assert done.status is JobStatus.COMPLETED
     assert done.provider_id == "did"
     assert world.sim.stats()["did"]["charges"] == 1
+
+
+def test_a_job_waits_for_the_end_of_a_maintenance_window_within_its_deadline(
+    world: World,
+) -> None:
+    """Issue 16 row 9: HeyGen is opened for maintenance until a time; with the others out, a
+    job waits for it (no attempt spent), then probes HeyGen back and completes there."""
+    now = world.clock()
+    for other in ("did", "runwayml"):
+        world.service.set_circuit(other, ManualAction.OPEN, by="test", reason="out")
+    world.service.set_circuit(
+        "heygen", ManualAction.OPEN, by="ops", reason="maintenance", until=now + 300
+    )
+    job = world.new_job()
+    waiting = world.service.process(job.job_id)
+    assert waiting is not None
+    assert waiting.status is JobStatus.QUEUED
+    assert waiting.attempt == 0
+    assert waiting.next_action_at == pytest.approx(now + 300)
+    done = world.run(job.job_id)
+    assert done.status is JobStatus.COMPLETED
+    assert done.provider_id == "heygen"
+    state = world.service.breakers.state("heygen", now=world.clock(), fresh=True)
+    assert state.override is None
+
+
+def test_a_maintenance_window_past_the_deadline_fails_the_job_at_once(world: World) -> None:
+    now = world.clock()
+    for other in ("did", "runwayml"):
+        world.service.set_circuit(other, ManualAction.OPEN, by="test", reason="out")
+    world.service.set_circuit(
+        "heygen", ManualAction.OPEN, by="ops", reason="long maintenance", until=now + 7200
+    )
+    failed = world.service.process(world.new_job().job_id)
+    assert failed is not None
+    assert failed.status is JobStatus.FAILED
+    assert failed.error is not None
+    assert failed.error.code == "no_provider_available"
+
+
+def test_until_is_refused_on_anything_but_a_future_open(world: World) -> None:
+    now = world.clock()
+    with pytest.raises(ValueError, match="until"):
+        world.service.set_circuit("did", ManualAction.CLOSE, by="t", reason="x", until=now + 60)
+    with pytest.raises(ValueError, match="until"):
+        world.service.set_circuit("did", ManualAction.OPEN, by="t", reason="x", until=now - 1)

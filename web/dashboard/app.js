@@ -362,7 +362,8 @@
       c.state.replaceChildren(stateBadge(p));
       const o = p.override;
       const lines = [];
-      if (o) lines.push(`Manual ${o.mode === "forced_open" ? "open" : "close"} by ${o.by} ${ago(o.at)}: ${o.reason}`);
+      if (o) lines.push(`Manual ${o.mode === "forced_open" ? "open" : "close"} by ${o.by} ${ago(o.at)}: ${o.reason}` +
+        (o.until ? ` (maintenance until ${clock(o.until)})` : ""));
       else if (p.lastReason) lines.push(p.lastReason);
       if (p.circuitState === "open" && !o && p.nextAttemptTime) lines.push(`next probe ${clock(p.nextAttemptTime)}`);
       c.detail.textContent = lines.join(" · ") || "automatic";
@@ -375,27 +376,34 @@
     const buttons = ["open", "close", "reset"].map((action) =>
       el("button", { type: "button", disabled: "", "data-action": action, "data-provider": pid, class: `action ${action}` },
         { open: "Open", close: "Close", reset: "Reset" }[action]));
+    const minutes = el("input", { type: "number", min: "1", max: "1440", placeholder: "for min (optional)",
+      "aria-label": `Maintenance length in minutes for ${name(pid)} (open only)`, "data-minutes": pid });
     const sync = () => buttons.forEach((b) => (b.disabled = !reason.value.trim()));
     reason.addEventListener("input", sync);
-    buttons.forEach((b) => b.addEventListener("click", () => act(pid, b.dataset.action, reason, buttons, sync)));
+    buttons.forEach((b) => b.addEventListener("click", () => act(pid, b.dataset.action, reason, buttons, sync, minutes)));
     const state = el("span", {});
     const detail = el("div", { class: "muted detail" });
     const root = el("div", { class: "circuit", "data-provider": pid },
       el("div", { class: "circuit-head" }, el("strong", {}, name(pid)), state), detail,
-      el("div", { class: "circuit-form" }, reason, ...buttons));
-    return { root, state, detail, reason, buttons };
+      el("div", { class: "circuit-form" }, reason, minutes, ...buttons));
+    return { root, state, detail, reason, buttons, minutes };
   }
 
-  async function act(pid, action, reason, buttons, sync) {
+  async function act(pid, action, reason, buttons, sync, minutes) {
     const why = reason.value.trim();
     if (!why) return;
     buttons.forEach((b) => (b.disabled = true));
     const result = $("control-result");
+    const ask = { providerId: pid, action, reason: why };
+    const span = Number(minutes && minutes.value);
+    // A maintenance window: jobs with nowhere else to go wait for its end, then it probes back.
+    if (action === "open" && span > 0) ask.until = Date.now() / 1000 + span * 60;
     try {
-      await call("setCircuitState", { providerId: pid, action, reason: why });
+      await call("setCircuitState", ask);
       result.textContent = `${name(pid)}: ${action} recorded.`;
       result.classList.remove("stale");
       reason.value = "";
+      if (minutes) minutes.value = "";
       await refresh();
     } catch (err) {
       if (err.status === "PERMISSION_DENIED") return refused(err.message);
