@@ -103,6 +103,9 @@ class BusinessRules:
     prioritize_quality: bool = False
     target_render_s: float = 120.0
     spread_margin: float = 4.0  # candidates this close to the best share traffic
+    # Share of jobs (that may fall back) sent as probes to a provider whose measured quality is
+    # below the threshold, so it can prove itself again instead of staying out for a day.
+    quality_probe_share: float = 0.05
     saturation: float = 0.8  # in-flight share of the concurrency limit where penalties start
 
 
@@ -125,6 +128,7 @@ class Scored:
     options: VideoOptions  # what to ask this provider for (degraded when it had to be)
     degradations: tuple[degradation.Degradation, ...]
     probe: bool  # the breaker is half-open: a probe permit must be acquired
+    quality_probe: bool = False  # below the quality bar: this job checks whether it recovered
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -187,11 +191,12 @@ def rank(
         scored.append(_score(c, request, verdict, w, rules, priors, n))
     # Providers that can serve the request as asked come first, whatever their score: a job is
     # degraded only when none of them can take it.
-    scored.sort(key=lambda s: (bool(s.degradations), -s.score, s.provider_id))
+    # A quality probe goes first among them: the job is the provider's chance to prove itself.
+    scored.sort(key=lambda s: (bool(s.degradations), not s.quality_probe, -s.score, s.provider_id))
     return Ranking(ranked=_spread(scored, request, rules), rejected=tuple(rejected))
 
 
-_Fit = tuple[VideoOptions, tuple[degradation.Degradation, ...], bool]
+_Fit = tuple[VideoOptions, tuple[degradation.Degradation, ...], bool, bool]
 _Verdict = tuple[_Fit | None, str | None, float | None]
 
 
@@ -227,7 +232,8 @@ def _filter(
     quality = _shrink(
         c.stats.quality, c.stats.quality_samples, priors.quality, priors.quality_weight
     )
-    if quality < rules.quality_threshold:
+    quality_probe = quality < rules.quality_threshold
+    if quality_probe and not _quality_probe(request, pid, rules):
         why = f"quality {quality:.1f} below threshold {rules.quality_threshold:g}"
         return None, why, None
     if gate is _PROBE and not request.options.allow_fallback:
@@ -241,7 +247,17 @@ def _filter(
         if fitted is None:
             return None, "cannot do " + ", ".join(missing), None
         options, steps = fitted
-    return (options, steps, gate is _PROBE), None, None
+    return (options, steps, gate is _PROBE, quality_probe), None, None
+
+
+def _quality_probe(request: SelectionRequest, pid: str, rules: BusinessRules) -> bool:
+    """Whether this job is one of the ``quality_probe_share`` (a stable draw on the job key)
+    that try a provider below the quality bar, as a half-open breaker admits a few probes. Only
+    jobs that may fall back: a failed quality check moves them to another provider."""
+    if not request.options.allow_fallback or rules.quality_probe_share <= 0.0:
+        return False
+    u = zlib.crc32(f"{request.job_key}:{pid}:quality".encode()) / 4294967296.0
+    return u < rules.quality_probe_share
 
 
 def _score(
@@ -254,7 +270,7 @@ def _score(
     n: int,
 ) -> Scored:
     caps, st = c.capabilities, c.stats
-    options, steps, probe = verdict
+    options, steps, probe, quality_probe = verdict
     ok_1h = _shrink_rate(st.successes_1h, st.calls_1h, priors)
     ok_24h = _shrink_rate(st.successes_24h, st.calls_24h, priors)
     p50 = st.latency_p50_s if st.latency_p50_s is not None else caps.typical_render_s
@@ -302,6 +318,8 @@ def _score(
         reasons.append(f"circuit {c.breaker.state.value}: probe call")
     if steps:
         reasons.append("degraded to fit: " + ", ".join(s.value for s in steps))
+    if quality_probe:
+        reasons.append(f"quality probe: below {rules.quality_threshold:g}, checking it recovered")
     return Scored(
         provider_id=caps.provider_id,
         score=score,
@@ -310,6 +328,7 @@ def _score(
         options=options,
         degradations=steps,
         probe=probe,
+        quality_probe=quality_probe,
     )
 
 
@@ -321,6 +340,8 @@ def _spread(
     (``u ** (1 / score)``): near-equal providers share traffic instead of all jobs taking one."""
     if not scored:
         return ()
+    if scored[0].quality_probe and request.prefer is None:
+        return tuple(scored)
     if request.prefer is not None:
         for i, s in enumerate(scored):
             if s.provider_id == request.prefer:

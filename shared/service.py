@@ -125,5 +125,8 @@ class Service(Shell):
     ) -> br.Transition | None:
         return admin.set_circuit(self, provider_id, action, by=by, reason=reason, until=until)
 
+    def reset_quality(self, provider_id: str, *, by: str, reason: str) -> None:
+        admin.reset_quality(self, provider_id, by=by, reason=reason)
+
     def dashboard(self, *, failed_jobs: int = 10) -> dict[str, object]:
         return dashboard_view.view(admin.load(self, failed_jobs=failed_jobs))

@@ -156,8 +156,10 @@ def aggregate(
     provider_id: str,
     now: float,
     concurrency_limit: int,
+    quality_since: float | None = None,
 ) -> Aggregate:
-    """Roll generation snapshots of the last 7 days into the provider's stats."""
+    """Roll generation snapshots of the last 7 days into the provider's stats. Quality counts
+    only renders after ``quality_since`` (an admin's quality reset) when given."""
     gens = sorted(
         (s for s in snapshots if s.provider_id == provider_id and s.operation is _GEN),
         key=lambda s: s.at,
@@ -166,7 +168,11 @@ def aggregate(
     day = [s for s in week if s.at > now - 24 * HOUR]
     hour = [s for s in day if s.at > now - HOUR]
     latencies = sorted(s.response_time_s for s in day if s.success)
-    qualities = [s.quality for s in day if s.quality is not None]
+    qualities = [
+        s.quality
+        for s in day
+        if s.quality is not None and (quality_since is None or s.at > quality_since)
+    ]
     costs = [s.cost for s in day if s.cost is not None]
     trailing = 0
     for s in reversed(gens):

@@ -39,6 +39,22 @@ def set_circuit(
     return transition
 
 
+def reset_quality(shell: Shell, provider_id: str, *, by: str, reason: str) -> None:
+    """Forget a provider's quality checks so far (it was filtered out for failed ones): its
+    quality is the prior again at once, and the health check counts only later renders."""
+    if provider_id not in shell.providers:
+        raise KeyError(provider_id)
+    now = shell.clock()
+    stats = shell.docs.get(stores.STATS, provider_id) or {"providerId": provider_id}
+    reset = {"by": by, "reason": reason, "at": now}
+    shell.docs.put(
+        stores.STATS,
+        provider_id,
+        {**stats, "quality": None, "qualitySamples": 0, "qualityReset": reset},
+    )
+    log.warning("quality of %s reset by %s: %s", provider_id, by, reason)
+
+
 def load(shell: Shell, *, failed_jobs: int = 10) -> dashboard.Loaded:
     now = shell.clock()
     providers = [

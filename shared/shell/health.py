@@ -56,6 +56,9 @@ def probe(shell: Shell, pid: str, provider: VideoProvider, now: float) -> str:
 
 
 def refresh_stats(shell: Shell, pid: str, provider: VideoProvider, now: float) -> None:
+    previous = shell.docs.get(stores.STATS, pid) or {}
+    reset = previous.get("qualityReset")  # an admin's quality reset: older checks are history
+    since = float(reset["at"]) if isinstance(reset, dict) else None
     docs = shell.docs.query(
         stores.METRICS,
         where=[("providerId", "==", pid), ("timestamp", ">", now - STATS_DAYS * 86_400.0)],
@@ -65,12 +68,14 @@ def refresh_stats(shell: Shell, pid: str, provider: VideoProvider, now: float) -
         provider_id=pid,
         now=now,
         concurrency_limit=provider.capabilities.concurrency_limit,
+        quality_since=since,
     )
     in_flight = shell.docs.count(
         stores.JOBS,
         where=[("providerId", "==", pid), ("status", "==", JobStatus.PROCESSING.value)],
     )
-    shell.docs.put(stores.STATS, pid, stats_doc(agg, in_flight=in_flight))
+    doc = {**stats_doc(agg, in_flight=in_flight), "qualityReset": reset}
+    shell.docs.put(stores.STATS, pid, doc)
     low = orch.success_alert(agg.stats)
     if low is not None:
         alert(low.message, **low.fields)

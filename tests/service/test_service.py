@@ -436,3 +436,41 @@ def test_until_is_refused_on_anything_but_a_future_open(world: World) -> None:
         world.service.set_circuit("did", ManualAction.CLOSE, by="t", reason="x", until=now + 60)
     with pytest.raises(ValueError, match="until"):
         world.service.set_circuit("did", ManualAction.OPEN, by="t", reason="x", until=now - 1)
+
+
+def test_an_admin_quality_reset_lets_a_locked_out_provider_be_selected_again(
+    world: World,
+) -> None:
+    """Issue 16 row 8: HeyGen failed its quality checks; an admin resets its quality, and the
+    health check keeps counting only the renders after the reset."""
+    now = world.clock()
+    for i in range(3):
+        world.db.put(
+            stores.METRICS,
+            None,
+            {
+                "providerId": "heygen",
+                "timestamp": now - 100 + i,
+                "operationType": "generation",
+                "success": False,
+                "responseTime": 60_000,
+                "videoQuality": 0.0,
+            },
+        )
+    world.service.health_check()
+    locked = world.service.docs.get(stores.STATS, "heygen")
+    assert locked is not None
+    assert (locked["quality"], locked["qualitySamples"]) == (0.0, 3)
+    world.service.reset_quality("heygen", by="ops@example.test", reason="provider fixed it")
+    reset = world.service.docs.get(stores.STATS, "heygen")
+    assert reset is not None
+    assert reset["quality"] is None
+    assert reset["qualityReset"]["by"] == "ops@example.test"
+    world.clock.offset += 1.0
+    world.service.health_check()
+    after = world.service.docs.get(stores.STATS, "heygen")
+    assert after is not None
+    assert (after["quality"], after["qualitySamples"]) == (None, 0)
+    assert after["qualityReset"]["reason"] == "provider fixed it"
+    with pytest.raises(KeyError):
+        world.service.reset_quality("nobody", by="ops", reason="no such provider")

@@ -366,6 +366,8 @@
         (o.until ? ` (maintenance until ${clock(o.until)})` : ""));
       else if (p.lastReason) lines.push(p.lastReason);
       if (p.circuitState === "open" && !o && p.nextAttemptTime) lines.push(`next probe ${clock(p.nextAttemptTime)}`);
+      const q = p.qualityReset;
+      if (q) lines.push(`quality reset by ${q.by} ${ago(q.at)}: ${q.reason}`);
       c.detail.textContent = lines.join(" · ") || "automatic";
     }
   }
@@ -373,9 +375,9 @@
   function buildControl(pid) {
     const reason = el("input", { type: "text", placeholder: "Reason (required)", maxlength: "500",
       "aria-label": `Reason for changing ${name(pid)}'s circuit`, "data-reason": pid });
-    const buttons = ["open", "close", "reset"].map((action) =>
+    const buttons = ["open", "close", "reset", "reset_quality"].map((action) =>
       el("button", { type: "button", disabled: "", "data-action": action, "data-provider": pid, class: `action ${action}` },
-        { open: "Open", close: "Close", reset: "Reset" }[action]));
+        { open: "Open", close: "Close", reset: "Reset", reset_quality: "Reset quality" }[action]));
     const minutes = el("input", { type: "number", min: "1", max: "1440", placeholder: "for min (optional)",
       "aria-label": `Maintenance length in minutes for ${name(pid)} (open only)`, "data-minutes": pid });
     const sync = () => buttons.forEach((b) => (b.disabled = !reason.value.trim()));
