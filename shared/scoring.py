@@ -129,6 +129,7 @@ class Scored:
     degradations: tuple[degradation.Degradation, ...]
     probe: bool  # the breaker is half-open: a probe permit must be acquired
     quality_probe: bool = False  # below the quality bar: this job checks whether it recovered
+    cost: float | None = None  # USD per video: measured, else the list price
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -329,6 +330,7 @@ def _score(
         degradations=steps,
         probe=probe,
         quality_probe=quality_probe,
+        cost=cost,
     )
 
 

@@ -39,6 +39,7 @@ class MetricsSnapshot:
     duration_s: int | None = None
     resolution: str | None = None
     features: tuple[str, ...] = ()
+    tier: str | None = None  # the job's tier, for spend per tier
 
     def to_doc(self) -> dict[str, object]:
         return {
@@ -51,6 +52,7 @@ class MetricsSnapshot:
             "videoQuality": self.quality,
             "cost": self.cost,
             "errorType": self.error_type,
+            "tier": self.tier,
             # Firestore's TTL policy (firestore.indexes.json) deletes snapshots past the 30-day
             # analysis window.
             "expireAt": datetime.fromtimestamp(self.at + METRICS_TTL_S, UTC),
@@ -79,6 +81,7 @@ class MetricsSnapshot:
             duration_s=int(meta["duration"]) if meta.get("duration") is not None else None,
             resolution=_opt_str(meta.get("resolution")),
             features=tuple(str(f) for f in meta.get("features") or ()),
+            tier=_opt_str(doc.get("tier")),
         )
 
 

@@ -14,6 +14,7 @@ from shared.stores import base as stores
 log = logging.getLogger("cvplus")
 
 DAY = 86_400.0
+HOUR = 3_600.0
 
 
 def set_circuit(
@@ -80,4 +81,10 @@ def load(shell: Shell, *, failed_jobs: int = 10) -> dashboard.Loaded:
         transitions=shell.breakers.transitions(since=now - DAY, limit=100),
         spend_today=shell.docs.get(stores.SPEND, spend.day_key(now)),
         spend_cap_usd=shell.daily_spend_cap_usd,
+        hourly=shell.docs.query(stores.ANALYTICS_HOURLY, where=[("start", ">", now - 26 * HOUR)]),
+        daily=shell.docs.query(stores.ANALYTICS_DAILY, where=[("start", ">", now - 31 * DAY)]),
+        alerts=[
+            *shell.docs.query(stores.ALERTS, where=[("active", "==", True)]),
+            *shell.docs.query(stores.ALERTS, where=[("clearedAt", ">", now - DAY)]),
+        ],
     )

@@ -38,6 +38,9 @@ RECOVERY_LOGS = "error_recovery_logs"
 STATS = "provider_stats"
 QUOTAS = "user_quotas"
 SPEND = "daily_spend"
+ANALYTICS_HOURLY = "analytics_hourly"  # one per hour: shared.analytics.rollup
+ANALYTICS_DAILY = "analytics_daily"  # one per day: the day's hours merged
+ALERTS = "alerts"  # one per alert episode: started, cleared
 
 DEFAULT_CACHE_TTL_S = 2.0
 

@@ -133,6 +133,7 @@ def job_to_doc(job: Job) -> Doc:
         "appCall": job.app_call.value if job.app_call else None,
         "createdAt": job.created_at,
         "updatedAt": job.updated_at if job.updated_at is not None else job.created_at,
+        "estimatedCost": job.estimated_cost,
     }
 
 
@@ -240,6 +241,7 @@ def job_from_doc(d: Mapping[str, Any], internal: Mapping[str, Any] | None = None
         retry_of=d.get("retryOf"),
         retries=int(d.get("retries") or 0),
         app_call=AppCall(call) if call else None,
+        estimated_cost=_opt_float(d.get("estimatedCost")),
     )
 
 

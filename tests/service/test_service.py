@@ -474,3 +474,45 @@ def test_an_admin_quality_reset_lets_a_locked_out_provider_be_selected_again(
     assert after["qualityReset"]["reason"] == "provider fixed it"
     with pytest.raises(KeyError):
         world.service.reset_quality("nobody", by="ops", reason="no such provider")
+
+
+def test_costs_and_job_reliability_reach_the_dashboard_for_every_period(world: World) -> None:
+    """Issue 16 rows 2, 5, 6: a finished job carries estimatedCost; the health check rolls the
+    hour into analytics documents, and the dashboard answers every period from them."""
+    job = world.run(world.new_job().job_id)
+    assert job.status is JobStatus.COMPLETED
+    stored = world.db.coll(stores.JOBS)[job.job_id]
+    caps = world.service.providers[job.provider_id or ""].capabilities
+    assert stored["estimatedCost"] == caps.price_per_video  # no measured cost yet: list price
+    world.service.health_check()
+    assert world.db.coll(stores.ANALYTICS_HOURLY)
+    assert world.db.coll(stores.ANALYTICS_DAILY)
+    board = world.service.dashboard()
+    periods = board["analytics"]["periods"]  # type: ignore[index]
+    assert set(periods) == {"1h", "24h", "7d", "30d"}
+    for name in ("1h", "24h", "7d", "30d"):
+        assert periods[name]["jobs"]["completed"] == 1
+        assert periods[name]["jobs"]["completionRate"] == 1.0
+        assert periods[name]["jobs"]["firstTryRate"] == 1.0
+        assert periods[name]["overall"]["spend"] > 0
+        assert periods[name]["spendByTier"] == {"free": periods[name]["overall"]["spend"]}
+    day = board["analytics"]["spendByDay"][0]  # type: ignore[index]
+    assert day["byProvider"][job.provider_id] > 0
+
+
+def test_alerts_are_stored_with_when_they_started_and_cleared(world: World) -> None:
+    """Issue 16 row 7: the health check starts an alert episode for an open circuit and clears
+    it when the circuit is back; the dashboard shows both times."""
+    world.service.set_circuit("runwayml", ManualAction.OPEN, by="ops", reason="planned work")
+    world.service.health_check()
+    active = world.service.dashboard()["alerts"]["active"]  # type: ignore[index]
+    assert [(a["kind"], a["providerId"]) for a in active] == [("circuit_open", "runwayml")]
+    started = active[0]["startedAt"]
+    world.service.set_circuit("runwayml", ManualAction.RESET, by="ops", reason="done")
+    world.clock.offset += 60.0
+    world.service.health_check()
+    board = world.service.dashboard()["alerts"]  # type: ignore[index]
+    assert board["active"] == []
+    (cleared,) = board["recent"]
+    assert cleared["startedAt"] == started
+    assert cleared["clearedAt"] > started

@@ -162,10 +162,12 @@
   }
 
   function clearFigures() {
-    for (const id of ["overview", "charts", "circuits", "recovery-summary", "by-category", "by-action"]) {
+    for (const id of ["overview", "charts", "circuits", "recovery-summary", "by-category", "by-action",
+      "job-reliability", "spend-tier", "period-from"]) {
       $(id).replaceChildren();
     }
-    for (const id of ["providers", "predictions", "transitions", "failed-jobs"]) {
+    for (const id of ["providers", "predictions", "transitions", "failed-jobs", "alerts",
+      "period-providers", "period-trends", "spend-days"]) {
       $(id).tBodies[0].replaceChildren();
     }
     controls.clear();
@@ -203,6 +205,69 @@
     renderTransitions((d.circuitBreaker && d.circuitBreaker.transitions) || []);
     renderRecovery(d.errorRecovery || {});
     renderFailedJobs(d.failedJobs || []);
+    renderAlerts(d.alerts || {});
+    renderAnalytics(d.analytics || {});
+  }
+
+  // ---- alerts and analytics (every period from the pre-aggregated documents) ----
+
+  let period = "24h";
+
+  function renderAlerts(a) {
+    const all = [...(a.active || []), ...(a.recent || [])];
+    rows("alerts", all, (x) =>
+      el("tr", { "data-alert": x.kind, "data-active": x.active ? "true" : "false" },
+        el("td", {}, el("span", { class: `badge ${x.active ? "open" : "closed"}` }, x.active ? "active" : "cleared")),
+        el("td", {}, x.message || x.kind),
+        el("td", {}, x.providerId ? name(x.providerId) : "all"),
+        el("td", {}, clock(x.startedAt)),
+        el("td", {}, x.clearedAt ? clock(x.clearedAt) : "—"),
+      ), "No alerts in the last day.");
+  }
+
+  function renderAnalytics(a) {
+    const p = (a.periods || {})[period] || {};
+    const j = p.jobs || {};
+    $("period-from").textContent = p.from ? `Since ${clock(p.from)} (hour or day resolution).` : "";
+    $("job-reliability").replaceChildren(
+      figure("Jobs finished", num(j.finished)),
+      figure("Completed", pct(j.completionRate)),
+      figure("First-try success", pct(j.firstTryRate)),
+      figure("Automatic recovery", pct(j.recoveryRate)),
+      figure("Spend", usd((p.overall || {}).spend)),
+      figure("User rating", (p.overall || {}).userSatisfaction == null ? "—" : `${p.overall.userSatisfaction.toFixed(1)} / 5`),
+    );
+    rows("period-providers", Object.entries(p.providers || {}), ([pid, f]) =>
+      el("tr", { "data-provider": pid },
+        el("th", { scope: "row" }, name(pid)),
+        el("td", { class: "num" }, num(f.calls)),
+        el("td", { class: "num" }, pct(f.successRate)),
+        el("td", { class: "num" }, secs(f.averageLatency)),
+        el("td", { class: "num", "data-figure": "spend" }, usd(f.spend)),
+        el("td", { class: "num" }, usd(f.costPerVideo)),
+        el("td", { class: "num" }, f.quality == null ? "—" : `${f.quality.toFixed(1)} / 10`),
+        el("td", { class: "num" }, f.userSatisfaction == null ? "—" : `${f.userSatisfaction.toFixed(1)} / 5 (${f.ratings})`),
+      ), "No calls in this period.");
+    const tiers = Object.entries(p.spendByTier || {});
+    const top = Math.max(0.01, ...tiers.map(([, v]) => v));
+    $("spend-tier").replaceChildren(...(tiers.length ? tiers.map(([tier, v]) =>
+      el("div", { class: "bar-row", "data-tier": tier }, el("span", {}, tier), barFill((100 * v) / top), el("span", { class: "num" }, usd(v))))
+      : [el("p", { class: "muted" }, "No spend in this period.")]));
+    const labels = { cost: "Cost per video", quality: "Quality", success_rate: "Success rate", latency: "Latency" };
+    rows("period-trends", Object.entries(p.trends || {}), ([key, t]) =>
+      el("tr", { "data-trend": key },
+        el("th", { scope: "row" }, labels[key] || key),
+        el("td", {}, t.direction),
+        el("td", { class: "num" }, `${t.changePercent >= 0 ? "+" : ""}${t.changePercent.toFixed(1)} %`),
+        el("td", { class: "num" }, pct(t.confidence)),
+      ));
+    rows("spend-days", a.spendByDay || [], (d) =>
+      el("tr", { "data-day": String(d.day) },
+        el("td", {}, new Date(d.day * 1000).toISOString().slice(0, 10)),
+        el("td", { class: "num" }, usd(d.total)),
+        el("td", {}, Object.entries(d.byProvider || {}).map(([pid, v]) => `${name(pid)} ${usd(v)}`).join(" · ")),
+        el("td", {}, Object.entries(d.byTier || {}).map(([tier, v]) => `${tier} ${usd(v)}`).join(" · ")),
+      ), "No spend yet.");
   }
 
   function spendText(s) {
@@ -550,6 +615,13 @@
 
   async function start() {
     await loadConfig();
+    for (const b of document.querySelectorAll("button.period")) {
+      b.addEventListener("click", () => {
+        period = b.dataset.period;
+        for (const o of document.querySelectorAll("button.period")) o.setAttribute("aria-pressed", String(o === b));
+        if (lastData) renderAnalytics(lastData.analytics || {});
+      });
+    }
     $("sign-in-form").addEventListener("submit", async (event) => {
       event.preventDefault();
       if (refusedEndpoints.length) return;
