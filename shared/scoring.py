@@ -65,6 +65,8 @@ class Priors:
     success_weight: float = 20.0
     quality: float = 9.0
     quality_weight: float = 5.0
+    satisfaction: float = 4.0  # owners' ratings, 1..5
+    satisfaction_weight: float = 10.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,6 +85,8 @@ class ProviderStats:
     cost_per_video: float | None = None
     consecutive_failures: int = 0
     predicted_failure_rate: float | None = None
+    user_satisfaction: float | None = None  # owners' mean rating, 1..5 (last 7 days)
+    satisfaction_samples: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -286,7 +290,16 @@ def _score(
     health = _clamp(
         0.6 * ok_1h + 0.25 * breaker + 0.15 * _clamp(1.0 - p95 / (3 * rules.target_render_s))
     )
-    performance = _clamp(0.5 * ok_24h + 0.3 * speed + 0.2 * quality / 10.0)
+    rating = _shrink(
+        st.user_satisfaction,
+        st.satisfaction_samples,
+        priors.satisfaction,
+        priors.satisfaction_weight,
+    )
+    # Owners' ratings count as the other measured inputs do: shrunk towards a prior.
+    performance = _clamp(
+        0.45 * ok_24h + 0.25 * speed + 0.15 * quality / 10.0 + 0.15 * (rating - 1.0) / 4.0
+    )
     budget = (
         rules.max_cost_per_video if rules.max_cost_per_video is not None else 2.0 * max(cost, 0.01)
     )
@@ -313,6 +326,7 @@ def _score(
         f"success {ok_1h:.0%} last hour, {ok_24h:.0%} last day ({st.calls_24h} samples)",
         f"p50 {p50:.0f} s, p95 {p95:.0f} s",
         f"quality {quality:.1f}/10, ${cost:.2f} per video",
+        f"rated {rating:.1f}/5 ({st.satisfaction_samples} ratings)",
         f"load {c.in_flight}/{caps.concurrency_limit}",
     ]
     if c.breaker.state is not _CLOSED:

@@ -21,6 +21,7 @@ class Operation(StrEnum):
     GENERATION = "generation"
     STATUS_CHECK = "status_check"
     HEALTH_CHECK = "health_check"
+    FEEDBACK = "feedback"  # an owner's rating of a finished video (userSatisfaction, 1..5)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,6 +41,7 @@ class MetricsSnapshot:
     resolution: str | None = None
     features: tuple[str, ...] = ()
     tier: str | None = None  # the job's tier, for spend per tier
+    user_satisfaction: float | None = None  # 1..5, feedback only
 
     def to_doc(self) -> dict[str, object]:
         return {
@@ -53,6 +55,7 @@ class MetricsSnapshot:
             "cost": self.cost,
             "errorType": self.error_type,
             "tier": self.tier,
+            "userSatisfaction": self.user_satisfaction,
             # Firestore's TTL policy (firestore.indexes.json) deletes snapshots past the 30-day
             # analysis window.
             "expireAt": datetime.fromtimestamp(self.at + METRICS_TTL_S, UTC),
@@ -82,6 +85,7 @@ class MetricsSnapshot:
             resolution=_opt_str(meta.get("resolution")),
             features=tuple(str(f) for f in meta.get("features") or ()),
             tier=_opt_str(doc.get("tier")),
+            user_satisfaction=_opt_float(doc.get("userSatisfaction")),
         )
 
 
@@ -163,11 +167,20 @@ def aggregate(
 ) -> Aggregate:
     """Roll generation snapshots of the last 7 days into the provider's stats. Quality counts
     only renders after ``quality_since`` (an admin's quality reset) when given."""
+    snapshots_list = list(snapshots)
     gens = sorted(
-        (s for s in snapshots if s.provider_id == provider_id and s.operation is _GEN),
+        (s for s in snapshots_list if s.provider_id == provider_id and s.operation is _GEN),
         key=lambda s: s.at,
     )
     week = [s for s in gens if s.at > now - 7 * 24 * HOUR]
+    ratings = [
+        s.user_satisfaction
+        for s in snapshots_list
+        if s.provider_id == provider_id
+        and s.operation is Operation.FEEDBACK
+        and s.user_satisfaction is not None
+        and s.at > now - 7 * 24 * HOUR
+    ]
     day = [s for s in week if s.at > now - 24 * HOUR]
     hour = [s for s in day if s.at > now - HOUR]
     latencies = sorted(s.response_time_s for s in day if s.success)
@@ -210,6 +223,8 @@ def aggregate(
         cost_per_video=sum(costs) / len(costs) if costs else None,
         consecutive_failures=trailing,
         predicted_failure_rate=prediction.failure_rate_next_hour,
+        user_satisfaction=sum(ratings) / len(ratings) if ratings else None,
+        satisfaction_samples=len(ratings),
     )
     ok_hours = {b.start: b for b in hourly_buckets(ok_samples, now=now, hours=24)}
     lat_hours = {b.start: b for b in hourly_buckets(lat_samples, now=now, hours=24)}

@@ -236,3 +236,7 @@ class DocumentStore(Protocol):
     def increment(self, collection: str, doc_id: str, fields: Mapping[str, float]) -> None:
         """Add to numeric fields without reading them (created if missing): one write."""
         ...
+
+    def create(self, collection: str, doc_id: str, data: Mapping[str, Any]) -> bool:
+        """Write a new document; False (nothing written) when ``doc_id`` already exists."""
+        ...

@@ -423,6 +423,8 @@ def stats_doc(agg: Aggregate, *, in_flight: int) -> dict[str, object]:
         "qualitySamples": s.quality_samples,
         "costPerVideo": s.cost_per_video,
         "consecutiveFailures": s.consecutive_failures,
+        "userSatisfaction": s.user_satisfaction,
+        "satisfactionSamples": s.satisfaction_samples,
         "inFlight": in_flight,
         "trends": [
             {
@@ -478,6 +480,8 @@ def stats_from_doc(pid: str, d: Mapping[str, object]) -> ProviderStats:
         cost_per_video=num("costPerVideo"),
         consecutive_failures=count("consecutiveFailures"),
         predicted_failure_rate=float(predicted) if isinstance(predicted, (int, float)) else None,
+        user_satisfaction=num("userSatisfaction"),
+        satisfaction_samples=count("satisfactionSamples"),
     )
 
 

@@ -127,6 +127,15 @@ class FirestoreDocumentStore:
         self.client.collection(collection).document(doc_id).set(dict(data))
         self.usage.add(writes=1)
 
+    def create(self, collection: str, doc_id: str, data: Mapping[str, Any]) -> bool:
+        try:
+            self.client.collection(collection).document(doc_id).create(dict(data))
+        except gexc.AlreadyExists:
+            return False
+        finally:
+            self.usage.add(writes=1)
+        return True
+
     def get(self, collection: str, doc_id: str) -> dict[str, Any] | None:
         snap = self.client.collection(collection).document(doc_id).get()
         self.usage.add(reads=1)

@@ -121,6 +121,13 @@ class MemoryDocumentStore:
     def put(self, collection: str, doc_id: str, data: Mapping[str, Any]) -> None:
         self.db.put(collection, doc_id, data)
 
+    def create(self, collection: str, doc_id: str, data: Mapping[str, Any]) -> bool:
+        with self.db.lock:
+            if doc_id in self.db.coll(collection):
+                return False
+            self.db.put(collection, doc_id, data)
+            return True
+
     def get(self, collection: str, doc_id: str) -> dict[str, Any] | None:
         with self.db.lock:
             doc = self.db.coll(collection).get(doc_id)

@@ -359,6 +359,8 @@ def test_a_perfect_provider_scores_at_most_100() -> None:
         quality_samples=10**9,
         cost_per_video=0.0,
         predicted_failure_rate=0.0,
+        user_satisfaction=5.0,
+        satisfaction_samples=10**9,
     )
     ranking = rank([candidate("p", stats=perfect, price_per_video=0.0)], ask(), now=NOW)
     assert ranking.best is not None
@@ -575,3 +577,20 @@ def test_a_job_that_may_not_fall_back_takes_no_probe_permit() -> None:
     assert ranking.ranked == ()
     assert "probes are left to jobs that may fall back" in ranking.rejected[0].reason
     assert ranking.next_chance() is not None
+
+
+def test_owner_ratings_feed_the_performance_score_through_a_prior() -> None:
+    """Issue 16 row 3: userSatisfaction moves the performance component, a few ratings a
+    little and many a lot, as the other measured inputs do."""
+
+    def performance(**figures: object) -> float:
+        ranking = rank([candidate("p", stats=healthy("p", **figures))], ask(), now=NOW)
+        assert ranking.best is not None
+        return ranking.best.breakdown["performance"]
+
+    unrated = performance()
+    assert performance(user_satisfaction=1.0, satisfaction_samples=2) < unrated
+    assert performance(user_satisfaction=1.0, satisfaction_samples=200) < performance(
+        user_satisfaction=1.0, satisfaction_samples=2
+    )
+    assert performance(user_satisfaction=5.0, satisfaction_samples=200) > unrated
