@@ -87,6 +87,12 @@ class ProviderStats:
     predicted_failure_rate: float | None = None
     user_satisfaction: float | None = None  # owners' mean rating, 1..5 (last 7 days)
     satisfaction_samples: int = 0
+    # Generations in this hour of the day over the last 7 days, and their success rate.
+    same_hour_calls: int = 0
+    same_hour_success_rate: float | None = None
+    # The predicted optimal concurrency (Little's law on the measured traffic and latency, shed
+    # when failures are predicted); None before the first prediction.
+    recommended_concurrency: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -282,7 +288,13 @@ def _score(
     p95 = st.latency_p95_s if st.latency_p95_s is not None else p50 * 1.5
     quality = _shrink(st.quality, st.quality_samples, priors.quality, priors.quality_weight)
     cost = st.cost_per_video if st.cost_per_video is not None else caps.price_per_video
-    load = c.in_flight / caps.concurrency_limit
+    # Load spreading measures load against the predicted optimal concurrency (never above the
+    # plan's limit, which stays the hard filter), so a provider predicted to cope with less is
+    # spared sooner.
+    optimal = caps.concurrency_limit
+    if st.recommended_concurrency is not None:
+        optimal = max(1, min(caps.concurrency_limit, st.recommended_concurrency))
+    load = c.in_flight / optimal
     speed = _clamp(1.0 - p50 / (2.0 * rules.target_render_s))
     breaker = 0.4 if probe else 1.0  # half-open, or open and due for a probe
 
@@ -306,11 +318,21 @@ def _score(
     budget = max(budget, 0.01)
     cost_f = _clamp(1.0 - cost / budget)
     predicted = st.predicted_failure_rate if st.predicted_failure_rate is not None else 1 - ok_24h
-    reliability = _clamp(0.6 * (1.0 - predicted) + 0.4 * 0.5**st.consecutive_failures)
+    # Consistency: how close the slow calls stay to the typical one (p50 / p95; 1 = steady).
+    consistency = _clamp(p50 / p95) if p95 > 0 else 1.0
+    reliability = _clamp(
+        0.5 * (1.0 - predicted) + 0.3 * 0.5**st.consecutive_failures + 0.2 * consistency
+    )
     urgent = request.options.urgency in _URGENT
     headroom = _clamp((1.0 - load) / (1.0 - rules.saturation)) if load > rules.saturation else 1.0
     tier_fit = quality / 10.0 if request.tier is not _FREE else cost_f
-    context = _clamp(0.5 * headroom + 0.3 * (speed if urgent else 1.0) + 0.2 * tier_fit)
+    # Time of day: how the provider did at this hour of the day over the last week (a prior
+    # while few calls fell in it).
+    same_hour = (st.same_hour_calls * (st.same_hour_success_rate or 0.0), st.same_hour_calls)
+    time_of_day = _shrink_rate(round(same_hour[0]), same_hour[1], priors)
+    context = _clamp(
+        0.45 * headroom + 0.25 * (speed if urgent else 1.0) + 0.15 * tier_fit + 0.15 * time_of_day
+    )
     business = _clamp(
         0.5 * _clamp((quality - rules.quality_threshold) / max(10.0 - rules.quality_threshold, 0.1))
         + 0.5 * (1.0 if p95 <= rules.target_render_s else rules.target_render_s / p95)
@@ -327,7 +349,8 @@ def _score(
         f"p50 {p50:.0f} s, p95 {p95:.0f} s",
         f"quality {quality:.1f}/10, ${cost:.2f} per video",
         f"rated {rating:.1f}/5 ({st.satisfaction_samples} ratings)",
-        f"load {c.in_flight}/{caps.concurrency_limit}",
+        f"load {c.in_flight}/{optimal} (limit {caps.concurrency_limit})",
+        f"this hour of day {time_of_day:.0%}, consistency {consistency:.2f}",
     ]
     if c.breaker.state is not _CLOSED:
         reasons.append(f"circuit {c.breaker.state.value}: probe call")

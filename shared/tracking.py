@@ -173,6 +173,8 @@ def aggregate(
         key=lambda s: s.at,
     )
     week = [s for s in gens if s.at > now - 7 * 24 * HOUR]
+    hour_of_day = int((now % 86_400.0) // HOUR)
+    same_hour = [s for s in week if int((s.at % 86_400.0) // HOUR) == hour_of_day]
     ratings = [
         s.user_satisfaction
         for s in snapshots_list
@@ -225,6 +227,11 @@ def aggregate(
         predicted_failure_rate=prediction.failure_rate_next_hour,
         user_satisfaction=sum(ratings) / len(ratings) if ratings else None,
         satisfaction_samples=len(ratings),
+        same_hour_calls=len(same_hour),
+        same_hour_success_rate=(
+            sum(s.success for s in same_hour) / len(same_hour) if same_hour else None
+        ),
+        recommended_concurrency=prediction.recommended_concurrency if gens else None,
     )
     ok_hours = {b.start: b for b in hourly_buckets(ok_samples, now=now, hours=24)}
     lat_hours = {b.start: b for b in hourly_buckets(lat_samples, now=now, hours=24)}

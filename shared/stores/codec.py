@@ -425,6 +425,8 @@ def stats_doc(agg: Aggregate, *, in_flight: int) -> dict[str, object]:
         "consecutiveFailures": s.consecutive_failures,
         "userSatisfaction": s.user_satisfaction,
         "satisfactionSamples": s.satisfaction_samples,
+        "sameHourCalls": s.same_hour_calls,
+        "sameHourSuccessRate": s.same_hour_success_rate,
         "inFlight": in_flight,
         "trends": [
             {
@@ -482,7 +484,18 @@ def stats_from_doc(pid: str, d: Mapping[str, object]) -> ProviderStats:
         predicted_failure_rate=float(predicted) if isinstance(predicted, (int, float)) else None,
         user_satisfaction=num("userSatisfaction"),
         satisfaction_samples=count("satisfactionSamples"),
+        same_hour_calls=count("sameHourCalls"),
+        same_hour_success_rate=num("sameHourSuccessRate"),
+        recommended_concurrency=_recommended(d.get("prediction")),
     )
+
+
+def _recommended(prediction: object) -> int | None:
+    if isinstance(prediction, Mapping):
+        value = prediction.get("recommendedConcurrency")
+        if isinstance(value, int) and value >= 1:
+            return value
+    return None
 
 
 def sum_shards(docs: Sequence[Mapping[str, Any]]) -> tuple[Bucket, ...]:

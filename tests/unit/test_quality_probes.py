@@ -85,3 +85,16 @@ def test_after_a_quality_reset_only_later_renders_count() -> None:
         renders, provider_id="heygen", now=NOW, concurrency_limit=10, quality_since=NOW - 60
     ).stats
     assert (after.quality, after.quality_samples) == (10.0, 1)
+
+
+def test_the_stats_carry_this_hour_of_day_and_the_predicted_optimal_load() -> None:
+    """Issue 16 row 4: the inputs selection reads for time of day and load spreading."""
+    day = 86_400.0
+    renders = [_render(NOW - k * day - 60, 10.0 if k % 2 else 0.0) for k in range(1, 7)]
+    renders += [_render(NOW - k * 60, 10.0) for k in range(1, 30)]
+    stats = aggregate(renders, provider_id="heygen", now=NOW, concurrency_limit=10).stats
+    assert stats.same_hour_calls >= 6
+    assert stats.same_hour_success_rate is not None
+    assert stats.same_hour_success_rate < 1.0
+    assert stats.recommended_concurrency is not None
+    assert 1 <= stats.recommended_concurrency <= 10
