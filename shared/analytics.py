@@ -48,6 +48,55 @@ _JOB_FIELDS = (
 )
 
 
+# Upper bounds (seconds) of the latency histogram kept per provider, so percentiles of any
+# period come from sums; the last bucket is everything slower.
+LATENCY_BOUNDS = (5.0, 10, 20, 30, 45, 60, 90, 120, 180, 240, 300, 450, 600, 900, 1200, 1800)
+
+
+def _bucket(seconds: float) -> int:
+    for i, bound in enumerate(LATENCY_BOUNDS):
+        if seconds <= bound:
+            return i
+    return len(LATENCY_BOUNDS)
+
+
+def percentile(histogram: Sequence[float], q: float) -> float | None:
+    """The upper bound of the bucket holding the ``q`` quantile (the last bound for the
+    overflow bucket); None without samples."""
+    n = sum(histogram)
+    if n <= 0:
+        return None
+    seen = 0.0
+    for i, count in enumerate(histogram):
+        seen += count
+        if seen >= q * n:
+            return float(LATENCY_BOUNDS[min(i, len(LATENCY_BOUNDS) - 1)])
+    return float(LATENCY_BOUNDS[-1])
+
+
+def _hist() -> list[float]:
+    return [0.0] * (len(LATENCY_BOUNDS) + 1)
+
+
+def _empty_recovery() -> dict[str, Any]:
+    return {
+        "total": 0,
+        "successful": 0,
+        "timeSum": 0.0,
+        "timeCount": 0,
+        "byCategory": {},
+        "byAction": {},
+    }
+
+
+def _add_recovery(acc: dict[str, Any], r: Mapping[str, Any]) -> None:
+    for key in ("total", "successful", "timeSum", "timeCount"):
+        acc[key] += r.get(key) or 0
+    for key in ("byCategory", "byAction"):
+        for name, n in (r.get(key) or {}).items():
+            acc[key][name] = acc[key].get(name, 0) + n
+
+
 def hour_start(t: float) -> float:
     return math.floor(t / HOUR) * HOUR
 
@@ -63,16 +112,17 @@ def rollup(
     start: float,
     end: float,
     now: float,
+    recovery_logs: Iterable[Mapping[str, Any]] = (),
 ) -> Doc:
-    """One span's figures from its ``provider_metrics`` documents (generations, and feedback)
-    and the ``enhanced_video_jobs`` documents that finished in it."""
-    providers: dict[str, dict[str, float]] = {}
+    """One span's figures from its ``provider_metrics`` documents (generations, and feedback),
+    the ``enhanced_video_jobs`` documents that finished in it and its ``error_recovery_logs``."""
+    providers: dict[str, dict[str, Any]] = {}
     tiers: dict[str, dict[str, float]] = {}
     for m in metrics:
         at = float(m.get("timestamp") or 0.0)
         if not start <= at < end:
             continue
-        p = providers.setdefault(str(m["providerId"]), dict.fromkeys(_PROVIDER_FIELDS, 0.0))
+        p = providers.setdefault(str(m["providerId"]), _new_provider())
         kind = m.get("operationType")
         if kind == "feedback":
             rating = m.get("userSatisfaction")
@@ -84,9 +134,11 @@ def rollup(
             continue
         p["calls"] += 1
         if m.get("success"):
+            took = float(m.get("responseTime") or 0.0) / 1000.0
             p["successes"] += 1
-            p["latencySum"] += float(m.get("responseTime") or 0.0) / 1000.0
+            p["latencySum"] += took
             p["latencyCount"] += 1
+            p["latencyHist"][_bucket(took)] += 1
         if m.get("videoQuality") is not None:
             p["qualitySum"] += float(m["videoQuality"])
             p["qualityCount"] += 1
@@ -113,6 +165,22 @@ def rollup(
         counts["metFailures"] += met
         counts["recovered"] += done and met
         counts["degraded"] += bool(j.get("degraded"))
+    recovery = _empty_recovery()
+    for log in recovery_logs:
+        if not start <= float(log.get("timestamp") or 0.0) < end:
+            continue
+        recovery_s = log.get("totalRecoveryTime")
+        _add_recovery(
+            recovery,
+            {
+                "total": 1,
+                "successful": 1 if log.get("success") else 0,
+                "timeSum": float(recovery_s) if recovery_s is not None else 0.0,
+                "timeCount": 1 if recovery_s is not None else 0,
+                "byCategory": {str(log.get("errorCategory")): 1},
+                "byAction": {str(log.get("recoveryAction")): 1},
+            },
+        )
     return {
         "start": start,
         "end": end,
@@ -121,19 +189,31 @@ def rollup(
         "providers": providers,
         "tiers": tiers,
         "jobs": counts,
+        "recovery": recovery,
     }
+
+
+def _new_provider() -> dict[str, Any]:
+    p: dict[str, Any] = dict.fromkeys(_PROVIDER_FIELDS, 0.0)
+    p["latencyHist"] = _hist()
+    return p
 
 
 def merge(docs: Iterable[Mapping[str, Any]], *, start: float, end: float, now: float) -> Doc:
     """Sum span documents into one (a day from its hours, a period from its days)."""
-    providers: dict[str, dict[str, float]] = {}
+    providers: dict[str, dict[str, Any]] = {}
     tiers: dict[str, dict[str, float]] = {}
     counts = dict.fromkeys(_JOB_FIELDS, 0)
+    recovery = _empty_recovery()
     for d in docs:
+        _add_recovery(recovery, d.get("recovery") or {})
         for pid, figures in (d.get("providers") or {}).items():
-            acc = providers.setdefault(pid, dict.fromkeys(_PROVIDER_FIELDS, 0.0))
+            acc = providers.setdefault(pid, _new_provider())
             for k in _PROVIDER_FIELDS:
                 acc[k] += float(figures.get(k) or 0.0)
+            for i, n in enumerate(figures.get("latencyHist") or ()):
+                if i < len(acc["latencyHist"]):
+                    acc["latencyHist"][i] += float(n)
         for tier, figures in (d.get("tiers") or {}).items():
             t = tiers.setdefault(tier, {"cost": 0.0, "billed": 0.0})
             t["cost"] += float(figures.get("cost") or 0.0)
@@ -148,6 +228,7 @@ def merge(docs: Iterable[Mapping[str, Any]], *, start: float, end: float, now: f
         "providers": providers,
         "tiers": tiers,
         "jobs": counts,
+        "recovery": recovery,
     }
 
 
@@ -163,6 +244,8 @@ def figures(doc: Mapping[str, Any]) -> Doc:
             "calls": int(p["calls"]),
             "successRate": _ratio(p["successes"], p["calls"]),
             "averageLatency": _ratio(p["latencySum"], p["latencyCount"]),
+            "latencyP50": percentile(p.get("latencyHist") or (), 0.5),
+            "latencyP95": percentile(p.get("latencyHist") or (), 0.95),
             "spend": round(p["cost"], 2),
             "costPerVideo": _ratio(p["cost"], p["billed"]),
             "quality": _ratio(p["qualitySum"], p["qualityCount"]),
@@ -175,6 +258,12 @@ def figures(doc: Mapping[str, Any]) -> Doc:
         return sum(float(p[key]) for p in every.values())
 
     j = doc.get("jobs") or {}
+    hist = _hist()
+    for p in every.values():
+        for i, n in enumerate(p.get("latencyHist") or ()):
+            if i < len(hist):
+                hist[i] += float(n)
+    r = doc.get("recovery") or _empty_recovery()
     return {
         "from": doc.get("start"),
         "providers": providers,
@@ -182,6 +271,8 @@ def figures(doc: Mapping[str, Any]) -> Doc:
             "calls": int(total("calls")),
             "systemReliability": _ratio(total("successes"), total("calls")),
             "averageLatency": _ratio(total("latencySum"), total("latencyCount")),
+            "latencyP50": percentile(hist, 0.5),
+            "latencyP95": percentile(hist, 0.95),
             "spend": round(total("cost"), 2),
             "quality": _ratio(total("qualitySum"), total("qualityCount")),
             "userSatisfaction": _ratio(total("satisfactionSum"), total("satisfactionCount")),
@@ -197,6 +288,14 @@ def figures(doc: Mapping[str, Any]) -> Doc:
             "firstTryRate": _ratio(j.get("firstTry") or 0, j.get("finished") or 0),
             "recoveryRate": _ratio(j.get("recovered") or 0, j.get("metFailures") or 0),
             "degraded": int(j.get("degraded") or 0),
+        },
+        "errorRecovery": {
+            "totalRecoveries": int(r["total"]),
+            "successfulRecoveries": int(r["successful"]),
+            "successRate": _ratio(r["successful"], r["total"]),
+            "averageRecoveryTime": _ratio(r["timeSum"], r["timeCount"]),
+            "byCategory": dict(sorted(r["byCategory"].items())),
+            "byAction": dict(sorted(r["byAction"].items())),
         },
     }
 

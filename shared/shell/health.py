@@ -81,6 +81,7 @@ def refresh_analytics(shell: Shell, now: float) -> dict[str, object]:
             start=start,
             end=end,
             now=now,
+            recovery_logs=shell.docs.query(stores.RECOVERY_LOGS, where=span),
         )
         shell.docs.put(stores.ANALYTICS_HOURLY, _key(start), doc)
         latest.append(doc)

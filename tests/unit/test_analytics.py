@@ -141,3 +141,42 @@ def test_feedback_ratings_are_averaged_per_provider() -> None:
     assert f["providers"]["did"]["userSatisfaction"] == 4.0
     assert f["providers"]["did"]["ratings"] == 3
     assert f["providers"]["did"]["calls"] == 0
+
+
+def test_latency_percentiles_and_recoveries_add_up_over_any_period() -> None:
+    """Every figure the dashboard shows has its period: p50 / p95 from a latency histogram
+    kept in sums, and the recovery statistics from the hour's error_recovery_logs."""
+    start = an.hour_start(NOW)
+    metrics = [
+        gen("did", start + i) | {"responseTime": 1000.0 * s}
+        for i, s in enumerate([8, 8, 8, 8, 8, 8, 8, 8, 8, 400])
+    ]
+    logs = [
+        {
+            "timestamp": start + 1,
+            "success": True,
+            "totalRecoveryTime": 30.0,
+            "errorCategory": "transient",
+            "recoveryAction": "retry_same_provider",
+        },
+        {
+            "timestamp": start + 2,
+            "success": False,
+            "totalRecoveryTime": None,
+            "errorCategory": "authentication",
+            "recoveryAction": "switch_provider",
+        },
+    ]
+    hour = an.rollup(metrics, [], start=start, end=start + an.HOUR, now=NOW, recovery_logs=logs)
+    day = an.merge([hour, hour], start=an.day_start(NOW), end=an.day_start(NOW) + an.DAY, now=NOW)
+    f = an.figures(day)
+    assert (f["providers"]["did"]["latencyP50"], f["providers"]["did"]["latencyP95"]) == (
+        10.0,
+        450.0,
+    )
+    assert f["overall"]["latencyP50"] == 10.0
+    rec = f["errorRecovery"]
+    assert (rec["totalRecoveries"], rec["successfulRecoveries"]) == (4, 2)
+    assert rec["averageRecoveryTime"] == 30.0
+    assert rec["byCategory"] == {"authentication": 2, "transient": 2}
+    assert an.percentile([], 0.5) is None

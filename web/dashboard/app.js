@@ -234,6 +234,7 @@
       figure("Completed", pct(j.completionRate)),
       figure("First-try success", pct(j.firstTryRate)),
       figure("Automatic recovery", pct(j.recoveryRate)),
+      figure("Recovered", `${num((p.errorRecovery || {}).successfulRecoveries)} of ${num((p.errorRecovery || {}).totalRecoveries)}`),
       figure("Spend", usd((p.overall || {}).spend)),
       figure("User rating", (p.overall || {}).userSatisfaction == null ? "—" : `${p.overall.userSatisfaction.toFixed(1)} / 5`),
     );
@@ -242,7 +243,7 @@
         el("th", { scope: "row" }, name(pid)),
         el("td", { class: "num" }, num(f.calls)),
         el("td", { class: "num" }, pct(f.successRate)),
-        el("td", { class: "num" }, secs(f.averageLatency)),
+        el("td", { class: "num" }, `${secs(f.latencyP50)} / ${secs(f.latencyP95)}`, small(f.averageLatency == null ? "" : `mean ${secs(f.averageLatency)}`)),
         el("td", { class: "num", "data-figure": "spend" }, usd(f.spend)),
         el("td", { class: "num" }, usd(f.costPerVideo)),
         el("td", { class: "num" }, f.quality == null ? "—" : `${f.quality.toFixed(1)} / 10`),
