@@ -343,14 +343,14 @@ def _score(
     factors = (base, health, performance, cost_f, reliability, context, business)
     points = {name: 100.0 * wi * f for name, wi, f in zip(COMPONENTS, w, factors, strict=True)}
     score = sum(points.values())
+    # One line per concern, cheaply formatted: ranking runs on every submit (bench.micro).
     reasons = [
         f"priority {caps.priority} of {n}",
-        f"success {ok_1h:.0%} last hour, {ok_24h:.0%} last day ({st.calls_24h} samples)",
-        f"p50 {p50:.0f} s, p95 {p95:.0f} s",
-        f"quality {quality:.1f}/10, ${cost:.2f} per video",
-        f"rated {rating:.1f}/5 ({st.satisfaction_samples} ratings)",
+        f"success {100 * ok_1h:.0f}% last hour, {100 * ok_24h:.0f}% last day "
+        f"({st.calls_24h} samples), {100 * time_of_day:.0f}% at this hour of day",
+        f"p50 {p50:.0f} s, p95 {p95:.0f} s, consistency {consistency:.2f}",
+        f"quality {quality:.1f}/10, rated {rating:.1f}/5, ${cost:.2f} per video",
         f"load {c.in_flight}/{optimal} (limit {caps.concurrency_limit})",
-        f"this hour of day {time_of_day:.0%}, consistency {consistency:.2f}",
     ]
     if c.breaker.state is not _CLOSED:
         reasons.append(f"circuit {c.breaker.state.value}: probe call")
