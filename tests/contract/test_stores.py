@@ -693,3 +693,26 @@ def test_the_state_document_keeps_the_original_summary_fields(world: World, prov
     assert doc["state"] == "open"
     assert doc["failureCount"] == 4
     assert doc["lastSuccessTime"] == NOW + 4
+
+
+@pytest.mark.firestore
+def test_a_document_is_created_once_on_firestore_as_in_memory(
+    firestore_client: firestore.Client,
+) -> None:
+    """Issue 16 row 3 relies on it: one rating per video, whoever asks twice at once."""
+    from shared.stores.firestore import FirestoreDocumentStore
+    from shared.stores.memory import MemoryDocumentStore
+
+    doc_id = f"feedback-{uuid.uuid4().hex[:12]}"
+    for store in (FirestoreDocumentStore(firestore_client), MemoryDocumentStore(MemoryDatabase())):
+        with ThreadPoolExecutor(4) as pool:
+            made = list(
+                pool.map(
+                    lambda r, s=store: s.create(base.METRICS, doc_id, {"userSatisfaction": r}),
+                    range(1, 5),
+                )
+            )
+        assert made.count(True) == 1
+        stored = store.get(base.METRICS, doc_id)
+        assert stored is not None
+        assert stored["userSatisfaction"] == made.index(True) + 1
