@@ -516,3 +516,18 @@ def test_alerts_are_stored_with_when_they_started_and_cleared(world: World) -> N
     (cleared,) = board["recent"]
     assert cleared["startedAt"] == started
     assert cleared["clearedAt"] > started
+
+
+def test_an_api_failure_with_nowhere_else_to_go_is_retried_once(world: World) -> None:
+    """Issue 16 row 10: API_FAILURE retries 1 (the original 2). D-ID answers 500 to every
+    submit (an api_failure) and the others are out: the job fails after two submissions, not
+    three, so a provider in trouble gets one failed call less per job (see the table's comment
+    for what the third did on the emulator stack)."""
+    world.sim.add_fault("did", "server_error", count=100, op="submit")
+    for provider in ("heygen", "runwayml"):
+        world.service.set_circuit(provider, ManualAction.OPEN, by="test", reason="D-ID only")
+    done = world.run(world.new_job().job_id)
+    assert done.status is JobStatus.FAILED
+    assert [(r.provider_id, r.outcome) for r in done.history] == [("did", "api_failure")] * 2
+    assert done.error is not None
+    assert done.error.code == "api_failure"
