@@ -3,6 +3,7 @@
 from firebase_admin import initialize_app
 
 from functions.admin import dashboard, setCircuitState, systemDashboard
+from functions.feedback import rateVideo
 from functions.generate import generateVideo
 from functions.health import providerHealthCheck
 from functions.jobs import processVideoJob, videoJobTask
@@ -31,6 +32,7 @@ __all__ = [
     "processVideoJob",
     "providerHealthCheck",
     "providerWebhook",
+    "rateVideo",
     "regenerateVideoIntroduction",
     "retryVideoJob",
     "setCircuitState",

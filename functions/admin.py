@@ -64,8 +64,11 @@ def systemDashboard(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
 class CircuitRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     provider_id: str = Field(alias="providerId", min_length=1, max_length=64)
-    action: Literal["open", "close", "reset"]
+    # reset_quality: forget the provider's failed quality checks (it is selected again at once).
+    action: Literal["open", "close", "reset", "reset_quality"]
     reason: str = Field(min_length=3, max_length=500)
+    # Epoch seconds: the end of a maintenance window (open only; jobs wait for it).
+    until: float | None = Field(default=None, gt=0)
 
 
 @nesting_guard
@@ -80,17 +83,27 @@ def setCircuitState(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
         ]
         raise https_fn.HttpsError(E.INVALID_ARGUMENT, "invalid circuit request", details) from None
     service = runtime.service()
+    if ask.action == "reset_quality":
+        try:
+            service.reset_quality(ask.provider_id, by=who, reason=ask.reason)
+        except KeyError:
+            raise https_fn.HttpsError(E.NOT_FOUND, f"no provider {ask.provider_id!r}") from None
+        return {"providerId": ask.provider_id, "action": ask.action, "by": who}
     try:
         transition = service.set_circuit(
-            ask.provider_id, ManualAction(ask.action), by=who, reason=ask.reason
+            ask.provider_id, ManualAction(ask.action), by=who, reason=ask.reason, until=ask.until
         )
     except KeyError:
         raise https_fn.HttpsError(E.NOT_FOUND, f"no provider {ask.provider_id!r}") from None
+    except ValueError as bad:
+        details = [{"field": "until", "message": str(bad)}]
+        raise https_fn.HttpsError(E.INVALID_ARGUMENT, "invalid circuit request", details) from None
     state = service.breakers.state(ask.provider_id, now=service.clock(), fresh=True)
     return {
         "providerId": ask.provider_id,
         "state": state.state.value,
         "override": state.override.mode.value if state.override else None,
+        "until": state.override.until if state.override else None,
         "reason": transition.reason if transition else state.last_reason,
         "by": who,
     }

@@ -136,10 +136,7 @@ def build(config: Settings, env: Mapping[str, str]) -> Service:
             emulator_host=config.tasks_emulator_host,
             service_account=config.tasks_service_account,
         ),
-        rules=BusinessRules(
-            quality_threshold=config.quality_threshold,
-            cost_optimization=config.cost_optimization,
-        ),
+        rules=business_rules(config),
         webhook_base_url=config.public_webhook_base_url,
         token_key=key,
         breaker_enabled=config.circuit_breaker_enabled,
@@ -180,3 +177,15 @@ def _override(policy: br.BreakerPolicy, config: Settings) -> br.BreakerPolicy:
     if config.circuit_breaker_recovery_timeout_s is not None:
         policy = replace(policy, recovery_timeout_s=config.circuit_breaker_recovery_timeout_s)
     return policy
+
+
+def business_rules(config: Settings) -> BusinessRules:
+    """Selection's business rules, from the settings (OPERATIONS section 2.2)."""
+    return BusinessRules(
+        quality_threshold=config.quality_threshold,
+        cost_optimization=config.cost_optimization,
+        max_cost_per_video=config.max_cost_per_video,
+        prioritize_speed=config.prioritize_speed,
+        prioritize_quality=config.prioritize_quality,
+        quality_probe_share=config.quality_probe_share,
+    )

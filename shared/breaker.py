@@ -5,7 +5,8 @@ takes the state, the time and the policy, and returns the new state with the tra
     open --(recovery timeout elapsed, a probe permit is taken)--> half_open
     half_open --(success_threshold probe successes)--> closed
     half_open --(a probe fails)--> open (the recovery timeout grows with each opening)
-    manual forced_open / forced_closed override everything until reset.
+    manual forced_open / forced_closed override everything until reset; a forced open may
+    carry an ``until`` (a maintenance window): past it, the breaker admits probes again.
 
 Stores keep the state; in Firestore the window buckets are incremented apart from the state
 document, and `evaluate` decides on them inside a transaction.
@@ -90,20 +91,26 @@ POLICIES: dict[str, BreakerPolicy] = {
 
 @dataclass(frozen=True, slots=True)
 class Bucket:
-    """Outcome counts of one ``bucket_s`` slice of the window, keyed by its start time."""
+    """Outcome counts of one ``bucket_s`` slice of the window, keyed by its start time, and
+    (when a store keeps them) the times of its latest counted failure and success."""
 
     start: float
     calls: int = 0
     failures: int = 0
     slow: int = 0
+    last_failure_at: float | None = None
+    last_success_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ManualOverride:
+    """``until``: the end of a maintenance window (forced open only); None holds until reset."""
+
     mode: Override
     by: str
     reason: str
     at: float
+    until: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -163,6 +170,22 @@ class WindowCounts:
     slow: int
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Summary:
+    """What ``circuit_breaker_states/{provider}`` shows beside the state (the original fields):
+    the counts of the current window since the last close or reset, and the latest times."""
+
+    calls: int
+    failures: int
+    slow: int
+    last_failure_at: float | None
+    last_success_at: float | None
+
+    @property
+    def successes(self) -> int:
+        return self.calls - self.failures
+
+
 @dataclass(frozen=True, slots=True)
 class Grant:
     """``permit``: the grant time of the probe permit taken, to report with the outcome."""
@@ -178,7 +201,11 @@ def admission(state: BreakerState, now: float, policy: BreakerPolicy) -> Admissi
     (enum members are read from module constants: class attribute access is slow on 3.11)."""
     override = state.override
     if override is not None:
-        return _REJECT if override.mode is _FORCED_OPEN else _ALLOW
+        if override.mode is not _FORCED_OPEN:
+            return _ALLOW
+        if override.until is None or now < override.until:
+            return _REJECT
+        return _PROBE  # the maintenance window is over: probe as a recovering breaker does
     current = state.state
     if current is _CLOSED:
         return _ALLOW
@@ -199,12 +226,14 @@ def acquire(state: BreakerState, *, now: float, policy: BreakerPolicy) -> Grant:
     if verdict is Admission.REJECT:
         return Grant(Step(state), granted=False)
     if state.state is CircuitState.OPEN:
+        ended = state.override is not None  # admission said PROBE: its window is over
         half = replace(
             state,
             state=CircuitState.HALF_OPEN,
             permits=(now,),
             probe_successes=0,
-            last_reason="recovery timeout elapsed",
+            override=None,
+            last_reason="maintenance window over" if ended else "recovery timeout elapsed",
         )
         return Grant(
             Step(half, _transition(state, half, now)), granted=True, probe=True, permit=now
@@ -263,6 +292,26 @@ def window(
             failures += b.failures
             slow += b.slow
     return WindowCounts(calls, failures, slow)
+
+
+def summarize(
+    state: BreakerState, buckets: tuple[Bucket, ...], *, now: float, policy: BreakerPolicy
+) -> Summary:
+    """The summary of ``state`` whose window is ``buckets`` (the state's own when empty)."""
+    counted = buckets or state.buckets
+    counts = window(counted, now=now, policy=policy, since=state.counts_since)
+    return Summary(
+        calls=counts.calls,
+        failures=counts.failures,
+        slow=counts.slow,
+        last_failure_at=_latest(state.last_failure_at, *(b.last_failure_at for b in counted)),
+        last_success_at=_latest(state.last_success_at, *(b.last_success_at for b in counted)),
+    )
+
+
+def _latest(*times: float | None) -> float | None:
+    known = [t for t in times if t is not None]
+    return max(known) if known else None
 
 
 def record(state: BreakerState, outcome: Outcome, *, now: float, policy: BreakerPolicy) -> Step:
@@ -361,20 +410,27 @@ def force(
     reason: str,
     now: float,
     policy: BreakerPolicy,
+    until: float | None = None,
 ) -> Step:
-    """A manual override: open and close hold until reset; reset returns to a clean closed."""
+    """A manual override: open and close hold until reset; reset returns to a clean closed.
+    An open with ``until`` (a maintenance window) admits probes again from then on, and jobs
+    that have nowhere else to go wait for it (``next_attempt_at``)."""
     why = f"manual {action.value} by {by}: {reason}"
+    if until is not None and action is ManualAction.OPEN:
+        why += f" (until {until:.0f})"
     if action is ManualAction.RESET:
         after = BreakerState(provider_id=state.provider_id, last_reason=why, counts_since=now)
     else:
-        mode = Override.FORCED_OPEN if action is ManualAction.OPEN else Override.FORCED_CLOSED
+        opening = action is ManualAction.OPEN
+        mode = Override.FORCED_OPEN if opening else Override.FORCED_CLOSED
+        ends = until if opening else None
         after = replace(
             state,
-            state=CircuitState.OPEN if action is ManualAction.OPEN else CircuitState.CLOSED,
-            override=ManualOverride(mode=mode, by=by, reason=reason, at=now),
+            state=CircuitState.OPEN if opening else CircuitState.CLOSED,
+            override=ManualOverride(mode=mode, by=by, reason=reason, at=now, until=ends),
             permits=(),
             probe_successes=0,
-            next_attempt_at=None,
+            next_attempt_at=ends,
             last_reason=why,
         )
     return Step(after, _transition(state, after, now, by=by, force=True))

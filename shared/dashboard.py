@@ -9,8 +9,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from shared import alerts as alerting
+from shared import analytics, spend
 from shared import breaker as br
-from shared import spend
 from shared.jobs import Job
 from shared.model import Capabilities
 
@@ -32,6 +33,9 @@ class Loaded:
     transitions: Sequence[br.Transition]
     spend_today: Mapping[str, Any] | None = None  # today's daily_spend document
     spend_cap_usd: float | None = None
+    hourly: Sequence[Mapping[str, Any]] = ()  # analytics_hourly documents of the last day
+    daily: Sequence[Mapping[str, Any]] = ()  # analytics_daily documents of the last 30 days
+    alerts: Sequence[Mapping[str, Any]] = ()  # active alert episodes and the last day's cleared
 
 
 def view(loaded: Loaded) -> dict[str, object]:
@@ -86,6 +90,10 @@ def view(loaded: Loaded) -> dict[str, object]:
             "capReached": loaded.spend_cap_usd is not None
             and spend.spent(loaded.spend_today) >= loaded.spend_cap_usd,
         },
+        # Every period (1h, 24h, 7d, 30d) from the pre-aggregated documents: per provider and
+        # overall, job-level reliability, spend per tier, cost and quality trends; spend per day.
+        "analytics": analytics.view(loaded.hourly, loaded.daily, now=loaded.now),
+        "alerts": alerting.view(loaded.alerts, now=loaded.now),
         "failedJobs": [
             {
                 "jobId": j.job_id,

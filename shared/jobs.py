@@ -111,6 +111,8 @@ class Job:
     retry_of: str | None = None  # the failed or cancelled job this one runs again
     retries: int = 0  # how many times the job's first version was run again
     app_call: AppCall | None = None
+    # USD: what the chosen provider is expected to bill for the render (set at each submit).
+    estimated_cost: float | None = None
 
     @property
     def terminal(self) -> bool:
@@ -189,6 +191,7 @@ def begin_attempt(
     degradations: tuple[Degradation, ...],
     reasoning: tuple[str, ...],
     now: float,
+    estimated_cost: float | None = None,
 ) -> Job:
     """A provider was chosen; the submission starts now (``options`` may be degraded to fit)."""
     if job.terminal:
@@ -216,6 +219,7 @@ def begin_attempt(
         options=options,
         degradations=(*job.degradations, *(d for d in degradations if d not in job.degradations)),
         selection_reasoning=reasoning,
+        estimated_cost=estimated_cost if estimated_cost is not None else job.estimated_cost,
         updated_at=now,
     )
 

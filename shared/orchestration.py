@@ -263,6 +263,7 @@ def begin(job: Job, choice: Scored, now: float) -> Job:
         degradations=choice.degradations,
         reasoning=choice.reasons,
         now=now,
+        estimated_cost=choice.cost,
     )
 
 
@@ -641,6 +642,7 @@ def metric(
         duration_s=job.options.duration.seconds,
         resolution=job.options.resolution.value,
         features=tuple(sorted(f.value for f in job.options.features)),
+        tier=job.tier.value,
     )
     return (SideWrite(METRICS, snap.to_doc()), *spend_side)
 

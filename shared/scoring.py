@@ -65,6 +65,8 @@ class Priors:
     success_weight: float = 20.0
     quality: float = 9.0
     quality_weight: float = 5.0
+    satisfaction: float = 4.0  # owners' ratings, 1..5
+    satisfaction_weight: float = 10.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,6 +85,14 @@ class ProviderStats:
     cost_per_video: float | None = None
     consecutive_failures: int = 0
     predicted_failure_rate: float | None = None
+    user_satisfaction: float | None = None  # owners' mean rating, 1..5 (last 7 days)
+    satisfaction_samples: int = 0
+    # Generations in this hour of the day over the last 7 days, and their success rate.
+    same_hour_calls: int = 0
+    same_hour_success_rate: float | None = None
+    # The predicted optimal concurrency (Little's law on the measured traffic and latency, shed
+    # when failures are predicted); None before the first prediction.
+    recommended_concurrency: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,6 +113,9 @@ class BusinessRules:
     prioritize_quality: bool = False
     target_render_s: float = 120.0
     spread_margin: float = 4.0  # candidates this close to the best share traffic
+    # Share of jobs (that may fall back) sent as probes to a provider whose measured quality is
+    # below the threshold, so it can prove itself again instead of staying out for a day.
+    quality_probe_share: float = 0.05
     saturation: float = 0.8  # in-flight share of the concurrency limit where penalties start
 
 
@@ -125,6 +138,8 @@ class Scored:
     options: VideoOptions  # what to ask this provider for (degraded when it had to be)
     degradations: tuple[degradation.Degradation, ...]
     probe: bool  # the breaker is half-open: a probe permit must be acquired
+    quality_probe: bool = False  # below the quality bar: this job checks whether it recovered
+    cost: float | None = None  # USD per video: measured, else the list price
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -188,7 +203,8 @@ def rank(
     scored, rejected = _last_resort(scored, rejected, candidates, request, now)
     # Providers that can serve the request as asked come first, whatever their score: a job is
     # degraded only when none of them can take it.
-    scored.sort(key=lambda s: (bool(s.degradations), -s.score, s.provider_id))
+    # A quality probe goes first among them: the job is the provider's chance to prove itself.
+    scored.sort(key=lambda s: (bool(s.degradations), not s.quality_probe, -s.score, s.provider_id))
     return Ranking(ranked=_spread(scored, request, rules), rejected=tuple(rejected))
 
 
@@ -228,7 +244,7 @@ def _last_resort(
 
 
 _LAST_RESORT = degradation.Degradation.SHORT_TO_CLIP
-_Fit = tuple[VideoOptions, tuple[degradation.Degradation, ...], bool]
+_Fit = tuple[VideoOptions, tuple[degradation.Degradation, ...], bool, bool]
 _Verdict = tuple[_Fit | None, str | None, float | None]
 
 
@@ -250,7 +266,9 @@ def _filter(
     gate = admission(c.breaker, now, c.breaker_policy)
     if gate is _REJECT:
         b = c.breaker
-        until = b.next_attempt_at if b.state is _OPEN and b.override is None else None
+        # An open breaker's retry time, or the end of a maintenance window (a forced open
+        # without one has none: no point waiting).
+        until = b.next_attempt_at if b.state is _OPEN else None
         if b.state is _HALF_OPEN:
             until = now + c.breaker_policy.bucket_s
         return None, f"circuit {b.state.value}: {b.last_reason or 'not admitting'}", until
@@ -262,7 +280,8 @@ def _filter(
     quality = _shrink(
         c.stats.quality, c.stats.quality_samples, priors.quality, priors.quality_weight
     )
-    if quality < rules.quality_threshold:
+    quality_probe = quality < rules.quality_threshold
+    if quality_probe and not _quality_probe(request, pid, rules):
         why = f"quality {quality:.1f} below threshold {rules.quality_threshold:g}"
         return None, why, None
     if gate is _PROBE and not request.options.allow_fallback:
@@ -276,7 +295,17 @@ def _filter(
         if fitted is None:
             return None, "cannot do " + ", ".join(missing), None
         options, steps = fitted
-    return (options, steps, gate is _PROBE), None, None
+    return (options, steps, gate is _PROBE, quality_probe), None, None
+
+
+def _quality_probe(request: SelectionRequest, pid: str, rules: BusinessRules) -> bool:
+    """Whether this job is one of the ``quality_probe_share`` (a stable draw on the job key)
+    that try a provider below the quality bar, as a half-open breaker admits a few probes. Only
+    jobs that may fall back: a failed quality check moves them to another provider."""
+    if not request.options.allow_fallback or rules.quality_probe_share <= 0.0:
+        return False
+    u = zlib.crc32(f"{request.job_key}:{pid}:quality".encode()) / 4294967296.0
+    return u < rules.quality_probe_share
 
 
 def _score(
@@ -289,14 +318,20 @@ def _score(
     n: int,
 ) -> Scored:
     caps, st = c.capabilities, c.stats
-    options, steps, probe = verdict
+    options, steps, probe, quality_probe = verdict
     ok_1h = _shrink_rate(st.successes_1h, st.calls_1h, priors)
     ok_24h = _shrink_rate(st.successes_24h, st.calls_24h, priors)
     p50 = st.latency_p50_s if st.latency_p50_s is not None else caps.typical_render_s
     p95 = st.latency_p95_s if st.latency_p95_s is not None else p50 * 1.5
     quality = _shrink(st.quality, st.quality_samples, priors.quality, priors.quality_weight)
     cost = st.cost_per_video if st.cost_per_video is not None else caps.price_per_video
-    load = c.in_flight / caps.concurrency_limit
+    # Load spreading measures load against the predicted optimal concurrency (never above the
+    # plan's limit, which stays the hard filter), so a provider predicted to cope with less is
+    # spared sooner.
+    optimal = caps.concurrency_limit
+    if st.recommended_concurrency is not None:
+        optimal = max(1, min(caps.concurrency_limit, st.recommended_concurrency))
+    load = c.in_flight / optimal
     speed = _clamp(1.0 - p50 / (2.0 * rules.target_render_s))
     breaker = 0.4 if probe else 1.0  # half-open, or open and due for a probe
 
@@ -304,18 +339,37 @@ def _score(
     health = _clamp(
         0.6 * ok_1h + 0.25 * breaker + 0.15 * _clamp(1.0 - p95 / (3 * rules.target_render_s))
     )
-    performance = _clamp(0.5 * ok_24h + 0.3 * speed + 0.2 * quality / 10.0)
+    rating = _shrink(
+        st.user_satisfaction,
+        st.satisfaction_samples,
+        priors.satisfaction,
+        priors.satisfaction_weight,
+    )
+    # Owners' ratings count as the other measured inputs do: shrunk towards a prior.
+    performance = _clamp(
+        0.45 * ok_24h + 0.25 * speed + 0.15 * quality / 10.0 + 0.15 * (rating - 1.0) / 4.0
+    )
     budget = (
         rules.max_cost_per_video if rules.max_cost_per_video is not None else 2.0 * max(cost, 0.01)
     )
     budget = max(budget, 0.01)
     cost_f = _clamp(1.0 - cost / budget)
     predicted = st.predicted_failure_rate if st.predicted_failure_rate is not None else 1 - ok_24h
-    reliability = _clamp(0.6 * (1.0 - predicted) + 0.4 * 0.5**st.consecutive_failures)
+    # Consistency: how close the slow calls stay to the typical one (p50 / p95; 1 = steady).
+    consistency = _clamp(p50 / p95) if p95 > 0 else 1.0
+    reliability = _clamp(
+        0.5 * (1.0 - predicted) + 0.3 * 0.5**st.consecutive_failures + 0.2 * consistency
+    )
     urgent = request.options.urgency in _URGENT
     headroom = _clamp((1.0 - load) / (1.0 - rules.saturation)) if load > rules.saturation else 1.0
     tier_fit = quality / 10.0 if request.tier is not _FREE else cost_f
-    context = _clamp(0.5 * headroom + 0.3 * (speed if urgent else 1.0) + 0.2 * tier_fit)
+    # Time of day: how the provider did at this hour of the day over the last week (a prior
+    # while few calls fell in it).
+    same_hour = (st.same_hour_calls * (st.same_hour_success_rate or 0.0), st.same_hour_calls)
+    time_of_day = _shrink_rate(round(same_hour[0]), same_hour[1], priors)
+    context = _clamp(
+        0.45 * headroom + 0.25 * (speed if urgent else 1.0) + 0.15 * tier_fit + 0.15 * time_of_day
+    )
     business = _clamp(
         0.5 * _clamp((quality - rules.quality_threshold) / max(10.0 - rules.quality_threshold, 0.1))
         + 0.5 * (1.0 if p95 <= rules.target_render_s else rules.target_render_s / p95)
@@ -326,17 +380,21 @@ def _score(
     factors = (base, health, performance, cost_f, reliability, context, business)
     points = {name: 100.0 * wi * f for name, wi, f in zip(COMPONENTS, w, factors, strict=True)}
     score = sum(points.values())
+    # One line per concern, cheaply formatted: ranking runs on every submit (bench.micro).
     reasons = [
         f"priority {caps.priority} of {n}",
-        f"success {ok_1h:.0%} last hour, {ok_24h:.0%} last day ({st.calls_24h} samples)",
-        f"p50 {p50:.0f} s, p95 {p95:.0f} s",
-        f"quality {quality:.1f}/10, ${cost:.2f} per video",
-        f"load {c.in_flight}/{caps.concurrency_limit}",
+        f"success {100 * ok_1h:.0f}% last hour, {100 * ok_24h:.0f}% last day "
+        f"({st.calls_24h} samples), {100 * time_of_day:.0f}% at this hour of day",
+        f"p50 {p50:.0f} s, p95 {p95:.0f} s, consistency {consistency:.2f}",
+        f"quality {quality:.1f}/10, rated {rating:.1f}/5, ${cost:.2f} per video",
+        f"load {c.in_flight}/{optimal} (limit {caps.concurrency_limit})",
     ]
     if c.breaker.state is not _CLOSED:
         reasons.append(f"circuit {c.breaker.state.value}: probe call")
     if steps:
         reasons.append("degraded to fit: " + ", ".join(s.value for s in steps))
+    if quality_probe:
+        reasons.append(f"quality probe: below {rules.quality_threshold:g}, checking it recovered")
     return Scored(
         provider_id=caps.provider_id,
         score=score,
@@ -345,6 +403,8 @@ def _score(
         options=options,
         degradations=steps,
         probe=probe,
+        quality_probe=quality_probe,
+        cost=cost,
     )
 
 
@@ -356,6 +416,8 @@ def _spread(
     (``u ** (1 / score)``): near-equal providers share traffic instead of all jobs taking one."""
     if not scored:
         return ()
+    if scored[0].quality_probe and request.prefer is None:
+        return tuple(scored)
     if request.prefer is not None:
         for i, s in enumerate(scored):
             if s.provider_id == request.prefer:

@@ -13,6 +13,7 @@ request, call one method here, and answer.
     generateVideoIntroduction,      -> Service.introduce(...)         shell.users
       regenerateVideoIntroduction
     getVideoStatus                  -> Service.video_status(...)      shell.users
+    rateVideo                       -> Service.rate_video(...)        shell.feedback
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from shared.cv import ParsedCV
 from shared.jobs import AppCall, Job
 from shared.model import Tier, VideoOptions
 from shared.providers.base import WebhookRequest
-from shared.shell import admin, health, processing, users, webhooks
+from shared.shell import admin, feedback, health, processing, users, webhooks
 from shared.shell.context import RecordingScheduler, Shell, TaskScheduler
 from shared.shell.processing import LimitExceededError, TierRefusedError
 from shared.stores.base import SeenJob
@@ -115,9 +116,21 @@ class Service(Shell):
         return health.health_check(self, redrive_limit=redrive_limit)
 
     def set_circuit(
-        self, provider_id: str, action: br.ManualAction, *, by: str, reason: str
+        self,
+        provider_id: str,
+        action: br.ManualAction,
+        *,
+        by: str,
+        reason: str,
+        until: float | None = None,
     ) -> br.Transition | None:
-        return admin.set_circuit(self, provider_id, action, by=by, reason=reason)
+        return admin.set_circuit(self, provider_id, action, by=by, reason=reason, until=until)
+
+    def rate_video(self, *, user_id: str, job_id: str, rating: int) -> float:
+        return feedback.rate(self, user_id=user_id, job_id=job_id, rating=rating)
+
+    def reset_quality(self, provider_id: str, *, by: str, reason: str) -> None:
+        admin.reset_quality(self, provider_id, by=by, reason=reason)
 
     def dashboard(self, *, failed_jobs: int = 10) -> dict[str, object]:
         return dashboard_view.view(admin.load(self, failed_jobs=failed_jobs))

@@ -115,6 +115,13 @@ class Settings:
     max_retry_attempts: int = 3
     quality_threshold: float = 8.5  # on the 0..10 quality scale
     cost_optimization: bool = False
+    # Business rules of selection (scoring.BusinessRules): a cost cap per video in USD (None:
+    # none), the prioritize_* weights, and the share of jobs that probe a provider below the
+    # quality bar.
+    max_cost_per_video: float | None = None
+    prioritize_speed: bool = False
+    prioritize_quality: bool = False
+    quality_probe_share: float = 0.05
     user_jobs_per_hour: int = 100
     # USD the providers may bill per UTC day before new videos are refused; None: no cap.
     daily_spend_cap_usd: float | None = None
@@ -195,6 +202,10 @@ class Settings:
             max_retry_attempts=read("MAX_RETRY_ATTEMPTS", _integer(0, 10), 3),
             quality_threshold=read("QUALITY_THRESHOLD", _number(0.0, 10.0), 8.5),
             cost_optimization=read("COST_OPTIMIZATION", _boolean, False),
+            max_cost_per_video=read("MAX_COST_PER_VIDEO", _number(0.0, 1000.0), None),
+            prioritize_speed=read("PRIORITIZE_SPEED", _boolean, False),
+            prioritize_quality=read("PRIORITIZE_QUALITY", _boolean, False),
+            quality_probe_share=read("QUALITY_PROBE_SHARE", _number(0.0, 1.0), 0.05),
             user_jobs_per_hour=read("USER_JOBS_PER_HOUR", _integer(1, 10_000), 100),
             daily_spend_cap_usd=read("DAILY_SPEND_CAP_USD", _number(0.0, 1e9), None),
             refuse_anonymous_users=read("REFUSE_ANONYMOUS_USERS", _boolean, None),

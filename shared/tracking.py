@@ -21,6 +21,7 @@ class Operation(StrEnum):
     GENERATION = "generation"
     STATUS_CHECK = "status_check"
     HEALTH_CHECK = "health_check"
+    FEEDBACK = "feedback"  # an owner's rating of a finished video (userSatisfaction, 1..5)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,6 +40,8 @@ class MetricsSnapshot:
     duration_s: int | None = None
     resolution: str | None = None
     features: tuple[str, ...] = ()
+    tier: str | None = None  # the job's tier, for spend per tier
+    user_satisfaction: float | None = None  # 1..5, feedback only
 
     def to_doc(self) -> dict[str, object]:
         return {
@@ -51,6 +54,8 @@ class MetricsSnapshot:
             "videoQuality": self.quality,
             "cost": self.cost,
             "errorType": self.error_type,
+            "tier": self.tier,
+            "userSatisfaction": self.user_satisfaction,
             # Firestore's TTL policy (firestore.indexes.json) deletes snapshots past the 30-day
             # analysis window.
             "expireAt": datetime.fromtimestamp(self.at + METRICS_TTL_S, UTC),
@@ -79,6 +84,8 @@ class MetricsSnapshot:
             duration_s=int(meta["duration"]) if meta.get("duration") is not None else None,
             resolution=_opt_str(meta.get("resolution")),
             features=tuple(str(f) for f in meta.get("features") or ()),
+            tier=_opt_str(doc.get("tier")),
+            user_satisfaction=_opt_float(doc.get("userSatisfaction")),
         )
 
 
@@ -156,17 +163,34 @@ def aggregate(
     provider_id: str,
     now: float,
     concurrency_limit: int,
+    quality_since: float | None = None,
 ) -> Aggregate:
-    """Roll generation snapshots of the last 7 days into the provider's stats."""
+    """Roll generation snapshots of the last 7 days into the provider's stats. Quality counts
+    only renders after ``quality_since`` (an admin's quality reset) when given."""
+    snapshots_list = list(snapshots)
     gens = sorted(
-        (s for s in snapshots if s.provider_id == provider_id and s.operation is _GEN),
+        (s for s in snapshots_list if s.provider_id == provider_id and s.operation is _GEN),
         key=lambda s: s.at,
     )
     week = [s for s in gens if s.at > now - 7 * 24 * HOUR]
+    hour_of_day = int((now % 86_400.0) // HOUR)
+    same_hour = [s for s in week if int((s.at % 86_400.0) // HOUR) == hour_of_day]
+    ratings = [
+        s.user_satisfaction
+        for s in snapshots_list
+        if s.provider_id == provider_id
+        and s.operation is Operation.FEEDBACK
+        and s.user_satisfaction is not None
+        and s.at > now - 7 * 24 * HOUR
+    ]
     day = [s for s in week if s.at > now - 24 * HOUR]
     hour = [s for s in day if s.at > now - HOUR]
     latencies = sorted(s.response_time_s for s in day if s.success)
-    qualities = [s.quality for s in day if s.quality is not None]
+    qualities = [
+        s.quality
+        for s in day
+        if s.quality is not None and (quality_since is None or s.at > quality_since)
+    ]
     costs = [s.cost for s in day if s.cost is not None]
     trailing = 0
     for s in reversed(gens):
@@ -201,6 +225,13 @@ def aggregate(
         cost_per_video=sum(costs) / len(costs) if costs else None,
         consecutive_failures=trailing,
         predicted_failure_rate=prediction.failure_rate_next_hour,
+        user_satisfaction=sum(ratings) / len(ratings) if ratings else None,
+        satisfaction_samples=len(ratings),
+        same_hour_calls=len(same_hour),
+        same_hour_success_rate=(
+            sum(s.success for s in same_hour) / len(same_hour) if same_hour else None
+        ),
+        recommended_concurrency=prediction.recommended_concurrency if gens else None,
     )
     ok_hours = {b.start: b for b in hourly_buckets(ok_samples, now=now, hours=24)}
     lat_hours = {b.start: b for b in hourly_buckets(lat_samples, now=now, hours=24)}

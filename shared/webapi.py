@@ -175,6 +175,8 @@ class VideoJobDocument(_Answer):
     retry_of: str | None = Field(alias="retryOf")
     retries: int
     app_call: Literal["generate", "regenerate"] | None = Field(alias="appCall")
+    # USD: the chosen provider's measured (else list) price per video, set at each submit.
+    estimated_cost: float | None = Field(alias="estimatedCost")
     created_at: float = Field(alias="createdAt")
     updated_at: float = Field(alias="updatedAt")
     lease: LeaseDoc | None = None

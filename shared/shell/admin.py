@@ -14,16 +14,46 @@ from shared.stores import base as stores
 log = logging.getLogger("cvplus")
 
 DAY = 86_400.0
+HOUR = 3_600.0
 
 
 def set_circuit(
-    shell: Shell, provider_id: str, action: br.ManualAction, *, by: str, reason: str
+    shell: Shell,
+    provider_id: str,
+    action: br.ManualAction,
+    *,
+    by: str,
+    reason: str,
+    until: float | None = None,
 ) -> br.Transition | None:
+    """``until`` (a forced open only): the end of a maintenance window, after which the breaker
+    probes its way back; jobs with nowhere else to go wait for it within their deadline."""
     if provider_id not in shell.providers:
         raise KeyError(provider_id)
-    transition = shell.breakers.force(provider_id, action, by=by, reason=reason, now=shell.clock())
+    now = shell.clock()
+    if until is not None and (action is not br.ManualAction.OPEN or until <= now):
+        raise ValueError("until: only an open takes it, and it must be in the future")
+    transition = shell.breakers.force(
+        provider_id, action, by=by, reason=reason, now=now, until=until
+    )
     log.warning("circuit %s: %s by %s: %s", provider_id, action.value, by, reason)
     return transition
+
+
+def reset_quality(shell: Shell, provider_id: str, *, by: str, reason: str) -> None:
+    """Forget a provider's quality checks so far (it was filtered out for failed ones): its
+    quality is the prior again at once, and the health check counts only later renders."""
+    if provider_id not in shell.providers:
+        raise KeyError(provider_id)
+    now = shell.clock()
+    stats = shell.docs.get(stores.STATS, provider_id) or {"providerId": provider_id}
+    reset = {"by": by, "reason": reason, "at": now}
+    shell.docs.put(
+        stores.STATS,
+        provider_id,
+        {**stats, "quality": None, "qualitySamples": 0, "qualityReset": reset},
+    )
+    log.warning("quality of %s reset by %s: %s", provider_id, by, reason)
 
 
 def load(shell: Shell, *, failed_jobs: int = 10) -> dashboard.Loaded:
@@ -51,4 +81,10 @@ def load(shell: Shell, *, failed_jobs: int = 10) -> dashboard.Loaded:
         transitions=shell.breakers.transitions(since=now - DAY, limit=100),
         spend_today=shell.docs.get(stores.SPEND, spend.day_key(now)),
         spend_cap_usd=shell.daily_spend_cap_usd,
+        hourly=shell.docs.query(stores.ANALYTICS_HOURLY, where=[("start", ">", now - 26 * HOUR)]),
+        daily=shell.docs.query(stores.ANALYTICS_DAILY, where=[("start", ">", now - 31 * DAY)]),
+        alerts=[
+            *shell.docs.query(stores.ALERTS, where=[("active", "==", True)]),
+            *shell.docs.query(stores.ALERTS, where=[("clearedAt", ">", now - DAY)]),
+        ],
     )

@@ -4,11 +4,13 @@ their deadline failed."""
 
 from __future__ import annotations
 
+from shared import alerts, analytics
 from shared import breaker as br
 from shared import orchestration as orch
 from shared.errors import ProviderError
 from shared.jobs import JobStatus
 from shared.providers.base import VideoProvider
+from shared.scoring import ProviderStats
 from shared.shell.context import Shell, alert
 from shared.stores import base as stores
 from shared.stores.codec import stats_doc
@@ -20,9 +22,13 @@ STATS_DAYS = 7
 def health_check(shell: Shell, *, redrive_limit: int = 100) -> dict[str, object]:
     now = shell.clock()
     report: dict[str, object] = {}
+    stats: dict[str, ProviderStats] = {}
     for pid, provider in shell.providers.items():
         report[pid] = probe(shell, pid, provider, now)
-        refresh_stats(shell, pid, provider, now)
+        shell.breakers.refresh(pid, now=now)
+        stats[pid] = refresh_stats(shell, pid, provider, now)
+    recent_jobs = refresh_analytics(shell, now)
+    check_alerts(shell, stats, recent_jobs, now)
     overdue = shell.jobs.due(now=now - 1.0, limit=redrive_limit)
     for job in overdue:
         shell.scheduler.schedule(job.job_id, at=now, reason="re-driven by the health check")
@@ -54,7 +60,70 @@ def probe(shell: Shell, pid: str, provider: VideoProvider, now: float) -> str:
     return effects.note
 
 
-def refresh_stats(shell: Shell, pid: str, provider: VideoProvider, now: float) -> None:
+def refresh_analytics(shell: Shell, now: float) -> dict[str, object]:
+    """Roll the current hour (and the hour before, until it is final) into its
+    ``analytics_hourly`` document, and the day's hours into its ``analytics_daily`` one
+    (yesterday's too, when its last hour has just closed). Returns the job counts of the two
+    hours, for the job-failure alert."""
+    this_hour = analytics.hour_start(now)
+    hours = [this_hour]
+    before = shell.docs.get(stores.ANALYTICS_HOURLY, _key(this_hour - analytics.HOUR))
+    if before is None or not before.get("final"):
+        hours.append(this_hour - analytics.HOUR)
+    latest = [before] if before is not None and len(hours) == 1 else []
+    for start in hours:
+        end = start + analytics.HOUR
+        span = [("timestamp", ">=", start), ("timestamp", "<", end)]
+        finished = [("updatedAt", ">=", start), ("updatedAt", "<", end)]
+        doc = analytics.rollup(
+            shell.docs.query(stores.METRICS, where=span),
+            shell.docs.query(stores.JOBS, where=finished),
+            start=start,
+            end=end,
+            now=now,
+            recovery_logs=shell.docs.query(stores.RECOVERY_LOGS, where=span),
+        )
+        shell.docs.put(stores.ANALYTICS_HOURLY, _key(start), doc)
+        latest.append(doc)
+    for day in sorted({analytics.day_start(h) for h in hours}):
+        end = day + analytics.DAY
+        parts = shell.docs.query(
+            stores.ANALYTICS_HOURLY, where=[("start", ">=", day), ("start", "<", end)]
+        )
+        merged = analytics.merge(parts, start=day, end=end, now=now)
+        shell.docs.put(stores.ANALYTICS_DAILY, _key(day), merged)
+    jobs: dict[str, object] = analytics.merge(latest, start=0.0, end=now, now=now)["jobs"]
+    return jobs
+
+
+def check_alerts(
+    shell: Shell, stats: dict[str, ProviderStats], jobs: dict[str, object], now: float
+) -> None:
+    """Start and clear the stored alert episodes; a new latency or job-failure episode is also
+    an alert log entry (the others are logged where they happen: transitions, refresh_stats)."""
+    holding = alerts.conditions(
+        stats,
+        {pid: shell.breakers.state(pid, now=now) for pid in shell.providers},
+        {pid: p.capabilities.typical_render_s for pid, p in shell.providers.items()},
+        jobs,
+    )
+    active = shell.docs.query(stores.ALERTS, where=[("active", "==", True)])
+    changes = alerts.reconcile(active, holding, now=now)
+    for doc_id, doc in (*changes.started, *changes.cleared):
+        shell.docs.put(stores.ALERTS, doc_id, doc)
+    for c in changes.new:
+        if c.kind in ("high_latency", "job_failures"):
+            alert(c.message, kind=c.kind, provider=c.provider_id, **c.fields)
+
+
+def _key(start: float) -> str:
+    return str(int(start))
+
+
+def refresh_stats(shell: Shell, pid: str, provider: VideoProvider, now: float) -> ProviderStats:
+    previous = shell.docs.get(stores.STATS, pid) or {}
+    reset = previous.get("qualityReset")  # an admin's quality reset: older checks are history
+    since = float(reset["at"]) if isinstance(reset, dict) else None
     docs = shell.docs.query(
         stores.METRICS,
         where=[("providerId", "==", pid), ("timestamp", ">", now - STATS_DAYS * 86_400.0)],
@@ -64,12 +133,15 @@ def refresh_stats(shell: Shell, pid: str, provider: VideoProvider, now: float) -
         provider_id=pid,
         now=now,
         concurrency_limit=provider.capabilities.concurrency_limit,
+        quality_since=since,
     )
     in_flight = shell.docs.count(
         stores.JOBS,
         where=[("providerId", "==", pid), ("status", "==", JobStatus.PROCESSING.value)],
     )
-    shell.docs.put(stores.STATS, pid, stats_doc(agg, in_flight=in_flight))
+    doc = {**stats_doc(agg, in_flight=in_flight), "qualityReset": reset}
+    shell.docs.put(stores.STATS, pid, doc)
     low = orch.success_alert(agg.stats)
     if low is not None:
         alert(low.message, **low.fields)
+    return agg.stats

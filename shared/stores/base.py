@@ -38,6 +38,9 @@ RECOVERY_LOGS = "error_recovery_logs"
 STATS = "provider_stats"
 QUOTAS = "user_quotas"
 SPEND = "daily_spend"
+ANALYTICS_HOURLY = "analytics_hourly"  # one per hour: shared.analytics.rollup
+ANALYTICS_DAILY = "analytics_daily"  # one per day: the day's hours merged
+ALERTS = "alerts"  # one per alert episode: started, cleared
 
 DEFAULT_CACHE_TTL_S = 2.0
 
@@ -186,13 +189,26 @@ class BreakerStore(Protocol):
         ...
 
     def force(
-        self, provider_id: str, action: ManualAction, *, by: str, reason: str, now: float
-    ) -> Transition | None: ...
+        self,
+        provider_id: str,
+        action: ManualAction,
+        *,
+        by: str,
+        reason: str,
+        now: float,
+        until: float | None = None,
+    ) -> Transition | None:
+        """A manual action; ``until`` ends a forced open (a maintenance window)."""
+        ...
 
     def transitions(self, *, since: float, limit: int = 50) -> list[Transition]: ...
 
     def window(self, provider_id: str, *, now: float) -> WindowCounts:
         """The outcome counts of the provider's current window (for the dashboard)."""
+        ...
+
+    def refresh(self, provider_id: str, *, now: float) -> bool:
+        """Write the state document's summary fields if they changed (the health check)."""
         ...
 
 
@@ -219,4 +235,8 @@ class DocumentStore(Protocol):
 
     def increment(self, collection: str, doc_id: str, fields: Mapping[str, float]) -> None:
         """Add to numeric fields without reading them (created if missing): one write."""
+        ...
+
+    def create(self, collection: str, doc_id: str, data: Mapping[str, Any]) -> bool:
+        """Write a new document; False (nothing written) when ``doc_id`` already exists."""
         ...

@@ -6,6 +6,11 @@ Hot path, per outcome: one write — an increment of this instance's shard of th
 bucket; never a read-modify-write of the state document. Transitions run in a transaction on the
 state document, and only when an outcome can change the state: a counting failure while closed
 (after reading the window's buckets), any probe outcome, a manual action, a probe permit.
+
+The original's summary fields on the state document (failureCount, successCount, metrics,
+updatedAt, lastFailureTime, lastSuccessTime) are refreshed off the hot path: whenever this
+instance reads the window anyway, after a transition, and by the health check every minute —
+and written only when they changed since this instance last wrote them.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from shared.breaker import (
     Step,
     Transition,
 )
+from shared.stores import codec
 from shared.stores.base import DEFAULT_CACHE_TTL_S
 
 SHARDS = 8
@@ -47,8 +53,15 @@ class BreakerBackend(Protocol):
         failures: int,
         slow: int,
         expire_at: float,
+        failed_at: float | None = None,
+        succeeded_at: float | None = None,
     ) -> None:
-        """Add to one bucket shard, without reading it (one write)."""
+        """Add to one bucket shard, without reading it (one write); ``failed_at`` /
+        ``succeeded_at`` stamp the shard's latest failure or success in the same write."""
+        ...
+
+    def summarize(self, provider_id: str, fields: Mapping[str, object]) -> None:
+        """Merge the summary fields into the state document (one write, no precondition)."""
         ...
 
     def window(self, provider_id: str, *, since: float) -> tuple[Bucket, ...]:
@@ -97,6 +110,7 @@ class SharedBreaker:
         self.shard = zlib.crc32(self.instance_id.encode()) % SHARDS
         self._cache: dict[str, _Cached] = {}
         self._windows: dict[str, tuple[float, tuple[Bucket, ...]]] = {}
+        self._summaries: dict[str, br.Summary] = {}
         self._lock = threading.Lock()
 
     def policy(self, provider_id: str) -> BreakerPolicy:
@@ -145,6 +159,8 @@ class SharedBreaker:
             failures=1 if failed else 0,
             slow=1 if outcome.duration_s >= policy.slow_call_s else 0,
             expire_at=start + policy.window_s + 3600.0,
+            failed_at=now if failed else None,
+            succeeded_at=now if outcome.success else None,
         )
         if cached.override is not None:
             return None
@@ -199,7 +215,30 @@ class SharedBreaker:
         buckets = self.backend.window(provider_id, since=now - policy.window_s)
         with self._lock:
             self._windows[provider_id] = (tick, buckets)
+        self._summarize(provider_id, buckets, now=now)
         return buckets
+
+    def refresh(self, provider_id: str, *, now: float) -> bool:
+        """Bring the state document's summary fields up to date (the health check calls this
+        every minute); True when they changed and were written."""
+        policy = self.policy(provider_id)
+        buckets = self.backend.window(provider_id, since=now - policy.window_s)
+        return self._summarize(provider_id, buckets, now=now, fresh=True)
+
+    def _summarize(
+        self, provider_id: str, buckets: tuple[Bucket, ...], *, now: float, fresh: bool = False
+    ) -> bool:
+        policy = self.policy(provider_id)
+        state = self.state(provider_id, now=now, fresh=fresh)
+        summary = br.summarize(state, buckets, now=now, policy=policy)
+        with self._lock:
+            if self._summaries.get(provider_id) == summary:
+                return False
+            self._summaries[provider_id] = summary
+        self.backend.summarize(
+            provider_id, codec.summary_to_doc(summary, window_s=policy.window_s, now=now)
+        )
+        return True
 
     def _judge(
         self, provider_id: str, outcome: Outcome, *, now: float, buckets: tuple[Bucket, ...]
@@ -212,17 +251,33 @@ class SharedBreaker:
 
         step, _ = self.backend.transact(provider_id, change)
         self._remember(step.state, self.clock())
+        if step.transition is not None:
+            self._summarize(provider_id, buckets or self._read_window(provider_id, now), now=now)
         return step.transition
 
+    def _read_window(self, provider_id: str, now: float) -> tuple[Bucket, ...]:
+        return self.backend.window(provider_id, since=now - self.policy(provider_id).window_s)
+
     def force(
-        self, provider_id: str, action: ManualAction, *, by: str, reason: str, now: float
+        self,
+        provider_id: str,
+        action: ManualAction,
+        *,
+        by: str,
+        reason: str,
+        now: float,
+        until: float | None = None,
     ) -> Transition | None:
         policy = self.policy(provider_id)
         step, _ = self.backend.transact(
             provider_id,
-            lambda current: br.force(current, action, by=by, reason=reason, now=now, policy=policy),
+            lambda current: br.force(
+                current, action, by=by, reason=reason, now=now, policy=policy, until=until
+            ),
         )
         self._remember(step.state, self.clock())
+        if step.transition is not None:
+            self._summarize(provider_id, self._read_window(provider_id, now), now=now)
         return step.transition
 
     def transitions(self, *, since: float, limit: int = 50) -> list[Transition]:
@@ -231,6 +286,7 @@ class SharedBreaker:
     def window(self, provider_id: str, *, now: float) -> br.WindowCounts:
         policy = self.policy(provider_id)
         buckets = self.backend.window(provider_id, since=now - policy.window_s)
+        self._summarize(provider_id, buckets, now=now)
         since = self.state(provider_id, now=now).counts_since
         return br.window(buckets, now=now, policy=policy, since=since)
 

@@ -14,6 +14,7 @@ from shared.breaker import (
     CircuitState,
     ManualOverride,
     Override,
+    Summary,
     Transition,
 )
 from shared.degradation import Degradation
@@ -134,6 +135,7 @@ def job_to_doc(job: Job) -> Doc:
         "appCall": job.app_call.value if job.app_call else None,
         "createdAt": job.created_at,
         "updatedAt": job.updated_at if job.updated_at is not None else job.created_at,
+        "estimatedCost": job.estimated_cost,
     }
 
 
@@ -243,6 +245,7 @@ def job_from_doc(d: Mapping[str, Any], internal: Mapping[str, Any] | None = None
         retry_of=d.get("retryOf"),
         retries=int(d.get("retries") or 0),
         app_call=AppCall(call) if call else None,
+        estimated_cost=_opt_float(d.get("estimatedCost")),
     )
 
 
@@ -296,10 +299,35 @@ def _attempt_from_doc(d: Mapping[str, Any], messages: Mapping[str, str]) -> Atte
     )
 
 
+def summary_to_doc(s: Summary, *, window_s: float, now: float) -> Doc:
+    """The original's summary fields of ``circuit_breaker_states/{providerId}``: the counts of
+    the current window (since the last close or reset) and the latest outcome times."""
+    doc: Doc = {
+        "failureCount": s.failures,
+        "successCount": s.successes,
+        "metrics": {
+            "totalRequests": s.calls,
+            "successfulRequests": s.successes,
+            "failedRequests": s.failures,
+            "slowRequests": s.slow,
+            "failureRate": s.failures / s.calls if s.calls else 0.0,
+            "windowSeconds": window_s,
+        },
+        "updatedAt": now,
+    }
+    if s.last_failure_at is not None:
+        doc["lastFailureTime"] = s.last_failure_at
+    if s.last_success_at is not None:
+        doc["lastSuccessTime"] = s.last_success_at
+    return doc
+
+
 def breaker_to_doc(s: BreakerState) -> Doc:
-    """``circuit_breaker_states/{providerId}`` without the window, which lives in buckets."""
+    """``circuit_breaker_states/{providerId}`` without the window, which lives in buckets, and
+    without the summary fields (`summary_to_doc`), which are merged in apart; the latest
+    outcome times are written only when known, so a reset never erases them."""
     o = s.override
-    return {
+    doc: Doc = {
         "providerId": s.provider_id,
         "state": s.state.value,
         "openedAt": s.opened_at,
@@ -308,13 +336,18 @@ def breaker_to_doc(s: BreakerState) -> Doc:
         "halfOpenPermits": list(s.permits),
         "probeSuccesses": s.probe_successes,
         "override": (
-            {"mode": o.mode.value, "by": o.by, "reason": o.reason, "at": o.at} if o else None
+            {"mode": o.mode.value, "by": o.by, "reason": o.reason, "at": o.at, "until": o.until}
+            if o
+            else None
         ),
-        "lastFailureTime": s.last_failure_at,
-        "lastSuccessTime": s.last_success_at,
         "lastReason": s.last_reason,
         "countsSince": s.counts_since,
     }
+    if s.last_failure_at is not None:
+        doc["lastFailureTime"] = s.last_failure_at
+    if s.last_success_at is not None:
+        doc["lastSuccessTime"] = s.last_success_at
+    return doc
 
 
 def breaker_from_doc(provider_id: str, d: Mapping[str, Any] | None) -> BreakerState:
@@ -331,7 +364,11 @@ def breaker_from_doc(provider_id: str, d: Mapping[str, Any] | None) -> BreakerSt
         probe_successes=int(d.get("probeSuccesses") or 0),
         override=(
             ManualOverride(
-                mode=Override(o["mode"]), by=o["by"], reason=o["reason"], at=float(o["at"])
+                mode=Override(o["mode"]),
+                by=o["by"],
+                reason=o["reason"],
+                at=float(o["at"]),
+                until=_opt_float(o.get("until")),
             )
             if o
             else None
@@ -390,6 +427,10 @@ def stats_doc(agg: Aggregate, *, in_flight: int) -> dict[str, object]:
         "qualitySamples": s.quality_samples,
         "costPerVideo": s.cost_per_video,
         "consecutiveFailures": s.consecutive_failures,
+        "userSatisfaction": s.user_satisfaction,
+        "satisfactionSamples": s.satisfaction_samples,
+        "sameHourCalls": s.same_hour_calls,
+        "sameHourSuccessRate": s.same_hour_success_rate,
         "inFlight": in_flight,
         "trends": [
             {
@@ -445,15 +486,38 @@ def stats_from_doc(pid: str, d: Mapping[str, object]) -> ProviderStats:
         cost_per_video=num("costPerVideo"),
         consecutive_failures=count("consecutiveFailures"),
         predicted_failure_rate=float(predicted) if isinstance(predicted, (int, float)) else None,
+        user_satisfaction=num("userSatisfaction"),
+        satisfaction_samples=count("satisfactionSamples"),
+        same_hour_calls=count("sameHourCalls"),
+        same_hour_success_rate=num("sameHourSuccessRate"),
+        recommended_concurrency=_recommended(d.get("prediction")),
     )
+
+
+def _recommended(prediction: object) -> int | None:
+    if isinstance(prediction, Mapping):
+        value = prediction.get("recommendedConcurrency")
+        if isinstance(value, int) and value >= 1:
+            return value
+    return None
 
 
 def sum_shards(docs: Sequence[Mapping[str, Any]]) -> tuple[Bucket, ...]:
     """Bucket shard documents summed per bucket start, oldest first."""
     sums: dict[float, list[int]] = {}
+    lasts: dict[float, list[float | None]] = {}
     for d in docs:
-        acc = sums.setdefault(float(d["start"]), [0, 0, 0])
+        start = float(d["start"])
+        acc = sums.setdefault(start, [0, 0, 0])
         acc[0] += int(d.get("calls") or 0)
         acc[1] += int(d.get("failures") or 0)
         acc[2] += int(d.get("slow") or 0)
-    return tuple(Bucket(start, *acc) for start, acc in sorted(sums.items()))
+        last = lasts.setdefault(start, [None, None])
+        for i, key in enumerate(("lastFailureAt", "lastSuccessAt")):
+            t = d.get(key)
+            if t is not None and (last[i] is None or float(t) > (last[i] or 0.0)):
+                last[i] = float(t)
+    return tuple(
+        Bucket(start, acc[0], acc[1], acc[2], lasts[start][0], lasts[start][1])
+        for start, acc in sorted(sums.items())
+    )

@@ -127,6 +127,15 @@ class FirestoreDocumentStore:
         self.client.collection(collection).document(doc_id).set(dict(data))
         self.usage.add(writes=1)
 
+    def create(self, collection: str, doc_id: str, data: Mapping[str, Any]) -> bool:
+        try:
+            self.client.collection(collection).document(doc_id).create(dict(data))
+        except gexc.AlreadyExists:
+            return False
+        finally:
+            self.usage.add(writes=1)
+        return True
+
     def get(self, collection: str, doc_id: str) -> dict[str, Any] | None:
         snap = self.client.collection(collection).document(doc_id).get()
         self.usage.add(reads=1)
@@ -198,25 +207,33 @@ class FirestoreBreakerBackend:
         failures: int,
         slow: int,
         expire_at: float,
+        failed_at: float | None = None,
+        succeeded_at: float | None = None,
     ) -> None:
         ref = (
             self._state_ref(provider_id)
             .collection(BUCKETS)
             .document(f"{round(start * 1000)}-{shard}")
         )
-        ref.set(
-            {
-                "providerId": provider_id,
-                "start": start,
-                "shard": shard,
-                "expireAt": datetime.fromtimestamp(expire_at, UTC),  # TTL policy field
-                "calls": firestore.Increment(calls),
-                "failures": firestore.Increment(failures),
-                "slow": firestore.Increment(slow),
-            },
-            merge=True,
-        )
+        data: dict[str, Any] = {
+            "providerId": provider_id,
+            "start": start,
+            "shard": shard,
+            "expireAt": datetime.fromtimestamp(expire_at, UTC),  # TTL policy field
+            "calls": firestore.Increment(calls),
+            "failures": firestore.Increment(failures),
+            "slow": firestore.Increment(slow),
+        }
+        if failed_at is not None:
+            data["lastFailureAt"] = firestore.Maximum(failed_at)
+        if succeeded_at is not None:
+            data["lastSuccessAt"] = firestore.Maximum(succeeded_at)
+        ref.set(data, merge=True)
         self.increments += 1
+        self.usage.add(writes=1)
+
+    def summarize(self, provider_id: str, fields: Mapping[str, object]) -> None:
+        self._state_ref(provider_id).set(dict(fields), merge=True)
         self.usage.add(writes=1)
 
     def window(self, provider_id: str, *, since: float) -> tuple[Bucket, ...]:

@@ -121,6 +121,13 @@ class MemoryDocumentStore:
     def put(self, collection: str, doc_id: str, data: Mapping[str, Any]) -> None:
         self.db.put(collection, doc_id, data)
 
+    def create(self, collection: str, doc_id: str, data: Mapping[str, Any]) -> bool:
+        with self.db.lock:
+            if doc_id in self.db.coll(collection):
+                return False
+            self.db.put(collection, doc_id, data)
+            return True
+
     def get(self, collection: str, doc_id: str) -> dict[str, Any] | None:
         with self.db.lock:
             doc = self.db.coll(collection).get(doc_id)
@@ -185,6 +192,8 @@ class MemoryBreakerBackend:
         failures: int,
         slow: int,
         expire_at: float,
+        failed_at: float | None = None,
+        succeeded_at: float | None = None,
     ) -> None:
         with self.db.lock:
             key = f"{provider_id}/{round(start * 1000)}-{shard}"
@@ -196,7 +205,16 @@ class MemoryBreakerBackend:
             doc["calls"] += calls
             doc["failures"] += failures
             doc["slow"] += slow
+            if failed_at is not None:
+                doc["lastFailureAt"] = failed_at
+            if succeeded_at is not None:
+                doc["lastSuccessAt"] = succeeded_at
             self.db.writes += 1
+
+    def summarize(self, provider_id: str, fields: Mapping[str, object]) -> None:
+        with self.db.lock:  # a merge, as in Firestore (a write: the version moves on)
+            stored = self.db.coll(BREAKERS).get(provider_id) or {"providerId": provider_id}
+            self.db.put(BREAKERS, provider_id, {**stored, **copy.deepcopy(dict(fields))})
 
     def window(self, provider_id: str, *, since: float) -> tuple[Bucket, ...]:
         with self.db.lock:

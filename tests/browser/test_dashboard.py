@@ -194,6 +194,29 @@ def test_an_admin_sees_live_figures_and_opens_a_circuit_with_a_reason(
     expect(control.locator(".badge")).to_have_text("closed")
 
 
+def test_an_admin_sees_costs_job_reliability_alerts_and_every_period(
+    page: Page, stack: Stack
+) -> None:
+    """Issue 16: the analytics card answers 1 h, 24 h, 7 d and 30 d (job-level reliability,
+    spend per provider, tier and day, cost and quality trends), and the alerts table is there."""
+    sign_in(page, stack, stack.admin)
+    expect(page.locator("#dashboard")).to_be_visible()
+    expect(page.locator("#alerts tbody tr").first).to_be_attached()
+    finished = page.locator("#job-reliability .figure").first.locator(".tile-value")
+    expect(finished).to_have_text(re.compile(r"^[1-9]\d*$"))
+    expect(page.locator("#period-trends tr[data-trend=cost]")).to_be_attached()
+    expect(page.locator("#period-trends tr[data-trend=quality]")).to_be_attached()
+    expect(page.locator("#spend-days tbody tr[data-day]").first).to_contain_text("$")
+    for period in ("1h", "7d", "30d", "24h"):
+        page.locator(f"button.period[data-period='{period}']").click()
+        expect(page.locator(f"button.period[data-period='{period}']")).to_have_attribute(
+            "aria-pressed", "true"
+        )
+        expect(page.locator("#period-from")).to_contain_text("Since")
+    spend = page.locator("#period-providers tr[data-provider] [data-figure=spend]").first
+    expect(spend).to_have_text(re.compile(r"^\$\d+\.\d\d$"))
+
+
 def test_a_signed_in_user_who_is_not_an_admin_is_refused_and_sees_no_figures(
     page: Page, stack: Stack
 ) -> None:

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from typing import Any
 
 import pytest
 from google.auth.credentials import AnonymousCredentials
@@ -657,3 +658,61 @@ def test_a_jobs_internals_live_in_their_own_document_and_read_back_whole(world: 
     assert cv["userId"] == job.user_id
     assert cv["videoStatus"] == "generating"
     assert cv["enhancedFeatures"]["videoIntroduction"]["videoJobId"] == job.job_id
+
+
+def _state_doc(breaker: SharedBreaker, provider: str) -> dict[str, Any]:
+    backend = breaker.backend
+    if isinstance(backend, MemoryBreakerBackend):
+        return dict(backend.db.coll(base.BREAKERS).get(provider) or {})
+    assert isinstance(backend, FirestoreBreakerBackend)
+    snap = backend.client.collection(base.BREAKERS).document(provider).get()
+    return snap.to_dict() or {}
+
+
+def test_the_state_document_keeps_the_original_summary_fields(world: World, provider: str) -> None:
+    """Issue 16 row 1: after failures and successes from two instances, the health check's
+    refresh leaves failureCount, successCount, metrics, updatedAt and the latest times."""
+    one, two = world.new_breaker(None), world.new_breaker(None)
+    failed = Outcome(success=False, category=ErrorCategory.TRANSIENT)
+    for k in range(3):
+        one.record(provider, failed, now=NOW + k)
+    two.record(provider, Outcome(success=True), now=NOW + 3)
+    two.record(provider, Outcome(success=True), now=NOW + 4)
+    world.new_breaker(None).refresh(provider, now=NOW + 5)
+    doc = _state_doc(one, provider)
+    assert (doc["failureCount"], doc["successCount"]) == (3, 2)
+    assert doc["metrics"]["totalRequests"] == 5
+    assert doc["lastFailureTime"] == NOW + 2
+    assert doc["lastSuccessTime"] == NOW + 4
+    assert doc["updatedAt"] == NOW + 5
+    opened = one.record(
+        provider, Outcome(success=False, category=ErrorCategory.AUTHENTICATION), now=NOW + 6
+    )
+    assert opened is not None
+    doc = _state_doc(one, provider)
+    assert doc["state"] == "open"
+    assert doc["failureCount"] == 4
+    assert doc["lastSuccessTime"] == NOW + 4
+
+
+@pytest.mark.firestore
+def test_a_document_is_created_once_on_firestore_as_in_memory(
+    firestore_client: firestore.Client,
+) -> None:
+    """Issue 16 row 3 relies on it: one rating per video, whoever asks twice at once."""
+    from shared.stores.firestore import FirestoreDocumentStore
+    from shared.stores.memory import MemoryDocumentStore
+
+    doc_id = f"feedback-{uuid.uuid4().hex[:12]}"
+    for store in (FirestoreDocumentStore(firestore_client), MemoryDocumentStore(MemoryDatabase())):
+        with ThreadPoolExecutor(4) as pool:
+            made = list(
+                pool.map(
+                    lambda r, s=store: s.create(base.METRICS, doc_id, {"userSatisfaction": r}),
+                    range(1, 5),
+                )
+            )
+        assert made.count(True) == 1
+        stored = store.get(base.METRICS, doc_id)
+        assert stored is not None
+        assert stored["userSatisfaction"] == made.index(True) + 1

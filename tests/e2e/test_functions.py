@@ -302,3 +302,23 @@ def test_the_web_apps_own_call_makes_a_video_and_mirrors_it_into_its_cv_job(
     assert doc["parsedData"]["personalInfo"]["name"] == "Amara Okafor"  # merged, not replaced
     status = world.call("getVideoStatus", {"jobId": cv_job}, token).json()["result"]
     assert status["status"] == "completed"
+
+
+def test_the_breaker_document_keeps_the_original_fields_after_real_traffic(world: E2E) -> None:
+    """Two 500s then successes on HeyGen: circuit_breaker_states/heygen shows failureCount,
+    successCount, metrics, updatedAt and the latest failure and success times."""
+    world.circuit("did", "open", "keep the jobs on HeyGen")
+    world.circuit("runwayml", "open", "keep the jobs on HeyGen")
+    world.fault("heygen", "server_error", count=2)
+    token = world.user()
+    ids = [world.generate(token, requestId=request_id())["jobId"] for _ in range(2)]
+    assert [world.wait(job_id)["status"] for job_id in ids] == ["completed"] * 2
+    answer = world.call("systemDashboard", {}, world.admin_token)  # reads every window
+    assert answer.status_code == 200, answer.text
+    doc = world.db.collection("circuit_breaker_states").document("heygen").get().to_dict()
+    assert doc is not None
+    assert doc["failureCount"] >= 2
+    assert doc["successCount"] >= 2
+    assert doc["metrics"]["totalRequests"] == doc["failureCount"] + doc["successCount"]
+    assert doc["metrics"]["failedRequests"] == doc["failureCount"]
+    assert doc["lastFailureTime"] < doc["lastSuccessTime"] <= doc["updatedAt"]

@@ -39,6 +39,7 @@ SCRIPT = (
 
 HANDLERS = {
     "generateVideo": "generate",
+    "rateVideo": "feedback",
     "systemDashboard": "admin",
     "setCircuitState": "admin",
     "dashboard": "admin",

@@ -69,3 +69,19 @@ def test_anything_but_admin_true_is_permission_denied(harness: Harness, claim: A
 
 def test_no_token_is_unauthenticated(harness: Harness) -> None:
     assert harness.call("systemDashboard", {}).error["status"] == "UNAUTHENTICATED"
+
+
+def test_a_maintenance_open_takes_a_future_until_and_refuses_a_bad_one(harness: Harness) -> None:
+    """Issue 16 row 9: ``until`` ends a forced open; on a close, or in the past, it is an
+    invalid-argument naming the field, and nothing changes."""
+    until = harness.service.clock() + 600
+    answer = harness.call("setCircuitState", {**CIRCUIT, "until": until}, ADMIN)
+    assert answer.status == 200, answer.body
+    assert answer.json["result"]["until"] == until
+    for bad in ({**CIRCUIT, "action": "close", "until": until}, {**CIRCUIT, "until": 1.0}):
+        refused = harness.call("setCircuitState", {**bad, "providerId": "did"}, ADMIN)
+        assert refused.status == 400, refused.body
+        assert refused.error["status"] == "INVALID_ARGUMENT"
+        assert refused.error["details"][0]["field"] == "until"
+    state = harness.service.breakers.state("did", now=harness.service.clock(), fresh=True)
+    assert state.override is None

@@ -390,3 +390,144 @@ def test_a_did_render_whose_answer_was_lost_is_paid_once_and_its_video_kept(
     assert done.status is JobStatus.COMPLETED
     assert done.provider_id == "did"
     assert world.sim.stats()["did"]["charges"] == 1
+
+
+def test_a_job_waits_for_the_end_of_a_maintenance_window_within_its_deadline(
+    world: World,
+) -> None:
+    """Issue 16 row 9: HeyGen is opened for maintenance until a time; with the others out, a
+    job waits for it (no attempt spent), then probes HeyGen back and completes there."""
+    now = world.clock()
+    for other in ("did", "runwayml"):
+        world.service.set_circuit(other, ManualAction.OPEN, by="test", reason="out")
+    world.service.set_circuit(
+        "heygen", ManualAction.OPEN, by="ops", reason="maintenance", until=now + 300
+    )
+    job = world.new_job()
+    waiting = world.service.process(job.job_id)
+    assert waiting is not None
+    assert waiting.status is JobStatus.QUEUED
+    assert waiting.attempt == 0
+    assert waiting.next_action_at == pytest.approx(now + 300)
+    done = world.run(job.job_id)
+    assert done.status is JobStatus.COMPLETED
+    assert done.provider_id == "heygen"
+    state = world.service.breakers.state("heygen", now=world.clock(), fresh=True)
+    assert state.override is None
+
+
+def test_a_maintenance_window_past_the_deadline_fails_the_job_at_once(world: World) -> None:
+    now = world.clock()
+    for other in ("did", "runwayml"):
+        world.service.set_circuit(other, ManualAction.OPEN, by="test", reason="out")
+    world.service.set_circuit(
+        "heygen", ManualAction.OPEN, by="ops", reason="long maintenance", until=now + 7200
+    )
+    failed = world.service.process(world.new_job().job_id)
+    assert failed is not None
+    assert failed.status is JobStatus.FAILED
+    assert failed.error is not None
+    assert failed.error.code == "no_provider_available"
+
+
+def test_until_is_refused_on_anything_but_a_future_open(world: World) -> None:
+    now = world.clock()
+    with pytest.raises(ValueError, match="until"):
+        world.service.set_circuit("did", ManualAction.CLOSE, by="t", reason="x", until=now + 60)
+    with pytest.raises(ValueError, match="until"):
+        world.service.set_circuit("did", ManualAction.OPEN, by="t", reason="x", until=now - 1)
+
+
+def test_an_admin_quality_reset_lets_a_locked_out_provider_be_selected_again(
+    world: World,
+) -> None:
+    """Issue 16 row 8: HeyGen failed its quality checks; an admin resets its quality, and the
+    health check keeps counting only the renders after the reset."""
+    now = world.clock()
+    for i in range(3):
+        world.db.put(
+            stores.METRICS,
+            None,
+            {
+                "providerId": "heygen",
+                "timestamp": now - 100 + i,
+                "operationType": "generation",
+                "success": False,
+                "responseTime": 60_000,
+                "videoQuality": 0.0,
+            },
+        )
+    world.service.health_check()
+    locked = world.service.docs.get(stores.STATS, "heygen")
+    assert locked is not None
+    assert (locked["quality"], locked["qualitySamples"]) == (0.0, 3)
+    world.service.reset_quality("heygen", by="ops@example.test", reason="provider fixed it")
+    reset = world.service.docs.get(stores.STATS, "heygen")
+    assert reset is not None
+    assert reset["quality"] is None
+    assert reset["qualityReset"]["by"] == "ops@example.test"
+    world.clock.offset += 1.0
+    world.service.health_check()
+    after = world.service.docs.get(stores.STATS, "heygen")
+    assert after is not None
+    assert (after["quality"], after["qualitySamples"]) == (None, 0)
+    assert after["qualityReset"]["reason"] == "provider fixed it"
+    with pytest.raises(KeyError):
+        world.service.reset_quality("nobody", by="ops", reason="no such provider")
+
+
+def test_costs_and_job_reliability_reach_the_dashboard_for_every_period(world: World) -> None:
+    """Issue 16 rows 2, 5, 6: a finished job carries estimatedCost; the health check rolls the
+    hour into analytics documents, and the dashboard answers every period from them."""
+    job = world.run(world.new_job().job_id)
+    assert job.status is JobStatus.COMPLETED
+    stored = world.db.coll(stores.JOBS)[job.job_id]
+    caps = world.service.providers[job.provider_id or ""].capabilities
+    assert stored["estimatedCost"] == caps.price_per_video  # no measured cost yet: list price
+    world.service.health_check()
+    assert world.db.coll(stores.ANALYTICS_HOURLY)
+    assert world.db.coll(stores.ANALYTICS_DAILY)
+    board = world.service.dashboard()
+    periods = board["analytics"]["periods"]  # type: ignore[index]
+    assert set(periods) == {"1h", "24h", "7d", "30d"}
+    for name in ("1h", "24h", "7d", "30d"):
+        assert periods[name]["jobs"]["completed"] == 1
+        assert periods[name]["jobs"]["completionRate"] == 1.0
+        assert periods[name]["jobs"]["firstTryRate"] == 1.0
+        assert periods[name]["overall"]["spend"] > 0
+        assert periods[name]["spendByTier"] == {"free": periods[name]["overall"]["spend"]}
+    day = board["analytics"]["spendByDay"][0]  # type: ignore[index]
+    assert day["byProvider"][job.provider_id] > 0
+
+
+def test_alerts_are_stored_with_when_they_started_and_cleared(world: World) -> None:
+    """Issue 16 row 7: the health check starts an alert episode for an open circuit and clears
+    it when the circuit is back; the dashboard shows both times."""
+    world.service.set_circuit("runwayml", ManualAction.OPEN, by="ops", reason="planned work")
+    world.service.health_check()
+    active = world.service.dashboard()["alerts"]["active"]  # type: ignore[index]
+    assert [(a["kind"], a["providerId"]) for a in active] == [("circuit_open", "runwayml")]
+    started = active[0]["startedAt"]
+    world.service.set_circuit("runwayml", ManualAction.RESET, by="ops", reason="done")
+    world.clock.offset += 60.0
+    world.service.health_check()
+    board = world.service.dashboard()["alerts"]  # type: ignore[index]
+    assert board["active"] == []
+    (cleared,) = board["recent"]
+    assert cleared["startedAt"] == started
+    assert cleared["clearedAt"] > started
+
+
+def test_an_api_failure_with_nowhere_else_to_go_is_retried_once(world: World) -> None:
+    """Issue 16 row 10: API_FAILURE retries 1 (the original 2). D-ID answers 500 to every
+    submit (an api_failure) and the others are out: the job fails after two submissions, not
+    three, so a provider in trouble gets one failed call less per job (see the table's comment
+    for what the third did on the emulator stack)."""
+    world.sim.add_fault("did", "server_error", count=100, op="submit")
+    for provider in ("heygen", "runwayml"):
+        world.service.set_circuit(provider, ManualAction.OPEN, by="test", reason="D-ID only")
+    done = world.run(world.new_job().job_id)
+    assert done.status is JobStatus.FAILED
+    assert [(r.provider_id, r.outcome) for r in done.history] == [("did", "api_failure")] * 2
+    assert done.error is not None
+    assert done.error.code == "api_failure"

@@ -666,3 +666,51 @@ def test_a_quiet_provider_is_not_judged_on_its_last_call_alone() -> None:
         t += 2.0
     assert window(state.buckets, now=t, policy=quiet).failures == 3
     assert state.state is CLOSED
+
+
+def test_a_maintenance_window_rejects_until_its_end_then_admits_a_probe() -> None:
+    """Issue 16 row 9: a forced open with ``until`` holds until then, then probes its way back."""
+    from shared.breaker import (
+        Admission,
+        BreakerPolicy,
+        BreakerState,
+        CircuitState,
+        ManualAction,
+        acquire,
+        admission,
+        force,
+    )
+
+    policy = BreakerPolicy()
+    step = force(
+        BreakerState(provider_id="heygen"),
+        ManualAction.OPEN,
+        by="ops",
+        reason="maintenance",
+        now=100.0,
+        policy=policy,
+        until=400.0,
+    )
+    opened = step.state
+    assert opened.next_attempt_at == 400.0
+    assert opened.override is not None
+    assert opened.override.until == 400.0
+    assert admission(opened, 399.0, policy) is Admission.REJECT
+    assert admission(opened, 400.0, policy) is Admission.PROBE
+    grant = acquire(opened, now=401.0, policy=policy)
+    assert grant.granted
+    assert grant.probe
+    assert grant.step.state.state is CircuitState.HALF_OPEN
+    assert grant.step.state.override is None
+    assert grant.step.transition is not None
+    assert grant.step.transition.reason == "maintenance window over"
+    held = force(
+        BreakerState(provider_id="did"),
+        ManualAction.OPEN,
+        by="ops",
+        reason="until reset",
+        now=100.0,
+        policy=policy,
+    ).state
+    assert held.next_attempt_at is None
+    assert admission(held, 10_000.0, policy) is Admission.REJECT

@@ -360,6 +360,8 @@ def test_a_perfect_provider_scores_at_most_100() -> None:
         quality_samples=10**9,
         cost_per_video=0.0,
         predicted_failure_rate=0.0,
+        user_satisfaction=5.0,
+        satisfaction_samples=10**9,
     )
     ranking = rank([candidate("p", stats=perfect, price_per_video=0.0)], ask(), now=NOW)
     assert ranking.best is not None
@@ -599,3 +601,47 @@ def test_the_silent_clip_is_for_providers_that_are_out_not_busy() -> None:
     resting = rank([candidate("spoken"), clip], ask(resting={"spoken": NOW + 30}), now=NOW)
     assert resting.ranked == ()
     assert resting.next_chance() == NOW + 30  # back when the resting provider is
+
+
+def test_owner_ratings_feed_the_performance_score_through_a_prior() -> None:
+    """Issue 16 row 3: userSatisfaction moves the performance component, a few ratings a
+    little and many a lot, as the other measured inputs do."""
+
+    def performance(**figures: object) -> float:
+        ranking = rank([candidate("p", stats=healthy("p", **figures))], ask(), now=NOW)
+        assert ranking.best is not None
+        return ranking.best.breakdown["performance"]
+
+    unrated = performance()
+    assert performance(user_satisfaction=1.0, satisfaction_samples=2) < unrated
+    assert performance(user_satisfaction=1.0, satisfaction_samples=200) < performance(
+        user_satisfaction=1.0, satisfaction_samples=2
+    )
+    assert performance(user_satisfaction=5.0, satisfaction_samples=200) > unrated
+
+
+def _breakdown(**figures: object) -> dict[str, float]:
+    c = candidate("p", stats=healthy("p", **{k: v for k, v in figures.items() if k != "in_flight"}))
+    c = replace(c, in_flight=int(figures.get("in_flight", 0)))  # type: ignore[call-overload]
+    ranking = rank([c], ask(), now=NOW)
+    assert ranking.best is not None
+    return dict(ranking.best.breakdown)
+
+
+def test_time_of_day_consistency_and_optimal_load_enter_the_score() -> None:
+    """Issue 16 row 4: the context score weighs how the provider did at this hour of the day,
+    the reliability score its consistency (p50 / p95), and load spreading measures load
+    against the predicted optimal concurrency instead of the plan's limit."""
+    base = _breakdown()
+    bad_hour = _breakdown(same_hour_calls=200, same_hour_success_rate=0.5)
+    good_hour = _breakdown(same_hour_calls=200, same_hour_success_rate=1.0)
+    assert bad_hour["context"] < base["context"] < good_hour["context"]
+    steady = _breakdown(latency_p50_s=60.0, latency_p95_s=61.0)
+    erratic = _breakdown(latency_p50_s=60.0, latency_p95_s=240.0)
+    assert erratic["reliability"] < steady["reliability"]
+    busy_for_limit = _breakdown(in_flight=3)
+    busy_for_prediction = _breakdown(in_flight=3, recommended_concurrency=3)
+    assert busy_for_prediction["context"] < busy_for_limit["context"]
+    assert (
+        _breakdown(in_flight=3, recommended_concurrency=50)["context"] == busy_for_limit["context"]
+    )

@@ -222,3 +222,27 @@ def test_unrelated_variables_are_ignored() -> None:
     seed's METRICS_FLUSH_INTERVAL: snapshots are written with the job, never on a timer."""
     env = {"PATH": "/usr/bin", "HOME": "/root", "METRICS_FLUSH_INTERVAL": "30s"}
     assert Settings.from_env(env) == Settings()
+
+
+def test_the_business_rules_of_selection_are_settings() -> None:
+    """Issue 16 rows 4 and 8: the cost cap, prioritize_* and the quality probe share are read
+    from the environment, not fixed in code, and reach the rules selection uses."""
+    from functions.runtime import business_rules
+
+    env = {
+        "MAX_COST_PER_VIDEO": "0.9",
+        "PRIORITIZE_SPEED": "true",
+        "PRIORITIZE_QUALITY": "1",
+        "QUALITY_PROBE_SHARE": "0.1",
+    }
+    rules = business_rules(Settings.from_env(env))
+    assert rules.max_cost_per_video == 0.9
+    assert rules.prioritize_speed
+    assert rules.prioritize_quality
+    assert rules.quality_probe_share == 0.1
+    defaults = business_rules(Settings.from_env({}))
+    assert defaults.max_cost_per_video is None
+    assert defaults.quality_probe_share == 0.05
+    assert _problems({"QUALITY_PROBE_SHARE": "2"}) == {
+        "QUALITY_PROBE_SHARE": "must be between 0 and 1"
+    }

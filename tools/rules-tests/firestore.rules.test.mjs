@@ -42,6 +42,9 @@ beforeEach(async () => {
       "provider_stats/heygen",
       "user_quotas/ada",
       "daily_spend/2026-12-01",
+      "analytics_hourly/1700000000",
+      "analytics_daily/1699920000",
+      "alerts/a1",
     ]) {
       await setDoc(doc(db, name), { providerId: "heygen" });
     }
@@ -60,6 +63,9 @@ const SYSTEM = [
   "provider_stats/heygen",
   "user_quotas/ada",
   "daily_spend/2026-12-01",
+  "analytics_hourly/1700000000",
+  "analytics_daily/1699920000",
+  "alerts/a1",
 ];
 
 test("a user reads their own job", async () => {

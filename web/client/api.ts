@@ -290,6 +290,7 @@ export interface VideoJobDocument {
   retryOf: string | null;
   retries: number;
   appCall: "generate" | "regenerate" | null;
+  estimatedCost: number | null;
   createdAt: number;
   updatedAt: number;
   lease?: LeaseDoc | null;

@@ -162,10 +162,12 @@
   }
 
   function clearFigures() {
-    for (const id of ["overview", "charts", "circuits", "recovery-summary", "by-category", "by-action"]) {
+    for (const id of ["overview", "charts", "circuits", "recovery-summary", "by-category", "by-action",
+      "job-reliability", "spend-tier", "period-from"]) {
       $(id).replaceChildren();
     }
-    for (const id of ["providers", "predictions", "transitions", "failed-jobs"]) {
+    for (const id of ["providers", "predictions", "transitions", "failed-jobs", "alerts",
+      "period-providers", "period-trends", "spend-days"]) {
       $(id).tBodies[0].replaceChildren();
     }
     controls.clear();
@@ -203,6 +205,70 @@
     renderTransitions((d.circuitBreaker && d.circuitBreaker.transitions) || []);
     renderRecovery(d.errorRecovery || {});
     renderFailedJobs(d.failedJobs || []);
+    renderAlerts(d.alerts || {});
+    renderAnalytics(d.analytics || {});
+  }
+
+  // ---- alerts and analytics (every period from the pre-aggregated documents) ----
+
+  let period = "24h";
+
+  function renderAlerts(a) {
+    const all = [...(a.active || []), ...(a.recent || [])];
+    rows("alerts", all, (x) =>
+      el("tr", { "data-alert": x.kind, "data-active": x.active ? "true" : "false" },
+        el("td", {}, el("span", { class: `badge ${x.active ? "open" : "closed"}` }, x.active ? "active" : "cleared")),
+        el("td", {}, x.message || x.kind),
+        el("td", {}, x.providerId ? name(x.providerId) : "all"),
+        el("td", {}, clock(x.startedAt)),
+        el("td", {}, x.clearedAt ? clock(x.clearedAt) : "—"),
+      ), "No alerts in the last day.");
+  }
+
+  function renderAnalytics(a) {
+    const p = (a.periods || {})[period] || {};
+    const j = p.jobs || {};
+    $("period-from").textContent = p.from ? `Since ${clock(p.from)} (hour or day resolution).` : "";
+    $("job-reliability").replaceChildren(
+      figure("Jobs finished", num(j.finished)),
+      figure("Completed", pct(j.completionRate)),
+      figure("First-try success", pct(j.firstTryRate)),
+      figure("Automatic recovery", pct(j.recoveryRate)),
+      figure("Recovered", `${num((p.errorRecovery || {}).successfulRecoveries)} of ${num((p.errorRecovery || {}).totalRecoveries)}`),
+      figure("Spend", usd((p.overall || {}).spend)),
+      figure("User rating", (p.overall || {}).userSatisfaction == null ? "—" : `${p.overall.userSatisfaction.toFixed(1)} / 5`),
+    );
+    rows("period-providers", Object.entries(p.providers || {}), ([pid, f]) =>
+      el("tr", { "data-provider": pid },
+        el("th", { scope: "row" }, name(pid)),
+        el("td", { class: "num" }, num(f.calls)),
+        el("td", { class: "num" }, pct(f.successRate)),
+        el("td", { class: "num" }, `${secs(f.latencyP50)} / ${secs(f.latencyP95)}`, small(f.averageLatency == null ? "" : `mean ${secs(f.averageLatency)}`)),
+        el("td", { class: "num", "data-figure": "spend" }, usd(f.spend)),
+        el("td", { class: "num" }, usd(f.costPerVideo)),
+        el("td", { class: "num" }, f.quality == null ? "—" : `${f.quality.toFixed(1)} / 10`),
+        el("td", { class: "num" }, f.userSatisfaction == null ? "—" : `${f.userSatisfaction.toFixed(1)} / 5 (${f.ratings})`),
+      ), "No calls in this period.");
+    const tiers = Object.entries(p.spendByTier || {});
+    const top = Math.max(0.01, ...tiers.map(([, v]) => v));
+    $("spend-tier").replaceChildren(...(tiers.length ? tiers.map(([tier, v]) =>
+      el("div", { class: "bar-row", "data-tier": tier }, el("span", {}, tier), barFill((100 * v) / top), el("span", { class: "num" }, usd(v))))
+      : [el("p", { class: "muted" }, "No spend in this period.")]));
+    const labels = { cost: "Cost per video", quality: "Quality", success_rate: "Success rate", latency: "Latency" };
+    rows("period-trends", Object.entries(p.trends || {}), ([key, t]) =>
+      el("tr", { "data-trend": key },
+        el("th", { scope: "row" }, labels[key] || key),
+        el("td", {}, t.direction),
+        el("td", { class: "num" }, `${t.changePercent >= 0 ? "+" : ""}${t.changePercent.toFixed(1)} %`),
+        el("td", { class: "num" }, pct(t.confidence)),
+      ));
+    rows("spend-days", a.spendByDay || [], (d) =>
+      el("tr", { "data-day": String(d.day) },
+        el("td", {}, new Date(d.day * 1000).toISOString().slice(0, 10)),
+        el("td", { class: "num" }, usd(d.total)),
+        el("td", {}, Object.entries(d.byProvider || {}).map(([pid, v]) => `${name(pid)} ${usd(v)}`).join(" · ")),
+        el("td", {}, Object.entries(d.byTier || {}).map(([tier, v]) => `${tier} ${usd(v)}`).join(" · ")),
+      ), "No spend yet.");
   }
 
   function spendText(s) {
@@ -362,9 +428,12 @@
       c.state.replaceChildren(stateBadge(p));
       const o = p.override;
       const lines = [];
-      if (o) lines.push(`Manual ${o.mode === "forced_open" ? "open" : "close"} by ${o.by} ${ago(o.at)}: ${o.reason}`);
+      if (o) lines.push(`Manual ${o.mode === "forced_open" ? "open" : "close"} by ${o.by} ${ago(o.at)}: ${o.reason}` +
+        (o.until ? ` (maintenance until ${clock(o.until)})` : ""));
       else if (p.lastReason) lines.push(p.lastReason);
       if (p.circuitState === "open" && !o && p.nextAttemptTime) lines.push(`next probe ${clock(p.nextAttemptTime)}`);
+      const q = p.qualityReset;
+      if (q) lines.push(`quality reset by ${q.by} ${ago(q.at)}: ${q.reason}`);
       c.detail.textContent = lines.join(" · ") || "automatic";
     }
   }
@@ -372,30 +441,37 @@
   function buildControl(pid) {
     const reason = el("input", { type: "text", placeholder: "Reason (required)", maxlength: "500",
       "aria-label": `Reason for changing ${name(pid)}'s circuit`, "data-reason": pid });
-    const buttons = ["open", "close", "reset"].map((action) =>
+    const buttons = ["open", "close", "reset", "reset_quality"].map((action) =>
       el("button", { type: "button", disabled: "", "data-action": action, "data-provider": pid, class: `action ${action}` },
-        { open: "Open", close: "Close", reset: "Reset" }[action]));
+        { open: "Open", close: "Close", reset: "Reset", reset_quality: "Reset quality" }[action]));
+    const minutes = el("input", { type: "number", min: "1", max: "1440", placeholder: "for min (optional)",
+      "aria-label": `Maintenance length in minutes for ${name(pid)} (open only)`, "data-minutes": pid });
     const sync = () => buttons.forEach((b) => (b.disabled = !reason.value.trim()));
     reason.addEventListener("input", sync);
-    buttons.forEach((b) => b.addEventListener("click", () => act(pid, b.dataset.action, reason, buttons, sync)));
+    buttons.forEach((b) => b.addEventListener("click", () => act(pid, b.dataset.action, reason, buttons, sync, minutes)));
     const state = el("span", {});
     const detail = el("div", { class: "muted detail" });
     const root = el("div", { class: "circuit", "data-provider": pid },
       el("div", { class: "circuit-head" }, el("strong", {}, name(pid)), state), detail,
-      el("div", { class: "circuit-form" }, reason, ...buttons));
-    return { root, state, detail, reason, buttons };
+      el("div", { class: "circuit-form" }, reason, minutes, ...buttons));
+    return { root, state, detail, reason, buttons, minutes };
   }
 
-  async function act(pid, action, reason, buttons, sync) {
+  async function act(pid, action, reason, buttons, sync, minutes) {
     const why = reason.value.trim();
     if (!why) return;
     buttons.forEach((b) => (b.disabled = true));
     const result = $("control-result");
+    const ask = { providerId: pid, action, reason: why };
+    const span = Number(minutes && minutes.value);
+    // A maintenance window: jobs with nowhere else to go wait for its end, then it probes back.
+    if (action === "open" && span > 0) ask.until = Date.now() / 1000 + span * 60;
     try {
-      await call("setCircuitState", { providerId: pid, action, reason: why });
+      await call("setCircuitState", ask);
       result.textContent = `${name(pid)}: ${action} recorded.`;
       result.classList.remove("stale");
       reason.value = "";
+      if (minutes) minutes.value = "";
       await refresh();
     } catch (err) {
       if (err.status === "PERMISSION_DENIED") return refused(err.message);
@@ -540,6 +616,13 @@
 
   async function start() {
     await loadConfig();
+    for (const b of document.querySelectorAll("button.period")) {
+      b.addEventListener("click", () => {
+        period = b.dataset.period;
+        for (const o of document.querySelectorAll("button.period")) o.setAttribute("aria-pressed", String(o === b));
+        if (lastData) renderAnalytics(lastData.analytics || {});
+      });
+    }
     $("sign-in-form").addEventListener("submit", async (event) => {
       event.preventDefault();
       if (refusedEndpoints.length) return;
