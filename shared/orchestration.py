@@ -249,9 +249,27 @@ def no_provider(job: Job, ranking: Ranking, now: float) -> Effects:
     reason = "; ".join(f"{r.provider_id}: {r.reason}" for r in ranking.rejected)
     until = ranking.next_chance()
     if until is None:
+        # A render whose submit answer was lost may still call back: failing the job now would
+        # throw that paid video away, so the job waits for it (within its deadline).
+        until = lost_render_due(job, now)
+    if until is None:
         return fail(job, "no_capable_provider", f"no provider can make it: {reason}", now)
     waiting = jobs.wait_for_provider(job, until=until, reason=reason, now=now)
     return _next(Effects(job=waiting, side=recovery_side(waiting)), "retry")
+
+
+def lost_render_due(job: Job, now: float) -> float | None:
+    """Until when a render whose submit answer was lost (and whose provider the job left for
+    that reason, `blind_resubmit`) may still call back; None when there is none."""
+    waits = [
+        r.started_at + RENDER_PATIENCE_S
+        for r in job.history
+        if r.outcome in jobs.ANSWER_MAYBE_LOST
+        and r.provider_id in job.excluded
+        and r.provider_job_id is None
+        and r.started_at + RENDER_PATIENCE_S > now
+    ]
+    return min(waits, default=None)
 
 
 def begin(job: Job, choice: Scored, now: float) -> Job:

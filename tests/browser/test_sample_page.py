@@ -182,9 +182,10 @@ def test_the_sample_page_makes_follows_cancels_and_retries_a_video(
     assert page.text_content("#error") == "You cancelled this video."
     _shot(page, "04-cancelled")
 
-    # A failure (both talking-head providers answer 5xx), explained; then a retry that works.
+    # A failure (every provider answers 5xx: with only the talking-head ones down, RunwayML's
+    # last-resort clip would serve), explained; then a retry that works.
     site.http.post(f"{site.sim}/_control/reset").raise_for_status()
-    for provider in ("heygen", "did"):
+    for provider in ("heygen", "did", "runwayml"):
         site.http.post(
             f"{site.sim}/_control/faults",
             json={"provider": provider, "fault": "server_error", "count": 100},

@@ -256,7 +256,7 @@ def test_a_did_render_whose_answer_was_lost_is_paid_once_and_delivered(world: E2
     world.fault("did", "drop", count=1, op="submit")
     queued = world.generate(world.user(), requestId=request_id())
     job = world.wait(queued["jobId"])
-    assert job["status"] == "completed"
+    assert job["status"] == "completed", job
     assert job["providerId"] == "did"
     charges = world.http.get(f"{world.sim}/_control/stats").json()["did"]["charges"]
     assert charges == 1

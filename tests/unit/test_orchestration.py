@@ -743,3 +743,20 @@ def test_a_silent_clips_expected_length_is_the_duration_asked_for() -> None:
     clip = VideoOptions(duration=Duration.CLIP, features=frozenset())
     job = new_job(script=" ".join(["word"] * 150), options=clip)
     assert orch.spoken_length_s(job) == 10.0
+
+
+def test_a_job_with_nowhere_to_go_waits_for_its_lost_render_instead_of_failing() -> None:
+    """D-ID's answer was lost and every other provider is out: failing now would throw away
+    the talk D-ID may have made (and billed); the job waits for its callback."""
+    first = on("did")
+    lost = error(ErrorCategory.TIMEOUT, "did", charged=True)
+    job = orch.failed(first, lost, candidates(), now=NOW, rand=0.5, setup=SETUP).job
+    assert job is not None
+    nowhere = Ranking(ranked=(), rejected=(Rejected(provider_id="heygen", reason="x"),))
+    waiting = orch.no_provider(job, nowhere, NOW + 1).job
+    assert waiting is not None
+    assert not waiting.terminal
+    assert waiting.next_action_at == NOW + orch.RENDER_PATIENCE_S
+    gone = orch.no_provider(job, nowhere, NOW + orch.RENDER_PATIENCE_S + 1).job
+    assert gone is not None
+    assert gone.terminal
