@@ -37,8 +37,8 @@ def test_assets_beside_the_page_are_served_with_their_type(path: str, content_ty
 @pytest.mark.parametrize(
     "path",
     [
-        "../shared/service.py",
-        "..%2fshared%2fservice.py",
+        "../../main.py",
+        "..%2f..%2fmain.py",
         "/etc/passwd",
         "dashboard/../../README.md",
         "web/dashboard/app.js",
