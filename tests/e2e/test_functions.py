@@ -313,7 +313,8 @@ def test_the_breaker_document_keeps_the_original_fields_after_real_traffic(world
     for _ in range(2):  # one 500 per job, so each job's retry on HeyGen succeeds
         world.fault("heygen", "server_error", count=1)
         job_id = world.generate(token, requestId=request_id())["jobId"]
-        assert world.wait(job_id)["status"] == "completed"
+        # The retry after the 500 waits out the recovery table's backoff (up to a minute).
+        assert world.wait(job_id, timeout_s=180.0)["status"] == "completed"
     answer = world.call("systemDashboard", {}, world.admin_token)  # reads every window
     assert answer.status_code == 200, answer.text
     doc = world.db.collection("circuit_breaker_states").document("heygen").get().to_dict()
