@@ -16,7 +16,7 @@ from functions.videos import (
     retryVideoJob,
 )
 from functions.webhooks import providerWebhook
-from shared import logs
+from shared.adapters import logs
 
 # Callables verify the caller's ID token before the handler runs; that needs the app.
 initialize_app()

@@ -1,4 +1,4 @@
-"""Chaos benchmark: the deployed decisions (shared.orchestration: selection, the breaker, the
+"""Chaos benchmark: the deployed decisions (shared.core.orchestration: selection, the breaker, the
 recovery table, completion, health probes, stats) against simulated providers in virtual time,
 under fault scenarios, beside two baselines.
 
@@ -11,7 +11,7 @@ detection plus failover (from the start of the failed call, so a 30 s timeout co
 spend (what providers billed for renders that were never delivered), also per 1000 delivered
 videos; p95 time from request to finished video; degraded jobs; jobs left non-terminal.
 
-The providers are the adapters' declared capabilities and prices (shared.providers), with
+The providers are the adapters' declared capabilities and prices (shared.adapters.providers), with
 concurrency limits of a larger plan (bench.world.PLAN_CONCURRENCY). Every job draws its faults
 and render times from a stream of its own, so all strategies meet the same luck.
 """
@@ -38,17 +38,17 @@ from bench.world import (
     error_for,
     roll,
 )
-from shared import breaker as br
-from shared import degradation, jobs
-from shared import orchestration as orch
-from shared.errors import ErrorCategory, ProviderError
-from shared.jobs import Job, JobStatus, VideoResult
-from shared.model import ASKABLE_DURATIONS, Feature, Resolution, Urgency, VideoOptions
-from shared.recovery import Action
-from shared.scoring import Candidate, ProviderStats
-from shared.stores.base import METRICS
-from shared.stores.codec import stats_doc, stats_from_doc
-from shared.tracking import MetricsSnapshot, aggregate
+from shared.adapters.stores.base import METRICS
+from shared.adapters.stores.codec import stats_doc, stats_from_doc
+from shared.core import breaker as br
+from shared.core import degradation, jobs
+from shared.core import orchestration as orch
+from shared.core.errors import ErrorCategory, ProviderError
+from shared.core.jobs import Job, JobStatus, VideoResult
+from shared.core.model import ASKABLE_DURATIONS, Feature, Resolution, Urgency, VideoOptions
+from shared.core.recovery import Action
+from shared.core.scoring import Candidate, ProviderStats
+from shared.core.tracking import MetricsSnapshot, aggregate
 
 JOB_DEADLINE_S = 1800.0
 HEALTH_CHECK_S = 60.0
@@ -290,7 +290,7 @@ class Strategy:
 
 
 class Fallback(Strategy):
-    """This project: the production decisions of `shared.orchestration` (selection on measured
+    """This project: the production decisions of `shared.core.orchestration` (selection on measured
     stats, the breaker, the recovery table, the completion of a render, the health probe),
     with the breaker states and the metrics kept in memory instead of Firestore. Each render's
     end reaches the job as a webhook would (`orchestration.notice`); the stats are refreshed

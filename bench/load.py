@@ -10,7 +10,8 @@ threads. Figures: every job terminal, none lost (job ids answered == jobs in Fir
 paid twice (the simulator's charges per provider == renders the jobs record as accepted),
 throughput, time to completion (updatedAt - createdAt), its overhead over the simulator's render
 latency, and Firestore operations per job, counted by the deployed stores themselves
-(`shared.stores.firestore.Usage`, as Firestore bills them: a document read, at least 1 per query,
+(`shared.adapters.stores.firestore.Usage`, as Firestore bills them: a document read, at least 1
+per query,
 1 per 1000 index entries of an aggregation; every document written) in each function instance,
 which keeps its totals in CVPLUS_USAGE_DIR (functions/runtime.py), plus the health checks run
 here. Read-modify-writes are reads followed by a write with a precondition; a retry is an attempt

@@ -1,9 +1,10 @@
 """Micro-benchmark of the three hot decisions, in-process:
 
-(a) ranking three providers with breakdown and reasoning   -> shared.scoring.rank
+(a) ranking three providers with breakdown and reasoning   -> shared.core.scoring.rank
 (b) one failover decision: classify a provider error, reselect without the failed provider,
-    decide and apply the recovery                          -> shared.errors + shared.failover
-(c) breaker admission with the state already cached        -> shared.breaker.admission
+    decide and apply the recovery                          -> shared.core.errors +
+    shared.core.failover
+(c) breaker admission with the state already cached        -> shared.core.breaker.admission
 
     python -m bench.micro [--write BENCHMARKS.md]
 
@@ -19,13 +20,13 @@ import timeit
 from pathlib import Path
 
 from bench.world import PROVIDERS
-from shared import breaker as br
-from shared import jobs
-from shared.errors import ErrorCategory, ProviderError, Signal
-from shared.failover import fail_over, selection_for
-from shared.jobs import Job
-from shared.model import VideoOptions
-from shared.scoring import Candidate, ProviderStats, rank
+from shared.core import breaker as br
+from shared.core import jobs
+from shared.core.errors import ErrorCategory, ProviderError, Signal
+from shared.core.failover import fail_over, selection_for
+from shared.core.jobs import Job
+from shared.core.model import VideoOptions
+from shared.core.scoring import Candidate, ProviderStats, rank
 
 NOW = 1_800_000_000.0
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared.breaker import Admission, BreakerPolicy, CircuitState, Outcome
-from shared.errors import ErrorCategory
+from shared.core.breaker import Admission, BreakerPolicy, CircuitState, Outcome
+from shared.core.errors import ErrorCategory
 
 PROJECT = "demo-cvplus"
 POLICY = BreakerPolicy(failure_threshold=5, recovery_timeout_s=600.0)
@@ -55,8 +55,8 @@ def _worker(
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import firestore
 
-    from shared.stores.breakers import SharedBreaker
-    from shared.stores.firestore import FirestoreBreakerBackend, Usage
+    from shared.adapters.stores.breakers import SharedBreaker
+    from shared.adapters.stores.firestore import FirestoreBreakerBackend, Usage
 
     usage = Usage()
     client = firestore.Client(project=PROJECT, credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
@@ -109,8 +109,8 @@ def run(workers: int, seconds: float, fail_after: float) -> tuple[str, list[tupl
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import firestore
 
-    from shared.stores.breakers import SharedBreaker
-    from shared.stores.firestore import FirestoreBreakerBackend
+    from shared.adapters.stores.breakers import SharedBreaker
+    from shared.adapters.stores.firestore import FirestoreBreakerBackend
     from tools.emulators import FirestoreEmulator
 
     provider = f"bench-{uuid.uuid4().hex[:8]}"

@@ -7,9 +7,9 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from shared.errors import ErrorCategory, ProviderError
-from shared.model import Capabilities
-from shared.providers import did, heygen, runwayml
+from shared.adapters.providers import did, heygen, runwayml
+from shared.core.errors import ErrorCategory, ProviderError
+from shared.core.model import Capabilities
 
 HOUR = 3600.0
 

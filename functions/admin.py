@@ -10,9 +10,9 @@ from firebase_functions import https_fn
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from functions import runtime
+from functions.dashboard_page import asset, security_headers
 from functions.guards import nesting_guard
-from shared.breaker import ManualAction
-from shared.dashboard_page import asset, security_headers
+from shared.core.breaker import ManualAction
 
 E = https_fn.FunctionsErrorCode
 log = logging.getLogger("cvplus")

@@ -10,11 +10,11 @@ from firebase_functions import https_fn
 
 from functions import runtime
 from functions.guards import nesting_guard
-from shared.jobs import RequestReusedError
-from shared.model import Tier
-from shared.requests import InvalidRequestError, parse_generate_video, tier_from_claim
+from shared.api.requests import InvalidRequestError, parse_generate_video, tier_from_claim
+from shared.core.jobs import RequestReusedError
+from shared.core.model import Tier
+from shared.core.spend import SpendCapReachedError
 from shared.service import LimitExceededError, TierRefusedError
-from shared.spend import SpendCapReachedError
 
 E = https_fn.FunctionsErrorCode
 log = logging.getLogger("cvplus")

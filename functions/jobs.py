@@ -11,12 +11,12 @@ from typing import Any
 from firebase_functions import firestore_fn, https_fn
 
 from functions import runtime, secrets
-from shared.stores.base import JOBS
-from shared.stores.firestore import seen_job
-from shared.tasks import MAX_TASK_BODY, InvalidTaskError, parse_task, valid_task_token
+from shared.adapters.stores.base import JOBS
+from shared.adapters.stores.firestore import seen_job
+from shared.adapters.tasks import MAX_TASK_BODY, InvalidTaskError, parse_task, valid_task_token
 
 log = logging.getLogger("cvplus")
-# A worker may wait out HeyGen's 120 s submit budget (shared/providers/heygen.py); the
+# A worker may wait out HeyGen's 120 s submit budget (shared/adapters/providers/heygen.py); the
 # platform's 60 s default would cut it short.
 WORKER_TIMEOUT_S = 300
 

@@ -13,10 +13,7 @@ from pydantic import ValidationError
 from functions import runtime, secrets
 from functions.generate import caller, caller_tier, refused
 from functions.guards import nesting_guard
-from shared import tiers, userview
-from shared.cv import parse_cv
-from shared.jobs import AppCall, Job
-from shared.requests import (
+from shared.api.requests import (
     CvJobRequest,
     IntroductionRequest,
     InvalidRequestError,
@@ -25,9 +22,12 @@ from shared.requests import (
     error_details,
     parse,
 )
+from shared.core import tiers, userview
+from shared.core.cv import parse_cv
+from shared.core.jobs import AppCall, Job
+from shared.core.spend import SpendCapReachedError
 from shared.service import LimitExceededError, TierRefusedError
 from shared.shell.users import NoCvError, NotFoundError, NotOwnerError, WrongStateError
-from shared.spend import SpendCapReachedError
 
 E = https_fn.FunctionsErrorCode
 

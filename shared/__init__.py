@@ -1,2 +1,2 @@
-"""The domain package of CVPlus video generation: pure decisions (errors, recovery, backoff,
-breaker, scoring, trends, degradation, jobs) and, around them, the provider and store seams."""
+"""CVPlus video generation: ``core`` (pure decisions), ``api`` (the web contract), ``adapters``
+(I/O) and ``shell`` (the I/O around the decisions, one module per trigger family)."""

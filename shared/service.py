@@ -18,18 +18,18 @@ request, call one method here, and answer.
 
 from __future__ import annotations
 
-from shared import breaker as br
-from shared import dashboard as dashboard_view
-from shared import tiers
-from shared.cv import ParsedCV
-from shared.jobs import AppCall, Job
-from shared.model import Tier, VideoOptions
-from shared.providers.base import WebhookRequest
+from shared.adapters.providers.base import WebhookRequest
+from shared.adapters.stores.base import SeenJob
+from shared.core import breaker as br
+from shared.core import dashboard as dashboard_view
+from shared.core import tiers
+from shared.core.cv import ParsedCV
+from shared.core.jobs import AppCall, Job
+from shared.core.model import Tier, VideoOptions
+from shared.core.tokens import webhook_token
 from shared.shell import admin, feedback, health, processing, users, webhooks
 from shared.shell.context import RecordingScheduler, Shell, TaskScheduler
 from shared.shell.processing import LimitExceededError, TierRefusedError
-from shared.stores.base import SeenJob
-from shared.tokens import webhook_token
 
 __all__ = [
     "LimitExceededError",

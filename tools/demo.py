@@ -292,15 +292,15 @@ def run_health_check(config: StackConfig, functions_env: Mapping[str, str]) -> d
     overdue jobs), run here: the Functions emulator cannot fire a schedule. A job whose only
     trigger delivery failed (the emulator answers some with ECONNRESET under load) is re-driven
     by it, as in production."""
-    from functions import runtime
-    from shared.settings import Settings
+    from shared.shell import deployment
+    from shared.shell.settings import Settings
     from tools.stack._stack import LOCAL_SECRETS
 
     env = {**functions_env, **LOCAL_SECRETS, "GCLOUD_PROJECT": config.project_id}
     saved = dict(os.environ)
     os.environ.update(env)
     try:
-        service = runtime.build(Settings.from_env(env), env)
+        service = deployment.build(Settings.from_env(env), env)
         try:
             return service.health_check()
         finally:
@@ -385,7 +385,7 @@ class Demo:
             http.post(
                 f"{sim}/_control/config", json={"provider": provider, "latency_s": args.latency}
             ).raise_for_status()
-        # An enterprise account: a free one may ask for 10 videos an hour (shared/tiers.py).
+        # An enterprise account: a free one may ask for 10 videos an hour (shared/core/tiers.py).
         uid, token = sign_up(http, config, {"tier": "enterprise"})
         _sign_up_admin(http, config)
         self.say(

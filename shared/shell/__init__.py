@@ -1,4 +1,4 @@
-"""The imperative shell: the I/O around `shared.orchestration`, one module per trigger family.
+"""The imperative shell: the I/O around `shared.core.orchestration`, one module per trigger family.
 
     context     the wiring every family shares, and `Shell.apply`, which does all the writing
     processing  generateVideo (intake), processVideoJob / videoJobTask (the process loop)

@@ -1,15 +1,15 @@
 """systemDashboard and setCircuitState: load the documents the dashboard shows and hand them to
-the pure view (`shared.dashboard`); force a circuit open, closed or back to automatic."""
+the pure view (`shared.core.dashboard`); force a circuit open, closed or back to automatic."""
 
 from __future__ import annotations
 
 import logging
 
-from shared import breaker as br
-from shared import dashboard, spend
-from shared.jobs import JobStatus
+from shared.adapters.stores import base as stores
+from shared.core import breaker as br
+from shared.core import dashboard, spend
+from shared.core.jobs import JobStatus
 from shared.shell.context import Shell
-from shared.stores import base as stores
 
 log = logging.getLogger("cvplus")
 

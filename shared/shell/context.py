@@ -11,17 +11,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from shared import breaker as br
-from shared import orchestration as orch
-from shared import spend
-from shared.errors import ProviderError
-from shared.jobs import Job, JobStatus
-from shared.providers.base import VideoProvider
-from shared.scoring import BusinessRules, Candidate, ProviderStats
-from shared.storage import Vault
-from shared.stores import base as stores
-from shared.stores.base import BreakerStore, DocumentStore, JobStore
-from shared.stores.codec import stats_from_doc
+from shared.adapters.providers.base import VideoProvider
+from shared.adapters.storage import Vault
+from shared.adapters.stores import base as stores
+from shared.adapters.stores.base import BreakerStore, DocumentStore, JobStore
+from shared.adapters.stores.codec import stats_from_doc
+from shared.core import breaker as br
+from shared.core import orchestration as orch
+from shared.core import spend
+from shared.core.errors import ProviderError
+from shared.core.jobs import Job, JobStatus
+from shared.core.scoring import BusinessRules, Candidate, ProviderStats
 
 log = logging.getLogger("cvplus")
 

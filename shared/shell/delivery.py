@@ -1,13 +1,14 @@
 """Keeping a finished video: copy it and its thumbnail from the provider's URLs into our bucket
-(`shared.storage`), for the poll path (`processing`) and the webhook path (`webhooks`) alike.
+(`shared.adapters.storage`), for the poll path (`processing`) and the webhook path (`webhooks`)
+alike.
 The job then holds our copy, never the provider's URL, which expires."""
 
 from __future__ import annotations
 
 import logging
 
-from shared.jobs import Job, VideoResult
-from shared.storage import DeliveryError, Kept, Vault, thumbnail_name, video_name
+from shared.adapters.storage import DeliveryError, Kept, Vault, thumbnail_name, video_name
+from shared.core.jobs import Job, VideoResult
 
 log = logging.getLogger("cvplus")
 

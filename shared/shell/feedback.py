@@ -4,10 +4,10 @@ stats (userSatisfaction, shrunk towards a prior in scoring) and the hourly analy
 
 from __future__ import annotations
 
-from shared.jobs import JobStatus
+from shared.adapters.stores import base as stores
+from shared.core.jobs import JobStatus
+from shared.core.tracking import MetricsSnapshot, Operation
 from shared.shell.context import Shell
-from shared.stores import base as stores
-from shared.tracking import MetricsSnapshot, Operation
 
 
 class FeedbackError(Exception):

@@ -4,17 +4,17 @@ their deadline failed."""
 
 from __future__ import annotations
 
-from shared import alerts, analytics
-from shared import breaker as br
-from shared import orchestration as orch
-from shared.errors import ProviderError
-from shared.jobs import JobStatus
-from shared.providers.base import VideoProvider
-from shared.scoring import ProviderStats
+from shared.adapters.providers.base import VideoProvider
+from shared.adapters.stores import base as stores
+from shared.adapters.stores.codec import stats_doc
+from shared.core import alerts, analytics
+from shared.core import breaker as br
+from shared.core import orchestration as orch
+from shared.core.errors import ProviderError
+from shared.core.jobs import JobStatus
+from shared.core.scoring import ProviderStats
+from shared.core.tracking import MetricsSnapshot, aggregate
 from shared.shell.context import Shell, alert
-from shared.stores import base as stores
-from shared.stores.codec import stats_doc
-from shared.tracking import MetricsSnapshot, aggregate
 
 STATS_DAYS = 7
 

@@ -6,20 +6,20 @@ from __future__ import annotations
 import logging
 import uuid
 
-from shared import breaker as br
-from shared import jobs, quota, spend, tiers
-from shared import orchestration as orch
-from shared.errors import ProviderError
-from shared.jobs import Job, VideoResult
-from shared.model import Tier, VideoOptions
-from shared.providers.base import RenderState, RenderStatus, SubmitRequest
-from shared.scoring import Scored
+from shared.adapters.providers.base import RenderState, RenderStatus, SubmitRequest
+from shared.adapters.storage import DeliveryError, Vault
+from shared.adapters.stores import base as stores
+from shared.adapters.stores.base import QUOTAS, Counter
+from shared.core import breaker as br
+from shared.core import jobs, quota, spend, tiers
+from shared.core import orchestration as orch
+from shared.core.errors import ProviderError
+from shared.core.jobs import Job, VideoResult
+from shared.core.model import Tier, VideoOptions
+from shared.core.scoring import Scored
+from shared.core.tokens import webhook_token, with_attempt
 from shared.shell import delivery
 from shared.shell.context import Shell
-from shared.storage import DeliveryError, Vault
-from shared.stores import base as stores
-from shared.stores.base import QUOTAS, Counter
-from shared.tokens import webhook_token, with_attempt
 
 log = logging.getLogger("cvplus")
 

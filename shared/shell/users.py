@@ -7,14 +7,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from shared import jobs, spend
-from shared import orchestration as orch
-from shared.cv import ParsedCV, script_from_cv
-from shared.jobs import AppCall, Job, JobStatus
-from shared.model import Tier, VideoOptions
+from shared.adapters.stores.base import CV_JOBS, SideWrite
+from shared.core import jobs, spend
+from shared.core import orchestration as orch
+from shared.core.cv import ParsedCV, script_from_cv
+from shared.core.jobs import AppCall, Job, JobStatus
+from shared.core.model import Tier, VideoOptions
 from shared.shell import processing
 from shared.shell.context import Shell
-from shared.stores.base import CV_JOBS, SideWrite
 
 log = logging.getLogger("cvplus")
 

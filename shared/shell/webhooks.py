@@ -6,14 +6,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from shared import orchestration as orch
-from shared.jobs import Job, VideoResult
-from shared.providers.base import WebhookError, WebhookEvent, WebhookRequest, failure_of
+from shared.adapters.providers.base import WebhookError, WebhookEvent, WebhookRequest, failure_of
+from shared.adapters.storage import DeliveryError
+from shared.adapters.stores.base import SideWrite
+from shared.core import orchestration as orch
+from shared.core.jobs import Job, VideoResult
+from shared.core.tokens import ATTEMPT_PARAM, webhook_token
 from shared.shell import delivery
 from shared.shell.context import Shell
-from shared.storage import DeliveryError
-from shared.stores.base import SideWrite
-from shared.tokens import ATTEMPT_PARAM, webhook_token
 
 log = logging.getLogger("cvplus")
 

@@ -1,5 +1,5 @@
 """A stand-in for the emulator stack the dashboard talks to, until the functions exist: the page
-served through `shared.dashboard_page.asset`, an Identity Toolkit sign-in endpoint, and the two
+served through `functions.dashboard_page.asset`, an Identity Toolkit sign-in endpoint, and the two
 callables answering through the REAL `Service.dashboard()` / `Service.set_circuit()` on in-memory
 stores. The figures are real too: a day of metrics snapshots in the stored format, jobs run
 through `Service.process` against scripted providers, breakers driven by the real SharedBreaker.
@@ -21,13 +21,9 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.serving import make_server
 
-from shared.breaker import ManualAction
-from shared.dashboard_page import asset, security_headers
-from shared.errors import ErrorCategory, ProviderError
-from shared.jobs import Job
-from shared.model import Capabilities, Feature, VideoOptions
-from shared.providers import did, heygen, runwayml
-from shared.providers.base import (
+from functions.dashboard_page import asset, security_headers
+from shared.adapters.providers import did, heygen, runwayml
+from shared.adapters.providers.base import (
     ProbeResult,
     RenderState,
     RenderStatus,
@@ -37,16 +33,20 @@ from shared.providers.base import (
     WebhookEvent,
     WebhookRequest,
 )
-from shared.service import RecordingScheduler, Service
-from shared.stores import base as stores
-from shared.stores.breakers import SharedBreaker
-from shared.stores.memory import (
+from shared.adapters.stores import base as stores
+from shared.adapters.stores.breakers import SharedBreaker
+from shared.adapters.stores.memory import (
     MemoryBreakerBackend,
     MemoryDatabase,
     MemoryDocumentStore,
     MemoryJobStore,
 )
-from shared.tracking import MetricsSnapshot, Operation
+from shared.core.breaker import ManualAction
+from shared.core.errors import ErrorCategory, ProviderError
+from shared.core.jobs import Job
+from shared.core.model import Capabilities, Feature, VideoOptions
+from shared.core.tracking import MetricsSnapshot, Operation
+from shared.service import RecordingScheduler, Service
 
 HOUR = 3600.0
 PROJECT = "cvplus-local"

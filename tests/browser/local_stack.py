@@ -13,7 +13,7 @@
    shows no generation figures);
 3. runs the health check once so `provider_stats` hold the figures. The scheduled
    `providerHealthCheck` has no trigger in the Functions emulator (it would need Pub/Sub and
-   Cloud Scheduler), so the same code runs here in-process: `functions.runtime.build` wired to
+   Cloud Scheduler), so the same code runs here in-process: `shared.shell.deployment.build` wired to
    the stack's Firestore, Cloud Tasks queue and simulator with the functions' own environment,
    then `Service.health_check()` - what the scheduled function's body does. The same runs
    while waiting for jobs when a wave takes over 20 s (it re-drives overdue jobs);
@@ -233,8 +233,8 @@ def make_traffic(running: EmulatorStack, http: httpx.Client, db: Any) -> Traffic
 def health_check_in_process(running: EmulatorStack) -> dict[str, object]:
     """`providerHealthCheck`'s body, `runtime.service().health_check()`, run here against the
     stack with the functions' environment (the emulator cannot fire the schedule)."""
-    from functions import runtime
-    from shared.settings import Settings
+    from shared.shell import deployment
+    from shared.shell.settings import Settings
 
     env = {
         **running.functions_env,
@@ -242,7 +242,7 @@ def health_check_in_process(running: EmulatorStack) -> dict[str, object]:
         "GCLOUD_PROJECT": running.config.project_id,
     }
     with _environ(env):
-        service = runtime.build(Settings.from_env(env), env)
+        service = deployment.build(Settings.from_env(env), env)
         try:
             return service.health_check()
         finally:

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from shared.dashboard_page import asset, security_headers
+from functions.dashboard_page import asset, security_headers
 
 pytestmark = pytest.mark.e2e  # needs Chromium, like the other browser tests
 

@@ -14,22 +14,22 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import firestore
 
-from shared import breaker as br
-from shared import jobs, quota
-from shared.breaker import Admission, CircuitState, ManualAction, Outcome
-from shared.errors import ErrorCategory
-from shared.jobs import Job, JobError, VideoResult
-from shared.model import Duration, VideoOptions
-from shared.stores import base
-from shared.stores.base import LeaseLostError, SideWrite, TerminalJobError
-from shared.stores.breakers import SharedBreaker
-from shared.stores.firestore import (
+from shared.adapters.stores import base
+from shared.adapters.stores.base import LeaseLostError, SideWrite, TerminalJobError
+from shared.adapters.stores.breakers import SharedBreaker
+from shared.adapters.stores.firestore import (
     FirestoreBreakerBackend,
     FirestoreJobStore,
     Usage,
     seen_job,
 )
-from shared.stores.memory import MemoryBreakerBackend, MemoryDatabase, MemoryJobStore
+from shared.adapters.stores.memory import MemoryBreakerBackend, MemoryDatabase, MemoryJobStore
+from shared.core import breaker as br
+from shared.core import jobs, quota
+from shared.core.breaker import Admission, CircuitState, ManualAction, Outcome
+from shared.core.errors import ErrorCategory
+from shared.core.jobs import Job, JobError, VideoResult
+from shared.core.model import Duration, VideoOptions
 from tests.contract.conftest import PROJECT
 from tools.emulators import FirestoreEmulator
 
@@ -700,8 +700,8 @@ def test_a_document_is_created_once_on_firestore_as_in_memory(
     firestore_client: firestore.Client,
 ) -> None:
     """Issue 16 row 3 relies on it: one rating per video, whoever asks twice at once."""
-    from shared.stores.firestore import FirestoreDocumentStore
-    from shared.stores.memory import MemoryDocumentStore
+    from shared.adapters.stores.firestore import FirestoreDocumentStore
+    from shared.adapters.stores.memory import MemoryDocumentStore
 
     doc_id = f"feedback-{uuid.uuid4().hex[:12]}"
     for store in (FirestoreDocumentStore(firestore_client), MemoryDocumentStore(MemoryDatabase())):

@@ -16,7 +16,7 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import firestore
 
-from shared.stores.base import DEFAULT_CACHE_TTL_S
+from shared.adapters.stores.base import DEFAULT_CACHE_TTL_S
 from tools.stack import Stack
 from tools.stack._stack import REPO_ROOT
 from tools.stack.client import call, sign_up

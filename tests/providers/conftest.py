@@ -11,17 +11,17 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.errors import ProviderError
-from shared.providers import (
+from shared.adapters.providers import (
     RenderState,
     RenderStatus,
     SubmitRequest,
     VideoProvider,
     WebhookRequest,
 )
-from shared.providers.did import DIDProvider
-from shared.providers.heygen import HeyGenProvider
-from shared.providers.runwayml import RunwayMLProvider
+from shared.adapters.providers.did import DIDProvider
+from shared.adapters.providers.heygen import HeyGenProvider
+from shared.adapters.providers.runwayml import RunwayMLProvider
+from shared.core.errors import ProviderError
 from tools.provider_sim import ProviderSim
 
 API_KEY = "sk-test-very-secret-key-0123456789"

@@ -16,12 +16,12 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.errors import ErrorCategory, ProviderError
-from shared.providers import SubmitRequest, VideoProvider, WebhookError, WebhookRequest
-from shared.providers._http import id_path, media_url_problem
-from shared.providers.did import DIDProvider
-from shared.providers.heygen import HeyGenProvider
-from shared.providers.runwayml import RunwayMLProvider
+from shared.adapters.providers import SubmitRequest, VideoProvider, WebhookError, WebhookRequest
+from shared.adapters.providers._http import id_path, media_url_problem
+from shared.adapters.providers.did import DIDProvider
+from shared.adapters.providers.heygen import HeyGenProvider
+from shared.adapters.providers.runwayml import RunwayMLProvider
+from shared.core.errors import ErrorCategory, ProviderError
 from tests.providers.conftest import AdapterFactory, a_request, poll
 
 Handler = Callable[[httpx.Request], httpx.Response]

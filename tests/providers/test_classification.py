@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.errors import ErrorCategory, ProviderError
-from shared.providers import VideoProvider
+from shared.adapters.providers import VideoProvider
+from shared.core.errors import ErrorCategory, ProviderError
 from tests.providers.conftest import AdapterFactory, a_request, poll, raised
 from tools.provider_sim import ProviderSim
 

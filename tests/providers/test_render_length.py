@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.errors import ErrorCategory, ProviderError
-from shared.providers.base import WebhookEvent, check_render, failure_of
+from shared.adapters.providers.base import WebhookEvent, check_render, failure_of
+from shared.core.errors import ErrorCategory, ProviderError
 
 
 def _check(duration_s: float, expected_s: float) -> None:

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from shared.errors import ErrorCategory
-from shared.providers import from_env, runwayml
-from shared.providers import placeholder_problems as problems_of
-from shared.providers._http import HttpAdapter
-from shared.providers.heygen import DEFAULT_AVATAR_ID
-from shared.settings import Settings, SettingsError
+from shared.adapters.providers import runwayml
+from shared.adapters.providers._http import HttpAdapter
+from shared.adapters.providers.heygen import DEFAULT_AVATAR_ID
+from shared.core.errors import ErrorCategory
+from shared.shell.deployment import placeholder_problems as problems_of
+from shared.shell.deployment import providers
+from shared.shell.settings import Settings, SettingsError
 from tests.providers.conftest import AdapterFactory, a_request, raised
 from tools.provider_sim import ProviderSim
 
@@ -33,7 +34,7 @@ REAL = {
 
 def test_production_without_avatar_voice_and_presenter_image_is_refused_naming_each() -> None:
     with pytest.raises(SettingsError) as info:
-        from_env({})
+        providers(Settings.from_env({}))
     named = [problem.name for problem in info.value.problems]
     assert named == list(REQUIRED)
     for name in REQUIRED:
@@ -50,7 +51,7 @@ def test_a_placeholder_set_explicitly_is_refused_too() -> None:
 
 
 def test_real_values_build_the_three_adapters() -> None:
-    adapters = from_env(REAL)
+    adapters = providers(Settings.from_env(REAL))
     try:
         assert set(adapters) == {"heygen", "did", "runwayml"}
     finally:
@@ -111,9 +112,9 @@ def test_runwayml_concurrency_defaults_to_the_first_tiers_limit() -> None:
         adapter.close()
 
 
-@pytest.mark.parametrize(("raw", "limit"), [("3", 3), ("5", 5), ("99", 20), ("0", 1), ("x", 1)])
-def test_runwayml_concurrency_is_set_for_the_projects_tier(raw: str, limit: int) -> None:
-    adapter = runwayml.from_env(REAL | {"RUNWAYML_CONCURRENCY": raw})
+@pytest.mark.parametrize(("asked", "limit"), [(3, 3), (5, 5), (99, 20), (0, 1)])
+def test_runwayml_concurrency_is_set_for_the_projects_tier(asked: int, limit: int) -> None:
+    adapter = runwayml.RunwayMLProvider(api_key="k", concurrency_limit=asked)
     try:
         assert adapter.capabilities.concurrency_limit == limit
     finally:
@@ -121,7 +122,7 @@ def test_runwayml_concurrency_is_set_for_the_projects_tier(raw: str, limit: int)
 
 
 def test_runwayml_concurrency_reaches_the_adapter_through_the_settings() -> None:
-    adapters = from_env(REAL | {"RUNWAYML_CONCURRENCY": "3"})
+    adapters = providers(Settings.from_env(REAL | {"RUNWAYML_CONCURRENCY": "3"}))
     try:
         assert adapters["runwayml"].capabilities.concurrency_limit == 3
     finally:
@@ -130,7 +131,9 @@ def test_runwayml_concurrency_reaches_the_adapter_through_the_settings() -> None
 
 
 def test_media_hosts_are_set_per_provider_through_the_settings() -> None:
-    adapters = from_env(REAL | {"DID_MEDIA_HOSTS": "cdn.example.net, .media.example.org"})
+    adapters = providers(
+        Settings.from_env(REAL | {"DID_MEDIA_HOSTS": "cdn.example.net, .media.example.org"})
+    )
     try:
         did = adapters["did"]
         assert isinstance(did, HttpAdapter)

@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared.errors import ErrorCategory, ProviderError
-from shared.providers.heygen import HeyGenProvider
-from shared.providers.runwayml import RunwayMLProvider
+from shared.adapters.providers.heygen import HeyGenProvider
+from shared.adapters.providers.runwayml import RunwayMLProvider
+from shared.core.errors import ErrorCategory, ProviderError
 from tests.providers.conftest import AdapterFactory, a_request, poll, raised
 from tools.provider_sim import ProviderSim
 from tools.provider_sim.faults import Fault

@@ -9,20 +9,19 @@ import uuid
 import httpx
 import pytest
 
-from shared.errors import ErrorCategory
-from shared.model import AspectRatio, Duration, VideoOptions
-from shared.providers import (
+from shared.adapters.providers import (
     RenderState,
     SubmitRequest,
     VideoProvider,
     did,
     failure_of,
-    from_settings,
     heygen,
     idempotency_key,
 )
-from shared.providers import from_env as providers_from_env
-from shared.settings import Settings
+from shared.core.errors import ErrorCategory
+from shared.core.model import AspectRatio, Duration, VideoOptions
+from shared.shell.deployment import providers as from_settings
+from shared.shell.settings import Settings
 from tests.providers.conftest import (
     API_KEY,
     AdapterFactory,
@@ -256,7 +255,7 @@ def test_did_callback_token_is_not_in_the_request_repr() -> None:
 
 
 def test_factory_builds_all_three_adapters_from_the_environment(sim: ProviderSim) -> None:
-    """from_env reads *_API_KEY and *_BASE_URL; each adapter answers its probe via the sim."""
+    """The settings read *_API_KEY and *_BASE_URL; each adapter answers its probe via the sim."""
     environ = {
         "HEYGEN_API_KEY": "k1",
         "RUNWAYML_API_KEY": "k2",
@@ -265,7 +264,7 @@ def test_factory_builds_all_three_adapters_from_the_environment(sim: ProviderSim
         "RUNWAYML_BASE_URL": sim.base_url("runwayml"),
         "DID_BASE_URL": sim.base_url("did"),
     }
-    adapters = providers_from_env(environ)
+    adapters = from_settings(Settings.from_env(environ | {"FUNCTIONS_EMULATOR": "true"}))
     try:
         results = {pid: adapter.probe() for pid, adapter in adapters.items()}
     finally:

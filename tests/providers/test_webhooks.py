@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.errors import ErrorCategory
-from shared.providers import WebhookError, WebhookEvent, WebhookRequest, failure_of
+from shared.adapters.providers import WebhookError, WebhookEvent, WebhookRequest, failure_of
+from shared.core.errors import ErrorCategory
 from tests.providers.conftest import AdapterFactory, a_request, as_request
 from tools.provider_sim import ProviderSim
 

@@ -11,13 +11,24 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.errors import ErrorCategory, ProviderError
-from shared.model import AspectRatio, Duration, Resolution, VideoOptions
-from shared.providers import RenderState, SubmitRequest, WebhookRequest, did, heygen, runwayml
-from shared.providers._http import error_from_exception
-from shared.providers.did import DIDProvider
-from shared.providers.heygen import HeyGenProvider
-from shared.providers.runwayml import RunwayMLProvider, clip_duration, failure_code_category
+from shared.adapters.providers import (
+    RenderState,
+    SubmitRequest,
+    WebhookRequest,
+    heygen,
+)
+from shared.adapters.providers._http import error_from_exception
+from shared.adapters.providers.did import DIDProvider
+from shared.adapters.providers.heygen import HeyGenProvider
+from shared.adapters.providers.runwayml import (
+    RunwayMLProvider,
+    clip_duration,
+    failure_code_category,
+)
+from shared.core.errors import ErrorCategory, ProviderError
+from shared.core.model import AspectRatio, Duration, Resolution, VideoOptions
+from shared.shell.deployment import providers
+from shared.shell.settings import Settings
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -333,7 +344,7 @@ def test_heygen_error_code_wins_over_the_http_status(
 
 
 def test_environment_names_the_avatar_voice_and_presenter_images() -> None:
-    """from_env passes HEYGEN_AVATAR_ID/VOICE_ID, DID_SOURCE_URL_* and RUNWAYML_PROMPT_IMAGE_URL
+    """The settings pass HEYGEN_AVATAR_ID/VOICE_ID, DID_SOURCE_URL_* and RUNWAYML_PROMPT_IMAGE_URL
     through to the request bodies, with the key in the auth header."""
     environ = {
         "HEYGEN_API_KEY": "hk",
@@ -349,9 +360,10 @@ def test_environment_names_the_avatar_voice_and_presenter_images() -> None:
     d = Recorder(ok({"id": "tlk_1"}, status=201))
     r = Recorder(ok({"id": "t"}))
 
-    heygen.from_env(environ, transport=httpx.MockTransport(h)).submit(REQUEST)
-    did.from_env(environ, transport=httpx.MockTransport(d)).submit(REQUEST)
-    runwayml.from_env(environ, transport=httpx.MockTransport(r)).submit(REQUEST)
+    transports = {"heygen": h, "did": d, "runwayml": r}
+    for pid, recorder in transports.items():
+        settings = Settings.from_env(environ | {"FUNCTIONS_EMULATOR": "true"})
+        providers(settings, transport=httpx.MockTransport(recorder))[pid].submit(REQUEST)
 
     assert (h.last_json["avatar_id"], h.last_json["voice_id"]) == ("look_123", "voice_456")
     assert h.requests[-1].headers["X-Api-Key"] == "hk"

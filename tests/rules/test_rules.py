@@ -81,7 +81,7 @@ def test_the_rules_tests_fail_on_rules_that_allow_everything(
 def test_every_collection_the_stores_write_has_a_rule() -> None:
     """A collection added to the stores without a rule would fall to the deny-all default
     silently; this names it."""
-    from shared.stores import base
+    from shared.adapters.stores import base
 
     rules = (ROOT / "firestore.rules").read_text()
     collections = {

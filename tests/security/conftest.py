@@ -18,18 +18,18 @@ import httpx
 import pytest
 
 from functions import runtime
-from shared.providers.did import DIDProvider
-from shared.providers.heygen import HeyGenProvider
-from shared.providers.runwayml import RunwayMLProvider
-from shared.service import RecordingScheduler, Service
-from shared.settings import Secret, Settings
-from shared.stores.breakers import SharedBreaker
-from shared.stores.memory import (
+from shared.adapters.providers.did import DIDProvider
+from shared.adapters.providers.heygen import HeyGenProvider
+from shared.adapters.providers.runwayml import RunwayMLProvider
+from shared.adapters.stores.breakers import SharedBreaker
+from shared.adapters.stores.memory import (
     MemoryBreakerBackend,
     MemoryDatabase,
     MemoryDocumentStore,
     MemoryJobStore,
 )
+from shared.service import RecordingScheduler, Service
+from shared.shell.settings import Secret, Settings
 
 INTERNAL_SECRET = "i" * 32
 SCRIPT = (

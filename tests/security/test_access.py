@@ -8,9 +8,9 @@ import time
 from dataclasses import replace
 
 from functions import runtime
-from shared import spend
-from shared.settings import Settings
-from shared.stores.base import JOBS, SPEND
+from shared.adapters.stores.base import JOBS, SPEND
+from shared.core import spend
+from shared.shell.settings import Settings
 from tests.security.conftest import SCRIPT, Harness
 
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from shared.jobs import Job, JobStatus, VideoResult
+from shared.adapters.stores import base as stores
+from shared.core.jobs import Job, JobStatus, VideoResult
 from shared.shell.health import refresh_stats
-from shared.stores import base as stores
 from tests.security.conftest import Harness
 
 ADA = {"uid": "ada"}

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from shared.jobs import Job
-from shared.model import Tier
+from shared.core.jobs import Job
+from shared.core.model import Tier
 from tests.security.conftest import SCRIPT, Harness
 
 

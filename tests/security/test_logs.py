@@ -9,9 +9,9 @@ import logging
 import httpx
 import pytest
 
-from shared.errors import ProviderError
-from shared.logs import JsonFormatter
-from shared.providers.heygen import HeyGenProvider
+from shared.adapters.logs import JsonFormatter
+from shared.adapters.providers.heygen import HeyGenProvider
+from shared.core.errors import ProviderError
 
 
 def _line(record: logging.LogRecord) -> dict[str, object]:

@@ -8,7 +8,7 @@ import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from shared.stores.base import JOBS, QUOTAS
+from shared.adapters.stores.base import JOBS, QUOTAS
 from tests.security.conftest import SCRIPT, Harness
 
 

@@ -10,10 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic_core import PydanticCustomError
 
-from shared.jobs import Job, RequestReusedError, request_fingerprint, same_request
-from shared.model import Duration, Feature, VideoOptions
-from shared.requests import clean_text, real_words, tier_from_claim
-from shared.tasks import InvalidTaskError, parse_task
+from shared.adapters.tasks import InvalidTaskError, parse_task
+from shared.api.requests import clean_text, real_words, tier_from_claim
+from shared.core.jobs import Job, RequestReusedError, request_fingerprint, same_request
+from shared.core.model import Duration, Feature, VideoOptions
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from functions import runtime
-from shared.settings import Secret, Settings, SettingsError
+from shared.shell.settings import Secret, Settings, SettingsError
 from tests.security.conftest import Harness
 
 STRONG = "s" * 32

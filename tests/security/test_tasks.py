@@ -8,7 +8,7 @@ import json
 import pytest
 
 from functions import runtime
-from shared.tasks import task_token
+from shared.adapters.tasks import task_token
 from tests.security.conftest import INTERNAL_SECRET, Harness
 
 JOB = "vj_" + "a" * 32

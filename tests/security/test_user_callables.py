@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from shared.stores import base as stores
-from shared.webapi import GenerateVideoResponse, IntroductionResponse, VideoStatusResponse
+from shared.adapters.stores import base as stores
+from shared.api.webapi import GenerateVideoResponse, IntroductionResponse, VideoStatusResponse
 from tests.security.conftest import SCRIPT, Harness
 
 APP_CV: dict[str, Any] = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.providers.base import WebhookError, WebhookRequest
+from shared.adapters.providers.base import WebhookError, WebhookRequest
 from tests.security.conftest import Harness
 
 DEEP = b"[" * 100_000 + b"]" * 100_000
@@ -36,6 +36,6 @@ def test_deeply_nested_json_in_a_did_webhook_with_its_token_is_a_400(harness: Ha
 
 
 def test_deeply_nested_json_from_a_provider_api_is_a_malformed_answer() -> None:
-    from shared.providers._http import parse_object
+    from shared.adapters.providers._http import parse_object
 
     assert parse_object(DEEP) is None

@@ -12,23 +12,23 @@ from dataclasses import dataclass, replace
 import httpx
 import pytest
 
-from shared.breaker import Admission, CircuitState, ManualAction
-from shared.jobs import Job, JobStatus
-from shared.model import Duration, VideoOptions
-from shared.providers.base import VideoProvider, WebhookError, WebhookRequest
-from shared.providers.did import DIDProvider
-from shared.providers.heygen import HeyGenProvider
-from shared.providers.runwayml import RunwayMLProvider
-from shared.service import RecordingScheduler, Service
-from shared.stores import base as stores
-from shared.stores import codec
-from shared.stores.breakers import SharedBreaker
-from shared.stores.memory import (
+from shared.adapters.providers.base import VideoProvider, WebhookError, WebhookRequest
+from shared.adapters.providers.did import DIDProvider
+from shared.adapters.providers.heygen import HeyGenProvider
+from shared.adapters.providers.runwayml import RunwayMLProvider
+from shared.adapters.stores import base as stores
+from shared.adapters.stores import codec
+from shared.adapters.stores.breakers import SharedBreaker
+from shared.adapters.stores.memory import (
     MemoryBreakerBackend,
     MemoryDatabase,
     MemoryDocumentStore,
     MemoryJobStore,
 )
+from shared.core.breaker import Admission, CircuitState, ManualAction
+from shared.core.jobs import Job, JobStatus
+from shared.core.model import Duration, VideoOptions
+from shared.service import RecordingScheduler, Service
 from tools.provider_sim import ProviderSim
 
 KEY = "sk-test-service-key-0123456789"

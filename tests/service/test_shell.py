@@ -9,13 +9,8 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
-from shared import breaker as br
-from shared import jobs
-from shared.errors import ErrorCategory, ProviderError
-from shared.jobs import Job, JobStatus
-from shared.model import Capabilities
-from shared.providers import did, heygen, runwayml
-from shared.providers.base import (
+from shared.adapters.providers import did, heygen, runwayml
+from shared.adapters.providers.base import (
     ProbeResult,
     RenderState,
     RenderStatus,
@@ -25,16 +20,21 @@ from shared.providers.base import (
     WebhookEvent,
     WebhookRequest,
 )
-from shared.service import RecordingScheduler, Service
-from shared.stores import base as stores
-from shared.stores import codec
-from shared.stores.breakers import SharedBreaker
-from shared.stores.memory import (
+from shared.adapters.stores import base as stores
+from shared.adapters.stores import codec
+from shared.adapters.stores.breakers import SharedBreaker
+from shared.adapters.stores.memory import (
     MemoryBreakerBackend,
     MemoryDatabase,
     MemoryDocumentStore,
     MemoryJobStore,
 )
+from shared.core import breaker as br
+from shared.core import jobs
+from shared.core.errors import ErrorCategory, ProviderError
+from shared.core.jobs import Job, JobStatus
+from shared.core.model import Capabilities
+from shared.service import RecordingScheduler, Service
 
 NOW = 1_000_000.0
 

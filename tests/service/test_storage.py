@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from shared.breaker import ManualAction
-from shared.degradation import Degradation
-from shared.jobs import JobStatus
-from shared.model import Duration
-from shared.providers.base import WebhookRequest
-from shared.storage import DeliveryError, Kept, MemoryVault, thumbnail_name, video_name
+from shared.adapters.providers.base import WebhookRequest
+from shared.adapters.storage import DeliveryError, Kept, MemoryVault, thumbnail_name, video_name
+from shared.core.breaker import ManualAction
+from shared.core.degradation import Degradation
+from shared.core.jobs import JobStatus
+from shared.core.model import Duration
 from tests.service.test_service import World, _submitted_on_heygen, sim, world
 from tools.provider_sim.app import file_bytes
 

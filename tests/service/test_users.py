@@ -9,14 +9,14 @@ from dataclasses import replace
 
 import pytest
 
-from shared.breaker import ManualAction
-from shared.errors import ErrorCategory
-from shared.jobs import AppCall, JobStatus
-from shared.model import Duration, Resolution, Tier, Urgency, VideoOptions
-from shared.providers.base import RenderState, WebhookEvent, WebhookRequest
+from shared.adapters.providers.base import RenderState, WebhookEvent, WebhookRequest
+from shared.adapters.stores import base as stores
+from shared.core.breaker import ManualAction
+from shared.core.errors import ErrorCategory
+from shared.core.jobs import AppCall, JobStatus
+from shared.core.model import Duration, Resolution, Tier, Urgency, VideoOptions
 from shared.shell import users
 from shared.shell.processing import LimitExceededError, TierRefusedError
-from shared.stores import base as stores
 from tests.service.test_shell import NOW, World, error, make_world
 
 USER = "user-1"

@@ -1,4 +1,5 @@
-"""shared/storage.py against the real Cloud Storage emulator of the local stack, copying from the
+"""shared/adapters/storage.py against the real Cloud Storage emulator of the local stack, copying
+from the
 provider simulator's expiring URLs: what is kept is the provider's bytes, its URL serves them
 without credentials, and an expired or unreachable source is told apart."""
 
@@ -12,7 +13,7 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 from google.cloud.storage import Client
 
-from shared.storage import (
+from shared.adapters.storage import (
     TOKEN_METADATA,
     CloudStorageVault,
     DeliveryError,

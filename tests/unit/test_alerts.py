@@ -3,9 +3,9 @@ start and clear, shown on the dashboard with both times."""
 
 from __future__ import annotations
 
-from shared import alerts
-from shared.breaker import BreakerState, CircuitState
-from shared.scoring import ProviderStats
+from shared.core import alerts
+from shared.core.breaker import BreakerState, CircuitState
+from shared.core.scoring import ProviderStats
 
 TYPICAL = {"heygen": 90.0, "did": 60.0}
 

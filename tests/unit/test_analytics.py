@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared import analytics as an
+from shared.core import analytics as an
 
 DAY0 = 1_700_006_400.0  # a midnight (UTC)
 NOW = DAY0 + 10 * an.HOUR + 1_800  # 10:30 on that day

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.backoff import BackoffKind as K
-from shared.backoff import BackoffPolicy, delay
+from shared.core.backoff import BackoffKind as K
+from shared.core.backoff import BackoffPolicy, delay
 
 POLICY = BackoffPolicy(base_s=2.0, cap_s=60.0, multiplier=2.0)
 ALMOST_ONE = 1.0 - 1e-12

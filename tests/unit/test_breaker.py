@@ -16,7 +16,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from shared.breaker import (
+from shared.core.breaker import (
     POLICIES,
     Admission,
     BreakerPolicy,
@@ -34,8 +34,8 @@ from shared.breaker import (
     record,
     window,
 )
-from shared.errors import ErrorCategory as C
-from shared.recovery import STRATEGIES
+from shared.core.errors import ErrorCategory as C
+from shared.core.recovery import STRATEGIES
 
 CLOSED, OPEN, HALF = CircuitState.CLOSED, CircuitState.OPEN, CircuitState.HALF_OPEN
 
@@ -670,7 +670,7 @@ def test_a_quiet_provider_is_not_judged_on_its_last_call_alone() -> None:
 
 def test_a_maintenance_window_rejects_until_its_end_then_admits_a_probe() -> None:
     """Issue 16 row 9: a forced open with ``until`` holds until then, then probes its way back."""
-    from shared.breaker import (
+    from shared.core.breaker import (
         Admission,
         BreakerPolicy,
         BreakerState,

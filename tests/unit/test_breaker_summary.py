@@ -3,11 +3,11 @@ current off the hot path, written only when they changed."""
 
 from __future__ import annotations
 
-from shared.breaker import Outcome
-from shared.errors import ErrorCategory
-from shared.stores.base import BREAKERS
-from shared.stores.breakers import SharedBreaker
-from shared.stores.memory import MemoryBreakerBackend, MemoryDatabase
+from shared.adapters.stores.base import BREAKERS
+from shared.adapters.stores.breakers import SharedBreaker
+from shared.adapters.stores.memory import MemoryBreakerBackend, MemoryDatabase
+from shared.core.breaker import Outcome
+from shared.core.errors import ErrorCategory
 
 
 def _breaker(db: MemoryDatabase) -> SharedBreaker:

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from shared.cv import WORD_BUDGET, ParsedCV, parse_cv, script_from_cv
-from shared.model import Duration, Style
+from shared.core.cv import WORD_BUDGET, ParsedCV, parse_cv, script_from_cv
+from shared.core.model import Duration, Style
 
 ENGINEER: dict[str, Any] = {
     "personalInfo": {

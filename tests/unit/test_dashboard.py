@@ -7,10 +7,10 @@ from dataclasses import replace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared import breaker as br
-from shared import dashboard
-from shared.jobs import Job, JobError, JobStatus
-from shared.providers import did, heygen, runwayml
+from shared.adapters.providers import did, heygen, runwayml
+from shared.core import breaker as br
+from shared.core import dashboard
+from shared.core.jobs import Job, JobError, JobStatus
 
 NOW = 50_000.0
 CAPS = (heygen.CAPABILITIES, did.CAPABILITIES, runwayml.CAPABILITIES)

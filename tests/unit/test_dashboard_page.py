@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.dashboard_page import ROOT, asset, security_headers
+from functions.dashboard_page import ROOT, asset, security_headers
 
 
 @pytest.mark.parametrize("path", ["", "/", "dashboard", "/dashboard", "/dashboard/", "index.html"])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.degradation import LADDER, Degradation, fit, next_step
-from shared.model import (
+from shared.core.degradation import LADDER, Degradation, fit, next_step
+from shared.core.model import (
     Capabilities,
     Duration,
     Feature,

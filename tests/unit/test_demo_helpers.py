@@ -3,8 +3,8 @@ the job documents say."""
 
 from __future__ import annotations
 
-from shared.model import Duration
-from shared.requests import WORD_BUDGET, parse_generate_video
+from shared.api.requests import WORD_BUDGET, parse_generate_video
+from shared.core.model import Duration
 from tools.demo import (
     charge_rows,
     demo_requests,

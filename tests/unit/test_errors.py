@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.errors import ErrorCategory as C
-from shared.errors import ProviderError, Signal, TransportFailure, classify, parse_retry_after
+from shared.core.errors import ErrorCategory as C
+from shared.core.errors import ProviderError, Signal, TransportFailure, classify, parse_retry_after
 
 T = TransportFailure
 

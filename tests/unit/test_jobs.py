@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 import pytest
 
-from shared import jobs
-from shared.degradation import Degradation
-from shared.jobs import Job, JobError, JobStatus, VideoResult
-from shared.model import Duration, VideoOptions
+from shared.core import jobs
+from shared.core.degradation import Degradation
+from shared.core.jobs import Job, JobError, JobStatus, VideoResult
+from shared.core.model import Duration, VideoOptions
 
 NOW = 1_000.0
 SHORT = VideoOptions(duration=Duration.SHORT)

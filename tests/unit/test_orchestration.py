@@ -9,17 +9,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared import breaker as br
-from shared import jobs
-from shared import orchestration as orch
-from shared.errors import ErrorCategory, ProviderError
-from shared.jobs import Job, JobStatus, VideoResult
-from shared.model import Duration, VideoOptions
-from shared.providers import did, heygen, runwayml
-from shared.recovery import STRATEGIES
-from shared.scoring import Candidate, ProviderStats, Ranking, Rejected
-from shared.stores.base import METRICS, RECOVERY_LOGS, SPEND
-from shared.tracking import Operation
+from shared.adapters.providers import did, heygen, runwayml
+from shared.adapters.stores.base import METRICS, RECOVERY_LOGS, SPEND
+from shared.core import breaker as br
+from shared.core import jobs
+from shared.core import orchestration as orch
+from shared.core.errors import ErrorCategory, ProviderError
+from shared.core.jobs import Job, JobStatus, VideoResult
+from shared.core.model import Duration, VideoOptions
+from shared.core.recovery import STRATEGIES
+from shared.core.scoring import Candidate, ProviderStats, Ranking, Rejected
+from shared.core.tracking import Operation
 
 NOW = 10_000.0
 CAPS = {c.provider_id: c for c in (heygen.CAPABILITIES, did.CAPABILITIES, runwayml.CAPABILITIES)}

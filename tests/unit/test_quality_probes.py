@@ -4,10 +4,10 @@ reset its quality; the health check then counts only later renders."""
 
 from __future__ import annotations
 
-from shared.breaker import BreakerState
-from shared.model import VideoOptions
-from shared.scoring import BusinessRules, Candidate, SelectionRequest, rank
-from shared.tracking import MetricsSnapshot, Operation, aggregate
+from shared.core.breaker import BreakerState
+from shared.core.model import VideoOptions
+from shared.core.scoring import BusinessRules, Candidate, SelectionRequest, rank
+from shared.core.tracking import MetricsSnapshot, Operation, aggregate
 from tests.unit.test_scoring import NOW, caps, healthy
 
 # Two failed quality checks in ten renders: (8 * 10 + 45) / 15 = 8.3 with the prior, < 8.5.

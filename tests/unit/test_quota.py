@@ -1,4 +1,4 @@
-"""Per-user limits on new videos (shared/quota.py): calendar windows, the first limit reached
+"""Per-user limits on new videos (shared/core/quota.py): calendar windows, the first limit reached
 named, nothing counted on a refusal."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared import quota
-from shared.quota import QuotaExceededError
+from shared.core import quota
+from shared.core.quota import QuotaExceededError
 
 NOW = 1_800_000_000.0  # 2027-01-15 08:00 UTC
 HOUR = quota.per_hour(3)

@@ -6,14 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared import jobs
-from shared.backoff import BackoffKind
-from shared.degradation import Degradation
-from shared.errors import ErrorCategory as C
-from shared.errors import ProviderError
-from shared.jobs import Job, JobStatus
-from shared.model import Duration, Feature, Resolution, VideoOptions
-from shared.recovery import (
+from shared.core import jobs
+from shared.core.backoff import BackoffKind
+from shared.core.degradation import Degradation
+from shared.core.errors import ErrorCategory as C
+from shared.core.errors import ProviderError
+from shared.core.jobs import Job, JobStatus
+from shared.core.model import Duration, Feature, Resolution, VideoOptions
+from shared.core.recovery import (
     RETRYABLE_LATER,
     STRATEGIES,
     Action,
@@ -453,7 +453,7 @@ def test_rests_that_are_over_are_forgotten_and_a_new_one_replaces_the_old() -> N
 def test_retry_counts_against_the_original_design() -> None:
     """Issue 16 row 10: TRANSIENT retries 3 as in the original; API_FAILURE 1 (original 2), for
     the measured reason in the table's comment."""
-    from shared.recovery import STRATEGIES
+    from shared.core.recovery import STRATEGIES
 
     assert STRATEGIES[C.TRANSIENT].max_retries == 3
     assert STRATEGIES[C.API_FAILURE].max_retries == 1

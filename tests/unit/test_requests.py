@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from shared.model import (
+from shared.api.requests import (
+    InvalidRequestError,
+    ParsedCV,
+    parse_generate_video,
+    script_from_cv,
+)
+from shared.core.model import (
     AspectRatio,
     AvatarStyle,
     Duration,
@@ -16,12 +22,6 @@ from shared.model import (
     Style,
     Urgency,
     VideoOptions,
-)
-from shared.requests import (
-    InvalidRequestError,
-    ParsedCV,
-    parse_generate_video,
-    script_from_cv,
 )
 
 SCRIPT = "Hello, I build reliable video pipelines for CVPlus."

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.breaker import (
+from shared.core.breaker import (
     BreakerPolicy,
     BreakerState,
     CircuitState,
@@ -19,9 +19,9 @@ from shared.breaker import (
     force,
     record,
 )
-from shared.degradation import Degradation
-from shared.errors import ErrorCategory
-from shared.model import (
+from shared.core.degradation import Degradation
+from shared.core.errors import ErrorCategory
+from shared.core.model import (
     Capabilities,
     Duration,
     Feature,
@@ -31,7 +31,7 @@ from shared.model import (
     Urgency,
     VideoOptions,
 )
-from shared.scoring import (
+from shared.core.scoring import (
     COMPONENTS,
     LOAD_WAIT_S,
     BusinessRules,

@@ -1,4 +1,5 @@
-"""The stores' read-modify-write (`shared.stores.seam.update`): conflicts are read again after
+"""The stores' read-modify-write (`shared.adapters.stores.seam.update`): conflicts are read again
+after
 jittered, doubling pauses, and a write that keeps losing ends with a clear error, not a hang."""
 
 from __future__ import annotations
@@ -8,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from shared.stores.base import SideWrite
-from shared.stores.seam import ConflictTimeoutError, Pacing, Snapshot, Usage, update
+from shared.adapters.stores.base import SideWrite
+from shared.adapters.stores.seam import ConflictTimeoutError, Pacing, Snapshot, Usage, update
 
 
 class Contended:

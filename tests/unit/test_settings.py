@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from shared.settings import Secret, Settings, SettingsError
+from shared.shell.settings import Secret, Settings, SettingsError
 
 FULL_ENV = {
     "HEYGEN_API_KEY": "hg-key-123",
@@ -227,7 +227,7 @@ def test_unrelated_variables_are_ignored() -> None:
 def test_the_business_rules_of_selection_are_settings() -> None:
     """Issue 16 rows 4 and 8: the cost cap, prioritize_* and the quality probe share are read
     from the environment, not fixed in code, and reach the rules selection uses."""
-    from functions.runtime import business_rules
+    from shared.shell.deployment import business_rules
 
     env = {
         "MAX_COST_PER_VIDEO": "0.9",

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.trends import (
+from shared.core.trends import (
     HOUR,
     Bucket,
     Direction,

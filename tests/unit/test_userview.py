@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared import jobs, userview
-from shared.degradation import Degradation
-from shared.errors import ErrorCategory
-from shared.jobs import AppCall, Job, JobError, VideoResult
-from shared.userview import Stage
+from shared.core import jobs, userview
+from shared.core.degradation import Degradation
+from shared.core.errors import ErrorCategory
+from shared.core.jobs import AppCall, Job, JobError, VideoResult
+from shared.core.userview import Stage
 
 NOW = 1_000_000.0
 

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from functions.videos import job_answer
-from shared import jobs, tiers
-from shared.degradation import Degradation
-from shared.jobs import AppCall, Job, JobError, VideoResult
-from shared.model import Tier
-from shared.stores import codec
-from shared.webapi import JobAnswer, QuotaResponse, VideoJobDocument
+from shared.adapters.stores import codec
+from shared.api.webapi import JobAnswer, QuotaResponse, VideoJobDocument
+from shared.core import jobs, tiers
+from shared.core.degradation import Degradation
+from shared.core.jobs import AppCall, Job, JobError, VideoResult
+from shared.core.model import Tier
 from tools import ts_types
 
 ROOT = Path(__file__).resolve().parents[2]

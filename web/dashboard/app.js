@@ -5,7 +5,7 @@
 // It talks to its own origin and Google's sign-in, nothing else: `?auth=` and `?functions=`
 // (and config.json) may point it at the emulators only while the page itself is served from
 // this machine (localhost, 127.0.0.1), so a crafted link cannot send the password or the token
-// elsewhere. The server's Content-Security-Policy (shared/dashboard_page.py) says the same.
+// elsewhere. The server's Content-Security-Policy (functions/dashboard_page.py) says the same.
 "use strict";
 
 (() => {

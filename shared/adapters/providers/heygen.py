@@ -1,0 +1,380 @@
+"""HeyGen API v3: the whole wire format of HeyGen in one module (submit, status, probe, webhook).
+
+Checked against (2026-11-29, via the stored-docs search):
+- developers.heygen.com/reference/create-video(.md) — ``POST /v3/videos`` with ``type: "avatar"``,
+  ``avatar_id``, ``script``, ``voice_id``, ``title``, ``resolution`` (720p/1080p/4k),
+  ``aspect_ratio`` (16:9, 9:16), ``callback_url``, ``callback_id`` (echoed in the webhook).
+- developers.heygen.com/generate-avatar-video — ``GET /v3/videos/{video_id}``; status
+  pending | processing | completed | failed; ``video_url``; ``failure_message``.
+- developers.heygen.com/docs/quick-start — ``X-Api-Key`` header; answers wrapped in ``data``.
+- developers.heygen.com/reference/rotate-webhook-signing-secret — the ``Idempotency-Key`` header:
+  1-255 chars ``[A-Za-z0-9_:.-]``, replays the original answer for 24 h, a retry while the first
+  is in flight gets ``409 request_in_progress``.
+- docs.heygen.com/docs/using-heygens-webhook-events — webhook body
+  ``{event_type, event_data: {video_id, url | msg, callback_id}}``, events ``avatar_video.success``
+  / ``avatar_video.fail``; github heygen-com/skills references/api-reference.md adds ``event_id``
+  and ``video_url`` to the v3 payload and lists v3 ``GET /v3/voices`` (used as probe, ``limit=1``).
+- github heygen-com/heygen-cli internal/errors/api_error.go, codes.go, errors.go — the v3 error
+  envelope ``{"error": {"code", "message", "param", "doc_url"}}`` and codes ``insufficient_credit``,
+  ``unauthorized``, ``forbidden``, ``rate_limit_exceeded``/``rate_limited``, ``not_found``,
+  ``validation_error``, ``invalid_parameter``, ``conflict``; internal/client/retry.go — HeyGen's
+  own client retries 429, 500, 502, 503 and 504 (so overload is a 503; HeyGen shows no 529).
+
+Callbacks. HeyGen's v3 spec text (heygen-com/heygen-cli gen/ai-clipping.go, commit 7699a8e,
+``callback_url``: "Per-job callback_url deliveries are NOT HMAC-signed: authenticate them by
+verifying TLS and matching the echoed callback_id, and do not trust an unverified body. To receive
+a signed payload, register a webhook endpoint with a secret (the signature header is sent only to
+registered endpoints)") says our per-request ``callback_url`` gets no signature. So the callback
+URL carries the job id and a secret token (``callback_url_with_token``), compared in constant
+time, and even then the body is only a hint: the video is read back with ``GET /v3/videos/{id}``
+and the event is made from that answer, never from the body.
+
+Registered endpoints (``POST /v3/webhooks/endpoints``, developers.heygen.com/docs/webhooks: the
+answer carries a ``whsec_...`` secret "for verifying payloads", shown once) are signed, but the
+public material does not confirm the header name, the encoding or whether a timestamp is signed:
+the stored copies of that page are cut before "Verifying Payloads"; heygen-cli gen/webhook.go
+only says "signing secret"; heygen-com/skills skills/heygen/references/webhooks.md (commit
+e306499) hedges "If HeyGen provides signature verification". So a delivery without our token is
+refused (401), signed or not: only the verified path (token, then GET) is accepted. Register no
+endpoint for CVPlus; polling covers a lost callback.
+
+Not confirmed: the HTTP status HeyGen pairs with ``insufficient_credit`` (the simulator uses
+402) or with ``quota_exceeded`` (429 assumed); the account-info path (we probe ``/v3/voices``
+instead). Unknown codes fall back to the HTTP status.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+
+import httpx
+
+from shared.adapters.providers._http import (
+    DEFAULT_DEADLINE_S,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    JOB_PARAM,
+    RENDER_ID,
+    TOKEN_PARAM,
+    HttpAdapter,
+    JSONObject,
+    callback_url_with_token,
+    check_render_id,
+    clip,
+    clip_code,
+    id_path,
+    load_json,
+    malformed,
+    num_field,
+    obj_field,
+    quota_wording,
+    render_status,
+    str_field,
+)
+from shared.adapters.providers.base import (
+    ProbeResult,
+    RenderState,
+    RenderStatus,
+    Submission,
+    SubmitRequest,
+    WebhookError,
+    WebhookEvent,
+    WebhookRequest,
+)
+from shared.core.errors import ErrorCategory, ProviderError, Signal
+from shared.core.model import AspectRatio, Capabilities, Feature, Resolution
+
+log = logging.getLogger("cvplus.providers")
+
+PROVIDER_ID = "heygen"
+# Placeholders: no real avatar or voice has these ids, so a video asked with them fails. Only
+# the emulator or the simulator may run with them (shared.adapters.providers.placeholder_problems).
+DEFAULT_AVATAR_ID = "default_avatar"
+DEFAULT_VOICE_ID = "default_voice"
+DEFAULT_BASE_URL = "https://api.heygen.com"
+# Timeouts from HeyGen's own client (heygen-com/heygen-cli cmd/heygen/timeouts.go, commit
+# 7699a8e): reads have a server p99 under 2 s and get the client's 30 s default; POST /v3/videos
+# runs to a p99 of about 31 s (Datadog, 30-day window), so every write gets 120 s, about four
+# times that. A shorter submit timeout gives up on renders HeyGen is about to accept; the
+# Idempotency-Key makes the retry of such a submit a replay, not a second render.
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+SUBMIT_P99_S = 31.0
+SUBMIT_TIMEOUT = httpx.Timeout(120.0, connect=5.0)
+SUBMIT_DEADLINE_S = 120.0
+# Where HeyGen serves videos and thumbnails: presigned URLs on files2.heygen.ai,
+# dynamic.heygen.ai and resource2.heygen.ai in published v3/v1 answers (heygen-com/heygen-cli
+# gen/video.go documents ``video_url`` as a presigned URL; the hosts come from example
+# answers, not a published list), so every host of HeyGen's own domains. Override with
+# HEYGEN_MEDIA_HOSTS (comma-separated; ``.example.com`` admits subdomains).
+DEFAULT_MEDIA_HOSTS = (".heygen.ai", ".heygen.com")
+
+CAPABILITIES = Capabilities(
+    provider_id=PROVIDER_ID,
+    priority=1,
+    features=frozenset({Feature.VOICE, Feature.LIP_SYNC, Feature.CUSTOM_AVATAR}),
+    max_duration_s=300,
+    resolutions=frozenset({Resolution.P720, Resolution.P1080}),
+    aspect_ratios=frozenset({AspectRatio.LANDSCAPE, AspectRatio.PORTRAIT}),
+    # List price of an avatar video, $0.10 per second (heygen-com/skills pricing table), at 60 s.
+    price_per_video=6.00,
+    concurrency_limit=10,  # plan-dependent; not published per key
+    typical_render_s=120.0,
+    idempotent_submits=True,  # Idempotency-Key on POST /v3/videos (module docstring)
+)
+
+# HeyGen's own error codes (``error.code`` in v3 answers) -> category; wins over the HTTP status.
+CODE_CATEGORIES: Mapping[str, ErrorCategory] = {
+    "insufficient_credit": ErrorCategory.QUOTA_EXCEEDED,
+    # An API code next to rate_limit_exceeded in heygen-cli internal/errors/errors.go. HeyGen's
+    # CLI retries it like a rate limit; here it moves the job to another provider instead of
+    # spending its attempts on a cap of unknown length (a 429 is never billed either way).
+    "quota_exceeded": ErrorCategory.QUOTA_EXCEEDED,
+    "rate_limit_exceeded": ErrorCategory.RATE_LIMIT,
+    "rate_limited": ErrorCategory.RATE_LIMIT,
+    "unauthorized": ErrorCategory.AUTHENTICATION,
+    "forbidden": ErrorCategory.AUTHENTICATION,
+    "request_in_progress": ErrorCategory.TRANSIENT,  # 409 on a concurrent idempotent retry
+}
+
+_STATES = {
+    "pending": RenderState.PENDING,
+    "waiting": RenderState.PENDING,
+    "processing": RenderState.PROCESSING,
+    "completed": RenderState.COMPLETED,
+}
+
+
+def read_code(status: int, body: JSONObject | None) -> tuple[str | None, ErrorCategory | None, str]:
+    """HeyGen error bodies: v3 ``{"error": {"code", "message"}}``; v1/v2 ``{"code", "message"}``."""
+    error = obj_field(body, "error")
+    source = error if error is not None else body
+    code = str_field(source, "code")
+    message = str_field(source, "message") or str_field(body, "message") or ""
+    category = CODE_CATEGORIES.get(code.lower()) if code else None
+    if status == 429 and category in (None, ErrorCategory.RATE_LIMIT) and quota_wording(message):
+        # "Daily rate limit exceeded" (HeyGen's plan limits, docs.heygen.com discussions) is a
+        # cap for the day, not a burst limit: retrying in seconds cannot help.
+        category = ErrorCategory.QUOTA_EXCEEDED
+    return code, category, message
+
+
+class HeyGenProvider(HttpAdapter):
+    provider_id = PROVIDER_ID
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str = DEFAULT_BASE_URL,
+        avatar_id: str = DEFAULT_AVATAR_ID,
+        voice_id: str = DEFAULT_VOICE_ID,
+        media_hosts: tuple[str, ...] = DEFAULT_MEDIA_HOSTS,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        submit_timeout: httpx.Timeout = SUBMIT_TIMEOUT,
+        submit_deadline_s: float = SUBMIT_DEADLINE_S,
+        deadline_s: float = DEFAULT_DEADLINE_S,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        limits: httpx.Limits | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        super().__init__(
+            base_url=base_url,
+            auth_headers={"X-Api-Key": api_key},
+            timeout=timeout,
+            media_hosts=media_hosts,
+            deadline_s=deadline_s,
+            max_response_bytes=max_response_bytes,
+            limits=limits,
+            transport=transport,
+        )
+        self._submit_timeout = submit_timeout
+        self._submit_deadline_s = submit_deadline_s
+        self._avatar_id = avatar_id
+        self._voice_id = voice_id
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return CAPABILITIES
+
+    def submit(self, request: SubmitRequest) -> Submission:
+        options = request.options
+        payload: JSONObject = {
+            "type": "avatar",
+            "avatar_id": self._avatar_id,
+            "voice_id": self._voice_id,
+            "script": request.script,
+            "title": f"CVPlus {request.job_id}",
+            "resolution": options.resolution.value,
+            "aspect_ratio": options.aspect_ratio.value,
+            "callback_id": request.job_id,
+        }
+        if request.callback_url and request.callback_token:
+            # Unsigned by HeyGen: the token in the URL is what authenticates the delivery.
+            payload["callback_url"] = callback_url_with_token(
+                request.callback_url, job_id=request.job_id, token=request.callback_token
+            )
+        elif request.callback_url:
+            # An unverifiable callback is worse than none: the render is found by polling.
+            log.warning("heygen submit without a callback token: no callback_url sent")
+        key = request.idempotency_key
+        _, body = self._call(
+            "POST",
+            "/v3/videos",
+            op="submit",
+            read_code=read_code,
+            billable=True,
+            json=payload,
+            headers={"Idempotency-Key": key},
+            timeout=self._submit_timeout,
+            deadline_s=self._submit_deadline_s,
+        )
+        video_id = str_field(obj_field(body, "data"), "video_id")
+        video_id = check_render_id(PROVIDER_ID, "submit", video_id, charged=True)
+        return Submission(
+            provider_id=PROVIDER_ID,
+            provider_job_id=video_id,
+            idempotency_key=key,
+            requested_duration_s=float(options.duration.seconds),
+        )
+
+    def _video(self, provider_job_id: str, *, op: str) -> tuple[str, JSONObject]:
+        """``GET /v3/videos/{id}``: the video's status name and its ``data`` object."""
+        check_render_id(PROVIDER_ID, op, provider_job_id, charged=False)
+        path = id_path("/v3/videos/{id}", provider_job_id)
+        _, body = self._call("GET", path, op=op, read_code=read_code)
+        data = obj_field(body, "data")
+        raw_state = str_field(data, "status")
+        if data is None or raw_state is None:
+            raise malformed(PROVIDER_ID, op, "no data.status")
+        return raw_state, data
+
+    def status(
+        self, provider_job_id: str, *, expected_duration_s: float | None = None
+    ) -> RenderStatus:
+        raw_state, data = self._video(provider_job_id, op="status")
+        if raw_state == "failed":
+            reason = str_field(data, "failure_message") or str_field(data, "failure_code")
+            raise ProviderError.from_signal(
+                Signal(render_failed=True),
+                f"heygen render {provider_job_id} failed: {clip(reason or 'no reason given')}",
+                provider_id=PROVIDER_ID,
+                provider_code=clip_code(str_field(data, "failure_code")),
+                charged=True,
+            )
+        return render_status(
+            PROVIDER_ID,
+            provider_job_id,
+            raw_state,
+            _STATES,
+            video_url=self._media_url(
+                str_field(data, "video_url"),
+                op="status",
+                what="video_url",
+                required=raw_state == "completed",
+            ),
+            duration_s=num_field(data, "duration"),
+            expected_duration_s=expected_duration_s,
+            thumbnail_url=self._media_url(
+                str_field(data, "thumbnail_url"), op="status", what="thumbnail_url", required=False
+            ),
+        )
+
+    def cancel(self, provider_job_id: str) -> bool:
+        """The API offers no way to cancel a render: it runs to its end (and its webhook is
+        ignored, the job being over)."""
+        del provider_job_id
+        return False
+
+    def probe(self) -> ProbeResult:
+        started = time.monotonic()
+        self._call("GET", "/v3/voices", op="probe", read_code=read_code, params={"limit": 1})
+        return ProbeResult(provider_id=PROVIDER_ID, latency_s=time.monotonic() - started)
+
+    def parse_webhook(
+        self, request: WebhookRequest, *, expected_token: str | None = None
+    ) -> WebhookEvent:
+        """A per-request callback: its URL's token must equal ``expected_token`` (constant
+        time, fail closed), then the video named in the body is confirmed with ``GET
+        /v3/videos/{id}`` and the event is made from HeyGen's answer, not from the body.
+        Deliveries without our token (a registered endpoint's, signed or not) are refused:
+        HeyGen's signature scheme is not confirmed by its public material (module docstring)."""
+        if not expected_token:
+            raise WebhookError(401, "heygen callback: no token is known for this job")
+        token = request.query.get(TOKEN_PARAM)
+        if not token or not hmac.compare_digest(token.encode(), expected_token.encode()):
+            raise WebhookError(401, "heygen callback token does not match")
+        hint = parse_event(request.body)
+        job_id = request.query.get(JOB_PARAM)
+        if hint.job_id is not None and job_id is not None and hint.job_id != job_id:
+            raise WebhookError(400, "heygen callback_id does not match the callback URL's job")
+        return self._confirmed(hint, job_id=job_id)
+
+    def _confirmed(self, hint: WebhookEvent, *, job_id: str | None) -> WebhookEvent:
+        """The event HeyGen's own ``GET /v3/videos/{id}`` confirms for the video ``hint`` names;
+        a video not finished yet, or a read that fails, is refused so HeyGen delivers again
+        (and polling covers it if it does not)."""
+        video_id = hint.provider_job_id
+        try:
+            raw_state, data = self._video(video_id, op="webhook")
+        except ProviderError as error:
+            status = 400 if error.status == 404 else 503
+            raise WebhookError(status, f"heygen video {video_id} not confirmed: {error}") from error
+        if raw_state == "failed":
+            reason = str_field(data, "failure_message") or str_field(data, "failure_code")
+            return replace(
+                hint,
+                job_id=job_id,
+                succeeded=False,
+                event_id=f"{video_id}:failed",
+                video_url=None,
+                failure_message=clip(reason or "no reason given"),
+            )
+        if raw_state != "completed":
+            raise WebhookError(409, f"heygen video {video_id} is {raw_state!r}, not finished")
+        # A refused URL leaves a success without a video: a quality failure, never stored.
+        url = self._media_url(
+            str_field(data, "video_url"), op="webhook", what="video_url", required=False
+        )
+        return replace(
+            hint,
+            job_id=job_id,
+            succeeded=True,
+            event_id=f"{video_id}:completed",
+            video_url=url,
+            failure_message=None,
+            duration_s=num_field(data, "duration"),
+        )
+
+
+def parse_event(body: bytes) -> WebhookEvent:
+    """A HeyGen webhook body as an event; anything unexpected is a 400. Unauthenticated by
+    itself: ``HeyGenProvider.parse_webhook`` only takes the video id from it."""
+    try:
+        payload = load_json(body)
+    except ValueError as exc:
+        raise WebhookError(400, "heygen webhook body is not JSON") from exc
+    if not isinstance(payload, dict):
+        raise WebhookError(400, "heygen webhook body is not an object")
+    event_type = str_field(payload, "event_type")
+    data = obj_field(payload, "event_data")
+    video_id = str_field(data, "video_id")
+    known = event_type in {"avatar_video.success", "avatar_video.fail"}
+    if not known or video_id is None or RENDER_ID.fullmatch(video_id) is None:
+        raise WebhookError(400, f"heygen webhook event not understood: {event_type!r}")
+    succeeded = event_type == "avatar_video.success"
+    return WebhookEvent(
+        provider_id=PROVIDER_ID,
+        provider_job_id=video_id,
+        job_id=str_field(data, "callback_id"),
+        succeeded=succeeded,
+        event_id=str_field(payload, "event_id") or f"{event_type}:{video_id}",
+        video_url=(str_field(data, "video_url") or str_field(data, "url")) if succeeded else None,
+        failure_message=None
+        if succeeded
+        else clip(
+            str_field(data, "failure_message") or str_field(data, "msg") or "no reason given"
+        ),
+    )

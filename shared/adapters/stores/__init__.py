@@ -1,0 +1,1 @@
+"""The stores: Protocols, their Firestore and in-memory implementations, one set of rules."""

@@ -1,0 +1,1 @@
+"""The web contract: the requests callers send and the answers they get, as pydantic models."""

@@ -1,0 +1,147 @@
+"""What each tier may ask for, and what a caller may still do. Pure.
+
+    problems = refused(limits_for(tier), options)     # [] when the options are allowed
+    answer = quota_answer(Quota(tier=..., per_hour=..., used_hour=...))  # getVideoQuota
+
+A tier comes from the caller's ``tier`` custom claim (free without one). ``USER_JOBS_PER_HOUR``
+caps every tier's hourly count (an operator's brake); the tier's own figures apply below it. The
+counts live in ``user_quotas/{uid}`` (`shared.core.quota`), bumped in the write that creates a job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.core.model import (
+    ASKABLE_DURATIONS,
+    Duration,
+    QualityLevel,
+    Resolution,
+    Tier,
+    Urgency,
+    VideoOptions,
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TierLimits:
+    tier: Tier
+    resolutions: frozenset[Resolution]
+    durations: frozenset[Duration]
+    urgencies: frozenset[Urgency]
+    quality_levels: frozenset[QualityLevel]
+    jobs_per_hour: int
+    jobs_per_day: int
+
+
+LIMITS = {
+    Tier.FREE: TierLimits(
+        tier=Tier.FREE,
+        resolutions=frozenset(Resolution),
+        durations=frozenset({Duration.SHORT, Duration.MEDIUM}),
+        urgencies=frozenset({Urgency.LOW, Urgency.NORMAL}),
+        quality_levels=frozenset({QualityLevel.STANDARD}),
+        jobs_per_hour=10,
+        jobs_per_day=20,
+    ),
+    Tier.PREMIUM: TierLimits(
+        tier=Tier.PREMIUM,
+        resolutions=frozenset(Resolution),
+        durations=frozenset(ASKABLE_DURATIONS),
+        urgencies=frozenset({Urgency.LOW, Urgency.NORMAL, Urgency.HIGH}),
+        quality_levels=frozenset(QualityLevel),
+        jobs_per_hour=30,
+        jobs_per_day=100,
+    ),
+    Tier.ENTERPRISE: TierLimits(
+        tier=Tier.ENTERPRISE,
+        resolutions=frozenset(Resolution),
+        durations=frozenset(ASKABLE_DURATIONS),
+        urgencies=frozenset(Urgency),
+        quality_levels=frozenset(QualityLevel),
+        jobs_per_hour=100,
+        jobs_per_day=1000,
+    ),
+}
+
+_ORDER = {
+    "resolutions": [r.value for r in Resolution],
+    "durations": [d.value for d in ASKABLE_DURATIONS],
+    "urgencies": [u.value for u in Urgency],
+    "quality_levels": [q.value for q in QualityLevel],
+}
+
+
+def limits_for(tier: Tier) -> TierLimits:
+    return LIMITS[tier]
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """One option the tier does not allow: the option as the client spells it, and why."""
+
+    field: str
+    message: str
+
+
+def refused(limits: TierLimits, options: VideoOptions) -> list[Refusal]:
+    """Every option of ``options`` that ``limits`` does not allow, naming the limit."""
+    out: list[Refusal] = []
+    checks = (
+        ("options.resolution", options.resolution.value, limits.resolutions, "resolutions"),
+        ("options.duration", options.duration.value, limits.durations, "durations"),
+        ("options.urgency", options.urgency.value, limits.urgencies, "urgencies"),
+        (
+            "options.qualityLevel",
+            options.quality_level.value,
+            limits.quality_levels,
+            "quality_levels",
+        ),
+    )
+    for field, value, allowed, kind in checks:
+        if value not in {a.value for a in allowed}:
+            names = [v for v in _ORDER[kind] if v in {a.value for a in allowed}]
+            out.append(
+                Refusal(
+                    field,
+                    f"{value!r} is not in the {limits.tier.value} tier; it allows "
+                    f"{', '.join(names)}",
+                )
+            )
+    return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Quota:
+    tier: Tier
+    per_hour: int
+    per_day: int
+    used_hour: int
+    used_day: int
+
+    @property
+    def remaining(self) -> int:
+        return max(0, min(self.per_hour - self.used_hour, self.per_day - self.used_day))
+
+
+def quota_answer(q: Quota) -> dict[str, object]:
+    """getVideoQuota's answer: the tier, what it allows, and what is left."""
+    limits = LIMITS[q.tier]
+    return {
+        "tier": q.tier.value,
+        "limits": {
+            "resolutions": [
+                v for v in _ORDER["resolutions"] if Resolution(v) in limits.resolutions
+            ],
+            "durations": [v for v in _ORDER["durations"] if Duration(v) in limits.durations],
+            "urgencies": [v for v in _ORDER["urgencies"] if Urgency(v) in limits.urgencies],
+            "qualityLevels": [
+                v for v in _ORDER["quality_levels"] if QualityLevel(v) in limits.quality_levels
+            ],
+            "jobsPerHour": q.per_hour,
+            "jobsPerDay": q.per_day,
+        },
+        "usedThisHour": q.used_hour,
+        "usedToday": q.used_day,
+        "remaining": q.remaining,
+    }
