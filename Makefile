@@ -45,9 +45,11 @@ chromium:
 install: venv/.installed tools/node_modules/.package-lock.json \
 	$(TASKS_VENV)/bin/gcloud-tasks-emulator emulators-install chromium
 
+# ruff, and the layers' import contract (pyproject.toml [tool.importlinter]).
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	venv/bin/lint-imports --no-cache
 
 # mypy, then the web client: its generated types match the pydantic models, and tsc checks it.
 typecheck: install

@@ -38,7 +38,6 @@ from bench.world import (
     error_for,
     roll,
 )
-from shared.adapters.stores.base import METRICS
 from shared.adapters.stores.codec import stats_doc, stats_from_doc
 from shared.core import breaker as br
 from shared.core import degradation, jobs
@@ -46,6 +45,7 @@ from shared.core import orchestration as orch
 from shared.core.errors import ErrorCategory, ProviderError
 from shared.core.jobs import Job, JobStatus, VideoResult
 from shared.core.model import ASKABLE_DURATIONS, Feature, Resolution, Urgency, VideoOptions
+from shared.core.records import Metric
 from shared.core.recovery import Action
 from shared.core.scoring import Candidate, ProviderStats
 from shared.core.tracking import MetricsSnapshot, aggregate
@@ -450,10 +450,9 @@ class Fallback(Strategy):
         job = effects.job
         if job is not None:
             self.jobs[job.job_id] = job
-        for write in effects.side:
-            if write.collection == METRICS:
-                snap = MetricsSnapshot.from_doc(dict(write.data))
-                self.metrics[snap.provider_id].append(snap)
+        for record in effects.side:
+            if isinstance(record, Metric):
+                self.metrics[record.snapshot.provider_id].append(record.snapshot)
         if job is not None and effects.schedule is not None:
             self.engine.at(effects.schedule.at, self.attempt, job.job_id, effects.schedule.at)
 

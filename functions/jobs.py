@@ -1,5 +1,6 @@
 """processVideoJob (Firestore trigger) and videoJobTask (Cloud Tasks): both advance a job
-through Service.process, which claims it first, so duplicates and stale deliveries do nothing."""
+through the shell's process loop, which claims it first, so duplicates and stale deliveries
+do nothing."""
 
 from __future__ import annotations
 
@@ -11,9 +12,14 @@ from typing import Any
 from firebase_functions import firestore_fn, https_fn
 
 from functions import runtime, secrets
-from shared.adapters.stores.base import JOBS
-from shared.adapters.stores.firestore import seen_job
-from shared.adapters.tasks import MAX_TASK_BODY, InvalidTaskError, parse_task, valid_task_token
+from shared.shell.processing import (
+    JOBS,
+    MAX_TASK_BODY,
+    InvalidTaskError,
+    parse_task,
+    seen_job,
+    valid_task_token,
+)
 
 log = logging.getLogger("cvplus")
 # A worker may wait out HeyGen's 120 s submit budget (shared/adapters/providers/heygen.py); the

@@ -9,7 +9,7 @@ import logging
 from firebase_functions import https_fn
 
 from functions import runtime, secrets
-from shared.adapters.providers.base import WebhookError, WebhookRequest
+from shared.shell.webhooks import WebhookError, WebhookRequest
 
 log = logging.getLogger("cvplus")
 

@@ -20,18 +20,20 @@ the same functions in virtual time, so its figures measure this code.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Concatenate, ParamSpec, TypeVar
 
-from shared.adapters.stores.base import METRICS, RECOVERY_LOGS, SPEND, SideWrite
-from shared.api.requests import real_words
 from shared.core import breaker as br
 from shared.core import jobs, spend
+from shared.core.cv import WORDS_PER_SECOND
 from shared.core.errors import ErrorCategory, ProviderError
 from shared.core.failover import fail_over, selection_for
 from shared.core.jobs import Job, JobError, VideoResult
 from shared.core.model import Capabilities, Feature
+from shared.core.records import Metric, Record, RecoveryLog, Spend, derived
 from shared.core.recovery import STRATEGIES
 from shared.core.scoring import (
     DEFAULT_RULES,
@@ -42,6 +44,7 @@ from shared.core.scoring import (
     Scored,
 )
 from shared.core.scoring import rank as _rank
+from shared.core.text import real_words
 from shared.core.tracking import MetricsSnapshot, Operation, recovery_log
 
 # A worker's lease on a job outlives its longest provider call (HeyGen's submit may take up to
@@ -53,7 +56,6 @@ JOB_TIMEOUT_S = 30 * 60.0  # a job not finished by then fails, whatever is left 
 POLL_RETRY_S = 20.0  # after a failed status check (the render itself may be fine)
 RENDER_PATIENCE_S = 10 * 60.0  # past this, a render we cannot see is given up for another
 RENDER_FAILURES = frozenset({ErrorCategory.PROCESSING_ERROR, ErrorCategory.QUALITY_FAILURE})
-WORDS_PER_SECOND = 2.5  # spoken words per second, as the duration word budgets assume
 SUCCESS_TARGET = 0.95  # a provider's hourly success rate under this raises an alert
 MIN_ALERT_SAMPLES = 20
 DELIVERED_QUALITY = 10.0  # quality is the share of delivered renders that pass, on 0..10
@@ -91,11 +93,14 @@ class Schedule:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Effects:
     """Everything one decision wants written. ``job``: the job's new version (None: no job
-    write); ``side``: documents written with it (in its transaction when there is a job);
-    ``breaker``: outcomes to record, in order; ``schedule``: the job's next run."""
+    write); ``side``: metrics, spend and recovery logs written with it (in its transaction when
+    there is a job); ``documents``: the job's own other documents that change with it (its
+    internal document, the web app's CV job: `records.derived`); ``breaker``: outcomes to
+    record, in order; ``schedule``: the job's next run."""
 
     job: Job | None
-    side: tuple[SideWrite, ...] = ()
+    side: tuple[Record, ...] = ()
+    documents: tuple[Record, ...] = ()
     breaker: tuple[tuple[str, br.Outcome], ...] = ()
     schedule: Schedule | None = None
     alerts: tuple[Alert, ...] = ()
@@ -109,6 +114,24 @@ class Next(StrEnum):
     POLL = "poll"  # a render is out: look at it
     ORPHANED = "orphaned"  # an attempt was checkpointed but its submit never answered
     SUBMIT = "submit"
+
+
+E = TypeVar("E", Effects, Effects | None)
+P = ParamSpec("P")
+
+
+def _with_documents(decide: Callable[Concatenate[Job, P], E]) -> Callable[Concatenate[Job, P], E]:
+    """A decision on ``job`` (its first argument) with the job's own other documents that its
+    new version changes named in the Effects (`records.derived`)."""
+
+    @functools.wraps(decide)
+    def named(job: Job, /, *args: P.args, **kwargs: P.kwargs) -> E:
+        effects = decide(job, *args, **kwargs)
+        if effects is None or effects.job is None:
+            return effects
+        return replace(effects, documents=derived(job, effects.job))
+
+    return named
 
 
 # What to do next
@@ -217,10 +240,12 @@ def started(job: Job) -> float:
     return job.history[-1].started_at if job.history else job.created_at
 
 
+@_with_documents
 def expire(job: Job, now: float) -> Effects:
     return fail(job, "deadline_exceeded", "the job ran out of time", now)
 
 
+@_with_documents
 def fail(job: Job, code: str, message: str, now: float) -> Effects:
     failed_job = jobs.fail(job, error=JobError(code=code, message=message, retryable=True), now=now)
     return Effects(job=failed_job, side=recovery_side(failed_job))
@@ -251,6 +276,7 @@ def needs_permit(choice: Scored, setup: Setup) -> bool:
     return choice.probe and setup.breaker_enabled
 
 
+@_with_documents
 def no_provider(job: Job, ranking: Ranking, now: float) -> Effects:
     """No provider took the job: wait until one may (no attempt is spent), or fail."""
     reason = "; ".join(f"{r.provider_id}: {r.reason}" for r in ranking.rejected)
@@ -310,6 +336,7 @@ def follow_up_wait(provider_id: str, setup: Setup) -> float:
     return WEBHOOK_GRACE * setup.capabilities[provider_id].typical_render_s
 
 
+@_with_documents
 def accepted(
     job: Job,
     provider_job_id: str,
@@ -337,6 +364,7 @@ def accepted(
     )
 
 
+@_with_documents
 def failed(
     job: Job,
     error: ProviderError,
@@ -399,6 +427,7 @@ def failed(
 # Following a render
 
 
+@_with_documents
 def still_rendering(
     job: Job, *, took: float, now: float, setup: Setup, progress: float | None = None
 ) -> Effects:
@@ -429,6 +458,7 @@ def render_lost(job: Job, error: ProviderError, *, now: float, circuit_open: boo
     )
 
 
+@_with_documents
 def poll_again(job: Job, error: ProviderError, *, took: float, now: float, setup: Setup) -> Effects:
     """A status check failed but the render is not lost: only the look at it failed, not the
     render, which is paid for and may well be fine; look again later rather than pay another
@@ -459,6 +489,7 @@ def poll_again(job: Job, error: ProviderError, *, took: float, now: float, setup
     )
 
 
+@_with_documents
 def completion(job: Job, result: VideoResult, *, now: float, setup: Setup) -> Effects:
     """A render finished and passed the quality check: the one place a job completes, for a
     status poll and a webhook alike. The generation's metric is billed; the recovery log
@@ -466,6 +497,7 @@ def completion(job: Job, result: VideoResult, *, now: float, setup: Setup) -> Ef
     return completed(job, jobs.complete(job, result=result, now=now), now, setup)
 
 
+@_with_documents
 def completed(job: Job, done: Job, now: float, setup: Setup, *, note: str = "completed") -> Effects:
     """The Effects of ``job`` becoming ``done`` (completed): its billed generation metric and
     the recovery log of its failures."""
@@ -481,6 +513,7 @@ def completed(job: Job, done: Job, now: float, setup: Setup, *, note: str = "com
     return Effects(job=done, side=(*side, *recovery_side(done)), note=note)
 
 
+@_with_documents
 def undelivered(job: Job, message: str, *, expired: bool, now: float, setup: Setup) -> Effects:
     """A render finished but its video could not be copied into our bucket (the shell already
     asked the provider once for a fresh URL). ``expired``: the provider's URL no longer
@@ -510,6 +543,7 @@ def undelivered(job: Job, message: str, *, expired: bool, now: float, setup: Set
     )
 
 
+@_with_documents
 def notice(
     job: Job,
     *,
@@ -633,7 +667,7 @@ def metric(
     setup: Setup,
     error: ProviderError | None = None,
     quality: float | None = None,
-) -> tuple[SideWrite, ...]:
+) -> tuple[Record, ...]:
     """The metrics snapshot of one job operation, and for a billed one the increment of today's
     spend (counted even with tracking off: the spend cap depends on it). Billing: a generation
     is billed when it succeeded or when its provider charges for the failure; status checks
@@ -645,11 +679,7 @@ def metric(
     billed = None
     if caps is not None and charged and operation is Operation.GENERATION:
         billed = caps.price_per_video
-    spend_side = (
-        (SideWrite(SPEND, spend.increment(billed), spend.day_key(now), increment=True),)
-        if billed
-        else ()
-    )
+    spend_side = (Spend(spend.day_key(now), billed),) if billed else ()
     if not setup.tracking_enabled:
         return spend_side
     if error is not None and error.category is ErrorCategory.QUALITY_FAILURE:
@@ -669,20 +699,20 @@ def metric(
         features=tuple(sorted(f.value for f in job.options.features)),
         tier=job.tier.value,
     )
-    return (SideWrite(METRICS, snap.to_doc()), *spend_side)
+    return (Metric(snap), *spend_side)
 
 
-def recovery_side(job: Job) -> tuple[SideWrite, ...]:
+def recovery_side(job: Job) -> tuple[Record, ...]:
     """A finished job that met failures gets its recovery log (one per job: its id)."""
     if not job.terminal:
         return ()
     entry = recovery_log(job)
-    return (SideWrite(RECOVERY_LOGS, entry, doc_id=job.job_id),) if entry is not None else ()
+    return (RecoveryLog(job.job_id, entry),) if entry is not None else ()
 
 
 def _probe_metric(
     pid: str, success: bool, took: float, now: float, error_type: str | None, setup: Setup
-) -> tuple[SideWrite, ...]:
+) -> tuple[Record, ...]:
     if not setup.tracking_enabled:
         return ()
     snap = MetricsSnapshot(
@@ -693,7 +723,7 @@ def _probe_metric(
         response_time_s=took,
         error_type=error_type,
     )
-    return (SideWrite(METRICS, snap.to_doc()),)
+    return (Metric(snap),)
 
 
 def _breaker(pid: str, outcome: br.Outcome, setup: Setup) -> tuple[tuple[str, br.Outcome], ...]:

@@ -14,6 +14,7 @@ from typing import Protocol
 from shared.adapters.providers.base import VideoProvider
 from shared.adapters.storage import Vault
 from shared.adapters.stores import base as stores
+from shared.adapters.stores import codec
 from shared.adapters.stores.base import BreakerStore, DocumentStore, JobStore
 from shared.adapters.stores.codec import stats_from_doc
 from shared.core import breaker as br
@@ -138,7 +139,7 @@ class Shell:
             alert(entry.message, **entry.fields)
         job = effects.job
         if job is None:
-            for write in effects.side:
+            for write in map(codec.encode, effects.side):
                 if write.increment and write.doc_id is not None:
                     self.docs.increment(write.collection, write.doc_id, write.data)
                 elif write.doc_id is None:
@@ -152,7 +153,7 @@ class Shell:
                     job,
                     owner=self.instance_id,
                     now=now,
-                    side=effects.side,
+                    side=(*effects.side, *effects.documents),
                     release=orch.settled(job, now),
                 )
             except (stores.TerminalJobError, stores.LeaseLostError, stores.JobChangedError) as exc:

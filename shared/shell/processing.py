@@ -9,13 +9,20 @@ import uuid
 from shared.adapters.providers.base import RenderState, RenderStatus, SubmitRequest
 from shared.adapters.storage import DeliveryError, Vault
 from shared.adapters.stores import base as stores
+from shared.adapters.stores.base import JOBS as JOBS  # the trigger's collection
 from shared.adapters.stores.base import QUOTAS, Counter
+from shared.adapters.stores.firestore import seen_job as seen_job  # a trigger event's job
+from shared.adapters.tasks import MAX_TASK_BODY as MAX_TASK_BODY
+from shared.adapters.tasks import InvalidTaskError as InvalidTaskError
+from shared.adapters.tasks import parse_task as parse_task
+from shared.adapters.tasks import valid_task_token as valid_task_token
 from shared.core import breaker as br
 from shared.core import jobs, quota, spend, tiers
 from shared.core import orchestration as orch
 from shared.core.errors import ProviderError
 from shared.core.jobs import Job, VideoResult
 from shared.core.model import Tier, VideoOptions
+from shared.core.records import derived
 from shared.core.scoring import Scored
 from shared.core.tokens import webhook_token, with_attempt
 from shared.shell import delivery
@@ -117,7 +124,9 @@ def create_job(
         app_call=app_call,
     )
     try:
-        stored, created = shell.jobs.create(job, counter=counter(shell, user_id, tier, now))
+        stored, created = shell.jobs.create(
+            job, counter=counter(shell, user_id, tier, now), side=derived(None, job)
+        )
     except quota.QuotaExceededError:
         existing = shell.jobs.get(job_id) if request_id else None
         if existing is None:
@@ -171,9 +180,11 @@ def _submit(shell: Shell, job: Job, now: float) -> Job:
 
 def _call(shell: Shell, job: Job, choice: Scored, permit: float | None, now: float) -> Job:
     setup = shell.setup
-    job = orch.begin(job, choice, now)
-    try:
-        shell.jobs.save(job, owner=shell.instance_id, now=now, release=False)  # checkpoint
+    before, job = job, orch.begin(job, choice, now)
+    try:  # the checkpoint
+        shell.jobs.save(
+            job, owner=shell.instance_id, now=now, side=derived(before, job), release=False
+        )
     except (stores.TerminalJobError, stores.LeaseLostError) as exc:
         # Cancelled by its owner, or taken over, since the claim: nothing is submitted.
         log.warning("job %s: not submitted (%s)", job.job_id, exc)

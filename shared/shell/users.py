@@ -7,12 +7,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from shared.adapters.stores.base import CV_JOBS, SideWrite
+from shared.adapters.stores.base import CV_JOBS
 from shared.core import jobs, spend
 from shared.core import orchestration as orch
 from shared.core.cv import ParsedCV, script_from_cv
 from shared.core.jobs import AppCall, Job, JobStatus
 from shared.core.model import Tier, VideoOptions
+from shared.core.records import Record, derived
 from shared.shell import processing
 from shared.shell.context import Shell
 
@@ -52,11 +53,11 @@ def cancel(shell: Shell, *, job_id: str, user_id: str) -> tuple[Job, bool]:
         raise WrongStateError(f"video job {job_id} is already {job.status.value}")
     now = shell.clock()
 
-    def change(stored: Job) -> tuple[None, Job | None, tuple[SideWrite, ...]]:
+    def change(stored: Job) -> tuple[None, Job | None, tuple[Record, ...]]:
         if stored.terminal:
             return None, None, ()
         cancelled = jobs.cancel(stored, now=now)
-        return None, cancelled, orch.recovery_side(cancelled)
+        return None, cancelled, (*orch.recovery_side(cancelled), *derived(stored, cancelled))
 
     _, stored = shell.jobs.transact(job_id, change, now=now)
     if stored is None:
@@ -91,7 +92,7 @@ def retry(shell: Shell, *, job_id: str, user_id: str) -> tuple[Job, bool]:
     )
     # Counted against the tier's limits in the same write (QuotaExceededError past them).
     limit = processing.counter(shell, user_id, job.tier, now)
-    stored, created = shell.jobs.create(again, counter=limit)
+    stored, created = shell.jobs.create(again, counter=limit, side=derived(None, again))
     log.info("job %s: retried as %s", job_id, new_id)
     return stored, not created
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from shared.adapters.providers.base import WebhookError, WebhookEvent, WebhookRequest, failure_of
+from shared.adapters.providers.base import WebhookError as WebhookError  # the handler's too
+from shared.adapters.providers.base import WebhookEvent, failure_of
+from shared.adapters.providers.base import WebhookRequest as WebhookRequest
 from shared.adapters.storage import DeliveryError
-from shared.adapters.stores.base import SideWrite
 from shared.core import orchestration as orch
 from shared.core.jobs import Job, VideoResult
+from shared.core.records import Record
 from shared.core.tokens import ATTEMPT_PARAM, webhook_token
 from shared.shell import delivery
 from shared.shell.context import Shell
@@ -105,10 +107,10 @@ def transact(
     the decision of the run that counted (it runs again when the job changed under it) and the
     stored job (None: no such job)."""
 
-    def change(job: Job) -> tuple[orch.Effects | None, Job | None, tuple[SideWrite, ...]]:
+    def change(job: Job) -> tuple[orch.Effects | None, Job | None, tuple[Record, ...]]:
         effects = decide(job)
         if effects is None or effects.job is None:
             return effects, None, ()
-        return effects, effects.job, effects.side
+        return effects, effects.job, (*effects.side, *effects.documents)
 
     return shell.jobs.transact(job_id, change, now=now)

@@ -45,6 +45,7 @@ from shared.core.breaker import ManualAction
 from shared.core.errors import ErrorCategory, ProviderError
 from shared.core.jobs import Job
 from shared.core.model import Capabilities, Feature, VideoOptions
+from shared.core.records import derived
 from shared.core.tracking import MetricsSnapshot, Operation
 from shared.service import RecordingScheduler, Service
 
@@ -239,7 +240,7 @@ def _replay_incidents(world: FakeWorld, now: float) -> None:
             script="Hello, I am a data engineer with ten years of experience in pipelines.",
             options=options,
         )
-        svc.jobs.create(job)
+        svc.jobs.create(job, side=derived(None, job))
         for _ in range(20):
             current = svc.process(job_id) or svc.jobs.get(job_id)
             if current is None or current.terminal or current.next_action_at is None:

@@ -15,7 +15,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import firestore
 
 from shared.adapters.stores import base
-from shared.adapters.stores.base import LeaseLostError, SideWrite, TerminalJobError
+from shared.adapters.stores.base import LeaseLostError, TerminalJobError
 from shared.adapters.stores.breakers import SharedBreaker
 from shared.adapters.stores.firestore import (
     FirestoreBreakerBackend,
@@ -30,6 +30,7 @@ from shared.core.breaker import Admission, CircuitState, ManualAction, Outcome
 from shared.core.errors import ErrorCategory
 from shared.core.jobs import Job, JobError, VideoResult
 from shared.core.model import Duration, VideoOptions
+from shared.core.records import RecoveryLog, derived
 from tests.contract.conftest import PROJECT
 from tools.emulators import FirestoreEmulator
 
@@ -171,7 +172,7 @@ def test_a_job_roundtrips_through_the_store_unchanged(world: World) -> None:
     job = jobs.complete(
         job, result=VideoResult(video_url="https://x/v.mp4", duration_s=59.5), now=NOW
     )
-    store.create(job)
+    store.create(job, side=derived(None, job))
     assert store.get(job.job_id) == job
 
 
@@ -270,7 +271,7 @@ def test_a_terminal_job_refuses_every_change(world: World) -> None:
     store.claim(job.job_id, owner="a", now=NOW, lease_s=60)
     error = JobError(code="authentication", message="bad key", retryable=False)
     failed = jobs.fail(job, error=error, now=NOW + 1)
-    store.save(failed, owner="a", now=NOW + 1)
+    store.save(failed, owner="a", now=NOW + 1, side=derived(job, failed))
     assert store.claim(job.job_id, owner="a", now=NOW + 2, lease_s=60) is None
     with pytest.raises(TerminalJobError):
         store.transact(job.job_id, lambda j: (None, replace(j, script="changed"), ()), now=NOW + 3)
@@ -278,19 +279,20 @@ def test_a_terminal_job_refuses_every_change(world: World) -> None:
 
 
 def test_side_documents_land_with_the_job_update_or_not_at_all(world: World) -> None:
-    """Metrics are written in the same transaction as the job; a refused save writes none."""
+    """Side documents (a recovery log here) are written in the same transaction as the job; a
+    refused save writes none."""
     store = world.new_jobs()
     job, _ = store.create(new_job())
     store.claim(job.job_id, owner="a", now=NOW, lease_s=60)
     tag = uuid.uuid4().hex
-    metric = SideWrite(base.METRICS, {"jobId": job.job_id, "tag": tag}, doc_id=f"m-{tag}")
-    store.save(replace(job, attempt=1), owner="a", now=NOW + 1, side=[metric])
+    log = RecoveryLog(f"m-{tag}", {"jobId": job.job_id, "tag": tag})
+    store.save(replace(job, attempt=1), owner="a", now=NOW + 1, side=[log])
     docs = getattr(store, "docs")  # noqa: B009 - both implementations expose their documents
-    assert docs.get(base.METRICS, f"m-{tag}") == {"jobId": job.job_id, "tag": tag}
-    refused = SideWrite(base.METRICS, {"jobId": job.job_id}, doc_id=f"m-{tag}-refused")
+    assert docs.get(base.RECOVERY_LOGS, f"m-{tag}") == {"jobId": job.job_id, "tag": tag}
+    refused = RecoveryLog(f"m-{tag}-refused", {"jobId": job.job_id})
     with pytest.raises(LeaseLostError):
         store.save(replace(job, attempt=2), owner="a", now=NOW + 2, side=[refused])
-    assert docs.get(base.METRICS, f"m-{tag}-refused") is None
+    assert docs.get(base.RECOVERY_LOGS, f"m-{tag}-refused") is None
 
 
 def test_a_checkpoint_keeps_the_lease(world: World) -> None:
@@ -612,7 +614,8 @@ def test_probe_successes_close_the_breaker_for_every_instance(world: World, prov
 
 def test_a_jobs_internals_live_in_their_own_document_and_read_back_whole(world: World) -> None:
     """What the owner may read (enhanced_video_jobs) holds no provider text, reasoning or
-    fingerprint; they are merged into enhanced_video_jobs_internal in the same write, and a
+    fingerprint; they are merged into enhanced_video_jobs_internal in the same write (the
+    documents `records.derived` names), and a
     job read back has them all. A job of the web app's callables merges its progress into the
     app's CV job, keeping the app's own fields."""
     store = world.new_jobs()
@@ -625,7 +628,7 @@ def test_a_jobs_internals_live_in_their_own_document_and_read_back_whole(world: 
     seam.write_if(
         base.CV_JOBS, job.cv_job_id, {"userId": job.user_id, "parsedData": {}}, version=None
     )
-    store.create(job)
+    store.create(job, side=derived(None, job))
     claimed = store.claim(job.job_id, owner="w1", now=NOW, lease_s=60)
     assert claimed is not None
     begun = jobs.begin_attempt(
@@ -639,7 +642,7 @@ def test_a_jobs_internals_live_in_their_own_document_and_read_back_whole(world: 
     failed = jobs.record_failure(
         begun, category="api_failure", message="HeyGen said: internal trace 0xdead", now=NOW
     )
-    store.save(failed, owner="w1", now=NOW)
+    store.save(failed, owner="w1", now=NOW, side=derived(claimed, failed))
 
     public = seam.read(base.JOBS, job.job_id).doc
     internal = seam.read(base.JOBS_INTERNAL, job.job_id).doc

@@ -9,6 +9,7 @@ import pytest
 
 from shared.adapters.stores import base as stores
 from shared.core.jobs import Job, JobStatus, VideoResult
+from shared.core.records import derived
 from shared.shell.health import refresh_stats
 from tests.security.conftest import Harness
 
@@ -30,7 +31,7 @@ def _job(harness: Harness, job_id: str, status: JobStatus, user: str = "ada") ->
         if status is JobStatus.COMPLETED
         else None,
     )
-    harness.service.jobs.create(job)
+    harness.service.jobs.create(job, side=derived(None, job))
 
 
 def test_the_owner_rates_a_finished_video_once(harness: Harness) -> None:

@@ -28,6 +28,7 @@ from shared.adapters.stores.memory import (
 from shared.core.breaker import Admission, CircuitState, ManualAction
 from shared.core.jobs import Job, JobStatus
 from shared.core.model import Duration, VideoOptions
+from shared.core.records import derived
 from shared.service import RecordingScheduler, Service
 from tools.provider_sim import ProviderSim
 
@@ -65,7 +66,7 @@ class World:
             script=script or SCRIPT,
             options=VideoOptions(**options),  # type: ignore[arg-type]
         )
-        self.service.jobs.create(job)
+        self.service.jobs.create(job, side=derived(None, job))
         return job
 
     def run(self, job_id: str, *, rounds: int = 20) -> Job:

@@ -34,6 +34,7 @@ from shared.core import jobs
 from shared.core.errors import ErrorCategory, ProviderError
 from shared.core.jobs import Job, JobStatus
 from shared.core.model import Capabilities
+from shared.core.records import derived
 from shared.service import RecordingScheduler, Service
 
 NOW = 1_000_000.0
@@ -136,7 +137,7 @@ class World:
             user_id="user-1",
         )
         job = replace(job, **changes)  # type: ignore[arg-type]
-        self.service.jobs.create(job)
+        self.service.jobs.create(job, side=derived(None, job))
         return job
 
 

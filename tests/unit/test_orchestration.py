@@ -10,13 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.adapters.providers import did, heygen, runwayml
-from shared.adapters.stores.base import METRICS, RECOVERY_LOGS, SPEND
 from shared.core import breaker as br
 from shared.core import jobs
 from shared.core import orchestration as orch
 from shared.core.errors import ErrorCategory, ProviderError
 from shared.core.jobs import Job, JobStatus, VideoResult
 from shared.core.model import Duration, VideoOptions
+from shared.core.records import CvJobMirror, Internal, Metric, RecoveryLog, Spend
 from shared.core.recovery import STRATEGIES
 from shared.core.scoring import Candidate, ProviderStats, Ranking, Rejected
 from shared.core.tracking import Operation
@@ -65,11 +65,11 @@ def candidates() -> list[Candidate]:
 
 
 def metrics(effects: orch.Effects) -> list[dict[str, object]]:
-    return [dict(w.data) for w in effects.side if w.collection == METRICS]
+    return [r.snapshot.to_doc() for r in effects.side if isinstance(r, Metric)]
 
 
 def logs(effects: orch.Effects) -> list[dict[str, object]]:
-    return [dict(w.data) for w in effects.side if w.collection == RECOVERY_LOGS]
+    return [dict(r.entry) for r in effects.side if isinstance(r, RecoveryLog)]
 
 
 # What to do next
@@ -464,7 +464,8 @@ def test_a_job_without_a_provider_has_no_metric() -> None:
     (write,) = orch.metric(
         unknown, Operation.GENERATION, success=True, took=1, now=NOW, setup=SETUP
     )
-    assert write.data["cost"] is None
+    assert isinstance(write, Metric)
+    assert write.snapshot.cost is None
 
 
 # Properties
@@ -499,11 +500,9 @@ def test_a_failure_always_counts_once_and_schedules_what_the_job_waits_for(
     after = effects.job
     assert after is not None
     assert after.attempt == job.attempt
-    spent = [w for w in effects.side if w.collection == SPEND]
+    spent = [r for r in effects.side if isinstance(r, Spend)]
     # A billed failure is added to today's spend whether or not metrics are tracked.
-    assert [(w.data["billedUsd"] > 0, w.increment) for w in spent] == (
-        [(True, True)] if charged else []
-    )
+    assert [r.billed_usd > 0 for r in spent] == ([True] if charged else [])
     if quiet:
         assert effects.breaker == ()
         assert effects.side == tuple(spent)
@@ -543,14 +542,16 @@ def test_billing_only_for_generations_that_succeed_or_are_charged(
         job, operation, success=success, took=1.0, now=NOW, setup=SETUP, error=err
     )
     billed = operation is Operation.GENERATION and (success or (err is not None and charged))
-    assert (write.data["cost"] is not None) is billed
-    # The same price goes to today's spend, as an increment, once.
-    assert [(w.collection, w.data["billedUsd"]) for w in spent] == (
-        [(SPEND, write.data["cost"])] if billed else []
+    assert isinstance(write, Metric)
+    assert (write.snapshot.cost is not None) is billed
+    # The same price goes to today's spend, once.
+    assert [(type(r), r.billed_usd) for r in spent if isinstance(r, Spend)] == (
+        [(Spend, write.snapshot.cost)] if billed else []
     )
-    assert write.data["metadata"]["duration"] == duration.seconds
+    assert len(spent) == int(billed)
+    assert write.snapshot.to_doc()["metadata"]["duration"] == duration.seconds
     if category is ErrorCategory.QUALITY_FAILURE:
-        assert write.data["videoQuality"] == 0.0
+        assert write.snapshot.to_doc()["videoQuality"] == 0.0
 
 
 @given(st.floats(0.0, 3 * orch.JOB_TIMEOUT_S), st.booleans(), st.booleans())
@@ -760,3 +761,27 @@ def test_a_job_with_nowhere_to_go_waits_for_its_lost_render_instead_of_failing()
     gone = orch.no_provider(job, nowhere, NOW + orch.RENDER_PATIENCE_S + 1).job
     assert gone is not None
     assert gone.terminal
+
+
+# The job's own other documents
+
+
+def test_a_decision_names_the_documents_its_new_version_changes() -> None:
+    """A web-app job that completes names its CV-job mirror (the stage it shows changed); a
+    look that changes nothing the app shows or the internal document holds names none."""
+    job = replace(rendering(), app_call=jobs.AppCall.GENERATE, cv_job_id="cv-1")
+    done = orch.completion(job, RESULT, now=NOW + 60, setup=SETUP)
+    assert [type(r) for r in done.documents] == [CvJobMirror]
+    again = orch.still_rendering(job, took=0.1, now=NOW + 5, setup=SETUP)
+    assert again.documents == ()
+
+
+def test_a_failure_names_the_internal_document_that_keeps_the_providers_words() -> None:
+    """The provider's error text is the admins' only: it goes to the internal document."""
+    effects = orch.failed(
+        rendering(), error(ErrorCategory.TIMEOUT), candidates(), now=NOW + 1, rand=0.5, setup=SETUP
+    )
+    (internal,) = [r for r in effects.documents if isinstance(r, Internal)]
+    assert effects.job is not None
+    assert internal.job == effects.job
+    assert not any(isinstance(r, CvJobMirror) for r in effects.documents)  # not an app job

@@ -24,6 +24,7 @@ from shared.core.breaker import (
     WindowCounts,
 )
 from shared.core.jobs import Job
+from shared.core.records import Record
 
 T = TypeVar("T")
 
@@ -111,10 +112,12 @@ class SeenJob:
 
 
 class JobStore(Protocol):
-    def create(self, job: Job, *, counter: Counter | None = None) -> tuple[Job, bool]:
-        """Store a new job; if its id exists, return the stored one and False (idempotent).
-        ``counter``: updated in the same atomic write (what ``bump`` raises is raised here,
-        and nothing is written)."""
+    def create(
+        self, job: Job, *, counter: Counter | None = None, side: Sequence[Record] = ()
+    ) -> tuple[Job, bool]:
+        """Store a new job, with ``side`` documents, in one atomic write; if its id exists,
+        return the stored one and False (idempotent). ``counter``: updated in the same atomic
+        write (what ``bump`` raises is raised here, and nothing is written)."""
         ...
 
     def get(self, job_id: str) -> Job | None: ...
@@ -133,7 +136,7 @@ class JobStore(Protocol):
         *,
         owner: str,
         now: float,
-        side: Sequence[SideWrite] = (),
+        side: Sequence[Record] = (),
         release: bool = True,
     ) -> None:
         """Write the job and ``side`` documents in one transaction, releasing ``owner``'s lease
@@ -144,7 +147,7 @@ class JobStore(Protocol):
     def transact(
         self,
         job_id: str,
-        decide: Callable[[Job], tuple[T, Job | None, Sequence[SideWrite]]],
+        decide: Callable[[Job], tuple[T, Job | None, Sequence[Record]]],
         *,
         now: float,
     ) -> tuple[T | None, Job | None]:

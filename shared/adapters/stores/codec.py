@@ -7,8 +7,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from shared.adapters.stores.base import CV_JOBS, JOBS_INTERNAL, SideWrite
-from shared.core import userview
+from shared.adapters.stores.base import (
+    CV_JOBS,
+    JOBS_INTERNAL,
+    METRICS,
+    RECOVERY_LOGS,
+    SPEND,
+    SideWrite,
+)
+from shared.core import spend, userview
 from shared.core.breaker import (
     BreakerState,
     Bucket,
@@ -40,6 +47,7 @@ from shared.core.model import (
     Urgency,
     VideoOptions,
 )
+from shared.core.records import CvJobMirror, Internal, Metric, Record, RecoveryLog, Spend
 from shared.core.scoring import ProviderStats
 from shared.core.tracking import Aggregate
 
@@ -166,30 +174,22 @@ def internal_doc(job: Job) -> Doc:
     return doc
 
 
-def internal_side(before: Job | None, job: Job) -> tuple[SideWrite, ...]:
-    """The internal document's write when ``job`` knows more than ``before`` did (None: a new
-    job, or one whose previous version is unknown)."""
-    doc = internal_doc(job)
-    if before is not None and internal_doc(before) == doc:
-        return ()
-    return (SideWrite(JOBS_INTERNAL, doc, doc_id=job.job_id, merge=True),)
-
-
-def mirror_side(before: Job | None, job: Job) -> tuple[SideWrite, ...]:
-    """The web app's CV job (``jobs/{cvJobId}``) follows a job made by one of its callables,
-    written only when the job's status or stage changes."""
-    if job.app_call is None or not job.cv_job_id:
-        return ()
-    if before is not None and userview.mirror_key(before) == userview.mirror_key(job):
-        return ()
-    regenerated = job.app_call is AppCall.REGENERATE
-    doc = userview.mirror_doc(job, regenerated=regenerated)
-    return (SideWrite(CV_JOBS, doc, doc_id=job.cv_job_id, merge=True),)
-
-
-def derived_side(before: Job | None, job: Job) -> tuple[SideWrite, ...]:
-    """Every document written with a job version besides the job's own."""
-    return (*internal_side(before, job), *mirror_side(before, job))
+def encode(record: Record) -> SideWrite:
+    """The write of one document a decision names (`shared.core.records`): its collection, id
+    and fields."""
+    match record:
+        case Metric(snapshot):
+            return SideWrite(METRICS, snapshot.to_doc())
+        case Spend(day, billed_usd):
+            return SideWrite(SPEND, spend.increment(billed_usd), day, increment=True)
+        case RecoveryLog(job_id, entry):
+            return SideWrite(RECOVERY_LOGS, entry, doc_id=job_id)
+        case Internal(job):
+            return SideWrite(JOBS_INTERNAL, internal_doc(job), doc_id=job.job_id, merge=True)
+        case CvJobMirror(job):
+            regenerated = job.app_call is AppCall.REGENERATE
+            doc = userview.mirror_doc(job, regenerated=regenerated)
+            return SideWrite(CV_JOBS, doc, doc_id=job.cv_job_id, merge=True)
 
 
 def job_from_doc(d: Mapping[str, Any], internal: Mapping[str, Any] | None = None) -> Job:

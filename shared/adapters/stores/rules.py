@@ -30,6 +30,7 @@ from shared.adapters.stores.base import (
 from shared.adapters.stores.seam import Decision, Documents, Pacing, Usage, update
 from shared.core.breaker import BreakerState, Step
 from shared.core.jobs import Job
+from shared.core.records import Record
 
 T = TypeVar("T")
 
@@ -131,17 +132,20 @@ class SeamJobStore:
             return job
         return codec.with_internal(job, self._internal(job.job_id))
 
-    def create(self, job: Job, *, counter: Counter | None = None) -> tuple[Job, bool]:
+    def create(
+        self, job: Job, *, counter: Counter | None = None, side: Sequence[Record] = ()
+    ) -> tuple[Job, bool]:
         data = {**codec.job_to_doc(job), "lease": None}
+        encoded = tuple(codec.encode(r) for r in side)
         pause = self.pacing.first_s
         while True:
-            side: tuple[SideWrite, ...] = codec.derived_side(None, job)
+            writes = encoded
             if counter is not None:
                 count = self.seam.read(counter.collection, counter.doc_id)
                 bumped = counter.bump(count.doc)  # may refuse: nothing is written
                 bump = SideWrite(counter.collection, bumped, counter.doc_id, count.version)
-                side = (*side, bump)
-            if self.seam.write_if(JOBS, job.job_id, data, version=None, side=side) is not None:
+                writes = (*writes, bump)
+            if self.seam.write_if(JOBS, job.job_id, data, version=None, side=writes) is not None:
                 return job, True
             # The job exists (a repeated request), or the counter moved under us.
             stored = self.seam.read(JOBS, job.job_id).doc
@@ -200,16 +204,16 @@ class SeamJobStore:
         *,
         owner: str,
         now: float,
-        side: Sequence[SideWrite] = (),
+        side: Sequence[Record] = (),
         release: bool = True,
     ) -> None:
+        derived = tuple(codec.encode(r) for r in side)
         held = self._unhold(job.job_id)
         if held is not None and held.lease.owner == owner:
             # Unchanged since our last write (the condition), so that write is the stored job.
             check_change(held.job, job, held.lease, owner=owner, now=now)
             keep = None if release else held.lease
             data = {**codec.job_to_doc(job), "lease": lease_to_doc(keep) if keep else None}
-            derived = (*side, *codec.derived_side(held.job, job))
             version = self.seam.write_if(JOBS, job.job_id, data, version=held.version, side=derived)
             if version is not None:
                 self._hold(job, keep, version)
@@ -224,7 +228,7 @@ class SeamJobStore:
                 raise JobChangedError(f"job {job.job_id} changed since {owner} last wrote it")
             kept = None if release else lease_from_doc(doc)
             data = {**codec.job_to_doc(job), "lease": lease_to_doc(kept) if kept else None}
-            return kept, data, (*side, *codec.derived_side(stored, job))
+            return kept, data, derived
 
         kept, version = self._update(job.job_id, decide)
         self._hold(job, kept, version)
@@ -232,7 +236,7 @@ class SeamJobStore:
     def transact(
         self,
         job_id: str,
-        decide: Callable[[Job], tuple[T, Job | None, Sequence[SideWrite]]],
+        decide: Callable[[Job], tuple[T, Job | None, Sequence[Record]]],
         *,
         now: float,
     ) -> tuple[T | None, Job | None]:
@@ -246,7 +250,7 @@ class SeamJobStore:
             if job is None:
                 return (result, stored), None, ()
             check_change(stored, job, None, owner=None, now=now)
-            derived = (*side, *codec.derived_side(stored, job))
+            derived = tuple(codec.encode(r) for r in side)
             return (result, job), codec.job_to_doc(job), derived  # the lease is left as it is
 
         return self._update(job_id, attempt)[0]
