@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Literal
+from typing import Any
 
 from firebase_functions import https_fn
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from functions import runtime
 from functions.dashboard_page import asset, security_headers
+from functions.edge import answers_refusals
 from functions.guards import nesting_guard
+from shared.api.requests import CircuitRequest, parse
 from shared.core.breaker import ManualAction
 
 E = https_fn.FunctionsErrorCode
@@ -56,48 +57,25 @@ def _unrevoked_claims(raw: https_fn.Request) -> dict[str, Any]:
 
 @nesting_guard
 @https_fn.on_call()
+@answers_refusals
 def systemDashboard(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     _require_admin(req)
     return runtime.service().dashboard()
 
 
-class CircuitRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    provider_id: str = Field(alias="providerId", min_length=1, max_length=64)
-    # reset_quality: forget the provider's failed quality checks (it is selected again at once).
-    action: Literal["open", "close", "reset", "reset_quality"]
-    reason: str = Field(min_length=3, max_length=500)
-    # Epoch seconds: the end of a maintenance window (open only; jobs wait for it).
-    until: float | None = Field(default=None, gt=0)
-
-
 @nesting_guard
 @https_fn.on_call()
+@answers_refusals
 def setCircuitState(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     who = _require_admin(req)
-    try:
-        ask = CircuitRequest.model_validate(req.data)
-    except ValidationError as bad:
-        details = [
-            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in bad.errors()
-        ]
-        raise https_fn.HttpsError(E.INVALID_ARGUMENT, "invalid circuit request", details) from None
+    ask = parse(CircuitRequest, req.data)
     service = runtime.service()
     if ask.action == "reset_quality":
-        try:
-            service.reset_quality(ask.provider_id, by=who, reason=ask.reason)
-        except KeyError:
-            raise https_fn.HttpsError(E.NOT_FOUND, f"no provider {ask.provider_id!r}") from None
+        service.reset_quality(ask.provider_id, by=who, reason=ask.reason)
         return {"providerId": ask.provider_id, "action": ask.action, "by": who}
-    try:
-        transition = service.set_circuit(
-            ask.provider_id, ManualAction(ask.action), by=who, reason=ask.reason, until=ask.until
-        )
-    except KeyError:
-        raise https_fn.HttpsError(E.NOT_FOUND, f"no provider {ask.provider_id!r}") from None
-    except ValueError as bad:
-        details = [{"field": "until", "message": str(bad)}]
-        raise https_fn.HttpsError(E.INVALID_ARGUMENT, "invalid circuit request", details) from None
+    transition = service.set_circuit(
+        ask.provider_id, ManualAction(ask.action), by=who, reason=ask.reason, until=ask.until
+    )
     state = service.breakers.state(ask.provider_id, now=service.clock(), fresh=True)
     return {
         "providerId": ask.provider_id,

@@ -26,10 +26,11 @@ from shared.core import tiers
 from shared.core.cv import ParsedCV
 from shared.core.jobs import AppCall, Job
 from shared.core.model import Tier, VideoOptions
+from shared.core.quota import QuotaExceededError as LimitExceededError
+from shared.core.tiers import TierRefusedError
 from shared.core.tokens import webhook_token
 from shared.shell import admin, feedback, health, processing, users, webhooks
 from shared.shell.context import RecordingScheduler, Shell, TaskScheduler
-from shared.shell.processing import LimitExceededError, TierRefusedError
 
 __all__ = [
     "LimitExceededError",

@@ -27,6 +27,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StrictInt,
     StringConstraints,
     ValidationError,
     model_validator,
@@ -45,6 +46,7 @@ from shared.core.model import (
     Urgency,
     VideoOptions,
 )
+from shared.core.refusals import InvalidRequest
 from shared.core.text import clean_text, real_words
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -158,6 +160,24 @@ class QuotaRequest(_Strict):
     """getVideoQuota takes nothing."""
 
 
+class RatingRequest(_Strict):
+    """rateVideo: one of the caller's finished videos, rated 1 to 5."""
+
+    job_id: JobId = Field(alias="jobId")
+    rating: StrictInt = Field(ge=1, le=5)
+
+
+class CircuitRequest(_Strict):
+    """setCircuitState (admins): force a provider's circuit, or forget its quality checks."""
+
+    provider_id: str = Field(alias="providerId", min_length=1, max_length=64)
+    # reset_quality: forget the provider's failed quality checks (it is selected again at once).
+    action: Literal["open", "close", "reset", "reset_quality"]
+    reason: str = Field(min_length=3, max_length=500)
+    # Epoch seconds: the end of a maintenance window (open only; jobs wait for it).
+    until: float | None = Field(default=None, gt=0)
+
+
 class _AppShaped(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=False)
 
@@ -208,12 +228,12 @@ def _style(options: Options) -> Style:
     return Style(options.style)
 
 
-class InvalidRequestError(ValueError):
+class InvalidRequestError(InvalidRequest):
     """The request is malformed; `details` is the HttpsError `invalid-argument` details list."""
 
     def __init__(self, details: list[dict[str, str]]) -> None:
+        super().__init__("; ".join(f"{d['field']}: {d['message']}" for d in details), details)
         self.details = details
-        super().__init__("; ".join(f"{d['field']}: {d['message']}" for d in details))
 
 
 def parse_generate_video(data: Any) -> GenerateVideoRequest:

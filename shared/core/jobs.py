@@ -13,6 +13,7 @@ from typing import Any
 
 from shared.core.degradation import Degradation
 from shared.core.model import Tier, VideoOptions
+from shared.core.refusals import AlreadyExists
 
 
 class JobStatus(StrEnum):
@@ -140,7 +141,7 @@ class Job:
         return n
 
 
-class RequestReusedError(Exception):
+class RequestReusedError(AlreadyExists):
     """A ``requestId`` already names a job that asked for something else."""
 
     def __init__(self, job_id: str, request_id: str) -> None:
@@ -148,7 +149,8 @@ class RequestReusedError(Exception):
         self.request_id = request_id
         super().__init__(
             f"requestId {request_id!r} was already used for job {job_id} with a different "
-            "script or options; use a new requestId for a new video"
+            "script or options; use a new requestId for a new video",
+            {"jobId": job_id, "field": "requestId"},
         )
 
 

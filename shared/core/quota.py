@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.core.refusals import LimitReached
+
 HOUR_S = 3600.0
 DAY_S = 86_400.0
 
@@ -37,7 +39,7 @@ def per_day(max_jobs: int) -> Limit:
     return Limit("day", DAY_S, max_jobs)
 
 
-class QuotaExceededError(Exception):
+class QuotaExceededError(LimitReached):
     """A limit is reached; the message names it, the count and when it resets."""
 
     def __init__(self, limit: Limit, used: int, *, now: float) -> None:
@@ -47,7 +49,8 @@ class QuotaExceededError(Exception):
         resets = datetime.fromtimestamp(self.resets_at, UTC).strftime("%H:%M UTC")
         super().__init__(
             f"{used} videos asked for this {limit.name}; the limit is {limit.max_jobs} per "
-            f"{limit.name} (it resets at {resets})"
+            f"{limit.name} (it resets at {resets})",
+            {"limit": limit.name, "max": limit.max_jobs, "resetsAt": self.resets_at},
         )
 
 

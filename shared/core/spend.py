@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.core.refusals import LimitReached
+
 DAY_S = 86_400.0
 
 
@@ -21,7 +23,7 @@ def spent(doc: Mapping[str, Any] | None) -> float:
     return float((doc or {}).get("billedUsd") or 0.0)
 
 
-class SpendCapReachedError(Exception):
+class SpendCapReachedError(LimitReached):
     """Today's billed total reached the cap: new videos are refused until the next UTC day."""
 
     def __init__(self, cap_usd: float, spent_usd: float, *, now: float) -> None:

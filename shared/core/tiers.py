@@ -21,6 +21,7 @@ from shared.core.model import (
     Urgency,
     VideoOptions,
 )
+from shared.core.refusals import PermissionDenied
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,16 +78,34 @@ def limits_for(tier: Tier) -> TierLimits:
 
 
 @dataclass(frozen=True, slots=True)
-class Refusal:
+class Disallowed:
     """One option the tier does not allow: the option as the client spells it, and why."""
 
     field: str
     message: str
 
 
-def refused(limits: TierLimits, options: VideoOptions) -> list[Refusal]:
+class TierRefusedError(PermissionDenied):
+    """The options ask for more than the user's tier allows; ``disallowed`` names each limit."""
+
+    def __init__(self, disallowed: list[Disallowed]) -> None:
+        self.disallowed = disallowed
+        super().__init__(
+            "; ".join(f"{d.field}: {d.message}" for d in disallowed),
+            [{"field": d.field, "message": d.message} for d in disallowed],
+        )
+
+
+def check(limits: TierLimits, options: VideoOptions) -> None:
+    """TierRefusedError naming every option of ``options`` that ``limits`` does not allow."""
+    disallowed = refused(limits, options)
+    if disallowed:
+        raise TierRefusedError(disallowed)
+
+
+def refused(limits: TierLimits, options: VideoOptions) -> list[Disallowed]:
     """Every option of ``options`` that ``limits`` does not allow, naming the limit."""
-    out: list[Refusal] = []
+    out: list[Disallowed] = []
     checks = (
         ("options.resolution", options.resolution.value, limits.resolutions, "resolutions"),
         ("options.duration", options.duration.value, limits.durations, "durations"),
@@ -102,7 +121,7 @@ def refused(limits: TierLimits, options: VideoOptions) -> list[Refusal]:
         if value not in {a.value for a in allowed}:
             names = [v for v in _ORDER[kind] if v in {a.value for a in allowed}]
             out.append(
-                Refusal(
+                Disallowed(
                     field,
                     f"{value!r} is not in the {limits.tier.value} tier; it allows "
                     f"{', '.join(names)}",

@@ -9,12 +9,18 @@ from shared.adapters.stores import base as stores
 from shared.core import breaker as br
 from shared.core import dashboard, spend
 from shared.core.jobs import JobStatus
+from shared.core.refusals import InvalidRequest, NotFound
 from shared.shell.context import Shell
 
 log = logging.getLogger("cvplus")
 
 DAY = 86_400.0
 HOUR = 3_600.0
+
+
+def known(shell: Shell, provider_id: str) -> None:
+    if provider_id not in shell.providers:
+        raise NotFound(f"no provider {provider_id!r}")
 
 
 def set_circuit(
@@ -28,11 +34,11 @@ def set_circuit(
 ) -> br.Transition | None:
     """``until`` (a forced open only): the end of a maintenance window, after which the breaker
     probes its way back; jobs with nowhere else to go wait for it within their deadline."""
-    if provider_id not in shell.providers:
-        raise KeyError(provider_id)
+    known(shell, provider_id)
     now = shell.clock()
     if until is not None and (action is not br.ManualAction.OPEN or until <= now):
-        raise ValueError("until: only an open takes it, and it must be in the future")
+        why = "only an open takes it, and it must be in the future"
+        raise InvalidRequest("invalid circuit request", [{"field": "until", "message": why}])
     transition = shell.breakers.force(
         provider_id, action, by=by, reason=reason, now=now, until=until
     )
@@ -43,8 +49,7 @@ def set_circuit(
 def reset_quality(shell: Shell, provider_id: str, *, by: str, reason: str) -> None:
     """Forget a provider's quality checks so far (it was filtered out for failed ones): its
     quality is the prior again at once, and the health check counts only later renders."""
-    if provider_id not in shell.providers:
-        raise KeyError(provider_id)
+    known(shell, provider_id)
     now = shell.clock()
     stats = shell.docs.get(stores.STATS, provider_id) or {"providerId": provider_id}
     reset = {"by": by, "reason": reason, "at": now}

@@ -31,17 +31,6 @@ from shared.shell.context import Shell
 log = logging.getLogger("cvplus")
 
 
-LimitExceededError = quota.QuotaExceededError  # the name the handlers and older code use
-
-
-class TierRefusedError(Exception):
-    """The options ask for more than the user's tier allows; ``refusals`` name each limit."""
-
-    def __init__(self, refusals: list[tiers.Refusal]) -> None:
-        self.refusals = refusals
-        super().__init__("; ".join(f"{r.field}: {r.message}" for r in refusals))
-
-
 def limits(shell: Shell, tier: Tier) -> list[quota.Limit]:
     """The tier's hourly (capped by USER_JOBS_PER_HOUR) and daily limits."""
     own = tiers.limits_for(tier)
@@ -94,9 +83,7 @@ def create_job(
     answered with its job). jobs.RequestReusedError when the requestId's job asked for
     something else. TierRefusedError for options the tier does not allow."""
     now = shell.clock()
-    refusals = tiers.refused(tiers.limits_for(tier), options)
-    if refusals:
-        raise TierRefusedError(refusals)
+    tiers.check(tiers.limits_for(tier), options)
     job_id = jobs.job_id_for(user_id, request_id) if request_id else f"vj_{uuid.uuid4().hex}"
     fingerprint = jobs.request_fingerprint(script, options, cv_job_id)
     if shell.daily_spend_cap_usd is not None:

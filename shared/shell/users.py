@@ -14,30 +14,19 @@ from shared.core.cv import ParsedCV, script_from_cv
 from shared.core.jobs import AppCall, Job, JobStatus
 from shared.core.model import Tier, VideoOptions
 from shared.core.records import Record, derived
+from shared.core.refusals import NotFound, WrongState
 from shared.shell import processing
 from shared.shell.context import Shell
 
 log = logging.getLogger("cvplus")
 
 
-class NotFoundError(Exception):
-    """No such job (or not one the caller may know about)."""
-
-
-class NotOwnerError(Exception):
-    """The job is someone else's."""
-
-
-class WrongStateError(Exception):
-    """The job is not in a state the action applies to (``failed-precondition``)."""
-
-
 def owned_job(shell: Shell, job_id: str, user_id: str) -> Job:
+    """The caller's job. Another user's is not found, as a missing one is: whether it exists
+    is not theirs to learn."""
     job = shell.jobs.get(job_id)
-    if job is None:
-        raise NotFoundError(f"no video job {job_id}")
-    if job.user_id != user_id:
-        raise NotOwnerError(f"video job {job_id} is not yours")
+    if job is None or job.user_id != user_id:
+        raise NotFound(f"no video job {job_id} of yours")
     return job
 
 
@@ -50,7 +39,7 @@ def cancel(shell: Shell, *, job_id: str, user_id: str) -> tuple[Job, bool]:
     if job.status is JobStatus.CANCELLED:
         return job, False
     if job.terminal:
-        raise WrongStateError(f"video job {job_id} is already {job.status.value}")
+        raise WrongState(f"video job {job_id} is already {job.status.value}")
     now = shell.clock()
 
     def change(stored: Job) -> tuple[None, Job | None, tuple[Record, ...]]:
@@ -61,9 +50,9 @@ def cancel(shell: Shell, *, job_id: str, user_id: str) -> tuple[Job, bool]:
 
     _, stored = shell.jobs.transact(job_id, change, now=now)
     if stored is None:
-        raise NotFoundError(f"no video job {job_id}")
+        raise NotFound(f"no video job {job_id}")
     if stored.status is not JobStatus.CANCELLED:
-        raise WrongStateError(f"video job {job_id} is already {stored.status.value}")
+        raise WrongState(f"video job {job_id} is already {stored.status.value}")
     return stored, shell.stop_render(stored)
 
 
@@ -73,7 +62,7 @@ def retry(shell: Shell, *, job_id: str, user_id: str) -> tuple[Job, bool]:
     second call for the same job answers the same retry (True: already there)."""
     job = owned_job(shell, job_id, user_id)
     if job.status not in jobs.RETRYABLE:
-        raise WrongStateError(
+        raise WrongState(
             f"video job {job_id} is {job.status.value}; only a failed or cancelled job is retried"
         )
     new_id = jobs.retry_id(job)
@@ -101,17 +90,11 @@ def retry(shell: Shell, *, job_id: str, user_id: str) -> tuple[Job, bool]:
 # The web app's call shapes: a CV job id, whose parsedData is the CV.
 
 
-class NoCvError(Exception):
-    """The CV job holds no parsed CV (yet), or one too thin to introduce anyone."""
-
-
 def cv_job(shell: Shell, cv_job_id: str, user_id: str) -> dict[str, Any]:
     """The app's ``jobs/{cvJobId}`` document, checked to be the caller's."""
     doc = shell.docs.get(CV_JOBS, cv_job_id)
-    if doc is None:
-        raise NotFoundError(f"no CV job {cv_job_id}")
-    if doc.get("userId") != user_id:
-        raise NotOwnerError(f"CV job {cv_job_id} is not yours")
+    if doc is None or doc.get("userId") != user_id:
+        raise NotFound(f"no CV job {cv_job_id} of yours")
     return doc
 
 
@@ -130,10 +113,10 @@ def introduce(
     script), else written from ``cv``. The CV job mirrors it from then on."""
     if script is None:
         if cv is None:
-            raise NoCvError("CV data not found")
+            raise WrongState("CV data not found")
         script = script_from_cv(cv, options.duration, options.style)
         if len(script.split()) < 5:
-            raise NoCvError("the parsed CV holds too little to write an introduction from")
+            raise WrongState("the parsed CV holds too little to write an introduction from")
     return processing.create_job(
         shell,
         user_id=user_id,
@@ -160,10 +143,6 @@ def video_status(shell: Shell, *, cv_job_id: str, user_id: str) -> dict[str, Any
 
 
 __all__ = [
-    "NoCvError",
-    "NotFoundError",
-    "NotOwnerError",
-    "WrongStateError",
     "cancel",
     "introduce",
     "retry",

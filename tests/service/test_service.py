@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from unittest.mock import ANY
 
 import httpx
 import pytest
@@ -29,6 +30,7 @@ from shared.core.breaker import Admission, CircuitState, ManualAction
 from shared.core.jobs import Job, JobStatus
 from shared.core.model import Duration, VideoOptions
 from shared.core.records import derived
+from shared.core.refusals import InvalidRequest, NotFound
 from shared.service import RecordingScheduler, Service
 from tools.provider_sim import ProviderSim
 
@@ -433,10 +435,12 @@ def test_a_maintenance_window_past_the_deadline_fails_the_job_at_once(world: Wor
 
 def test_until_is_refused_on_anything_but_a_future_open(world: World) -> None:
     now = world.clock()
-    with pytest.raises(ValueError, match="until"):
+    with pytest.raises(InvalidRequest) as close:
         world.service.set_circuit("did", ManualAction.CLOSE, by="t", reason="x", until=now + 60)
-    with pytest.raises(ValueError, match="until"):
+    with pytest.raises(InvalidRequest) as past:
         world.service.set_circuit("did", ManualAction.OPEN, by="t", reason="x", until=now - 1)
+    for refused in (close, past):
+        assert refused.value.details == [{"field": "until", "message": ANY}]
 
 
 def test_an_admin_quality_reset_lets_a_locked_out_provider_be_selected_again(
@@ -473,7 +477,7 @@ def test_an_admin_quality_reset_lets_a_locked_out_provider_be_selected_again(
     assert after is not None
     assert (after["quality"], after["qualitySamples"]) == (None, 0)
     assert after["qualityReset"]["reason"] == "provider fixed it"
-    with pytest.raises(KeyError):
+    with pytest.raises(NotFound, match="no provider 'nobody'"):
         world.service.reset_quality("nobody", by="ops", reason="no such provider")
 
 

@@ -35,6 +35,7 @@ from shared.core.errors import ErrorCategory, ProviderError
 from shared.core.jobs import Job, JobStatus
 from shared.core.model import Capabilities
 from shared.core.records import derived
+from shared.core.refusals import NotFound
 from shared.service import RecordingScheduler, Service
 
 NOW = 1_000_000.0
@@ -349,5 +350,5 @@ def test_the_health_check_probes_alerts_and_refreshes(world: World) -> None:
 
 
 def test_a_manual_circuit_change_needs_a_known_provider(world: World) -> None:
-    with pytest.raises(KeyError):
+    with pytest.raises(NotFound, match="no provider 'acme'"):
         world.service.set_circuit("acme", br.ManualAction.OPEN, by="ops", reason="why")

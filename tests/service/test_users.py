@@ -15,8 +15,9 @@ from shared.core.breaker import ManualAction
 from shared.core.errors import ErrorCategory
 from shared.core.jobs import AppCall, JobStatus
 from shared.core.model import Duration, Resolution, Tier, Urgency, VideoOptions
-from shared.shell import users
-from shared.shell.processing import LimitExceededError, TierRefusedError
+from shared.core.quota import QuotaExceededError
+from shared.core.refusals import NotFound, WrongState
+from shared.core.tiers import TierRefusedError
 from tests.service.test_shell import NOW, World, error, make_world
 
 USER = "user-1"
@@ -113,14 +114,14 @@ def test_a_submit_answered_after_the_cancel_is_cancelled_at_the_provider(world: 
 
 
 def test_cancel_and_retry_answer_precisely(world: World) -> None:
-    with pytest.raises(users.NotFoundError):
+    with pytest.raises(NotFound):
         world.service.cancel(job_id="nope", user_id=USER)
     world.job()
-    with pytest.raises(users.NotOwnerError):
+    with pytest.raises(NotFound):
         world.service.cancel(job_id="job-1", user_id="someone-else")
-    with pytest.raises(users.NotOwnerError):
+    with pytest.raises(NotFound):
         world.service.retry(job_id="job-1", user_id="someone-else")
-    with pytest.raises(users.WrongStateError, match="only a failed or cancelled job"):
+    with pytest.raises(WrongState, match="only a failed or cancelled job"):
         world.service.retry(job_id="job-1", user_id=USER)
 
 
@@ -131,7 +132,7 @@ def test_a_completed_job_cannot_be_cancelled(world: World) -> None:
     done = world.service.process("job-1")
     assert done is not None
     assert done.status is JobStatus.COMPLETED
-    with pytest.raises(users.WrongStateError, match="already completed"):
+    with pytest.raises(WrongState, match="already completed"):
         world.service.cancel(job_id="job-1", user_id=USER)
 
 
@@ -172,7 +173,7 @@ def test_a_retry_counts_against_the_hourly_limit(world: World) -> None:
         user_id=USER, script="Hello, I build reliable things for people.", options=VideoOptions()
     )
     world.service.cancel(job_id=job.job_id, user_id=USER)
-    with pytest.raises(LimitExceededError, match="limit is 1 per hour"):
+    with pytest.raises(QuotaExceededError, match="limit is 1 per hour"):
         world.service.retry(job_id=job.job_id, user_id=USER)
     assert world.service.jobs.get(jobs_retry_id(job.job_id)) is None
 
@@ -185,7 +186,7 @@ def test_tiers_limit_the_options_and_the_counts(world: World) -> None:
             options=VideoOptions(duration=Duration.LONG, urgency=Urgency.CRITICAL),
             tier=Tier.FREE,
         )
-    fields = {r.field: r.message for r in refused.value.refusals}
+    fields = {r.field: r.message for r in refused.value.disallowed}
     assert set(fields) == {"options.duration", "options.urgency"}
     assert "free tier" in fields["options.duration"]
     assert "short, medium" in fields["options.duration"]
@@ -291,5 +292,5 @@ def test_the_app_cv_job_is_mirrored_once_per_stage(world: World) -> None:
     assert writes == ["generating", "completed"]  # preparing was written at intake
     status = world.service.video_status(cv_job_id="cv-1", user_id=USER)
     assert status["status"] == "completed"
-    with pytest.raises(users.NotOwnerError):
+    with pytest.raises(NotFound):
         world.service.video_status(cv_job_id="cv-1", user_id="other")

@@ -1,0 +1,83 @@
+"""What every callable shares at the edge: who the caller is (signed in, verified app, not
+anonymous, their tier) and the one mapping of a `Refusal` to the ``HttpsError`` it answers."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from firebase_functions import https_fn
+
+from functions import runtime
+from shared.api.requests import tier_from_claim
+from shared.core.model import Tier
+from shared.core.refusals import Refusal
+
+E = https_fn.FunctionsErrorCode
+R = TypeVar("R")
+log = logging.getLogger("cvplus")
+
+
+def https_error(refusal: Refusal) -> https_fn.HttpsError:
+    """The callable protocol's error for ``refusal``: its code, its message, its details."""
+    return https_fn.HttpsError(E(refusal.code.value), refusal.message, refusal.details)
+
+
+def answers_refusals(
+    handler: Callable[[https_fn.CallableRequest[Any]], R],
+) -> Callable[[https_fn.CallableRequest[Any]], R]:
+    """Under ``@https_fn.on_call``: a refusal raised anywhere below is answered as its
+    ``HttpsError`` (anything else stays an internal error)."""
+
+    @functools.wraps(handler)
+    def answered(req: https_fn.CallableRequest[Any]) -> R:
+        try:
+            return handler(req)
+        except Refusal as refusal:
+            raise https_error(refusal) from None
+
+    return answered
+
+
+def caller(req: https_fn.CallableRequest[Any]) -> str:
+    """The signed-in caller's uid, from a verified app (when App Check is enforced) and not an
+    anonymous user (when refused): ``unauthenticated`` or ``permission-denied`` otherwise."""
+    if req.auth is None or not req.auth.uid:
+        raise https_fn.HttpsError(E.UNAUTHENTICATED, "sign in to generate a video")
+    config = runtime.settings()
+    # The SDK has verified an App Check token that came with the call (req.app is set only for
+    # a valid one); enforcing it is a setting, so the emulator and tests can run without.
+    if config.enforces_app_check and req.app is None:
+        raise https_fn.HttpsError(
+            E.UNAUTHENTICATED, "this app is not verified: a valid App Check token is required"
+        )
+    if anonymous(req.auth.token) and config.refuses_anonymous:
+        raise https_fn.HttpsError(
+            E.PERMISSION_DENIED, "sign in with an account (not anonymously) to generate a video"
+        )
+    return str(req.auth.uid)
+
+
+def caller_tier(req: https_fn.CallableRequest[Any]) -> Tier:
+    """The tier the caller's ``tier`` claim names; free when it names none."""
+    assert req.auth is not None
+    claim = req.auth.token.get("tier")
+    tier = tier_from_claim(claim)
+    if tier is None:
+        if claim is not None:
+            log.warning(
+                "user %s: tier claim not understood, free tier used",
+                req.auth.uid,
+                extra={"claimType": type(claim).__name__},
+            )
+        tier = Tier.FREE
+    return tier
+
+
+def anonymous(token: Any) -> bool:
+    """An ID token of a user signed in anonymously (Firebase puts the sign-in provider in
+    ``firebase.sign_in_provider``)."""
+    firebase = token.get("firebase") if isinstance(token, dict) else None
+    return isinstance(firebase, dict) and firebase.get("sign_in_provider") == "anonymous"
