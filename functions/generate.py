@@ -10,6 +10,7 @@ from functions import runtime
 from functions.edge import answers_refusals, caller, caller_tier
 from functions.guards import nesting_guard
 from shared.api.requests import parse_generate_video
+from shared.api.webapi import GenerateVideoResponse
 
 
 @nesting_guard
@@ -26,4 +27,4 @@ def generateVideo(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
         request_id=request.request_id,
         cv_job_id=request.cv_job_id,
     )
-    return {"jobId": job.job_id, "status": job.status.value, "deduplicated": deduplicated}
+    return GenerateVideoResponse.of(job, deduplicated=deduplicated).answer()

@@ -21,28 +21,14 @@ from shared.api.requests import (
     error_details,
     parse,
 )
-from shared.core import tiers, userview
+from shared.api.webapi import IntroductionResponse, JobAnswer, QuotaResponse
 from shared.core.cv import parse_cv
-from shared.core.jobs import AppCall, Job
+from shared.core.jobs import AppCall
 from shared.core.refusals import WrongState
 
 
 def _parse(model: Any, data: Any) -> Any:
     return parse(model, {} if data is None and model is QuotaRequest else data)
-
-
-def job_answer(job: Job, **extra: Any) -> dict[str, Any]:
-    """What the user callables answer about a job; the app then watches its document."""
-    current = userview.stage(job)
-    return {
-        "jobId": job.job_id,
-        "status": job.status.value,
-        "stage": current.value,
-        "stageLabel": userview.STAGE_LABELS[current],
-        "progress": userview.progress(job),
-        "retryOf": job.retry_of,
-        **extra,
-    }
 
 
 # Cancelling needs the provider keys: a render already submitted is cancelled there.
@@ -53,7 +39,7 @@ def cancelVideoJob(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     uid = caller(req)
     request = _parse(JobRequest, req.data)
     job, stopped = runtime.service(secrets.PROVIDER_KEYS).cancel(job_id=request.job_id, user_id=uid)
-    return job_answer(job, providerCancelled=stopped)
+    return JobAnswer.of(job, providerCancelled=stopped).answer()
 
 
 @nesting_guard
@@ -63,7 +49,7 @@ def retryVideoJob(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     uid = caller(req)
     request = _parse(JobRequest, req.data)
     job, deduplicated = runtime.service().retry(job_id=request.job_id, user_id=uid)
-    return job_answer(job, deduplicated=deduplicated)
+    return JobAnswer.of(job, deduplicated=deduplicated).answer()
 
 
 @nesting_guard
@@ -73,7 +59,7 @@ def getVideoQuota(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     uid = caller(req)
     _parse(QuotaRequest, req.data)
     quota = runtime.service().quota(user_id=uid, tier=caller_tier(req))
-    return tiers.quota_answer(quota)
+    return QuotaResponse.of(quota).answer()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -106,14 +92,7 @@ def _introduce(req: https_fn.CallableRequest[Any], call: AppCall) -> dict[str, A
         tier=caller_tier(req),
         call=call,
     )
-    return {
-        "success": True,
-        "jobId": request.job_id,
-        "videoJobId": job.job_id,
-        "status": "regenerating" if call is AppCall.REGENERATE else "generating",
-        "video": None,  # it arrives in jobs/{jobId}.video, which the app watches
-        "deduplicated": deduplicated,
-    }
+    return IntroductionResponse.of(request.job_id, job, deduplicated=deduplicated).answer()
 
 
 @nesting_guard
@@ -136,4 +115,4 @@ def regenerateVideoIntroduction(req: https_fn.CallableRequest[Any]) -> dict[str,
 def getVideoStatus(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     uid = caller(req)
     request = _parse(CvJobRequest, req.data)
-    return runtime.service().video_status(cv_job_id=request.job_id, user_id=uid)
+    return runtime.service().video_status(cv_job_id=request.job_id, user_id=uid).answer()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from shared.adapters.providers.base import WebhookRequest
 from shared.adapters.stores.base import SeenJob
+from shared.api.webapi import VideoStatusResponse
 from shared.core import breaker as br
 from shared.core import dashboard as dashboard_view
 from shared.core import tiers
@@ -101,7 +102,7 @@ class Service(Shell):
             call=call,
         )
 
-    def video_status(self, *, cv_job_id: str, user_id: str) -> dict[str, object]:
+    def video_status(self, *, cv_job_id: str, user_id: str) -> VideoStatusResponse:
         return users.video_status(self, cv_job_id=cv_job_id, user_id=user_id)
 
     def process(self, job_id: str, *, seen: SeenJob | None = None) -> Job | None:

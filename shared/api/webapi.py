@@ -7,7 +7,8 @@ neither side can drift."""
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,10 +19,16 @@ from shared.api.requests import (
     JobRequest,
     QuotaRequest,
 )
+from shared.core import tiers, userview
+from shared.core.jobs import AppCall, Job
 
 
 class _Answer(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=False)
+
+    def answer(self) -> dict[str, Any]:
+        """What the callable returns: the fields set, by their wire names."""
+        return self.model_dump(by_alias=True, exclude_unset=True, mode="json")
 
 
 JobStatusName = Literal["queued", "processing", "completed", "failed", "cancelled"]
@@ -35,6 +42,12 @@ class GenerateVideoResponse(_Answer):
     status: JobStatusName
     deduplicated: bool
 
+    @classmethod
+    def of(cls, job: Job, *, deduplicated: bool) -> GenerateVideoResponse:
+        return cls.model_validate(
+            {"jobId": job.job_id, "status": job.status.value, "deduplicated": deduplicated}
+        )
+
 
 class JobAnswer(_Answer):
     """cancelVideoJob and retryVideoJob answer the job's state; then watch its document."""
@@ -47,6 +60,22 @@ class JobAnswer(_Answer):
     retry_of: str | None = Field(alias="retryOf")
     provider_cancelled: bool | None = Field(None, alias="providerCancelled")
     deduplicated: bool | None = None
+
+    @classmethod
+    def of(cls, job: Job, **extra: bool) -> JobAnswer:
+        """``extra``: ``providerCancelled`` (cancel) or ``deduplicated`` (retry)."""
+        current = userview.stage(job)
+        return cls.model_validate(
+            {
+                "jobId": job.job_id,
+                "status": job.status.value,
+                "stage": current.value,
+                "stageLabel": userview.STAGE_LABELS[current],
+                "progress": userview.progress(job),
+                "retryOf": job.retry_of,
+                **extra,
+            }
+        )
 
 
 class TierLimitsAnswer(_Answer):
@@ -65,6 +94,26 @@ class QuotaResponse(_Answer):
     used_today: int = Field(alias="usedToday")
     remaining: int
 
+    @classmethod
+    def of(cls, q: tiers.Quota) -> QuotaResponse:
+        limits = tiers.limits_for(q.tier)
+        return cls.model_validate(
+            {
+                "tier": q.tier.value,
+                "limits": {
+                    "resolutions": tiers.allowed_values(limits, "resolutions"),
+                    "durations": tiers.allowed_values(limits, "durations"),
+                    "urgencies": tiers.allowed_values(limits, "urgencies"),
+                    "qualityLevels": tiers.allowed_values(limits, "quality_levels"),
+                    "jobsPerHour": q.per_hour,
+                    "jobsPerDay": q.per_day,
+                },
+                "usedThisHour": q.used_hour,
+                "usedToday": q.used_day,
+                "remaining": q.remaining,
+            }
+        )
+
 
 class IntroductionResponse(_Answer):
     """generateVideoIntroduction / regenerateVideoIntroduction: the video arrives in the CV
@@ -77,6 +126,20 @@ class IntroductionResponse(_Answer):
     video: None
     deduplicated: bool
 
+    @classmethod
+    def of(cls, cv_job_id: str, job: Job, *, deduplicated: bool) -> IntroductionResponse:
+        regenerating = job.app_call is AppCall.REGENERATE
+        return cls.model_validate(
+            {
+                "success": True,
+                "jobId": cv_job_id,
+                "videoJobId": job.job_id,
+                "status": "regenerating" if regenerating else "generating",
+                "video": None,  # it arrives in jobs/{jobId}.video, which the app watches
+                "deduplicated": deduplicated,
+            }
+        )
+
 
 class VideoStatusResponse(_Answer):
     status: str
@@ -85,6 +148,21 @@ class VideoStatusResponse(_Answer):
     progress: int | None
     current_step: str | None = Field(alias="currentStep")
     video_job_id: str | None = Field(alias="videoJobId")
+
+    @classmethod
+    def of(cls, cv_job: Mapping[str, Any]) -> VideoStatusResponse:
+        """getVideoStatus, as the app reads it: from its CV job's mirrored fields."""
+        intro = (cv_job.get("enhancedFeatures") or {}).get("videoIntroduction") or {}
+        return cls.model_validate(
+            {
+                "status": cv_job.get("videoStatus") or "not-started",
+                "video": cv_job.get("video"),
+                "error": cv_job.get("videoError"),
+                "progress": intro.get("progress"),
+                "currentStep": intro.get("currentStep"),
+                "videoJobId": intro.get("videoJobId"),
+            }
+        )
 
 
 class JobOptions(_Answer):

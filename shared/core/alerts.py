@@ -35,6 +35,21 @@ class Condition:
         return f"{self.kind}:{self.provider_id or 'all'}"
 
 
+def low_success(s: ProviderStats) -> Condition | None:
+    """A provider's success rate in the last hour under the target, over enough calls to mean
+    something."""
+    if s.calls_1h < MIN_CALLS or s.successes_1h / s.calls_1h >= SUCCESS_TARGET:
+        return None
+    rate = s.successes_1h / s.calls_1h
+    return Condition(
+        kind="low_success_rate",
+        provider_id=s.provider_id,
+        message=f"{s.provider_id}: success rate {rate:.1%} in the last hour, "
+        f"under the {SUCCESS_TARGET:.1%} target",
+        fields={"successRate1h": rate},
+    )
+
+
 def conditions(
     stats: Mapping[str, ProviderStats],
     states: Mapping[str, br.BreakerState],
@@ -46,17 +61,9 @@ def conditions(
     out: list[Condition] = []
     for pid in sorted(stats):
         s = stats[pid]
-        if s.calls_1h >= MIN_CALLS and s.successes_1h / s.calls_1h < SUCCESS_TARGET:
-            rate = s.successes_1h / s.calls_1h
-            out.append(
-                Condition(
-                    kind="low_success_rate",
-                    provider_id=pid,
-                    message=f"{pid}: success rate {rate:.1%} in the last hour, "
-                    f"under the {SUCCESS_TARGET:.1%} target",
-                    fields={"successRate1h": rate},
-                )
-            )
+        low = low_success(s)
+        if low is not None:
+            out.append(low)
         limit = LATENCY_FACTOR * typical_render_s.get(pid, 120.0)
         p95 = s.latency_p95_s
         if p95 is not None and s.calls_1h >= MIN_LATENCY_CALLS and p95 > limit:

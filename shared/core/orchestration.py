@@ -39,7 +39,6 @@ from shared.core.scoring import (
     DEFAULT_RULES,
     BusinessRules,
     Candidate,
-    ProviderStats,
     Ranking,
     Scored,
 )
@@ -56,8 +55,6 @@ JOB_TIMEOUT_S = 30 * 60.0  # a job not finished by then fails, whatever is left 
 POLL_RETRY_S = 20.0  # after a failed status check (the render itself may be fine)
 RENDER_PATIENCE_S = 10 * 60.0  # past this, a render we cannot see is given up for another
 RENDER_FAILURES = frozenset({ErrorCategory.PROCESSING_ERROR, ErrorCategory.QUALITY_FAILURE})
-SUCCESS_TARGET = 0.95  # a provider's hourly success rate under this raises an alert
-MIN_ALERT_SAMPLES = 20
 DELIVERED_QUALITY = 10.0  # quality is the share of delivered renders that pass, on 0..10
 ALERTING = frozenset({ErrorCategory.AUTHENTICATION, ErrorCategory.QUOTA_EXCEEDED})
 
@@ -628,19 +625,6 @@ def probed(
         side=_probe_metric(provider_id, False, took, now, error.category.value, setup),
         breaker=_breaker(provider_id, bad, setup),
         note=f"down: {error.category.value}",
-    )
-
-
-def success_alert(stats: ProviderStats) -> Alert | None:
-    """An alert when a provider's success rate in the last hour is under the target (with
-    enough calls to mean something)."""
-    calls, oks = stats.calls_1h, stats.successes_1h
-    if calls < MIN_ALERT_SAMPLES or oks >= SUCCESS_TARGET * calls:
-        return None
-    return Alert(
-        f"{stats.provider_id}: success rate {oks / calls:.1%} in the last hour, "
-        f"under the {SUCCESS_TARGET:.1%} target",
-        {"provider": stats.provider_id, "successRate1h": oks / calls},
     )
 
 

@@ -1,7 +1,7 @@
 """What each tier may ask for, and what a caller may still do. Pure.
 
-    problems = refused(limits_for(tier), options)     # [] when the options are allowed
-    answer = quota_answer(Quota(tier=..., per_hour=..., used_hour=...))  # getVideoQuota
+    check(limits_for(tier), options)     # TierRefusedError naming each option it disallows
+    Quota(tier=..., per_hour=..., used_hour=...).remaining    # what getVideoQuota answers
 
 A tier comes from the caller's ``tier`` custom claim (free without one). ``USER_JOBS_PER_HOUR``
 caps every tier's hourly count (an operator's brake); the tier's own figures apply below it. The
@@ -117,9 +117,9 @@ def refused(limits: TierLimits, options: VideoOptions) -> list[Disallowed]:
             "quality_levels",
         ),
     )
-    for field, value, allowed, kind in checks:
-        if value not in {a.value for a in allowed}:
-            names = [v for v in _ORDER[kind] if v in {a.value for a in allowed}]
+    for field, value, permitted, kind in checks:
+        if value not in {a.value for a in permitted}:
+            names = allowed_values(limits, kind)
             out.append(
                 Disallowed(
                     field,
@@ -143,24 +143,8 @@ class Quota:
         return max(0, min(self.per_hour - self.used_hour, self.per_day - self.used_day))
 
 
-def quota_answer(q: Quota) -> dict[str, object]:
-    """getVideoQuota's answer: the tier, what it allows, and what is left."""
-    limits = LIMITS[q.tier]
-    return {
-        "tier": q.tier.value,
-        "limits": {
-            "resolutions": [
-                v for v in _ORDER["resolutions"] if Resolution(v) in limits.resolutions
-            ],
-            "durations": [v for v in _ORDER["durations"] if Duration(v) in limits.durations],
-            "urgencies": [v for v in _ORDER["urgencies"] if Urgency(v) in limits.urgencies],
-            "qualityLevels": [
-                v for v in _ORDER["quality_levels"] if QualityLevel(v) in limits.quality_levels
-            ],
-            "jobsPerHour": q.per_hour,
-            "jobsPerDay": q.per_day,
-        },
-        "usedThisHour": q.used_hour,
-        "usedToday": q.used_day,
-        "remaining": q.remaining,
-    }
+def allowed_values(limits: TierLimits, kind: str) -> list[str]:
+    """The values of one option (``resolutions``, ``durations``, ``urgencies``,
+    ``quality_levels``) that ``limits`` allows, in their natural order."""
+    values = {v.value for v in getattr(limits, kind)}
+    return [v for v in _ORDER[kind] if v in values]

@@ -141,7 +141,7 @@ def refresh_stats(shell: Shell, pid: str, provider: VideoProvider, now: float) -
     )
     doc = {**stats_doc(agg, in_flight=in_flight), "qualityReset": reset}
     shell.docs.put(stores.STATS, pid, doc)
-    low = orch.success_alert(agg.stats)
+    low = alerts.low_success(agg.stats)
     if low is not None:
-        alert(low.message, **low.fields)
+        alert(low.message, provider=pid, **low.fields)
     return agg.stats

@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from shared.adapters.stores.base import CV_JOBS
+from shared.api.webapi import VideoStatusResponse
 from shared.core import jobs, spend
 from shared.core import orchestration as orch
 from shared.core.cv import ParsedCV, script_from_cv
@@ -128,18 +129,9 @@ def introduce(
     )
 
 
-def video_status(shell: Shell, *, cv_job_id: str, user_id: str) -> dict[str, Any]:
+def video_status(shell: Shell, *, cv_job_id: str, user_id: str) -> VideoStatusResponse:
     """getVideoStatus, as the app reads it: from its CV job's mirrored fields."""
-    doc = cv_job(shell, cv_job_id, user_id)
-    intro = (doc.get("enhancedFeatures") or {}).get("videoIntroduction") or {}
-    return {
-        "status": doc.get("videoStatus") or "not-started",
-        "video": doc.get("video"),
-        "error": doc.get("videoError"),
-        "progress": intro.get("progress"),
-        "currentStep": intro.get("currentStep"),
-        "videoJobId": intro.get("videoJobId"),
-    }
+    return VideoStatusResponse.of(cv_job(shell, cv_job_id, user_id))
 
 
 __all__ = [

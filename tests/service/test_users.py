@@ -291,6 +291,6 @@ def test_the_app_cv_job_is_mirrored_once_per_stage(world: World) -> None:
     assert cv["enhancedFeatures"]["videoIntroduction"]["progress"] == 100
     assert writes == ["generating", "completed"]  # preparing was written at intake
     status = world.service.video_status(cv_job_id="cv-1", user_id=USER)
-    assert status["status"] == "completed"
+    assert status.status == "completed"
     with pytest.raises(NotFound):
         world.service.video_status(cv_job_id="cv-1", user_id="other")

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.adapters.providers import did, heygen, runwayml
+from shared.core import alerts, jobs
 from shared.core import breaker as br
-from shared.core import jobs
 from shared.core import orchestration as orch
 from shared.core.errors import ErrorCategory, ProviderError
 from shared.core.jobs import Job, JobStatus, VideoResult
@@ -436,11 +436,11 @@ def test_probes() -> None:
 
 
 def test_alerts_for_low_success_and_opened_circuits() -> None:
-    few = ProviderStats(provider_id="heygen", calls_1h=orch.MIN_ALERT_SAMPLES - 1, successes_1h=0)
-    assert orch.success_alert(few) is None
+    few = ProviderStats(provider_id="heygen", calls_1h=alerts.MIN_CALLS - 1, successes_1h=0)
+    assert alerts.low_success(few) is None
     fine = ProviderStats(provider_id="heygen", calls_1h=100, successes_1h=96)
-    assert orch.success_alert(fine) is None
-    low = orch.success_alert(ProviderStats(provider_id="heygen", calls_1h=100, successes_1h=80))
+    assert alerts.low_success(fine) is None
+    low = alerts.low_success(ProviderStats(provider_id="heygen", calls_1h=100, successes_1h=80))
     assert low is not None
     assert low.fields["successRate1h"] == 0.8
 

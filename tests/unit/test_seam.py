@@ -1,6 +1,6 @@
-"""The stores' read-modify-write (`shared.adapters.stores.seam.update`): conflicts are read again
-after
-jittered, doubling pauses, and a write that keeps losing ends with a clear error, not a hang."""
+"""The stores' conditional writes (`shared.adapters.stores.seam`): conflicts are tried again
+after jittered, doubling pauses, and a write that keeps losing ends with a clear error, not a
+hang: a read-modify-write and a job's creation alike."""
 
 from __future__ import annotations
 
@@ -89,3 +89,29 @@ def test_a_refusal_writes_nothing() -> None:
     with pytest.raises(PermissionError):
         update(docs, "c", "one", refuse)
     assert docs.writes == 0
+
+
+class Refusing:
+    """Every conditional write loses: another writer always got there first."""
+
+    def read(self, collection: str, doc_id: str) -> Snapshot:
+        return Snapshot(None, None)
+
+    def write_if(self, collection: str, doc_id: str, data: Any, **kw: Any) -> Any | None:
+        return None
+
+
+def test_a_job_creation_that_keeps_losing_ends_with_a_clear_error() -> None:
+    """A counter that moves under every attempt: the create gives up at its deadline."""
+    from shared.adapters.stores.base import Counter
+    from shared.adapters.stores.memory import MemoryDatabase, MemoryDocumentStore
+    from shared.adapters.stores.rules import SeamJobStore
+    from shared.core.jobs import Job
+
+    pauses: list[float] = []
+    store = SeamJobStore(
+        Refusing(), MemoryDocumentStore(MemoryDatabase()), pacing=_pacing(pauses, deadline_s=0.0)
+    )
+    counter = Counter("user_quotas", "u", lambda doc: {"n": 1})
+    with pytest.raises(ConflictTimeoutError, match="enhanced_video_jobs/j-1"):
+        store.create(Job(job_id="j-1", created_at=0.0, deadline_at=60.0), counter=counter)

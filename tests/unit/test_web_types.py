@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from functions.videos import job_answer
 from shared.adapters.stores import codec
 from shared.api.webapi import JobAnswer, QuotaResponse, VideoJobDocument
 from shared.core import jobs, tiers
@@ -70,14 +69,14 @@ def test_the_users_job_document_is_the_documented_type(job: Job) -> None:
 
 @pytest.mark.parametrize("job", _jobs(), ids=lambda j: f"{j.job_id}-{j.status.value}")
 def test_the_job_answers_are_the_documented_type(job: Job) -> None:
-    JobAnswer.model_validate(job_answer(job, providerCancelled=False))
-    JobAnswer.model_validate(job_answer(job, deduplicated=True))
+    JobAnswer.model_validate(JobAnswer.of(job, providerCancelled=False).answer())
+    JobAnswer.model_validate(JobAnswer.of(job, deduplicated=True).answer())
 
 
 @pytest.mark.parametrize("tier", list(Tier))
 def test_the_quota_answer_is_the_documented_type(tier: Tier) -> None:
     q = tiers.Quota(tier=tier, per_hour=10, per_day=20, used_hour=3, used_day=4)
-    QuotaResponse.model_validate(tiers.quota_answer(q))
+    QuotaResponse.model_validate(QuotaResponse.of(q).answer())
 
 
 def test_tsc_accepts_the_client() -> None:

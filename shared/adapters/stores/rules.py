@@ -27,7 +27,7 @@ from shared.adapters.stores.base import (
     SideWrite,
     TerminalJobError,
 )
-from shared.adapters.stores.seam import Decision, Documents, Pacing, Usage, update
+from shared.adapters.stores.seam import Decision, Documents, Pacing, Usage, attempts, update
 from shared.core.breaker import BreakerState, Step
 from shared.core.jobs import Job
 from shared.core.records import Record
@@ -137,8 +137,7 @@ class SeamJobStore:
     ) -> tuple[Job, bool]:
         data = {**codec.job_to_doc(job), "lease": None}
         encoded = tuple(codec.encode(r) for r in side)
-        pause = self.pacing.first_s
-        while True:
+        for _ in attempts(self.pacing, f"{JOBS}/{job.job_id}"):
             writes = encoded
             if counter is not None:
                 count = self.seam.read(counter.collection, counter.doc_id)
@@ -151,8 +150,7 @@ class SeamJobStore:
             stored = self.seam.read(JOBS, job.job_id).doc
             if stored is not None:
                 return codec.job_from_doc(stored, self._internal(job.job_id)), False
-            self.pacing.sleep(pause * (0.5 + self.pacing.draw()))
-            pause = min(pause * 2, self.pacing.cap_s)
+        raise AssertionError("unreachable: attempts() ends only by raising")
 
     def get(self, job_id: str) -> Job | None:
         doc = self.seam.read(JOBS, job_id).doc

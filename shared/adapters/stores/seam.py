@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -115,9 +115,7 @@ def update(
     otherwise read again after a pause. ``decide`` may raise to refuse (nothing is written).
     Returns the result of the attempt that counted and the version it wrote (None: it wrote
     nothing)."""
-    began = pacing.clock()
-    pause = pacing.first_s
-    while True:
+    for _ in attempts(pacing, f"{collection}/{doc_id}"):
         snap = docs.read(collection, doc_id)
         if usage is not None:
             usage.add(attempts=1)
@@ -131,9 +129,17 @@ def update(
             if usage is not None:
                 usage.add(transactions=1)
             return result, version
+    raise AssertionError("unreachable: attempts() ends only by raising")
+
+
+def attempts(pacing: Pacing, what: str) -> Iterator[None]:
+    """One turn per attempt at a conditional write: between turns a pause (``first_s`` doubling
+    to ``cap_s``, jittered), and past ``deadline_s`` ConflictTimeoutError naming ``what``."""
+    began = pacing.clock()
+    pause = pacing.first_s
+    while True:
+        yield
         if pacing.clock() - began > pacing.deadline_s:
-            raise ConflictTimeoutError(
-                f"{collection}/{doc_id}: still conflicting after {pacing.deadline_s:.0f} s"
-            )
+            raise ConflictTimeoutError(f"{what}: still conflicting after {pacing.deadline_s:.0f} s")
         pacing.sleep(pause * (0.5 + pacing.draw()))
         pause = min(pause * 2, pacing.cap_s)
