@@ -47,7 +47,7 @@ USAGE_KEYS = ("reads", "writes", "transactions", "attempts")
 CALL_ATTEMPTS = 3
 HEALTH_CHECK_S = 60.0
 WORKER_START_S = 120
-# Goals (issue 5), printed, not asserted.
+# Goals, printed, not asserted.
 GOAL_OVERHEAD_S = 3.0  # 10 % of a 30 s render
 GOAL_WRITES = 8
 GOAL_READS = 6
@@ -326,7 +326,7 @@ def report(
     out.append("| cores busy on average (all / wall time) | ")
     out[-1] += " | ".join(f"{b:.2f}" for b in busy) + " |"
     goals = goal_lines(phases, latency)
-    out += ["", "Goals (issue 5; printed, not asserted):", ""] + [f"- {g}" for g in goals]
+    out += ["", "Goals (printed, not asserted):", ""] + [f"- {g}" for g in goals]
     return "\n".join(out) + "\n", goals
 
 

@@ -40,21 +40,10 @@ _E, _L, _F, _RA, _N = (
     BackoffKind.NONE,
 )
 
-# Retry counts against the original design (TRANSIENT 3, API_FAILURE 2), measured 2026-12-01:
-# - TRANSIENT retries 3, as in the original (it was 2 here). The chaos benchmark
-#   (python -m bench.chaos, 10000 jobs per scenario, seed 1) gives the same figures for this
-#   project either way: identical in all nine scenarios of the benchmark then (2/1 against
-#   3/2), and with this table against main's 2/1 in all ten now, but for 1.005 -> 1.006
-#   submissions per success in the quota and key-revoked scenarios.
-# - API_FAILURE retries 1, not 2. It switches provider first; the count only matters when no
-#   other provider can take the job, and then each extra retry is one more failed call on a
-#   provider that just refused the request. Measured on the emulator stack (the browser test's
-#   local-stack traffic, where the simulator's 5xx on submit classify as api_failure: HeyGen,
-#   then D-ID down): with 2, every job left with D-ID made three failing submissions instead of
-#   two, its breaker reopened with a doubled recovery timeout, and a job sent after the outage
-#   was still waiting for a provider at 90 s (the run failed); with 1 it completed (three runs
-#   passed). The chaos benchmark's random-failure scenario gives 100.00 % success with 2 or 1.
-#   tests/service/test_service.py pins the two submissions.
+# TRANSIENT retries 3 and API_FAILURE 1 (the original design: 2). API_FAILURE switches provider
+# first, so its count matters only when no other provider can take the job, and each extra
+# retry is one more refused call on a provider that just failed: its breaker reopens with a
+# doubled recovery timeout (BENCHMARKS.md, "Recovery table", has the measurements).
 STRATEGIES: Mapping[C, Strategy] = MappingProxyType(
     {
         # Passing hiccups: the same provider will most likely answer next time.

@@ -38,7 +38,7 @@ class TaskScheduler(Protocol):
 
 @dataclass
 class RecordingScheduler:
-    """A scheduler that only remembers what was asked (tests, and the inline runner)."""
+    """A scheduler that only remembers what was asked (tests and benchmarks)."""
 
     tasks: list[tuple[str, float, str]] = field(default_factory=list)
 

@@ -1,8 +1,9 @@
-"""A stand-in for the emulator stack the dashboard talks to, until the functions exist: the page
-served through `functions.dashboard_page.asset`, an Identity Toolkit sign-in endpoint, and the two
-callables answering through the REAL `Service.dashboard()` / `Service.set_circuit()` on in-memory
-stores. The figures are real too: a day of metrics snapshots in the stored format, jobs run
-through `Service.process` against scripted providers, breakers driven by the real SharedBreaker.
+"""A stand-in for the emulator stack the dashboard talks to, quick enough for every browser
+test: the page served through `functions.dashboard_page.asset`, an Identity Toolkit sign-in
+endpoint, and the two callables answering through the REAL `Service.dashboard()` /
+`Service.set_circuit()` on in-memory stores. The figures are real too: a day of metrics
+snapshots in the stored format, jobs run through `Service.process` against scripted providers,
+breakers driven by the real SharedBreaker.
 
 Only the providers (scripted), the accounts and the token check are fakes.
 """

@@ -197,7 +197,7 @@ def test_an_admin_sees_live_figures_and_opens_a_circuit_with_a_reason(
 def test_an_admin_sees_costs_job_reliability_alerts_and_every_period(
     page: Page, stack: Stack
 ) -> None:
-    """Issue 16: the analytics card answers 1 h, 24 h, 7 d and 30 d (job-level reliability,
+    """The analytics card answers 1 h, 24 h, 7 d and 30 d (job-level reliability,
     spend per provider, tier and day, cost and quality trends), and the alerts table is there."""
     sign_in(page, stack, stack.admin)
     expect(page.locator("#dashboard")).to_be_visible()

@@ -673,7 +673,7 @@ def _state_doc(breaker: SharedBreaker, provider: str) -> dict[str, Any]:
 
 
 def test_the_state_document_keeps_the_original_summary_fields(world: World, provider: str) -> None:
-    """Issue 16 row 1: after failures and successes from two instances, the health check's
+    """After failures and successes from two instances, the health check's
     refresh leaves failureCount, successCount, metrics, updatedAt and the latest times."""
     one, two = world.new_breaker(None), world.new_breaker(None)
     failed = Outcome(success=False, category=ErrorCategory.TRANSIENT)
@@ -702,7 +702,7 @@ def test_the_state_document_keeps_the_original_summary_fields(world: World, prov
 def test_a_document_is_created_once_on_firestore_as_in_memory(
     firestore_client: firestore.Client,
 ) -> None:
-    """Issue 16 row 3 relies on it: one rating per video, whoever asks twice at once."""
+    """One rating per video, whoever asks twice at once."""
     from shared.adapters.stores.firestore import FirestoreDocumentStore
     from shared.adapters.stores.memory import MemoryDocumentStore
 

@@ -1,4 +1,4 @@
-"""Provider answers are checked before anything in them is used (issue 12, finding 5): media URLs
+"""Provider answers are checked before anything in them is used: media URLs
 are https on the provider's hosts (or the simulator's own origin), render ids are plain tokens and
 quoted in paths, every answer has a byte cap and a wall-clock deadline, and no parse failure
 escapes an adapter as anything but a classified ``ProviderError`` (or a ``WebhookError``)."""

@@ -1,4 +1,4 @@
-"""Finding 8 of issue 12: a provider configured with placeholders renders nothing usable, so the
+"""A provider configured with placeholders renders nothing usable, so the
 factory refuses them outside the emulator (naming each); usage caps answered with 429 are
 quota, not a burst rate limit; RunwayML's concurrency follows its documented tiers."""
 

@@ -127,7 +127,7 @@ def test_stats_count_charges_in_usd(sim: ProviderSim, make_adapter: AdapterFacto
     assert heygen["charged_usd"] == pytest.approx(6.0)
 
 
-# --- behaving as the providers document (issue 12) ----------------------------------------
+# --- behaving as the providers document ----------------------------------------
 
 
 def test_video_urls_are_presigned_and_expire_like_the_providers(

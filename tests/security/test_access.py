@@ -1,5 +1,5 @@
-"""Who may spend money at all: App Check, anonymous users, and the global daily spend cap
-(issue 14, item 2). Production defaults: App Check enforced and anonymous users refused outside
+"""Who may spend money at all: App Check, anonymous users, and the global daily spend cap.
+Production defaults: App Check enforced and anonymous users refused outside
 the emulator; no spend cap unless DAILY_SPEND_CAP_USD is set."""
 
 from __future__ import annotations

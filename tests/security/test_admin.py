@@ -72,7 +72,7 @@ def test_no_token_is_unauthenticated(harness: Harness) -> None:
 
 
 def test_a_maintenance_open_takes_a_future_until_and_refuses_a_bad_one(harness: Harness) -> None:
-    """Issue 16 row 9: ``until`` ends a forced open; on a close, or in the past, it is an
+    """``until`` ends a forced open; on a close, or in the past, it is an
     invalid-argument naming the field, and nothing changes."""
     until = harness.service.clock() + 600
     answer = harness.call("setCircuitState", {**CIRCUIT, "until": until}, ADMIN)

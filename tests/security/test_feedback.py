@@ -1,4 +1,4 @@
-"""Issue 16 row 3: rateVideo — the owner of a finished video rates it 1-5, once, with a precise
+"""RateVideo — the owner of a finished video rates it 1-5, once, with a precise
 HttpsError for everything else; the rating lands on the metrics and in the provider's stats."""
 
 from __future__ import annotations

@@ -333,7 +333,7 @@ def test_a_status_check_failing_while_the_provider_is_down_moves_the_job(world: 
     assert [r.provider_id for r in done.history] == ["heygen", "did"]
 
 
-# A video lasts as long as its script takes to speak (issue 12, finding 6).
+# A video lasts as long as its script takes to speak.
 SHORT_SCRIPT = " ".join(["practical"] * 27)  # 10.8 s at 2.5 words a second
 
 
@@ -398,7 +398,7 @@ def test_a_did_render_whose_answer_was_lost_is_paid_once_and_its_video_kept(
 def test_a_job_waits_for_the_end_of_a_maintenance_window_within_its_deadline(
     world: World,
 ) -> None:
-    """Issue 16 row 9: HeyGen is opened for maintenance until a time; with the others out, a
+    """HeyGen is opened for maintenance until a time; with the others out, a
     job waits for it (no attempt spent), then probes HeyGen back and completes there."""
     now = world.clock()
     for other in ("did", "runwayml"):
@@ -446,7 +446,7 @@ def test_until_is_refused_on_anything_but_a_future_open(world: World) -> None:
 def test_an_admin_quality_reset_lets_a_locked_out_provider_be_selected_again(
     world: World,
 ) -> None:
-    """Issue 16 row 8: HeyGen failed its quality checks; an admin resets its quality, and the
+    """HeyGen failed its quality checks; an admin resets its quality, and the
     health check keeps counting only the renders after the reset."""
     now = world.clock()
     for i in range(3):
@@ -482,7 +482,7 @@ def test_an_admin_quality_reset_lets_a_locked_out_provider_be_selected_again(
 
 
 def test_costs_and_job_reliability_reach_the_dashboard_for_every_period(world: World) -> None:
-    """Issue 16 rows 2, 5, 6: a finished job carries estimatedCost; the health check rolls the
+    """A finished job carries estimatedCost; the health check rolls the
     hour into analytics documents, and the dashboard answers every period from them."""
     job = world.run(world.new_job().job_id)
     assert job.status is JobStatus.COMPLETED
@@ -506,7 +506,7 @@ def test_costs_and_job_reliability_reach_the_dashboard_for_every_period(world: W
 
 
 def test_alerts_are_stored_with_when_they_started_and_cleared(world: World) -> None:
-    """Issue 16 row 7: the health check starts an alert episode for an open circuit and clears
+    """The health check starts an alert episode for an open circuit and clears
     it when the circuit is back; the dashboard shows both times."""
     world.service.set_circuit("runwayml", ManualAction.OPEN, by="ops", reason="planned work")
     world.service.health_check()
@@ -524,7 +524,7 @@ def test_alerts_are_stored_with_when_they_started_and_cleared(world: World) -> N
 
 
 def test_an_api_failure_with_nowhere_else_to_go_is_retried_once(world: World) -> None:
-    """Issue 16 row 10: API_FAILURE retries 1 (the original 2). D-ID answers 500 to every
+    """API_FAILURE retries 1 (the original 2). D-ID answers 500 to every
     submit (an api_failure) and the others are out: the job fails after two submissions, not
     three, so a provider in trouble gets one failed call less per job (see the table's comment
     for what the third did on the emulator stack)."""

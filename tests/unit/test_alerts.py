@@ -1,4 +1,4 @@
-"""Issue 16 row 7: latency and job-failure alerts beside the others, stored as episodes that
+"""Latency and job-failure alerts beside the others, stored as episodes that
 start and clear, shown on the dashboard with both times."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 16 rows 2, 5 and 6: figures for 1h / 24h / 7d / 30d from pre-aggregated hourly and
+"""Figures for 1h / 24h / 7d / 30d from pre-aggregated hourly and
 daily documents; spend per provider, day and tier; job-level reliability per period."""
 
 from __future__ import annotations

@@ -669,7 +669,7 @@ def test_a_quiet_provider_is_not_judged_on_its_last_call_alone() -> None:
 
 
 def test_a_maintenance_window_rejects_until_its_end_then_admits_a_probe() -> None:
-    """Issue 16 row 9: a forced open with ``until`` holds until then, then probes its way back."""
+    """A forced open with ``until`` holds until then, then probes its way back."""
     from shared.core.breaker import (
         Admission,
         BreakerPolicy,

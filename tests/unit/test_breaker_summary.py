@@ -1,4 +1,4 @@
-"""The original summary fields of circuit_breaker_states/{provider} (issue 16, row 1): kept
+"""The original summary fields of circuit_breaker_states/{provider}: kept
 current off the hot path, written only when they changed."""
 
 from __future__ import annotations

@@ -603,7 +603,7 @@ def test_a_renders_expected_length_is_its_scripts_spoken_length() -> None:
     assert orch.spoken_length_s(job) == pytest.approx(30.0)  # not the 90 s asked for
 
 
-# Never paying twice (issue 12, findings 3 and 4)
+# Never paying twice
 
 
 def _timed_out_on_did_then_on_heygen() -> Job:

@@ -1,4 +1,4 @@
-"""Issue 16 row 8: a provider filtered out for failed quality checks gets probes (a small,
+"""A provider filtered out for failed quality checks gets probes (a small,
 stable share of the jobs that may fall back) instead of staying out for a day, and an admin can
 reset its quality; the health check then counts only later renders."""
 
@@ -88,7 +88,7 @@ def test_after_a_quality_reset_only_later_renders_count() -> None:
 
 
 def test_the_stats_carry_this_hour_of_day_and_the_predicted_optimal_load() -> None:
-    """Issue 16 row 4: the inputs selection reads for time of day and load spreading."""
+    """The inputs selection reads for time of day and load spreading."""
     day = 86_400.0
     renders = [_render(NOW - k * day - 60, 10.0 if k % 2 else 0.0) for k in range(1, 7)]
     renders += [_render(NOW - k * 60, 10.0) for k in range(1, 30)]

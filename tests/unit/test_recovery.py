@@ -399,7 +399,7 @@ def test_a_failed_render_stays_as_asked_rather_than_move_to_a_provider_that_must
     assert decision.action is Action.RETRY_SAME
 
 
-# A passing failure rests the provider instead of giving it up (issue 12, finding 7)
+# A passing failure rests the provider instead of giving it up
 
 
 @pytest.mark.parametrize("category", [C.RATE_LIMIT, C.PROVIDER_OVERLOAD])
@@ -451,7 +451,7 @@ def test_rests_that_are_over_are_forgotten_and_a_new_one_replaces_the_old() -> N
 
 
 def test_retry_counts_against_the_original_design() -> None:
-    """Issue 16 row 10: TRANSIENT retries 3 as in the original; API_FAILURE 1 (original 2), for
+    """TRANSIENT retries 3 as in the original; API_FAILURE 1 (original 2), for
     the measured reason in the table's comment."""
     from shared.core.recovery import STRATEGIES
 

@@ -604,7 +604,7 @@ def test_the_silent_clip_is_for_providers_that_are_out_not_busy() -> None:
 
 
 def test_owner_ratings_feed_the_performance_score_through_a_prior() -> None:
-    """Issue 16 row 3: userSatisfaction moves the performance component, a few ratings a
+    """UserSatisfaction moves the performance component, a few ratings a
     little and many a lot, as the other measured inputs do."""
 
     def performance(**figures: object) -> float:
@@ -629,7 +629,7 @@ def _breakdown(**figures: object) -> dict[str, float]:
 
 
 def test_time_of_day_consistency_and_optimal_load_enter_the_score() -> None:
-    """Issue 16 row 4: the context score weighs how the provider did at this hour of the day,
+    """The context score weighs how the provider did at this hour of the day,
     the reliability score its consistency (p50 / p95), and load spreading measures load
     against the predicted optimal concurrency instead of the plan's limit."""
     base = _breakdown()

@@ -225,7 +225,7 @@ def test_unrelated_variables_are_ignored() -> None:
 
 
 def test_the_business_rules_of_selection_are_settings() -> None:
-    """Issue 16 rows 4 and 8: the cost cap, prioritize_* and the quality probe share are read
+    """The cost cap, prioritize_* and the quality probe share are read
     from the environment, not fixed in code, and reach the rules selection uses."""
     from shared.shell.deployment import business_rules
 
