@@ -4,18 +4,17 @@ simulator), on a copy of the project on free ports.
 
     python -m bench.load [--jobs 200] [--users 5] [--latency 1.0] [--write BENCHMARKS.md]
 
-Two phases on one stack: first --serial jobs one after another (warms the emulator's workers
-and gives the unloaded cost of one job), then --jobs calls released together from as many
-threads. Figures: every job terminal, none lost (job ids answered == jobs in Firestore), none
-paid twice (the simulator's charges per provider == renders the jobs record as accepted),
-throughput, time to completion (updatedAt - createdAt), its overhead over the simulator's render
-latency, and Firestore operations per job, counted by the deployed stores themselves
-(`shared.adapters.stores.firestore.Usage`, as Firestore bills them: a document read, at least 1
-per query,
-1 per 1000 index entries of an aggregation; every document written) in each function instance,
-which keeps its totals in CVPLUS_USAGE_DIR (functions/runtime.py), plus the health checks run
-here. Read-modify-writes are reads followed by a write with a precondition; a retry is an attempt
-that lost to a concurrent write. The bench's own polling is not counted.
+Two phases on one stack: first --serial jobs one after another (warms the emulator's workers and
+gives the unloaded cost of one job), then --jobs calls released together from as many threads.
+Figures: every job terminal, none lost (job ids answered == jobs in Firestore), none paid twice (the
+simulator's charges per provider == renders the jobs record as accepted), throughput, time to
+completion (updatedAt - createdAt), its overhead over the simulator's render latency, and Firestore
+operations per job, counted by the deployed stores themselves
+(`shared.adapters.stores.firestore.Usage`, as Firestore bills them: a document read, at least 1 per
+query, 1 per 1000 index entries of an aggregation; every document written) in each function
+instance, which keeps its totals in CVPLUS_USAGE_DIR (functions/runtime.py), plus the health checks
+run here. Read-modify-writes are reads followed by a write with a precondition; a retry is an
+attempt that lost to a concurrent write. The bench's own polling is not counted.
 """
 
 from __future__ import annotations

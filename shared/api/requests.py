@@ -5,9 +5,8 @@ details for an `invalid-argument` HttpsError, and the deterministic script templ
     options = request.video_options()         # shared.core.model.VideoOptions
     script = request.effective_script()       # the script, or one written from parsedCV
 
-Unknown fields are rejected at the top level and in ``options``; inside ``parsedCV`` (the web
-app's own type, `shared.core.cv`) fields the app may add later are ignored. The app's own call
-shapes
+Unknown fields are rejected at the top level and in ``options``; inside ``parsedCV`` (the web app's
+own type, `shared.core.cv`) fields the app may add later are ignored. The app's own call shapes
 (`generateVideoIntroduction`, `regenerateVideoIntroduction`, `getVideoStatus`: a CV ``jobId``)
 ignore unknown fields likewise, for the same reason: the app is deployed apart from us.
 

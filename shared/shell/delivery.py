@@ -1,7 +1,6 @@
 """Keeping a finished video: copy it and its thumbnail from the provider's URLs into our bucket
 (`shared.adapters.storage`), for the poll path (`processing`) and the webhook path (`webhooks`)
-alike.
-The job then holds our copy, never the provider's URL, which expires."""
+alike. The job then holds our copy, never the provider's URL, which expires."""
 
 from __future__ import annotations
 

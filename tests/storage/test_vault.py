@@ -1,7 +1,6 @@
 """shared/adapters/storage.py against the real Cloud Storage emulator of the local stack, copying
-from the
-provider simulator's expiring URLs: what is kept is the provider's bytes, its URL serves them
-without credentials, and an expired or unreachable source is told apart."""
+from the provider simulator's expiring URLs: what is kept is the provider's bytes, its URL serves
+them without credentials, and an expired or unreachable source is told apart."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """The circuit breaker shared by every function instance: the pure state machine of
 `shared.core.breaker`, a per-instance cache, and a backend that keeps the truth (Firestore, or
-memory
-for tests).
+memory for tests).
 
 Hot path, per outcome: one write — an increment of this instance's shard of the current time
 bucket; never a read-modify-write of the state document. Transitions run in a transaction on the

@@ -58,8 +58,7 @@ def _increments(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 class FirestoreDocuments:
     """The seam (`shared.adapters.stores.seam.Documents`) on Firestore: versions are update times,
-    and a
-    conditional write is a batch whose first write carries the precondition (update time, or
+    and a conditional write is a batch whose first write carries the precondition (update time, or
     create for a missing document), the side documents in the same batch."""
 
     def __init__(self, client: firestore.Client, usage: Usage) -> None:

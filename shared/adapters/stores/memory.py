@@ -1,7 +1,7 @@
 """In-memory stores for unit tests of logic: one `MemoryDatabase` plays the server (shared by
 every "instance" built on it), with a version per document for the seam's conditional writes.
-The rules are the same code as on Firestore (`shared.adapters.stores.rules`); so are the
-documents."""
+The rules are the same code as on Firestore (`shared.adapters.stores.rules`); so are
+the documents."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """The job-store rules, written once over the seam (`shared.adapters.stores.seam`) for every
-backend: who
-may claim a job, which writes are refused, and the job store and breaker-state transaction
-built from them."""
+backend: who may claim a job, which writes are refused, and the job store and breaker-state
+transaction built from them."""
 
 from __future__ import annotations
 
