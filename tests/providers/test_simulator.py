@@ -297,3 +297,20 @@ def test_runwaymls_simulated_avatar_videos_refuse_what_the_sdk_does_not_allow(
     assert [r.status_code for r in refused] == [400] * 4
     assert accepted.status_code == 200
     assert accepted.json()["id"]
+
+
+def test_a_deleted_avatar_is_looked_up_again_and_made_anew(
+    sim: ProviderSim, make_adapter: AdapterFactory
+) -> None:
+    """The avatar this instance remembered is gone (deleted at Runway; here: the simulator
+    forgot everything): the refused submit is unbilled, and the next one makes a new avatar."""
+    adapter = make_adapter("runwayml")
+    adapter.submit(a_request())
+    sim.reset()
+
+    error = raised(lambda: adapter.submit(a_request()))
+    adapter.submit(a_request())
+
+    assert error.status == 400
+    assert sim.stats()["runwayml"]["counters"]["avatars_created"] == 1
+    assert sim.stats()["runwayml"]["charges"] == 1

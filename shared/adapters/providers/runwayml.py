@@ -283,6 +283,7 @@ class RunwayMLProvider(HttpAdapter):
         self._voice = voice
         self._avatar_name = avatar_name(prompt_image_url, voice)
         # A pinned RUNWAYML_AVATAR_ID is used as it is: no lookup, no creation.
+        self._pinned = bool(avatar_id)
         self._avatar_id = avatar_id or None
         self._avatar_lock = threading.Lock()
         self._avatar_wait_s = avatar_wait_s
@@ -403,6 +404,11 @@ class RunwayMLProvider(HttpAdapter):
         except ProviderError as error:
             if error.status == 429 and error.category is ErrorCategory.RATE_LIMIT:
                 raise self._as_daily_cap(error) from error
+            if error.status in {400, 404} and not self._pinned:
+                # Perhaps our avatar was deleted (Runway's wording for it is not published):
+                # the next submit looks it up again, and makes one when it is gone.
+                with self._avatar_lock:
+                    self._avatar_id = None
             raise
         task_id = check_render_id(PROVIDER_ID, "submit", str_field(body, "id"), charged=True)
         return Submission(
