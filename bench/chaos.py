@@ -9,7 +9,8 @@ provider was up at arrival ("servable"); provider submissions per successful job
 failover delay (from a failure being seen to the submission to another provider) and p95 of
 detection plus failover (from the start of the failed call, so a 30 s timeout counts); wasted
 spend (what providers billed for renders that were never delivered), also per 1000 delivered
-videos; p95 time from request to finished video; degraded jobs; jobs left non-terminal.
+videos; p95 time from request to finished video; degraded jobs, and those delivered without
+a voice (the silent clip); jobs left non-terminal.
 
 The providers are the adapters' declared capabilities and prices (shared.adapters.providers), with
 concurrency limits of a larger plan (bench.world.PLAN_CONCURRENCY). Every job draws its faults
@@ -78,6 +79,7 @@ class Figures:
     detect_failover_delays: list[float] = field(default_factory=list)
     completion_times: list[float] = field(default_factory=list)
     degraded: int = 0
+    silent: int = 0  # delivered without a voice (the silent clip)
     transitions: int = 0
     stuck: int = 0
     paid_twice: int = 0  # a second render billed for one attempt (same idempotency key)
@@ -282,6 +284,7 @@ class Strategy:
         f.useful_spend += render.charged
         f.completion_times.append(self.engine.now - self.arrived[job.job_id])
         f.degraded += job.degraded
+        f.silent += Feature.VOICE not in job.options.features
         if job.job_id in self.servable:
             f.servable_completed += 1
 
@@ -639,6 +642,7 @@ class Row:
             f"{1000 * f.wasted / f.completed:.2f}" if f.completed else "-",
             fmt_s(pct(f.completion_times, 0.95)),
             str(f.degraded),
+            str(f.silent),
             str(f.stuck),
             str(f.paid_twice),
             str(f.good_unused),
@@ -657,6 +661,7 @@ HEADER = [
     "wasted $ per 1000 delivered",
     "p95 completion s",
     "degraded",
+    "delivered without a voice",
     "not terminal",
     "renders paid twice for one attempt",
     "jobs not completed despite a good render",

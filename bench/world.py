@@ -42,7 +42,9 @@ PROVIDERS: tuple[SimProvider, ...] = (
     SimProvider(
         caps=replace(runwayml.CAPABILITIES, concurrency_limit=PLAN_CONCURRENCY["runwayml"]),
         submit_s=0.5,
-        render_mean_s=60.0,
+        # Its avatar videos speak the whole script: an estimate as long as the adapter's
+        # typical_render_s, Runway publishes no render time.
+        render_mean_s=90.0,
         quality=8.7,
     ),
 )
@@ -102,6 +104,7 @@ class Scenario:
 
 ALL = frozenset(p.caps.provider_id for p in PROVIDERS)
 PRIMARY = frozenset({"heygen"})
+TALKING_HEADS = frozenset({"heygen", "did"})  # the two that spoke before RunwayML's avatars
 T0 = 2 * HOUR
 
 _RANDOM_10 = (
@@ -214,6 +217,18 @@ SCENARIOS: tuple[Scenario, ...] = (
                 probability=0.05,
                 latency_s=READ_TIMEOUT_S,
                 accepted=True,
+            ),
+        ),
+    ),
+    Scenario(
+        name="two_down",
+        title="HeyGen and D-ID both down 30 min (RunwayML's avatar speaks alone)",
+        windows=(
+            Window(
+                providers=TALKING_HEADS,
+                start=T0,
+                end=T0 + 1800,
+                faults=(Fault(category=ErrorCategory.NETWORK_ERROR),),
             ),
         ),
     ),

@@ -1,6 +1,8 @@
 """The graceful-degradation ladder (DESIGN section 7): what a job may give up, in order, so that
 some provider can still make its video. Every step taken is recorded; none is silent. Its last
-rung, a 10 s silent clip, is what RunwayML can make when neither HeyGen nor D-ID can."""
+rung, a 10 s silent clip, is for a provider that can make nothing more; no configured provider
+is one any more (RunwayML speaks since its avatar videos), but stored jobs carry that step and a
+provider configured without a voice still fits through it."""
 
 from __future__ import annotations
 
@@ -71,10 +73,11 @@ LADDER: tuple[_Rung, ...] = (
         lambda o: replace(o, features=o.features - _SPOKEN),
     ),
     # The last resort: a silent 10 s clip animated from the presenter's image, which is all
-    # RunwayML makes. Only `fit` takes it (a provider that cannot do more), never recovery's
-    # `next_step`; scoring ranks every degraded candidate after every undegraded one, so it is
-    # chosen only when no provider can make the spoken video, and never for a job that does
-    # not allow fallback.
+    # RunwayML made before its avatar videos (none of today's providers needs it; jobs stored
+    # then still name the step). Only `fit` takes it (a provider that cannot do more), never
+    # recovery's `next_step`; scoring ranks every degraded candidate after every undegraded
+    # one, so it is chosen only when no provider can make the spoken video, and never for a
+    # job that does not allow fallback.
     _Rung(
         Degradation.SHORT_TO_CLIP,
         lambda o: o.duration is Duration.SHORT,

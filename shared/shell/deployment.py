@@ -43,9 +43,14 @@ def placeholder_problems(settings: Settings) -> tuple[Problem, ...]:
     """Each setting without which a provider renders nothing usable (HeyGen's avatar and voice,
     the presenter images of D-ID and RunwayML) left unset, or set to the adapter's placeholder,
     while a real provider is behind it. The Functions emulator (``FUNCTIONS_EMULATOR=true``)
-    and a provider served from loopback (the simulator) may run on placeholders."""
+    and a provider served from loopback (the simulator) may run on placeholders. A RunwayML
+    voice that is not one of its presets is refused everywhere."""
+    problems: list[Problem] = []
+    voice = settings.runwayml_voice
+    if voice is not None and voice not in runwayml.VOICES:
+        problems.append(Problem("RUNWAYML_VOICE", voice, "not one of RunwayML's preset voices"))
     if settings.emulator:
-        return ()
+        return tuple(problems)
     required = (
         ("HEYGEN_AVATAR_ID", settings.heygen_avatar_id, heygen.DEFAULT_AVATAR_ID, "heygen"),
         ("HEYGEN_VOICE_ID", settings.heygen_voice_id, heygen.DEFAULT_VOICE_ID, "heygen"),
@@ -73,10 +78,11 @@ def placeholder_problems(settings: Settings) -> tuple[Problem, ...]:
         "did": settings.did_base_url,
         "runwayml": settings.runwayml_base_url,
     }
-    problems: list[Problem] = []
     for name, value, placeholder, provider in required:
         if _stand_in(base_urls[provider]):
             continue
+        if name == "RUNWAYML_PROMPT_IMAGE_URL" and settings.runwayml_avatar_id:
+            continue  # a pinned avatar is used as it is: no image is needed to make one
         if not value or value == placeholder:
             why = "unset" if not value else "still the placeholder"
             problems.append(
@@ -117,6 +123,8 @@ def providers(
             media_hosts=settings.runwayml_media_hosts or runwayml.DEFAULT_MEDIA_HOSTS,
             prompt_image_url=settings.runwayml_prompt_image_url
             or runwayml.DEFAULT_PROMPT_IMAGE_URL,
+            avatar_id=settings.runwayml_avatar_id,
+            voice=settings.runwayml_voice or runwayml.DEFAULT_VOICE,
             concurrency_limit=settings.runwayml_concurrency,
             transport=transport,
         ),

@@ -136,7 +136,11 @@ class Settings:
     # The presenters the adapters ask for; None: the adapter's placeholder.
     heygen_avatar_id: str | None = None
     heygen_voice_id: str | None = None
+    # RunwayML's presenter: the image its avatar is made from, the avatar's preset voice, or a
+    # ready avatar's id to use as it is (then nothing is looked up or made).
     runwayml_prompt_image_url: str | None = None
+    runwayml_voice: str | None = None
+    runwayml_avatar_id: str | None = None
     did_source_url_landscape: str | None = None
     did_source_url_portrait: str | None = None
     did_voice_id: str | None = None
@@ -214,6 +218,8 @@ class Settings:
             heygen_avatar_id=read("HEYGEN_AVATAR_ID", _word, None),
             heygen_voice_id=read("HEYGEN_VOICE_ID", _word, None),
             runwayml_prompt_image_url=read("RUNWAYML_PROMPT_IMAGE_URL", _url, None),
+            runwayml_voice=read("RUNWAYML_VOICE", _word, None),
+            runwayml_avatar_id=read("RUNWAYML_AVATAR_ID", _word, None),
             did_source_url_landscape=read("DID_SOURCE_URL_LANDSCAPE", _url, None),
             did_source_url_portrait=read("DID_SOURCE_URL_PORTRAIT", _url, None),
             did_voice_id=read("DID_VOICE_ID", _word, None),

@@ -8,9 +8,8 @@
 2. makes real traffic through `generateVideo` as that user, each wave waited for until every
    job is terminal in Firestore: jobs while every provider is healthy (HeyGen renders them);
    then HeyGen answers 5xx (the simulator's control API), so the next jobs fail over to D-ID
-   and HeyGen's circuit opens; then D-ID answers 5xx too, so the last jobs fail and are listed
-   as failed jobs (the failover does not take them to RunwayML, which lacks voice: RunwayML
-   shows no generation figures);
+   and HeyGen's circuit opens; then D-ID and RunwayML answer 5xx too, so the last jobs fail and
+   are listed as failed jobs (RunwayML speaks, so with only D-ID down it would render them);
 3. runs the health check once so `provider_stats` hold the figures. The scheduled
    `providerHealthCheck` has no trigger in the Functions emulator (it would need Pub/Sub and
    Cloud Scheduler), so the same code runs here in-process: `shared.shell.deployment.build` wired to
@@ -219,8 +218,10 @@ def make_traffic(running: EmulatorStack, http: httpx.Client, db: Any) -> Traffic
     faulted = [_submit(http, config, token, HEALTHY_JOBS + n) for n in range(FAULTED_JOBS)]
     traffic.job_ids += faulted
     _wait_terminal(db, faulted, traffic, JOBS_DEADLINE_S, redrive)
-    # D-ID down too: these jobs fail (the last failed jobs on the page).
-    _arm(http, sim, {"provider": "did", "fault": "server_error", "count": 50})
+    # D-ID and RunwayML down too (RunwayML speaks, so it would take them): these jobs fail (the
+    # last failed jobs on the page).
+    for provider in ("did", "runwayml"):
+        _arm(http, sim, {"provider": provider, "fault": "server_error", "count": 50})
     failing = [
         _submit(http, config, token, HEALTHY_JOBS + FAULTED_JOBS + n) for n in range(FAILING_JOBS)
     ]

@@ -182,8 +182,8 @@ def test_the_sample_page_makes_follows_cancels_and_retries_a_video(
     assert page.text_content("#error") == "You cancelled this video."
     _shot(page, "04-cancelled")
 
-    # A failure (every provider answers 5xx: with only the talking-head ones down, RunwayML's
-    # last-resort clip would serve), explained; then a retry that works.
+    # A failure (every provider answers 5xx: with only HeyGen and D-ID down, RunwayML's avatar
+    # would speak it), explained; then a retry that works.
     site.http.post(f"{site.sim}/_control/reset").raise_for_status()
     for provider in ("heygen", "did", "runwayml"):
         site.http.post(

@@ -13,6 +13,7 @@ import pytest
 
 from tests.e2e.conftest import E2E, SCRIPT, USER_LIMIT, WEBHOOK_WAIT_S, request_id
 from tools.provider_sim.app import file_bytes
+from tools.provider_sim.common import spoken_seconds
 from tools.stack.client import sign_up
 
 pytestmark = pytest.mark.e2e
@@ -85,6 +86,27 @@ def test_jobs_complete_elsewhere_when_heygen_fails_and_its_breaker_opens(world: 
         assert log["originalProvider"] == "heygen"
         assert log["finalProvider"] == "did"
         assert log["success"] is True
+
+
+def test_with_heygen_and_did_out_the_user_gets_a_speaking_runwayml_video(world: E2E) -> None:
+    """HeyGen's and D-ID's circuits open: RunwayML's presenter avatar (made by the deployed
+    function, once) speaks the whole script; the video is ours, 720p recorded as the only
+    step down, voice and lip-sync kept."""
+    world.circuit("heygen", "open", "outage")
+    world.circuit("did", "open", "outage")
+    queued = world.generate(world.user(), requestId=request_id())
+    job = world.wait(queued["jobId"], timeout_s=90.0)
+    assert job["status"] == "completed", job
+    assert job["providerId"] == "runwayml"
+    assert job["options"]["features"] == ["lip_sync", "voice"]
+    assert job["options"]["duration"] == "medium"
+    assert job["degradations"] == ["resolution 1080p -> 720p"]
+    assert job["durationSeconds"] == spoken_seconds(SCRIPT)  # it said the whole script
+    played = world.http.get(job["videoUrl"])
+    assert played.content == file_bytes("runwayml", f"{job['providerJobId']}.mp4")
+    stats = world.http.get(f"{world.sim}/_control/stats").json()["runwayml"]
+    assert stats["counters"]["avatars_created"] == 1
+    assert stats["charges"] == 1
 
 
 def test_a_429_is_retried_no_earlier_than_its_retry_after(world: E2E) -> None:

@@ -34,7 +34,7 @@ def adapter(provider: str, handler: Handler, **settings: Any) -> VideoProvider:
     if provider == "heygen":
         return HeyGenProvider(**common)
     if provider == "runwayml":
-        return RunwayMLProvider(**common)
+        return RunwayMLProvider(**{"avatar_id": "av-1"} | common)  # no avatar lookup
     return DIDProvider(**common)
 
 

@@ -189,3 +189,128 @@ def test_a_second_post_is_a_second_paid_render_without_idempotency(
 
 def test_webhook_urls_in_the_simulators_inbox_answer_options(sim: ProviderSim) -> None:
     assert httpx.request("OPTIONS", sim.inbox_url("anything")).status_code == 200
+
+
+# --- RunwayML's presenter avatar ----------------------------------------------------------
+
+
+def test_runwayml_instances_share_one_presenter_avatar(
+    sim: ProviderSim, make_adapter: AdapterFactory
+) -> None:
+    """Two instances (two adapters): the first makes the avatar, the second finds it by its
+    name and makes none; both jobs are spoken by it."""
+    first, second = make_adapter("runwayml"), make_adapter("runwayml")
+
+    first.submit(a_request())
+    second.submit(a_request())
+
+    counters = sim.stats()["runwayml"]["counters"]
+    assert counters["avatars_created"] == 1
+    assert sim.stats()["runwayml"]["charges"] == 2
+
+
+def test_a_lost_avatar_create_answer_makes_no_second_avatar(
+    sim: ProviderSim, make_adapter: AdapterFactory
+) -> None:
+    """The create was made but its answer dropped: the next submit finds it by name."""
+    sim.add_fault("runwayml", "drop", op="avatar", skip=1)  # the list answers, the create drops
+    adapter = make_adapter("runwayml")
+
+    error = raised(lambda: adapter.submit(a_request()))
+    made_before_retry = sim.stats()["runwayml"]["counters"]["avatars_created"]
+    adapter.submit(a_request())
+
+    assert made_before_retry == 1  # the create was made; only its answer was lost
+    assert error.charged is False  # no render was asked for
+    assert sim.stats()["runwayml"]["counters"]["avatars_created"] == 1
+    assert sim.stats()["runwayml"]["charges"] == 1
+
+
+def test_a_submit_waits_for_a_processing_avatar_to_be_ready(
+    sim: ProviderSim, make_adapter: AdapterFactory
+) -> None:
+    """The new avatar is PROCESSING for a while: the submit polls it and then speaks."""
+    sim.configure("runwayml", avatar_ready_s=0.5)
+    adapter = make_adapter("runwayml", avatar_poll_s=0.2)
+
+    submission = adapter.submit(a_request())
+
+    assert submission.provider_job_id
+    assert sim.stats()["runwayml"]["counters"]["requests:avatar"] >= 4  # list, make, list, get
+
+
+def test_an_avatar_that_is_not_ready_in_time_refuses_the_submit_unbilled(
+    sim: ProviderSim, make_adapter: AdapterFactory
+) -> None:
+    """Still PROCESSING after the wait: a transient refusal with a Retry-After, nothing billed;
+    once READY the same adapter speaks."""
+    sim.configure("runwayml", avatar_ready_s=1.0)
+    adapter = make_adapter("runwayml", avatar_wait_s=0.0)
+
+    error = raised(lambda: adapter.submit(a_request()))
+    time.sleep(1.1)
+    adapter.submit(a_request())
+
+    assert error.category is ErrorCategory.TRANSIENT
+    assert error.retry_after is not None
+    assert sim.stats()["runwayml"]["charges"] == 1
+
+
+def test_a_failed_avatar_is_reported_and_no_render_is_asked_for(
+    sim: ProviderSim, make_adapter: AdapterFactory
+) -> None:
+    sim.configure("runwayml", avatar_fails=True)
+
+    error = raised(lambda: make_adapter("runwayml").submit(a_request()))
+
+    assert error.provider_code == "avatar_failed"
+    assert sim.stats()["runwayml"]["charges"] == 0
+
+
+def test_runwaymls_simulated_avatar_videos_refuse_what_the_sdk_does_not_allow(
+    sim: ProviderSim,
+) -> None:
+    """The simulator checks the documented body: model gwm1_avatars, a known READY custom
+    avatar or a preset, and a text (or audio) speech."""
+    headers = {"Authorization": "Bearer k", "X-Runway-Version": "2024-11-06"}
+    url = f"{sim.base_url('runwayml')}/v1/avatar_videos"
+    speech = {"type": "text", "text": "Hello there."}
+    bodies = [
+        {"model": "gen4_turbo", "avatar": {"type": "runway-preset", "presetId": "influencer"}},
+        {"model": "gwm1_avatars", "avatar": {"type": "custom", "avatarId": "nobody"}},
+        {"model": "gwm1_avatars", "avatar": {"type": "runway-preset", "presetId": "nobody"}},
+    ]
+    refused = [httpx.post(url, json=b | {"speech": speech}, headers=headers) for b in bodies]
+    preset = {"type": "runway-preset", "presetId": "influencer"}
+    bad_voice = speech | {"voice": {"type": "runway-live-preset", "presetId": "clara"}}
+    refused.append(
+        httpx.post(
+            url,
+            json={"model": "gwm1_avatars", "avatar": preset, "speech": bad_voice},
+            headers=headers,
+        )
+    )
+    accepted = httpx.post(
+        url, json={"model": "gwm1_avatars", "avatar": preset, "speech": speech}, headers=headers
+    )
+
+    assert [r.status_code for r in refused] == [400] * 4
+    assert accepted.status_code == 200
+    assert accepted.json()["id"]
+
+
+def test_a_deleted_avatar_is_looked_up_again_and_made_anew(
+    sim: ProviderSim, make_adapter: AdapterFactory
+) -> None:
+    """The avatar this instance remembered is gone (deleted at Runway; here: the simulator
+    forgot everything): the refused submit is unbilled, and the next one makes a new avatar."""
+    adapter = make_adapter("runwayml")
+    adapter.submit(a_request())
+    sim.reset()
+
+    error = raised(lambda: adapter.submit(a_request()))
+    adapter.submit(a_request())
+
+    assert error.status == 400
+    assert sim.stats()["runwayml"]["counters"]["avatars_created"] == 1
+    assert sim.stats()["runwayml"]["charges"] == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -19,7 +20,7 @@ from shared.adapters.providers import (
     idempotency_key,
 )
 from shared.core.errors import ErrorCategory
-from shared.core.model import AspectRatio, Duration, VideoOptions
+from shared.core.model import AspectRatio, Duration, Resolution, VideoOptions
 from shared.shell.deployment import providers as from_settings
 from shared.shell.settings import Settings
 from tests.providers.conftest import (
@@ -31,6 +32,8 @@ from tests.providers.conftest import (
     raised,
 )
 from tools.provider_sim import ProviderSim
+
+PROVIDER_IDS = ("heygen", "did", "runwayml")
 
 
 def without_query(url: str | None) -> str | None:
@@ -81,32 +84,35 @@ def test_did_render_completes_and_calls_back_with_the_jobs_token(
     assert without_query(status.video_url) == without_query(event.video_url)
 
 
-def test_runwayml_render_is_followed_by_polling_to_completion(
+def test_runwayml_speaks_the_script_and_is_polled_to_completion(
     sim: ProviderSim, make_adapter: AdapterFactory
 ) -> None:
-    """RunwayML: submit a 10 s clip (its longest) and poll the task until it succeeds."""
+    """RunwayML: its presenter avatar is made once, speaks the 60 s script, and the task is
+    polled until it succeeds with a video as long as the script takes to say."""
     adapter = make_adapter("runwayml")
-    request = a_request(options=VideoOptions(duration=Duration.SHORT, features=frozenset()))
 
-    submission = adapter.submit(request)
-    status = poll(
-        adapter, submission.provider_job_id, expected_duration_s=submission.requested_duration_s
-    )
+    submission = adapter.submit(a_request())
+    status = poll(adapter, submission.provider_job_id, expected_duration_s=60.0)
 
-    assert submission.requested_duration_s == 10
     assert status.state is RenderState.COMPLETED
     assert status.video_url
+    assert status.duration_s == 60.0
+    assert sim.stats()["runwayml"]["counters"]["avatars_created"] == 1
 
 
-def test_portrait_request_reaches_runwayml_as_its_portrait_ratio(
-    sim: ProviderSim, make_adapter: AdapterFactory
+def test_runwayml_is_framed_like_its_landscape_presenter_image_at_720p(
+    make_adapter: AdapterFactory,
 ) -> None:
-    """A 9:16 request is sent as Runway's 720:1280 ratio, which the simulator accepts."""
-    options = VideoOptions(aspect_ratio=AspectRatio.PORTRAIT, features=frozenset())
+    """Avatar videos take no ratio or resolution (types/avatar_video_create_params.py): a
+    portrait or 1080p request is not RunwayML's as asked."""
+    caps = make_adapter("runwayml").capabilities
+    landscape = VideoOptions(resolution=Resolution.P720)
 
-    submission = make_adapter("runwayml").submit(a_request(options=options))
-
-    assert submission.provider_job_id
+    assert caps.missing_for(landscape) == ()
+    assert caps.missing_for(replace(landscape, aspect_ratio=AspectRatio.PORTRAIT)) == (
+        "aspect ratio 9:16",
+    )
+    assert caps.missing_for(VideoOptions()) == ("resolution 1080p",)
 
 
 def test_wrong_length_video_fails_the_quality_check(
@@ -276,16 +282,14 @@ def test_factory_builds_all_three_adapters_from_the_environment(sim: ProviderSim
     assert all(r.latency_s >= 0 for r in results.values())
 
 
-def test_declared_capabilities_keep_runwayml_out_of_talking_head_jobs(
+def test_declared_capabilities_let_all_three_speak_a_talking_head_job(
     make_adapter: AdapterFactory,
 ) -> None:
-    """RunwayML has no voice or lip-sync; HeyGen and D-ID can serve a default job as asked."""
+    """HeyGen, D-ID and RunwayML all have voice and lip-sync; RunwayML lacks only 1080p."""
     default = VideoOptions()
-    missing = {p: make_adapter(p).capabilities.missing_for(default) for p in ("heygen", "did")}
-    runway_missing = make_adapter("runwayml").capabilities.missing_for(default)
+    missing = {p: make_adapter(p).capabilities.missing_for(default) for p in PROVIDER_IDS}
 
-    assert missing == {"heygen": (), "did": ()}
-    assert {"voice", "lip_sync"} <= set(runway_missing)
+    assert missing == {"heygen": (), "did": (), "runwayml": ("resolution 1080p",)}
 
 
 def test_the_settings_build_the_adapters_with_their_placeholders_where_unset() -> None:

@@ -22,13 +22,13 @@ from shared.adapters.providers.did import DIDProvider
 from shared.adapters.providers.heygen import HeyGenProvider
 from shared.adapters.providers.runwayml import (
     RunwayMLProvider,
-    clip_duration,
+    avatar_name,
     failure_code_category,
 )
 from shared.core.errors import ErrorCategory, ProviderError
 from shared.core.model import AspectRatio, Duration, Resolution, VideoOptions
 from shared.shell.deployment import providers
-from shared.shell.settings import Settings
+from shared.shell.settings import Settings, SettingsError
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -92,21 +92,142 @@ def test_heygen_submit_sends_the_v3_avatar_video_request() -> None:
     assert submission.requested_duration_s == 90
 
 
-def test_runwayml_submit_sends_image_to_video_with_version_header() -> None:
-    """POST /v1/image_to_video, Bearer auth, X-Runway-Version, ratio and a 5/10 s duration."""
-    recorder = Recorder(ok({"id": "task_1"}))
-    adapter = RunwayMLProvider(api_key="key", transport=httpx.MockTransport(recorder))
+class FakeRunway:
+    """Runway's avatar routes and ``POST /v1/avatar_videos`` as the SDK documents them
+    (runwayml/sdk-python resources/avatars.py, avatar_videos.py, pagination.py)."""
 
-    submission = adapter.submit(REQUEST)
+    def __init__(self, avatars: list[dict[str, Any]] | None = None, *, ready_after: int = 0):
+        self.avatars = list(avatars or [])
+        self.ready_after = ready_after  # GETs of an avatar before it is READY
+        self.recorder = Recorder(self.answer)
 
-    sent = recorder.requests[-1]
-    assert (sent.method, sent.url.path) == ("POST", "/v1/image_to_video")
+    def answer(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if request.method == "GET" and path == "/v1/avatars":
+            return httpx.Response(200, json={"data": self.avatars, "nextCursor": None})
+        if request.method == "POST" and path == "/v1/avatars":
+            body = json.loads(request.content)
+            status = "PROCESSING" if self.ready_after else "READY"
+            made = {"id": f"av-{len(self.avatars)}", "status": status, "createdAt": "2"}
+            self.avatars.append(made | {"name": body["name"]})
+            return httpx.Response(200, json=made)
+        if request.method == "GET" and path.startswith("/v1/avatars/"):
+            avatar = next(a for a in self.avatars if path.endswith(a["id"]))
+            self.ready_after -= 1
+            if self.ready_after < 0:
+                avatar["status"] = "READY"
+            return httpx.Response(200, json=avatar)
+        if request.method == "POST" and path == "/v1/avatar_videos":
+            return httpx.Response(200, json={"id": "task_1"})
+        return httpx.Response(404, json={"error": "not found"})
+
+    def adapter(self, **kwargs: Any) -> RunwayMLProvider:
+        kwargs.setdefault("avatar_poll_s", 0.0)
+        return RunwayMLProvider(
+            api_key="key", transport=httpx.MockTransport(self.recorder), **kwargs
+        )
+
+    def sent(self, method: str, path: str) -> list[httpx.Request]:
+        return [r for r in self.recorder.requests if (r.method, r.url.path) == (method, path)]
+
+
+OUR_AVATAR = avatar_name("https://storage.googleapis.com/cvplus-public/presenter.jpg", "victoria")
+
+
+def test_runwayml_submit_has_its_ready_avatar_speak_the_script() -> None:
+    """POST /v1/avatar_videos with Bearer auth, X-Runway-Version, model gwm1_avatars, our custom
+    avatar and the script as text, in the avatar's own voice (no override, no ratio/duration:
+    runwayml/sdk-python types/avatar_video_create_params.py has none)."""
+    runway = FakeRunway([{"id": "av-ours", "name": OUR_AVATAR, "status": "READY"}])
+
+    submission = runway.adapter().submit(REQUEST)
+
+    (sent,) = runway.sent("POST", "/v1/avatar_videos")
     assert sent.headers["Authorization"] == "Bearer key"
     assert sent.headers["X-Runway-Version"] == "2024-11-06"
-    body = recorder.last_json
-    assert (body["model"], body["ratio"], body["duration"]) == ("gen4_turbo", "720:1280", 10)
-    assert body["promptText"] == REQUEST.script
-    assert submission.requested_duration_s == 10
+    assert json.loads(sent.content) == {
+        "model": "gwm1_avatars",
+        "avatar": {"type": "custom", "avatarId": "av-ours"},
+        "speech": {"type": "text", "text": REQUEST.script},
+    }
+    assert submission.provider_job_id == "task_1"
+    assert runway.sent("POST", "/v1/avatars") == []  # found, not made
+
+
+def test_runwayml_makes_its_avatar_once_and_reuses_it_for_every_job() -> None:
+    """No avatar of our name: one is made (name, personality, referenceImage, a
+    runway-live-preset voice: types/avatar_create_params.py), waited for until READY, and
+    every later submit of this instance uses it without asking again."""
+    runway = FakeRunway([{"id": "someone-else", "name": "other", "status": "READY"}], ready_after=1)
+    adapter = runway.adapter(voice="clara", prompt_image_url="https://img.test/p.jpg")
+
+    adapter.submit(REQUEST)
+    adapter.submit(REQUEST)
+
+    (made,) = runway.sent("POST", "/v1/avatars")
+    body = json.loads(made.content)
+    assert body["name"] == avatar_name("https://img.test/p.jpg", "clara") == adapter.avatar_name
+    assert body["referenceImage"] == "https://img.test/p.jpg"
+    assert body["voice"] == {"type": "runway-live-preset", "presetId": "clara"}
+    assert body["personality"]
+    assert len(runway.sent("GET", "/v1/avatars/av-1")) == 2  # PROCESSING once, then READY
+    avatars = [json.loads(r.content)["avatar"] for r in runway.sent("POST", "/v1/avatar_videos")]
+    assert avatars == [{"type": "custom", "avatarId": "av-1"}] * 2
+    assert len(runway.sent("GET", "/v1/avatars")) == 2  # the lookup, and the look after making
+
+
+def test_runwayml_instances_that_raced_settle_on_the_earliest_avatar_of_their_name() -> None:
+    """Two instances each made one: both use the earliest-created, not their own."""
+    runway = FakeRunway(
+        [
+            {"id": "av-late", "name": OUR_AVATAR, "status": "READY", "createdAt": "2026-01-02"},
+            {"id": "av-early", "name": OUR_AVATAR, "status": "READY", "createdAt": "2026-01-01"},
+        ]
+    )
+
+    runway.adapter().submit(REQUEST)
+
+    sent = json.loads(runway.sent("POST", "/v1/avatar_videos")[0].content)
+    assert sent["avatar"]["avatarId"] == "av-early"
+
+
+def test_runwayml_pinned_avatar_is_used_without_any_lookup() -> None:
+    """RUNWAYML_AVATAR_ID: nothing is listed or made."""
+    runway = FakeRunway()
+
+    runway.adapter(avatar_id="av-pinned").submit(REQUEST)
+
+    assert [r.url.path for r in runway.recorder.requests] == ["/v1/avatar_videos"]
+
+
+def test_runwayml_avatar_still_processing_refuses_the_submit_uncharged_with_a_retry_after() -> None:
+    """Avatar creation is asynchronous (PROCESSING | READY | FAILED); a submit does not wait
+    forever: it is refused as transient, nothing sent to avatar_videos, nothing billed."""
+    runway = FakeRunway(
+        [{"id": "av-0", "name": OUR_AVATAR, "status": "PROCESSING"}], ready_after=99
+    )
+
+    with pytest.raises(ProviderError) as raised:
+        runway.adapter(avatar_wait_s=0.0).submit(REQUEST)
+
+    assert raised.value.category is ErrorCategory.TRANSIENT
+    assert raised.value.charged is False
+    assert raised.value.retry_after is not None
+    assert runway.sent("POST", "/v1/avatar_videos") == []
+
+
+def test_runwayml_failed_avatar_says_the_presenter_image_must_change() -> None:
+    """A FAILED avatar is not passing: the error names the settings to change."""
+    failed = {"id": "av-0", "name": OUR_AVATAR, "status": "FAILED", "failureReason": "no face"}
+    runway = FakeRunway([failed])
+
+    with pytest.raises(ProviderError) as raised:
+        runway.adapter().submit(REQUEST)
+
+    assert raised.value.category is ErrorCategory.AUTHENTICATION
+    assert "no face" in raised.value.message
+    assert "RUNWAYML_PROMPT_IMAGE_URL" in raised.value.message
+    assert runway.sent("POST", "/v1/avatar_videos") == []
 
 
 def test_did_submit_puts_job_and_token_into_the_webhook_url() -> None:
@@ -186,12 +307,6 @@ def test_runwayml_failure_codes_are_read_by_longest_prefix(
 ) -> None:
     """Runway's dot-separated failureCode is matched from its most specific prefix."""
     assert failure_code_category(code) is expected
-
-
-@pytest.mark.parametrize(("asked", "clip"), [(30, 10), (60, 10), (90, 10), (7, 5), (3, 5)])
-def test_runwayml_clip_is_the_longest_it_renders_within_the_request(asked: int, clip: int) -> None:
-    """Runway renders 5 or 10 s; the adapter asks for the longest that fits (5 s at least)."""
-    assert clip_duration(asked) == clip
 
 
 def test_heygen_legacy_webhook_payload_with_url_field_parses() -> None:
@@ -345,7 +460,8 @@ def test_heygen_error_code_wins_over_the_http_status(
 
 def test_environment_names_the_avatar_voice_and_presenter_images() -> None:
     """The settings pass HEYGEN_AVATAR_ID/VOICE_ID, DID_SOURCE_URL_* and RUNWAYML_PROMPT_IMAGE_URL
-    through to the request bodies, with the key in the auth header."""
+    and RUNWAYML_VOICE (the avatar's) through to the request bodies, with the key in the auth
+    header."""
     environ = {
         "HEYGEN_API_KEY": "hk",
         "HEYGEN_AVATAR_ID": "look_123",
@@ -355,10 +471,12 @@ def test_environment_names_the_avatar_voice_and_presenter_images() -> None:
         "DID_VOICE_ID": "en-GB-SoniaNeural",
         "RUNWAYML_API_KEY": "rk",
         "RUNWAYML_PROMPT_IMAGE_URL": "https://img.test/still.jpg",
+        "RUNWAYML_VOICE": "mia",
     }
     h = Recorder(ok({"data": {"video_id": "v"}}))
     d = Recorder(ok({"id": "tlk_1"}, status=201))
-    r = Recorder(ok({"id": "t"}))
+    runway = FakeRunway()
+    r = runway.recorder
 
     transports = {"heygen": h, "did": d, "runwayml": r}
     for pid, recorder in transports.items():
@@ -369,7 +487,37 @@ def test_environment_names_the_avatar_voice_and_presenter_images() -> None:
     assert h.requests[-1].headers["X-Api-Key"] == "hk"
     assert d.last_json["source_url"] == "https://img.test/portrait.jpg"
     assert d.last_json["script"]["provider"]["voice_id"] == "en-GB-SoniaNeural"
-    assert r.last_json["promptImage"] == "https://img.test/still.jpg"
+    (made,) = runway.sent("POST", "/v1/avatars")
+    assert json.loads(made.content)["referenceImage"] == "https://img.test/still.jpg"
+    assert json.loads(made.content)["voice"]["presetId"] == "mia"
     assert str(h.requests[-1].url).startswith("https://api.heygen.com/")
     assert str(d.requests[-1].url).startswith("https://api.d-id.com/")
     assert str(r.requests[-1].url).startswith("https://api.dev.runwayml.com/")
+
+
+def test_a_pinned_runwayml_avatar_reaches_the_request_and_needs_no_presenter_image() -> None:
+    """RUNWAYML_AVATAR_ID is used as it is; with it, the presenter image may stay unset even
+    against the real API (nothing is made from it)."""
+    runway = FakeRunway()
+    environ = {
+        "HEYGEN_AVATAR_ID": "look_123",
+        "HEYGEN_VOICE_ID": "voice_456",
+        "DID_SOURCE_URL_LANDSCAPE": "https://img.test/landscape.jpg",
+        "DID_SOURCE_URL_PORTRAIT": "https://img.test/portrait.jpg",
+        "RUNWAYML_AVATAR_ID": "av-pinned",
+    }
+    adapters = providers(Settings.from_env(environ), transport=httpx.MockTransport(runway.recorder))
+    adapters["runwayml"].submit(REQUEST)
+
+    assert [r.url.path for r in runway.recorder.requests] == ["/v1/avatar_videos"]
+    assert runway.recorder.last_json["avatar"]["avatarId"] == "av-pinned"
+
+
+def test_a_runwayml_voice_that_is_not_a_preset_is_refused_at_start_up() -> None:
+    """The avatar's voice is one of the thirty presets (types/avatar_create_params.py)."""
+    settings = Settings.from_env({"FUNCTIONS_EMULATOR": "true", "RUNWAYML_VOICE": "Maya"})
+
+    with pytest.raises(SettingsError) as raised:
+        providers(settings)
+
+    assert "RUNWAYML_VOICE" in str(raised.value)

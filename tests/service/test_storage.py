@@ -1,6 +1,7 @@
 """Finished videos kept in our bucket, in-process: the service with the in-memory stores, the real
 adapters over HTTP against the provider simulator (whose video URLs expire), and a vault whose
-download is real and whose bucket is a dict. Also what a user gets with HeyGen and D-ID out."""
+download is real and whose bucket is a dict. Also what a user gets with HeyGen and D-ID out: a
+video RunwayML's avatar speaks."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from shared.adapters.storage import DeliveryError, Kept, MemoryVault, thumbnail_
 from shared.core.breaker import ManualAction
 from shared.core.degradation import Degradation
 from shared.core.jobs import JobStatus
-from shared.core.model import Duration
+from shared.core.model import Duration, Feature
 from tests.service.test_service import World, _submitted_on_heygen, sim, world
 from tools.provider_sim.app import file_bytes
+from tools.provider_sim.common import spoken_seconds
 
 __all__ = ["sim", "world"]  # the fixtures this module shares with test_service
 
@@ -93,38 +95,39 @@ def test_a_copy_that_fails_on_our_side_is_tried_again_until_it_succeeds(
     assert sum(stats[p]["charges"] for p in ("heygen", "did", "runwayml")) == 1
 
 
-def test_with_heygen_and_did_out_the_user_gets_a_silent_runwayml_clip(
+def test_with_heygen_and_did_out_the_user_gets_a_speaking_runwayml_video(
     world: World, vault: MemoryVault
 ) -> None:
-    """The last resort: a 10 s clip of the presenter image, no voice, 720p, made by RunwayML,
-    marked degraded with every step it took, and kept in our bucket like any video."""
+    """RunwayML's presenter avatar speaks the whole script: voice and lip-sync kept, the
+    length asked for kept, only 1080p lowered to the 720p it is declared for (recorded), and
+    the video kept in our bucket like any other."""
     for provider in ("heygen", "did"):
         world.service.set_circuit(provider, ManualAction.OPEN, by="test", reason="outage")
     job = world.run(world.new_job().job_id)
     assert job.status is JobStatus.COMPLETED
     assert job.provider_id == "runwayml"
-    assert job.degraded
-    assert job.degradations[-1] is Degradation.SHORT_TO_CLIP
-    assert Degradation.DROP_VOICE in job.degradations
-    assert job.options.duration is Duration.CLIP
-    assert job.options.features == frozenset()
+    assert job.degradations == (Degradation.RESOLUTION_1080P_TO_720P,)
+    assert job.options.features == frozenset({Feature.VOICE, Feature.LIP_SYNC})
+    assert job.options.duration is Duration.MEDIUM
     assert job.result is not None
     assert job.result.storage_path is not None
-    assert job.result.duration_s == 10
-    assert any("degraded to fit" in reason for reason in job.selection_reasoning)
+    assert job.result.duration_s == spoken_seconds(job.script)  # it said the whole script
+    assert world.sim.stats()["runwayml"]["counters"]["avatars_created"] == 1
+    assert world.sim.stats()["runwayml"]["charges"] == 1
 
 
 def test_with_heygen_and_did_out_a_job_without_fallback_fails_at_once(
     world: World, vault: MemoryVault
 ) -> None:
-    """A job that does not allow fallback is never degraded to a clip: it fails, saying why."""
+    """A job that does not allow fallback is never degraded, not even to RunwayML's 720p: it
+    fails, saying why."""
     for provider in ("heygen", "did"):
         world.service.set_circuit(provider, ManualAction.OPEN, by="test", reason="outage")
     job = world.run(world.new_job(allow_fallback=False).job_id)
     assert job.status is JobStatus.FAILED
     assert job.error is not None
     assert job.error.code == "no_capable_provider"
-    assert "runwayml: cannot do lip_sync, voice, duration medium" in job.error.message
+    assert "runwayml: cannot do resolution 1080p" in job.error.message
     assert job.attempt == 0  # nothing was submitted, nothing paid
     assert vault.objects == {}
 

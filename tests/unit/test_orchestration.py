@@ -715,21 +715,25 @@ def test_a_render_that_failed_is_never_adopted() -> None:
 
 
 def test_when_every_provider_refuses_for_a_while_the_job_waits_and_comes_back() -> None:
-    """HeyGen and D-ID answer "overloaded" (RunwayML cannot make a 60 s video): the job waits
-    for the first of them to be rested and asks it again, instead of failing for want of a
-    provider (before, each was excluded for good after one overload)."""
-    job = on("heygen", new_job(options=VideoOptions(duration=Duration.MEDIUM)))
-    overload = error(ErrorCategory.PROVIDER_OVERLOAD, "heygen")
-    job = orch.failed(job, overload, candidates(), now=NOW, rand=0.5, setup=SETUP).job
-    assert job is not None
-    job = on("did", replace(job, next_action_at=None), now=NOW + 1)
-    overload = error(ErrorCategory.PROVIDER_OVERLOAD, "did")
-    job = orch.failed(job, overload, candidates(), now=NOW + 1, rand=0.5, setup=SETUP).job
-    assert job is not None
-    assert not job.terminal
-    ranking = orch.choose(job, candidates(), now=NOW + 2, setup=SETUP)
+    """HeyGen, D-ID and then RunwayML (a speaking third since its avatar videos) answer
+    "overloaded": the job waits for the first of them to be rested and asks it again, instead
+    of failing for want of a provider (before, each was excluded for good after one
+    overload)."""
+    job = new_job(options=VideoOptions(duration=Duration.MEDIUM))
+    now = NOW
+    for provider in ("heygen", "did", "runwayml"):
+        picked = orch.choose(job, candidates(), now=now, setup=SETUP)
+        assert picked.best is not None
+        assert picked.best.provider_id == provider  # each is a full provider in its turn
+        job = on(provider, replace(job, next_action_at=None), now=now)
+        overload = error(ErrorCategory.PROVIDER_OVERLOAD, provider)
+        failed = orch.failed(job, overload, candidates(), now=now, rand=0.5, setup=SETUP).job
+        assert failed is not None
+        assert not failed.terminal
+        job, now = failed, now + 1
+    ranking = orch.choose(job, candidates(), now=now, setup=SETUP)
     assert ranking.ranked == ()
-    waiting = orch.no_provider(job, ranking, NOW + 2).job
+    waiting = orch.no_provider(job, ranking, now).job
     assert waiting is not None
     assert not waiting.terminal
     back_at = min(until for _, until in job.resting)

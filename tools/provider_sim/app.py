@@ -6,7 +6,8 @@ Control API:
                            delay_s, mode, code, after_accept} or {"faults": [...]} -> 201 armed
   GET  /_control/faults   armed faults
   GET  /_control/stats    per provider: charges, charged_usd, renders, counters; deliveries
-  POST /_control/config   {provider, latency_s?, honour_idempotency?, url_ttl_s?, daily_cap?}
+  POST /_control/config   {provider, latency_s?, honour_idempotency?, url_ttl_s?, daily_cap?,
+                           avatar_ready_s?, avatar_fails?}  (avatar_*: RunwayML's avatars)
   POST /_control/reset    forget renders, charges, faults, inbox; restore default config
   GET  /_control/inbox    recorded callbacks (?name=...); OPTIONS /_inbox/<name> answers 200
   GET  /_files/...        a video; 403 once its presigned ``expires`` has passed
@@ -83,6 +84,10 @@ def configure(state: SimState, spec: dict[str, Any]) -> None:
             config.url_ttl_s = float(spec["url_ttl_s"])
         if "daily_cap" in spec:
             config.daily_cap = None if spec["daily_cap"] is None else int(spec["daily_cap"])
+        if "avatar_ready_s" in spec:
+            config.avatar_ready_s = float(spec["avatar_ready_s"])
+        if "avatar_fails" in spec:
+            config.avatar_fails = bool(spec["avatar_fails"])
 
 
 def file_bytes(provider: str, name: str) -> bytes:

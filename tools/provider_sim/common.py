@@ -50,7 +50,8 @@ def request_fault(provider: str, op: str, shape: ErrorShape) -> Decision:
         return Decision(
             response=Response(b"<html>502 upstream</html>", 200, mimetype="application/json")
         )
-    if fault.kind is FaultKind.DROP and not (op == "submit" and fault.after_accept):
+    # A dropped create (a render, a RunwayML avatar) may be dropped after it was made.
+    if fault.kind is FaultKind.DROP and not (op in {"submit", "avatar"} and fault.after_accept):
         return Decision(response=drop_connection())
     if fault.kind in {FaultKind.SLOW, FaultKind.DROP}:
         return Decision(after=fault)

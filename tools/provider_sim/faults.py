@@ -58,7 +58,7 @@ WEBHOOK_FAULTS = frozenset(
         FaultKind.WEBHOOK_BAD_SIGNATURE,
     }
 )
-OPS = frozenset({"submit", "status", "probe"})
+OPS = frozenset({"submit", "status", "probe", "avatar"})  # avatar: RunwayML's /v1/avatars
 # Documented submit latency p99 (seconds), for slow faults with mode "p99". HeyGen: POST
 # /v3/videos "runs to a Datadog p99 of ~31s" (heygen-com/heygen-cli cmd/heygen/timeouts.go).
 # RunwayML and D-ID publish none: their p99 faults keep delay_s.

@@ -1,6 +1,9 @@
-"""Simulated RunwayML API: ``POST /v1/image_to_video``, ``GET /v1/tasks/{id}``,
-``GET /v1/organization``. Polling only; no idempotency key honoured (Runway documents none), so
-a second ``POST /v1/image_to_video`` is a second, billed task."""
+"""Simulated RunwayML API: avatars (``POST/GET /v1/avatars``, ``GET /v1/avatars/{id}``), avatar
+videos (``POST /v1/avatar_videos``), ``GET``/``DELETE /v1/tasks/{id}``, ``GET /v1/organization``.
+Polling only; no idempotency key honoured (Runway documents none), so a second ``POST
+/v1/avatar_videos`` is a second, billed task, and a second ``POST /v1/avatars`` a second avatar
+of the same name. An avatar is PROCESSING for the config's ``avatar_ready_s`` (then READY, or
+FAILED with ``avatar_fails``); faults with op ``avatar`` hit the avatar routes."""
 
 from __future__ import annotations
 
@@ -9,12 +12,18 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from tools.provider_sim.common import error_response, finish, request_fault, sim_state
+from tools.provider_sim.common import (
+    error_response,
+    finish,
+    request_fault,
+    sim_state,
+    spoken_seconds,
+)
 from tools.provider_sim.faults import Fault, FaultKind
+from tools.provider_sim.state import Avatar
 
 PROVIDER = "runwayml"
 bp = Blueprint(PROVIDER, __name__, url_prefix="/runwayml")
-RATIOS = {"1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672"}
 
 _ERRORS = {
     FaultKind.SERVER_ERROR: (500, "An internal error occurred"),
@@ -46,8 +55,141 @@ def _unauthorized() -> Response | None:
     return None
 
 
-@bp.post("/v1/image_to_video")
-def image_to_video() -> Response:
+# The avatar's preset voices (runwayml/sdk-python types/avatar_create_params.py) and the avatar
+# video's voice overrides (types/avatar_video_create_params.py): the same thirty ids.
+VOICES = frozenset(
+    {
+        "victoria", "vincent", "clara", "drew", "skye", "max", "morgan", "felix", "mia",
+        "marcus", "summer", "ruby", "aurora", "jasper", "leo", "adrian", "nina", "emma",
+        "blake", "david", "maya", "nathan", "sam", "georgia", "petra", "adam", "zach",
+        "violet", "roman", "luna",
+    }
+)  # fmt: skip
+PRESET_AVATARS = frozenset(
+    {
+        "game-character", "music-superstar", "game-character-man", "cat-character",
+        "influencer", "tennis-coach", "human-resource", "fashion-designer", "cooking-teacher",
+    }
+)  # fmt: skip
+MODEL = "gwm1_avatars"
+
+
+def _bad(message: str) -> Response:
+    return error_response(400, {"error": message})
+
+
+def _avatar_json(avatar: Avatar, now: float) -> dict[str, Any]:
+    status = avatar.status(now)
+    body: dict[str, Any] = {
+        "id": avatar.avatar_id,
+        "name": avatar.name,
+        "status": status,
+        "createdAt": avatar.created_at,
+        "updatedAt": avatar.created_at,
+        "personality": avatar.body.get("personality"),
+        "referenceImageUri": avatar.body.get("referenceImage"),
+        "processedImageUri": None,
+        "documentIds": [],
+        "startScript": None,
+        "voice": avatar.body.get("voice"),
+    }
+    if status == "FAILED":
+        body["failureReason"] = "The reference image could not be processed"
+    return body
+
+
+@bp.post("/v1/avatars")
+def create_avatar() -> Response:
+    """Every create makes a new avatar, whatever its name (Runway documents no uniqueness)."""
+    denied = _unauthorized()
+    if denied is not None:
+        return denied
+    decision = request_fault(PROVIDER, "avatar", shape)
+    if decision.response is not None:
+        return decision.response
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return _bad("a JSON body is required")
+    for name in ("name", "personality", "referenceImage"):
+        if not isinstance(body.get(name), str) or not body[name]:
+            return _bad(f"{name} is required")
+    voice = body.get("voice")
+    preset = isinstance(voice, dict) and voice.get("type") == "runway-live-preset"
+    custom = isinstance(voice, dict) and voice.get("type") == "custom" and voice.get("id")
+    if not custom and not (preset and isinstance(voice, dict) and voice.get("presetId") in VOICES):
+        return _bad("voice must be a runway-live-preset voice or a custom voice")
+    state = sim_state()
+    avatar = state.create_avatar(str(body["name"]), body, datetime.now(UTC).isoformat())
+    return finish(decision, jsonify(_avatar_json(avatar, state.clock())))
+
+
+@bp.get("/v1/avatars")
+def list_avatars() -> Response:
+    """A cursor page, ``{data, nextCursor}`` (runwayml/sdk-python pagination.py); ``limit`` is
+    required (types/avatar_list_params.py). Newest first."""
+    denied = _unauthorized()
+    if denied is not None:
+        return denied
+    decision = request_fault(PROVIDER, "avatar", shape)
+    if decision.response is not None:
+        return decision.response
+    try:
+        limit = int(request.args["limit"])
+        start = int(request.args.get("cursor") or 0)
+    except (KeyError, ValueError):
+        return _bad("limit is required")
+    if not 1 <= limit <= 100:
+        return _bad("limit must be between 1 and 100")
+    state = sim_state()
+    with state.lock:
+        avatars = sorted(state.avatars.values(), key=lambda a: a.created_at, reverse=True)
+    page = avatars[start : start + limit]
+    more = start + limit < len(avatars)
+    answer = {
+        "data": [_avatar_json(a, state.clock()) for a in page],
+        "nextCursor": str(start + limit) if more else None,
+    }
+    return finish(decision, jsonify(answer))
+
+
+@bp.get("/v1/avatars/<avatar_id>")
+def get_avatar(avatar_id: str) -> Response:
+    denied = _unauthorized()
+    if denied is not None:
+        return denied
+    decision = request_fault(PROVIDER, "avatar", shape)
+    if decision.response is not None:
+        return decision.response
+    state = sim_state()
+    avatar = state.avatars.get(avatar_id)
+    if avatar is None:
+        return finish(decision, error_response(404, {"error": "Avatar not found"}))
+    return finish(decision, jsonify(_avatar_json(avatar, state.clock())))
+
+
+def _speech_problem(speech: object) -> str | None:
+    if not isinstance(speech, dict):
+        return "speech is required"
+    if speech.get("type") == "audio":
+        return None if isinstance(speech.get("audio"), str) and speech["audio"] else "audio"
+    if speech.get("type") != "text" or not isinstance(speech.get("text"), str):
+        return "speech must be {type: text, text} or {type: audio, audio}"
+    if not speech["text"].strip():
+        return "speech.text must not be empty"
+    voice = speech.get("voice")
+    if voice is None:
+        return None
+    if not isinstance(voice, dict):
+        return "speech.voice must be an object"
+    if voice.get("type") == "preset" and voice.get("presetId") in VOICES:
+        return None
+    if voice.get("type") == "custom" and voice.get("id"):
+        return None
+    return "speech.voice must be a preset or custom voice"
+
+
+@bp.post("/v1/avatar_videos")
+def avatar_videos() -> Response:
     denied = _unauthorized()
     if denied is not None:
         return denied
@@ -55,14 +197,29 @@ def image_to_video() -> Response:
     if decision.response is not None:
         return decision.response
     body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not body.get("model") or not body.get("promptImage"):
-        return error_response(400, {"error": "model and promptImage are required"})
-    if body.get("ratio") not in RATIOS:
-        return error_response(400, {"error": f"ratio must be one of {sorted(RATIOS)}"})
-    duration = body.get("duration", 10)
-    if duration not in (5, 10):
-        return error_response(400, {"error": "duration must be 5 or 10"})
+    if not isinstance(body, dict) or body.get("model") != MODEL:
+        return _bad(f"model must be {MODEL}")
     state = sim_state()
+    avatar = body.get("avatar")
+    if isinstance(avatar, dict) and avatar.get("type") == "custom":
+        known = state.avatars.get(str(avatar.get("avatarId")))
+        if known is None:
+            return _bad("avatar not found")
+        if known.status(state.clock()) != "READY":
+            return _bad("avatar is not ready")
+    elif not (
+        isinstance(avatar, dict)
+        and avatar.get("type") == "runway-preset"
+        and avatar.get("presetId") in PRESET_AVATARS
+    ):
+        return _bad("avatar must be a custom avatar or a runway-preset avatar")
+    speech = body.get("speech")
+    problem = _speech_problem(speech)
+    if problem is not None:
+        return _bad(problem)
+    assert isinstance(speech, dict)
+    # As long as the script takes to speak (an audio speech: a 30 s guess).
+    spoken = spoken_seconds(speech["text"]) if speech.get("type") == "text" else 30.0
     cap = state.config[PROVIDER].daily_cap
     if cap is not None and state.accepted_today(PROVIDER) >= cap:
         # The tier's daily cap, answered 429 (docs.dev.runwayml.com/errors/errors); Runway
@@ -73,7 +230,7 @@ def image_to_video() -> Response:
     render, _ = state.accept(
         PROVIDER,
         idempotency_key=request.headers.get("Idempotency-Key"),
-        duration_s=float(duration),
+        duration_s=spoken,
         host_url=request.host_url,
     )
     return finish(decision, jsonify({"id": render.job_id}))
@@ -138,7 +295,7 @@ def organization() -> Response:
     model_limits = {"maxConcurrentGenerations": 1, "maxDailyGenerations": cap or 1_000_000}
     org = {
         "creditBalance": 10_000,
-        "tier": {"maxMonthlyCreditSpend": 100, "models": {"gen4_turbo": model_limits}},
-        "usage": {"models": {"gen4_turbo": {"dailyGenerations": state.accepted_today(PROVIDER)}}},
+        "tier": {"maxMonthlyCreditSpend": 100, "models": {MODEL: model_limits}},
+        "usage": {"models": {MODEL: {"dailyGenerations": state.accepted_today(PROVIDER)}}},
     }
     return finish(decision, jsonify(org))

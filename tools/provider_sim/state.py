@@ -50,6 +50,10 @@ class ProviderConfig:
     # Renders accepted per rolling day before submits answer 429 (RunwayML's tiers cap daily
     # generations: docs.dev.runwayml.com/usage/tiers); None: no cap.
     daily_cap: int | None = None
+    # RunwayML avatars: seconds from creation to READY (PROCESSING until then), and whether they
+    # end FAILED instead.
+    avatar_ready_s: float = 0.0
+    avatar_fails: bool = False
 
 
 @dataclass(slots=True, kw_only=True)
@@ -109,6 +113,24 @@ class Render:
 
 
 @dataclass(slots=True, kw_only=True)
+class Avatar:
+    """A RunwayML avatar (``POST /v1/avatars``): PROCESSING until ``ready_at``, then READY or,
+    when its provider config says so, FAILED."""
+
+    avatar_id: str
+    name: str
+    created_at: str
+    body: dict[str, Any]
+    ready_at: float
+    fails: bool = False
+
+    def status(self, now: float) -> str:
+        if now < self.ready_at:
+            return "PROCESSING"
+        return "FAILED" if self.fails else "READY"
+
+
+@dataclass(slots=True, kw_only=True)
 class InboxEntry:
     name: str
     body: bytes
@@ -150,6 +172,7 @@ class SimState:
         self.deliveries: list[dict[str, Any]] = []
         self.inbox: list[InboxEntry] = []
         self.endpoints: list[Endpoint] = []  # HeyGen's registered webhook endpoints
+        self.avatars: dict[str, Avatar] = {}  # RunwayML's avatars, by id
 
     def reset(self) -> None:
         with self.lock:
@@ -230,6 +253,21 @@ class SimState:
             self.counters[provider]["charges"] += 1
             self.charged_usd[provider] += PRICE_PER_SECOND[provider] * duration_s
             return render, True
+
+    def create_avatar(self, name: str, body: dict[str, Any], created_at: str) -> Avatar:
+        with self.lock:
+            config = self.config["runwayml"]
+            avatar = Avatar(
+                avatar_id=str(uuid.uuid4()),
+                name=name,
+                created_at=created_at,
+                body=body,
+                ready_at=self.clock() + config.avatar_ready_s,
+                fails=config.avatar_fails,
+            )
+            self.avatars[avatar.avatar_id] = avatar
+            self.counters["runwayml"]["avatars_created"] += 1
+            return avatar
 
     def accepted_today(self, provider: str) -> int:
         """Renders accepted in the last 24 h of the simulator's clock."""

@@ -1,42 +1,76 @@
 """RunwayML developer API: the whole wire format of RunwayML in one module. Polling only.
 
-Checked against (2026-11-29, via the stored-docs search and the official SDK in the code index):
-- github runwayml/sdk-python src/runwayml/_client.py — base URL ``https://api.dev.runwayml.com``,
-  ``Authorization: Bearer <key>``, ``X-Runway-Version: 2024-11-06``.
-- runwayml/sdk-python src/runwayml/types/image_to_video_create_params.py — ``POST
-  /v1/image_to_video`` with ``model`` (``gen4_turbo``), ``promptImage`` (HTTPS URL), ``promptText``
-  (<= 1000 UTF-16 units), ``ratio`` (``1280:720``, ``720:1280``...), ``duration`` (seconds).
-- runwayml/sdk-python src/runwayml/types/task_retrieve_response.py — ``GET /v1/tasks/{id}``:
-  status PENDING | THROTTLED | RUNNING | SUCCEEDED | FAILED | CANCELLED, ``output`` (URLs),
-  ``failure``, ``failureCode`` (dot-separated, most generic segment first), ``progress``.
-- docs.dev.runwayml.com/errors/errors — HTTP 400/401/404/405 not retryable; 429 retryable;
-  502/503 "shedding load", 504 "overloaded". docs.dev.runwayml.com/errors/task-failures —
-  ``SAFETY.*`` (do not retry), ``INTERNAL.BAD_OUTPUT.*`` (rejected for quality); a 429 "may be
-  returned when an integration's limits have been reached".
-- docs.dev.runwayml.com/usage/tiers — per-model limits by tier: tier 1 runs 1-2 generations at
-  once and 50-200 a day, tier 3 five at once (``concurrency_limit`` defaults to 1).
-- runwayml/sdk-python src/runwayml/types/organization_retrieve_response.py — ``GET
-  /v1/organization`` gives ``tier.models[m].maxConcurrentGenerations`` /
-  ``maxDailyGenerations`` and ``usage.models[m].dailyGenerations`` (how a 429 is told to be the
-  daily cap, ``RunwayMLProvider._as_daily_cap``).
-- docs.dev.runwayml.com/assets/outputs — output URLs on ``dnznrvs05pmza.cloudfront.net``,
-  ephemeral (24-48 h).
+RunwayML speaks: a GWM-1 avatar made once from the presenter image says the script.
 
-Not confirmed: an idempotency header (Runway documents none; we still send ``Idempotency-Key``, and
-a retried submit may be billed twice); ``gen4_turbo`` durations are 5 or 10 s (older docs), so a CV
-introduction of 30-90 s cannot be served without degradation, hence ``max_duration_s=10``; the
-out-of-credits answer (we read a 400 whose message mentions credits as quota); the text of the
-daily-cap 429 (the organization's usage decides; cap wording counts too); that outputs stay on that
-one CloudFront host (Runway's own domain is admitted as well; ``RUNWAYML_MEDIA_HOSTS``). RunwayML
-has no voice, no lip-sync and no avatar: it animates one still image, and its output carries no
-narration.
+Checked against (2026-12-08) runwayml/sdk-python at v5.13.0 (commit c604e0e; ``src/runwayml/``
+paths below; ``client.avatar_videos`` exists from 4.11.0, CHANGELOG.md:259-266):
+- ``_client.py`` — base URL ``https://api.dev.runwayml.com``, ``Authorization: Bearer <key>``,
+  ``X-Runway-Version: 2024-11-06`` (also docs.dev.runwayml.com/ai-context.md: "Required on every
+  request").
+- ``resources/avatars.py`` + ``types/avatar_create_params.py`` — ``POST /v1/avatars`` with
+  ``name``, ``personality`` ("System prompt defining how the avatar should behave in
+  conversations"), ``referenceImage`` ("A HTTPS URL, Runway upload URI, or base64 data URI ...
+  up to 5MB") and ``voice`` ``{type: "runway-live-preset", presetId}`` (30 ids, ``VOICES``) or
+  ``{type: "custom", id}``. ``GET /v1/avatars?limit=&cursor=`` lists them (``limit`` required;
+  a ``{data, nextCursor}`` page: ``pagination.py``), ``GET /v1/avatars/{id}`` reads one.
+- ``types/avatar_list_response.py`` / ``avatar_create_response.py`` — an avatar's ``status`` is
+  ``PROCESSING`` | ``READY`` | ``FAILED`` (+ ``failureReason``, "not stable and should not be
+  matched against programmatically"): creating one is asynchronous.
+- ``resources/avatar_videos.py`` + ``types/avatar_video_create_params.py`` — ``POST
+  /v1/avatar_videos`` "Start an asynchronous task to generate a video of an avatar speaking":
+  ``{model: "gwm1_avatars", avatar: {type: "custom", avatarId}, speech: {type: "text", text,
+  voice?}}`` (without ``voice`` "the avatar's configured voice is used"); answers ``{id}``, a
+  task polled at ``GET /v1/tasks/{id}``. The body has NO ratio, duration, resolution, seed or
+  webhook field.
+- ``types/task_retrieve_response.py`` — task status PENDING | THROTTLED | RUNNING (+``progress``)
+  | SUCCEEDED (+``output``: URLs that "will expire within 24-48 hours; fetch the task again to
+  get fresh URLs") | FAILED (+``failure``, ``failureCode``) | CANCELLED. ``resources/tasks.py``:
+  "should not expect updates more frequent than once every five seconds"; ``DELETE`` cancels a
+  running task and deletes a finished one.
+- ``types/organization_retrieve_response.py`` — ``GET /v1/organization``:
+  ``tier.models[m].maxConcurrentGenerations`` / ``maxDailyGenerations`` and
+  ``usage.models[m].dailyGenerations`` (how a 429 is told to be the daily cap, ``_as_daily_cap``).
+- ``_base_client.py:391`` — ``_idempotency_header = None``; no create takes an idempotency key.
+- docs.dev.runwayml.com/errors/errors — HTTP 400/401/404/405 not retryable; 429 retryable;
+  502/503 "shedding load", 504 "overloaded". docs.dev.runwayml.com/errors/task-failures (and
+  runwayml/skills rw-api-reference/SKILL.md:401-409) — ``SAFETY.*`` (do not retry),
+  ``INTERNAL.BAD_OUTPUT.*`` (rejected for quality), ``ASSET.INVALID``, ``INTERNAL``.
+- docs.dev.runwayml.com/usage/tiers (skills rw-api-reference/SKILL.md:375-386) — per-model
+  limits by tier: tier 1 runs 1-2 generations at once and 50-200 a day, tier 5 twenty at once;
+  over the concurrency a task waits THROTTLED, over the daily limit a submit answers 429.
+- docs.dev.runwayml.com/assets/outputs — outputs on ``dnznrvs05pmza.cloudfront.net``; skills
+  rw-api-reference/SKILL.md:341 "Video outputs are MP4".
+- skills rw-setup-api-key/SKILL.md:27 — credits are prepaid at $0.01 each.
+
+Not documented, so the code is safe either way:
+- Idempotency: none. ``idempotent_submits`` stays False, so a submit whose answer was lost is
+  never sent again (``orchestration.blind_resubmit``); the ``Idempotency-Key`` we send is
+  harmless if ignored. Avatars are found by a deterministic name before one is created, so a
+  lost create answer, or two instances racing, never leaves a job without the avatar; a race
+  may leave two avatars of that name, and every instance then uses the earliest (``_pick``).
+- The output's resolution, frame and length limits: the body has no ratio or duration, so the
+  video is framed like the presenter image (inferred: RUNWAYML_PROMPT_IMAGE_URL must be a
+  landscape image; only 16:9 is declared) and lasts as long as the script takes to speak. We
+  declare 720p only (never promise 1080p unseen) and the CVPlus maximum of 90 s (the only
+  documented bound is a 5-minute realtime session, skills rw-api-reference/SKILL.md:67): a
+  script Runway finds too long is refused with a 400, which bills nothing.
+- The task does not say how long its video lasts; a ``duration`` is read when present (the
+  simulator sends one), else the length is not held against the render.
+- The price of ``gwm1_avatars`` videos: not published in the SDK or the skills; estimated at
+  act_two's 5 credits a second (skills rw-api-reference/SKILL.md:25-33), $3 for a minute.
+- The out-of-credits answer (a 400 whose message mentions credits is read as quota); the text of
+  the daily-cap 429 (the organization's usage decides); that outputs stay on that one
+  CloudFront host (Runway's own domain is admitted as well; ``RUNWAYML_MEDIA_HOSTS``); whether
+  creating an avatar costs credits.
 """
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import time
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import httpx
 
@@ -67,17 +101,35 @@ from shared.adapters.providers.base import (
     WebhookRequest,
 )
 from shared.core.errors import ErrorCategory, ProviderError, Signal
-from shared.core.model import AspectRatio, Capabilities, Resolution
+from shared.core.model import AspectRatio, Capabilities, Feature, Resolution
 
 PROVIDER_ID = "runwayml"
 DEFAULT_BASE_URL = "https://api.dev.runwayml.com"
 API_VERSION = "2024-11-06"
-MODEL = "gen4_turbo"
+MODEL = "gwm1_avatars"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
-MAX_PROMPT_CHARS = 1000
-DURATIONS_S = (5, 10)
-# Placeholder: set RUNWAYML_PROMPT_IMAGE_URL to a real HTTPS image of the presenter.
+# Placeholder: set RUNWAYML_PROMPT_IMAGE_URL to a real HTTPS landscape image of the presenter.
 DEFAULT_PROMPT_IMAGE_URL = "https://storage.googleapis.com/cvplus-public/presenter.jpg"
+# The preset voices an avatar may have (types/avatar_create_params.py, VoiceRunwayLivePreset).
+VOICES = frozenset(
+    {
+        "victoria", "vincent", "clara", "drew", "skye", "max", "morgan", "felix", "mia",
+        "marcus", "summer", "ruby", "aurora", "jasper", "leo", "adrian", "nina", "emma",
+        "blake", "david", "maya", "nathan", "sam", "georgia", "petra", "adam", "zach",
+        "violet", "roman", "luna",
+    }
+)  # fmt: skip
+DEFAULT_VOICE = "victoria"
+AVATAR_NAME_PREFIX = "cvplus-presenter-"
+PERSONALITY = (
+    "A calm, professional presenter who introduces a candidate by reading their CV summary "
+    "exactly as written."
+)
+AVATAR_PAGE = 100  # GET /v1/avatars ``limit``
+AVATAR_PAGES = 20  # at most this many pages are read looking for ours
+AVATAR_WAIT_S = 20.0  # how long one submit waits for a new avatar to be READY
+AVATAR_POLL_S = 2.0
+AVATAR_RETRY_S = 15.0  # Retry-After of a submit refused because the avatar is still processing
 # Where Runway serves task outputs: docs.dev.runwayml.com/assets/outputs shows
 # ``https://dnznrvs05pmza.cloudfront.net/...?_jwt=...`` (ephemeral, expiring within 24-48 h),
 # plus any host of Runway's own domain. A refused host is named in the error; override with
@@ -90,21 +142,21 @@ MAX_CONCURRENCY = 20  # tier 5
 CAPABILITIES = Capabilities(
     provider_id=PROVIDER_ID,
     priority=3,
-    features=frozenset(),  # no voice, no lip-sync, no custom avatar
-    max_duration_s=max(DURATIONS_S),
-    resolutions=frozenset({Resolution.P720}),  # 1280:720 / 720:1280
-    aspect_ratios=frozenset({AspectRatio.LANDSCAPE, AspectRatio.PORTRAIT}),
-    # gen4_turbo list price, about $0.05 per second, for a 10 s clip.
-    price_per_video=0.50,
-    # docs.dev.runwayml.com/usage/tiers: tier 1 allows 1-2 concurrent generations per model
-    # (1 for some video models), tier 2 three, tier 3 five; further tasks wait as THROTTLED.
-    # The default is the lowest tier's 1; set RUNWAYML_CONCURRENCY to the project's tier.
+    # "a video of an avatar speaking" the text, in the avatar's voice (resources/avatar_videos.py).
+    features=frozenset({Feature.VOICE, Feature.LIP_SYNC}),
+    max_duration_s=90,  # undocumented for avatar videos (module docstring); CVPlus's longest
+    resolutions=frozenset({Resolution.P720}),  # undocumented: never promise 1080p
+    aspect_ratios=frozenset({AspectRatio.LANDSCAPE}),  # framed like the presenter image
+    # Undocumented price: act_two's 5 credits/s at $0.01 a credit, for a minute.
+    price_per_video=3.00,
+    # docs.dev.runwayml.com/usage/tiers: tier 1 allows 1-2 concurrent generations per model,
+    # tier 2 three, tier 3 five; further tasks wait as THROTTLED. The default is the lowest
+    # tier's 1; set RUNWAYML_CONCURRENCY to the project's tier.
     concurrency_limit=DEFAULT_CONCURRENCY,
-    typical_render_s=60.0,
+    typical_render_s=90.0,  # an estimate: Runway publishes no render time
     webhooks=False,  # no callbacks: renders are polled
+    idempotent_submits=False,  # no idempotency documented (_base_client.py:391)
 )
-
-_RATIOS = {AspectRatio.LANDSCAPE: "1280:720", AspectRatio.PORTRAIT: "720:1280"}
 
 _STATES = {
     "PENDING": RenderState.PENDING,
@@ -149,10 +201,49 @@ def read_code(status: int, body: JSONObject | None) -> tuple[str | None, ErrorCa
     return None, None, message
 
 
-def clip_duration(requested_s: int) -> int:
-    """The longest clip Runway renders that does not exceed the request (5 s at least)."""
-    fitting = [d for d in DURATIONS_S if d <= requested_s]
-    return max(fitting) if fitting else min(DURATIONS_S)
+def avatar_name(reference_image: str, voice: str) -> str:
+    """The one name the presenter avatar of this image and voice has, on every instance: how an
+    instance finds the avatar another one made (or its own lost create) before making one."""
+    digest = hashlib.sha256(f"{reference_image}\x00{voice}".encode()).hexdigest()
+    return f"{AVATAR_NAME_PREFIX}{digest[:16]}"
+
+
+@dataclass(frozen=True, slots=True)
+class Avatar:
+    avatar_id: str
+    status: str  # PROCESSING | READY | FAILED
+    created_at: str
+    failure: str | None = None
+
+
+def _avatar_of(item: object) -> Avatar | None:
+    if not isinstance(item, dict):
+        return None
+    avatar_id, status = str_field(item, "id"), str_field(item, "status")
+    if not avatar_id or not status:
+        return None
+    # A docs example shows "AvatarProcessing" where the SDK says PROCESSING: read leniently.
+    upper = status.upper()
+    state = next((s for s in ("READY", "FAILED") if s in upper), "PROCESSING")
+    return Avatar(
+        avatar_id=avatar_id,
+        status=state,
+        created_at=str_field(item, "createdAt") or "",
+        failure=str_field(item, "failureReason"),
+    )
+
+
+def _pick(avatars: list[Avatar]) -> Avatar | None:
+    """The avatar every instance uses among those of our name: the earliest that is not FAILED
+    (creation time, then id), else the earliest FAILED one (to report it)."""
+    usable = sorted((a for a in avatars if a.status != "FAILED"), key=_age)
+    failed = sorted((a for a in avatars if a.status == "FAILED"), key=_age)
+    ranked = usable or failed
+    return ranked[0] if ranked else None
+
+
+def _age(avatar: Avatar) -> tuple[str, str]:
+    return avatar.created_at, avatar.avatar_id
 
 
 class RunwayMLProvider(HttpAdapter):
@@ -164,6 +255,8 @@ class RunwayMLProvider(HttpAdapter):
         api_key: str,
         base_url: str = DEFAULT_BASE_URL,
         prompt_image_url: str = DEFAULT_PROMPT_IMAGE_URL,
+        avatar_id: str | None = None,
+        voice: str = DEFAULT_VOICE,
         concurrency_limit: int = DEFAULT_CONCURRENCY,
         media_hosts: tuple[str, ...] = DEFAULT_MEDIA_HOSTS,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
@@ -171,6 +264,8 @@ class RunwayMLProvider(HttpAdapter):
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         limits: httpx.Limits | None = None,
         transport: httpx.BaseTransport | None = None,
+        avatar_wait_s: float = AVATAR_WAIT_S,
+        avatar_poll_s: float = AVATAR_POLL_S,
     ) -> None:
         super().__init__(
             base_url=base_url,
@@ -182,7 +277,17 @@ class RunwayMLProvider(HttpAdapter):
             limits=limits,
             transport=transport,
         )
+        if voice not in VOICES:
+            raise ValueError(f"RunwayML voice {voice!r} is not one of its presets")
         self._prompt_image_url = prompt_image_url
+        self._voice = voice
+        self._avatar_name = avatar_name(prompt_image_url, voice)
+        # A pinned RUNWAYML_AVATAR_ID is used as it is: no lookup, no creation.
+        self._pinned = bool(avatar_id)
+        self._avatar_id = avatar_id or None
+        self._avatar_lock = threading.Lock()
+        self._avatar_wait_s = avatar_wait_s
+        self._avatar_poll_s = avatar_poll_s
         self._capabilities = replace(
             CAPABILITIES, concurrency_limit=max(1, min(concurrency_limit, MAX_CONCURRENCY))
         )
@@ -191,36 +296,127 @@ class RunwayMLProvider(HttpAdapter):
     def capabilities(self) -> Capabilities:
         return self._capabilities
 
+    @property
+    def avatar_name(self) -> str:
+        return self._avatar_name
+
+    # --- the presenter avatar: found or made once, then reused ------------------------------
+
+    def presenter_avatar(self) -> str:
+        """The id of the READY presenter avatar: the pinned one, else the one of our name
+        (``avatar_name``), made when there is none. Waits up to ``avatar_wait_s`` for one that
+        is PROCESSING; raises an uncharged ProviderError when it is still not READY (transient,
+        with a Retry-After) or FAILED."""
+        with self._avatar_lock:  # one lookup per instance, whatever its threads
+            if self._avatar_id is not None:
+                return self._avatar_id
+            found = self._find_avatar()
+            if found is None:
+                self._create_avatar()
+                # Look again rather than trust our answer: an instance racing us may have made
+                # one first, and every instance must settle on the same one (`_pick`).
+                found = self._find_avatar()
+                if found is None:
+                    raise malformed(PROVIDER_ID, "avatar", "created avatar not listed")
+            found = self._wait_ready(found)
+            self._avatar_id = found.avatar_id
+            return found.avatar_id
+
+    def _find_avatar(self) -> Avatar | None:
+        ours: list[Avatar] = []
+        cursor: str | None = None
+        for _ in range(AVATAR_PAGES):
+            params: dict[str, str | int] = {"limit": AVATAR_PAGE}
+            if cursor:
+                params["cursor"] = cursor
+            _, page = self._call(
+                "GET", "/v1/avatars", op="avatar", read_code=read_code, params=params
+            )
+            data = page.get("data")
+            if not isinstance(data, list):
+                raise malformed(PROVIDER_ID, "avatar", "no avatar list")
+            for item in data:
+                avatar = _avatar_of(item)
+                if avatar is not None and str_field(item, "name") == self._avatar_name:
+                    ours.append(avatar)
+            cursor = str_field(page, "nextCursor")
+            if not cursor:
+                break
+        return _pick(ours)
+
+    def _create_avatar(self) -> None:
+        payload: JSONObject = {
+            "name": self._avatar_name,
+            "personality": PERSONALITY,
+            "referenceImage": self._prompt_image_url,
+            "voice": {"type": "runway-live-preset", "presetId": self._voice},
+        }
+        self._call("POST", "/v1/avatars", op="avatar", read_code=read_code, json=payload)
+
+    def _wait_ready(self, avatar: Avatar) -> Avatar:
+        waited_until = time.monotonic() + self._avatar_wait_s
+        while avatar.status == "PROCESSING" and time.monotonic() < waited_until:
+            time.sleep(self._avatar_poll_s)
+            path = id_path("/v1/avatars/{id}", avatar.avatar_id)
+            _, body = self._call("GET", path, op="avatar", read_code=read_code)
+            avatar = _avatar_of(body) or avatar
+        if avatar.status == "FAILED":
+            # Not the job's fault and not passing: the presenter image needs replacing.
+            raise ProviderError(
+                ErrorCategory.AUTHENTICATION,
+                f"runwayml presenter avatar {avatar.avatar_id} failed: "
+                f"{clip(avatar.failure or 'no reason given')}; set RUNWAYML_PROMPT_IMAGE_URL "
+                "to another image or RUNWAYML_AVATAR_ID to a ready avatar",
+                provider_id=PROVIDER_ID,
+                provider_code="avatar_failed",
+            )
+        if avatar.status != "READY":
+            raise ProviderError(
+                ErrorCategory.TRANSIENT,
+                f"runwayml presenter avatar {avatar.avatar_id} is still processing",
+                provider_id=PROVIDER_ID,
+                provider_code="avatar_processing",
+                retry_after=AVATAR_RETRY_S,
+            )
+        return avatar
+
+    # --- renders ----------------------------------------------------------------------------
+
     def submit(self, request: SubmitRequest) -> Submission:
-        duration = clip_duration(request.options.duration.seconds)
+        avatar_id = self.presenter_avatar()
         payload: JSONObject = {
             "model": MODEL,
-            "promptImage": self._prompt_image_url,
-            "promptText": request.script[:MAX_PROMPT_CHARS],
-            "ratio": _RATIOS[request.options.aspect_ratio],
-            "duration": duration,
+            "avatar": {"type": "custom", "avatarId": avatar_id},
+            # No voice override: the avatar's own voice speaks (avatar_video_create_params.py).
+            "speech": {"type": "text", "text": request.script},
         }
         key = request.idempotency_key
         try:
             _, body = self._call(
                 "POST",
-                "/v1/image_to_video",
+                "/v1/avatar_videos",
                 op="submit",
                 read_code=read_code,
                 billable=True,
                 json=payload,
-                headers={"Idempotency-Key": key},  # undocumented by Runway; sent for safety
+                headers={"Idempotency-Key": key},  # undocumented by Runway; harmless
             )
         except ProviderError as error:
             if error.status == 429 and error.category is ErrorCategory.RATE_LIMIT:
                 raise self._as_daily_cap(error) from error
+            if error.status in {400, 404} and not self._pinned:
+                # Perhaps our avatar was deleted (Runway's wording for it is not published):
+                # the next submit looks it up again, and makes one when it is gone.
+                with self._avatar_lock:
+                    self._avatar_id = None
             raise
         task_id = check_render_id(PROVIDER_ID, "submit", str_field(body, "id"), charged=True)
         return Submission(
             provider_id=PROVIDER_ID,
             provider_job_id=task_id,
             idempotency_key=key,
-            requested_duration_s=float(duration),
+            # As long as the script takes to speak; no duration is asked for.
+            requested_duration_s=float(request.options.duration.seconds),
         )
 
     def status(
