@@ -7,7 +7,7 @@ from typing import Any
 from firebase_functions import https_fn
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
-from functions import runtime
+from functions import deploy, runtime
 from functions.guards import nesting_guard
 from shared.shell.feedback import FeedbackError
 
@@ -27,7 +27,7 @@ class RatingRequest(BaseModel):
 
 
 @nesting_guard
-@https_fn.on_call()
+@https_fn.on_call(enforce_app_check=deploy.APP_CHECK, **deploy.USER)
 def rateVideo(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     if req.auth is None or not req.auth.uid:
         raise https_fn.HttpsError(E.UNAUTHENTICATED, "sign in to rate a video")

@@ -8,7 +8,7 @@ from typing import Any
 
 from firebase_functions import https_fn
 
-from functions import runtime
+from functions import deploy, runtime
 from functions.guards import nesting_guard
 from shared.api.requests import InvalidRequestError, parse_generate_video, tier_from_claim
 from shared.core.jobs import RequestReusedError
@@ -21,17 +21,13 @@ log = logging.getLogger("cvplus")
 
 
 def caller(req: https_fn.CallableRequest[Any]) -> str:
-    """The signed-in caller's uid, from a verified app (when App Check is enforced) and not an
-    anonymous user (when refused): ``unauthenticated`` or ``permission-denied`` otherwise."""
+    """The signed-in caller's uid, not an anonymous user (when refused): ``unauthenticated`` or
+    ``permission-denied`` otherwise."""
     if req.auth is None or not req.auth.uid:
         raise https_fn.HttpsError(E.UNAUTHENTICATED, "sign in to generate a video")
     config = runtime.settings()
-    # The SDK has verified an App Check token that came with the call (req.app is set only for
-    # a valid one); enforcing it is a setting, so the emulator and tests can run without.
-    if config.enforces_app_check and req.app is None:
-        raise https_fn.HttpsError(
-            E.UNAUTHENTICATED, "this app is not verified: a valid App Check token is required"
-        )
+    # App Check, when enforced, is the SDK's: on_call(enforce_app_check=...) (functions/deploy.py)
+    # refuses a call without a valid token before this handler runs.
     if anonymous(req.auth.token) and config.refuses_anonymous:
         raise https_fn.HttpsError(
             E.PERMISSION_DENIED, "sign in with an account (not anonymously) to generate a video"
@@ -64,7 +60,7 @@ def refused(exc: Exception) -> https_fn.HttpsError:
 
 
 @nesting_guard
-@https_fn.on_call()
+@https_fn.on_call(enforce_app_check=deploy.APP_CHECK, **deploy.USER)
 def generateVideo(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     uid = caller(req)
     try:

@@ -10,19 +10,16 @@ from typing import Any
 
 from firebase_functions import firestore_fn, https_fn
 
-from functions import runtime, secrets
+from functions import deploy, runtime, secrets
 from shared.adapters.stores.base import JOBS
 from shared.adapters.stores.firestore import seen_job
 from shared.adapters.tasks import MAX_TASK_BODY, InvalidTaskError, parse_task, valid_task_token
 
 log = logging.getLogger("cvplus")
-# A worker may wait out HeyGen's 120 s submit budget (shared/adapters/providers/heygen.py); the
-# platform's 60 s default would cut it short.
-WORKER_TIMEOUT_S = 300
 
 
 @firestore_fn.on_document_written(
-    document=f"{JOBS}/{{jobId}}", secrets=secrets.WORKER, timeout_sec=WORKER_TIMEOUT_S
+    document=f"{JOBS}/{{jobId}}", secrets=secrets.WORKER, **deploy.WORKER
 )
 def processVideoJob(event: firestore_fn.Event[firestore_fn.Change[Any]]) -> None:
     after = event.data.after if event.data is not None else None
@@ -50,7 +47,7 @@ def runnable(doc: dict[str, Any], *, now: float) -> bool:
 @https_fn.on_request(
     invoker=runtime.tasks_invoker(os.environ),
     secrets=secrets.WORKER,
-    timeout_sec=WORKER_TIMEOUT_S,
+    **deploy.WORKER,
 )
 def videoJobTask(req: https_fn.Request) -> https_fn.Response:
     """Only the tasks' service account may invoke it (IAM, ``invoker``); the body must still

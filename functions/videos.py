@@ -10,7 +10,7 @@ from typing import Any
 from firebase_functions import https_fn
 from pydantic import ValidationError
 
-from functions import runtime, secrets
+from functions import deploy, runtime, secrets
 from functions.generate import caller, caller_tier, refused
 from functions.guards import nesting_guard
 from shared.api.requests import (
@@ -76,7 +76,7 @@ def job_answer(job: Job, **extra: Any) -> dict[str, Any]:
 
 # Cancelling needs the provider keys: a render already submitted is cancelled there.
 @nesting_guard
-@https_fn.on_call(secrets=secrets.PROVIDER_KEYS)
+@https_fn.on_call(secrets=secrets.PROVIDER_KEYS, enforce_app_check=deploy.APP_CHECK, **deploy.USER)
 def cancelVideoJob(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     uid = caller(req)
     request = _parse(JobRequest, req.data)
@@ -90,7 +90,7 @@ def cancelVideoJob(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
 
 
 @nesting_guard
-@https_fn.on_call()
+@https_fn.on_call(enforce_app_check=deploy.APP_CHECK, **deploy.USER)
 def retryVideoJob(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     uid = caller(req)
     request = _parse(JobRequest, req.data)
@@ -102,7 +102,7 @@ def retryVideoJob(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
 
 
 @nesting_guard
-@https_fn.on_call()
+@https_fn.on_call(enforce_app_check=deploy.APP_CHECK, **deploy.USER)
 def getVideoQuota(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     uid = caller(req)
     _parse(QuotaRequest, req.data)
@@ -155,19 +155,19 @@ def _introduce(req: https_fn.CallableRequest[Any], call: AppCall) -> dict[str, A
 
 
 @nesting_guard
-@https_fn.on_call()
+@https_fn.on_call(enforce_app_check=deploy.APP_CHECK, **deploy.USER)
 def generateVideoIntroduction(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     return _introduce(req, AppCall.GENERATE)
 
 
 @nesting_guard
-@https_fn.on_call()
+@https_fn.on_call(enforce_app_check=deploy.APP_CHECK, **deploy.USER)
 def regenerateVideoIntroduction(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     return _introduce(req, AppCall.REGENERATE)
 
 
 @nesting_guard
-@https_fn.on_call()
+@https_fn.on_call(enforce_app_check=deploy.APP_CHECK, **deploy.USER)
 def getVideoStatus(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     uid = caller(req)
     request = _parse(CvJobRequest, req.data)
