@@ -50,6 +50,7 @@ lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m tools.lock_requirements --check
+	$(PY) -m tools.merge_rules --standalone --check
 
 # mypy, then the web client: its generated types match the pydantic models, and tsc checks it.
 typecheck: install
