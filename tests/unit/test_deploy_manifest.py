@@ -6,6 +6,7 @@ fresh interpreter so the decorators read that environment."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -124,3 +125,34 @@ def test_app_check_is_off_by_default_and_the_deploy_says_so() -> None:
     bad = discover(CVPLUS_TASKS_SERVICE_ACCOUNT=TASKS_ACCOUNT, ENFORCE_APP_CHECK="maybe")
     assert bad.returncode != 0
     assert "ENFORCE_APP_CHECK" in bad.stderr
+
+
+def _rows(section: str) -> dict[str, list[str]]:
+    """Each function named in the first column of a table in ``section`` -> its row's cells."""
+    rows: dict[str, list[str]] = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and len(cells) > 1:
+            for name in re.findall(r"`(\w+)`", cells[0]):
+                rows[name] = cells[1:]
+    return rows
+
+
+def test_operations_lists_every_function_its_secrets_and_its_deployed_sizing() -> None:
+    """Section 1 and the secrets table name all functions; section 8's table is the manifest's."""
+    text = (ROOT / "docs" / "OPERATIONS.md").read_text()
+    section_1 = text[text.index("## 1. What gets deployed") : text.index("## 2. First deployment")]
+    secrets = text[text.index("Each function is given only") : text.index("### 2.2")]
+    section_8 = text[text.index("## 8. Deploying into the CVPlus project") :]
+    assert set(_rows(section_1)) >= set(EXPECTED)
+    assert set(_rows(secrets)) == set(EXPECTED)
+    for name, cells in _rows(secrets).items():
+        listed = sorted(re.findall(r"`([A-Z_]+)`", cells[0]))
+        assert listed == EXPECTED[name][1], name
+    sizing = _rows(section_8[section_8.index("| function | memory") :])
+    for name, (size, *_) in EXPECTED.items():
+        memory = (
+            f"{size['memory']} MiB" if size["memory"] < 1024 else f"{size['memory'] // 1024} GiB"
+        )
+        shown = [memory, str(size["concurrency"]), f"{size['timeout']} s", str(size["max"])]
+        assert sizing[name][:4] == shown, name
