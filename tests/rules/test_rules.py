@@ -44,11 +44,12 @@ def _run_rules_tests(emulator: FirestoreEmulator, **env: str) -> subprocess.Comp
 
 def _counts(output: str) -> tuple[int, int, int]:
     """(passed, failed, skipped) from node's test runner summary."""
-    found = [re.search(rf"^# {word} (\d+)$", output, re.MULTILINE) for word in ("pass", "fail")]
-    skipped = re.search(r"^# skipped (\d+)$", output, re.MULTILINE)
-    assert all(found), output
-    assert skipped, output
-    return int(found[0][1]), int(found[1][1]), int(skipped[1])  # type: ignore[index]
+    counts = []
+    for word in ("pass", "fail", "skipped"):
+        found = re.search(rf"^# {word} (\d+)$", output, re.MULTILINE)
+        assert found, output
+        counts.append(int(found[1]))
+    return counts[0], counts[1], counts[2]
 
 
 @pytest.mark.firestore

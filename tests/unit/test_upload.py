@@ -91,3 +91,26 @@ def test_secrets_and_dev_files_planted_in_the_project_are_not_uploaded(tmp_path:
     (tmp_path / "firebase.json").write_text(json.dumps(config))
     with_defaults = upload_list(tmp_path)
     assert set(flagged(with_defaults)) == set(planted) - {"firebase-debug.log"} | {"firebase.json"}
+
+
+def test_no_ignore_pattern_drops_a_file_the_runtime_needs() -> None:
+    """Slash-less patterns match a name at any depth (``tests`` drops shared/x/tests too): every
+    tracked file of the runtime's folders is uploaded."""
+    runtime = [
+        "main.py",
+        "requirements.txt",
+        "requirements.lock",
+        "functions",
+        "shared",
+        "web/dashboard",
+    ]
+    tracked = subprocess.run(
+        ["git", "ls-files", *runtime],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.split()
+    assert len(tracked) > 50
+    assert set(tracked) - set(upload_list(ROOT)) == set()
