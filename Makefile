@@ -7,7 +7,7 @@ TASKS_VENV := .tools/tasks-venv
 	stack-status bench bench-chaos bench-micro bench-shared-breaker bench-load
 
 # The functions' venv (the Functions emulator runs the functions from ./venv) with dev tools.
-venv/.installed: requirements.txt requirements-dev.txt
+venv/.installed: requirements.txt requirements-dev.txt requirements.lock
 	test -x $(PY) || python3 -m venv venv
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
@@ -29,9 +29,10 @@ $(TASKS_VENV)/bin/gcloud-tasks-emulator: requirements-tasks-emulator.txt
 emulators-install: venv/.installed
 	$(PY) -m tools.emulators install
 
-# The emulator suite as users know it: `firebase emulators:start` with firebase.json.
+# The emulator suite as users know it: `firebase emulators:start` with firebase.json (not the
+# Storage emulator its "storage" entry would add: the local stack has its own, tools/stack).
 emulators: install
-	tools/firebase emulators:start
+	tools/firebase emulators:start --only auth,firestore,functions,tasks,logging
 
 # The browser tests drive Debian's chromium (never a downloaded one). Installed only when it is
 # missing and apt-get exists; without it the browser tests skip and say why.
@@ -50,6 +51,8 @@ lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	venv/bin/lint-imports --no-cache
+	$(PY) -m tools.lock_requirements --check
+	$(PY) -m tools.merge_rules --standalone --check
 
 # mypy, then the web client: its generated types match the pydantic models, and tsc checks it.
 typecheck: install

@@ -8,7 +8,7 @@ from typing import Any
 
 from firebase_functions import https_fn
 
-from functions import runtime
+from functions import deploy, runtime
 from functions.dashboard_page import asset, security_headers
 from functions.edge import answers_refusals
 from functions.guards import nesting_guard
@@ -19,16 +19,38 @@ E = https_fn.FunctionsErrorCode
 log = logging.getLogger("cvplus")
 
 
+# The CVPlus app's admin claim is an object (gilco1973/cvplus-admin
+# src/backend/functions/initializeAdmin.ts L80-90: admin: {role, level, permissions, ...}), its
+# levels 1 support .. 5 system admin (src/middleware/admin-auth.middleware.ts L19-33). This
+# project's own claim is admin: true. firestore.rules' videoAdmin() decides the same way.
+APP_ADMIN_LEVEL = 3  # AdminLevel.L3_ADMIN: not support staff or moderators
+APP_ADMIN_PERMISSION = "canMonitorSystem"
+
+
+def is_admin(claim: Any) -> bool:
+    """``admin: true``, or the app's admin object at level 3 or above or with the
+    ``canMonitorSystem`` permission."""
+    if claim is True:
+        return True
+    if not isinstance(claim, dict):
+        return False
+    level = claim.get("level")
+    permissions = claim.get("permissions")
+    by_level = type(level) is int and level >= APP_ADMIN_LEVEL
+    by_permission = isinstance(permissions, dict) and permissions.get(APP_ADMIN_PERMISSION) is True
+    return by_level or by_permission
+
+
 def _require_admin(req: https_fn.CallableRequest[Any]) -> str:
     """The admin's email (or uid) for the audit trail. The platform has checked the ID token's
     signature and expiry; an admin's token is also checked against revocation (a revoked
     session or a disabled account is refused at once, not when the token expires)."""
     if req.auth is None:
         raise https_fn.HttpsError(E.UNAUTHENTICATED, "sign in first")
-    if req.auth.token.get("admin") is not True:
+    if not is_admin(req.auth.token.get("admin")):
         raise https_fn.HttpsError(E.PERMISSION_DENIED, "admins only")
     claims = _unrevoked_claims(req.raw_request)
-    if claims.get("admin") is not True:
+    if not is_admin(claims.get("admin")):
         raise https_fn.HttpsError(E.PERMISSION_DENIED, "admins only")
     return str(claims.get("email") or claims.get("uid") or req.auth.uid)
 
@@ -56,7 +78,7 @@ def _unrevoked_claims(raw: https_fn.Request) -> dict[str, Any]:
 
 
 @nesting_guard
-@https_fn.on_call()
+@https_fn.on_call(enforce_app_check=deploy.APP_CHECK, **deploy.ADMIN)
 @answers_refusals
 def systemDashboard(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     _require_admin(req)
@@ -64,7 +86,7 @@ def systemDashboard(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
 
 
 @nesting_guard
-@https_fn.on_call()
+@https_fn.on_call(enforce_app_check=deploy.APP_CHECK, **deploy.ADMIN)
 @answers_refusals
 def setCircuitState(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     who = _require_admin(req)
@@ -87,7 +109,7 @@ def setCircuitState(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     }
 
 
-@https_fn.on_request()
+@https_fn.on_request(**deploy.ADMIN)
 def dashboard(req: https_fn.Request) -> https_fn.Response:
     """The dashboard page. It holds no data: the figures come from systemDashboard, which (like
     setCircuitState) refuses anyone without the admin claim."""

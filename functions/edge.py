@@ -1,5 +1,5 @@
-"""What every callable shares at the edge: who the caller is (signed in, verified app, not
-anonymous, their tier) and the one mapping of a `Refusal` to the ``HttpsError`` it answers."""
+"""What every callable shares at the edge: who the caller is (signed in, not anonymous, their
+tier) and the one mapping of a `Refusal` to the ``HttpsError`` it answers."""
 
 from __future__ import annotations
 
@@ -42,17 +42,13 @@ def answers_refusals(
 
 
 def caller(req: https_fn.CallableRequest[Any]) -> str:
-    """The signed-in caller's uid, from a verified app (when App Check is enforced) and not an
-    anonymous user (when refused): ``unauthenticated`` or ``permission-denied`` otherwise."""
+    """The signed-in caller's uid, not an anonymous user (when refused): ``unauthenticated`` or
+    ``permission-denied`` otherwise."""
     if req.auth is None or not req.auth.uid:
         raise https_fn.HttpsError(E.UNAUTHENTICATED, "sign in to generate a video")
     config = runtime.settings()
-    # The SDK has verified an App Check token that came with the call (req.app is set only for
-    # a valid one); enforcing it is a setting, so the emulator and tests can run without.
-    if config.enforces_app_check and req.app is None:
-        raise https_fn.HttpsError(
-            E.UNAUTHENTICATED, "this app is not verified: a valid App Check token is required"
-        )
+    # App Check, when enforced, is the SDK's: on_call(enforce_app_check=...) (functions/deploy.py)
+    # refuses a call without a valid token before this handler runs.
     if anonymous(req.auth.token) and config.refuses_anonymous:
         raise https_fn.HttpsError(
             E.PERMISSION_DENIED, "sign in with an account (not anonymously) to generate a video"

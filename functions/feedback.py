@@ -6,14 +6,14 @@ from typing import Any
 
 from firebase_functions import https_fn
 
-from functions import runtime
+from functions import deploy, runtime
 from functions.edge import answers_refusals, caller
 from functions.guards import nesting_guard
 from shared.api.requests import RatingRequest, parse
 
 
 @nesting_guard
-@https_fn.on_call()
+@https_fn.on_call(enforce_app_check=deploy.APP_CHECK, **deploy.USER)
 @answers_refusals
 def rateVideo(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     uid = caller(req)

@@ -6,7 +6,7 @@ from typing import Any
 
 from firebase_functions import https_fn
 
-from functions import runtime
+from functions import deploy, runtime
 from functions.edge import answers_refusals, caller, caller_tier
 from functions.guards import nesting_guard
 from shared.api.requests import parse_generate_video
@@ -14,7 +14,7 @@ from shared.api.webapi import GenerateVideoResponse
 
 
 @nesting_guard
-@https_fn.on_call()
+@https_fn.on_call(enforce_app_check=deploy.APP_CHECK, **deploy.USER)
 @answers_refusals
 def generateVideo(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     uid = caller(req)

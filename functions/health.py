@@ -6,12 +6,12 @@ import logging
 
 from firebase_functions import scheduler_fn
 
-from functions import runtime, secrets
+from functions import deploy, runtime, secrets
 
 log = logging.getLogger("cvplus")
 
 
-@scheduler_fn.on_schedule(schedule="every 1 minutes", secrets=secrets.WORKER)
+@scheduler_fn.on_schedule(schedule="every 1 minutes", secrets=secrets.WORKER, **deploy.HEALTH)
 def providerHealthCheck(event: scheduler_fn.ScheduledEvent) -> None:
     report = runtime.service(secrets.WORKER).health_check()
     log.info("health check: %s", report)

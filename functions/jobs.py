@@ -11,7 +11,7 @@ from typing import Any
 
 from firebase_functions import firestore_fn, https_fn
 
-from functions import runtime, secrets
+from functions import deploy, runtime, secrets
 from shared.shell.processing import (
     JOBS,
     MAX_TASK_BODY,
@@ -22,13 +22,10 @@ from shared.shell.processing import (
 )
 
 log = logging.getLogger("cvplus")
-# A worker may wait out HeyGen's 120 s submit budget (shared/adapters/providers/heygen.py); the
-# platform's 60 s default would cut it short.
-WORKER_TIMEOUT_S = 300
 
 
 @firestore_fn.on_document_written(
-    document=f"{JOBS}/{{jobId}}", secrets=secrets.WORKER, timeout_sec=WORKER_TIMEOUT_S
+    document=f"{JOBS}/{{jobId}}", secrets=secrets.WORKER, **deploy.WORKER
 )
 def processVideoJob(event: firestore_fn.Event[firestore_fn.Change[Any]]) -> None:
     after = event.data.after if event.data is not None else None
@@ -56,7 +53,7 @@ def runnable(doc: dict[str, Any], *, now: float) -> bool:
 @https_fn.on_request(
     invoker=runtime.tasks_invoker(os.environ),
     secrets=secrets.WORKER,
-    timeout_sec=WORKER_TIMEOUT_S,
+    **deploy.WORKER,
 )
 def videoJobTask(req: https_fn.Request) -> https_fn.Response:
     """Only the tasks' service account may invoke it (IAM, ``invoker``); the body must still

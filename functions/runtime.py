@@ -78,10 +78,20 @@ def _keep_usage(folder: Path) -> None:
 def tasks_invoker(env: Mapping[str, str]) -> str:
     """Who may invoke ``videoJobTask``: the service account whose OIDC token the tasks carry
     (``CVPLUS_TASKS_SERVICE_ACCOUNT``), read when the CLI loads the functions to deploy them
-    (from ``.env.<project>``). Unset: ``private``, no one may invoke it (tasks then fail until
-    it is set); never public."""
+    and when an instance loads them (both from ``.env.<project>``). Unset, the function would
+    be private with tasks carrying no token, every task a 403: so outside the emulator (the CLI
+    deploying, ``ADMIN_PORT``; an instance, ``K_SERVICE``) it is refused, naming the variable,
+    and the deploy stops before it changes anything. In the emulator and tests: ``private``."""
     account = env.get(ENV_TASKS_SERVICE_ACCOUNT, "").strip()
     if not account:
+        deployed = env.get("ADMIN_PORT") or env.get("K_SERVICE")
+        if deployed and env.get("FUNCTIONS_EMULATOR") != "true":
+            raise ValueError(
+                f"{ENV_TASKS_SERVICE_ACCOUNT} is unset: set it in .env.<project> to the service "
+                "account the tasks' OIDC tokens name, e.g. the functions' runtime account "
+                "PROJECT_NUMBER-compute@developer.gserviceaccount.com (docs/OPERATIONS.md, "
+                "Deploying into the CVPlus project)"
+            )
         return "private"
     if "@" not in account or any(c.isspace() for c in account) or account in INVOKER_KEYWORDS:
         raise ValueError(f"{ENV_TASKS_SERVICE_ACCOUNT}={account!r}: not a service account email")

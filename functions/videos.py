@@ -10,7 +10,7 @@ from typing import Any
 from firebase_functions import https_fn
 from pydantic import ValidationError
 
-from functions import runtime, secrets
+from functions import deploy, runtime, secrets
 from functions.edge import answers_refusals, caller, caller_tier
 from functions.guards import nesting_guard
 from shared.api.requests import (
@@ -33,7 +33,7 @@ def _parse(model: Any, data: Any) -> Any:
 
 # Cancelling needs the provider keys: a render already submitted is cancelled there.
 @nesting_guard
-@https_fn.on_call(secrets=secrets.PROVIDER_KEYS)
+@https_fn.on_call(secrets=secrets.PROVIDER_KEYS, enforce_app_check=deploy.APP_CHECK, **deploy.USER)
 @answers_refusals
 def cancelVideoJob(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     uid = caller(req)
@@ -43,7 +43,7 @@ def cancelVideoJob(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
 
 
 @nesting_guard
-@https_fn.on_call()
+@https_fn.on_call(enforce_app_check=deploy.APP_CHECK, **deploy.USER)
 @answers_refusals
 def retryVideoJob(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     uid = caller(req)
@@ -53,7 +53,7 @@ def retryVideoJob(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
 
 
 @nesting_guard
-@https_fn.on_call()
+@https_fn.on_call(enforce_app_check=deploy.APP_CHECK, **deploy.USER)
 @answers_refusals
 def getVideoQuota(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     uid = caller(req)
@@ -96,21 +96,21 @@ def _introduce(req: https_fn.CallableRequest[Any], call: AppCall) -> dict[str, A
 
 
 @nesting_guard
-@https_fn.on_call()
+@https_fn.on_call(enforce_app_check=deploy.APP_CHECK, **deploy.USER)
 @answers_refusals
 def generateVideoIntroduction(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     return _introduce(req, AppCall.GENERATE)
 
 
 @nesting_guard
-@https_fn.on_call()
+@https_fn.on_call(enforce_app_check=deploy.APP_CHECK, **deploy.USER)
 @answers_refusals
 def regenerateVideoIntroduction(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     return _introduce(req, AppCall.REGENERATE)
 
 
 @nesting_guard
-@https_fn.on_call()
+@https_fn.on_call(enforce_app_check=deploy.APP_CHECK, **deploy.USER)
 @answers_refusals
 def getVideoStatus(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     uid = caller(req)

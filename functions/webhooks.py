@@ -8,13 +8,13 @@ import logging
 
 from firebase_functions import https_fn
 
-from functions import runtime, secrets
+from functions import deploy, runtime, secrets
 from shared.shell.webhooks import WebhookError, WebhookRequest
 
 log = logging.getLogger("cvplus")
 
 
-@https_fn.on_request(secrets=secrets.WEBHOOK)
+@https_fn.on_request(secrets=secrets.WEBHOOK, **deploy.WORKER)
 def providerWebhook(req: https_fn.Request) -> https_fn.Response:
     if req.method == "OPTIONS":
         return https_fn.Response("", status=200)

@@ -26,6 +26,13 @@ from shared.core.scoring import BusinessRules
 from shared.service import Service
 from shared.shell.settings import LOOPBACK_HOSTS, Problem, Secret, Settings, SettingsError
 
+# The one region of every function, of the task URL and of the Cloud Tasks queue (functions/
+# deploy.py passes it to set_global_options). The CVPlus web app calls its functions there
+# (gilco1973/cvplus-frontend src/lib/firebase.ts L45: getFunctions(app, 'us-central1')), and
+# firebase.json pins the Firestore location to nam5, which firebase-tools maps to us-central1.
+REGION = "us-central1"
+QUEUE_ID = "video-jobs"
+
 # The instance's Firestore operation counts (the load benchmark reads them: functions/runtime.py).
 usage = Usage()
 
@@ -150,8 +157,12 @@ def project_id(env: Mapping[str, str]) -> str:
 def functions_base(config: Settings, env: Mapping[str, str]) -> str:
     if config.functions_base_url:
         return config.functions_base_url
-    region = env.get("FUNCTION_REGION", "us-central1")
-    return f"https://{region}-{project_id(env)}.cloudfunctions.net"
+    return f"https://{REGION}-{project_id(env)}.cloudfunctions.net"
+
+
+def default_queue(env: Mapping[str, str]) -> str:
+    """The queue tools/tasks_queue.py creates: in the functions' region."""
+    return f"projects/{project_id(env)}/locations/{REGION}/queues/{QUEUE_ID}"
 
 
 def build(config: Settings, env: Mapping[str, str]) -> Service:
@@ -165,9 +176,7 @@ def build(config: Settings, env: Mapping[str, str]) -> Service:
         client = firestore.Client(project=project_id(env))
     policies = {pid: _override(policy, config) for pid, policy in br.POLICIES.items()}
     key = config.internal_secret.reveal().encode() if config.internal_secret else b""
-    queue = config.tasks_queue or (
-        f"projects/{project_id(env)}/locations/us-central1/queues/video-jobs"
-    )
+    queue = config.tasks_queue or default_queue(env)
     return Service(
         jobs=FirestoreJobStore(client, usage),
         breakers=SharedBreaker(FirestoreBreakerBackend(client, usage), policies=policies),

@@ -128,9 +128,9 @@ class Settings:
     # Refuse generateVideo to anonymous (signed-in-anonymously) users; None: yes outside the
     # emulator, no in it.
     refuse_anonymous_users: bool | None = None
-    # Refuse generateVideo calls without a valid App Check token; None: yes outside the
-    # emulator, no in it.
-    enforce_app_check: bool | None = None
+    # The callables refuse calls without a valid App Check token (the SDK's on_call option,
+    # functions/deploy.py); off unless set: the CVPlus web app sends none.
+    enforce_app_check: bool = False
     # How long a webhook provider may take before its render is polled; None: 3 typical renders.
     webhook_wait_s: float | None = None
     # The presenters the adapters ask for; None: the adapter's placeholder.
@@ -164,12 +164,6 @@ class Settings:
     storage_emulator_host: str | None = None
     # Running in the Functions emulator (FUNCTIONS_EMULATOR=true): required secrets may be unset.
     emulator: bool = False
-
-    @property
-    def enforces_app_check(self) -> bool:
-        if self.enforce_app_check is None:
-            return not self.emulator
-        return self.enforce_app_check
 
     @property
     def refuses_anonymous(self) -> bool:
@@ -213,7 +207,7 @@ class Settings:
             user_jobs_per_hour=read("USER_JOBS_PER_HOUR", _integer(1, 10_000), 100),
             daily_spend_cap_usd=read("DAILY_SPEND_CAP_USD", _number(0.0, 1e9), None),
             refuse_anonymous_users=read("REFUSE_ANONYMOUS_USERS", _boolean, None),
-            enforce_app_check=read("ENFORCE_APP_CHECK", _boolean, None),
+            enforce_app_check=read("ENFORCE_APP_CHECK", _boolean, False),
             webhook_wait_s=read("WEBHOOK_WAIT_SECONDS", _number(1.0, 86_400.0), None),
             heygen_avatar_id=read("HEYGEN_AVATAR_ID", _word, None),
             heygen_voice_id=read("HEYGEN_VOICE_ID", _word, None),

@@ -61,10 +61,49 @@ def test_when_revocation_cannot_be_checked_the_answer_is_unavailable(
     assert answer.error["status"] == "UNAVAILABLE"
 
 
-@pytest.mark.parametrize("claim", ["true", 1, [True], {"admin": True}, None])
-def test_anything_but_admin_true_is_permission_denied(harness: Harness, claim: Any) -> None:
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "true",
+        1,
+        [True],
+        {"admin": True},
+        None,
+        # The CVPlus app's claim below level 3 without the monitoring permission (support staff,
+        # moderators), or with ill-typed fields.
+        {"role": "support", "level": 1, "permissions": {"canManageSupport": True}},
+        {"role": "moderator", "level": 2, "permissions": {"canMonitorSystem": False}},
+        {"level": "5", "permissions": {}},
+        {"level": True},
+        {"permissions": {"canMonitorSystem": "true"}},
+        {"permissions": ["canMonitorSystem"]},
+    ],
+)
+def test_anything_but_an_admin_claim_is_permission_denied(harness: Harness, claim: Any) -> None:
+    """Only ``admin: true`` or the app's admin object (level 3+, or canMonitorSystem)."""
     answer = harness.call("systemDashboard", {}, {"uid": "u", "admin": claim})
     assert answer.error["status"] == "PERMISSION_DENIED"
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        # gilco1973/cvplus-admin src/backend/functions/initializeAdmin.ts L80-90 (system admin).
+        {
+            "role": "system_admin",
+            "level": 5,
+            "permissions": {"canMonitorSystem": True, "canConfigureSystem": True},
+            "grantedAt": "2025-08-28T00:00:00.000Z",
+            "grantedBy": "system-init",
+        },
+        {"role": "admin", "level": 3, "permissions": {}},
+        {"role": "moderator", "level": 2, "permissions": {"canMonitorSystem": True}},
+    ],
+)
+def test_the_cvplus_apps_admin_claim_is_accepted(harness: Harness, claim: Any) -> None:
+    """The app's admin claim is an object with level and permissions, not ``true``."""
+    answer = harness.call("systemDashboard", {}, {"uid": "u", "admin": claim})
+    assert answer.status == 200, answer.body
 
 
 def test_no_token_is_unauthenticated(harness: Harness) -> None:

@@ -67,10 +67,16 @@ def test_the_deployed_function_is_invokable_only_by_the_tasks_service_account() 
 
 
 def test_the_invoker_setting() -> None:
+    """An account, or private in the emulator and tests; unset where it deploys or runs: refused."""
     account = "cvplus-tasks@demo-cvplus.iam.gserviceaccount.com"
     assert runtime.tasks_invoker({"CVPLUS_TASKS_SERVICE_ACCOUNT": account}) == account
     assert runtime.tasks_invoker({}) == "private"
     assert runtime.tasks_invoker({"CVPLUS_TASKS_SERVICE_ACCOUNT": "  "}) == "private"
+    emulator = {"FUNCTIONS_EMULATOR": "true", "ADMIN_PORT": "8081", "K_SERVICE": "videoJobTask"}
+    assert runtime.tasks_invoker(emulator) == "private"
+    for deployed in ({"ADMIN_PORT": "8081"}, {"K_SERVICE": "videoJobTask"}):
+        with pytest.raises(ValueError, match="CVPLUS_TASKS_SERVICE_ACCOUNT is unset"):
+            runtime.tasks_invoker(deployed)
     for bad in ("public", "not an email", "allUsers"):
         with pytest.raises(ValueError, match="CVPLUS_TASKS_SERVICE_ACCOUNT"):
             runtime.tasks_invoker({"CVPLUS_TASKS_SERVICE_ACCOUNT": bad})

@@ -1,7 +1,8 @@
 // Security rules (firestore.rules) against Google's Firestore emulator, with
 // @firebase/rules-unit-testing. Run by tests/rules/test_rules.py, which starts the emulator and
-// sets FIRESTORE_EMULATOR_HOST. CVPLUS_RULES_FILE names another rules file (the test that shows
-// these tests fail on rules that allow everything).
+// sets FIRESTORE_EMULATOR_HOST. CVPLUS_RULES_FILE names another rules file: the fragment merged
+// into a representative app ruleset (CVPLUS_RULES_MERGED=1: the app owns jobs/{jobId} there,
+// app.rules.test.mjs tests it), or rules that allow everything (these tests then fail).
 import { readFileSync } from "node:fs";
 import { after, before, beforeEach, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -15,6 +16,7 @@ import { doc, getDoc, setDoc, collection, getDocs, query, where } from "firebase
 const rulesFile =
   process.env.CVPLUS_RULES_FILE ?? fileURLToPath(new URL("../../firestore.rules", import.meta.url));
 const rules = readFileSync(rulesFile, "utf8");
+const merged = process.env.CVPLUS_RULES_MERGED === "1";
 let env;
 
 before(async () => {
@@ -53,6 +55,10 @@ beforeEach(async () => {
 
 const ada = () => env.authenticatedContext("ada").firestore();
 const admin = () => env.authenticatedContext("root", { admin: true }).firestore();
+// The CVPlus app's admin claim (cvplus-admin src/backend/functions/initializeAdmin.ts L80-90).
+const appAdmin = (level, permissions = {}) =>
+  env.authenticatedContext(`app-admin-${level}`, { admin: { role: "admin", level, permissions } })
+    .firestore();
 const SYSTEM = [
   "enhanced_video_jobs_internal/ada-1",
   "circuit_breaker_states/heygen",
@@ -85,7 +91,7 @@ test("a user cannot read the internals of their own job", async () => {
   );
 });
 
-test("a user reads their own CV job, not another's, and writes none", async () => {
+test("a user reads their own CV job, not another's, and writes none", { skip: merged }, async () => {
   await assertSucceeds(getDoc(doc(ada(), "jobs/ada-cv")));
   await assertFails(getDoc(doc(ada(), "jobs/bob-cv")));
   await assertFails(setDoc(doc(ada(), "jobs/ada-cv"), { videoStatus: "completed" }));
@@ -114,8 +120,21 @@ test("admins read the system collections; users do not", async () => {
   }
 });
 
+test("the app's admin claim reads the system collections from level 3 or with the permission", async () => {
+  for (const db of [appAdmin(3), appAdmin(5), appAdmin(1, { canMonitorSystem: true })]) {
+    for (const name of SYSTEM) {
+      await assertSucceeds(getDoc(doc(db, name)));
+    }
+  }
+  for (const db of [appAdmin(2, { canModerateContent: true }), appAdmin("5")]) {
+    for (const name of SYSTEM) {
+      await assertFails(getDoc(doc(db, name)));
+    }
+  }
+});
+
 test("no client writes anywhere, admins included", async () => {
-  for (const db of [ada(), admin()]) {
+  for (const db of [ada(), admin(), appAdmin(5)]) {
     await assertFails(setDoc(doc(db, "enhanced_video_jobs/ada-1"), { status: "completed" }));
     await assertFails(setDoc(doc(db, "enhanced_video_jobs/new"), { userId: "ada" }));
     for (const name of SYSTEM) {
