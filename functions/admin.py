@@ -13,6 +13,7 @@ from functions import runtime
 from functions.dashboard_page import asset, security_headers
 from functions.guards import nesting_guard
 from shared.core.breaker import ManualAction
+from shared.shell import admin
 
 E = https_fn.FunctionsErrorCode
 log = logging.getLogger("cvplus")
@@ -58,7 +59,7 @@ def _unrevoked_claims(raw: https_fn.Request) -> dict[str, Any]:
 @https_fn.on_call()
 def systemDashboard(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     _require_admin(req)
-    return runtime.service().dashboard()
+    return admin.dashboard_answer(runtime.shell())
 
 
 class CircuitRequest(BaseModel):
@@ -82,23 +83,28 @@ def setCircuitState(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
             {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in bad.errors()
         ]
         raise https_fn.HttpsError(E.INVALID_ARGUMENT, "invalid circuit request", details) from None
-    service = runtime.service()
+    shell = runtime.shell()
     if ask.action == "reset_quality":
         try:
-            service.reset_quality(ask.provider_id, by=who, reason=ask.reason)
+            admin.reset_quality(shell, ask.provider_id, by=who, reason=ask.reason)
         except KeyError:
             raise https_fn.HttpsError(E.NOT_FOUND, f"no provider {ask.provider_id!r}") from None
         return {"providerId": ask.provider_id, "action": ask.action, "by": who}
     try:
-        transition = service.set_circuit(
-            ask.provider_id, ManualAction(ask.action), by=who, reason=ask.reason, until=ask.until
+        transition = admin.set_circuit(
+            shell,
+            ask.provider_id,
+            ManualAction(ask.action),
+            by=who,
+            reason=ask.reason,
+            until=ask.until,
         )
     except KeyError:
         raise https_fn.HttpsError(E.NOT_FOUND, f"no provider {ask.provider_id!r}") from None
     except ValueError as bad:
         details = [{"field": "until", "message": str(bad)}]
         raise https_fn.HttpsError(E.INVALID_ARGUMENT, "invalid circuit request", details) from None
-    state = service.breakers.state(ask.provider_id, now=service.clock(), fresh=True)
+    state = shell.ports.breakers.state(ask.provider_id, now=shell.ports.clock(), fresh=True)
     return {
         "providerId": ask.provider_id,
         "state": state.state.value,

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from functions import runtime
 from functions.guards import nesting_guard
+from shared.shell import feedback
 from shared.shell.feedback import FeedbackError
 
 E = https_fn.FunctionsErrorCode
@@ -39,8 +40,8 @@ def rateVideo(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
         ]
         raise https_fn.HttpsError(E.INVALID_ARGUMENT, "invalid rating", details) from None
     try:
-        at = runtime.service().rate_video(
-            user_id=req.auth.uid, job_id=ask.job_id, rating=ask.rating
+        at = feedback.rate(
+            runtime.shell(), user_id=req.auth.uid, job_id=ask.job_id, rating=ask.rating
         )
     except FeedbackError as refused:
         raise https_fn.HttpsError(_CODES[refused.code], str(refused)) from None

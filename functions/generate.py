@@ -14,7 +14,8 @@ from shared.api.requests import InvalidRequestError, parse_generate_video, tier_
 from shared.core.jobs import RequestReusedError
 from shared.core.model import Tier
 from shared.core.spend import SpendCapReachedError
-from shared.service import LimitExceededError, TierRefusedError
+from shared.shell import processing
+from shared.shell.processing import LimitExceededError, TierRefusedError
 
 E = https_fn.FunctionsErrorCode
 log = logging.getLogger("cvplus")
@@ -73,7 +74,8 @@ def generateVideo(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
         raise https_fn.HttpsError(E.INVALID_ARGUMENT, str(bad), bad.details) from None
     tier = caller_tier(req)
     try:
-        job, deduplicated = runtime.service().create_job(
+        job, deduplicated = processing.create_job(
+            runtime.shell(),
             user_id=uid,
             script=request.effective_script(),
             options=request.video_options(),

@@ -1,5 +1,6 @@
 """processVideoJob (Firestore trigger) and videoJobTask (Cloud Tasks): both advance a job
-through Service.process, which claims it first, so duplicates and stale deliveries do nothing."""
+through `processing.process`, which claims it first, so duplicates and stale deliveries do
+nothing."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from functions import runtime, secrets
 from shared.adapters.stores.base import JOBS
 from shared.adapters.stores.firestore import seen_job
 from shared.adapters.tasks import MAX_TASK_BODY, InvalidTaskError, parse_task, valid_task_token
+from shared.shell import processing
 
 log = logging.getLogger("cvplus")
 # A worker may wait out HeyGen's 120 s submit budget (shared/adapters/providers/heygen.py); the
@@ -31,8 +33,8 @@ def processVideoJob(event: firestore_fn.Event[firestore_fn.Change[Any]]) -> None
     doc = after.to_dict() or {}
     if not runnable(doc, now=time.time()):
         return  # terminal, leased by a running worker, or waiting for a task: nothing to do
-    runtime.service(secrets.WORKER).process(
-        event.params["jobId"], seen=seen_job(doc, after.update_time)
+    processing.process(
+        runtime.shell(secrets.WORKER), event.params["jobId"], seen=seen_job(doc, after.update_time)
     )
 
 
@@ -63,10 +65,10 @@ def videoJobTask(req: https_fn.Request) -> https_fn.Response:
         task = parse_task(req.get_data(cache=False))
     except InvalidTaskError as bad:
         return https_fn.Response(f"bad task: {bad}", status=400, mimetype="text/plain")
-    service = runtime.service(secrets.WORKER)
-    if not valid_task_token(service.token_key, task.job_id, task.token):
+    shell = runtime.shell(secrets.WORKER)
+    if not valid_task_token(shell.setup.token_key, task.job_id, task.token):
         return https_fn.Response("unauthenticated task", status=401, mimetype="text/plain")
-    job = service.process(task.job_id)
+    job = processing.process(shell, task.job_id)
     status = job.status.value if job is not None else "not due, taken or finished"
     log.info("task for job %s (%s): %s", task.job_id, task.reason, status)
     return https_fn.Response(status, status=200)

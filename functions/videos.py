@@ -1,6 +1,6 @@
 """What a signed-in user does with their own video jobs after generateVideo: cancelVideoJob,
 retryVideoJob, getVideoQuota; and the web app's own callables, thin aliases over the same
-service that start from one of its CV jobs: generateVideoIntroduction,
+shell functions that start from one of its CV jobs: generateVideoIntroduction,
 regenerateVideoIntroduction, getVideoStatus."""
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from shared.core import tiers, userview
 from shared.core.cv import parse_cv
 from shared.core.jobs import AppCall, Job
 from shared.core.spend import SpendCapReachedError
-from shared.service import LimitExceededError, TierRefusedError
+from shared.shell import processing, users
+from shared.shell.processing import LimitExceededError, TierRefusedError
 from shared.shell.users import NoCvError, NotFoundError, NotOwnerError, WrongStateError
 
 E = https_fn.FunctionsErrorCode
@@ -81,8 +82,8 @@ def cancelVideoJob(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     uid = caller(req)
     request = _parse(JobRequest, req.data)
     try:
-        job, stopped = runtime.service(secrets.PROVIDER_KEYS).cancel(
-            job_id=request.job_id, user_id=uid
+        job, stopped = users.cancel(
+            runtime.shell(secrets.PROVIDER_KEYS), job_id=request.job_id, user_id=uid
         )
     except _HANDLED as exc:
         raise _answer_errors(exc) from None
@@ -95,7 +96,7 @@ def retryVideoJob(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     uid = caller(req)
     request = _parse(JobRequest, req.data)
     try:
-        job, deduplicated = runtime.service().retry(job_id=request.job_id, user_id=uid)
+        job, deduplicated = users.retry(runtime.shell(), job_id=request.job_id, user_id=uid)
     except _HANDLED as exc:
         raise _answer_errors(exc) from None
     return job_answer(job, deduplicated=deduplicated)
@@ -106,7 +107,7 @@ def retryVideoJob(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
 def getVideoQuota(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     uid = caller(req)
     _parse(QuotaRequest, req.data)
-    quota = runtime.service().quota(user_id=uid, tier=caller_tier(req))
+    quota = processing.usage(runtime.shell(), uid, caller_tier(req))
     return tiers.quota_answer(quota)
 
 
@@ -117,9 +118,9 @@ def getVideoQuota(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
 def _introduce(req: https_fn.CallableRequest[Any], call: AppCall) -> dict[str, Any]:
     uid = caller(req)
     request = _parse(IntroductionRequest, req.data)
-    service = runtime.service()
+    shell = runtime.shell()
     try:
-        doc = service.cv_job(cv_job_id=request.job_id, user_id=uid)
+        doc = users.cv_job(shell, request.job_id, uid)
         cv = None
         if request.custom_script is None:
             parsed = doc.get("parsedData")
@@ -133,7 +134,8 @@ def _introduce(req: https_fn.CallableRequest[Any], call: AppCall) -> dict[str, A
                     "the CV job's parsedData is not a CV this service can read",
                     [{**d, "field": f"parsedData.{d['field']}"} for d in error_details(exc)],
                 ) from None
-        job, deduplicated = service.introduce(
+        job, deduplicated = users.introduce(
+            shell,
             cv_job_id=request.job_id,
             user_id=uid,
             cv=cv,
@@ -172,6 +174,6 @@ def getVideoStatus(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     uid = caller(req)
     request = _parse(CvJobRequest, req.data)
     try:
-        return runtime.service().video_status(cv_job_id=request.job_id, user_id=uid)
+        return users.video_status(runtime.shell(), cv_job_id=request.job_id, user_id=uid)
     except _HANDLED as exc:
         raise _answer_errors(exc) from None

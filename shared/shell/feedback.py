@@ -23,12 +23,12 @@ def rate(shell: Shell, *, user_id: str, job_id: str, rating: int) -> float:
     is (its existence is not theirs to learn)."""
     if not 1 <= rating <= 5:
         raise FeedbackError("invalid-argument", "rating: between 1 and 5")
-    job = shell.jobs.get(job_id)
+    job = shell.ports.jobs.get(job_id)
     if job is None or job.user_id != user_id:
         raise FeedbackError("not-found", f"no video {job_id!r} of yours")
     if job.status is not JobStatus.COMPLETED or job.provider_id is None:
         raise FeedbackError("failed-precondition", "only a finished video can be rated")
-    now = shell.clock()
+    now = shell.ports.clock()
     snap = MetricsSnapshot(
         provider_id=job.provider_id,
         at=now,
@@ -39,6 +39,6 @@ def rate(shell: Shell, *, user_id: str, job_id: str, rating: int) -> float:
         tier=job.tier.value,
         user_satisfaction=float(rating),
     )
-    if not shell.docs.create(stores.METRICS, f"feedback-{job.job_id}", snap.to_doc()):
+    if not shell.ports.docs.create(stores.METRICS, f"feedback-{job.job_id}", snap.to_doc()):
         raise FeedbackError("already-exists", "this video has already been rated")
     return now

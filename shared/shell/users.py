@@ -32,7 +32,7 @@ class WrongStateError(Exception):
 
 
 def owned_job(shell: Shell, job_id: str, user_id: str) -> Job:
-    job = shell.jobs.get(job_id)
+    job = shell.ports.jobs.get(job_id)
     if job is None:
         raise NotFoundError(f"no video job {job_id}")
     if job.user_id != user_id:
@@ -50,7 +50,7 @@ def cancel(shell: Shell, *, job_id: str, user_id: str) -> tuple[Job, bool]:
         return job, False
     if job.terminal:
         raise WrongStateError(f"video job {job_id} is already {job.status.value}")
-    now = shell.clock()
+    now = shell.ports.clock()
 
     def change(stored: Job) -> tuple[None, Job | None, tuple[SideWrite, ...]]:
         if stored.terminal:
@@ -58,7 +58,7 @@ def cancel(shell: Shell, *, job_id: str, user_id: str) -> tuple[Job, bool]:
         cancelled = jobs.cancel(stored, now=now)
         return None, cancelled, orch.recovery_side(cancelled)
 
-    _, stored = shell.jobs.transact(job_id, change, now=now)
+    _, stored = shell.ports.jobs.transact(job_id, change, now=now)
     if stored is None:
         raise NotFoundError(f"no video job {job_id}")
     if stored.status is not JobStatus.CANCELLED:
@@ -76,22 +76,22 @@ def retry(shell: Shell, *, job_id: str, user_id: str) -> tuple[Job, bool]:
             f"video job {job_id} is {job.status.value}; only a failed or cancelled job is retried"
         )
     new_id = jobs.retry_id(job)
-    existing = shell.jobs.get(new_id)
+    existing = shell.ports.jobs.get(new_id)
     if existing is not None:
         return existing, True
-    now = shell.clock()
-    if shell.daily_spend_cap_usd is not None:  # SpendCapReachedError past today's cap
-        spend.check(shell.spend_today(now), cap_usd=shell.daily_spend_cap_usd, now=now)
+    now = shell.ports.clock()
+    if shell.setup.daily_spend_cap_usd is not None:  # SpendCapReachedError past today's cap
+        spend.check(shell.spend_today(now), cap_usd=shell.setup.daily_spend_cap_usd, now=now)
     again = jobs.again(
         job,
         job_id=new_id,
         now=now,
         deadline_at=now + orch.JOB_TIMEOUT_S,
-        budget=shell.max_attempts,
+        budget=shell.setup.max_attempts,
     )
     # Counted against the tier's limits in the same write (QuotaExceededError past them).
     limit = processing.counter(shell, user_id, job.tier, now)
-    stored, created = shell.jobs.create(again, counter=limit)
+    stored, created = shell.ports.jobs.create(again, counter=limit)
     log.info("job %s: retried as %s", job_id, new_id)
     return stored, not created
 
@@ -106,7 +106,7 @@ class NoCvError(Exception):
 
 def cv_job(shell: Shell, cv_job_id: str, user_id: str) -> dict[str, Any]:
     """The app's ``jobs/{cvJobId}`` document, checked to be the caller's."""
-    doc = shell.docs.get(CV_JOBS, cv_job_id)
+    doc = shell.ports.docs.get(CV_JOBS, cv_job_id)
     if doc is None:
         raise NotFoundError(f"no CV job {cv_job_id}")
     if doc.get("userId") != user_id:

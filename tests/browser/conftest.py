@@ -7,7 +7,7 @@ Chromium driven by Playwright (`browser`).
   session on free ports by tests/browser/local_stack.py, with real traffic through
   generateVideo (HeyGen failing half-way) before the browser opens. Skipped, saying why, when
   the stack is not installed (`make install`).
-- ``fake``: tests/browser/fake_stack.py, the real Service on memory stores with a day of history
+- ``fake``: tests/browser/fake_stack.py, the real shell on memory stores with a day of history
   and traffic between refreshes: no emulators, a few seconds; it covers what a fresh stack
   cannot show (24 h charts with trends, figures moving between redraws).
 

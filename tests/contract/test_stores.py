@@ -219,8 +219,8 @@ def test_a_burst_of_fifty_creates_from_one_user_makes_exactly_the_limit(world: W
     with ThreadPoolExecutor(50) as pool:
         outcomes = list(pool.map(create, range(50)))
     assert (outcomes.count("created"), outcomes.count("refused")) == (10, 40)
-    assert len(stores[0].recent(limit=100)) >= 10
-    assert stores[0].count_created_since(user, NOW - 1) == 10
+    mine = [j for j in stores[0].recent(limit=500) if j.user_id == user]
+    assert len(mine) == 10
 
 
 def test_a_repeated_create_does_not_count_against_the_limit(world: World) -> None:
@@ -426,16 +426,6 @@ def test_past_deadline_finds_unfinished_jobs_whatever_they_wait_for(world: World
     assert waiting.job_id in found
     assert not {in_time.job_id, finished.job_id} & found
     assert store.claim(waiting.job_id, owner="health", now=NOW, lease_s=60) is not None
-
-
-def test_jobs_created_by_a_user_are_counted_since_a_time(world: World) -> None:
-    """The per-user limit counts one user's recent jobs only."""
-    store = world.new_jobs()
-    user = f"user-{uuid.uuid4().hex[:6]}"
-    for i in range(3):
-        store.create(new_job(user_id=user, created_at=NOW - 100 * i))
-    store.create(new_job())
-    assert store.count_created_since(user, NOW - 150) == 2
 
 
 # Breaker

@@ -9,7 +9,7 @@ import pytest
 
 from functions import runtime
 from shared.shell.settings import Secret, Settings, SettingsError
-from tests.security.conftest import Harness
+from tests.support.harness import Harness
 
 STRONG = "s" * 32
 
