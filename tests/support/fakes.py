@@ -1,4 +1,4 @@
-"""The one scripted provider and the one clock the tests drive."""
+"""The one scripted provider and the one clock the tests drive, and the script they read."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from shared.core.errors import ErrorCategory, ProviderError
 from shared.core.model import Capabilities
 
 NOW = 1_000_000.0
+# 150 words, 60 s (a "medium" introduction) at the provider simulator's 2.5 words per second.
+SCRIPT = " ".join(["experienced"] * 150)
 
 
 class Clock:

@@ -25,11 +25,8 @@ from shared.core.model import VideoOptions
 from shared.core.orchestration import Setup
 from shared.shell import admin, processing
 from shared.shell.context import Ports, RecordingScheduler, Shell, capabilities_of
-from tests.support.fakes import Clock, ScriptedProvider
+from tests.support.fakes import SCRIPT, Clock, ScriptedProvider
 from tools.provider_sim import ProviderSim
-
-# 60 s at the provider simulator's 2.5 words per second.
-SCRIPT = " ".join(["experienced"] * 150)
 
 
 def scripted_providers() -> dict[str, ScriptedProvider]:
