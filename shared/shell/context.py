@@ -1,5 +1,6 @@
-"""What every trigger family shares: the stores, the adapters, the scheduler, the clock; the
-candidates a decision ranks; and `Shell.apply`, the one place `Effects` are written."""
+"""What every trigger family shares: the `Shell`, i.e. the `Ports` (stores, adapters, scheduler,
+vault, clock) and the deployment's `Setup`, built once per instance; the candidates a decision
+ranks; and `Shell.apply`, the one place `Effects` are written."""
 
 from __future__ import annotations
 
