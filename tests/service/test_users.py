@@ -16,6 +16,7 @@ from shared.core.errors import ErrorCategory
 from shared.core.jobs import AppCall, JobStatus
 from shared.core.model import Duration, Resolution, Tier, Urgency, VideoOptions
 from shared.shell import admin, processing, users, webhooks
+from shared.shell.context import capabilities_of
 from shared.shell.processing import LimitExceededError, TierRefusedError
 from tests.support.fakes import NOW, error
 from tests.support.memory import World
@@ -31,6 +32,7 @@ def _runway_takes_anything(world: World) -> None:
     """RunwayML's real clips are 10 s; here it takes the test's jobs."""
     p = world.providers["runwayml"]
     p.caps = replace(p.caps, max_duration_s=90, resolutions=frozenset(Resolution))
+    world.choose(capabilities=capabilities_of(world.providers))  # the setup holds them too
 
 
 def _submitted(world: World, provider: str = "runwayml") -> str:
