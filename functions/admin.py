@@ -14,6 +14,7 @@ from functions.edge import answers_refusals
 from functions.guards import nesting_guard
 from shared.api.requests import CircuitRequest, parse
 from shared.core.breaker import ManualAction
+from shared.shell import admin
 
 E = https_fn.FunctionsErrorCode
 log = logging.getLogger("cvplus")
@@ -82,7 +83,7 @@ def _unrevoked_claims(raw: https_fn.Request) -> dict[str, Any]:
 @answers_refusals
 def systemDashboard(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     _require_admin(req)
-    return runtime.service().dashboard()
+    return admin.dashboard_answer(runtime.shell())
 
 
 @nesting_guard
@@ -91,14 +92,14 @@ def systemDashboard(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
 def setCircuitState(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     who = _require_admin(req)
     ask = parse(CircuitRequest, req.data)
-    service = runtime.service()
+    shell = runtime.shell()
     if ask.action == "reset_quality":
-        service.reset_quality(ask.provider_id, by=who, reason=ask.reason)
+        admin.reset_quality(shell, ask.provider_id, by=who, reason=ask.reason)
         return {"providerId": ask.provider_id, "action": ask.action, "by": who}
-    transition = service.set_circuit(
-        ask.provider_id, ManualAction(ask.action), by=who, reason=ask.reason, until=ask.until
+    transition = admin.set_circuit(
+        shell, ask.provider_id, ManualAction(ask.action), by=who, reason=ask.reason, until=ask.until
     )
-    state = service.breakers.state(ask.provider_id, now=service.clock(), fresh=True)
+    state = shell.ports.breakers.state(ask.provider_id, now=shell.ports.clock(), fresh=True)
     return {
         "providerId": ask.provider_id,
         "state": state.state.value,

@@ -10,6 +10,7 @@ from functions import deploy, runtime
 from functions.edge import answers_refusals, caller
 from functions.guards import nesting_guard
 from shared.api.requests import RatingRequest, parse
+from shared.shell import feedback
 
 
 @nesting_guard
@@ -18,5 +19,5 @@ from shared.api.requests import RatingRequest, parse
 def rateVideo(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     uid = caller(req)
     ask = parse(RatingRequest, req.data)
-    at = runtime.service().rate_video(user_id=uid, job_id=ask.job_id, rating=ask.rating)
+    at = feedback.rate(runtime.shell(), user_id=uid, job_id=ask.job_id, rating=ask.rating)
     return {"jobId": ask.job_id, "rating": ask.rating, "ratedAt": at}

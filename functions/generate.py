@@ -11,6 +11,7 @@ from functions.edge import answers_refusals, caller, caller_tier
 from functions.guards import nesting_guard
 from shared.api.requests import parse_generate_video
 from shared.api.webapi import GenerateVideoResponse
+from shared.shell import processing
 
 
 @nesting_guard
@@ -19,7 +20,8 @@ from shared.api.webapi import GenerateVideoResponse
 def generateVideo(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     uid = caller(req)
     request = parse_generate_video(req.data)
-    job, deduplicated = runtime.service().create_job(
+    job, deduplicated = processing.create_job(
+        runtime.shell(),
         user_id=uid,
         script=request.effective_script(),
         options=request.video_options(),

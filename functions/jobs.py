@@ -12,6 +12,7 @@ from typing import Any
 from firebase_functions import firestore_fn, https_fn
 
 from functions import deploy, runtime, secrets
+from shared.shell import processing
 from shared.shell.processing import (
     JOBS,
     MAX_TASK_BODY,
@@ -34,8 +35,8 @@ def processVideoJob(event: firestore_fn.Event[firestore_fn.Change[Any]]) -> None
     doc = after.to_dict() or {}
     if not runnable(doc, now=time.time()):
         return  # terminal, leased by a running worker, or waiting for a task: nothing to do
-    runtime.service(secrets.WORKER).process(
-        event.params["jobId"], seen=seen_job(doc, after.update_time)
+    processing.process(
+        runtime.shell(secrets.WORKER), event.params["jobId"], seen=seen_job(doc, after.update_time)
     )
 
 
@@ -66,10 +67,10 @@ def videoJobTask(req: https_fn.Request) -> https_fn.Response:
         task = parse_task(req.get_data(cache=False))
     except InvalidTaskError as bad:
         return https_fn.Response(f"bad task: {bad}", status=400, mimetype="text/plain")
-    service = runtime.service(secrets.WORKER)
-    if not valid_task_token(service.token_key, task.job_id, task.token):
+    shell = runtime.shell(secrets.WORKER)
+    if not valid_task_token(shell.setup.token_key, task.job_id, task.token):
         return https_fn.Response("unauthenticated task", status=401, mimetype="text/plain")
-    job = service.process(task.job_id)
+    job = processing.process(shell, task.job_id)
     status = job.status.value if job is not None else "not due, taken or finished"
     log.info("task for job %s (%s): %s", task.job_id, task.reason, status)
     return https_fn.Response(status, status=200)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from firebase_functions.params import SecretParam
 
-from shared.service import Service
 from shared.shell import deployment
+from shared.shell.context import Shell
 from shared.shell.settings import Settings
 
 log = logging.getLogger("cvplus")
@@ -26,7 +26,7 @@ INVOKER_KEYWORDS = frozenset({"public", "private"})
 ENV_USAGE_DIR = "CVPLUS_USAGE_DIR"
 
 _lock = threading.Lock()
-_service: Service | None = None
+_shell: Shell | None = None
 _settings: Settings | None = None
 usage = deployment.usage
 
@@ -39,20 +39,20 @@ def settings() -> Settings:
         return _settings
 
 
-def service(uses: Sequence[SecretParam] = ()) -> Service:
-    """The instance's Service. ``uses``: the secrets the calling function declares; a required
-    one that is unset (CVPLUS_INTERNAL_SECRET outside the emulator) fails the call with a
-    SettingsError naming it."""
-    global _service
+def shell(uses: Sequence[SecretParam] = ()) -> Shell:
+    """The instance's Shell: its ports and the deployment's setup, built once. ``uses``: the
+    secrets the calling function declares; a required one that is unset (CVPLUS_INTERNAL_SECRET
+    outside the emulator) fails the call with a SettingsError naming it."""
+    global _shell
     config = settings()
     config.require(p.name for p in uses)
     with _lock:
-        if _service is None:
-            _service = deployment.build(config, os.environ)
-            log.info("cold start: service ready (instance %s)", _service.instance_id)
+        if _shell is None:
+            _shell = deployment.build(config, os.environ)
+            log.info("cold start: shell ready (instance %s)", _shell.instance_id)
             if os.environ.get(ENV_USAGE_DIR):
                 _keep_usage(Path(os.environ[ENV_USAGE_DIR]))
-        return _service
+        return _shell
 
 
 def _keep_usage(folder: Path) -> None:

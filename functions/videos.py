@@ -25,6 +25,7 @@ from shared.api.webapi import IntroductionResponse, JobAnswer, QuotaResponse
 from shared.core.cv import parse_cv
 from shared.core.jobs import AppCall
 from shared.core.refusals import WrongState
+from shared.shell import processing, users
 
 
 def _parse(model: Any, data: Any) -> Any:
@@ -38,7 +39,9 @@ def _parse(model: Any, data: Any) -> Any:
 def cancelVideoJob(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     uid = caller(req)
     request = _parse(JobRequest, req.data)
-    job, stopped = runtime.service(secrets.PROVIDER_KEYS).cancel(job_id=request.job_id, user_id=uid)
+    job, stopped = users.cancel(
+        runtime.shell(secrets.PROVIDER_KEYS), job_id=request.job_id, user_id=uid
+    )
     return JobAnswer.of(job, providerCancelled=stopped).answer()
 
 
@@ -48,7 +51,7 @@ def cancelVideoJob(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
 def retryVideoJob(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     uid = caller(req)
     request = _parse(JobRequest, req.data)
-    job, deduplicated = runtime.service().retry(job_id=request.job_id, user_id=uid)
+    job, deduplicated = users.retry(runtime.shell(), job_id=request.job_id, user_id=uid)
     return JobAnswer.of(job, deduplicated=deduplicated).answer()
 
 
@@ -58,7 +61,7 @@ def retryVideoJob(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
 def getVideoQuota(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     uid = caller(req)
     _parse(QuotaRequest, req.data)
-    quota = runtime.service().quota(user_id=uid, tier=caller_tier(req))
+    quota = processing.usage(runtime.shell(), uid, caller_tier(req))
     return QuotaResponse.of(quota).answer()
 
 
@@ -69,8 +72,8 @@ def getVideoQuota(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
 def _introduce(req: https_fn.CallableRequest[Any], call: AppCall) -> dict[str, Any]:
     uid = caller(req)
     request = _parse(IntroductionRequest, req.data)
-    service = runtime.service()
-    doc = service.cv_job(cv_job_id=request.job_id, user_id=uid)
+    shell = runtime.shell()
+    doc = users.cv_job(shell, request.job_id, uid)
     cv = None
     if request.custom_script is None:
         parsed = doc.get("parsedData")
@@ -83,7 +86,8 @@ def _introduce(req: https_fn.CallableRequest[Any], call: AppCall) -> dict[str, A
                 "the CV job's parsedData is not a CV this service can read",
                 [{**d, "field": f"parsedData.{d['field']}"} for d in error_details(exc)],
             ) from None
-    job, deduplicated = service.introduce(
+    job, deduplicated = users.introduce(
+        shell,
         cv_job_id=request.job_id,
         user_id=uid,
         cv=cv,
@@ -115,4 +119,4 @@ def regenerateVideoIntroduction(req: https_fn.CallableRequest[Any]) -> dict[str,
 def getVideoStatus(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     uid = caller(req)
     request = _parse(CvJobRequest, req.data)
-    return runtime.service().video_status(cv_job_id=request.job_id, user_id=uid).answer()
+    return users.video_status(runtime.shell(), cv_job_id=request.job_id, user_id=uid).answer()

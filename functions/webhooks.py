@@ -9,6 +9,7 @@ import logging
 from firebase_functions import https_fn
 
 from functions import deploy, runtime, secrets
+from shared.shell import webhooks
 from shared.shell.webhooks import WebhookError, WebhookRequest
 
 log = logging.getLogger("cvplus")
@@ -25,7 +26,7 @@ def providerWebhook(req: https_fn.Request) -> https_fn.Response:
         body=req.get_data(cache=True), headers=dict(req.headers), query=dict(req.args)
     )
     try:
-        result = runtime.service(secrets.WEBHOOK).on_webhook(provider, request)
+        result = webhooks.on_webhook(runtime.shell(secrets.WEBHOOK), provider, request)
     except WebhookError as refused:
         log.warning("webhook %s refused (%s): %s", provider, refused.status, refused.message)
         return _answer(refused.status, {"error": refused.message})

@@ -292,7 +292,7 @@ def run_health_check(config: StackConfig, functions_env: Mapping[str, str]) -> d
     overdue jobs), run here: the Functions emulator cannot fire a schedule. A job whose only
     trigger delivery failed (the emulator answers some with ECONNRESET under load) is re-driven
     by it, as in production."""
-    from shared.shell import deployment
+    from shared.shell import deployment, health
     from shared.shell.settings import Settings
     from tools.stack._stack import LOCAL_SECRETS
 
@@ -300,11 +300,11 @@ def run_health_check(config: StackConfig, functions_env: Mapping[str, str]) -> d
     saved = dict(os.environ)
     os.environ.update(env)
     try:
-        service = deployment.build(Settings.from_env(env), env)
+        shell = deployment.build(Settings.from_env(env), env)
         try:
-            return service.health_check()
+            return health.health_check(shell)
         finally:
-            for provider in service.providers.values():
+            for provider in shell.ports.providers.values():
                 provider.close()
     finally:
         os.environ.clear()

@@ -69,6 +69,10 @@ class Setup:
     tracking_enabled: bool = True
     webhook_base_url: str | None = None  # None: no webhooks, completion by polling
     webhook_wait_s: float | None = None  # None: WEBHOOK_GRACE typical renders
+    token_key: bytes = field(default=b"", repr=False)  # signs task bodies and callback tokens
+    max_attempts: int = 4  # submissions per job, the first included
+    user_jobs_per_hour: int = 100
+    daily_spend_cap_usd: float | None = None  # None: no cap
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
-"""What every trigger family shares: the stores, the adapters, the scheduler, the clock; the
-candidates a decision ranks; and `Shell.apply`, the one place `Effects` are written."""
+"""What every trigger family shares: the `Shell`, i.e. the `Ports` (stores, adapters, scheduler,
+vault, clock) and the deployment's `Setup`, built once per instance; the candidates a decision
+ranks; and `Shell.apply`, the one place `Effects` are written."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from shared.core import orchestration as orch
 from shared.core import spend
 from shared.core.errors import ProviderError
 from shared.core.jobs import Job, JobStatus
-from shared.core.scoring import BusinessRules, Candidate, ProviderStats
+from shared.core.model import Capabilities
+from shared.core.scoring import Candidate, ProviderStats
 
 log = logging.getLogger("cvplus")
 
@@ -51,27 +53,34 @@ def alert(message: str, **fields: object) -> None:
     log.error(message, extra={"json_fields": {"alert": True, **fields}})
 
 
-@dataclass
-class Shell:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ports:
+    """What the shell reads and writes through: the stores, the provider adapters, the task
+    scheduler, the video vault, the clock and the random source."""
+
     jobs: JobStore
     breakers: BreakerStore
     docs: DocumentStore
     providers: Mapping[str, VideoProvider]
     scheduler: TaskScheduler
-    rules: BusinessRules = field(default_factory=BusinessRules)
-    webhook_base_url: str | None = None
-    token_key: bytes = b""
-    breaker_enabled: bool = True
-    tracking_enabled: bool = True
-    max_attempts: int = 4
-    user_jobs_per_hour: int = 100
-    daily_spend_cap_usd: float | None = None
-    webhook_wait_s: float | None = None
     # Where finished videos are copied (Cloud Storage in the deployment). None keeps the
     # provider's expiring URL: only tests and benchmarks that do not follow videos run so.
     vault: Vault | None = None
     clock: Callable[[], float] = time.time
     rand: Callable[[], float] = random.random
+
+
+def capabilities_of(providers: Mapping[str, VideoProvider]) -> dict[str, Capabilities]:
+    """What `orch.Setup` holds of the providers: their capabilities, by provider id."""
+    return {pid: provider.capabilities for pid, provider in providers.items()}
+
+
+@dataclass
+class Shell:
+    """One instance's ports and the deployment's choices, with what the instance caches."""
+
+    ports: Ports
+    setup: orch.Setup
     instance_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     _stats: dict[str, ProviderStats] = field(default_factory=dict)
     _stats_at: float = -1e18
@@ -87,27 +96,16 @@ class Shell:
             or now - cached[0] >= SPEND_TTL_S
             or spend.day_key(cached[0]) != (spend.day_key(now))
         ):
-            cached = (now, self.docs.get(stores.SPEND, spend.day_key(now)))
+            cached = (now, self.ports.docs.get(stores.SPEND, spend.day_key(now)))
             self._spend = cached
         return cached[1]
-
-    @property
-    def setup(self) -> orch.Setup:
-        return orch.Setup(
-            capabilities={pid: p.capabilities for pid, p in self.providers.items()},
-            rules=self.rules,
-            breaker_enabled=self.breaker_enabled,
-            tracking_enabled=self.tracking_enabled,
-            webhook_base_url=self.webhook_base_url,
-            webhook_wait_s=self.webhook_wait_s,
-        )
 
     def candidates(self, now: float) -> list[Candidate]:
         """Every provider as the scorer sees it: capabilities, stats (cached for STATS_TTL_S),
         the breaker as this instance sees it, and the renders it has in flight."""
         if now - self._stats_at > STATS_TTL_S:
-            for pid in self.providers:
-                doc = self.docs.get(stores.STATS, pid)
+            for pid in self.ports.providers:
+                doc = self.ports.docs.get(stores.STATS, pid)
                 if doc is not None:
                     self._stats[pid] = stats_from_doc(pid, doc)
                     self._in_flight[pid] = int(doc.get("inFlight") or 0)
@@ -117,14 +115,14 @@ class Shell:
                 capabilities=provider.capabilities,
                 stats=self._stats.get(pid) or ProviderStats(provider_id=pid),
                 breaker=(
-                    self.breakers.state(pid, now=now)
-                    if self.breaker_enabled
+                    self.ports.breakers.state(pid, now=now)
+                    if self.setup.breaker_enabled
                     else br.BreakerState(provider_id=pid)
                 ),
-                breaker_policy=self.breakers.policy(pid),
+                breaker_policy=self.ports.breakers.policy(pid),
                 in_flight=self._in_flight.get(pid, 0),
             )
-            for pid, provider in self.providers.items()
+            for pid, provider in self.ports.providers.items()
         ]
 
     def apply(self, effects: orch.Effects, *, now: float, saved: bool = False) -> Job | None:
@@ -141,15 +139,15 @@ class Shell:
         if job is None:
             for write in map(codec.encode, effects.side):
                 if write.increment and write.doc_id is not None:
-                    self.docs.increment(write.collection, write.doc_id, write.data)
+                    self.ports.docs.increment(write.collection, write.doc_id, write.data)
                 elif write.doc_id is None:
-                    self.docs.add(write.collection, write.data)
+                    self.ports.docs.add(write.collection, write.data)
                 else:
-                    self.docs.put(write.collection, write.doc_id, write.data)
+                    self.ports.docs.put(write.collection, write.doc_id, write.data)
             return None
         if not saved:
             try:
-                self.jobs.save(
+                self.ports.jobs.save(
                     job,
                     owner=self.instance_id,
                     now=now,
@@ -158,7 +156,7 @@ class Shell:
                 )
             except (stores.TerminalJobError, stores.LeaseLostError, stores.JobChangedError) as exc:
                 log.warning("job %s: not saved (%s); keeping the stored job", job.job_id, exc)
-                stored = self.jobs.get(job.job_id)
+                stored = self.ports.jobs.get(job.job_id)
                 if (
                     stored is not None
                     and stored.status is JobStatus.CANCELLED
@@ -170,11 +168,11 @@ class Shell:
         due = effects.schedule
         # The process loop runs what is due now itself; only later work becomes a task.
         if due is not None and (saved or due.at > now):
-            self.scheduler.schedule(job.job_id, at=due.at, reason=due.reason)
+            self.ports.scheduler.schedule(job.job_id, at=due.at, reason=due.reason)
         return job
 
     def record(self, provider_id: str, outcome: br.Outcome) -> None:
-        transition = self.breakers.record(provider_id, outcome, now=self.clock())
+        transition = self.ports.breakers.record(provider_id, outcome, now=self.ports.clock())
         if transition is None:
             return
         opened = orch.transition_alert(provider_id, transition)
@@ -192,7 +190,7 @@ class Shell:
     def stop_render(self, job: Job) -> bool:
         """Ask the provider of ``job``'s render to stop it (best effort: the job is cancelled
         whatever the provider answers). True when the provider stopped it."""
-        provider = self.providers.get(job.provider_id or "")
+        provider = self.ports.providers.get(job.provider_id or "")
         if provider is None or not job.provider_job_id:
             return False
         try:
@@ -216,6 +214,6 @@ class Shell:
     def release(self, job: Job) -> None:
         """Let go of the lease of a job left due (the process loop's bound was reached)."""
         try:
-            self.jobs.save(job, owner=self.instance_id, now=self.clock())
+            self.ports.jobs.save(job, owner=self.instance_id, now=self.ports.clock())
         except stores.StoreError as exc:  # the lease ran out and another worker took over
             log.warning("job %s: could not release the lease: %s", job.job_id, exc)

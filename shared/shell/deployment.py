@@ -1,5 +1,6 @@
 """The deployment, built once per instance from `Settings`: the three provider adapters, the
-Firestore stores, the Cloud Tasks scheduler and the video bucket, wired into a `Shell`.
+Firestore stores, the Cloud Tasks scheduler and the video bucket (the `Ports`), and the
+deployment's choices (the `Setup`), wired into a `Shell`.
 ``functions/runtime.py`` calls `build` on the first call of an instance (the cold start)."""
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from shared.adapters.stores.firestore import (
 from shared.adapters.tasks import CloudTasksScheduler
 from shared.core import breaker as br
 from shared.core.model import AspectRatio
+from shared.core.orchestration import Setup
 from shared.core.scoring import BusinessRules
-from shared.service import Service
+from shared.shell.context import Ports, Shell, capabilities_of
 from shared.shell.settings import LOOPBACK_HOSTS, Problem, Secret, Settings, SettingsError
 
 # The one region of every function, of the task URL and of the Cloud Tasks queue (functions/
@@ -165,7 +167,7 @@ def default_queue(env: Mapping[str, str]) -> str:
     return f"projects/{project_id(env)}/locations/{REGION}/queues/{QUEUE_ID}"
 
 
-def build(config: Settings, env: Mapping[str, str]) -> Service:
+def build(config: Settings, env: Mapping[str, str]) -> Shell:
     from google.cloud import firestore
 
     if env.get("FIRESTORE_EMULATOR_HOST"):
@@ -177,11 +179,12 @@ def build(config: Settings, env: Mapping[str, str]) -> Service:
     policies = {pid: _override(policy, config) for pid, policy in br.POLICIES.items()}
     key = config.internal_secret.reveal().encode() if config.internal_secret else b""
     queue = config.tasks_queue or default_queue(env)
-    return Service(
+    adapters = providers(config)
+    ports = Ports(
         jobs=FirestoreJobStore(client, usage),
         breakers=SharedBreaker(FirestoreBreakerBackend(client, usage), policies=policies),
         docs=FirestoreDocumentStore(client, usage),
-        providers=providers(config),
+        providers=adapters,
         scheduler=CloudTasksScheduler(
             queue=queue,
             target_url=f"{functions_base(config, env)}/videoJobTask",
@@ -189,6 +192,10 @@ def build(config: Settings, env: Mapping[str, str]) -> Service:
             emulator_host=config.tasks_emulator_host,
             service_account=config.tasks_service_account,
         ),
+        vault=vault(config, env, key),
+    )
+    setup = Setup(
+        capabilities=capabilities_of(adapters),
         rules=business_rules(config),
         webhook_base_url=config.public_webhook_base_url,
         token_key=key,
@@ -198,8 +205,8 @@ def build(config: Settings, env: Mapping[str, str]) -> Service:
         user_jobs_per_hour=config.user_jobs_per_hour,
         daily_spend_cap_usd=config.daily_spend_cap_usd,
         webhook_wait_s=config.webhook_wait_s,
-        vault=vault(config, env, key),
     )
+    return Shell(ports=ports, setup=setup)
 
 
 def vault(config: Settings, env: Mapping[str, str], key: bytes) -> CloudStorageVault:

@@ -16,12 +16,12 @@ def rate(shell: Shell, *, user_id: str, job_id: str, rating: int) -> float:
     is (its existence is not theirs to learn)."""
     if not 1 <= rating <= 5:
         raise InvalidRequest("rating: between 1 and 5", [{"field": "rating", "message": "1 to 5"}])
-    job = shell.jobs.get(job_id)
+    job = shell.ports.jobs.get(job_id)
     if job is None or job.user_id != user_id:
         raise NotFound(f"no video job {job_id} of yours")
     if job.status is not JobStatus.COMPLETED or job.provider_id is None:
         raise WrongState("only a finished video can be rated")
-    now = shell.clock()
+    now = shell.ports.clock()
     snap = MetricsSnapshot(
         provider_id=job.provider_id,
         at=now,
@@ -32,6 +32,6 @@ def rate(shell: Shell, *, user_id: str, job_id: str, rating: int) -> float:
         tier=job.tier.value,
         user_satisfaction=float(rating),
     )
-    if not shell.docs.create(stores.METRICS, f"feedback-{job.job_id}", snap.to_doc()):
+    if not shell.ports.docs.create(stores.METRICS, f"feedback-{job.job_id}", snap.to_doc()):
         raise AlreadyExists("this video has already been rated")
     return now

@@ -20,41 +20,44 @@ STATS_DAYS = 7
 
 
 def health_check(shell: Shell, *, redrive_limit: int = 100) -> dict[str, object]:
-    now = shell.clock()
+    now = shell.ports.clock()
     report: dict[str, object] = {}
     stats: dict[str, ProviderStats] = {}
-    for pid, provider in shell.providers.items():
+    for pid, provider in shell.ports.providers.items():
         report[pid] = probe(shell, pid, provider, now)
-        shell.breakers.refresh(pid, now=now)
+        shell.ports.breakers.refresh(pid, now=now)
         stats[pid] = refresh_stats(shell, pid, provider, now)
     recent_jobs = refresh_analytics(shell, now)
     check_alerts(shell, stats, recent_jobs, now)
-    overdue = shell.jobs.due(now=now - 1.0, limit=redrive_limit)
+    overdue = shell.ports.jobs.due(now=now - 1.0, limit=redrive_limit)
     for job in overdue:
-        shell.scheduler.schedule(job.job_id, at=now, reason="re-driven by the health check")
+        shell.ports.scheduler.schedule(job.job_id, at=now, reason="re-driven by the health check")
     report["redriven"] = len(overdue)
     # A job past its deadline that waits for something that will not come (a webhook that is
     # never sent, a task that was lost) is failed with deadline_exceeded by its next run.
-    expired = shell.jobs.past_deadline(now=now, limit=redrive_limit)
+    expired = shell.ports.jobs.past_deadline(now=now, limit=redrive_limit)
     for job in expired:
         if job not in overdue:
-            shell.scheduler.schedule(job.job_id, at=now, reason="past its deadline")
+            shell.ports.scheduler.schedule(job.job_id, at=now, reason="past its deadline")
     report["expired"] = len(expired)
     return report
 
 
 def probe(shell: Shell, pid: str, provider: VideoProvider, now: float) -> str:
     permit: float | None = None
-    if shell.breaker_enabled and shell.breakers.admission(pid, now=now) is br.Admission.PROBE:
-        grant = shell.breakers.acquire(pid, now=now)
+    if (
+        shell.setup.breaker_enabled
+        and shell.ports.breakers.admission(pid, now=now) is br.Admission.PROBE
+    ):
+        grant = shell.ports.breakers.acquire(pid, now=now)
         permit = grant.permit if grant.granted else None
-    started = shell.clock()
+    started = shell.ports.clock()
     error: ProviderError | None = None
     try:
         provider.probe()
     except ProviderError as failure:
         error = failure
-    took = shell.clock() - started
+    took = shell.ports.clock() - started
     effects = orch.probed(pid, error, permit=permit, took=took, now=now, setup=shell.setup)
     shell.apply(effects, now=now)
     return effects.note
@@ -67,7 +70,7 @@ def refresh_analytics(shell: Shell, now: float) -> dict[str, object]:
     hours, for the job-failure alert."""
     this_hour = analytics.hour_start(now)
     hours = [this_hour]
-    before = shell.docs.get(stores.ANALYTICS_HOURLY, _key(this_hour - analytics.HOUR))
+    before = shell.ports.docs.get(stores.ANALYTICS_HOURLY, _key(this_hour - analytics.HOUR))
     if before is None or not before.get("final"):
         hours.append(this_hour - analytics.HOUR)
     latest = [before] if before is not None and len(hours) == 1 else []
@@ -76,22 +79,22 @@ def refresh_analytics(shell: Shell, now: float) -> dict[str, object]:
         span = [("timestamp", ">=", start), ("timestamp", "<", end)]
         finished = [("updatedAt", ">=", start), ("updatedAt", "<", end)]
         doc = analytics.rollup(
-            shell.docs.query(stores.METRICS, where=span),
-            shell.docs.query(stores.JOBS, where=finished),
+            shell.ports.docs.query(stores.METRICS, where=span),
+            shell.ports.docs.query(stores.JOBS, where=finished),
             start=start,
             end=end,
             now=now,
-            recovery_logs=shell.docs.query(stores.RECOVERY_LOGS, where=span),
+            recovery_logs=shell.ports.docs.query(stores.RECOVERY_LOGS, where=span),
         )
-        shell.docs.put(stores.ANALYTICS_HOURLY, _key(start), doc)
+        shell.ports.docs.put(stores.ANALYTICS_HOURLY, _key(start), doc)
         latest.append(doc)
     for day in sorted({analytics.day_start(h) for h in hours}):
         end = day + analytics.DAY
-        parts = shell.docs.query(
+        parts = shell.ports.docs.query(
             stores.ANALYTICS_HOURLY, where=[("start", ">=", day), ("start", "<", end)]
         )
         merged = analytics.merge(parts, start=day, end=end, now=now)
-        shell.docs.put(stores.ANALYTICS_DAILY, _key(day), merged)
+        shell.ports.docs.put(stores.ANALYTICS_DAILY, _key(day), merged)
     jobs: dict[str, object] = analytics.merge(latest, start=0.0, end=now, now=now)["jobs"]
     return jobs
 
@@ -103,14 +106,14 @@ def check_alerts(
     an alert log entry (the others are logged where they happen: transitions, refresh_stats)."""
     holding = alerts.conditions(
         stats,
-        {pid: shell.breakers.state(pid, now=now) for pid in shell.providers},
-        {pid: p.capabilities.typical_render_s for pid, p in shell.providers.items()},
+        {pid: shell.ports.breakers.state(pid, now=now) for pid in shell.ports.providers},
+        {pid: p.capabilities.typical_render_s for pid, p in shell.ports.providers.items()},
         jobs,
     )
-    active = shell.docs.query(stores.ALERTS, where=[("active", "==", True)])
+    active = shell.ports.docs.query(stores.ALERTS, where=[("active", "==", True)])
     changes = alerts.reconcile(active, holding, now=now)
     for doc_id, doc in (*changes.started, *changes.cleared):
-        shell.docs.put(stores.ALERTS, doc_id, doc)
+        shell.ports.docs.put(stores.ALERTS, doc_id, doc)
     for c in changes.new:
         if c.kind in ("high_latency", "job_failures"):
             alert(c.message, kind=c.kind, provider=c.provider_id, **c.fields)
@@ -121,10 +124,10 @@ def _key(start: float) -> str:
 
 
 def refresh_stats(shell: Shell, pid: str, provider: VideoProvider, now: float) -> ProviderStats:
-    previous = shell.docs.get(stores.STATS, pid) or {}
+    previous = shell.ports.docs.get(stores.STATS, pid) or {}
     reset = previous.get("qualityReset")  # an admin's quality reset: older checks are history
     since = float(reset["at"]) if isinstance(reset, dict) else None
-    docs = shell.docs.query(
+    docs = shell.ports.docs.query(
         stores.METRICS,
         where=[("providerId", "==", pid), ("timestamp", ">", now - STATS_DAYS * 86_400.0)],
     )
@@ -135,12 +138,12 @@ def refresh_stats(shell: Shell, pid: str, provider: VideoProvider, now: float) -
         concurrency_limit=provider.capabilities.concurrency_limit,
         quality_since=since,
     )
-    in_flight = shell.docs.count(
+    in_flight = shell.ports.docs.count(
         stores.JOBS,
         where=[("providerId", "==", pid), ("status", "==", JobStatus.PROCESSING.value)],
     )
     doc = {**stats_doc(agg, in_flight=in_flight), "qualityReset": reset}
-    shell.docs.put(stores.STATS, pid, doc)
+    shell.ports.docs.put(stores.STATS, pid, doc)
     low = alerts.low_success(agg.stats)
     if low is not None:
         alert(low.message, provider=pid, **low.fields)

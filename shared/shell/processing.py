@@ -35,7 +35,7 @@ def limits(shell: Shell, tier: Tier) -> list[quota.Limit]:
     """The tier's hourly (capped by USER_JOBS_PER_HOUR) and daily limits."""
     own = tiers.limits_for(tier)
     return [
-        quota.per_hour(min(own.jobs_per_hour, shell.user_jobs_per_hour)),
+        quota.per_hour(min(own.jobs_per_hour, shell.setup.user_jobs_per_hour)),
         quota.per_day(own.jobs_per_day),
     ]
 
@@ -53,9 +53,9 @@ def counter(shell: Shell, user_id: str, tier: Tier, now: float) -> Counter:
 
 def usage(shell: Shell, user_id: str, tier: Tier) -> tiers.Quota:
     """What ``user_id`` has used of their tier's hourly and daily limits."""
-    now = shell.clock()
+    now = shell.ports.clock()
     hour, day = limits(shell, tier)
-    doc = shell.docs.get(QUOTAS, user_id)
+    doc = shell.ports.docs.get(QUOTAS, user_id)
     return tiers.Quota(
         tier=tier,
         per_hour=hour.max_jobs,
@@ -82,15 +82,15 @@ def create_job(
     past the limit: past it, QuotaExceededError names the limit (a repeated request is still
     answered with its job). jobs.RequestReusedError when the requestId's job asked for
     something else. TierRefusedError for options the tier does not allow."""
-    now = shell.clock()
+    now = shell.ports.clock()
     tiers.check(tiers.limits_for(tier), options)
     job_id = jobs.job_id_for(user_id, request_id) if request_id else f"vj_{uuid.uuid4().hex}"
     fingerprint = jobs.request_fingerprint(script, options, cv_job_id)
-    if shell.daily_spend_cap_usd is not None:
+    if shell.setup.daily_spend_cap_usd is not None:
         try:
-            spend.check(shell.spend_today(now), cap_usd=shell.daily_spend_cap_usd, now=now)
+            spend.check(shell.spend_today(now), cap_usd=shell.setup.daily_spend_cap_usd, now=now)
         except spend.SpendCapReachedError:
-            existing = shell.jobs.get(job_id) if request_id else None
+            existing = shell.ports.jobs.get(job_id) if request_id else None
             if existing is None:
                 raise
             return jobs.same_request(existing, fingerprint), True
@@ -107,15 +107,15 @@ def create_job(
         script=script,
         tier=tier,
         options=options,
-        max_attempts=shell.max_attempts,
+        max_attempts=shell.setup.max_attempts,
         app_call=app_call,
     )
     try:
-        stored, created = shell.jobs.create(
+        stored, created = shell.ports.jobs.create(
             job, counter=counter(shell, user_id, tier, now), side=derived(None, job)
         )
     except quota.QuotaExceededError:
-        existing = shell.jobs.get(job_id) if request_id else None
+        existing = shell.ports.jobs.get(job_id) if request_id else None
         if existing is None:
             raise
         stored, created = existing, False
@@ -126,14 +126,14 @@ def create_job(
 def process(shell: Shell, job_id: str, *, seen: stores.SeenJob | None = None) -> Job | None:
     """Claim the job if it is due and advance it as far as it goes without waiting. ``seen``:
     the job as a trigger event delivered it (saves the store a read)."""
-    now = shell.clock()
-    job = shell.jobs.claim(
+    now = shell.ports.clock()
+    job = shell.ports.jobs.claim(
         job_id, owner=shell.instance_id, now=now, lease_s=orch.LEASE_S, seen=seen
     )
     if job is None:
         return None
     for _ in range(orch.max_rounds(job)):
-        now = shell.clock()
+        now = shell.ports.clock()
         step = orch.next_step(job, now)
         if step is orch.Next.STOP:
             break
@@ -146,7 +146,7 @@ def process(shell: Shell, job_id: str, *, seen: stores.SeenJob | None = None) ->
             job = _failed(shell, job, orch.orphaned_error(job), now=now)
         else:
             job = _submit(shell, job, now)
-    if not orch.settled(job, shell.clock()):
+    if not orch.settled(job, shell.ports.clock()):
         shell.release(job)  # the last save kept the lease (the loop's bound was reached)
     return job
 
@@ -157,7 +157,7 @@ def _submit(shell: Shell, job: Job, now: float) -> Job:
     for choice in ranking.ranked:
         permit: float | None = None
         if orch.needs_permit(choice, setup):
-            grant = shell.breakers.acquire(choice.provider_id, now=now)
+            grant = shell.ports.breakers.acquire(choice.provider_id, now=now)
             if not grant.granted:
                 continue
             permit = grant.permit
@@ -169,13 +169,13 @@ def _call(shell: Shell, job: Job, choice: Scored, permit: float | None, now: flo
     setup = shell.setup
     before, job = job, orch.begin(job, choice, now)
     try:  # the checkpoint
-        shell.jobs.save(
+        shell.ports.jobs.save(
             job, owner=shell.instance_id, now=now, side=derived(before, job), release=False
         )
     except (stores.TerminalJobError, stores.LeaseLostError) as exc:
         # Cancelled by its owner, or taken over, since the claim: nothing is submitted.
         log.warning("job %s: not submitted (%s)", job.job_id, exc)
-        stored = shell.jobs.get(job.job_id)
+        stored = shell.ports.jobs.get(job.job_id)
         return stored if stored is not None else job
     request = SubmitRequest(
         job_id=job.job_id,
@@ -183,15 +183,15 @@ def _call(shell: Shell, job: Job, choice: Scored, permit: float | None, now: flo
         script=job.script,
         options=job.options,
         callback_url=with_attempt(orch.callback_url(choice.provider_id, setup), job.attempt),
-        callback_token=webhook_token(shell.token_key, job.job_id, job.attempt),
+        callback_token=webhook_token(shell.setup.token_key, job.job_id, job.attempt),
     )
-    started = shell.clock()
+    started = shell.ports.clock()
     try:
-        submission = shell.providers[choice.provider_id].submit(request)
+        submission = shell.ports.providers[choice.provider_id].submit(request)
     except ProviderError as error:
-        took = shell.clock() - started
+        took = shell.ports.clock() - started
         return _failed(shell, job, error, now=now, permit=permit, took=took)
-    took = shell.clock() - started
+    took = shell.ports.clock() - started
     effects = orch.accepted(
         job, submission.provider_job_id, permit=permit, took=took, now=now, setup=setup
     )
@@ -201,16 +201,16 @@ def _call(shell: Shell, job: Job, choice: Scored, permit: float | None, now: flo
 def _follow_up(shell: Shell, job: Job, now: float) -> Job:
     """The render's follow-up is due: a status poll (or the deadline of a lost webhook)."""
     setup = shell.setup
-    started = shell.clock()
+    started = shell.ports.clock()
     try:
-        status = shell.providers[job.provider_id or ""].status(
+        status = shell.ports.providers[job.provider_id or ""].status(
             job.provider_job_id or "", expected_duration_s=orch.spoken_length_s(job)
         )
     except ProviderError as error:
-        took = shell.clock() - started
+        took = shell.ports.clock() - started
         circuit_open = (
             setup.breaker_enabled
-            and shell.breakers.admission(error.provider_id, now=now) is br.Admission.REJECT
+            and shell.ports.breakers.admission(error.provider_id, now=now) is br.Admission.REJECT
         )
         if orch.render_lost(job, error, now=now, circuit_open=circuit_open):
             return _failed(shell, job, error, now=now, took=took)
@@ -221,20 +221,20 @@ def _follow_up(shell: Shell, job: Job, now: float) -> Job:
             error.category.value,
         )
         return _write(shell, orch.poll_again(job, error, took=took, now=now, setup=setup), now)
-    took = shell.clock() - started
+    took = shell.ports.clock() - started
     if status.state is not RenderState.COMPLETED:
         effects = orch.still_rendering(
             job, took=took, now=now, setup=setup, progress=status.progress
         )
         return _write(shell, effects, now)
-    if shell.vault is None:
+    if shell.ports.vault is None:
         result = VideoResult(
             video_url=status.video_url or "",
             thumbnail_url=status.thumbnail_url,
             duration_s=status.duration_s,
         )
         return _write(shell, orch.completion(job, result, now=now, setup=setup), now)
-    return _deliver(shell, shell.vault, job, status, now)
+    return _deliver(shell, shell.ports.vault, job, status, now)
 
 
 def _deliver(shell: Shell, vault: Vault, job: Job, status: RenderStatus, now: float) -> Job:
@@ -249,7 +249,7 @@ def _deliver(shell: Shell, vault: Vault, job: Job, status: RenderStatus, now: fl
         if not error.expired:
             return _undelivered(shell, job, str(error), expired=False, now=now)
         try:
-            fresh = shell.providers[job.provider_id or ""].status(
+            fresh = shell.ports.providers[job.provider_id or ""].status(
                 job.provider_job_id or "", expected_duration_s=orch.spoken_length_s(job)
             )
         except ProviderError as looked:  # inconclusive: the next look asks again
@@ -262,7 +262,7 @@ def _deliver(shell: Shell, vault: Vault, job: Job, status: RenderStatus, now: fl
         except DeliveryError as again:
             log.warning("job %s: copying from a fresh URL failed: %s", job.job_id, again)
             return _undelivered(shell, job, str(again), expired=again.expired, now=now)
-    return _write(shell, orch.completion(job, result, now=shell.clock(), setup=setup), now)
+    return _write(shell, orch.completion(job, result, now=shell.ports.clock(), setup=setup), now)
 
 
 def _keep(vault: Vault, job: Job, status: RenderStatus) -> VideoResult:
@@ -294,7 +294,7 @@ def _failed(
         error,
         shell.candidates(now),
         now=now,
-        rand=shell.rand(),
+        rand=shell.ports.rand(),
         setup=shell.setup,
         permit=permit,
         took=took,

@@ -25,7 +25,7 @@ log = logging.getLogger("cvplus")
 def owned_job(shell: Shell, job_id: str, user_id: str) -> Job:
     """The caller's job. Another user's is not found, as a missing one is: whether it exists
     is not theirs to learn."""
-    job = shell.jobs.get(job_id)
+    job = shell.ports.jobs.get(job_id)
     if job is None or job.user_id != user_id:
         raise NotFound(f"no video job {job_id} of yours")
     return job
@@ -41,7 +41,7 @@ def cancel(shell: Shell, *, job_id: str, user_id: str) -> tuple[Job, bool]:
         return job, False
     if job.terminal:
         raise WrongState(f"video job {job_id} is already {job.status.value}")
-    now = shell.clock()
+    now = shell.ports.clock()
 
     def change(stored: Job) -> tuple[None, Job | None, tuple[Record, ...]]:
         if stored.terminal:
@@ -49,7 +49,7 @@ def cancel(shell: Shell, *, job_id: str, user_id: str) -> tuple[Job, bool]:
         cancelled = jobs.cancel(stored, now=now)
         return None, cancelled, (*orch.recovery_side(cancelled), *derived(stored, cancelled))
 
-    _, stored = shell.jobs.transact(job_id, change, now=now)
+    _, stored = shell.ports.jobs.transact(job_id, change, now=now)
     if stored is None:
         raise NotFound(f"no video job {job_id}")
     if stored.status is not JobStatus.CANCELLED:
@@ -67,22 +67,22 @@ def retry(shell: Shell, *, job_id: str, user_id: str) -> tuple[Job, bool]:
             f"video job {job_id} is {job.status.value}; only a failed or cancelled job is retried"
         )
     new_id = jobs.retry_id(job)
-    existing = shell.jobs.get(new_id)
+    existing = shell.ports.jobs.get(new_id)
     if existing is not None:
         return existing, True
-    now = shell.clock()
-    if shell.daily_spend_cap_usd is not None:  # SpendCapReachedError past today's cap
-        spend.check(shell.spend_today(now), cap_usd=shell.daily_spend_cap_usd, now=now)
+    now = shell.ports.clock()
+    if shell.setup.daily_spend_cap_usd is not None:  # SpendCapReachedError past today's cap
+        spend.check(shell.spend_today(now), cap_usd=shell.setup.daily_spend_cap_usd, now=now)
     again = jobs.again(
         job,
         job_id=new_id,
         now=now,
         deadline_at=now + orch.JOB_TIMEOUT_S,
-        budget=shell.max_attempts,
+        budget=shell.setup.max_attempts,
     )
     # Counted against the tier's limits in the same write (QuotaExceededError past them).
     limit = processing.counter(shell, user_id, job.tier, now)
-    stored, created = shell.jobs.create(again, counter=limit, side=derived(None, again))
+    stored, created = shell.ports.jobs.create(again, counter=limit, side=derived(None, again))
     log.info("job %s: retried as %s", job_id, new_id)
     return stored, not created
 
@@ -93,7 +93,7 @@ def retry(shell: Shell, *, job_id: str, user_id: str) -> tuple[Job, bool]:
 
 def cv_job(shell: Shell, cv_job_id: str, user_id: str) -> dict[str, Any]:
     """The app's ``jobs/{cvJobId}`` document, checked to be the caller's."""
-    doc = shell.docs.get(CV_JOBS, cv_job_id)
+    doc = shell.ports.docs.get(CV_JOBS, cv_job_id)
     if doc is None or doc.get("userId") != user_id:
         raise NotFound(f"no CV job {cv_job_id} of yours")
     return doc

@@ -23,22 +23,22 @@ log = logging.getLogger("cvplus")
 def on_webhook(shell: Shell, provider_id: str, request: WebhookRequest) -> str:
     """Verify and apply one provider callback. Returns what happened (for the log and the
     answer); raises WebhookError with the status to answer for a request we refuse."""
-    provider = shell.providers.get(provider_id)
+    provider = shell.ports.providers.get(provider_id)
     if provider is None:
         raise WebhookError(404, f"unknown provider {provider_id!r}")
     job_id = request.query.get("job")
     attempt = _attempt(request.query.get(ATTEMPT_PARAM))
-    token = webhook_token(shell.token_key, job_id, attempt) if job_id else None
+    token = webhook_token(shell.setup.token_key, job_id, attempt) if job_id else None
     event = provider.parse_webhook(request, expected_token=token)
     job_id = event.job_id or job_id
     if not job_id:
         raise WebhookError(400, "the callback names no job")
     result = _kept(shell, job_id, event, attempt)
-    now = shell.clock()
+    now = shell.ports.clock()
     # A failure, or a success the length check may refuse, can fail over: rank then.
     may_fail = not event.succeeded or event.duration_s is not None or event.video_url is None
     candidates = shell.candidates(now) if may_fail else []
-    rand = shell.rand()
+    rand = shell.ports.rand()
     setup = shell.setup
 
     def decide(job: Job) -> orch.Effects | None:
@@ -80,9 +80,9 @@ def _kept(
     copy is too slow to hold the job's version open). None when it could not be copied: the
     decision then polls the render now, for a fresh URL. Nothing is copied for a failure, a
     render the length check refuses, or a notice that is stale or a duplicate."""
-    if shell.vault is None:
+    if shell.ports.vault is None:
         return VideoResult(video_url=event.video_url or "")
-    job = shell.jobs.get(job_id)
+    job = shell.ports.jobs.get(job_id)
     if job is None or job.terminal:
         return None
     pid, render = event.provider_id, event.provider_job_id
@@ -94,7 +94,7 @@ def _kept(
     if failure_of(event, expected_duration_s=orch.spoken_length_s(job)) is not None:
         return None
     try:
-        return delivery.keep(shell.vault, job, event.video_url)
+        return delivery.keep(shell.ports.vault, job, event.video_url)
     except DeliveryError as error:
         log.warning("job %s: copying the notified video failed: %s", job_id, error)
         return None
@@ -113,4 +113,4 @@ def transact(
             return effects, None, ()
         return effects, effects.job, (*effects.side, *effects.documents)
 
-    return shell.jobs.transact(job_id, change, now=now)
+    return shell.ports.jobs.transact(job_id, change, now=now)

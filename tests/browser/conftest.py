@@ -7,7 +7,7 @@ Chromium driven by Playwright (`browser`).
   session on free ports by tests/browser/local_stack.py, with real traffic through
   generateVideo (HeyGen failing half-way) before the browser opens. Skipped, saying why, when
   the stack is not installed (`make install`).
-- ``fake``: tests/browser/fake_stack.py, the real Service on memory stores with a day of history
+- ``fake``: tests/browser/fake_stack.py, the real shell on memory stores with a day of history
   and traffic between refreshes: no emulators, a few seconds; it covers what a fresh stack
   cannot show (24 h charts with trends, figures moving between redraws).
 
@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.fake_stack import Account, Stack, fake_stack
+from tests.support.stacks import local_stack_missing
 
 CHROMIUM = Path("/usr/bin/chromium")
 # LOCAL-STACK.md: no GPU, no sandbox (containers), nothing fetched in the background.
@@ -59,14 +60,6 @@ def _stack_from_env() -> Stack | None:
     )
 
 
-def _local_stack_missing() -> list[str]:
-    """What the local stack needs and this machine lacks (`make install` adds it)."""
-    from tools.stack._stack import FIREBASE_BIN, REPO_ROOT, TASKS_PYTHON
-
-    needed = (FIREBASE_BIN, TASKS_PYTHON, REPO_ROOT / "venv/bin/activate")
-    return [str(path) for path in needed if not path.exists()]
-
-
 @pytest.fixture(
     scope="session",
     params=[
@@ -85,7 +78,7 @@ def stack(
     if real is not None:
         yield real
         return
-    missing = _local_stack_missing()
+    missing = local_stack_missing()
     if missing:
         pytest.skip(f"the local stack is not installed (run `make install`): {missing}")
     from tests.browser.local_stack import local_stack

@@ -1,9 +1,9 @@
 """A stand-in for the emulator stack the dashboard talks to, quick enough for every browser
 test: the page served through `functions.dashboard_page.asset`, an Identity Toolkit sign-in
-endpoint, and the two callables answering through the REAL `Service.dashboard()` /
-`Service.set_circuit()` on in-memory stores. The figures are real too: a day of metrics
-snapshots in the stored format, jobs run through `Service.process` against scripted providers,
-breakers driven by the real SharedBreaker.
+endpoint, and the two callables answering through the REAL `admin.dashboard_answer` /
+`admin.set_circuit` of the shell on in-memory stores. The figures are real too: a day of
+metrics snapshots in the stored format, jobs run through `processing.process` against scripted
+providers, breakers driven by the real SharedBreaker.
 
 Only the providers (scripted), the accounts and the token check are fakes.
 """
@@ -25,30 +25,19 @@ from werkzeug.serving import make_server
 from functions.dashboard_page import asset, security_headers
 from shared.adapters.providers import did, heygen, runwayml
 from shared.adapters.providers.base import (
-    ProbeResult,
     RenderState,
-    RenderStatus,
-    Submission,
-    SubmitRequest,
-    WebhookError,
-    WebhookEvent,
-    WebhookRequest,
 )
 from shared.adapters.stores import base as stores
-from shared.adapters.stores.breakers import SharedBreaker
-from shared.adapters.stores.memory import (
-    MemoryBreakerBackend,
-    MemoryDatabase,
-    MemoryDocumentStore,
-    MemoryJobStore,
-)
 from shared.core.breaker import ManualAction
-from shared.core.errors import ErrorCategory, ProviderError
+from shared.core.errors import ErrorCategory
 from shared.core.jobs import Job
-from shared.core.model import Capabilities, Feature, VideoOptions
+from shared.core.model import Feature, VideoOptions
 from shared.core.records import derived
 from shared.core.tracking import MetricsSnapshot, Operation
-from shared.service import RecordingScheduler, Service
+from shared.shell import admin, health, processing
+from shared.shell.context import Shell
+from tests.support.fakes import Clock, ScriptedProvider
+from tests.support.memory import memory_ports, memory_shell
 
 HOUR = 3600.0
 PROJECT = "cvplus-local"
@@ -66,80 +55,6 @@ ADMIN = Account("ops-admin@cvplus.test", "admin-password-1", admin=True)
 USER = Account("someone@cvplus.test", "user-password-1")
 
 
-class Clock:
-    """Virtual time while the history is written, then the wall clock."""
-
-    def __init__(self) -> None:
-        self.frozen: float | None = None
-
-    def __call__(self) -> float:
-        return self.frozen if self.frozen is not None else time.time()
-
-
-@dataclass
-class ScriptedProvider:
-    """A provider that answers as told: ``failing`` is the error category of every submit and
-    probe while set; renders complete at the first status poll."""
-
-    caps: Capabilities
-    failing: ErrorCategory | None = None
-    submits: int = 0
-
-    @property
-    def provider_id(self) -> str:
-        return self.caps.provider_id
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return self.caps
-
-    def _raise_if_failing(self, what: str) -> None:
-        if self.failing is not None:
-            raise ProviderError(
-                self.failing,
-                f"{self.provider_id} {what}: scripted {self.failing.value}",
-                provider_id=self.provider_id,
-                status={ErrorCategory.AUTHENTICATION: 401}.get(self.failing, 503),
-            )
-
-    def submit(self, request: SubmitRequest) -> Submission:
-        self._raise_if_failing("submit")
-        self.submits += 1
-        return Submission(
-            provider_id=self.provider_id,
-            provider_job_id=f"{self.provider_id}-{self.submits}",
-            idempotency_key=request.idempotency_key,
-            requested_duration_s=float(request.options.duration.seconds),
-        )
-
-    def status(
-        self, provider_job_id: str, *, expected_duration_s: float | None = None
-    ) -> RenderStatus:
-        return RenderStatus(
-            provider_id=self.provider_id,
-            provider_job_id=provider_job_id,
-            state=RenderState.COMPLETED,
-            video_url=f"https://videos.example/{provider_job_id}.mp4",
-            duration_s=expected_duration_s,
-        )
-
-    def cancel(self, provider_job_id: str) -> bool:
-        del provider_job_id
-        return False
-
-    def probe(self) -> ProbeResult:
-        self._raise_if_failing("probe")
-        return ProbeResult(provider_id=self.provider_id, latency_s=0.2)
-
-    def parse_webhook(
-        self, request: WebhookRequest, *, expected_token: str | None = None
-    ) -> WebhookEvent:
-        raise WebhookError(404, "the fake stack takes no webhooks")
-
-    def close(self) -> None:
-        pass
-
-
 # Per provider: calls per hour, success rate at the start and the end of the day, mean latency
 # (s) at the start and the end, quality of a delivered render.
 HISTORY = {
@@ -151,9 +66,9 @@ HISTORY = {
 
 @dataclass
 class FakeWorld:
-    """The service over memory stores, with a day of history already in them."""
+    """The shell over memory stores, with a day of history already in them."""
 
-    service: Service
+    shell: Shell
     providers: dict[str, ScriptedProvider]
     clock: Clock
     rng: random.Random = field(default_factory=lambda: random.Random(7))
@@ -163,13 +78,13 @@ class FakeWorld:
         """What a few seconds of traffic and the health check would change: live figures."""
         now = self.clock()
         for pid in ("heygen", "did"):
-            ok = self.providers[pid].failing is None
+            ok = self.providers[pid].fail_submit is None
             self._snapshot(pid, now, ok, 5.0 + 4.0 * self.rng.random())
-        self.service.health_check()
+        health.health_check(self.shell)
 
     def _snapshot(self, pid: str, at: float, ok: bool, latency: float) -> None:
         caps = self.providers[pid].caps
-        self.service.docs.add(
+        self.shell.ports.docs.add(
             stores.METRICS,
             MetricsSnapshot(
                 provider_id=pid,
@@ -185,33 +100,28 @@ class FakeWorld:
 
 
 def build_world(*, seed: int = 7) -> FakeWorld:
-    clock = Clock()
-    db = MemoryDatabase()
+    clock = Clock(now=None)
     providers = {
-        c.provider_id: ScriptedProvider(c)
+        c.provider_id: ScriptedProvider(
+            c, state=RenderState.COMPLETED, can_cancel=False, render_s=None, echo_duration=True
+        )
         for c in (heygen.CAPABILITIES, did.CAPABILITIES, runwayml.CAPABILITIES)
     }
-    service = Service(
-        jobs=MemoryJobStore(db),
-        breakers=SharedBreaker(MemoryBreakerBackend(db), cache_ttl_s=0.0, window_cache_s=0.0),
-        docs=MemoryDocumentStore(db),
-        providers=providers,
-        scheduler=RecordingScheduler(),
-        clock=clock,
-        rand=random.Random(seed).random,
+    shell = memory_shell(
+        memory_ports(providers=providers, clock=clock, rand=random.Random(seed).random)
     )
-    world = FakeWorld(service, providers, clock, rng=random.Random(seed))
+    world = FakeWorld(shell, providers, clock, rng=random.Random(seed))
     now = time.time()
     _write_history(world, now)
     _replay_incidents(world, now)
-    clock.frozen = None
+    clock.now = None
     with world.lock:
-        world.service.health_check()
+        health.health_check(world.shell)
     return world
 
 
 def _write_history(world: FakeWorld, now: float) -> None:
-    """A day of generation snapshots, as `Service` writes them, with a drift per provider."""
+    """A day of generation snapshots, as the shell writes them, with a drift per provider."""
     rng = world.rng
     for pid, (per_hour, sr0, sr1, lat0, lat1, _) in HISTORY.items():
         for h in range(24):
@@ -229,10 +139,10 @@ def _write_history(world: FakeWorld, now: float) -> None:
 def _replay_incidents(world: FakeWorld, now: float) -> None:
     """Three hours ago D-ID's key was revoked; forty minutes ago HeyGen was overloaded for a
     while. Jobs run through the real service meanwhile; health checks drive recovery."""
-    svc, clock, p = world.service, world.clock, world.providers
+    shell, clock, p = world.shell, world.clock, world.providers
 
     def run(job_id: str, at: float, options: VideoOptions = VideoOptions()) -> None:
-        clock.frozen = at
+        clock.now = at
         job = Job(
             job_id=job_id,
             created_at=at,
@@ -241,32 +151,32 @@ def _replay_incidents(world: FakeWorld, now: float) -> None:
             script="Hello, I am a data engineer with ten years of experience in pipelines.",
             options=options,
         )
-        svc.jobs.create(job, side=derived(None, job))
+        shell.ports.jobs.create(job, side=derived(None, job))
         for _ in range(20):
-            current = svc.process(job_id) or svc.jobs.get(job_id)
+            current = processing.process(shell, job_id) or shell.ports.jobs.get(job_id)
             if current is None or current.terminal or current.next_action_at is None:
                 break
-            clock.frozen = max(clock.frozen or at, current.next_action_at) + 1.0
+            clock.now = max(clock.now or at, current.next_action_at) + 1.0
 
     def health_checks(start: float, count: int, every: float = 60.0) -> None:
         for k in range(count):
-            clock.frozen = start + k * every
-            svc.health_check()
+            clock.now = start + k * every
+            health.health_check(shell)
 
     t = now - 3 * HOUR
-    p["did"].failing = ErrorCategory.AUTHENTICATION
-    p["heygen"].failing = ErrorCategory.RATE_LIMIT
+    p["did"].fail(ErrorCategory.AUTHENTICATION)
+    p["heygen"].fail(ErrorCategory.RATE_LIMIT)
     for k in range(4):
         run(f"vj_incident_did_{k:02d}", t + 60.0 * k)
-    p["heygen"].failing = None
+    p["heygen"].fail(None)
     for k in range(3):
         run(f"vj_after_rate_limit_{k:02d}", t + 300.0 + 30.0 * k)
     health_checks(t + 400.0, 3, every=300.0)
-    p["did"].failing = None  # the key was rotated
+    p["did"].fail(None)  # the key was rotated
     health_checks(t + 1800.0, 4, every=120.0)
 
     t = now - 40 * 60.0
-    p["heygen"].failing = ErrorCategory.PROVIDER_OVERLOAD
+    p["heygen"].fail(ErrorCategory.PROVIDER_OVERLOAD)
     for k in range(6):
         run(f"vj_incident_heygen_{k:02d}", t + 20.0 * k)
     # Custom avatars only HeyGen renders; these jobs may not fall back either.
@@ -275,7 +185,7 @@ def _replay_incidents(world: FakeWorld, now: float) -> None:
     )
     for k in range(3):
         run(f"vj_custom_avatar_{k:02d}", t + 150.0 + 30.0 * k, strict)
-    p["heygen"].failing = None
+    p["heygen"].fail(None)
     health_checks(t + 600.0, 5, every=90.0)
 
 
@@ -387,7 +297,7 @@ def create_app(world: FakeWorld, accounts: tuple[Account, ...] = (ADMIN, USER)) 
     def system_dashboard() -> tuple[Response, int]:
         def answer(_: Account, __: dict[str, Any]) -> object:
             world.tick()
-            return world.service.dashboard()
+            return admin.dashboard_answer(world.shell)
 
         return callable_fn(answer)
 
@@ -401,10 +311,10 @@ def create_app(world: FakeWorld, accounts: tuple[Account, ...] = (ADMIN, USER)) 
                 raise ValueError("action must be open, close or reset")
             if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
                 raise ValueError("a reason (1-500 characters) is required")
-            transition = world.service.set_circuit(
-                str(pid), ManualAction(action), by=account.email, reason=reason.strip()
+            transition = admin.set_circuit(
+                world.shell, str(pid), ManualAction(action), by=account.email, reason=reason.strip()
             )
-            state = world.service.breakers.state(str(pid), now=world.clock(), fresh=True)
+            state = world.shell.ports.breakers.state(str(pid), now=world.clock(), fresh=True)
             return {
                 "providerId": pid,
                 "circuitState": state.state.value,

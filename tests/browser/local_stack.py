@@ -14,7 +14,7 @@
    `providerHealthCheck` has no trigger in the Functions emulator (it would need Pub/Sub and
    Cloud Scheduler), so the same code runs here in-process: `shared.shell.deployment.build` wired to
    the stack's Firestore, Cloud Tasks queue and simulator with the functions' own environment,
-   then `Service.health_check()` - what the scheduled function's body does. The same runs
+   then `health.health_check` - what the scheduled function's body does. The same runs
    while waiting for jobs when a wave takes over 20 s (it re-drives overdue jobs);
 4. yields the browser test's `Stack`, whose ``more_traffic`` makes one more job (as the admin)
    and runs the health check while the page is open, so the test sees the figures move.
@@ -72,7 +72,7 @@ FAULTED_JOBS = 5  # during it: HeyGen answers 5xx, the jobs fail over, its circu
 FAILING_JOBS = 2  # HeyGen and D-ID down: these fail
 JOBS_DEADLINE_S = 90.0
 # The simulator renders in 0.2 s by default, and its webhook can then arrive before the job has
-# stored the provider's job id; `Service.on_webhook` drops it as stale, and the job waits for
+# stored the provider's job id; `webhooks.on_webhook` drops it as stale, and the job waits for
 # its poll (3 typical renders: minutes). Renders of 1.5 s keep the real order of events, and a
 # webhook wait of 10 s bounds the wait if it still happens.
 WEBHOOK_PROVIDERS = ("heygen", "did")
@@ -232,9 +232,9 @@ def make_traffic(running: EmulatorStack, http: httpx.Client, db: Any) -> Traffic
 
 
 def health_check_in_process(running: EmulatorStack) -> dict[str, object]:
-    """`providerHealthCheck`'s body, `runtime.service().health_check()`, run here against the
+    """`providerHealthCheck`'s body, `health.health_check(runtime.shell())`, run here against the
     stack with the functions' environment (the emulator cannot fire the schedule)."""
-    from shared.shell import deployment
+    from shared.shell import deployment, health
     from shared.shell.settings import Settings
 
     env = {
@@ -243,13 +243,13 @@ def health_check_in_process(running: EmulatorStack) -> dict[str, object]:
         "GCLOUD_PROJECT": running.config.project_id,
     }
     with _environ(env):
-        service = deployment.build(Settings.from_env(env), env)
+        shell = deployment.build(Settings.from_env(env), env)
         try:
-            return service.health_check()
+            return health.health_check(shell)
         finally:
-            for provider in service.providers.values():
+            for provider in shell.ports.providers.values():
                 provider.close()
-            client = getattr(service.jobs, "client", None)
+            client = getattr(shell.ports.jobs, "client", None)
             if client is not None:
                 client.close()
 

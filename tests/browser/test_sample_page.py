@@ -25,6 +25,7 @@ import pytest
 
 from tests.browser.fake_stack import Account
 from tests.browser.local_stack import create_account
+from tests.support.stacks import local_stack_missing
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "run" / "screenshots" / "sample-page"
@@ -65,12 +66,11 @@ def _build(out: Path) -> None:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    from tests.browser.conftest import _local_stack_missing
     from tools.stack import Stack as EmulatorStack
     from tools.stack.client import API_KEY
     from tools.stack.project import isolated_project
 
-    missing = _local_stack_missing()
+    missing = local_stack_missing()
     if missing:
         pytest.skip(f"the local stack is not installed (run `make install`): {missing}")
     public = tmp_path_factory.mktemp("sample-page")

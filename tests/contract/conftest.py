@@ -10,9 +10,8 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import firestore
 
+from tests.support.stacks import PROJECT
 from tools.emulators import FirestoreEmulator
-
-PROJECT = "demo-cvplus"
 
 
 @pytest.fixture(scope="session")

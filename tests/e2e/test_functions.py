@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import E2E, SCRIPT, USER_LIMIT, WEBHOOK_WAIT_S, request_id
+from tests.support.e2e import E2E, SCRIPT, USER_LIMIT, WEBHOOK_WAIT_S, request_id
 from tools.provider_sim.app import file_bytes
 from tools.provider_sim.common import spoken_seconds
 from tools.stack.client import sign_up

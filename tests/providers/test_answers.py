@@ -22,7 +22,7 @@ from shared.adapters.providers.did import DIDProvider
 from shared.adapters.providers.heygen import HeyGenProvider
 from shared.adapters.providers.runwayml import RunwayMLProvider
 from shared.core.errors import ErrorCategory, ProviderError
-from tests.providers.conftest import AdapterFactory, a_request, poll
+from tests.support.adapters import AdapterFactory, a_request, poll
 
 Handler = Callable[[httpx.Request], httpx.Response]
 REQUEST = SubmitRequest(job_id="job-7", attempt=1, script="Hello there.")

@@ -14,7 +14,7 @@ import pytest
 
 from shared.adapters.providers import VideoProvider
 from shared.core.errors import ErrorCategory, ProviderError
-from tests.providers.conftest import AdapterFactory, a_request, poll, raised
+from tests.support.adapters import AdapterFactory, a_request, poll, raised
 from tools.provider_sim import ProviderSim
 
 E = ErrorCategory

@@ -13,7 +13,7 @@ from shared.core.errors import ErrorCategory
 from shared.shell.deployment import placeholder_problems as problems_of
 from shared.shell.deployment import providers
 from shared.shell.settings import Settings, SettingsError
-from tests.providers.conftest import AdapterFactory, a_request, raised
+from tests.support.adapters import AdapterFactory, a_request, raised
 from tools.provider_sim import ProviderSim
 
 REQUIRED = (

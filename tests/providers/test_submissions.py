@@ -23,7 +23,7 @@ from shared.core.errors import ErrorCategory
 from shared.core.model import AspectRatio, Duration, Resolution, VideoOptions
 from shared.shell.deployment import providers as from_settings
 from shared.shell.settings import Settings
-from tests.providers.conftest import (
+from tests.support.adapters import (
     API_KEY,
     AdapterFactory,
     a_request,

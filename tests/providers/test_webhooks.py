@@ -13,7 +13,7 @@ import pytest
 
 from shared.adapters.providers import WebhookError, WebhookEvent, WebhookRequest, failure_of
 from shared.core.errors import ErrorCategory
-from tests.providers.conftest import AdapterFactory, a_request, as_request
+from tests.support.adapters import AdapterFactory, a_request, as_request
 from tools.provider_sim import ProviderSim
 
 TOKEN = "per-attempt-token-0123"

@@ -1,19 +1,13 @@
-"""The real Cloud Functions handlers, called in-process as the platform calls them (a Flask
-request through the firebase-functions wrappers), on a Service with memory stores and provider
-adapters whose HTTP never leaves the process. No emulator, no network.
-
-    answer = harness.call("generateVideo", {"script": ...}, claims={"uid": "u1"})
-    answer = harness.post("videoJobTask", b'{"jobId": 1}')
-"""
+"""The ``harness`` fixture: the deployed handlers in-process (`tests.support.harness`), on a
+shell with memory stores whose provider adapters refuse any HTTP call."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+import random
+import time
+from collections.abc import Iterator
 from typing import Any
 
-import flask
 import httpx
 import pytest
 
@@ -21,107 +15,16 @@ from functions import runtime
 from shared.adapters.providers.did import DIDProvider
 from shared.adapters.providers.heygen import HeyGenProvider
 from shared.adapters.providers.runwayml import RunwayMLProvider
-from shared.adapters.stores.breakers import SharedBreaker
-from shared.adapters.stores.memory import (
-    MemoryBreakerBackend,
-    MemoryDatabase,
-    MemoryDocumentStore,
-    MemoryJobStore,
-)
-from shared.service import RecordingScheduler, Service
+from shared.adapters.stores.memory import MemoryDatabase
 from shared.shell.settings import Secret, Settings
-
-INTERNAL_SECRET = "i" * 32
-SCRIPT = (
-    "Hello, I am Ada. I build reliable data pipelines and lead a small team of engineers "
-    "who care about quality."
-)
-
-HANDLERS = {
-    "generateVideo": "generate",
-    "rateVideo": "feedback",
-    "systemDashboard": "admin",
-    "setCircuitState": "admin",
-    "dashboard": "admin",
-    "videoJobTask": "jobs",
-    "providerWebhook": "webhooks",
-    "cancelVideoJob": "videos",
-    "retryVideoJob": "videos",
-    "getVideoQuota": "videos",
-    "generateVideoIntroduction": "videos",
-    "regenerateVideoIntroduction": "videos",
-    "getVideoStatus": "videos",
-}
-
-
-def _refuse(request: httpx.Request) -> httpx.Response:
-    raise AssertionError(f"a provider was called: {request.method} {request.url}")
-
-
-@dataclass
-class Answer:
-    status: int
-    body: bytes
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    @property
-    def error(self) -> dict[str, Any]:
-        """A callable's error object ({status, message, details})."""
-        return dict(self.json["error"])
-
-
-class Harness:
-    def __init__(self, service: Service, db: MemoryDatabase) -> None:
-        self.service = service
-        self.db = db
-        self.app = flask.Flask("security-tests")
-        # Claims of the ID tokens the (fake) verifier knows, by token.
-        self.tokens: dict[str, dict[str, Any]] = {}
-
-    def handler(self, name: str) -> Callable[[flask.Request], Any]:
-        """The deployed function ``name`` (imported from its module, not from main.py, whose
-        import initialises the Admin SDK and takes over the project's logger)."""
-        import importlib
-
-        module = importlib.import_module(f"functions.{HANDLERS[name]}")
-        fn: Callable[[flask.Request], Any] = getattr(module, name)
-        return fn
-
-    def post(
-        self,
-        name: str,
-        body: bytes,
-        *,
-        headers: Mapping[str, str] | None = None,
-        path: str | None = None,
-        method: str = "POST",
-    ) -> Answer:
-        with self.app.test_request_context(
-            path or f"/{name}",
-            method=method,
-            data=body,
-            headers={"Content-Type": "application/json", **(headers or {})},
-        ):
-            response = flask.make_response(self.handler(name)(flask.request))
-        return Answer(response.status_code, response.get_data())
-
-    def call(self, name: str, data: Any, claims: Mapping[str, Any] | None = None) -> Answer:
-        """A callable as the Firebase SDK calls it, with an ID token carrying ``claims``."""
-        headers: dict[str, str] = {}
-        if claims is not None:
-            token = f"token-{len(self.tokens)}"
-            self.tokens[token] = {"uid": claims.get("uid", "user-1"), **claims}
-            headers["Authorization"] = f"Bearer {token}"
-        return self.post(name, json.dumps({"data": data}).encode(), headers=headers)
+from tests.support.harness import INTERNAL_SECRET, Harness, refuse
+from tests.support.memory import memory_ports, memory_shell
 
 
 @pytest.fixture
 def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     db = MemoryDatabase()
-    transport = httpx.MockTransport(_refuse)
+    transport = httpx.MockTransport(refuse)
     providers = {
         "heygen": HeyGenProvider(
             api_key="k" * 32,
@@ -133,15 +36,9 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
             api_key="k" * 32, base_url="https://runwayml.test", transport=transport
         ),
     }
-    service = Service(
-        jobs=MemoryJobStore(db),
-        breakers=SharedBreaker(MemoryBreakerBackend(db)),
-        docs=MemoryDocumentStore(db),
-        providers=providers,
-        scheduler=RecordingScheduler(),
-        token_key=INTERNAL_SECRET.encode(),
-    )
-    harness = Harness(service, db)
+    ports = memory_ports(db, providers=providers, clock=time.time, rand=random.random)
+    shell = memory_shell(ports, token_key=INTERNAL_SECRET.encode())
+    harness = Harness(shell, db)
 
     def verify_id_token(token: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
         from firebase_admin import auth
@@ -156,7 +53,7 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     from firebase_admin import auth
 
     monkeypatch.setattr(auth, "verify_id_token", verify_id_token)
-    monkeypatch.setattr(runtime, "_service", service)
+    monkeypatch.setattr(runtime, "_shell", shell)
     # Production settings, but the harness's calls carry no App Check token (tests of App
     # Check turn it back on).
     monkeypatch.setattr(

@@ -15,7 +15,7 @@ from functions import deploy
 from shared.adapters.stores.base import JOBS, SPEND
 from shared.core import spend
 from shared.shell.settings import Settings
-from tests.security.conftest import HANDLERS, SCRIPT, Harness
+from tests.support.harness import HANDLERS, SCRIPT, Harness
 
 
 def test_app_check_is_off_unless_set_and_anonymous_users_are_refused_outside_the_emulator() -> None:
@@ -84,13 +84,13 @@ def test_an_anonymous_user_is_refused_and_nothing_is_stored(harness: Harness) ->
 def test_past_the_daily_spend_cap_new_videos_are_refused_with_the_figures(
     harness: Harness,
 ) -> None:
-    harness.service.daily_spend_cap_usd = 50.0
+    harness.choose(daily_spend_cap_usd=50.0)
     today = spend.day_key(time.time())
     harness.db.put(SPEND, today, {"billedUsd": 49.0, "renders": 20})
     assert harness.call("generateVideo", {"script": SCRIPT}, {"uid": "u1"}).status == 200
 
     harness.db.put(SPEND, today, {"billedUsd": 50.5, "renders": 21})
-    harness.service._spend = None  # the instance re-reads the day's figure every 10 s
+    harness.shell._spend = None  # the instance re-reads the day's figure every 10 s
     answer = harness.call("generateVideo", {"script": SCRIPT + " Hello."}, {"uid": "u1"})
     assert answer.error["status"] == "RESOURCE_EXHAUSTED"
     assert "daily spend cap of $50.00 is reached ($50.50 billed today)" in answer.error["message"]
@@ -100,4 +100,4 @@ def test_past_the_daily_spend_cap_new_videos_are_refused_with_the_figures(
 def test_without_a_cap_the_spend_is_not_even_read(harness: Harness) -> None:
     harness.db.put(SPEND, spend.day_key(time.time()), {"billedUsd": 1e9})
     assert harness.call("generateVideo", {"script": SCRIPT}, {"uid": "u1"}).status == 200
-    assert harness.service._spend is None
+    assert harness.shell._spend is None

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.security.conftest import Harness
+from tests.support.harness import Harness
 
 ADMIN = {"uid": "admin-1", "email": "ops@example.test", "admin": True}
 CIRCUIT = {"providerId": "runwayml", "action": "open", "reason": "contract review"}
@@ -26,7 +26,7 @@ def test_a_revoked_admin_session_is_unauthenticated(harness: Harness, name: str,
     assert answer.error["status"] == "UNAUTHENTICATED"
     assert "revoked" in answer.error["message"]
     if name == "setCircuitState":
-        state = harness.service.breakers.state("runwayml", now=harness.service.clock())
+        state = harness.shell.ports.breakers.state("runwayml", now=harness.shell.ports.clock())
         assert state.override is None  # the revoked admin changed nothing
 
 
@@ -113,7 +113,7 @@ def test_no_token_is_unauthenticated(harness: Harness) -> None:
 def test_a_maintenance_open_takes_a_future_until_and_refuses_a_bad_one(harness: Harness) -> None:
     """``until`` ends a forced open; on a close, or in the past, it is an
     invalid-argument naming the field, and nothing changes."""
-    until = harness.service.clock() + 600
+    until = harness.shell.ports.clock() + 600
     answer = harness.call("setCircuitState", {**CIRCUIT, "until": until}, ADMIN)
     assert answer.status == 200, answer.body
     assert answer.json["result"]["until"] == until
@@ -122,5 +122,5 @@ def test_a_maintenance_open_takes_a_future_until_and_refuses_a_bad_one(harness: 
         assert refused.status == 400, refused.body
         assert refused.error["status"] == "INVALID_ARGUMENT"
         assert refused.error["details"][0]["field"] == "until"
-    state = harness.service.breakers.state("did", now=harness.service.clock(), fresh=True)
+    state = harness.shell.ports.breakers.state("did", now=harness.shell.ports.clock(), fresh=True)
     assert state.override is None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.security.conftest import Harness
+from tests.support.harness import Harness
 
 GOOGLE = "https://identitytoolkit.googleapis.com https://securetoken.googleapis.com"
 

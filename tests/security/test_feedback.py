@@ -11,13 +11,13 @@ from shared.adapters.stores import base as stores
 from shared.core.jobs import Job, JobStatus, VideoResult
 from shared.core.records import derived
 from shared.shell.health import refresh_stats
-from tests.security.conftest import Harness
+from tests.support.harness import Harness
 
 ADA = {"uid": "ada"}
 
 
 def _job(harness: Harness, job_id: str, status: JobStatus, user: str = "ada") -> None:
-    now = harness.service.clock()
+    now = harness.shell.ports.clock()
     job = Job(
         job_id=job_id,
         created_at=now - 300,
@@ -31,7 +31,7 @@ def _job(harness: Harness, job_id: str, status: JobStatus, user: str = "ada") ->
         if status is JobStatus.COMPLETED
         else None,
     )
-    harness.service.jobs.create(job, side=derived(None, job))
+    harness.shell.ports.jobs.create(job, side=derived(None, job))
 
 
 def test_the_owner_rates_a_finished_video_once(harness: Harness) -> None:
@@ -49,9 +49,11 @@ def test_the_owner_rates_a_finished_video_once(harness: Harness) -> None:
     assert again.status == 409, again.body
     assert again.error["status"] == "ALREADY_EXISTS"
     assert harness.db.coll(stores.METRICS)["feedback-vj_done"]["userSatisfaction"] == 4.0
-    svc = harness.service
-    refresh_stats(svc, "did", svc.providers["did"], svc.clock())  # the health check's part
-    stats = harness.service.docs.get(stores.STATS, "did")
+    shell = harness.shell
+    refresh_stats(
+        shell, "did", shell.ports.providers["did"], shell.ports.clock()
+    )  # the health check's part
+    stats = harness.shell.ports.docs.get(stores.STATS, "did")
     assert stats is not None
     assert (stats["userSatisfaction"], stats["satisfactionSamples"]) == (4.0, 1)
 

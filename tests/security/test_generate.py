@@ -11,17 +11,17 @@ import pytest
 
 from shared.core.jobs import Job
 from shared.core.model import Tier
-from tests.security.conftest import SCRIPT, Harness
+from tests.support.harness import SCRIPT, Harness
 
 
 def _job(harness: Harness, job_id: str) -> Job:
-    job = harness.service.jobs.get(job_id)
+    job = harness.shell.ports.jobs.get(job_id)
     assert job is not None
     return job
 
 
 def _stored_jobs(harness: Harness) -> int:
-    return harness.service.docs.count("enhanced_video_jobs", where=[])
+    return harness.shell.ports.docs.count("enhanced_video_jobs", where=[])
 
 
 @pytest.mark.parametrize(
@@ -128,7 +128,7 @@ def test_a_reused_request_id_with_another_script_is_already_exists_naming_the_jo
 
 
 def test_a_reused_request_id_is_checked_at_the_hourly_limit_too(harness: Harness) -> None:
-    harness.service.user_jobs_per_hour = 1
+    harness.choose(user_jobs_per_hour=1)
     harness.call("generateVideo", {"script": SCRIPT, "requestId": "req-000002"}, {})
     same = harness.call("generateVideo", {"script": SCRIPT, "requestId": "req-000002"}, {})
     assert same.status == 200

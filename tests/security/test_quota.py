@@ -9,13 +9,13 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from shared.adapters.stores.base import JOBS, QUOTAS
-from tests.security.conftest import SCRIPT, Harness
+from tests.support.harness import SCRIPT, Harness
 
 
 def test_a_burst_of_fifty_calls_from_one_user_creates_exactly_the_limit(
     harness: Harness,
 ) -> None:
-    harness.service.user_jobs_per_hour = 10
+    harness.choose(user_jobs_per_hour=10)
     harness.tokens["burst"] = {"uid": "burst-user"}
     gate = threading.Barrier(50)
 
@@ -38,7 +38,7 @@ def test_a_burst_of_fifty_calls_from_one_user_creates_exactly_the_limit(
 
 
 def test_the_refusal_says_when_the_limit_resets(harness: Harness) -> None:
-    harness.service.user_jobs_per_hour = 1
+    harness.choose(user_jobs_per_hour=1)
     assert harness.call("generateVideo", {"script": SCRIPT}, {"uid": "u2"}).status == 200
     refused = harness.call("generateVideo", {"script": SCRIPT + " Again."}, {"uid": "u2"})
     assert refused.error["status"] == "RESOURCE_EXHAUSTED"

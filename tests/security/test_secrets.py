@@ -7,9 +7,12 @@ import json
 
 import pytest
 
-from functions import runtime
+from functions import runtime, secrets
+from shared.core.orchestration import Setup
+from shared.shell.context import Shell
 from shared.shell.settings import Secret, Settings, SettingsError
-from tests.security.conftest import Harness
+from tests.support.harness import Harness
+from tests.support.memory import memory_shell
 
 STRONG = "s" * 32
 
@@ -61,6 +64,39 @@ def test_a_task_without_the_secret_fails_naming_it_and_runs_nothing(
     body = json.dumps({"jobId": "vj_" + "b" * 32, "token": "0" * 64}).encode()
     with pytest.raises(SettingsError, match="CVPLUS_INTERNAL_SECRET"):
         harness.post("videoJobTask", body)
+
+
+def test_the_setup_never_shows_the_internal_secret() -> None:
+    """The deployment's Setup holds the key that signs tasks and callback tokens; its repr (in
+    a log line or a traceback) leaves the key out."""
+    setup = Setup(capabilities={}, token_key=STRONG.encode(), user_jobs_per_hour=7)
+    assert STRONG not in repr(setup)
+    assert "user_jobs_per_hour=7" in repr(setup)
+
+
+def test_the_instance_builds_its_shell_once_at_the_first_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The cold start builds the ports and the setup; every later call gets the same shell, and
+    a call missing a secret it declares is refused before anything is built."""
+    built: list[Shell] = []
+
+    def build(config: Settings, env: object) -> Shell:
+        shell = memory_shell(token_key=config.internal_secret.reveal().encode())
+        built.append(shell)
+        return shell
+
+    monkeypatch.setattr(runtime, "_shell", None)
+    monkeypatch.setattr(runtime.deployment, "build", build)
+    monkeypatch.setattr(runtime, "_settings", Settings.from_env({}))
+    with pytest.raises(SettingsError, match="CVPLUS_INTERNAL_SECRET"):
+        runtime.shell(secrets.WORKER)
+    assert built == []
+    monkeypatch.setattr(runtime, "_settings", Settings(internal_secret=Secret(STRONG)))
+    first = runtime.shell(secrets.WORKER)
+    assert runtime.shell() is first
+    assert built == [first]
+    assert first.setup.token_key == STRONG.encode()
 
 
 # Function -> the secrets it reads, and nothing else.

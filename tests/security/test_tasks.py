@@ -9,7 +9,7 @@ import pytest
 
 from functions import runtime
 from shared.adapters.tasks import task_token
-from tests.security.conftest import INTERNAL_SECRET, Harness
+from tests.support.harness import INTERNAL_SECRET, Harness
 
 JOB = "vj_" + "a" * 32
 

@@ -10,7 +10,7 @@ import pytest
 
 from shared.adapters.stores import base as stores
 from shared.api.webapi import GenerateVideoResponse, IntroductionResponse, VideoStatusResponse
-from tests.security.conftest import SCRIPT, Harness
+from tests.support.harness import SCRIPT, Harness
 
 APP_CV: dict[str, Any] = {
     "personalInfo": {"name": "Amara Okafor", "email": "amara@example.org", "age": 34},
@@ -52,7 +52,7 @@ def test_the_app_call_shape_reads_the_cv_job_and_mirrors_the_video_job(
     result = answer.json["result"]
     assert result["success"] is True
     assert result["jobId"] == "cv-1"
-    job = harness.service.jobs.get(result["videoJobId"])
+    job = harness.shell.ports.jobs.get(result["videoJobId"])
     assert job is not None
     assert job.cv_job_id == "cv-1"
     assert job.script.startswith("Hi there, I'm Amara Okafor")
@@ -71,7 +71,7 @@ def test_regenerate_with_a_custom_script(harness: Harness, cv_job: str) -> None:
     data = {"jobId": "cv-1", "customScript": SCRIPT}
     answer = harness.call("regenerateVideoIntroduction", data, {})
     assert answer.status == 200, answer.body
-    job = harness.service.jobs.get(answer.json["result"]["videoJobId"])
+    job = harness.shell.ports.jobs.get(answer.json["result"]["videoJobId"])
     assert job is not None
     assert job.script == SCRIPT
     assert harness.db.coll(stores.CV_JOBS)["cv-1"]["videoStatus"] == "regenerating"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from shared.adapters.providers.base import WebhookError, WebhookRequest
-from tests.security.conftest import Harness
+from shared.core.tokens import webhook_token
+from shared.shell import webhooks
+from tests.support.harness import Harness
 
 DEEP = b"[" * 100_000 + b"]" * 100_000
 DEEP_OBJECT = b'{"a":' * 50_000 + b"1" + b"}" * 50_000
@@ -16,7 +18,7 @@ def test_deeply_nested_json_in_a_heygen_callback_with_its_token_is_a_400(
     harness: Harness, body: bytes
 ) -> None:
     job_id = "vj_" + "0" * 32
-    token = harness.service.webhook_token(job_id)
+    token = webhook_token(harness.shell.setup.token_key, job_id)
     answer = harness.post(
         "providerWebhook", body, path=f"/providerWebhook/heygen?job={job_id}&token={token}"
     )
@@ -26,11 +28,13 @@ def test_deeply_nested_json_in_a_heygen_callback_with_its_token_is_a_400(
 
 def test_deeply_nested_json_in_a_did_webhook_with_its_token_is_a_400(harness: Harness) -> None:
     job_id = "vj_" + "0" * 32
-    token = harness.service.webhook_token(job_id)
+    token = webhook_token(harness.shell.setup.token_key, job_id)
     assert token is not None
     with pytest.raises(WebhookError) as refused:
-        harness.service.on_webhook(
-            "did", WebhookRequest(body=DEEP, headers={}, query={"job": job_id, "token": token})
+        webhooks.on_webhook(
+            harness.shell,
+            "did",
+            WebhookRequest(body=DEEP, headers={}, query={"job": job_id, "token": token}),
         )
     assert refused.value.status == 400
 

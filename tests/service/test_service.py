@@ -5,163 +5,57 @@ task scheduler and a clock the test moves."""
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from unittest.mock import ANY
 
-import httpx
 import pytest
 
-from shared.adapters.providers.base import VideoProvider, WebhookError, WebhookRequest
-from shared.adapters.providers.did import DIDProvider
-from shared.adapters.providers.heygen import HeyGenProvider
-from shared.adapters.providers.runwayml import RunwayMLProvider
+from shared.adapters.providers.base import WebhookError, WebhookRequest
 from shared.adapters.stores import base as stores
 from shared.adapters.stores import codec
-from shared.adapters.stores.breakers import SharedBreaker
-from shared.adapters.stores.memory import (
-    MemoryBreakerBackend,
-    MemoryDatabase,
-    MemoryDocumentStore,
-    MemoryJobStore,
-)
 from shared.core.breaker import Admission, CircuitState, ManualAction
-from shared.core.jobs import Job, JobStatus
-from shared.core.model import Duration, VideoOptions
-from shared.core.records import derived
+from shared.core.jobs import JobStatus
+from shared.core.model import Duration
 from shared.core.refusals import InvalidRequest, NotFound
-from shared.service import RecordingScheduler, Service
-from tools.provider_sim import ProviderSim
-
-KEY = "sk-test-service-key-0123456789"
-SCRIPT = " ".join(["experienced"] * 150)  # 60 s at the simulator's 2.5 words per second
+from shared.shell import admin, health, processing, webhooks
+from tests.support.memory import World, submitted_on_heygen
 
 
-class Clock:
-    """Wall time plus a jump the test controls, so waits cost no real time."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
+def metrics_of(live: World, job_id: str) -> list[dict[str, object]]:
+    return [d for d in live.db.coll(stores.METRICS).values() if d.get("jobId") == job_id]
 
 
-@dataclass
-class World:
-    service: Service
-    db: MemoryDatabase
-    clock: Clock
-    tasks: RecordingScheduler
-    sim: ProviderSim
-
-    def new_job(self, *, script: str | None = None, **options: object) -> Job:
-        now = self.clock()
-        job = Job(
-            job_id=f"vj_{uuid.uuid4().hex[:12]}",
-            created_at=now,
-            updated_at=now,
-            deadline_at=now + 1800,
-            next_action_at=now,
-            user_id="user-1",
-            script=script or SCRIPT,
-            options=VideoOptions(**options),  # type: ignore[arg-type]
-        )
-        self.service.jobs.create(job, side=derived(None, job))
-        return job
-
-    def run(self, job_id: str, *, rounds: int = 20) -> Job:
-        """Process the job, then each scheduled follow-up, until it is terminal."""
-        job = self.service.process(job_id)
-        for _ in range(rounds):
-            job = self.service.jobs.get(job_id)
-            assert job is not None
-            if job.terminal:
-                return job
-            due = job.next_action_at or self.clock()
-            self.clock.offset += max(0.0, due - self.clock()) + 0.01
-            time.sleep(0.25)  # the simulator renders in 0.2 s of real time
-            self.service.process(job_id)
-        final = self.service.jobs.get(job_id)
-        assert final is not None
-        return final
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[ProviderSim]:
-    with ProviderSim.in_process() as running:
-        yield running
-
-
-@pytest.fixture
-def world(sim: ProviderSim) -> Iterator[World]:
-    sim.reset()
-    db = MemoryDatabase()
-    clock = Clock()
-    timeout = httpx.Timeout(1.0, connect=1.0)
-    providers: dict[str, VideoProvider] = {
-        "heygen": HeyGenProvider(
-            api_key=KEY,
-            base_url=sim.base_url("heygen"),
-            timeout=timeout,
-        ),
-        "did": DIDProvider(api_key=KEY, base_url=sim.base_url("did"), timeout=timeout),
-        "runwayml": RunwayMLProvider(
-            api_key=KEY, base_url=sim.base_url("runwayml"), timeout=timeout
-        ),
-    }
-    tasks = RecordingScheduler()
-    service = Service(
-        jobs=MemoryJobStore(db),
-        breakers=SharedBreaker(MemoryBreakerBackend(db), clock=clock),
-        docs=MemoryDocumentStore(db),
-        providers=providers,
-        scheduler=tasks,
-        webhook_base_url=f"{sim.url}/_inbox",
-        token_key=b"service-test-key",
-        clock=clock,
-    )
-    yield World(service=service, db=db, clock=clock, tasks=tasks, sim=sim)
-    for p in providers.values():
-        p.close()
-
-
-def metrics_of(world: World, job_id: str) -> list[dict[str, object]]:
-    return [d for d in world.db.coll(stores.METRICS).values() if d.get("jobId") == job_id]
-
-
-def test_a_job_completes_on_the_best_provider_with_its_metrics(world: World) -> None:
+def test_a_job_completes_on_the_best_provider_with_its_metrics(live: World) -> None:
     """Submit, follow up when due, complete: the job says where and how, metrics were kept."""
-    job = world.run(world.new_job().job_id)
+    job = live.run(live.new_job().job_id)
     assert job.status is JobStatus.COMPLETED
     assert job.result is not None
     assert job.result.video_url.startswith("http")
     assert job.provider_id in ("heygen", "did")
     assert job.selection_reasoning
     assert not job.degraded
-    generations = [m for m in metrics_of(world, job.job_id) if m["operationType"] == "generation"]
+    generations = [m for m in metrics_of(live, job.job_id) if m["operationType"] == "generation"]
     assert len(generations) == 1  # one snapshot per generation, written when it ends
     assert generations[0]["success"] is True
     assert generations[0]["videoQuality"] == 10.0
-    assert world.service.jobs.lease(job.job_id) is None
+    assert live.shell.ports.jobs.lease(job.job_id) is None
     # What the provider billed is added to today's spend (the daily cap's figure).
-    (today,) = world.db.coll(stores.SPEND).values()
+    (today,) = live.db.coll(stores.SPEND).values()
     assert today == {"billedUsd": generations[0]["cost"], "renders": 1}
 
 
-def test_jobs_fail_over_when_heygen_fails_and_its_breaker_opens(world: World) -> None:
+def test_jobs_fail_over_when_heygen_fails_and_its_breaker_opens(live: World) -> None:
     """HeyGen answers 500: every job still completes elsewhere; the breaker opens; logs kept."""
-    world.sim.add_fault("heygen", "server_error", count=1000)
-    started = [world.new_job().job_id for _ in range(8)]
+    live.sim.add_fault("heygen", "server_error", count=1000)
+    started = [live.new_job().job_id for _ in range(8)]
     for job_id in started:  # the first attempts, close together: the breaker sees them all
-        world.service.process(job_id)
-    now = world.clock()
-    assert world.service.breakers.state("heygen", now=now, fresh=True).state is CircuitState.OPEN
-    done = [world.run(job_id) for job_id in started]
+        processing.process(live.shell, job_id)
+    now = live.clock()
+    assert live.shell.ports.breakers.state("heygen", now=now, fresh=True).state is CircuitState.OPEN
+    done = [live.run(job_id) for job_id in started]
     assert [j.status for j in done] == [JobStatus.COMPLETED] * 8
     assert {j.provider_id for j in done} == {"did"}
-    logs = world.db.coll(stores.RECOVERY_LOGS)
+    logs = live.db.coll(stores.RECOVERY_LOGS)
     failed_over = [j for j in done if j.history[0].provider_id == "heygen"]
     assert len(failed_over) >= 5
     for j in failed_over:
@@ -170,94 +64,94 @@ def test_jobs_fail_over_when_heygen_fails_and_its_breaker_opens(world: World) ->
         assert logs[j.job_id]["success"] is True
 
 
-def test_a_429_with_retry_after_is_retried_no_earlier_than_asked(world: World) -> None:
+def test_a_429_with_retry_after_is_retried_no_earlier_than_asked(live: World) -> None:
     """A job that may not fall back waits out the provider's Retry-After, via a task."""
     for provider in ("did", "runwayml"):
-        world.service.set_circuit(
-            provider, ManualAction.OPEN, by="test", reason="keep the job on HeyGen"
+        admin.set_circuit(
+            live.shell, provider, ManualAction.OPEN, by="test", reason="keep the job on HeyGen"
         )
-    world.sim.add_fault("heygen", "rate_limit", count=1, retry_after=42)
-    job = world.new_job(allow_fallback=False)
-    before = world.clock()
-    after = world.service.process(job.job_id)
+    live.sim.add_fault("heygen", "rate_limit", count=1, retry_after=42)
+    job = live.new_job(allow_fallback=False)
+    before = live.clock()
+    after = processing.process(live.shell, job.job_id)
     assert after is not None
     assert after.status is JobStatus.PROCESSING
     assert after.next_action_at is not None
     assert after.next_action_at >= before + 42
-    assert any(t[0] == job.job_id and t[1] >= before + 42 for t in world.tasks.tasks)
+    assert any(t[0] == job.job_id and t[1] >= before + 42 for t in live.tasks.tasks)
 
 
-def test_a_forged_webhook_is_refused_and_changes_nothing(world: World) -> None:
+def test_a_forged_webhook_is_refused_and_changes_nothing(live: World) -> None:
     """A HeyGen callback with a wrong token (HeyGen does not sign per-request callbacks)
     answers 401 and leaves the job as it was."""
-    job = _submitted_on_heygen(world)
-    entry = world.sim.wait_inbox("providerWebhook/heygen")[0]
+    job = submitted_on_heygen(live)
+    entry = live.sim.wait_inbox("providerWebhook/heygen")[0]
     forged = WebhookRequest(
         body=entry["body"].encode(),
         headers={**entry["headers"], "Signature": "0" * 64},
         query={**entry["query"], "token": "0" * 32},
     )
     with pytest.raises(WebhookError) as refused:
-        world.service.on_webhook("heygen", forged)
+        webhooks.on_webhook(live.shell, "heygen", forged)
     assert refused.value.status == 401
-    assert world.service.jobs.get(job.job_id) == job
+    assert live.shell.ports.jobs.get(job.job_id) == job
 
 
-def test_a_duplicate_webhook_makes_one_transition(world: World) -> None:
+def test_a_duplicate_webhook_makes_one_transition(live: World) -> None:
     """The same completion delivered twice completes the job once."""
-    job = _submitted_on_heygen(world)
-    entry = world.sim.wait_inbox("providerWebhook/heygen")[0]
+    job = submitted_on_heygen(live)
+    entry = live.sim.wait_inbox("providerWebhook/heygen")[0]
     request = WebhookRequest(
         body=entry["body"].encode(), headers=entry["headers"], query=entry["query"]
     )
-    assert world.service.on_webhook("heygen", request) == "completed"
-    done = world.service.jobs.get(job.job_id)
-    assert world.service.on_webhook("heygen", request).startswith("ignored")
-    assert world.service.jobs.get(job.job_id) == done
+    assert webhooks.on_webhook(live.shell, "heygen", request) == "completed"
+    done = live.shell.ports.jobs.get(job.job_id)
+    assert webhooks.on_webhook(live.shell, "heygen", request).startswith("ignored")
+    assert live.shell.ports.jobs.get(job.job_id) == done
     assert done is not None
     assert done.status is JobStatus.COMPLETED
 
 
-def test_a_lost_webhook_is_made_good_by_the_deadline_poll(world: World) -> None:
+def test_a_lost_webhook_is_made_good_by_the_deadline_poll(live: World) -> None:
     """No callback ever comes: the follow-up at the deadline polls and completes the job."""
-    world.sim.add_fault("heygen", "webhook_lost", count=1)
-    job = _submitted_on_heygen(world)
+    live.sim.add_fault("heygen", "webhook_lost", count=1)
+    job = submitted_on_heygen(live)
     time.sleep(0.3)
     assert job.next_action_at is not None
-    world.clock.offset += job.next_action_at - world.clock() + 1
-    done = world.service.process(job.job_id)
+    live.clock.offset += job.next_action_at - live.clock() + 1
+    done = processing.process(live.shell, job.job_id)
     assert done is not None
     assert done.status is JobStatus.COMPLETED
-    assert world.sim.inbox("providerWebhook/heygen") == []
+    assert live.sim.inbox("providerWebhook/heygen") == []
 
 
-def test_the_health_check_refreshes_stats_and_redrives_overdue_jobs(world: World) -> None:
+def test_the_health_check_refreshes_stats_and_redrives_overdue_jobs(live: World) -> None:
     """Probes answer, provider_stats appear, and a job left behind gets a task."""
-    world.run(world.new_job().job_id)
-    stranded = world.new_job()
-    world.clock.offset += 5
-    report = world.service.health_check()
+    live.run(live.new_job().job_id)
+    stranded = live.new_job()
+    live.clock.offset += 5
+    report = health.health_check(live.shell)
     assert report["heygen"] == "up"
     assert report["redriven"] == 1
-    assert world.tasks.tasks[-1][0] == stranded.job_id
-    stats = world.db.coll(stores.STATS)
+    assert live.tasks.tasks[-1][0] == stranded.job_id
+    stats = live.db.coll(stores.STATS)
     assert set(stats) == {"heygen", "did", "runwayml"}
     assert len(stats["heygen"]["hourly"]) == 24
 
 
-def test_a_revoked_key_opens_the_breaker_at_once_and_the_dashboard_shows_it(world: World) -> None:
+def test_a_revoked_key_opens_the_breaker_at_once_and_the_dashboard_shows_it(live: World) -> None:
     """One 401 from HeyGen opens its circuit; the dashboard counts it and the recovery."""
-    world.sim.add_fault("heygen", "auth", count=1000)
-    job = world.new_job()
-    first = world.service.process(job.job_id)
+    live.sim.add_fault("heygen", "auth", count=1000)
+    job = live.new_job()
+    first = processing.process(live.shell, job.job_id)
     assert first is not None
     assert [r.outcome for r in first.history] == ["authentication", None]
-    now = world.clock()
-    assert world.service.breakers.admission("heygen", now=now) is Admission.REJECT
-    done = world.run(job.job_id)
+    now = live.clock()
+    assert live.shell.ports.breakers.admission("heygen", now=now) is Admission.REJECT
+    done = live.run(job.job_id)
     assert done.status is JobStatus.COMPLETED
     assert done.provider_id == "did"
-    board = world.service.dashboard()
+    board = admin.dashboard_answer(live.shell)
     circuit = board["circuitBreaker"]
     assert isinstance(circuit, dict)
     assert [t["to"] for t in circuit["transitions"]][-1] == "open"
@@ -266,69 +160,56 @@ def test_a_revoked_key_opens_the_breaker_at_once_and_the_dashboard_shows_it(worl
     assert recovery["byCategory"] == {"authentication": 1}
 
 
-def _submitted_on_heygen(world: World) -> Job:
-    for provider in ("did", "runwayml"):
-        world.service.set_circuit(
-            provider, ManualAction.OPEN, by="test", reason="keep the job on HeyGen"
-        )
-    job = world.new_job()
-    after = world.service.process(job.job_id)
-    assert after is not None
-    assert after.provider_id == "heygen"
-    assert after.provider_job_id
-    return after
-
-
 def test_a_failed_status_check_keeps_the_paid_render_instead_of_paying_again(
-    world: World,
+    live: World,
 ) -> None:
     """HeyGen accepted the render, then its status endpoint answers 500 for a while: the job
     looks again later and completes with that render; no second provider is paid."""
-    world.service.webhook_base_url = None  # polling only, so every follow-up is a status check
-    world.sim.add_fault("heygen", "server_error", count=2, op="status")
-    job = _submitted_on_heygen(world)
-    done = world.run(job.job_id)
+    live.choose(webhook_base_url=None)  # polling only, so every follow-up is a status check
+    live.sim.add_fault("heygen", "server_error", count=2, op="status")
+    job = submitted_on_heygen(live)
+    done = live.run(job.job_id)
     assert done.status is JobStatus.COMPLETED
     assert [r.provider_id for r in done.history] == ["heygen"]
-    stats = world.sim.stats()
+    stats = live.sim.stats()
     charges = {p: stats[p]["charges"] for p in ("heygen", "runwayml", "did")}
     assert charges == {"heygen": 1, "runwayml": 0, "did": 0}
-    checks = [m for m in metrics_of(world, job.job_id) if m["operationType"] == "status_check"]
+    checks = [m for m in metrics_of(live, job.job_id) if m["operationType"] == "status_check"]
     assert [m["success"] for m in checks][:2] == [False, False]
 
 
 def test_a_webhook_that_beats_the_save_of_its_render_id_still_completes_the_job(
-    world: World,
+    live: World,
 ) -> None:
     """A fast render's notice can arrive before the submitting worker stored the render id;
     it belongs to the open attempt and completes the job."""
-    job = _submitted_on_heygen(world)
+    job = submitted_on_heygen(live)
     render_id = job.provider_job_id
     unsaved = replace(
         job, provider_job_id=None, history=(replace(job.history[-1], provider_job_id=None),)
     )
-    world.db.coll(stores.JOBS)[job.job_id] = {**codec.job_to_doc(unsaved), "lease": None}
-    entry = world.sim.wait_inbox("providerWebhook/heygen")[0]
+    live.db.coll(stores.JOBS)[job.job_id] = {**codec.job_to_doc(unsaved), "lease": None}
+    entry = live.sim.wait_inbox("providerWebhook/heygen")[0]
     request = WebhookRequest(
         body=entry["body"].encode(), headers=entry["headers"], query=entry["query"]
     )
-    assert world.service.on_webhook("heygen", request) == "completed"
-    done = world.service.jobs.get(job.job_id)
+    assert webhooks.on_webhook(live.shell, "heygen", request) == "completed"
+    done = live.shell.ports.jobs.get(job.job_id)
     assert done is not None
     assert done.status is JobStatus.COMPLETED
     assert done.provider_job_id == render_id
 
 
-def test_a_status_check_failing_while_the_provider_is_down_moves_the_job(world: World) -> None:
+def test_a_status_check_failing_while_the_provider_is_down_moves_the_job(live: World) -> None:
     """When the provider's circuit is open, a render we cannot see is given up for another."""
-    world.service.webhook_base_url = None
-    job = _submitted_on_heygen(world)
-    world.sim.add_fault("heygen", "server_error", count=1000)
-    world.service.set_circuit("did", ManualAction.RESET, by="test", reason="let D-ID take it")
-    world.service.breakers.force(
-        "heygen", ManualAction.OPEN, by="test", reason="down", now=world.clock()
+    live.choose(webhook_base_url=None)
+    job = submitted_on_heygen(live)
+    live.sim.add_fault("heygen", "server_error", count=1000)
+    admin.set_circuit(live.shell, "did", ManualAction.RESET, by="test", reason="let D-ID take it")
+    live.shell.ports.breakers.force(
+        "heygen", ManualAction.OPEN, by="test", reason="down", now=live.clock()
     )
-    done = world.run(job.job_id)
+    done = live.run(job.job_id)
     assert done.status is JobStatus.COMPLETED
     assert [r.provider_id for r in done.history] == ["heygen", "did"]
 
@@ -337,30 +218,30 @@ def test_a_status_check_failing_while_the_provider_is_down_moves_the_job(world: 
 SHORT_SCRIPT = " ".join(["practical"] * 27)  # 10.8 s at 2.5 words a second
 
 
-def test_a_short_script_makes_a_short_video_and_it_is_kept(world: World) -> None:
+def test_a_short_script_makes_a_short_video_and_it_is_kept(live: World) -> None:
     """27 words asked as a 30 s video render in about 11 s: that is the right video. Judged by
     the requested duration it was a quality failure and another provider was paid for it."""
-    world.service.webhook_base_url = None  # found by polling, where the length was checked
-    job = world.new_job(script=SHORT_SCRIPT, duration=Duration.SHORT)
-    done = world.run(job.job_id)
+    live.choose(webhook_base_url=None)  # found by polling, where the length was checked
+    job = live.new_job(script=SHORT_SCRIPT, duration=Duration.SHORT)
+    done = live.run(job.job_id)
     assert done.status is JobStatus.COMPLETED
     assert done.result is not None
     assert done.result.duration_s == pytest.approx(10.8)
     assert len(done.history) == 1
-    assert sum(world.sim.stats()[p]["charges"] for p in ("heygen", "did", "runwayml")) == 1
+    assert sum(live.sim.stats()[p]["charges"] for p in ("heygen", "did", "runwayml")) == 1
 
 
-def test_a_truncated_render_is_refused_by_webhook_as_it_is_by_poll(world: World) -> None:
+def test_a_truncated_render_is_refused_by_webhook_as_it_is_by_poll(live: World) -> None:
     """HeyGen delivers a video a third as long as its script: refused whichever way it is
     noticed (before, a webhook stored it; a poll refused it)."""
-    world.sim.add_fault("heygen", "low_quality", count=1, mode="wrong_duration")
-    job = _submitted_on_heygen(world)
-    entry = world.sim.wait_inbox("providerWebhook/heygen")[0]
+    live.sim.add_fault("heygen", "low_quality", count=1, mode="wrong_duration")
+    job = submitted_on_heygen(live)
+    entry = live.sim.wait_inbox("providerWebhook/heygen")[0]
     request = WebhookRequest(
         body=entry["body"].encode(), headers=entry["headers"], query=entry["query"]
     )
-    world.service.on_webhook("heygen", request)
-    after = world.service.jobs.get(job.job_id)
+    webhooks.on_webhook(live.shell, "heygen", request)
+    after = live.shell.ports.jobs.get(job.job_id)
     assert after is not None
     assert after.status is not JobStatus.COMPLETED
     assert after.result is None
@@ -368,7 +249,7 @@ def test_a_truncated_render_is_refused_by_webhook_as_it_is_by_poll(world: World)
 
 
 def test_a_did_render_whose_answer_was_lost_is_paid_once_and_its_video_kept(
-    world: World,
+    live: World,
 ) -> None:
     """D-ID accepts a talk, then the connection drops before its answer (D-ID honours no
     idempotency key). The job never submits to D-ID again; the talk's callback, which names
@@ -376,81 +257,86 @@ def test_a_did_render_whose_answer_was_lost_is_paid_once_and_its_video_kept(
     Before: the same talk was submitted again (two renders paid) and the late callback for the
     first was ignored as stale."""
     for provider in ("heygen", "runwayml"):
-        world.service.set_circuit(provider, ManualAction.OPEN, by="test", reason="D-ID only")
-    world.sim.add_fault("did", "drop", count=1, op="submit")
-    job = world.new_job()
-    waiting = world.service.process(job.job_id)
+        admin.set_circuit(live.shell, provider, ManualAction.OPEN, by="test", reason="D-ID only")
+    live.sim.add_fault("did", "drop", count=1, op="submit")
+    job = live.new_job()
+    waiting = processing.process(live.shell, job.job_id)
     assert waiting is not None
     assert "did" in waiting.excluded
-    entry = world.sim.wait_inbox("providerWebhook/did")[0]
+    entry = live.sim.wait_inbox("providerWebhook/did")[0]
     assert entry["query"]["attempt"] == "1"
     request = WebhookRequest(
         body=entry["body"].encode(), headers=entry["headers"], query=entry["query"]
     )
-    assert world.service.on_webhook("did", request) == "completed by an earlier render"
-    done = world.service.jobs.get(job.job_id)
+    assert webhooks.on_webhook(live.shell, "did", request) == "completed by an earlier render"
+    done = live.shell.ports.jobs.get(job.job_id)
     assert done is not None
     assert done.status is JobStatus.COMPLETED
     assert done.provider_id == "did"
-    assert world.sim.stats()["did"]["charges"] == 1
+    assert live.sim.stats()["did"]["charges"] == 1
 
 
 def test_a_job_waits_for_the_end_of_a_maintenance_window_within_its_deadline(
-    world: World,
+    live: World,
 ) -> None:
     """HeyGen is opened for maintenance until a time; with the others out, a
     job waits for it (no attempt spent), then probes HeyGen back and completes there."""
-    now = world.clock()
+    now = live.clock()
     for other in ("did", "runwayml"):
-        world.service.set_circuit(other, ManualAction.OPEN, by="test", reason="out")
-    world.service.set_circuit(
-        "heygen", ManualAction.OPEN, by="ops", reason="maintenance", until=now + 300
+        admin.set_circuit(live.shell, other, ManualAction.OPEN, by="test", reason="out")
+    admin.set_circuit(
+        live.shell, "heygen", ManualAction.OPEN, by="ops", reason="maintenance", until=now + 300
     )
-    job = world.new_job()
-    waiting = world.service.process(job.job_id)
+    job = live.new_job()
+    waiting = processing.process(live.shell, job.job_id)
     assert waiting is not None
     assert waiting.status is JobStatus.QUEUED
     assert waiting.attempt == 0
     assert waiting.next_action_at == pytest.approx(now + 300)
-    done = world.run(job.job_id)
+    done = live.run(job.job_id)
     assert done.status is JobStatus.COMPLETED
     assert done.provider_id == "heygen"
-    state = world.service.breakers.state("heygen", now=world.clock(), fresh=True)
+    state = live.shell.ports.breakers.state("heygen", now=live.clock(), fresh=True)
     assert state.override is None
 
 
-def test_a_maintenance_window_past_the_deadline_fails_the_job_at_once(world: World) -> None:
-    now = world.clock()
+def test_a_maintenance_window_past_the_deadline_fails_the_job_at_once(live: World) -> None:
+    now = live.clock()
     for other in ("did", "runwayml"):
-        world.service.set_circuit(other, ManualAction.OPEN, by="test", reason="out")
-    world.service.set_circuit(
-        "heygen", ManualAction.OPEN, by="ops", reason="long maintenance", until=now + 7200
+        admin.set_circuit(live.shell, other, ManualAction.OPEN, by="test", reason="out")
+    admin.set_circuit(
+        live.shell,
+        "heygen",
+        ManualAction.OPEN,
+        by="ops",
+        reason="long maintenance",
+        until=now + 7200,
     )
-    failed = world.service.process(world.new_job().job_id)
+    failed = processing.process(live.shell, live.new_job().job_id)
     assert failed is not None
     assert failed.status is JobStatus.FAILED
     assert failed.error is not None
     assert failed.error.code == "no_provider_available"
 
 
-def test_until_is_refused_on_anything_but_a_future_open(world: World) -> None:
-    now = world.clock()
+def test_until_is_refused_on_anything_but_a_future_open(live: World) -> None:
+    now = live.clock()
     with pytest.raises(InvalidRequest) as close:
-        world.service.set_circuit("did", ManualAction.CLOSE, by="t", reason="x", until=now + 60)
+        admin.set_circuit(live.shell, "did", ManualAction.CLOSE, by="t", reason="x", until=now + 60)
     with pytest.raises(InvalidRequest) as past:
-        world.service.set_circuit("did", ManualAction.OPEN, by="t", reason="x", until=now - 1)
+        admin.set_circuit(live.shell, "did", ManualAction.OPEN, by="t", reason="x", until=now - 1)
     for refused in (close, past):
         assert refused.value.details == [{"field": "until", "message": ANY}]
 
 
 def test_an_admin_quality_reset_lets_a_locked_out_provider_be_selected_again(
-    world: World,
+    live: World,
 ) -> None:
     """HeyGen failed its quality checks; an admin resets its quality, and the
     health check keeps counting only the renders after the reset."""
-    now = world.clock()
+    now = live.clock()
     for i in range(3):
-        world.db.put(
+        live.db.put(
             stores.METRICS,
             None,
             {
@@ -462,37 +348,37 @@ def test_an_admin_quality_reset_lets_a_locked_out_provider_be_selected_again(
                 "videoQuality": 0.0,
             },
         )
-    world.service.health_check()
-    locked = world.service.docs.get(stores.STATS, "heygen")
+    health.health_check(live.shell)
+    locked = live.shell.ports.docs.get(stores.STATS, "heygen")
     assert locked is not None
     assert (locked["quality"], locked["qualitySamples"]) == (0.0, 3)
-    world.service.reset_quality("heygen", by="ops@example.test", reason="provider fixed it")
-    reset = world.service.docs.get(stores.STATS, "heygen")
+    admin.reset_quality(live.shell, "heygen", by="ops@example.test", reason="provider fixed it")
+    reset = live.shell.ports.docs.get(stores.STATS, "heygen")
     assert reset is not None
     assert reset["quality"] is None
     assert reset["qualityReset"]["by"] == "ops@example.test"
-    world.clock.offset += 1.0
-    world.service.health_check()
-    after = world.service.docs.get(stores.STATS, "heygen")
+    live.clock.offset += 1.0
+    health.health_check(live.shell)
+    after = live.shell.ports.docs.get(stores.STATS, "heygen")
     assert after is not None
     assert (after["quality"], after["qualitySamples"]) == (None, 0)
     assert after["qualityReset"]["reason"] == "provider fixed it"
     with pytest.raises(NotFound, match="no provider 'nobody'"):
-        world.service.reset_quality("nobody", by="ops", reason="no such provider")
+        admin.reset_quality(live.shell, "nobody", by="ops", reason="no such provider")
 
 
-def test_costs_and_job_reliability_reach_the_dashboard_for_every_period(world: World) -> None:
+def test_costs_and_job_reliability_reach_the_dashboard_for_every_period(live: World) -> None:
     """A finished job carries estimatedCost; the health check rolls the
     hour into analytics documents, and the dashboard answers every period from them."""
-    job = world.run(world.new_job().job_id)
+    job = live.run(live.new_job().job_id)
     assert job.status is JobStatus.COMPLETED
-    stored = world.db.coll(stores.JOBS)[job.job_id]
-    caps = world.service.providers[job.provider_id or ""].capabilities
+    stored = live.db.coll(stores.JOBS)[job.job_id]
+    caps = live.shell.ports.providers[job.provider_id or ""].capabilities
     assert stored["estimatedCost"] == caps.price_per_video  # no measured cost yet: list price
-    world.service.health_check()
-    assert world.db.coll(stores.ANALYTICS_HOURLY)
-    assert world.db.coll(stores.ANALYTICS_DAILY)
-    board = world.service.dashboard()
+    health.health_check(live.shell)
+    assert live.db.coll(stores.ANALYTICS_HOURLY)
+    assert live.db.coll(stores.ANALYTICS_DAILY)
+    board = admin.dashboard_answer(live.shell)
     periods = board["analytics"]["periods"]  # type: ignore[index]
     assert set(periods) == {"1h", "24h", "7d", "30d"}
     for name in ("1h", "24h", "7d", "30d"):
@@ -505,33 +391,33 @@ def test_costs_and_job_reliability_reach_the_dashboard_for_every_period(world: W
     assert day["byProvider"][job.provider_id] > 0
 
 
-def test_alerts_are_stored_with_when_they_started_and_cleared(world: World) -> None:
+def test_alerts_are_stored_with_when_they_started_and_cleared(live: World) -> None:
     """The health check starts an alert episode for an open circuit and clears
     it when the circuit is back; the dashboard shows both times."""
-    world.service.set_circuit("runwayml", ManualAction.OPEN, by="ops", reason="planned work")
-    world.service.health_check()
-    active = world.service.dashboard()["alerts"]["active"]  # type: ignore[index]
+    admin.set_circuit(live.shell, "runwayml", ManualAction.OPEN, by="ops", reason="planned work")
+    health.health_check(live.shell)
+    active = admin.dashboard_answer(live.shell)["alerts"]["active"]  # type: ignore[index]
     assert [(a["kind"], a["providerId"]) for a in active] == [("circuit_open", "runwayml")]
     started = active[0]["startedAt"]
-    world.service.set_circuit("runwayml", ManualAction.RESET, by="ops", reason="done")
-    world.clock.offset += 60.0
-    world.service.health_check()
-    board = world.service.dashboard()["alerts"]  # type: ignore[index]
+    admin.set_circuit(live.shell, "runwayml", ManualAction.RESET, by="ops", reason="done")
+    live.clock.offset += 60.0
+    health.health_check(live.shell)
+    board = admin.dashboard_answer(live.shell)["alerts"]  # type: ignore[index]
     assert board["active"] == []
     (cleared,) = board["recent"]
     assert cleared["startedAt"] == started
     assert cleared["clearedAt"] > started
 
 
-def test_an_api_failure_with_nowhere_else_to_go_is_retried_once(world: World) -> None:
+def test_an_api_failure_with_nowhere_else_to_go_is_retried_once(live: World) -> None:
     """API_FAILURE retries 1 (the original 2). D-ID answers 500 to every
     submit (an api_failure) and the others are out: the job fails after two submissions, not
     three, so a provider in trouble gets one failed call less per job (see the table's comment
     for what the third did on the emulator stack)."""
-    world.sim.add_fault("did", "server_error", count=100, op="submit")
+    live.sim.add_fault("did", "server_error", count=100, op="submit")
     for provider in ("heygen", "runwayml"):
-        world.service.set_circuit(provider, ManualAction.OPEN, by="test", reason="D-ID only")
-    done = world.run(world.new_job().job_id)
+        admin.set_circuit(live.shell, provider, ManualAction.OPEN, by="test", reason="D-ID only")
+    done = live.run(live.new_job().job_id)
     assert done.status is JobStatus.FAILED
     assert [(r.provider_id, r.outcome) for r in done.history] == [("did", "api_failure")] * 2
     assert done.error is not None

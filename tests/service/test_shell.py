@@ -4,184 +4,34 @@ jobs and failed renders, a probe, a lost status check, the dashboard view."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-
 import pytest
 
-from shared.adapters.providers import did, heygen, runwayml
 from shared.adapters.providers.base import (
-    ProbeResult,
-    RenderState,
-    RenderStatus,
-    Submission,
-    SubmitRequest,
     WebhookError,
     WebhookEvent,
     WebhookRequest,
 )
 from shared.adapters.stores import base as stores
 from shared.adapters.stores import codec
-from shared.adapters.stores.breakers import SharedBreaker
-from shared.adapters.stores.memory import (
-    MemoryBreakerBackend,
-    MemoryDatabase,
-    MemoryDocumentStore,
-    MemoryJobStore,
-)
 from shared.core import breaker as br
 from shared.core import jobs
-from shared.core.errors import ErrorCategory, ProviderError
-from shared.core.jobs import Job, JobStatus
-from shared.core.model import Capabilities
-from shared.core.records import derived
+from shared.core.errors import ErrorCategory
+from shared.core.jobs import JobStatus
 from shared.core.refusals import NotFound
-from shared.service import RecordingScheduler, Service
-
-NOW = 1_000_000.0
-
-
-@dataclass
-class Scripted:
-    """A provider adapter that answers as the test says."""
-
-    caps: Capabilities
-    submits: list[SubmitRequest] = field(default_factory=list)
-    fail_submit: ProviderError | None = None
-    fail_status: ProviderError | None = None
-    fail_probe: ProviderError | None = None
-    state: RenderState = RenderState.PROCESSING
-    on_submit: Callable[[], None] | None = None
-    event: WebhookEvent | None = None
-    cancels: list[str] = field(default_factory=list)
-    can_cancel: bool = True
-    progress: float | None = None
-
-    @property
-    def provider_id(self) -> str:
-        return self.caps.provider_id
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return self.caps
-
-    def submit(self, request: SubmitRequest) -> Submission:
-        self.submits.append(request)
-        if self.on_submit is not None:
-            self.on_submit()
-        if self.fail_submit is not None:
-            raise self.fail_submit
-        return Submission(
-            provider_id=self.provider_id,
-            provider_job_id=f"{self.provider_id}-r{len(self.submits)}",
-            idempotency_key=request.idempotency_key,
-            requested_duration_s=60.0,
-        )
-
-    def status(
-        self, provider_job_id: str, *, expected_duration_s: float | None = None
-    ) -> RenderStatus:
-        if self.fail_status is not None:
-            raise self.fail_status
-        done = self.state is RenderState.COMPLETED
-        return RenderStatus(
-            provider_id=self.provider_id,
-            provider_job_id=provider_job_id,
-            state=self.state,
-            video_url="https://cdn.example/v.mp4" if done else None,
-            progress=None if done else self.progress,
-        )
-
-    def cancel(self, provider_job_id: str) -> bool:
-        self.cancels.append(provider_job_id)
-        return self.can_cancel
-
-    def probe(self) -> ProbeResult:
-        if self.fail_probe is not None:
-            raise self.fail_probe
-        return ProbeResult(provider_id=self.provider_id, latency_s=0.1)
-
-    def parse_webhook(
-        self, request: WebhookRequest, *, expected_token: str | None = None
-    ) -> WebhookEvent:
-        if self.event is None:
-            raise WebhookError(401, "bad signature")
-        return self.event
-
-    def close(self) -> None:
-        pass
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@dataclass
-class World:
-    service: Service
-    db: MemoryDatabase
-    clock: Clock
-    tasks: RecordingScheduler
-    providers: dict[str, Scripted]
-
-    def job(self, **changes: object) -> Job:
-        job = Job(
-            job_id="job-1",
-            created_at=self.clock(),
-            updated_at=self.clock(),
-            deadline_at=self.clock() + 1800,
-            next_action_at=self.clock(),
-            user_id="user-1",
-        )
-        job = replace(job, **changes)  # type: ignore[arg-type]
-        self.service.jobs.create(job, side=derived(None, job))
-        return job
-
-
-@pytest.fixture
-def world() -> World:
-    return make_world()
-
-
-def make_world() -> World:
-    db = MemoryDatabase()
-    clock = Clock()
-    providers = {
-        c.provider_id: Scripted(c)
-        for c in (heygen.CAPABILITIES, did.CAPABILITIES, runwayml.CAPABILITIES)
-    }
-    tasks = RecordingScheduler()
-    service = Service(
-        jobs=MemoryJobStore(db),
-        breakers=SharedBreaker(MemoryBreakerBackend(db), cache_ttl_s=0.0, window_cache_s=0.0),
-        docs=MemoryDocumentStore(db),
-        providers=providers,
-        scheduler=tasks,
-        webhook_base_url="https://functions.example",
-        token_key=b"k",
-        clock=clock,
-        rand=lambda: 0.5,
-    )
-    return World(service, db, clock, tasks, providers)
-
-
-def error(category: ErrorCategory, pid: str, *, charged: bool = False) -> ProviderError:
-    return ProviderError(category, f"scripted {category.value}", provider_id=pid, charged=charged)
+from shared.shell import admin, health, processing, webhooks
+from tests.support.fakes import NOW, error
+from tests.support.memory import World
 
 
 def test_a_job_past_its_deadline_fails_and_releases_its_lease(world: World) -> None:
     """The deadline wins over any budget left."""
     world.job(deadline_at=NOW - 1)
-    done = world.service.process("job-1")
+    done = processing.process(world.shell, "job-1")
     assert done is not None
     assert done.status is JobStatus.FAILED
     assert done.error is not None
     assert done.error.code == "deadline_exceeded"
-    assert world.service.jobs.lease("job-1") is None
+    assert world.shell.ports.jobs.lease("job-1") is None
     assert not any(p.submits for p in world.providers.values())
 
 
@@ -198,11 +48,11 @@ def test_a_job_waiting_past_its_deadline_is_failed_by_the_health_check(world: Wo
         next_action_at=NOW + 3600,
     )
     world.clock.now = NOW + 61
-    report = world.service.health_check()
+    report = health.health_check(world.shell)
     assert report["expired"] == 1
     (job_id, at, reason) = world.tasks.tasks[-1]
     assert (job_id, at, reason) == ("job-1", NOW + 61, "past its deadline")
-    done = world.service.process(job_id)
+    done = processing.process(world.shell, job_id)
     assert done is not None
     assert done.status is JobStatus.FAILED
     assert done.error is not None
@@ -221,13 +71,13 @@ def test_an_orphaned_attempt_is_resubmitted_with_the_same_key(world: World) -> N
         "job-1",
         {**world.db.coll(stores.JOBS)["job-1"], **codec.job_to_doc(checkpoint)},
     )
-    waiting = world.service.process("job-1")
+    waiting = processing.process(world.shell, "job-1")
     assert waiting is not None
     assert waiting.history[0].outcome == ErrorCategory.TIMEOUT.value
     assert waiting.preferred_provider == "heygen"
     assert world.tasks.tasks[-1][1] == waiting.next_action_at
     world.clock.now = waiting.next_action_at or NOW
-    done = world.service.process("job-1")
+    done = processing.process(world.shell, "job-1")
     assert done is not None
     assert done.provider_job_id == "heygen-r1"
     (request,) = world.providers["heygen"].submits
@@ -240,14 +90,14 @@ def test_a_lease_lost_during_a_slow_submit_keeps_the_stored_job(world: World) ->
 
     def steal() -> None:
         world.clock.now += 500  # past our lease
-        world.service.jobs.claim("job-1", owner="other", now=world.clock(), lease_s=120)
+        world.shell.ports.jobs.claim("job-1", owner="other", now=world.clock(), lease_s=120)
 
     for p in world.providers.values():
         p.on_submit = steal
-    done = world.service.process("job-1")
+    done = processing.process(world.shell, "job-1")
     assert done is not None
     assert done.provider_job_id is None
-    lease = world.service.jobs.lease("job-1")
+    lease = world.shell.ports.jobs.lease("job-1")
     assert lease is not None
     assert lease.owner == "other"
     assert world.tasks.tasks == []
@@ -256,15 +106,15 @@ def test_a_lease_lost_during_a_slow_submit_keeps_the_stored_job(world: World) ->
 def test_a_status_check_failing_while_the_circuit_is_open_moves_the_job(world: World) -> None:
     """A render out of sight on a provider whose circuit is open is given up."""
     world.job()
-    assert world.service.process("job-1") is not None
-    submitted = world.service.jobs.get("job-1")
+    assert processing.process(world.shell, "job-1") is not None
+    submitted = world.shell.ports.jobs.get("job-1")
     assert submitted is not None
     assert submitted.provider_id is not None
     pid = submitted.provider_id
-    world.service.set_circuit(pid, br.ManualAction.OPEN, by="ops", reason="maintenance")
+    admin.set_circuit(world.shell, pid, br.ManualAction.OPEN, by="ops", reason="maintenance")
     world.providers[pid].fail_status = error(ErrorCategory.NETWORK_ERROR, pid)
     world.clock.now = submitted.next_action_at or NOW
-    after = world.service.process("job-1")
+    after = processing.process(world.shell, "job-1")
     assert after is not None
     assert after.history[0].outcome == ErrorCategory.NETWORK_ERROR.value
     assert after.provider_job_id is None  # the render is given up, not polled again
@@ -276,11 +126,11 @@ def test_a_status_check_failing_while_the_circuit_is_open_moves_the_job(world: W
 
 def test_a_render_still_running_is_polled_again(world: World) -> None:
     world.job()
-    first = world.service.process("job-1")
+    first = processing.process(world.shell, "job-1")
     assert first is not None
     assert first.next_action_at is not None
     world.clock.now = first.next_action_at
-    again = world.service.process("job-1")
+    again = processing.process(world.shell, "job-1")
     assert again is not None
     assert again.next_action_at == world.clock.now + 10.0
     assert world.tasks.tasks[-1][2] == "status poll"
@@ -290,10 +140,10 @@ def test_webhooks_for_unknown_providers_jobs_and_bad_signatures(world: World) ->
     """Refused with the status to answer, or ignored; nothing changes."""
     request = WebhookRequest(body=b"{}", query={"job": "nope"})
     with pytest.raises(WebhookError) as unknown:
-        world.service.on_webhook("acme", request)
+        webhooks.on_webhook(world.shell, "acme", request)
     assert unknown.value.status == 404
     with pytest.raises(WebhookError) as forged:
-        world.service.on_webhook("did", request)
+        webhooks.on_webhook(world.shell, "did", request)
     assert forged.value.status == 401
     world.providers["did"].event = WebhookEvent(
         provider_id="did",
@@ -303,9 +153,9 @@ def test_webhooks_for_unknown_providers_jobs_and_bad_signatures(world: World) ->
         event_id="e",
         video_url="https://cdn.example/v.mp4",
     )
-    assert world.service.on_webhook("did", request) == "ignored: unknown job"
+    assert webhooks.on_webhook(world.shell, "did", request) == "ignored: unknown job"
     with pytest.raises(WebhookError) as nameless:
-        world.service.on_webhook("did", WebhookRequest(body=b"{}"))
+        webhooks.on_webhook(world.shell, "did", WebhookRequest(body=b"{}"))
     assert nameless.value.status == 400
 
 
@@ -313,7 +163,7 @@ def test_a_failed_render_by_webhook_fails_over_and_schedules_the_next_attempt(
     world: World,
 ) -> None:
     world.job()
-    submitted = world.service.process("job-1")
+    submitted = processing.process(world.shell, "job-1")
     assert submitted is not None
     assert submitted.provider_id is not None
     pid = submitted.provider_id
@@ -325,30 +175,30 @@ def test_a_failed_render_by_webhook_fails_over_and_schedules_the_next_attempt(
         event_id="e1",
         failure_message="render crashed",
     )
-    result = world.service.on_webhook(pid, WebhookRequest(body=b"{}"))
+    result = webhooks.on_webhook(world.shell, pid, WebhookRequest(body=b"{}"))
     assert result.startswith("render failed: ")
-    after = world.service.jobs.get("job-1")
+    after = world.shell.ports.jobs.get("job-1")
     assert after is not None
     assert after.provider_job_id is None
     assert world.tasks.tasks[-1][0] == "job-1"
-    assert world.service.on_webhook(pid, WebhookRequest(body=b"{}")) == (
+    assert webhooks.on_webhook(world.shell, pid, WebhookRequest(body=b"{}")) == (
         "ignored: stale or duplicate event"
     )
 
 
 def test_the_health_check_probes_alerts_and_refreshes(world: World) -> None:
     world.providers["did"].fail_probe = error(ErrorCategory.AUTHENTICATION, "did")
-    report = world.service.health_check()
+    report = health.health_check(world.shell)
     assert report["did"] == "down: authentication"
     assert report["heygen"] == "up"
-    state = world.service.breakers.state("did", now=world.clock(), fresh=True)
+    state = world.shell.ports.breakers.state("did", now=world.clock(), fresh=True)
     assert state.state is br.CircuitState.OPEN
-    assert world.service.docs.get(stores.STATS, "heygen") is not None
-    board = world.service.dashboard()
+    assert world.shell.ports.docs.get(stores.STATS, "heygen") is not None
+    board = admin.dashboard_answer(world.shell)
     assert board["circuitBreaker"]["openCircuits"] == 1  # type: ignore[index]
     assert board["overallHealth"]["healthyProviders"] == 2  # type: ignore[index]
 
 
 def test_a_manual_circuit_change_needs_a_known_provider(world: World) -> None:
     with pytest.raises(NotFound, match="no provider 'acme'"):
-        world.service.set_circuit("acme", br.ManualAction.OPEN, by="ops", reason="why")
+        admin.set_circuit(world.shell, "acme", br.ManualAction.OPEN, by="ops", reason="why")

@@ -18,38 +18,35 @@ from shared.core.breaker import ManualAction
 from shared.core.degradation import Degradation
 from shared.core.jobs import JobStatus
 from shared.core.model import Duration, Feature
-from tests.service.test_service import World, _submitted_on_heygen, sim, world
+from shared.shell import admin, processing, webhooks
+from tests.support.memory import World, submitted_on_heygen
 from tools.provider_sim.app import file_bytes
 from tools.provider_sim.common import spoken_seconds
 
-__all__ = ["sim", "world"]  # the fixtures this module shares with test_service
-
 
 @pytest.fixture
-def vault(world: World) -> Iterator[MemoryVault]:
+def vault(live: World) -> Iterator[MemoryVault]:
     kept = MemoryVault(bucket="cvplus-test-videos")
-    world.service.vault = kept
+    live.plug(vault=kept)
     yield kept
     kept.http.close()
 
 
-def provider_file(world: World, provider_job_id: str, provider: str, ext: str) -> bytes:
+def provider_file(live: World, provider_job_id: str, provider: str, ext: str) -> bytes:
     return file_bytes(provider, f"{provider_job_id}.{ext}")
 
 
-def test_a_finished_video_is_ours_before_the_job_completes(
-    world: World, vault: MemoryVault
-) -> None:
+def test_a_finished_video_is_ours_before_the_job_completes(live: World, vault: MemoryVault) -> None:
     """The job's URL plays our copy, never the provider's expiring URL; the bytes are the
     provider's video, and the thumbnail came along."""
-    job = world.run(world.new_job().job_id)
+    job = live.run(live.new_job().job_id)
     assert job.status is JobStatus.COMPLETED
     assert job.result is not None
     name = video_name(job.user_id, job.job_id)
     assert job.result.storage_path == f"gs://cvplus-test-videos/{name}"
     assert job.result.video_url == f"memory://cvplus-test-videos/{name}"
     provider, render = job.provider_id or "", job.history[-1].provider_job_id or ""
-    assert vault.objects[name] == provider_file(world, render, provider, "mp4")
+    assert vault.objects[name] == provider_file(live, render, provider, "mp4")
     if job.result.thumbnail_url is not None:  # HeyGen hands out a thumbnail
         assert job.result.thumbnail_path == (
             f"gs://cvplus-test-videos/{thumbnail_name(job.user_id, job.job_id)}"
@@ -57,14 +54,14 @@ def test_a_finished_video_is_ours_before_the_job_completes(
 
 
 def test_a_provider_url_that_expired_before_the_copy_fails_the_job_clearly(
-    world: World, vault: MemoryVault
+    live: World, vault: MemoryVault
 ) -> None:
     """Every URL the providers hand out has already expired (the copy comes too late): one more
     status poll for a fresh URL, then the job fails with video_expired. No dead link is
     stored, and the error says the video was made."""
     for provider in ("heygen", "did", "runwayml"):
-        world.sim.configure(provider, url_ttl_s=-1.0)
-    job = world.run(world.new_job().job_id)
+        live.sim.configure(provider, url_ttl_s=-1.0)
+    job = live.run(live.new_job().job_id)
     assert job.status is JobStatus.FAILED
     assert job.result is None
     assert job.error is not None
@@ -72,38 +69,38 @@ def test_a_provider_url_that_expired_before_the_copy_fails_the_job_clearly(
     assert "was made but could not be kept" in job.error.message
     assert "403" in job.error.message
     assert vault.objects == {}
-    stats = world.sim.stats()
+    stats = live.sim.stats()
     assert sum(stats[p]["charges"] for p in ("heygen", "did", "runwayml")) == 1  # paid once
 
 
 def test_a_copy_that_fails_on_our_side_is_tried_again_until_it_succeeds(
-    world: World, vault: MemoryVault
+    live: World, vault: MemoryVault
 ) -> None:
     """Our bucket is down when the render finishes: the job waits (the render is paid and
     fine), and the next look copies it, with a fresh URL."""
     vault.down = True
-    job = world.run(world.new_job().job_id, rounds=4)
+    job = live.run(live.new_job().job_id, rounds=4)
     assert job.status is JobStatus.PROCESSING  # rendered, not copied, not given up
     assert job.provider_job_id is not None
     assert job.result is None
     vault.down = False
-    job = world.run(job.job_id)
+    job = live.run(job.job_id)
     assert job.status is JobStatus.COMPLETED
     assert job.result is not None
     assert job.result.storage_path is not None
-    stats = world.sim.stats()
+    stats = live.sim.stats()
     assert sum(stats[p]["charges"] for p in ("heygen", "did", "runwayml")) == 1
 
 
 def test_with_heygen_and_did_out_the_user_gets_a_speaking_runwayml_video(
-    world: World, vault: MemoryVault
+    live: World, vault: MemoryVault
 ) -> None:
     """RunwayML's presenter avatar speaks the whole script: voice and lip-sync kept, the
     length asked for kept, only 1080p lowered to the 720p it is declared for (recorded), and
     the video kept in our bucket like any other."""
     for provider in ("heygen", "did"):
-        world.service.set_circuit(provider, ManualAction.OPEN, by="test", reason="outage")
-    job = world.run(world.new_job().job_id)
+        admin.set_circuit(live.shell, provider, ManualAction.OPEN, by="test", reason="outage")
+    job = live.run(live.new_job().job_id)
     assert job.status is JobStatus.COMPLETED
     assert job.provider_id == "runwayml"
     assert job.degradations == (Degradation.RESOLUTION_1080P_TO_720P,)
@@ -112,18 +109,18 @@ def test_with_heygen_and_did_out_the_user_gets_a_speaking_runwayml_video(
     assert job.result is not None
     assert job.result.storage_path is not None
     assert job.result.duration_s == spoken_seconds(job.script)  # it said the whole script
-    assert world.sim.stats()["runwayml"]["counters"]["avatars_created"] == 1
-    assert world.sim.stats()["runwayml"]["charges"] == 1
+    assert live.sim.stats()["runwayml"]["counters"]["avatars_created"] == 1
+    assert live.sim.stats()["runwayml"]["charges"] == 1
 
 
 def test_with_heygen_and_did_out_a_job_without_fallback_fails_at_once(
-    world: World, vault: MemoryVault
+    live: World, vault: MemoryVault
 ) -> None:
     """A job that does not allow fallback is never degraded, not even to RunwayML's 720p: it
     fails, saying why."""
     for provider in ("heygen", "did"):
-        world.service.set_circuit(provider, ManualAction.OPEN, by="test", reason="outage")
-    job = world.run(world.new_job(allow_fallback=False).job_id)
+        admin.set_circuit(live.shell, provider, ManualAction.OPEN, by="test", reason="outage")
+    job = live.run(live.new_job(allow_fallback=False).job_id)
     assert job.status is JobStatus.FAILED
     assert job.error is not None
     assert job.error.code == "no_capable_provider"
@@ -146,11 +143,11 @@ class ExpiresOnce(MemoryVault):
         return super().keep(source_url, name)
 
 
-def test_an_expired_url_is_fetched_anew_and_the_copy_succeeds(world: World) -> None:
+def test_an_expired_url_is_fetched_anew_and_the_copy_succeeds(live: World) -> None:
     """The retry: one more status poll hands out a fresh URL, which is copied."""
     vault = ExpiresOnce()
-    world.service.vault = vault
-    job = world.run(world.new_job().job_id)
+    live.plug(vault=vault)
+    job = live.run(live.new_job().job_id)
     vault.http.close()
     assert job.status is JobStatus.COMPLETED
     assert job.result is not None
@@ -160,21 +157,21 @@ def test_an_expired_url_is_fetched_anew_and_the_copy_succeeds(world: World) -> N
     assert first.split("?")[0] == fresh.split("?")[0]
 
 
-def notice_for(world: World, provider: str, render_id: str) -> dict[str, Any]:
+def notice_for(live: World, provider: str, render_id: str) -> dict[str, Any]:
     """The provider's callback about ``render_id`` (a render of an earlier test may still call
     back after the simulator's reset)."""
     for count in range(1, 20):
-        entries = world.sim.wait_inbox(f"providerWebhook/{provider}", count=count)
+        entries = live.sim.wait_inbox(f"providerWebhook/{provider}", count=count)
         mine = [e for e in entries if render_id in e["body"]]
         if mine:
             return mine[0]
     pytest.fail(f"no callback about {render_id}")
 
 
-def _notified(world: World) -> tuple[str, WebhookRequest]:
+def _notified(live: World) -> tuple[str, WebhookRequest]:
     """A job on HeyGen whose render finished, and the webhook HeyGen sent for it."""
-    job = _submitted_on_heygen(world)
-    entry = notice_for(world, "heygen", job.provider_job_id or "")
+    job = submitted_on_heygen(live)
+    entry = notice_for(live, "heygen", job.provider_job_id or "")
     request = WebhookRequest(
         body=entry["body"].encode(), headers=entry["headers"], query=entry["query"]
     )
@@ -182,66 +179,66 @@ def _notified(world: World) -> tuple[str, WebhookRequest]:
 
 
 def test_a_webhook_keeps_the_video_it_announces_and_completes_the_job(
-    world: World, vault: MemoryVault
+    live: World, vault: MemoryVault
 ) -> None:
     """The notified URL is copied before the job's transaction; a duplicate copies nothing."""
-    job_id, request = _notified(world)
-    assert world.service.on_webhook("heygen", request) == "completed"
-    done = world.service.jobs.get(job_id)
+    job_id, request = _notified(live)
+    assert webhooks.on_webhook(live.shell, "heygen", request) == "completed"
+    done = live.shell.ports.jobs.get(job_id)
     assert done is not None
     assert done.status is JobStatus.COMPLETED
     assert done.result is not None
     assert done.result.storage_path == f"gs://cvplus-test-videos/{video_name('user-1', job_id)}"
     copies = dict(vault.objects)
-    assert world.service.on_webhook("heygen", request).startswith("ignored")
+    assert webhooks.on_webhook(live.shell, "heygen", request).startswith("ignored")
     assert vault.objects == copies
 
 
 def test_a_webhook_whose_url_expired_is_made_good_by_a_poll_with_a_fresh_url(
-    world: World, vault: MemoryVault
+    live: World, vault: MemoryVault
 ) -> None:
     """D-ID's notice arrives so late that the URL in it has expired: the job is due now, and the
     poll copies the fresh URL the status hands out."""
     for provider in ("heygen", "runwayml"):
-        world.service.set_circuit(provider, ManualAction.OPEN, by="test", reason="D-ID only")
-    job = world.service.process(world.new_job().job_id)
+        admin.set_circuit(live.shell, provider, ManualAction.OPEN, by="test", reason="D-ID only")
+    job = processing.process(live.shell, live.new_job().job_id)
     assert job is not None
     assert job.provider_id == "did"
-    entry = notice_for(world, "did", job.provider_job_id or "")
+    entry = notice_for(live, "did", job.provider_job_id or "")
     talk = json.loads(entry["body"])
     talk["result_url"] = re.sub(r"expires=[0-9.]+", "expires=0", talk["result_url"])
     late = WebhookRequest(
         body=json.dumps(talk).encode(), headers=entry["headers"], query=entry["query"]
     )
-    assert world.service.on_webhook("did", late) == "render done; fetching the video"
-    waiting = world.service.jobs.get(job.job_id)
+    assert webhooks.on_webhook(live.shell, "did", late) == "render done; fetching the video"
+    waiting = live.shell.ports.jobs.get(job.job_id)
     assert waiting is not None
     assert waiting.status is JobStatus.PROCESSING
-    assert any(t[0] == job.job_id and t[2] == "fetch the video" for t in world.tasks.tasks)
-    done = world.run(job.job_id)
+    assert any(t[0] == job.job_id and t[2] == "fetch the video" for t in live.tasks.tasks)
+    done = live.run(job.job_id)
     assert done.status is JobStatus.COMPLETED
     assert done.result is not None
     assert done.result.storage_path is not None
-    assert world.sim.stats()["did"]["charges"] == 1
+    assert live.sim.stats()["did"]["charges"] == 1
 
 
 def test_an_expired_url_whose_fresh_one_cannot_be_had_yet_is_tried_again_later(
-    world: World,
+    live: World,
 ) -> None:
     """The copy finds the URL expired and the provider's status call fails: inconclusive, so the
     render is not given up; the next look gets a fresh URL and the copy succeeds."""
     for provider in ("heygen", "runwayml"):
-        world.service.set_circuit(provider, ManualAction.OPEN, by="test", reason="D-ID only")
+        admin.set_circuit(live.shell, provider, ManualAction.OPEN, by="test", reason="D-ID only")
     vault = ExpiresOnce()
-    world.service.vault = vault
-    world.sim.add_fault("did", "server_error", count=1, op="status", skip=1)
-    job = world.run(world.new_job().job_id)
+    live.plug(vault=vault)
+    live.sim.add_fault("did", "server_error", count=1, op="status", skip=1)
+    job = live.run(live.new_job().job_id)
     vault.http.close()
     assert job.status is JobStatus.COMPLETED
     assert job.provider_id == "did"
     assert job.result is not None
     assert job.result.storage_path is not None
     assert len(vault.sources) == 2  # the expired URL, then the next look's fresh one
-    stats = world.sim.stats()["did"]
+    stats = live.sim.stats()["did"]
     assert stats["counters"]["fault:server_error"] == 1  # the ask for a fresh URL failed
     assert stats["charges"] == 1

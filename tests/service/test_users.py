@@ -18,7 +18,10 @@ from shared.core.model import Duration, Resolution, Tier, Urgency, VideoOptions
 from shared.core.quota import QuotaExceededError
 from shared.core.refusals import NotFound, WrongState
 from shared.core.tiers import TierRefusedError
-from tests.service.test_shell import NOW, World, error, make_world
+from shared.shell import admin, processing, users, webhooks
+from shared.shell.context import capabilities_of
+from tests.support.fakes import NOW, error
+from tests.support.memory import World
 
 USER = "user-1"
 
@@ -27,15 +30,11 @@ def jobs_retry_id(job_id: str) -> str:
     return f"{job_id}-r1"
 
 
-@pytest.fixture(name="world")
-def _world() -> World:
-    return make_world()
-
-
 def _runway_takes_anything(world: World) -> None:
     """RunwayML's real clips are 10 s; here it takes the test's jobs."""
     p = world.providers["runwayml"]
     p.caps = replace(p.caps, max_duration_s=90, resolutions=frozenset(Resolution))
+    world.choose(capabilities=capabilities_of(world.providers))  # the setup holds them too
 
 
 def _submitted(world: World, provider: str = "runwayml") -> str:
@@ -45,7 +44,7 @@ def _submitted(world: World, provider: str = "runwayml") -> str:
         if pid != provider:
             p.fail_submit = error(ErrorCategory.AUTHENTICATION, pid)
     world.job(options=VideoOptions(duration=Duration.SHORT, features=frozenset()))
-    job = world.service.process("job-1")
+    job = processing.process(world.shell, "job-1")
     assert job is not None
     assert job.provider_id == provider
     assert job.provider_job_id
@@ -54,12 +53,12 @@ def _submitted(world: World, provider: str = "runwayml") -> str:
 
 def test_a_queued_job_is_cancelled_at_once_and_never_submitted(world: World) -> None:
     world.job()
-    job, stopped = world.service.cancel(job_id="job-1", user_id=USER)
+    job, stopped = users.cancel(world.shell, job_id="job-1", user_id=USER)
     assert job.status is JobStatus.CANCELLED
     assert not stopped
-    assert world.service.process("job-1") is None  # nothing left to claim
+    assert processing.process(world.shell, "job-1") is None  # nothing left to claim
     assert not any(p.submits for p in world.providers.values())
-    again, _ = world.service.cancel(job_id="job-1", user_id=USER)  # idempotent
+    again, _ = users.cancel(world.shell, job_id="job-1", user_id=USER)  # idempotent
     assert again.status is JobStatus.CANCELLED
 
 
@@ -67,13 +66,13 @@ def test_a_submitted_render_is_cancelled_at_its_provider_and_its_poll_changes_no
     world: World,
 ) -> None:
     render = _submitted(world)
-    _job, stopped = world.service.cancel(job_id="job-1", user_id=USER)
+    _job, stopped = users.cancel(world.shell, job_id="job-1", user_id=USER)
     assert stopped
     assert world.providers["runwayml"].cancels == [render]
     world.providers["runwayml"].state = RenderState.COMPLETED
     world.clock.now += 60
-    assert world.service.process("job-1") is None
-    stored = world.service.jobs.get("job-1")
+    assert processing.process(world.shell, "job-1") is None
+    stored = world.shell.ports.jobs.get("job-1")
     assert stored is not None
     assert stored.status is JobStatus.CANCELLED
     assert stored.result is None
@@ -81,7 +80,7 @@ def test_a_submitted_render_is_cancelled_at_its_provider_and_its_poll_changes_no
 
 def test_a_webhook_after_a_cancel_changes_nothing(world: World) -> None:
     render = _submitted(world, provider="heygen")
-    world.service.cancel(job_id="job-1", user_id=USER)
+    users.cancel(world.shell, job_id="job-1", user_id=USER)
     world.providers["heygen"].event = WebhookEvent(
         provider_id="heygen",
         provider_job_id=render,
@@ -90,9 +89,9 @@ def test_a_webhook_after_a_cancel_changes_nothing(world: World) -> None:
         event_id="e1",
         video_url="https://cdn.example/late.mp4",
     )
-    note = world.service.on_webhook("heygen", WebhookRequest(body=b"{}"))
+    note = webhooks.on_webhook(world.shell, "heygen", WebhookRequest(body=b"{}"))
     assert note.startswith("ignored")
-    stored = world.service.jobs.get("job-1")
+    stored = world.shell.ports.jobs.get("job-1")
     assert stored is not None
     assert stored.status is JobStatus.CANCELLED
 
@@ -103,11 +102,11 @@ def test_a_submit_answered_after_the_cancel_is_cancelled_at_the_provider(world: 
     _runway_takes_anything(world)
     for pid in ("heygen", "did"):
         world.providers[pid].fail_submit = error(ErrorCategory.AUTHENTICATION, pid)
-    world.providers["runwayml"].on_submit = lambda: world.service.cancel(
-        job_id="job-1", user_id=USER
+    world.providers["runwayml"].on_submit = lambda: users.cancel(
+        world.shell, job_id="job-1", user_id=USER
     )
     world.job(options=VideoOptions(duration=Duration.SHORT, features=frozenset()))
-    job = world.service.process("job-1")
+    job = processing.process(world.shell, "job-1")
     assert job is not None
     assert job.status is JobStatus.CANCELLED
     assert world.providers["runwayml"].cancels == ["runwayml-r1"]
@@ -115,32 +114,32 @@ def test_a_submit_answered_after_the_cancel_is_cancelled_at_the_provider(world: 
 
 def test_cancel_and_retry_answer_precisely(world: World) -> None:
     with pytest.raises(NotFound):
-        world.service.cancel(job_id="nope", user_id=USER)
+        users.cancel(world.shell, job_id="nope", user_id=USER)
     world.job()
     with pytest.raises(NotFound):
-        world.service.cancel(job_id="job-1", user_id="someone-else")
+        users.cancel(world.shell, job_id="job-1", user_id="someone-else")
     with pytest.raises(NotFound):
-        world.service.retry(job_id="job-1", user_id="someone-else")
+        users.retry(world.shell, job_id="job-1", user_id="someone-else")
     with pytest.raises(WrongState, match="only a failed or cancelled job"):
-        world.service.retry(job_id="job-1", user_id=USER)
+        users.retry(world.shell, job_id="job-1", user_id=USER)
 
 
 def test_a_completed_job_cannot_be_cancelled(world: World) -> None:
     _submitted(world)
     world.providers["runwayml"].state = RenderState.COMPLETED
     world.clock.now += 60
-    done = world.service.process("job-1")
+    done = processing.process(world.shell, "job-1")
     assert done is not None
     assert done.status is JobStatus.COMPLETED
     with pytest.raises(WrongState, match="already completed"):
-        world.service.cancel(job_id="job-1", user_id=USER)
+        users.cancel(world.shell, job_id="job-1", user_id=USER)
 
 
 def test_a_failed_job_runs_again_keeping_its_history(world: World) -> None:
     for pid, p in world.providers.items():
         p.fail_submit = error(ErrorCategory.QUOTA_EXCEEDED, pid)
     world.job(max_attempts=1)
-    failed = world.service.process("job-1")
+    failed = processing.process(world.shell, "job-1")
     assert failed is not None
     assert failed.status is JobStatus.FAILED
     for p in world.providers.values():
@@ -148,39 +147,43 @@ def test_a_failed_job_runs_again_keeping_its_history(world: World) -> None:
     for p in world.providers.values():
         p.state = RenderState.COMPLETED
 
-    retried, dedup = world.service.retry(job_id="job-1", user_id=USER)
+    retried, dedup = users.retry(world.shell, job_id="job-1", user_id=USER)
     assert not dedup
     assert retried.retry_of == "job-1"
     assert retried.job_id == "job-1-r1"
     assert retried.history == failed.history
     assert retried.status is JobStatus.QUEUED
-    assert (world.service.retry(job_id="job-1", user_id=USER)) == (retried, True)
+    assert (users.retry(world.shell, job_id="job-1", user_id=USER)) == (retried, True)
     # The breakers opened on the quota failures; closed by hand, the retry completes.
     for pid in world.providers:
-        world.service.set_circuit(pid, ManualAction.CLOSE, by="test", reason="test")
+        admin.set_circuit(world.shell, pid, ManualAction.CLOSE, by="test", reason="test")
     world.clock.now += 1
-    done = world.service.process("job-1-r1")
+    done = processing.process(world.shell, "job-1-r1")
     assert done is not None
     assert done.history[: len(failed.history)] == failed.history
-    old = world.service.jobs.get("job-1")
+    old = world.shell.ports.jobs.get("job-1")
     assert old is not None
     assert old.status is JobStatus.FAILED
 
 
 def test_a_retry_counts_against_the_hourly_limit(world: World) -> None:
-    world.service.user_jobs_per_hour = 1
-    job, _ = world.service.create_job(
-        user_id=USER, script="Hello, I build reliable things for people.", options=VideoOptions()
+    world.choose(user_jobs_per_hour=1)
+    job, _ = processing.create_job(
+        world.shell,
+        user_id=USER,
+        script="Hello, I build reliable things for people.",
+        options=VideoOptions(),
     )
-    world.service.cancel(job_id=job.job_id, user_id=USER)
+    users.cancel(world.shell, job_id=job.job_id, user_id=USER)
     with pytest.raises(QuotaExceededError, match="limit is 1 per hour"):
-        world.service.retry(job_id=job.job_id, user_id=USER)
-    assert world.service.jobs.get(jobs_retry_id(job.job_id)) is None
+        users.retry(world.shell, job_id=job.job_id, user_id=USER)
+    assert world.shell.ports.jobs.get(jobs_retry_id(job.job_id)) is None
 
 
 def test_tiers_limit_the_options_and_the_counts(world: World) -> None:
     with pytest.raises(TierRefusedError) as refused:
-        world.service.create_job(
+        processing.create_job(
+            world.shell,
             user_id=USER,
             script="Hello, I build reliable things for people.",
             options=VideoOptions(duration=Duration.LONG, urgency=Urgency.CRITICAL),
@@ -190,22 +193,23 @@ def test_tiers_limit_the_options_and_the_counts(world: World) -> None:
     assert set(fields) == {"options.duration", "options.urgency"}
     assert "free tier" in fields["options.duration"]
     assert "short, medium" in fields["options.duration"]
-    world.service.create_job(
+    processing.create_job(
+        world.shell,
         user_id=USER,
         script="Hello, I build reliable things for people.",
         options=VideoOptions(duration=Duration.LONG),
         tier=Tier.PREMIUM,
     )
-    q = world.service.quota(user_id=USER, tier=Tier.PREMIUM)
+    q = processing.usage(world.shell, user_id=USER, tier=Tier.PREMIUM)
     assert (q.used_hour, q.used_day, q.per_hour, q.per_day) == (1, 1, 30, 100)
     assert q.remaining == 29
-    world.service.user_jobs_per_hour = 5  # the operator's cap binds every tier
-    assert world.service.quota(user_id=USER, tier=Tier.PREMIUM).per_hour == 5
+    world.choose(user_jobs_per_hour=5)  # the operator's cap binds every tier
+    assert processing.usage(world.shell, user_id=USER, tier=Tier.PREMIUM).per_hour == 5
 
 
 def test_progress_moves_with_the_providers_figure_and_has_an_eta(world: World) -> None:
     _submitted(world)
-    job = world.service.jobs.get("job-1")
+    job = world.shell.ports.jobs.get("job-1")
     assert job is not None
     assert job.eta_at is not None
     assert job.eta_at > NOW
@@ -215,7 +219,7 @@ def test_progress_moves_with_the_providers_figure_and_has_an_eta(world: World) -
     for share in (0.2, 0.5, 0.9):
         world.providers["runwayml"].progress = share
         world.clock.now = (job.next_action_at or NOW) + 0.1
-        job = world.service.process("job-1")
+        job = processing.process(world.shell, "job-1")
         assert job is not None
         seen.append(world.db.coll(stores.JOBS)["job-1"]["progress"])
     assert seen == sorted(seen)
@@ -230,7 +234,7 @@ def test_the_users_document_holds_no_internals(world: World) -> None:
         request_fingerprint="sha256:abc",
         options=VideoOptions(duration=Duration.SHORT, features=frozenset()),
     )
-    world.service.process("job-1")
+    processing.process(world.shell, "job-1")
     doc = world.db.coll(stores.JOBS)["job-1"]
     internal = world.db.coll(stores.JOBS_INTERNAL)["job-1"]
     text = repr(doc)
@@ -242,7 +246,7 @@ def test_the_users_document_holds_no_internals(world: World) -> None:
     assert internal["selectionReasoning"]
     assert "scripted authentication" in repr(internal["attemptMessages"])
     # ... and the job read back has all of it.
-    job = world.service.jobs.get("job-1")
+    job = world.shell.ports.jobs.get("job-1")
     assert job is not None
     assert job.request_fingerprint == "sha256:abc"
     assert job.history[0].message == "scripted authentication"
@@ -253,7 +257,8 @@ def test_the_app_cv_job_is_mirrored_once_per_stage(world: World) -> None:
     _runway_takes_anything(world)
     for pid in ("heygen", "did"):
         world.providers[pid].fail_submit = error(ErrorCategory.AUTHENTICATION, pid)
-    world.service.introduce(
+    users.introduce(
+        world.shell,
         cv_job_id="cv-1",
         user_id=USER,
         cv=None,
@@ -274,15 +279,15 @@ def test_the_app_cv_job_is_mirrored_once_per_stage(world: World) -> None:
         return original(collection, doc_id, data)
 
     world.db.put = counting  # type: ignore[method-assign]
-    job = world.service.process(video_job)
+    job = processing.process(world.shell, video_job)
     assert job is not None
     for _ in range(3):  # polls while rendering: no CV job write
         world.clock.now = (job.next_action_at or NOW) + 0.1
-        job = world.service.process(video_job)
+        job = processing.process(world.shell, video_job)
         assert job is not None
     world.providers["runwayml"].state = RenderState.COMPLETED
     world.clock.now = (job.next_action_at or NOW) + 0.1
-    world.service.process(video_job)
+    processing.process(world.shell, video_job)
     cv = world.db.coll(stores.CV_JOBS)["cv-1"]
     assert cv["videoStatus"] == "completed"
     assert cv["video"]["url"]
@@ -290,7 +295,7 @@ def test_the_app_cv_job_is_mirrored_once_per_stage(world: World) -> None:
     assert cv["userId"] == USER
     assert cv["enhancedFeatures"]["videoIntroduction"]["progress"] == 100
     assert writes == ["generating", "completed"]  # preparing was written at intake
-    status = world.service.video_status(cv_job_id="cv-1", user_id=USER)
+    status = users.video_status(world.shell, cv_job_id="cv-1", user_id=USER)
     assert status.status == "completed"
     with pytest.raises(NotFound):
-        world.service.video_status(cv_job_id="cv-1", user_id="other")
+        users.video_status(world.shell, cv_job_id="cv-1", user_id="other")

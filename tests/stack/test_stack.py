@@ -26,7 +26,7 @@ from google.cloud.tasks_v2 import CloudTasksClient, HttpMethod, HttpRequest, Tas
 from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 from google.protobuf import timestamp_pb2
 
-from tests.stack.conftest import make_fixture_project
+from tests.support.stacks import make_fixture_project
 from tools.stack import Stack, read_pid_file
 from tools.stack._stack import REPO_ROOT
 from tools.stack.client import call, sign_up

@@ -11,9 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.stacks import BUCKET
 from tools.stack.processes import Child
-
-BUCKET = "demo-cvplus.firebasestorage.app"
 
 
 def _free_port() -> int:

@@ -20,7 +20,7 @@ from shared.adapters.storage import (
     download_url,
     video_name,
 )
-from tests.storage.conftest import BUCKET
+from tests.support.stacks import BUCKET
 from tools.provider_sim import ProviderSim
 from tools.provider_sim.app import file_bytes, file_type
 

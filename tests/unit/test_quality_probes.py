@@ -8,7 +8,7 @@ from shared.core.breaker import BreakerState
 from shared.core.model import VideoOptions
 from shared.core.scoring import BusinessRules, Candidate, SelectionRequest, rank
 from shared.core.tracking import MetricsSnapshot, Operation, aggregate
-from tests.unit.test_scoring import NOW, caps, healthy
+from tests.support.scoring import NOW, caps, healthy
 
 # Two failed quality checks in ten renders: (8 * 10 + 45) / 15 = 8.3 with the prior, < 8.5.
 LOCKED = healthy("heygen", quality=8.0, quality_samples=10)

@@ -270,9 +270,6 @@ class SeamJobStore:
         )
         return [codec.job_from_doc(d) for d in docs]
 
-    def count_created_since(self, user_id: str, since: float) -> int:
-        return self.docs.count(JOBS, where=[("userId", "==", user_id), ("createdAt", ">=", since)])
-
     def recent(self, *, limit: int = 20, status: str | None = None) -> list[Job]:
         where = [("status", "==", status)] if status else []
         docs = self.docs.query(
