@@ -20,11 +20,12 @@ log = logging.getLogger("cvplus")
 
 
 class NotFoundError(Exception):
-    """No such job (or not one the caller may know about)."""
+    """No such job, or one that is someone else's: both are answered alike (``not-found``,
+    the same message), so an id says nothing about whether it exists."""
 
 
-class NotOwnerError(Exception):
-    """The job is someone else's."""
+class NotOwnerError(NotFoundError):
+    """Kept for callers that name it; no longer raised (someone else's job is not found)."""
 
 
 class WrongStateError(Exception):
@@ -33,10 +34,8 @@ class WrongStateError(Exception):
 
 def owned_job(shell: Shell, job_id: str, user_id: str) -> Job:
     job = shell.jobs.get(job_id)
-    if job is None:
+    if job is None or job.user_id != user_id:
         raise NotFoundError(f"no video job {job_id}")
-    if job.user_id != user_id:
-        raise NotOwnerError(f"video job {job_id} is not yours")
     return job
 
 
@@ -107,10 +106,8 @@ class NoCvError(Exception):
 def cv_job(shell: Shell, cv_job_id: str, user_id: str) -> dict[str, Any]:
     """The app's ``jobs/{cvJobId}`` document, checked to be the caller's."""
     doc = shell.docs.get(CV_JOBS, cv_job_id)
-    if doc is None:
+    if doc is None or doc.get("userId") != user_id:
         raise NotFoundError(f"no CV job {cv_job_id}")
-    if doc.get("userId") != user_id:
-        raise NotOwnerError(f"CV job {cv_job_id} is not yours")
     return doc
 
 

@@ -82,10 +82,10 @@ def test_regenerate_with_a_custom_script(harness: Harness, cv_job: str) -> None:
     [
         ("generateVideoIntroduction", APP_CALL, None, "UNAUTHENTICATED"),
         ("generateVideoIntroduction", {**APP_CALL, "jobId": "nope"}, {}, "NOT_FOUND"),
-        ("generateVideoIntroduction", APP_CALL, {"uid": "mallory"}, "PERMISSION_DENIED"),
+        ("generateVideoIntroduction", APP_CALL, {"uid": "mallory"}, "NOT_FOUND"),
         ("generateVideoIntroduction", {**APP_CALL, "duration": 90}, {}, "INVALID_ARGUMENT"),
         ("generateVideoIntroduction", {"duration": "short"}, {}, "INVALID_ARGUMENT"),
-        ("getVideoStatus", {"jobId": "cv-1"}, {"uid": "mallory"}, "PERMISSION_DENIED"),
+        ("getVideoStatus", {"jobId": "cv-1"}, {"uid": "mallory"}, "NOT_FOUND"),
         ("cancelVideoJob", {"jobId": "nope"}, {}, "NOT_FOUND"),
         ("cancelVideoJob", {"jobId": "x", "extra": 1}, {}, "INVALID_ARGUMENT"),
         ("cancelVideoJob", {}, {}, "INVALID_ARGUMENT"),
@@ -117,7 +117,7 @@ def test_cancel_then_retry_through_the_handlers(harness: Harness) -> None:
     made = harness.call("generateVideo", {"script": SCRIPT}, {}).json["result"]
     GenerateVideoResponse.model_validate(made)
     other = harness.call("cancelVideoJob", {"jobId": made["jobId"]}, {"uid": "mallory"})
-    assert other.json["error"]["status"] == "PERMISSION_DENIED"
+    assert other.json["error"]["status"] == "NOT_FOUND"
     early = harness.call("retryVideoJob", {"jobId": made["jobId"]}, {})
     assert early.json["error"]["status"] == "FAILED_PRECONDITION"
     cancelled = harness.call("cancelVideoJob", {"jobId": made["jobId"]}, {}).json["result"]
