@@ -116,9 +116,9 @@ def test_cancel_and_retry_answer_precisely(world: World) -> None:
     with pytest.raises(users.NotFoundError):
         world.service.cancel(job_id="nope", user_id=USER)
     world.job()
-    with pytest.raises(users.NotFoundError, match="^no video job job-1$"):
+    with pytest.raises(users.NotFoundError, match=r"^no video job job-1$"):
         world.service.cancel(job_id="job-1", user_id="someone-else")
-    with pytest.raises(users.NotFoundError, match="^no video job job-1$"):
+    with pytest.raises(users.NotFoundError, match=r"^no video job job-1$"):
         world.service.retry(job_id="job-1", user_id="someone-else")
     with pytest.raises(users.WrongStateError, match="only a failed or cancelled job"):
         world.service.retry(job_id="job-1", user_id=USER)
@@ -291,5 +291,5 @@ def test_the_app_cv_job_is_mirrored_once_per_stage(world: World) -> None:
     assert writes == ["generating", "completed"]  # preparing was written at intake
     status = world.service.video_status(cv_job_id="cv-1", user_id=USER)
     assert status["status"] == "completed"
-    with pytest.raises(users.NotFoundError, match="^no CV job cv-1$"):
+    with pytest.raises(users.NotFoundError, match=r"^no CV job cv-1$"):
         world.service.video_status(cv_job_id="cv-1", user_id="other")
