@@ -109,8 +109,8 @@ class Service(Shell):
     def on_webhook(self, provider_id: str, request: WebhookRequest) -> str:
         return webhooks.on_webhook(self, provider_id, request)
 
-    def webhook_token(self, job_id: str) -> str | None:
-        return webhook_token(self.token_key, job_id)
+    def webhook_token(self, job_id: str, attempt: int, expires_at: int) -> str | None:
+        return webhook_token(self.token_key, job_id, attempt, expires_at)
 
     def health_check(self, *, redrive_limit: int = 100) -> dict[str, object]:
         return health.health_check(self, redrive_limit=redrive_limit)

@@ -7,8 +7,9 @@ import pytest
 from shared.adapters.providers.base import WebhookError, WebhookRequest
 from tests.security.conftest import Harness
 
-DEEP = b"[" * 100_000 + b"]" * 100_000
-DEEP_OBJECT = b'{"a":' * 50_000 + b"1" + b"}" * 50_000
+DEEP = b"[" * 30_000 + b"]" * 30_000  # under the 64 KiB cap, far past any parser's depth
+DEEP_OBJECT = b'{"a":' * 10_000 + b"1" + b"}" * 10_000
+EXP = 4_000_000_000  # a callback URL's expiry, far ahead
 
 
 @pytest.mark.parametrize("body", [DEEP, DEEP_OBJECT], ids=["array", "object"])
@@ -16,9 +17,11 @@ def test_deeply_nested_json_in_a_heygen_callback_with_its_token_is_a_400(
     harness: Harness, body: bytes
 ) -> None:
     job_id = "vj_" + "0" * 32
-    token = harness.service.webhook_token(job_id)
+    token = harness.service.webhook_token(job_id, 1, EXP)
     answer = harness.post(
-        "providerWebhook", body, path=f"/providerWebhook/heygen?job={job_id}&token={token}"
+        "providerWebhook",
+        body,
+        path=f"/providerWebhook/heygen?job={job_id}&attempt=1&exp={EXP}&token={token}",
     )
     assert answer.status == 400, answer.body
     assert "not JSON" in answer.json["error"]
@@ -26,12 +29,11 @@ def test_deeply_nested_json_in_a_heygen_callback_with_its_token_is_a_400(
 
 def test_deeply_nested_json_in_a_did_webhook_with_its_token_is_a_400(harness: Harness) -> None:
     job_id = "vj_" + "0" * 32
-    token = harness.service.webhook_token(job_id)
+    token = harness.service.webhook_token(job_id, 1, EXP)
     assert token is not None
+    query = {"job": job_id, "attempt": "1", "exp": str(EXP), "token": token}
     with pytest.raises(WebhookError) as refused:
-        harness.service.on_webhook(
-            "did", WebhookRequest(body=DEEP, headers={}, query={"job": job_id, "token": token})
-        )
+        harness.service.on_webhook("did", WebhookRequest(body=DEEP, headers={}, query=query))
     assert refused.value.status == 400
 
 

@@ -294,11 +294,12 @@ def test_a_failed_status_check_keeps_the_paid_render_instead_of_paying_again(
     assert [m["success"] for m in checks][:2] == [False, False]
 
 
-def test_a_webhook_that_beats_the_save_of_its_render_id_still_completes_the_job(
+def test_a_webhook_that_beats_the_save_of_its_render_id_is_asked_again_then_completes(
     world: World,
 ) -> None:
-    """A fast render's notice can arrive before the submitting worker stored the render id;
-    it belongs to the open attempt and completes the job."""
+    """A fast render's notice can arrive before the submitting worker stored the render id: it
+    is answered 409 (deliver again), since only the submission binds a render id; once the id
+    is saved, the same notice completes the job."""
     job = _submitted_on_heygen(world)
     render_id = job.provider_job_id
     unsaved = replace(
@@ -309,6 +310,10 @@ def test_a_webhook_that_beats_the_save_of_its_render_id_still_completes_the_job(
     request = WebhookRequest(
         body=entry["body"].encode(), headers=entry["headers"], query=entry["query"]
     )
+    with pytest.raises(WebhookError) as early:
+        world.service.on_webhook("heygen", request)
+    assert early.value.status == 409
+    world.db.coll(stores.JOBS)[job.job_id] = {**codec.job_to_doc(job), "lease": None}
     assert world.service.on_webhook("heygen", request) == "completed"
     done = world.service.jobs.get(job.job_id)
     assert done is not None

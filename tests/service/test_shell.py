@@ -38,6 +38,9 @@ from shared.service import RecordingScheduler, Service
 
 NOW = 1_000_000.0
 
+# The attempt and expiry every callback URL names (the fake adapters check no token).
+CALLBACK = {"attempt": "1", "exp": "4000000000"}
+
 
 @dataclass
 class Scripted:
@@ -286,7 +289,7 @@ def test_a_render_still_running_is_polled_again(world: World) -> None:
 
 def test_webhooks_for_unknown_providers_jobs_and_bad_signatures(world: World) -> None:
     """Refused with the status to answer, or ignored; nothing changes."""
-    request = WebhookRequest(body=b"{}", query={"job": "nope"})
+    request = WebhookRequest(body=b"{}", query={"job": "nope", **CALLBACK})
     with pytest.raises(WebhookError) as unknown:
         world.service.on_webhook("acme", request)
     assert unknown.value.status == 404
@@ -303,7 +306,7 @@ def test_webhooks_for_unknown_providers_jobs_and_bad_signatures(world: World) ->
     )
     assert world.service.on_webhook("did", request) == "ignored: unknown job"
     with pytest.raises(WebhookError) as nameless:
-        world.service.on_webhook("did", WebhookRequest(body=b"{}"))
+        world.service.on_webhook("did", WebhookRequest(body=b"{}", query=CALLBACK))
     assert nameless.value.status == 400
 
 
@@ -323,13 +326,13 @@ def test_a_failed_render_by_webhook_fails_over_and_schedules_the_next_attempt(
         event_id="e1",
         failure_message="render crashed",
     )
-    result = world.service.on_webhook(pid, WebhookRequest(body=b"{}"))
+    result = world.service.on_webhook(pid, WebhookRequest(body=b"{}", query=CALLBACK))
     assert result.startswith("render failed: ")
     after = world.service.jobs.get("job-1")
     assert after is not None
     assert after.provider_job_id is None
     assert world.tasks.tasks[-1][0] == "job-1"
-    assert world.service.on_webhook(pid, WebhookRequest(body=b"{}")) == (
+    assert world.service.on_webhook(pid, WebhookRequest(body=b"{}", query=CALLBACK)) == (
         "ignored: stale or duplicate event"
     )
 
