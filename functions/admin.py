@@ -13,6 +13,8 @@ from functions import runtime
 from functions.dashboard_page import asset, security_headers
 from functions.guards import nesting_guard
 from shared.core.breaker import ManualAction
+from shared.shell import links
+from shared.shell.users import NotFoundError
 
 E = https_fn.FunctionsErrorCode
 log = logging.getLogger("cvplus")
@@ -121,3 +123,27 @@ def dashboard(req: https_fn.Request) -> https_fn.Response:
     return https_fn.Response(
         body, status=200, content_type=content_type, headers=security_headers(emulator=emulator)
     )
+
+
+class LinksRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    job_id: str = Field(alias="jobId", min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")
+    reason: str = Field(min_length=3, max_length=500)
+
+
+@nesting_guard
+@https_fn.on_call()
+def rotateVideoLinks(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+    """New download tokens for a job's video and thumbnail: every link handed out before stops
+    working (a link that leaked, a user's request)."""
+    who = _require_admin(req)
+    try:
+        ask = LinksRequest.model_validate(req.data)
+    except ValidationError:
+        raise https_fn.HttpsError(E.INVALID_ARGUMENT, "invalid links request") from None
+    try:
+        answer = links.rotate(runtime.service(), ask.job_id)
+    except NotFoundError:
+        raise https_fn.HttpsError(E.NOT_FOUND, f"no video job {ask.job_id}") from None
+    log.info("download links of job %s rotated by %s: %s", ask.job_id, who, ask.reason)
+    return {**answer, "by": who}

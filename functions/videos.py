@@ -27,6 +27,7 @@ from shared.core.cv import parse_cv
 from shared.core.jobs import AppCall, Job
 from shared.core.spend import SpendCapReachedError
 from shared.service import LimitExceededError, TierRefusedError
+from shared.shell import links
 from shared.shell.users import NoCvError, NotFoundError, NotOwnerError, WrongStateError
 
 E = https_fn.FunctionsErrorCode
@@ -175,3 +176,16 @@ def getVideoStatus(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
         return runtime.service().video_status(cv_job_id=request.job_id, user_id=uid)
     except _HANDLED as exc:
         raise _answer_errors(exc) from None
+
+
+# A CV video is personal data: its owner deletes it (the bucket objects and the job's links).
+@nesting_guard
+@https_fn.on_call()
+def deleteVideo(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+    uid = caller(req)
+    request = _parse(JobRequest, req.data)
+    try:
+        job = links.delete_video(runtime.service(), job_id=request.job_id, user_id=uid)
+    except _HANDLED as exc:
+        raise _answer_errors(exc) from None
+    return job_answer(job, deleted=True)

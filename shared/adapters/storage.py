@@ -75,6 +75,8 @@ class Kept:
 
 
 class Vault(Protocol):
+    bucket: str
+
     def keep(self, source_url: str, name: str) -> Kept: ...
 
     def rotate(self, name: str) -> str | None:

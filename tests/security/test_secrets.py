@@ -77,6 +77,8 @@ EXPECTED = {
     "systemDashboard": set(),
     "setCircuitState": set(),
     "dashboard": set(),
+    "deleteVideo": set(),
+    "rotateVideoLinks": set(),
     "processVideoJob": {
         "HEYGEN_API_KEY",
         "RUNWAYML_API_KEY",
@@ -104,6 +106,8 @@ MODULES = {
     "systemDashboard": "admin",
     "setCircuitState": "admin",
     "dashboard": "admin",
+    "deleteVideo": "videos",
+    "rotateVideoLinks": "admin",
     "processVideoJob": "jobs",
     "videoJobTask": "jobs",
     "providerHealthCheck": "health",

@@ -134,3 +134,25 @@ def test_copying_the_same_video_again_keeps_its_url(
     assert httpx.get(first.url).content == expected
     token = parse_qs(urlsplit(first.url).query)["token"][0]
     assert token not in other.url  # each object its own token
+
+
+def test_rotating_replaces_the_objects_token_and_deleting_removes_it(
+    vault: CloudStorageVault, sim: ProviderSim
+) -> None:
+    """On the emulator: rotate writes a new random token to the object's metadata (what
+    Firebase's download URL checks) and answers the URL carrying it; delete removes the
+    object, and rotating a missing object answers None."""
+    source, expected = a_video_url(sim)
+    name = video_name("u1", "vj_rotate")
+    kept = vault.keep(source, name)
+    rotated = vault.rotate(name)
+    assert rotated is not None
+    blob = vault.client.bucket(BUCKET).get_blob(name)
+    new = parse_qs(urlsplit(rotated).query)["token"][0]
+    assert blob.metadata == {TOKEN_METADATA: new}
+    assert new != parse_qs(urlsplit(kept.url).query)["token"][0]
+    assert httpx.get(rotated).content == expected
+    assert vault.delete(name) is True
+    assert vault.client.bucket(BUCKET).get_blob(name) is None
+    assert vault.delete(name) is False
+    assert vault.rotate(name) is None
