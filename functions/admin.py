@@ -31,7 +31,19 @@ def _require_admin(req: https_fn.CallableRequest[Any]) -> str:
     claims = _unrevoked_claims(req.raw_request)
     if claims.get("admin") is not True:
         raise https_fn.HttpsError(E.PERMISSION_DENIED, "admins only")
+    if runtime.settings().requires_admin_mfa and not _second_factor(claims):
+        raise https_fn.HttpsError(
+            E.PERMISSION_DENIED, "admins sign in with a second factor (multi-factor sign-in)"
+        )
     return str(claims.get("email") or claims.get("uid") or req.auth.uid)
+
+
+def _second_factor(claims: dict[str, Any]) -> bool:
+    """Whether the session was signed in with a second factor: the ID token's
+    ``firebase.sign_in_second_factor`` (``phone``, ``totp``), which Identity Platform sets on a
+    multi-factor sign-in (IdTokenResult.signInSecondFactor in the Auth SDK reference)."""
+    firebase = claims.get("firebase")
+    return isinstance(firebase, dict) and bool(firebase.get("sign_in_second_factor"))
 
 
 def _unrevoked_claims(raw: https_fn.Request) -> dict[str, Any]:

@@ -18,7 +18,12 @@ from shared.core.jobs import Job, JobStatus, VideoResult
 from tests.security.conftest import Harness
 
 JOB = "vj_" + "2" * 32
-ADMIN = {"uid": "ops-1", "admin": True, "email": "ops@example.org"}
+ADMIN = {
+    "uid": "ops-1",
+    "admin": True,
+    "email": "ops@example.org",
+    "firebase": {"sign_in_second_factor": "totp"},
+}
 
 
 def token(url: str | None) -> str:
