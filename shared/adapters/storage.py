@@ -15,11 +15,18 @@ download path, which the emulator answers without credentials.
 
 A provider URL that no longer answers (403, 404 or 410: expired or gone) raises
 ``DeliveryError(expired=True)``; any other failure (network, our bucket) ``expired=False``.
+
+The source URL is someone else's, so the copy trusts nothing it says (`CopyPolicy`, `opened`):
+redirects are followed here, every hop https to a media host on public addresses only (the
+connection goes to the address checked), the whole copy ends within ``COPY_DEADLINE_S``, past
+``MAX_VIDEO_BYTES`` it stops, and the stored type is ours (`content_type`). It streams: the
+upload reads the download chunk by chunk, never all of it.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import secrets
 import socket
 import time
@@ -34,6 +41,8 @@ import httpx
 from shared.adapters.providers._http import host_allowed, origin
 from shared.adapters.providers.base import DURATION_FACTOR, DURATION_SLACK_S
 from shared.core.model import ASKABLE_DURATIONS
+
+log = logging.getLogger("cvplus")
 
 FIREBASE_DOWNLOAD_BASE = "https://firebasestorage.googleapis.com"
 TOKEN_METADATA = "firebaseStorageDownloadTokens"
@@ -337,8 +346,7 @@ class CloudStorageVault:
         with opened(self.http, source_url, policy=self.policy, max_bytes=size_cap(name)) as src:
             try:
                 blob = self.client.bucket(self.bucket).blob(name)
-                token = _token_of(self.client.bucket(self.bucket).get_blob(name))
-                token = token or new_download_token()
+                token = self._existing_token(name) or new_download_token()
                 blob.metadata = {TOKEN_METADATA: token}
                 blob.cache_control = "private, max-age=86400"
                 blob.chunk_size = UPLOAD_CHUNK_BYTES
@@ -348,6 +356,17 @@ class CloudStorageVault:
                     f"writing gs://{self.bucket}/{name} failed: {exc!r}", expired=False
                 ) from exc
         return Kept(path=f"gs://{self.bucket}/{name}", url=self._url(name, token))
+
+    def _existing_token(self, name: str) -> str | None:
+        """The token of an object already there (a re-copy keeps it); None when there is none
+        or it cannot be read (without ``storage.objects.get`` a re-copy gets a new token)."""
+        from google.api_core import exceptions as gexc
+
+        try:
+            return _token_of(self.client.bucket(self.bucket).get_blob(name))
+        except gexc.GoogleAPICallError as exc:
+            log.warning("reading the token of gs://%s/%s failed: %r", self.bucket, name, exc)
+            return None
 
     def rotate(self, name: str) -> str | None:
         blob = self.client.bucket(self.bucket).get_blob(name)
