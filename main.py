@@ -2,13 +2,14 @@
 
 from firebase_admin import initialize_app
 
-from functions.admin import dashboard, setCircuitState, systemDashboard
+from functions.admin import dashboard, rotateVideoLinks, setCircuitState, systemDashboard
 from functions.feedback import rateVideo
 from functions.generate import generateVideo
 from functions.health import providerHealthCheck
 from functions.jobs import processVideoJob, videoJobTask
 from functions.videos import (
     cancelVideoJob,
+    deleteVideo,
     generateVideoIntroduction,
     getVideoQuota,
     getVideoStatus,
@@ -25,6 +26,7 @@ logs.setup()
 __all__ = [
     "cancelVideoJob",
     "dashboard",
+    "deleteVideo",
     "generateVideo",
     "generateVideoIntroduction",
     "getVideoQuota",
@@ -35,6 +37,7 @@ __all__ = [
     "rateVideo",
     "regenerateVideoIntroduction",
     "retryVideoJob",
+    "rotateVideoLinks",
     "setCircuitState",
     "systemDashboard",
     "videoJobTask",

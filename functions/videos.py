@@ -25,7 +25,7 @@ from shared.api.webapi import IntroductionResponse, JobAnswer, QuotaResponse
 from shared.core.cv import parse_cv
 from shared.core.jobs import AppCall
 from shared.core.refusals import WrongState
-from shared.shell import processing, users
+from shared.shell import links, processing, users
 
 
 def _parse(model: Any, data: Any) -> Any:
@@ -120,3 +120,14 @@ def getVideoStatus(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     uid = caller(req)
     request = _parse(CvJobRequest, req.data)
     return users.video_status(runtime.shell(), cv_job_id=request.job_id, user_id=uid).answer()
+
+
+# A CV video is personal data: its owner deletes it (the bucket objects and the job's links).
+@nesting_guard
+@https_fn.on_call(enforce_app_check=deploy.APP_CHECK, **deploy.USER)
+@answers_refusals
+def deleteVideo(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+    uid = caller(req)
+    request = _parse(JobRequest, req.data)
+    job = links.delete_video(runtime.shell(), job_id=request.job_id, user_id=uid)
+    return JobAnswer.of(job, deleted=True).answer()

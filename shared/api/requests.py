@@ -166,6 +166,13 @@ class RatingRequest(_Strict):
     rating: StrictInt = Field(ge=1, le=5)
 
 
+class LinksRequest(_Strict):
+    """rotateVideoLinks (admins): new download tokens for one job's video, and why."""
+
+    job_id: JobId = Field(alias="jobId")
+    reason: str = Field(min_length=3, max_length=500)
+
+
 class CircuitRequest(_Strict):
     """setCircuitState (admins): force a provider's circuit, or forget its quality checks."""
 

@@ -60,10 +60,11 @@ class JobAnswer(_Answer):
     retry_of: str | None = Field(alias="retryOf")
     provider_cancelled: bool | None = Field(None, alias="providerCancelled")
     deduplicated: bool | None = None
+    deleted: bool | None = None  # deleteVideo: the video and its copies are gone
 
     @classmethod
     def of(cls, job: Job, **extra: bool) -> JobAnswer:
-        """``extra``: ``providerCancelled`` (cancel) or ``deduplicated`` (retry)."""
+        """``extra``: ``providerCancelled`` (cancel), ``deduplicated`` (retry) or ``deleted``."""
         current = userview.stage(job)
         return cls.model_validate(
             {

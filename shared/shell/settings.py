@@ -131,6 +131,10 @@ class Settings:
     # The callables refuse calls without a valid App Check token (the SDK's on_call option,
     # functions/deploy.py); off unless set: the CVPlus web app sends none.
     enforce_app_check: bool = False
+    # Refuse the admin callables to a session signed in without a second factor (the ID token's
+    # firebase.sign_in_second_factor claim; needs Identity Platform MFA); None: yes outside the
+    # emulator, no in it (the Auth emulator enrols phone factors only: OPERATIONS).
+    admin_require_mfa: bool | None = None
     # How long a webhook provider may take before its render is polled; None: 3 typical renders.
     webhook_wait_s: float | None = None
     # The presenters the adapters ask for; None: the adapter's placeholder.
@@ -164,6 +168,12 @@ class Settings:
     storage_emulator_host: str | None = None
     # Running in the Functions emulator (FUNCTIONS_EMULATOR=true): required secrets may be unset.
     emulator: bool = False
+
+    @property
+    def requires_admin_mfa(self) -> bool:
+        if self.admin_require_mfa is None:
+            return not self.emulator
+        return self.admin_require_mfa
 
     @property
     def refuses_anonymous(self) -> bool:
@@ -208,6 +218,7 @@ class Settings:
             daily_spend_cap_usd=read("DAILY_SPEND_CAP_USD", _number(0.0, 1e9), None),
             refuse_anonymous_users=read("REFUSE_ANONYMOUS_USERS", _boolean, None),
             enforce_app_check=read("ENFORCE_APP_CHECK", _boolean, False),
+            admin_require_mfa=read("CVPLUS_ADMIN_REQUIRE_MFA", _boolean, None),
             webhook_wait_s=read("WEBHOOK_WAIT_SECONDS", _number(1.0, 86_400.0), None),
             heygen_avatar_id=read("HEYGEN_AVATAR_ID", _word, None),
             heygen_voice_id=read("HEYGEN_VOICE_ID", _word, None),

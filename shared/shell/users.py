@@ -27,7 +27,7 @@ def owned_job(shell: Shell, job_id: str, user_id: str) -> Job:
     is not theirs to learn."""
     job = shell.ports.jobs.get(job_id)
     if job is None or job.user_id != user_id:
-        raise NotFound(f"no video job {job_id} of yours")
+        raise NotFound(f"no video job {job_id}")
     return job
 
 
@@ -95,7 +95,7 @@ def cv_job(shell: Shell, cv_job_id: str, user_id: str) -> dict[str, Any]:
     """The app's ``jobs/{cvJobId}`` document, checked to be the caller's."""
     doc = shell.ports.docs.get(CV_JOBS, cv_job_id)
     if doc is None or doc.get("userId") != user_id:
-        raise NotFound(f"no CV job {cv_job_id} of yours")
+        raise NotFound(f"no CV job {cv_job_id}")
     return doc
 
 

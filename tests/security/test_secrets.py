@@ -113,6 +113,8 @@ EXPECTED = {
     "systemDashboard": set(),
     "setCircuitState": set(),
     "dashboard": set(),
+    "deleteVideo": set(),
+    "rotateVideoLinks": set(),
     "processVideoJob": {
         "HEYGEN_API_KEY",
         "RUNWAYML_API_KEY",
@@ -140,6 +142,8 @@ MODULES = {
     "systemDashboard": "admin",
     "setCircuitState": "admin",
     "dashboard": "admin",
+    "deleteVideo": "videos",
+    "rotateVideoLinks": "admin",
     "processVideoJob": "jobs",
     "videoJobTask": "jobs",
     "providerHealthCheck": "health",

@@ -30,6 +30,8 @@ HANDLERS = {
     "rateVideo": "feedback",
     "systemDashboard": "admin",
     "setCircuitState": "admin",
+    "rotateVideoLinks": "admin",
+    "deleteVideo": "videos",
     "dashboard": "admin",
     "videoJobTask": "jobs",
     "providerWebhook": "webhooks",

@@ -34,6 +34,8 @@ EXPECTED: dict[str, tuple[dict[str, int], list[str], str, list[str] | None]] = {
     "rateVideo": (USER, [], "callableTrigger", None),
     "systemDashboard": (ADMIN, [], "callableTrigger", None),
     "setCircuitState": (ADMIN, [], "callableTrigger", None),
+    "rotateVideoLinks": (ADMIN, [], "callableTrigger", None),
+    "deleteVideo": (USER, [], "callableTrigger", None),
     # No invoker: firebase-tools makes an https function public on create (fabricator.js L374).
     "dashboard": (ADMIN, [], "httpsTrigger", None),
     "providerWebhook": (BIG, ["CVPLUS_INTERNAL_SECRET", "HEYGEN_API_KEY"], "httpsTrigger", None),

@@ -100,6 +100,7 @@ def create_video() -> Response:
         host_url=request.host_url,
         callback_url=body.get("callback_url"),
         callback_id=body.get("callback_id"),
+        title=body.get("title") if isinstance(body.get("title"), str) else None,
     )
     if new:
         state.schedule_webhook(render, notice, event_type=event_type(render))
@@ -123,6 +124,8 @@ def get_video(video_id: str) -> Response:
         )
     now = state.clock()
     data: dict[str, Any] = {"id": video_id}
+    if render.title is not None:
+        data["title"] = render.title  # heygen-cli gen/video.go (Video object): ``title``
     if not render.finished(now):
         halfway = render.accepted_at + (render.ready_at - render.accepted_at) / 2
         data["status"] = "pending" if now < halfway else "processing"

@@ -146,6 +146,7 @@ export interface JobAnswer {
   retryOf: string | null;
   providerCancelled?: boolean | null;
   deduplicated?: boolean | null;
+  deleted?: boolean | null;
 }
 
 /** getVideoQuota takes nothing. */

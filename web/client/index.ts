@@ -99,6 +99,11 @@ export function retryVideoJob(client: VideoClient, jobId: string): Promise<JobAn
   return call(client, "retryVideoJob", { jobId });
 }
 
+/** Delete the caller's finished video and its copies (the job stays, without links). */
+export function deleteVideo(client: VideoClient, jobId: string): Promise<JobAnswer> {
+  return call(client, "deleteVideo", { jobId });
+}
+
 /** What the caller's tier allows, and how many videos are left this hour and today. */
 export function getVideoQuota(client: VideoClient): Promise<QuotaResponse> {
   return call(client, "getVideoQuota", {});

@@ -206,7 +206,7 @@ class HeyGenProvider(HttpAdapter):
             "avatar_id": self._avatar_id,
             "voice_id": self._voice_id,
             "script": request.script,
-            "title": f"CVPlus {request.job_id}",
+            "title": video_title(request.job_id),
             "resolution": options.resolution.value,
             "aspect_ratio": options.aspect_ratio.value,
             "callback_id": request.job_id,
@@ -322,6 +322,12 @@ class HeyGenProvider(HttpAdapter):
         except ProviderError as error:
             status = 400 if error.status == 404 else 503
             raise WebhookError(status, f"heygen video {video_id} not confirmed: {error}") from error
+        # The render must be this job's: its Video object's ``title`` (heygen-cli gen/video.go,
+        # the Video item of GET /v3/videos/{id}) is the one submit gives it. Absent (the field
+        # is optional), the shell still binds the render id to the one the submit returned.
+        title = str_field(data, "title")
+        if job_id is not None and title is not None and title != video_title(job_id):
+            raise WebhookError(400, f"heygen video {video_id} is not this job's render")
         if raw_state == "failed":
             reason = str_field(data, "failure_message") or str_field(data, "failure_code")
             return replace(
@@ -347,6 +353,11 @@ class HeyGenProvider(HttpAdapter):
             failure_message=None,
             duration_s=num_field(data, "duration"),
         )
+
+
+def video_title(job_id: str) -> str:
+    """The title submit gives a job's video: how a confirming GET tells it is this job's."""
+    return f"CVPlus {job_id}"
 
 
 def parse_event(body: bytes) -> WebhookEvent:
