@@ -280,6 +280,7 @@ CONTRACT: dict[str, type[BaseModel]] = {
 CALLABLES: dict[str, tuple[str, str]] = {
     "generateVideo": ("GenerateVideoRequest", "GenerateVideoResponse"),
     "cancelVideoJob": ("JobRequest", "JobAnswer"),
+    "deleteVideo": ("JobRequest", "JobAnswer"),
     "retryVideoJob": ("JobRequest", "JobAnswer"),
     "getVideoQuota": ("QuotaRequest", "QuotaResponse"),
     "generateVideoIntroduction": ("IntroductionRequest", "IntroductionResponse"),

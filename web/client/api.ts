@@ -301,6 +301,7 @@ export interface VideoJobDocument {
 export interface Callables {
   generateVideo: { request: GenerateVideoRequest; response: GenerateVideoResponse };
   cancelVideoJob: { request: JobRequest; response: JobAnswer };
+  deleteVideo: { request: JobRequest; response: JobAnswer };
   retryVideoJob: { request: JobRequest; response: JobAnswer };
   getVideoQuota: { request: QuotaRequest; response: QuotaResponse };
   generateVideoIntroduction: { request: IntroductionRequest; response: IntroductionResponse };
