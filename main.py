@@ -8,8 +8,11 @@ from functions.generate import generateVideo
 from functions.health import providerHealthCheck
 from functions.jobs import processVideoJob, videoJobTask
 from functions.videos import (
+    cancelGeneration,
     cancelVideoJob,
     generateVideoIntroduction,
+    getGenerationStatus,
+    getMediaStatus,
     getVideoQuota,
     getVideoStatus,
     regenerateVideoIntroduction,
@@ -23,10 +26,13 @@ initialize_app()
 logs.setup()
 
 __all__ = [
+    "cancelGeneration",
     "cancelVideoJob",
     "dashboard",
     "generateVideo",
     "generateVideoIntroduction",
+    "getGenerationStatus",
+    "getMediaStatus",
     "getVideoQuota",
     "getVideoStatus",
     "processVideoJob",

@@ -39,6 +39,9 @@ HANDLERS = {
     "generateVideoIntroduction": "videos",
     "regenerateVideoIntroduction": "videos",
     "getVideoStatus": "videos",
+    "getMediaStatus": "videos",
+    "getGenerationStatus": "videos",
+    "cancelGeneration": "videos",
 }
 
 
