@@ -20,7 +20,7 @@ from shared.api.requests import (
     JobRequest,
     QuotaRequest,
 )
-from shared.core import tiers, userview
+from shared.core import orchestration, tiers, userview
 from shared.core.jobs import Job, JobStatus
 
 
@@ -160,7 +160,7 @@ class IntroductionResponse(_Answer):
         video = {
             "videoUrl": r.video_url,
             "thumbnailUrl": r.thumbnail_url or "",
-            "duration": r.duration_s or float(job.options.duration.seconds),
+            "duration": r.duration_s or orchestration.spoken_length_s(job),
             "script": job.script,
             "subtitles": r.subtitles_url or "",
             "provider": job.provider_id or "",
@@ -321,7 +321,12 @@ class GenerationStatusResponse(_Answer):
                 "stage": userview.stage(job).value,
                 "estimatedTimeRemaining": userview.remaining_s(job, now),
                 "result": (
-                    {"url": r.video_url, "duration": r.duration_s, "size": None, "format": "mp4"}
+                    {
+                        "url": r.video_url,
+                        "duration": r.duration_s or orchestration.spoken_length_s(job),
+                        "size": None,
+                        "format": "mp4",
+                    }
                     if r is not None and job.status is JobStatus.COMPLETED
                     else None
                 ),

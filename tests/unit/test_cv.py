@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from shared.core.cv import WORD_BUDGET, ParsedCV, parse_cv, script_from_cv, unsaid
 from shared.core.model import Duration, Style
+from tests.support.cvplus import PARSER_CV
 
 ENGINEER: dict[str, Any] = {
     "personalInfo": {
@@ -183,52 +184,6 @@ def test_declared_fields_are_capped_and_cleaned_not_refused(
 ) -> None:
     """Over-long text and lists are cut, control characters dropped: the CV is still read."""
     assert read(parse_cv(data))
-
-
-# What the app's parser can store (CVPLUS functions/src/services/cvParser.ts L177-250 at
-# a049d87: "endDate": null when current, null or [] for anything not found; the model's JSON is
-# stored unchanged, L270-277 and processCV.ts L286-291).
-PARSER_CV: dict[str, Any] = {
-    "personalInfo": {
-        "name": "Amara Okafor",
-        "email": None,
-        "phone": None,
-        "location": "Lagos, Nigeria",
-        "linkedin": None,
-        "github": None,
-        "website": None,
-    },
-    "summary": None,
-    "experience": [
-        {
-            "company": "Ledgerly",
-            "position": "Principal Engineer, " + "Payments Platform " * 20,
-            "duration": "2021 - Present",
-            "startDate": "2021-03-01",
-            "endDate": None,
-            "location": None,
-            "description": None,
-            "achievements": None,
-        }
-    ],
-    "education": [
-        {
-            "institution": "University of Lagos",
-            "degree": "BSc",
-            "field": "Computer Science",
-            "startDate": 2012,
-            "endDate": 2016,
-            "graduationDate": None,
-            "gpa": 3.8,
-        }
-    ],
-    "skills": {"technical": ["Python", "Go", None], "soft": None, "languages": ["English", 7]},
-    "languages": ["English", "Yoruba"],
-    "certifications": None,
-    "projects": [{"name": "Ledger", "description": None, "technologies": None, "link": None}],
-    "achievements": None,
-    "references": [{"name": None, "position": None, "company": None, "contact": None}],
-}
 
 
 def test_a_cv_as_the_apps_parser_writes_it_is_read() -> None:
