@@ -8,9 +8,12 @@ from functions.generate import generateVideo
 from functions.health import providerHealthCheck
 from functions.jobs import processVideoJob, videoJobTask
 from functions.videos import (
+    cancelGeneration,
     cancelVideoJob,
     deleteVideo,
     generateVideoIntroduction,
+    getGenerationStatus,
+    getMediaStatus,
     getVideoQuota,
     getVideoStatus,
     regenerateVideoIntroduction,
@@ -24,11 +27,14 @@ initialize_app()
 logs.setup()
 
 __all__ = [
+    "cancelGeneration",
     "cancelVideoJob",
     "dashboard",
     "deleteVideo",
     "generateVideo",
     "generateVideoIntroduction",
+    "getGenerationStatus",
+    "getMediaStatus",
     "getVideoQuota",
     "getVideoStatus",
     "processVideoJob",

@@ -59,17 +59,21 @@ def caller(req: https_fn.CallableRequest[Any]) -> str:
 
 def caller_tier(req: https_fn.CallableRequest[Any]) -> Tier:
     """The tier the caller's ``tier`` claim names; free when it names none."""
+    return claimed_tier(req) or Tier.FREE
+
+
+def claimed_tier(req: https_fn.CallableRequest[Any]) -> Tier | None:
+    """The tier the caller's ``tier`` claim names, or None (the web app's callables then read
+    its subscription document)."""
     assert req.auth is not None
     claim = req.auth.token.get("tier")
     tier = tier_from_claim(claim)
-    if tier is None:
-        if claim is not None:
-            log.warning(
-                "user %s: tier claim not understood, free tier used",
-                req.auth.uid,
-                extra={"claimType": type(claim).__name__},
-            )
-        tier = Tier.FREE
+    if tier is None and claim is not None:
+        log.warning(
+            "user %s: tier claim not understood, ignored",
+            req.auth.uid,
+            extra={"claimType": type(claim).__name__},
+        )
     return tier
 
 

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from tests.support.cvplus import LIFETIME
 from tests.support.e2e import E2E, SCRIPT, USER_LIMIT, WEBHOOK_WAIT_S, request_id
 from tools.provider_sim.app import file_bytes
 from tools.provider_sim.common import spoken_seconds
@@ -290,6 +291,7 @@ def test_the_web_apps_own_call_makes_a_video_and_mirrors_it_into_its_cv_job(
     """generateVideoIntroduction as CVPlus calls it: the CV from jobs/{jobId}.parsedData, the
     video's progress and result in the fields of jobs/{jobId} the app watches."""
     uid, token = sign_up(world.http, world.stack.config, None)
+    world.db.collection("userSubscriptions").document(uid).set(LIFETIME)
     cv_job = f"cv-{request_id()}"
     world.db.collection("jobs").document(cv_job).set(
         {
@@ -305,7 +307,7 @@ def test_the_web_apps_own_call_makes_a_video_and_mirrors_it_into_its_cv_job(
         }
     )
     call = {"jobId": cv_job, "duration": "short", "style": "friendly", "background": "office"}
-    other = world.call("generateVideoIntroduction", call, world.user())
+    other = world.call("generateVideoIntroduction", call, world.user(tier="premium"))
     assert other.json()["error"]["status"] == "NOT_FOUND"  # someone else's, as a missing one
     answer = world.call("generateVideoIntroduction", call, token)
     assert answer.status_code == 200, answer.text

@@ -21,8 +21,11 @@ def test_a_foreign_id_is_answered_as_a_missing_one(harness: Harness, name: str) 
     made = harness.call("generateVideo", {"script": SCRIPT}, {}).json["result"]["jobId"]
     real = "cv-real" if name in {"getVideoStatus", "generateVideoIntroduction"} else made
     extra: dict[str, Any] = {"duration": "short"} if name == "generateVideoIntroduction" else {}
-    foreign = harness.call(name, {"jobId": real, **extra}, {"uid": "mallory"}).error
-    missing = harness.call(name, {"jobId": "vj_never_made", **extra}, {"uid": "mallory"}).error
+    # A premium mallory (the tier claim), so the app's entitlement check lets her call get as
+    # far as the id.
+    mallory = {"uid": "mallory", "tier": "premium"}
+    foreign = harness.call(name, {"jobId": real, **extra}, mallory).error
+    missing = harness.call(name, {"jobId": "vj_never_made", **extra}, mallory).error
     assert foreign["status"] == missing["status"] == "NOT_FOUND"
     assert foreign["message"].replace(real, "<id>") == missing["message"].replace(
         "vj_never_made", "<id>"

@@ -41,6 +41,9 @@ HANDLERS = {
     "generateVideoIntroduction": "videos",
     "regenerateVideoIntroduction": "videos",
     "getVideoStatus": "videos",
+    "getMediaStatus": "videos",
+    "getGenerationStatus": "videos",
+    "cancelGeneration": "videos",
 }
 
 
