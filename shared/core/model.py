@@ -96,13 +96,23 @@ class Capabilities:
     max_duration_s: int
     resolutions: frozenset[Resolution]
     aspect_ratios: frozenset[AspectRatio] = field(default_factory=lambda: frozenset(AspectRatio))
-    price_per_video: float
+    price_per_video: float  # the list price of a medium (60 s) video: what scoring compares
     concurrency_limit: int
     typical_render_s: float = 60.0
     webhooks: bool = True  # it calls back when a render ends; without, its renders are polled
     # A repeated submit with the same idempotency key is answered with the first render, not
     # billed again. Without it, a submit whose answer was lost is never sent to it again.
     idempotent_submits: bool = False
+    # How the provider bills a render: by the second of output (at least ``min_billed_s``)
+    # when set, else ``price_per_video`` per clip whatever its length.
+    price_per_second: float | None = None
+    min_billed_s: float = 0.0
+
+    def price(self, seconds: float | None) -> float:
+        """USD billed for a render of ``seconds`` (None: unknown, the medium video's price)."""
+        if self.price_per_second is None or seconds is None:
+            return self.price_per_video
+        return round(self.price_per_second * max(seconds, self.min_billed_s), 4)
 
     def missing_for(self, options: VideoOptions) -> tuple[str, ...]:
         """What this provider lacks for ``options``; empty when it can serve them as asked."""

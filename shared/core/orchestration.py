@@ -34,7 +34,7 @@ from shared.core.failover import fail_over, selection_for
 from shared.core.jobs import Job, JobError, VideoResult
 from shared.core.model import Capabilities, Feature
 from shared.core.records import Metric, Record, RecoveryLog, Spend, derived
-from shared.core.recovery import STRATEGIES
+from shared.core.recovery import counts_against_breaker
 from shared.core.scoring import (
     DEFAULT_RULES,
     BusinessRules,
@@ -159,6 +159,24 @@ def spoken_length_s(job: Job) -> float:
     if Feature.VOICE not in job.options.features:
         return float(job.options.duration.seconds)
     return real_words(job.script) / WORDS_PER_SECOND
+
+
+def billed_length_s(job: Job) -> float:
+    """The length a render of ``job`` is billed for: the delivered video's, when known, else
+    the spoken length of its script (never less than asked for a silent clip)."""
+    if job.result is not None and job.result.duration_s:
+        return job.result.duration_s
+    return max(spoken_length_s(job), 1.0)
+
+
+def abandoned(job: Job, *, now: float, setup: Setup) -> Effects:
+    """A cancelled job's render that its provider cannot stop: it runs to its end and is
+    billed, so it is recorded as billed now, at its length's price (the job is final, so its
+    completion is never seen)."""
+    side = metric(
+        job, Operation.GENERATION, success=True, took=now - started(job), now=now, setup=setup
+    )
+    return Effects(job=None, side=side, note="render left running at its provider: billed")
 
 
 def blind_resubmit(job: Job, error: ProviderError, setup: Setup) -> bool:
@@ -384,7 +402,7 @@ def failed(
         success=False,
         duration_s=took,
         category=error.category,
-        counts=STRATEGIES[error.category].counts_against_breaker,
+        counts=counts_against_breaker(error),
         probe=permit is not None,
         permit=permit,
     )
@@ -468,7 +486,7 @@ def poll_again(job: Job, error: ProviderError, *, took: float, now: float, setup
         success=False,
         duration_s=took,
         category=error.category,
-        counts=STRATEGIES[error.category].counts_against_breaker,
+        counts=counts_against_breaker(error),
     )
     later = jobs.submitted(
         job,
@@ -620,7 +638,7 @@ def probed(
         success=False,
         duration_s=took,
         category=error.category,
-        counts=STRATEGIES[error.category].counts_against_breaker,
+        counts=counts_against_breaker(error),
         probe=permit is not None,
         permit=permit,
     )
@@ -666,7 +684,7 @@ def metric(
     charged = success or (error is not None and error.charged)
     billed = None
     if caps is not None and charged and operation is Operation.GENERATION:
-        billed = caps.price_per_video
+        billed = caps.price(billed_length_s(job))
     spend_side = (Spend(spend.day_key(now), billed),) if billed else ()
     if not setup.tracking_enabled:
         return spend_side

@@ -19,9 +19,10 @@ from shared.adapters.tasks import valid_task_token as valid_task_token
 from shared.core import breaker as br
 from shared.core import jobs, quota, spend, tiers
 from shared.core import orchestration as orch
+from shared.core.cv import check_length
 from shared.core.errors import ProviderError
 from shared.core.jobs import Job, VideoResult
-from shared.core.model import Tier, VideoOptions
+from shared.core.model import Feature, Tier, VideoOptions
 from shared.core.records import derived
 from shared.core.scoring import Scored
 from shared.core.tokens import webhook_token, with_attempt
@@ -81,9 +82,12 @@ def create_job(
     ``user_quotas`` is bumped in the same atomic write as the job's creation, so no burst gets
     past the limit: past it, QuotaExceededError names the limit (a repeated request is still
     answered with its job). jobs.RequestReusedError when the requestId's job asked for
-    something else. TierRefusedError for options the tier does not allow."""
+    something else. TierRefusedError for options the tier does not allow, ScriptTooLongError
+    for a script longer than its duration's word budget (every entry point comes here)."""
     now = shell.ports.clock()
     tiers.check(tiers.limits_for(tier), options)
+    if Feature.VOICE in options.features:  # what is spoken sets the length, and the bill
+        check_length(script, options.duration)
     job_id = jobs.job_id_for(user_id, request_id) if request_id else f"vj_{uuid.uuid4().hex}"
     fingerprint = jobs.request_fingerprint(script, options, cv_job_id)
     if shell.setup.daily_spend_cap_usd is not None:

@@ -28,8 +28,14 @@ QUIET = replace(SETUP, breaker_enabled=False, tracking_enabled=False)
 RESULT = VideoResult(video_url="https://cdn.example/v.mp4")
 
 
+# A medium video's script: 150 words, 60 s spoken, billed at each provider's medium price.
+MEDIUM_SCRIPT = " ".join(["word"] * 150)
+
+
 def new_job(**changes: object) -> Job:
-    job = Job(job_id="job-1", created_at=NOW, deadline_at=NOW + orch.JOB_TIMEOUT_S)
+    job = Job(
+        job_id="job-1", created_at=NOW, deadline_at=NOW + orch.JOB_TIMEOUT_S, script=MEDIUM_SCRIPT
+    )
     return replace(job, **changes)  # type: ignore[arg-type]
 
 
@@ -789,3 +795,15 @@ def test_a_failure_names_the_internal_document_that_keeps_the_providers_words() 
     assert effects.job is not None
     assert internal.job == effects.job
     assert not any(isinstance(r, CvJobMirror) for r in effects.documents)  # not an app job
+
+
+def test_a_render_is_billed_for_its_length_at_its_providers_rate() -> None:
+    """HeyGen bills by the second: a 246 s video (615 words) costs 246 s of its rate, not the
+    medium video's price; the delivered duration, when known, wins over the script's."""
+    long_job = replace(rendering(), script=" ".join(["word"] * 615))
+    effects = orch.completion(long_job, RESULT, now=NOW + 60, setup=SETUP)
+    (metric,) = metrics(effects)
+    assert metric["cost"] == pytest.approx(246 * heygen.CAPABILITIES.price_per_second)
+    measured = replace(RESULT, duration_s=31.0)
+    (short,) = metrics(orch.completion(long_job, measured, now=NOW + 60, setup=SETUP))
+    assert short["cost"] == pytest.approx(3.10)
