@@ -4,6 +4,7 @@ task scheduler and a clock the test moves."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import replace
 from unittest.mock import ANY
@@ -426,6 +427,6 @@ def test_an_api_failure_with_nowhere_else_to_go_is_spaced_by_the_breaker_not_bud
     submits = [r.started_at for r in done.history]
     assert len(submits) > done.max_attempts  # refusals are not renders
     assert {r.outcome for r in done.history} == {"api_failure"}
-    gaps = [b - a for a, b in zip(submits, submits[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(submits)]
     assert max(gaps) >= 300  # the breaker spaces them out
     assert live.sim.stats()["did"]["charges"] == 0
