@@ -114,6 +114,8 @@ class Job:
     app_call: AppCall | None = None
     # USD: what the chosen provider is expected to bill for the render (set at each submit).
     estimated_cost: float | None = None
+    # USD of its creation day's spend cap the job holds until it ends (`spend.reserve`).
+    reserved_usd: float = 0.0
 
     @property
     def terminal(self) -> bool:

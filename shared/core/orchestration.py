@@ -73,6 +73,7 @@ class Setup:
     max_attempts: int = 4  # submissions per job, the first included
     user_jobs_per_hour: int = 100
     daily_spend_cap_usd: float | None = None  # None: no cap
+    jobs_per_minute: int | None = None  # the service-wide brake on new jobs; None: none
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +178,15 @@ def abandoned(job: Job, *, now: float, setup: Setup) -> Effects:
         job, Operation.GENERATION, success=True, took=now - started(job), now=now, setup=setup
     )
     return Effects(job=None, side=side, note="render left running at its provider: billed")
+
+
+def reservation_usd(job: Job, setup: Setup) -> float:
+    """What a new job reserves of the day's spend cap: one render of its spoken length at the
+    dearest provider that could make it (a render more needs room under the cap again)."""
+    seconds = billed_length_s(job)
+    able = [c for c in setup.capabilities.values() if not c.missing_for(job.options)]
+    prices = [c.price(seconds) for c in able or setup.capabilities.values()]
+    return max(prices, default=0.0)
 
 
 def blind_resubmit(job: Job, error: ProviderError, setup: Setup) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 
 from shared.adapters.stores.base import CV_JOBS
 from shared.api.webapi import VideoStatusResponse
-from shared.core import jobs, spend, tiers
+from shared.core import jobs, tiers
 from shared.core import orchestration as orch
 from shared.core.cv import ParsedCV, check_length, script_from_cv
 from shared.core.jobs import AppCall, Job, JobStatus
@@ -87,8 +87,6 @@ def retry(shell: Shell, *, job_id: str, user_id: str, tier: Tier | None = None) 
             "ask for a new video instead",
             {"jobId": job_id, "renders": jobs.renders(job)},
         )
-    if shell.setup.daily_spend_cap_usd is not None:  # SpendCapReachedError past today's cap
-        spend.check(shell.spend_today(now), cap_usd=shell.setup.daily_spend_cap_usd, now=now)
     again = jobs.again(
         replace(job, tier=tier),
         job_id=new_id,
@@ -96,9 +94,13 @@ def retry(shell: Shell, *, job_id: str, user_id: str, tier: Tier | None = None) 
         deadline_at=now + orch.JOB_TIMEOUT_S,
         budget=shell.setup.max_attempts,
     )
-    # Counted against the tier's limits in the same write (QuotaExceededError past them).
+    # Counted against the tier's limits in the same write (QuotaExceededError past them),
+    # and reserves its estimate of today's spend cap (SpendCapReachedError past it).
     limit = processing.counter(shell, user_id, tier, now)
-    stored, created = shell.ports.jobs.create(again, counter=limit, side=derived(None, again))
+    again, spending = processing.reservation(shell, again, now)
+    stored, created = shell.ports.jobs.create(
+        again, counter=limit, side=derived(None, again), counters=spending
+    )
     log.info("job %s: retried as %s", job_id, new_id)
     return stored, not created
 

@@ -152,6 +152,7 @@ def job_to_doc(job: Job) -> Doc:
         "createdAt": job.created_at,
         "updatedAt": job.updated_at if job.updated_at is not None else job.created_at,
         "estimatedCost": job.estimated_cost,
+        "reservedUsd": job.reserved_usd,
     }
 
 
@@ -180,8 +181,8 @@ def encode(record: Record) -> SideWrite:
     match record:
         case Metric(snapshot):
             return SideWrite(METRICS, snapshot.to_doc())
-        case Spend(day, billed_usd):
-            return SideWrite(SPEND, spend.increment(billed_usd), day, increment=True)
+        case Spend(day, billed_usd, released_usd):
+            return SideWrite(SPEND, spend.increment(billed_usd, released_usd), day, increment=True)
         case RecoveryLog(job_id, entry):
             return SideWrite(RECOVERY_LOGS, entry, doc_id=job_id)
         case Internal(job):
@@ -254,6 +255,7 @@ def job_from_doc(d: Mapping[str, Any], internal: Mapping[str, Any] | None = None
         retries=int(d.get("retries") or 0),
         app_call=AppCall(call) if call else None,
         estimated_cost=_opt_float(d.get("estimatedCost")),
+        reserved_usd=float(d.get("reservedUsd") or 0.0),
     )
 
 
