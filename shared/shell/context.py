@@ -137,7 +137,7 @@ class Shell:
             alert(entry.message, **entry.fields)
         job = effects.job
         if job is None:
-            for write in map(codec.encode, effects.side):
+            for write in codec.encode_all(effects.side):
                 if write.increment and write.doc_id is not None:
                     self.ports.docs.increment(write.collection, write.doc_id, write.data)
                 elif write.doc_id is None:

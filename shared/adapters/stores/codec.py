@@ -193,6 +193,26 @@ def encode(record: Record) -> SideWrite:
             return SideWrite(CV_JOBS, doc, doc_id=job.cv_job_id, merge=True)
 
 
+def encode_all(records: Sequence[Record]) -> tuple[SideWrite, ...]:
+    """The writes of ``records``, increments of one document folded into one write (a billed
+    render and a released reservation of the same day: one document, written once)."""
+    out: list[SideWrite] = []
+    at: dict[tuple[str, str], int] = {}
+    for write in map(encode, records):
+        key = (write.collection, write.doc_id or "")
+        if write.increment and write.doc_id is not None and key in at:
+            first = out[at[key]]
+            data = dict(first.data)
+            for name, value in write.data.items():
+                data[name] = data.get(name, 0) + value
+            out[at[key]] = replace(first, data=data)
+            continue
+        if write.increment and write.doc_id is not None:
+            at[key] = len(out)
+        out.append(write)
+    return tuple(out)
+
+
 def job_from_doc(d: Mapping[str, Any], internal: Mapping[str, Any] | None = None) -> Job:
     """The job from its document and, when read, its internal document (without it, the
     internal fields are empty; the stores read it where they are needed)."""

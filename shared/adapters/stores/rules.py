@@ -140,7 +140,7 @@ class SeamJobStore:
         counters: Sequence[Counter] = (),
     ) -> tuple[Job, bool]:
         data = {**codec.job_to_doc(job), "lease": None}
-        encoded = tuple(codec.encode(r) for r in side)
+        encoded = codec.encode_all(side)
         every = (*((counter,) if counter is not None else ()), *counters)
         for _ in attempts(self.pacing, f"{JOBS}/{job.job_id}"):
             writes = encoded
@@ -210,7 +210,7 @@ class SeamJobStore:
         side: Sequence[Record] = (),
         release: bool = True,
     ) -> None:
-        derived = tuple(codec.encode(r) for r in side)
+        derived = codec.encode_all(side)
         held = self._unhold(job.job_id)
         if held is not None and held.lease.owner == owner:
             # Unchanged since our last write (the condition), so that write is the stored job.
@@ -253,7 +253,7 @@ class SeamJobStore:
             if job is None:
                 return (result, stored), None, ()
             check_change(stored, job, None, owner=None, now=now)
-            derived = tuple(codec.encode(r) for r in side)
+            derived = codec.encode_all(side)
             return (result, job), codec.job_to_doc(job), derived  # the lease is left as it is
 
         return self._update(job_id, attempt)[0]
