@@ -51,9 +51,9 @@ from shared.adapters.stores.codec import stats_doc, stats_from_doc
 from shared.core import breaker as br
 from shared.core import degradation, jobs
 from shared.core import orchestration as orch
+from shared.core.cv import WORD_BUDGET, ScriptTooLongError, check_length
 from shared.core.errors import ErrorCategory, ProviderError
 from shared.core.jobs import Job, JobStatus, VideoResult
-from shared.core.cv import WORD_BUDGET, ScriptTooLongError, check_length
 from shared.core.model import (
     ASKABLE_DURATIONS,
     Duration,
@@ -894,8 +894,9 @@ def goals(rows: list[Row]) -> list[tuple[str, bool]]:
     if "abusive_users" in ours:
         f = ours["abusive_users"].figures
         for base in (SingleProvider.name, PriorityChain.name):
-            b = next(x for x in rows if x.scenario.name == "abusive_users" and x.strategy == base)
-            g = b.figures
+            g = next(
+                x for x in rows if x.scenario.name == "abusive_users" and x.strategy == base
+            ).figures
             checks.append(
                 (
                     f"abusive_users: fewer honest jobs denied than '{base}' "
