@@ -114,11 +114,16 @@ class Capabilities:
             return self.price_per_video
         return round(self.price_per_second * max(seconds, self.min_billed_s), 4)
 
-    def missing_for(self, options: VideoOptions) -> tuple[str, ...]:
-        """What this provider lacks for ``options``; empty when it can serve them as asked."""
+    def missing_for(self, options: VideoOptions, spoken_s: float | None = None) -> tuple[str, ...]:
+        """What this provider lacks for ``options``; empty when it can serve them as asked.
+        ``spoken_s``: how long the script takes to speak, when it is longer than asked (a
+        talking head is as long as what it says)."""
+        long = spoken_s is not None and Feature.VOICE in options.features
+        length = max(_SECONDS[options.duration], spoken_s or 0.0) if long else None
         if (
             options.features <= self.features
             and _SECONDS[options.duration] <= self.max_duration_s
+            and (length is None or length <= self.max_duration_s)
             and options.resolution in self.resolutions
             and options.aspect_ratio in self.aspect_ratios
         ):
@@ -126,6 +131,8 @@ class Capabilities:
         missing: list[str] = [f.value for f in sorted(options.features - self.features)]
         if options.duration.seconds > self.max_duration_s:
             missing.append(f"duration {options.duration.value}")
+        elif length is not None and length > self.max_duration_s:
+            missing.append(f"a {length:.0f} s script")
         if options.resolution not in self.resolutions:
             missing.append(f"resolution {options.resolution.value}")
         if options.aspect_ratio not in self.aspect_ratios:

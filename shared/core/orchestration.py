@@ -184,7 +184,7 @@ def reservation_usd(job: Job, setup: Setup) -> float:
     """What a new job reserves of the day's spend cap: one render of its spoken length at the
     dearest provider that could make it (a render more needs room under the cap again)."""
     seconds = billed_length_s(job)
-    able = [c for c in setup.capabilities.values() if not c.missing_for(job.options)]
+    able = [c for c in setup.capabilities.values() if not c.missing_for(job.options, seconds)]
     prices = [c.price(seconds) for c in able or setup.capabilities.values()]
     return max(prices, default=0.0)
 

@@ -807,3 +807,14 @@ def test_a_render_is_billed_for_its_length_at_its_providers_rate() -> None:
     measured = replace(RESULT, duration_s=31.0)
     (short,) = metrics(orch.completion(long_job, measured, now=NOW + 60, setup=SETUP))
     assert short["cost"] == pytest.approx(3.10)
+
+
+def test_a_script_longer_than_a_provider_can_speak_is_not_offered_to_it() -> None:
+    """A long video's script at its slack (248 words, 99 s) is past D-ID's and RunwayML's
+    90 s: only HeyGen is ranked, and asking for less does not make the script shorter."""
+    long = VideoOptions(duration=Duration.LONG)
+    job = new_job(options=long, script=" ".join(["word"] * 248))
+    ranking = orch.choose(job, candidates(), now=NOW, setup=SETUP)
+    assert [s.provider_id for s in ranking.ranked] == ["heygen"]
+    assert CAPS["did"].missing_for(long, 99.2) == ("a 99 s script",)
+    assert CAPS["did"].missing_for(long, 80.0) == ()
