@@ -79,9 +79,17 @@ class Window:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Scenario:
+    """``jobs`` / ``interarrival_s``: this scenario's own traffic (None: the run's); ``abuse``:
+    the share of requests from abusive users (over-long scripts, cancel/retry loops, scripts
+    every provider refuses); ``cap_usd``: a daily spend cap every strategy applies."""
+
     name: str
     title: str
     windows: tuple[Window, ...] = ()
+    jobs: int | None = None
+    interarrival_s: float | None = None
+    abuse: float = 0.0
+    cap_usd: float | None = None
     background: tuple[Fault, ...] = field(
         default=(
             Fault(category=ErrorCategory.TRANSIENT, probability=0.004, status=502),
@@ -100,6 +108,12 @@ class Scenario:
         return not any(
             w.down and provider_id in w.providers and w.start <= t < w.end for w in self.windows
         )
+
+    def up_within(self, provider_id: str, start: float, end: float) -> bool:
+        """Whether the provider is up at some time in [start, end): at ``start``, or when one
+        of its outages ends within the span."""
+        ends = [w.end for w in self.windows if provider_id in w.providers and start < w.end < end]
+        return any(self.up(provider_id, t) for t in (start, *ends))
 
 
 ALL = frozenset(p.caps.provider_id for p in PROVIDERS)
@@ -245,6 +259,37 @@ SCENARIOS: tuple[Scenario, ...] = (
         ),
     ),
 )
+
+
+# A few jobs, every provider refusing every call (503) for 10 minutes from the first arrival:
+# the case where traffic is too thin to open the breakers before the jobs' budgets ran out.
+LOW_TRAFFIC_OUTAGE = Scenario(
+    name="low_traffic_outage",
+    title="low traffic (6 jobs, 1 every 20 s), every provider refusing (503) for 10 min",
+    jobs=6,
+    interarrival_s=20.0,
+    windows=(
+        Window(
+            providers=ALL,
+            start=0.0,
+            end=600.0,
+            faults=(Fault(category=ErrorCategory.PROVIDER_OVERLOAD, status=503),),
+        ),
+    ),
+)
+# 15 % of the requests from abusive users, in equal parts: a 615-word script asked as a short
+# video, a cancel/retry loop (cancelled as soon as the render is out, retried, up to 6 times),
+# a script every provider refuses (a 400 about the request). Every strategy applies a daily cap
+# of $55,000, which the honest traffic alone (about $48,700 for the default 10,000 requests)
+# stays under: the baselines check it at intake against what was billed (as this project did
+# before reservations), this project reserves each job's estimate and checks before a submit.
+ABUSIVE_USERS = Scenario(
+    name="abusive_users",
+    title="abusive users (15 % of requests; $55k daily cap)",
+    abuse=0.15,
+    cap_usd=55_000.0,
+)
+SCENARIOS = (*SCENARIOS, LOW_TRAFFIC_OUTAGE, ABUSIVE_USERS)
 
 
 def roll(faults: tuple[Fault, ...], rng: random.Random) -> Fault | None:

@@ -34,7 +34,7 @@ from shared.core.failover import fail_over, selection_for
 from shared.core.jobs import Job, JobError, VideoResult
 from shared.core.model import Capabilities, Feature
 from shared.core.records import Metric, Record, RecoveryLog, Spend, derived
-from shared.core.recovery import STRATEGIES
+from shared.core.recovery import counts_against_breaker
 from shared.core.scoring import (
     DEFAULT_RULES,
     BusinessRules,
@@ -73,6 +73,7 @@ class Setup:
     max_attempts: int = 4  # submissions per job, the first included
     user_jobs_per_hour: int = 100
     daily_spend_cap_usd: float | None = None  # None: no cap
+    jobs_per_minute: int | None = None  # the service-wide brake on new jobs; None: none
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +160,33 @@ def spoken_length_s(job: Job) -> float:
     if Feature.VOICE not in job.options.features:
         return float(job.options.duration.seconds)
     return real_words(job.script) / WORDS_PER_SECOND
+
+
+def billed_length_s(job: Job) -> float:
+    """The length a render of ``job`` is billed for: the delivered video's, when known, else
+    the spoken length of its script (never less than asked for a silent clip)."""
+    if job.result is not None and job.result.duration_s:
+        return job.result.duration_s
+    return max(spoken_length_s(job), 1.0)
+
+
+def abandoned(job: Job, *, now: float, setup: Setup) -> Effects:
+    """A cancelled job's render that its provider cannot stop: it runs to its end and is
+    billed, so it is recorded as billed now, at its length's price (the job is final, so its
+    completion is never seen)."""
+    side = metric(
+        job, Operation.GENERATION, success=True, took=now - started(job), now=now, setup=setup
+    )
+    return Effects(job=None, side=side, note="render left running at its provider: billed")
+
+
+def reservation_usd(job: Job, setup: Setup) -> float:
+    """What a new job reserves of the day's spend cap: one render of its spoken length at the
+    dearest provider that could make it (a render more needs room under the cap again)."""
+    seconds = billed_length_s(job)
+    able = [c for c in setup.capabilities.values() if not c.missing_for(job.options, seconds)]
+    prices = [c.price(seconds) for c in able or setup.capabilities.values()]
+    return max(prices, default=0.0)
 
 
 def blind_resubmit(job: Job, error: ProviderError, setup: Setup) -> bool:
@@ -387,7 +415,7 @@ def failed(
         success=False,
         duration_s=took,
         category=error.category,
-        counts=STRATEGIES[error.category].counts_against_breaker,
+        counts=counts_against_breaker(error),
         probe=permit is not None,
         permit=permit,
     )
@@ -471,7 +499,7 @@ def poll_again(job: Job, error: ProviderError, *, took: float, now: float, setup
         success=False,
         duration_s=took,
         category=error.category,
-        counts=STRATEGIES[error.category].counts_against_breaker,
+        counts=counts_against_breaker(error),
     )
     later = jobs.submitted(
         job,
@@ -623,7 +651,7 @@ def probed(
         success=False,
         duration_s=took,
         category=error.category,
-        counts=STRATEGIES[error.category].counts_against_breaker,
+        counts=counts_against_breaker(error),
         probe=permit is not None,
         permit=permit,
     )
@@ -669,7 +697,7 @@ def metric(
     charged = success or (error is not None and error.charged)
     billed = None
     if caps is not None and charged and operation is Operation.GENERATION:
-        billed = caps.price_per_video
+        billed = caps.price(billed_length_s(job))
     spend_side = (Spend(spend.day_key(now), billed),) if billed else ()
     if not setup.tracking_enabled:
         return spend_side

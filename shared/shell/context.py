@@ -137,7 +137,7 @@ class Shell:
             alert(entry.message, **entry.fields)
         job = effects.job
         if job is None:
-            for write in map(codec.encode, effects.side):
+            for write in codec.encode_all(effects.side):
                 if write.increment and write.doc_id is not None:
                     self.ports.docs.increment(write.collection, write.doc_id, write.data)
                 elif write.doc_id is None:
@@ -163,7 +163,7 @@ class Shell:
                     and job.provider_job_id
                     and job.provider_job_id != stored.provider_job_id
                 ):
-                    self.stop_render(job)  # submitted while its owner cancelled it
+                    self.abandon_render(job)  # submitted while its owner cancelled it
                 return stored if stored is not None else job
         due = effects.schedule
         # The process loop runs what is due now itself; only later work becomes a task.
@@ -209,6 +209,16 @@ class Shell:
             job.provider_id,
             "cancelled" if stopped else "left to run (the provider cannot cancel)",
         )
+        return stopped
+
+    def abandon_render(self, job: Job) -> bool:
+        """Stop the render of ``job``, cancelled by its owner; a render its provider cannot stop
+        runs to its end and is billed, so it is recorded as billed now (spend and metrics), at
+        its length's price. True when the provider stopped it."""
+        stopped = self.stop_render(job)
+        if not stopped and job.provider_job_id:
+            now = self.ports.clock()
+            self.apply(orch.abandoned(job, now=now, setup=self.setup), now=now)
         return stopped
 
     def release(self, job: Job) -> None:

@@ -4,6 +4,7 @@ task scheduler and a clock the test moves."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import replace
 from unittest.mock import ANY
@@ -414,16 +415,23 @@ def test_alerts_are_stored_with_when_they_started_and_cleared(live: World) -> No
     assert cleared["clearedAt"] > started
 
 
-def test_an_api_failure_with_nowhere_else_to_go_is_retried_once(live: World) -> None:
-    """API_FAILURE retries 1 (the original 2). D-ID answers 500 to every
-    submit (an api_failure) and the others are out: the job fails after two submissions, not
-    three, so a provider in trouble gets one failed call less per job (see the table's comment
-    for what the third did on the emulator stack)."""
+def test_an_api_failure_with_nowhere_else_to_go_is_spaced_by_the_breaker_not_budgeted(
+    live: World,
+) -> None:
+    """D-ID answers 500 to every submit and the others are out. A refused submit is no
+    render: it costs nothing and uses none of the render budget, so the job keeps asking,
+    spaced by the backoff and D-ID's breaker (whose recovery timeout grows), and fails only
+    when the next chance is past its deadline, having paid for nothing."""
     live.sim.add_fault("did", "server_error", count=100, op="submit")
     for provider in ("heygen", "runwayml"):
         admin.set_circuit(live.shell, provider, ManualAction.OPEN, by="test", reason="D-ID only")
-    done = live.run(live.new_job().job_id)
+    done = live.run(live.new_job().job_id, rounds=80)
     assert done.status is JobStatus.FAILED
-    assert [(r.provider_id, r.outcome) for r in done.history] == [("did", "api_failure")] * 2
     assert done.error is not None
-    assert done.error.code == "api_failure"
+    assert done.error.code == "no_provider_available"
+    submits = [r.started_at for r in done.history]
+    assert len(submits) > done.max_attempts  # refusals are not renders
+    assert {r.outcome for r in done.history} == {"api_failure"}
+    gaps = [b - a for a, b in itertools.pairwise(submits)]
+    assert max(gaps) >= 300  # the breaker spaces them out
+    assert live.sim.stats()["did"]["charges"] == 0

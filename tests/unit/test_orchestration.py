@@ -28,8 +28,14 @@ QUIET = replace(SETUP, breaker_enabled=False, tracking_enabled=False)
 RESULT = VideoResult(video_url="https://cdn.example/v.mp4")
 
 
+# A medium video's script: 150 words, 60 s spoken, billed at each provider's medium price.
+MEDIUM_SCRIPT = " ".join(["word"] * 150)
+
+
 def new_job(**changes: object) -> Job:
-    job = Job(job_id="job-1", created_at=NOW, deadline_at=NOW + orch.JOB_TIMEOUT_S)
+    job = Job(
+        job_id="job-1", created_at=NOW, deadline_at=NOW + orch.JOB_TIMEOUT_S, script=MEDIUM_SCRIPT
+    )
     return replace(job, **changes)  # type: ignore[arg-type]
 
 
@@ -792,3 +798,26 @@ def test_a_failure_names_the_internal_document_that_keeps_the_providers_words() 
     assert effects.job is not None
     assert internal.job == effects.job
     assert not any(isinstance(r, CvJobMirror) for r in effects.documents)  # not an app job
+
+
+def test_a_render_is_billed_for_its_length_at_its_providers_rate() -> None:
+    """HeyGen bills by the second: a 246 s video (615 words) costs 246 s of its rate, not the
+    medium video's price; the delivered duration, when known, wins over the script's."""
+    long_job = replace(rendering(), script=" ".join(["word"] * 615))
+    effects = orch.completion(long_job, RESULT, now=NOW + 60, setup=SETUP)
+    (metric,) = metrics(effects)
+    assert metric["cost"] == pytest.approx(246 * heygen.CAPABILITIES.price_per_second)
+    measured = replace(RESULT, duration_s=31.0)
+    (short,) = metrics(orch.completion(long_job, measured, now=NOW + 60, setup=SETUP))
+    assert short["cost"] == pytest.approx(3.10)
+
+
+def test_a_script_longer_than_a_provider_can_speak_is_not_offered_to_it() -> None:
+    """A long video's script at its slack (248 words, 99 s) is past D-ID's and RunwayML's
+    90 s: only HeyGen is ranked, and asking for less does not make the script shorter."""
+    long = VideoOptions(duration=Duration.LONG)
+    job = new_job(options=long, script=" ".join(["word"] * 248))
+    ranking = orch.choose(job, candidates(), now=NOW, setup=SETUP)
+    assert [s.provider_id for s in ranking.ranked] == ["heygen"]
+    assert CAPS["did"].missing_for(long, 99.2) == ("a 99 s script",)
+    assert CAPS["did"].missing_for(long, 80.0) == ()

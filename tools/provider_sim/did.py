@@ -28,6 +28,8 @@ _ERRORS = {
     FaultKind.AUTH: (401, "AuthorizationError", "Invalid credentials"),
     FaultKind.QUOTA: (402, "InsufficientCreditsError", "not enough credits"),
     FaultKind.OVERLOAD: (503, "ServiceUnavailableError", "Service unavailable"),
+    # As D-ID answered a script it refused (docs.d-id.com/discuss/647b257c8824db0023dd5b9f).
+    FaultKind.INVALID_REQUEST: (400, "BadRequestError", "Failed to validate script"),
 }
 
 

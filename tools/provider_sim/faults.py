@@ -27,6 +27,9 @@ class FaultKind(StrEnum):
     SLOW = "slow"  # answer after delay_s; mode p99: the provider's documented submit p99
     DROP = "drop"  # close the connection without an answer
     MALFORMED = "malformed"  # 200 with a body that is not JSON
+    # The request itself refused (a validation or content-policy 400); HeyGen mode
+    # "resource": a 403 resource_access_denied (an avatar or voice the key may not use).
+    INVALID_REQUEST = "invalid_request"
     # Render faults: decided when a render is accepted.
     RENDER_FAILED = "render_failed"
     LOW_QUALITY = "low_quality"  # mode: no_url | wrong_duration
@@ -47,6 +50,7 @@ REQUEST_FAULTS = frozenset(
         FaultKind.SLOW,
         FaultKind.DROP,
         FaultKind.MALFORMED,
+        FaultKind.INVALID_REQUEST,
     }
 )
 RENDER_FAULTS = frozenset({FaultKind.RENDER_FAILED, FaultKind.LOW_QUALITY})

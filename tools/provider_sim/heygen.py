@@ -33,7 +33,12 @@ _ERRORS = {
     FaultKind.AUTH: (401, "unauthorized", "Invalid API key"),
     FaultKind.QUOTA: (402, "insufficient_credit", "Insufficient credit to generate this video"),
     FaultKind.OVERLOAD: (503, "service_unavailable", "Service temporarily overloaded"),
+    # Our stand-in for a refused script; the legacy docs list 400105 BLOCKED_WORDS_DETECTED
+    # (docs.heygen.com/reference/errors), the v3 code string is not published.
+    FaultKind.INVALID_REQUEST: (400, "invalid_parameter", "script: blocked words detected"),
 }
+# A 403 about a resource, not the key (heygen-cli internal/errors/errors.go:236-237).
+_RESOURCE = (403, "resource_access_denied", "The authenticated user cannot access this avatar")
 
 
 # A usage cap rather than a burst limit (fault quota, mode daily_cap): HeyGen's API code
@@ -44,6 +49,8 @@ _DAILY_CAP = (429, "quota_exceeded", "Daily rate limit exceeded")
 def shape(kind: FaultKind, fault: Fault) -> tuple[int, dict[str, Any], dict[str, str]]:
     daily = kind is FaultKind.QUOTA and fault.mode == "daily_cap"
     status, code, message = _DAILY_CAP if daily else _ERRORS[kind]
+    if kind is FaultKind.INVALID_REQUEST and fault.mode == "resource":
+        status, code, message = _RESOURCE
     headers = {"Retry-After": fault.retry_after or "2"} if kind is FaultKind.RATE_LIMIT else {}
     return fault.status or status, {"error": {"code": code, "message": message}}, headers
 

@@ -31,6 +31,8 @@ _ERRORS = {
     FaultKind.AUTH: (401, "Invalid API key"),
     FaultKind.QUOTA: (400, "You do not have enough credits to run this task."),
     FaultKind.OVERLOAD: (503, "Runway is shedding load; try again later"),
+    # "400 validation (don't retry)" (runwayml/skills rw-api-reference/SKILL.md:392-399).
+    FaultKind.INVALID_REQUEST: (400, "Validation of body failed: speech.text"),
 }
 
 

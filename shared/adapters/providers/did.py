@@ -91,7 +91,12 @@ CAPABILITIES = Capabilities(
     max_duration_s=90,
     resolutions=frozenset({Resolution.P720, Resolution.P1080}),
     aspect_ratios=frozenset({AspectRatio.LANDSCAPE, AspectRatio.PORTRAIT}),
-    price_per_video=2.00,  # plan-dependent credits; an estimate, not a published price
+    # D-ID bills plan credits (GET /credits, docs.d-id.com/reference/credits-1); their cost per
+    # second of video is not published (UNCONFIRMED). Billed here by the second, at a credit
+    # per started 15 s as commonly cited ($2.00 a minute), so a long video never looks free.
+    price_per_video=2.00,
+    price_per_second=2.00 / 60,
+    min_billed_s=15.0,
     concurrency_limit=5,
     typical_render_s=60.0,
 )

@@ -118,8 +118,12 @@ CAPABILITIES = Capabilities(
     max_duration_s=300,
     resolutions=frozenset({Resolution.P720, Resolution.P1080}),
     aspect_ratios=frozenset({AspectRatio.LANDSCAPE, AspectRatio.PORTRAIT}),
-    # List price of an avatar video, $0.10 per second (heygen-com/skills pricing table), at 60 s.
+    # "All rates are billed in USD based on output duration" (developers.heygen.com/docs/pricing):
+    # per second of the delivered video. $0.10 a second is the highest avatar rate that page
+    # has listed ("Video Generation ... IV $0.1 / sec"; later versions list $0.05-0.0833): an
+    # upper bound, so the cap never undercounts. A medium video (60 s) is $6.00.
     price_per_video=6.00,
+    price_per_second=0.10,
     concurrency_limit=10,  # plan-dependent; not published per key
     typical_render_s=120.0,
     idempotent_submits=True,  # Idempotency-Key on POST /v3/videos (module docstring)
@@ -136,6 +140,12 @@ CODE_CATEGORIES: Mapping[str, ErrorCategory] = {
     "rate_limited": ErrorCategory.RATE_LIMIT,
     "unauthorized": ErrorCategory.AUTHENTICATION,
     "forbidden": ErrorCategory.AUTHENTICATION,
+    # A 403 about a resource (an avatar or voice this account may not use), not the key:
+    # heygen-cli internal/errors/errors.go:236-237 hints "Your credentials are valid but not
+    # permitted for this"; heygen-com/skills heygen-video/references/troubleshooting.md:117
+    # "the resource is not owned by the caller". A refusal of this request, not an outage
+    # (`errors.about_the_request`): it never opens the breaker for everyone.
+    "resource_access_denied": ErrorCategory.API_FAILURE,
     "request_in_progress": ErrorCategory.TRANSIENT,  # 409 on a concurrent idempotent retry
 }
 

@@ -147,8 +147,11 @@ CAPABILITIES = Capabilities(
     max_duration_s=90,  # undocumented for avatar videos (module docstring); CVPlus's longest
     resolutions=frozenset({Resolution.P720}),  # undocumented: never promise 1080p
     aspect_ratios=frozenset({AspectRatio.LANDSCAPE}),  # framed like the presenter image
-    # Undocumented price: act_two's 5 credits/s at $0.01 a credit, for a minute.
+    # Billed in credits at $0.01 each (runwayml/skills rw-setup-api-key/SKILL.md:27), per second
+    # of output for its video models (rw-api-reference/SKILL.md:25-33). The avatar videos' own
+    # rate is unpublished (UNCONFIRMED): act_two's 5 credits/s, $0.05 a second, $3.00 a minute.
     price_per_video=3.00,
+    price_per_second=0.05,
     # docs.dev.runwayml.com/usage/tiers: tier 1 allows 1-2 concurrent generations per model,
     # tier 2 three, tier 3 five; further tasks wait as THROTTLED. The default is the lowest
     # tier's 1; set RUNWAYML_CONCURRENCY to the project's tier.

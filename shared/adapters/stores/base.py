@@ -113,11 +113,17 @@ class SeenJob:
 
 class JobStore(Protocol):
     def create(
-        self, job: Job, *, counter: Counter | None = None, side: Sequence[Record] = ()
+        self,
+        job: Job,
+        *,
+        counter: Counter | None = None,
+        side: Sequence[Record] = (),
+        counters: Sequence[Counter] = (),
     ) -> tuple[Job, bool]:
         """Store a new job, with ``side`` documents, in one atomic write; if its id exists,
-        return the stored one and False (idempotent). ``counter``: updated in the same atomic
-        write (what ``bump`` raises is raised here, and nothing is written)."""
+        return the stored one and False (idempotent). ``counter`` and ``counters``: updated in
+        the same atomic write, each only if unchanged since read (what a ``bump`` raises is
+        raised here, and nothing is written)."""
         ...
 
     def get(self, job_id: str) -> Job | None: ...
