@@ -17,8 +17,9 @@ from shared.adapters.stores.base import JOBS, SPEND
 from shared.core import jobs as jobmod
 from shared.core import orchestration as orch
 from shared.core import spend
-from shared.core.breaker import CircuitState, ManualAction
+from shared.core.breaker import CircuitState, ManualAction, Outcome, user_allowance
 from shared.core.cv import WORD_LIMIT
+from shared.core.errors import ErrorCategory
 from shared.core.jobs import Job, JobStatus
 from shared.core.model import Duration, Tier, VideoOptions
 from shared.core.refusals import LimitReached
@@ -271,6 +272,26 @@ def test_five_refused_scripts_from_one_user_leave_the_breakers_closed(
     honest = live.run(live.new_job().job_id)
     assert honest.status is JobStatus.COMPLETED
     assert honest.provider_id == "heygen"
+
+
+def test_one_users_failing_jobs_cannot_open_a_breaker_for_everyone(live: World) -> None:
+    """Whatever one user's jobs make a provider answer, they add at most one fewer failure
+    than opening takes to its breaker's window (the rest are logged, not counted): mallory's
+    twelve failed HeyGen calls leave it closed for everyone; another user's failure counts."""
+    policy = live.shell.ports.breakers.policy("heygen")
+    failure = Outcome(success=False, category=ErrorCategory.TRANSIENT)
+    mallory = live.job(job_id="vj_mallory", user_id="mallory")
+    for _ in range(12):
+        live.shell.record("heygen", live.shell.within_user_share("heygen", failure, mallory))
+    now = live.clock()
+    assert live.shell.ports.breakers.state("heygen", now=now, fresh=True).state is (
+        CircuitState.CLOSED
+    )
+    assert live.shell.ports.breakers.window("heygen", now=now).failures == user_allowance(policy)
+    ada = live.job(job_id="vj_ada", user_id="ada")
+    live.shell.record("heygen", live.shell.within_user_share("heygen", failure, ada))
+    counted = live.shell.ports.breakers.window("heygen", now=live.clock()).failures
+    assert counted == user_allowance(policy) + 1
 
 
 # 5. Refused submits do not use up the render budget

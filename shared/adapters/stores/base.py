@@ -39,6 +39,7 @@ RECOVERY_LOGS = "error_recovery_logs"
 STATS = "provider_stats"
 QUOTAS = "user_quotas"
 SPEND = "daily_spend"
+BREAKER_SHARES = "breaker_user_shares"  # one per user, provider and window: failures counted
 ANALYTICS_HOURLY = "analytics_hourly"  # one per hour: shared.core.analytics.rollup
 ANALYTICS_DAILY = "analytics_daily"  # one per day: the day's hours merged
 ALERTS = "alerts"  # one per alert episode: started, cleared
