@@ -16,7 +16,6 @@ from shared.adapters.tasks import MAX_TASK_BODY as MAX_TASK_BODY
 from shared.adapters.tasks import InvalidTaskError as InvalidTaskError
 from shared.adapters.tasks import parse_task as parse_task
 from shared.adapters.tasks import valid_task_token as valid_task_token
-from shared.core import breaker as br
 from shared.core import jobs, quota, spend, tiers
 from shared.core import orchestration as orch
 from shared.core.errors import ProviderError
@@ -185,9 +184,21 @@ def _call(shell: Shell, job: Job, choice: Scored, permit: float | None, now: flo
         callback_url=with_attempt(orch.callback_url(choice.provider_id, setup), job.attempt),
         callback_token=webhook_token(shell.setup.token_key, job.job_id, job.attempt),
     )
+    provider = shell.ports.providers[choice.provider_id]
     started = shell.ports.clock()
     try:
-        submission = shell.ports.providers[choice.provider_id].submit(request)
+        found = provider.find(request) if orch.looks_up_first(before, job, setup) else None
+    except ProviderError as error:
+        log.warning("job %s: looking up its first render failed: %s", job.job_id, error)
+        return _write(shell, orch.lookup_failed(job, error, now=now, setup=setup), now)
+    if found is not None:
+        log.info("job %s: adopting its first render %s", job.job_id, found.provider_job_id)
+        effects = orch.accepted(
+            job, found.provider_job_id, permit=permit, took=0.0, now=now, setup=setup
+        )
+        return _write(shell, effects, now)
+    try:
+        submission = provider.submit(request)
     except ProviderError as error:
         took = shell.ports.clock() - started
         return _failed(shell, job, error, now=now, permit=permit, took=took)
@@ -208,11 +219,7 @@ def _follow_up(shell: Shell, job: Job, now: float) -> Job:
         )
     except ProviderError as error:
         took = shell.ports.clock() - started
-        circuit_open = (
-            setup.breaker_enabled
-            and shell.ports.breakers.admission(error.provider_id, now=now) is br.Admission.REJECT
-        )
-        if orch.render_lost(job, error, now=now, circuit_open=circuit_open):
+        if orch.render_lost(job, error, now=now, setup=setup):
             return _failed(shell, job, error, now=now, took=took)
         log.warning(
             "job %s: status check on %s failed (%s); polling again",

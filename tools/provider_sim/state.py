@@ -91,6 +91,7 @@ class Render:
     callback_url: str | None = None
     callback_id: str | None = None
     user_data: str | None = None
+    title: str | None = None
     outcome: str = "success"  # success | failed | no_url | wrong_duration | cancelled
     failure_code: str | None = None
     url_ttl_s: float = 86_400.0
@@ -199,6 +200,7 @@ class SimState:
         callback_url: str | None = None,
         callback_id: str | None = None,
         user_data: str | None = None,
+        title: str | None = None,
         id_prefix: str = "",
     ) -> tuple[Render, bool]:
         """Accept a render, or replay the one this idempotency key made. True when new (billed)."""
@@ -221,6 +223,7 @@ class SimState:
                 callback_url=callback_url,
                 callback_id=callback_id,
                 user_data=user_data,
+                title=title,
                 url_ttl_s=config.url_ttl_s,
             )
             for fault in self.faults.take_all(provider, frozenset({FaultKind.RENDER_FAILED})):
@@ -286,6 +289,12 @@ class SimState:
                 render.ready_at = self.clock()
             self.counters[provider]["cancels"] += 1
             return True
+
+    def titled(self, provider: str, part: str) -> list[Render]:
+        """The renders whose title contains ``part``, oldest first."""
+        with self.lock:
+            found = [r for r in self.renders[provider].values() if part in (r.title or "")]
+        return sorted(found, key=lambda r: r.accepted_at)
 
     def render(self, provider: str, job_id: str) -> Render | None:
         with self.lock:

@@ -145,6 +145,12 @@ class VideoProvider(Protocol):
 
     def submit(self, request: SubmitRequest) -> Submission: ...
 
+    def find(self, request: SubmitRequest) -> Submission | None:
+        """The render an earlier submit of ``request`` (same job and key) made, if the provider
+        shows one (``Capabilities.finds_renders``); None when it shows none, or offers no way
+        to look. ProviderError when the look fails."""
+        ...
+
     def cancel(self, provider_job_id: str) -> bool:
         """Stop a render at the provider: True when it was cancelled there (or was already
         over), False when the provider offers no way to cancel. ProviderError otherwise."""

@@ -93,7 +93,13 @@ CAPABILITIES = Capabilities(
     aspect_ratios=frozenset({AspectRatio.LANDSCAPE, AspectRatio.PORTRAIT}),
     price_per_video=2.00,  # plan-dependent credits; an estimate, not a published price
     concurrency_limit=5,
+    # Not documented. D-ID's talks-overview example took 26 s (created_at to modified_at) for
+    # 41 frames at processing_fps 51, so a minute of video (1 500 frames) about half a minute
+    # more: a minute typical, five minutes worst (unconfirmed); no render limit documented (an
+    # hour, unconfirmed; D-ID caps a video at 5 min, www.d-id.com/faqs).
     typical_render_s=60.0,
+    worst_render_s=300.0,
+    render_cap_s=3600.0,
 )
 
 # D-ID's ``kind`` field -> category; wins over the HTTP status.
@@ -215,6 +221,12 @@ class DIDProvider(HttpAdapter):
         return talk_status(
             body, provider_job_id, video_url=url, expected_duration_s=expected_duration_s
         )
+
+    def find(self, request: SubmitRequest) -> Submission | None:
+        """No lookup of renders is relied on (``finds_renders`` False): a submit whose answer
+        was lost is never sent here again."""
+        del request
+        return None
 
     def cancel(self, provider_job_id: str) -> bool:
         """The API offers no way to cancel a render: it runs to its end (and its webhook is

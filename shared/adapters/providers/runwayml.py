@@ -153,7 +153,13 @@ CAPABILITIES = Capabilities(
     # tier 2 three, tier 3 five; further tasks wait as THROTTLED. The default is the lowest
     # tier's 1; set RUNWAYML_CONCURRENCY to the project's tier.
     concurrency_limit=DEFAULT_CONCURRENCY,
-    typical_render_s=90.0,  # an estimate: Runway publishes no render time
+    # Runway publishes no render time: 90 s is an estimate. Its own SDK waits at most 600 s for a
+    # task (runwayml/sdk-python src/runwayml/lib/polling.py:36-37), the worst we assume; no
+    # render limit is documented (an hour, unconfirmed). Tasks are not to be polled more than
+    # once every five seconds (resources/tasks.py:63-66).
+    typical_render_s=90.0,
+    worst_render_s=600.0,
+    render_cap_s=3600.0,
     webhooks=False,  # no callbacks: renders are polled
     idempotent_submits=False,  # no idempotency documented (_base_client.py:391)
 )
@@ -486,6 +492,12 @@ class RunwayMLProvider(HttpAdapter):
             provider_code="daily_limit",
             retry_after=error.retry_after,
         )
+
+    def find(self, request: SubmitRequest) -> Submission | None:
+        """No lookup of renders is relied on (``finds_renders`` False): a submit whose answer
+        was lost is never sent here again."""
+        del request
+        return None
 
     def cancel(self, provider_job_id: str) -> bool:
         """``DELETE /v1/tasks/{id}`` (runwayml/sdk-python ``tasks.delete``): cancels a running
