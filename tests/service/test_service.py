@@ -239,6 +239,30 @@ def test_a_heygen_submit_whose_answer_was_lost_is_looked_up_and_paid_once(
     assert charges == {"heygen": 1, "did": 0, "runwayml": 0}
 
 
+def test_a_done_did_talk_without_a_usable_url_is_polled_not_paid_again(live: World) -> None:
+    """D-ID calls back "done" but its talk has no result_url: the job looks at the talk again
+    rather than pay another provider for the same video. Before: a quality failure, and the
+    job failed over (a second render paid)."""
+    for provider in ("heygen", "runwayml"):
+        admin.set_circuit(live.shell, provider, ManualAction.OPEN, by="test", reason="D-ID only")
+    live.sim.add_fault("did", "low_quality", count=1, mode="no_url")
+    job = processing.process(live.shell, live.new_job().job_id)
+    assert job is not None
+    assert job.provider_id == "did"
+    entry = live.sim.wait_inbox("providerWebhook/did")[0]
+    request = WebhookRequest(
+        body=entry["body"].encode(), headers=entry["headers"], query=entry["query"]
+    )
+    assert webhooks.on_webhook(live.shell, "did", request) == "render done; fetching the video"
+    live.clock.offset += 1.0
+    after = processing.process(live.shell, job.job_id)
+    assert after is not None
+    assert after.status is JobStatus.PROCESSING
+    assert after.provider_job_id == job.provider_job_id
+    assert [r.outcome for r in after.history] == [None]
+    assert live.sim.stats()["did"]["charges"] == 1
+
+
 # A video lasts as long as its script takes to speak.
 SHORT_SCRIPT = " ".join(["practical"] * 27)  # 10.8 s at 2.5 words a second
 

@@ -118,6 +118,9 @@ class WebhookEvent:
     video_url: str | None = None
     failure_message: str | None = None
     duration_s: float | None = None  # the video's length, where the provider says it
+    # False: the callback's token was ours, but the provider's API could not be asked about the
+    # render (a status outage). Neither success nor failure: the job looks at the render later.
+    confirmed: bool = True
 
 
 class WebhookError(Exception):

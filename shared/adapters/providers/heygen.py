@@ -366,14 +366,24 @@ class HeyGenProvider(HttpAdapter):
 
     def _confirmed(self, hint: WebhookEvent, *, job_id: str | None) -> WebhookEvent:
         """The event HeyGen's own ``GET /v3/videos/{id}`` confirms for the video ``hint`` names;
-        a video not finished yet, or a read that fails, is refused so HeyGen delivers again
-        (and polling covers it if it does not)."""
+        a video not finished yet, or unknown to HeyGen, is refused. A read that fails (HeyGen's
+        API down) is not refused: the delivery carried our token, so the event comes back
+        unconfirmed and the job looks at the render later (HeyGen may never deliver again)."""
         video_id = hint.provider_job_id
         try:
             raw_state, data = self._video(video_id, op="webhook")
         except ProviderError as error:
-            status = 400 if error.status == 404 else 503
-            raise WebhookError(status, f"heygen video {video_id} not confirmed: {error}") from error
+            if error.status == 404:
+                raise WebhookError(400, f"heygen video {video_id} not found: {error}") from error
+            return replace(
+                hint,
+                job_id=job_id,
+                succeeded=False,
+                event_id=f"{video_id}:unconfirmed",
+                video_url=None,
+                failure_message=None,
+                confirmed=False,
+            )
         if raw_state == "failed":
             reason = str_field(data, "failure_message") or str_field(data, "failure_code")
             return replace(
