@@ -26,8 +26,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Concatenate, ParamSpec, TypeVar
 
+from shared.core import billing, jobs, spend
 from shared.core import breaker as br
-from shared.core import jobs, spend
 from shared.core.cv import WORDS_PER_SECOND
 from shared.core.errors import ErrorCategory, ProviderError
 from shared.core.failover import fail_over, selection_for
@@ -727,11 +727,14 @@ def metric(
     """The metrics snapshot of one job operation, and for a billed one the increment of today's
     spend (counted even with tracking off: the spend cap depends on it). Billing: a generation
     is billed when it succeeded or when its provider charges for the failure; status checks
-    never are."""
+    never are. Whether a failed render is billed is its provider's fact
+    (`billing.FAILED_RENDERS_BILLED`)."""
     if not job.provider_id:
         return ()
     caps = setup.capabilities.get(job.provider_id)
     charged = success or (error is not None and error.charged)
+    if not success and error is not None and error.category is ErrorCategory.PROCESSING_ERROR:
+        charged = billing.failed_render_billed(job.provider_id)
     billed = None
     if caps is not None and charged and operation is Operation.GENERATION:
         billed = caps.price_per_video

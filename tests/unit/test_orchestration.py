@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.adapters.providers import did, heygen, runwayml
-from shared.core import alerts, jobs
+from shared.core import alerts, billing, jobs
 from shared.core import breaker as br
 from shared.core import orchestration as orch
 from shared.core.errors import ErrorCategory, ProviderError
@@ -62,6 +62,14 @@ def candidates() -> list[Candidate]:
         )
         for pid, c in CAPS.items()
     ]
+
+
+def is_billed(category: ErrorCategory, pid: str, *, charged: bool) -> bool:
+    """Whether a failure of ``category`` is billed: a failed render as its provider bills it
+    (`billing`), anything else when the error says it may have been."""
+    if category is ErrorCategory.PROCESSING_ERROR:
+        return billing.failed_render_billed(pid)
+    return charged
 
 
 def metrics(effects: orch.Effects) -> list[dict[str, object]]:
@@ -422,7 +430,28 @@ def test_a_failed_render_by_webhook_fails_over() -> None:
     assert effects.note.startswith("render failed: ")
     ((_, outcome),) = effects.breaker
     assert outcome == br.Outcome(success=False, category=failure.category, counts=True)
-    assert metrics(effects)[0]["cost"] == CAPS["heygen"].price_per_video  # billed and wasted
+    assert metrics(effects)[0]["cost"] is None  # HeyGen bills no failed render (billing.py)
+
+
+def test_whether_a_failed_render_is_billed_is_each_providers_fact() -> None:
+    """One table: HeyGen documents that failed jobs are not charged; D-ID and RunwayML say
+    nothing for the API, so their failed renders count as spent (the cap never undercounts)."""
+    table = billing.FAILED_RENDERS_BILLED
+    assert {pid: (f.billed, f.confirmed) for pid, f in table.items()} == {
+        "heygen": (False, True),
+        "did": (True, False),
+        "runwayml": (True, False),
+    }
+    assert all(f.source for f in table.values())
+    for pid in CAPS:
+        failure = error(ErrorCategory.PROCESSING_ERROR, pid, charged=True)
+        job = on(pid)
+        (write, *spent) = orch.metric(
+            job, Operation.GENERATION, success=False, took=1.0, now=NOW, setup=SETUP, error=failure
+        )
+        assert isinstance(write, Metric)
+        assert (write.snapshot.cost is not None) is table[pid].billed
+        assert len(spent) == int(table[pid].billed)
 
 
 def test_stale_and_duplicate_webhooks_change_nothing() -> None:
@@ -541,6 +570,7 @@ def test_a_failure_always_counts_once_and_schedules_what_the_job_waits_for(
     assert after.attempt == job.attempt
     spent = [r for r in effects.side if isinstance(r, Spend)]
     # A billed failure is added to today's spend whether or not metrics are tracked.
+    charged = is_billed(category, pid, charged=charged)
     assert [r.billed_usd > 0 for r in spent] == ([True] if charged else [])
     if quiet:
         assert effects.breaker == ()
@@ -580,7 +610,9 @@ def test_billing_only_for_generations_that_succeed_or_are_charged(
     write, *spent = orch.metric(
         job, operation, success=success, took=1.0, now=NOW, setup=SETUP, error=err
     )
-    billed = operation is Operation.GENERATION and (success or (err is not None and charged))
+    billed = operation is Operation.GENERATION and (
+        success or (category is not None and is_billed(category, "heygen", charged=charged))
+    )
     assert isinstance(write, Metric)
     assert (write.snapshot.cost is not None) is billed
     # The same price goes to today's spend, once.
