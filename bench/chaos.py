@@ -40,8 +40,8 @@ from bench.world import (
     roll,
 )
 from shared.adapters.stores.codec import stats_doc, stats_from_doc
+from shared.core import billing, degradation, jobs
 from shared.core import breaker as br
-from shared.core import degradation, jobs
 from shared.core import orchestration as orch
 from shared.core.errors import ErrorCategory, ProviderError
 from shared.core.jobs import Job, JobStatus, VideoResult
@@ -51,7 +51,7 @@ from shared.core.recovery import Action
 from shared.core.scoring import Candidate, ProviderStats
 from shared.core.tracking import MetricsSnapshot, aggregate
 
-JOB_DEADLINE_S = 1800.0
+JOB_DEADLINE_S = orch.JOB_TIMEOUT_S
 HEALTH_CHECK_S = 60.0
 STATS_WINDOW_S = HOUR  # the stats see the last hour (the whole run stays within a day)
 SWITCH = Action.SWITCH_PROVIDER.value
@@ -93,7 +93,9 @@ class Figures:
 class World:
     """Providers as the outside world sees them: faults, latencies, and billing as each provider
     does it: a repeated submit with the same idempotency key is one render only where the
-    provider honours the key (HeyGen); elsewhere it is a second render, billed."""
+    provider is declared to honour the key (``idempotent_submits``; none is now: HeyGen's is
+    not confirmed for POST /v3/videos, so the world takes the worse case); elsewhere it is a
+    second render, billed. A failed render is billed as `billing` says."""
 
     def __init__(self, scenario: Scenario, seed: int) -> None:
         self.scenario = scenario
@@ -119,7 +121,7 @@ class World:
         p = self.by_id[provider_id]
         rng = self.stream(job_id)
         fault = roll(self.scenario.faults(provider_id, now), rng)
-        took = rng.lognormvariate(0.0, 0.25) * p.render_mean_s
+        took = p.render_s(rng)
         self.figures.submissions += 1
         known = self.renders.get((provider_id, key)) if p.caps.idempotent_submits else None
         if fault is not None and not fault.at_render:
@@ -134,12 +136,18 @@ class World:
             known = self._render(p, key, job_id, now + took, fault)
         return p.submit_s, known, None
 
+    def find(self, provider_id: str, key: str) -> Render | None:
+        """The render a submit with ``key`` made, as a lookup by title finds it (HeyGen)."""
+        return self.renders.get((provider_id, key))
+
     def _render(
         self, p: SimProvider, key: str, job_id: str, done_at: float, fault: Fault | None
     ) -> Render:
-        price = p.caps.price_per_video
-        self.figures.spend += price
         pid = p.caps.provider_id
+        failed = fault is not None and fault.category is ErrorCategory.PROCESSING_ERROR
+        # A failed render is billed as its provider bills it (`billing.FAILED_RENDERS_BILLED`).
+        price = 0.0 if failed and not billing.failed_render_billed(pid) else p.caps.price_per_video
+        self.figures.spend += price
         if (pid, key) in self.renders:
             self.figures.paid_twice += 1
         render = Render(f"{pid}:{key}:{self.figures.submissions}", done_at, fault, price, job_id)
@@ -347,9 +355,33 @@ class Fallback(Strategy):
                 if not grant.granted:
                     continue
                 permit = grant.permit
-            self.send(orch.begin(job, choice, now), permit)
+            begun = orch.begin(job, choice, now)
+            if orch.looks_up_first(job, begun, self.setup):
+                found = self.world.find(choice.provider_id, begun.idempotency_key)
+                if found is not None:
+                    self.adopt(begun, found, permit)
+                    return
+            self.send(begun, permit)
             return
         self.apply(orch.no_provider(job, ranking, now))
+
+    def adopt(self, job: Job, render: Render, permit: float | None) -> None:
+        """The resend of a lost submit found its first render (HeyGen's title lookup): the job
+        follows that render instead of paying for another."""
+        now = self.engine.now
+        self.in_flight[job.provider_id or ""] += 1
+        done_at = max(render.done_at, now)
+        self.engine.at(done_at, self.rendered, job.job_id, render)
+        effects = orch.accepted(
+            job,
+            render.provider_job_id,
+            permit=permit,
+            took=0.0,
+            now=now,
+            setup=self.setup,
+            follow_up_at=done_at,
+        )
+        self.apply(effects)
 
     def answered(
         self, job_id: str, render: Render | None, error: ProviderError | None, permit: object
