@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import tempfile
 import uuid
 from dataclasses import dataclass, field
@@ -56,6 +57,11 @@ class Kept:
 
 class Vault(Protocol):
     def keep(self, source_url: str, name: str) -> Kept: ...
+
+    def open(self, name: str) -> IO[bytes]:
+        """Our stored object ``name``, seekable (read in ranges where the bucket allows), so
+        the delivered file itself can be checked (`shared.adapters.media`)."""
+        ...
 
 
 def video_name(user_id: str, job_id: str) -> str:
@@ -165,6 +171,17 @@ class CloudStorageVault:
             url=download_url(self.bucket, name, token, emulator_host=self.emulator_host),
         )
 
+    def open(self, name: str) -> IO[bytes]:
+        from google.api_core import exceptions as gexc
+
+        try:
+            reader: IO[bytes] = self.client.bucket(self.bucket).blob(name).open("rb")
+        except (gexc.GoogleAPICallError, OSError, ValueError) as exc:
+            raise DeliveryError(
+                f"reading gs://{self.bucket}/{name} failed: {exc!r}", expired=False
+            ) from exc
+        return reader
+
     def close(self) -> None:
         self.http.close()
 
@@ -186,6 +203,9 @@ class MemoryVault:
             raise DeliveryError(f"writing gs://{self.bucket}/{name} failed: down", expired=False)
         self.objects[name] = data
         return Kept(path=f"gs://{self.bucket}/{name}", url=f"memory://{self.bucket}/{name}")
+
+    def open(self, name: str) -> IO[bytes]:
+        return io.BytesIO(self.objects[name])
 
 
 def _guess_type(name: str) -> str:

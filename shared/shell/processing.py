@@ -18,7 +18,7 @@ from shared.adapters.tasks import parse_task as parse_task
 from shared.adapters.tasks import valid_task_token as valid_task_token
 from shared.core import jobs, quota, spend, tiers
 from shared.core import orchestration as orch
-from shared.core.errors import ProviderError
+from shared.core.errors import ProviderError, Signal
 from shared.core.jobs import Job, VideoResult
 from shared.core.model import Tier, VideoOptions
 from shared.core.records import derived
@@ -241,7 +241,19 @@ def _follow_up(shell: Shell, job: Job, now: float) -> Job:
             duration_s=status.duration_s,
         )
         return _write(shell, orch.completion(job, result, now=now, setup=setup), now)
-    return _deliver(shell, shell.ports.vault, job, status, now)
+    try:
+        return _deliver(shell, shell.ports.vault, job, status, now)
+    except delivery.BadVideoError as bad:
+        # The file itself is not the video asked for: a quality failure of the render (billed,
+        # as the provider delivered), with the reason kept in the job's history.
+        log.warning("job %s: the delivered file was refused: %s", job.job_id, bad.reason)
+        refused = ProviderError.from_signal(
+            Signal(below_quality=True),
+            f"{job.provider_id} render {job.provider_job_id}: {bad.reason}",
+            provider_id=job.provider_id or "",
+            charged=True,
+        )
+        return _failed(shell, job, refused, now=now, took=shell.ports.clock() - started)
 
 
 def _deliver(shell: Shell, vault: Vault, job: Job, status: RenderStatus, now: float) -> Job:

@@ -112,6 +112,9 @@ def _kept(
     except DeliveryError as error:
         log.warning("job %s: copying the notified video failed: %s", job_id, error)
         return None
+    except delivery.BadVideoError as bad:
+        log.warning("job %s: the notified earlier video was refused: %s", job_id, bad.reason)
+        return None
 
 
 def transact(

@@ -29,7 +29,7 @@ class FaultKind(StrEnum):
     MALFORMED = "malformed"  # 200 with a body that is not JSON
     # Render faults: decided when a render is accepted.
     RENDER_FAILED = "render_failed"
-    LOW_QUALITY = "low_quality"  # mode: no_url | wrong_duration
+    LOW_QUALITY = "low_quality"  # mode: no_url | wrong_duration | silent (a file without audio)
     # Webhook faults: how the completion notice is delivered.
     WEBHOOK_LOST = "webhook_lost"
     WEBHOOK_DUPLICATE = "webhook_duplicate"

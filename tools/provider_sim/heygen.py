@@ -78,6 +78,17 @@ def notice(render: Render) -> bytes:
     return dumps({"event_id": f"evt_{render.job_id}", "event_type": event_type, "event_data": data})
 
 
+_SHORT_EDGE = {"720p": 720, "1080p": 1080, "4k": 2160}
+
+
+def frame(resolution: str, aspect_ratio: str) -> tuple[int, int]:
+    """The frame of a video asked in ``resolution`` and ``aspect_ratio`` (the request's
+    fields, heygen-cli gen/video.go): the short edge is the resolution's."""
+    short = _SHORT_EDGE.get(resolution, 1080)
+    long = short * 16 // 9
+    return (short, long) if aspect_ratio == "9:16" else (long, short)
+
+
 @bp.post("/v3/videos")
 def create_video() -> Response:
     denied = _unauthorized()
@@ -104,6 +115,9 @@ def create_video() -> Response:
         callback_url=body.get("callback_url"),
         callback_id=body.get("callback_id"),
         title=str(body["title"]) if body.get("title") else None,
+        frame=frame(
+            str(body.get("resolution") or "1080p"), str(body.get("aspect_ratio") or "16:9")
+        ),
     )
     if new:
         state.schedule_webhook(render, notice, event_type=event_type(render))

@@ -175,7 +175,15 @@ class DIDProvider(HttpAdapter):
                 "input": request.script,
                 "provider": {"type": "microsoft", "voice_id": self._voice_id},
             },
-            "config": {"result_format": "mp4"},
+            # D-ID's default output is a 512x512 crop of the face (the default talk in
+            # docs.d-id.com/reference/talks-overview: metadata.resolution [512, 512], config
+            # stitch false); ``stitch: true`` puts the animated face back into the whole
+            # presenter photo, so the video has the photo's frame (our photos are framed for the
+            # job's aspect ratio). Unconfirmed: no D-ID page retrieved states it (a D-ID forum
+            # thread uses it, docs.d-id.com/discuss/6694e0c7b56807002fa150e0). Safe either way:
+            # the delivered file's frame is checked (shared.adapters.media), and a face crop is
+            # a quality failure, never a delivered wrong-shaped video.
+            "config": {"result_format": "mp4", "stitch": True},
             "name": f"CVPlus {request.job_id}",
             "user_data": request.job_id,
         }
