@@ -5,9 +5,11 @@ Control API:
   POST /_control/faults   {provider, fault, count|probability, op, skip, status, retry_after,
                            delay_s, mode, code, after_accept} or {"faults": [...]} -> 201 armed
   GET  /_control/faults   armed faults
+  DELETE /_control/faults?provider=...   disarm that provider's faults (all without provider)
   GET  /_control/stats    per provider: charges, charged_usd, renders, counters; deliveries
   POST /_control/config   {provider, latency_s?, honour_idempotency?, url_ttl_s?, daily_cap?,
-                           avatar_ready_s?, avatar_fails?}  (avatar_*: RunwayML's avatars)
+                           avatar_ready_s?, avatar_fails?, honour_stitch?}  (avatar_*: RunwayML's
+                           avatars; honour_stitch: D-ID's config.stitch)
   POST /_control/reset    forget renders, charges, faults, inbox; restore default config
   GET  /_control/inbox    recorded callbacks (?name=...); OPTIONS /_inbox/<name> answers 200
   GET  /_files/...        a video; 403 once its presigned ``expires`` has passed
@@ -139,6 +141,11 @@ def _control_routes(app: Flask) -> None:
 
     @app.get("/_control/faults")
     def list_faults() -> Response:
+        return jsonify({"armed": sim_state().faults.armed()})
+
+    @app.delete("/_control/faults")
+    def disarm_faults() -> Response:
+        sim_state().faults.clear(request.args.get("provider"))
         return jsonify({"armed": sim_state().faults.armed()})
 
     @app.get("/_control/stats")

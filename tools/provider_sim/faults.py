@@ -150,9 +150,12 @@ class FaultBook:
             self._faults.append(fault)
             return fault
 
-    def clear(self) -> None:
+    def clear(self, provider: str | None = None) -> None:
+        """Disarm every fault, or only ``provider``'s."""
         with self._lock:
-            self._faults.clear()
+            self._faults = [
+                f for f in self._faults if provider is not None and f.provider != provider
+            ]
 
     def armed(self) -> list[dict[str, Any]]:
         with self._lock:
