@@ -2,14 +2,18 @@
 
 from firebase_admin import initialize_app
 
-from functions.admin import dashboard, setCircuitState, systemDashboard
+from functions.admin import dashboard, rotateVideoLinks, setCircuitState, systemDashboard
 from functions.feedback import rateVideo
 from functions.generate import generateVideo
 from functions.health import providerHealthCheck
 from functions.jobs import processVideoJob, videoJobTask
 from functions.videos import (
+    cancelGeneration,
     cancelVideoJob,
+    deleteVideo,
     generateVideoIntroduction,
+    getGenerationStatus,
+    getMediaStatus,
     getVideoQuota,
     getVideoStatus,
     regenerateVideoIntroduction,
@@ -23,10 +27,14 @@ initialize_app()
 logs.setup()
 
 __all__ = [
+    "cancelGeneration",
     "cancelVideoJob",
     "dashboard",
+    "deleteVideo",
     "generateVideo",
     "generateVideoIntroduction",
+    "getGenerationStatus",
+    "getMediaStatus",
     "getVideoQuota",
     "getVideoStatus",
     "processVideoJob",
@@ -35,6 +43,7 @@ __all__ = [
     "rateVideo",
     "regenerateVideoIntroduction",
     "retryVideoJob",
+    "rotateVideoLinks",
     "setCircuitState",
     "systemDashboard",
     "videoJobTask",

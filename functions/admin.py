@@ -1,4 +1,5 @@
-"""Admin-only: systemDashboard and setCircuitState (callables), and the dashboard page."""
+"""Admin-only: systemDashboard, setCircuitState and rotateVideoLinks (callables), and the
+dashboard page."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from functions import deploy, runtime
 from functions.dashboard_page import asset, security_headers
 from functions.edge import answers_refusals
 from functions.guards import nesting_guard
-from shared.api.requests import CircuitRequest, parse
+from shared.api.requests import CircuitRequest, LinksRequest, parse
 from shared.core.breaker import ManualAction
-from shared.shell import admin
+from shared.shell import admin, links
 
 E = https_fn.FunctionsErrorCode
 log = logging.getLogger("cvplus")
@@ -53,7 +54,19 @@ def _require_admin(req: https_fn.CallableRequest[Any]) -> str:
     claims = _unrevoked_claims(req.raw_request)
     if not is_admin(claims.get("admin")):
         raise https_fn.HttpsError(E.PERMISSION_DENIED, "admins only")
+    if runtime.settings().requires_admin_mfa and not _second_factor(claims):
+        raise https_fn.HttpsError(
+            E.PERMISSION_DENIED, "admins sign in with a second factor (multi-factor sign-in)"
+        )
     return str(claims.get("email") or claims.get("uid") or req.auth.uid)
+
+
+def _second_factor(claims: dict[str, Any]) -> bool:
+    """Whether the session was signed in with a second factor: the ID token's
+    ``firebase.sign_in_second_factor`` (``phone``, ``totp``), which Identity Platform sets on a
+    multi-factor sign-in (IdTokenResult.signInSecondFactor in the Auth SDK reference)."""
+    firebase = claims.get("firebase")
+    return isinstance(firebase, dict) and bool(firebase.get("sign_in_second_factor"))
 
 
 def _unrevoked_claims(raw: https_fn.Request) -> dict[str, Any]:
@@ -122,3 +135,16 @@ def dashboard(req: https_fn.Request) -> https_fn.Response:
     return https_fn.Response(
         body, status=200, content_type=content_type, headers=security_headers(emulator=emulator)
     )
+
+
+@nesting_guard
+@https_fn.on_call(enforce_app_check=deploy.APP_CHECK, **deploy.ADMIN)
+@answers_refusals
+def rotateVideoLinks(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+    """New download tokens for a job's video and thumbnail: every link handed out before stops
+    working (a link that leaked, a user's request)."""
+    who = _require_admin(req)
+    ask = parse(LinksRequest, req.data)
+    answer = links.rotate(runtime.shell(), ask.job_id)
+    log.info("download links of job %s rotated by %s: %s", ask.job_id, who, ask.reason)
+    return {**answer, "by": who}

@@ -19,7 +19,7 @@ from typing import Any, Final
 from firebase_functions import options
 
 from shared.shell.deployment import REGION
-from shared.shell.settings import Settings
+from shared.shell.settings import APP_WAIT_MAX_S, Settings
 
 log = logging.getLogger("cvplus")
 MiB = options.MemoryOption
@@ -37,6 +37,9 @@ USER: Final[dict[str, Any]] = {
     "timeout_sec": 60,
     "max_instances": 20,
 }
+# generate/regenerateVideoIntroduction wait for the video up to APP_WAIT_SECONDS: that wait,
+# the job's creation and a cold start must end within the USER timeout.
+assert APP_WAIT_MAX_S + 10 <= USER["timeout_sec"] < 70
 # The admin callables and the dashboard page: a handful of people.
 ADMIN: Final[dict[str, Any]] = {
     "memory": MiB.MB_512,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -58,17 +59,21 @@ def caller(req: https_fn.CallableRequest[Any]) -> str:
 
 def caller_tier(req: https_fn.CallableRequest[Any]) -> Tier:
     """The tier the caller's ``tier`` claim names; free when it names none."""
+    return claimed_tier(req) or Tier.FREE
+
+
+def claimed_tier(req: https_fn.CallableRequest[Any]) -> Tier | None:
+    """The tier the caller's ``tier`` claim names, or None (the web app's callables then read
+    its subscription document)."""
     assert req.auth is not None
     claim = req.auth.token.get("tier")
     tier = tier_from_claim(claim)
-    if tier is None:
-        if claim is not None:
-            log.warning(
-                "user %s: tier claim not understood, free tier used",
-                req.auth.uid,
-                extra={"claimType": type(claim).__name__},
-            )
-        tier = Tier.FREE
+    if tier is None and claim is not None:
+        log.warning(
+            "user %s: tier claim not understood, ignored",
+            req.auth.uid,
+            extra={"claimType": type(claim).__name__},
+        )
     return tier
 
 
@@ -77,3 +82,38 @@ def anonymous(token: Any) -> bool:
     ``firebase.sign_in_provider``)."""
     firebase = token.get("firebase") if isinstance(token, dict) else None
     return isinstance(firebase, dict) and firebase.get("sign_in_provider") == "anonymous"
+
+
+# Logging what someone else wrote (a refused webhook's path and reason).
+
+
+def printable(text: str, limit: int = 24) -> str:
+    """At most ``limit`` characters of text someone else wrote, escaped (no newlines, no
+    control or non-ASCII characters a log reader would render), marked when cut."""
+    escaped = text[:limit].encode("ascii", "backslashreplace").decode("ascii")
+    escaped = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in escaped)
+    return escaped + ("..." if len(text) > limit else "")
+
+
+class RateLimited:
+    """At most ``per_minute`` lines a minute (per instance); the lines left out are counted and
+    reported with the next one written. For refusals an attacker can cause at will."""
+
+    def __init__(self, per_minute: int = 10, *, clock: Callable[[], float] = time.monotonic):
+        self.per_minute = per_minute
+        self.clock = clock
+        self._window = -1.0
+        self._written = 0
+        self.suppressed = 0
+
+    def allow(self) -> tuple[bool, int]:
+        """Whether to write a line now, and how many were left out since the last written."""
+        now = self.clock()
+        if now - self._window >= 60.0:
+            self._window, self._written = now, 0
+        if self._written >= self.per_minute:
+            self.suppressed += 1
+            return False, 0
+        self._written += 1
+        left_out, self.suppressed = self.suppressed, 0
+        return True, left_out

@@ -1,7 +1,8 @@
 """What a signed-in user does with their own video jobs after generateVideo: cancelVideoJob,
 retryVideoJob, getVideoQuota; and the web app's own callables, thin aliases over the same
-service that start from one of its CV jobs: generateVideoIntroduction,
-regenerateVideoIntroduction, getVideoStatus."""
+service: generateVideoIntroduction (a CV job's, or the multimedia service's ``{cvData,
+options}``), regenerateVideoIntroduction, getVideoStatus, getMediaStatus, getGenerationStatus,
+cancelGeneration."""
 
 from __future__ import annotations
 
@@ -11,21 +12,23 @@ from firebase_functions import https_fn
 from pydantic import ValidationError
 
 from functions import deploy, runtime, secrets
-from functions.edge import answers_refusals, caller, caller_tier
+from functions.edge import answers_refusals, caller, caller_tier, claimed_tier
 from functions.guards import nesting_guard
 from shared.api.requests import (
+    CvDataIntroductionRequest,
     CvJobRequest,
     IntroductionRequest,
     JobRequest,
     QuotaRequest,
     error_details,
+    is_cv_data_call,
     parse,
 )
-from shared.api.webapi import IntroductionResponse, JobAnswer, QuotaResponse
+from shared.api.webapi import CvDataIntroductionResponse, JobAnswer, QuotaResponse
 from shared.core.cv import parse_cv
 from shared.core.jobs import AppCall
 from shared.core.refusals import WrongState
-from shared.shell import processing, users
+from shared.shell import links, processing, users
 
 
 def _parse(model: Any, data: Any) -> Any:
@@ -70,18 +73,21 @@ def getVideoQuota(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
 
 
 def _introduce(req: https_fn.CallableRequest[Any], call: AppCall) -> dict[str, Any]:
+    """The original call shapes: a CV job. Premium only, as the app's own guard had it
+    (withPremiumAccess('videoIntroduction')); waits for the video up to APP_WAIT_SECONDS."""
     uid = caller(req)
     request = _parse(IntroductionRequest, req.data)
     shell = runtime.shell()
+    tier = users.require_app_entitlement(shell, uid, claimed_tier(req))
     doc = users.cv_job(shell, request.job_id, uid)
     cv = None
     if request.custom_script is None:
         parsed = doc.get("parsedData")
         if not isinstance(parsed, dict):
-            raise WrongState("CV data not found")
+            raise WrongState("CV data not found. Please ensure CV is parsed first.")
         try:
             cv = parse_cv(parsed)
-        except ValidationError as exc:
+        except ValidationError as exc:  # the reader takes anything; kept as a last guard
             raise WrongState(
                 "the CV job's parsedData is not a CV this service can read",
                 [{**d, "field": f"parsedData.{d['field']}"} for d in error_details(exc)],
@@ -93,16 +99,32 @@ def _introduce(req: https_fn.CallableRequest[Any], call: AppCall) -> dict[str, A
         cv=cv,
         script=request.custom_script,
         options=request.video_options(),
-        tier=caller_tier(req),
+        tier=tier,
         call=call,
     )
-    return IntroductionResponse.of(request.job_id, job, deduplicated=deduplicated).answer()
+    job = users.wait_for(shell, job, budget_s=runtime.settings().app_wait_s)
+    answer = users.introduction_answer(shell, request.job_id, job, deduplicated=deduplicated)
+    return answer.answer()
+
+
+def _introduce_cv_data(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+    """The multimedia service's shape: answered ``{jobId}`` at once."""
+    uid = caller(req)
+    request = _parse(CvDataIntroductionRequest, req.data)
+    shell = runtime.shell()
+    tier = users.require_app_entitlement(shell, uid, claimed_tier(req))
+    job, deduplicated = users.introduce_cv_data(
+        shell, user_id=uid, cv=request.cv_data, options=request.video_options(), tier=tier
+    )
+    return CvDataIntroductionResponse.of(job, deduplicated=deduplicated).answer()
 
 
 @nesting_guard
 @https_fn.on_call(enforce_app_check=deploy.APP_CHECK, **deploy.USER)
 @answers_refusals
 def generateVideoIntroduction(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+    if is_cv_data_call(req.data):
+        return _introduce_cv_data(req)
     return _introduce(req, AppCall.GENERATE)
 
 
@@ -120,3 +142,45 @@ def getVideoStatus(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     uid = caller(req)
     request = _parse(CvJobRequest, req.data)
     return users.video_status(runtime.shell(), cv_job_id=request.job_id, user_id=uid).answer()
+
+
+# A CV video is personal data: its owner deletes it (the bucket objects and the job's links).
+@nesting_guard
+@https_fn.on_call(enforce_app_check=deploy.APP_CHECK, **deploy.USER)
+@answers_refusals
+def deleteVideo(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+    uid = caller(req)
+    request = _parse(JobRequest, req.data)
+    job = links.delete_video(runtime.shell(), job_id=request.job_id, user_id=uid)
+    return JobAnswer.of(job, deleted=True).answer()
+
+
+@nesting_guard
+@https_fn.on_call(enforce_app_check=deploy.APP_CHECK, **deploy.USER)
+@answers_refusals
+def getMediaStatus(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+    uid = caller(req)
+    request = _parse(CvJobRequest, req.data)
+    return users.media_status(runtime.shell(), cv_job_id=request.job_id, user_id=uid).answer()
+
+
+@nesting_guard
+@https_fn.on_call(enforce_app_check=deploy.APP_CHECK, **deploy.USER)
+@answers_refusals
+def getGenerationStatus(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+    uid = caller(req)
+    request = _parse(JobRequest, req.data)
+    return users.generation_status(runtime.shell(), job_id=request.job_id, user_id=uid).answer()
+
+
+# cancelVideoJob under the multimedia service's name.
+@nesting_guard
+@https_fn.on_call(secrets=secrets.PROVIDER_KEYS, enforce_app_check=deploy.APP_CHECK, **deploy.USER)
+@answers_refusals
+def cancelGeneration(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+    uid = caller(req)
+    request = _parse(JobRequest, req.data)
+    job, stopped = users.cancel(
+        runtime.shell(secrets.PROVIDER_KEYS), job_id=request.job_id, user_id=uid
+    )
+    return JobAnswer.of(job, providerCancelled=stopped).answer()

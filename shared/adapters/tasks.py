@@ -15,12 +15,15 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from shared.core.tokens import TASK_LABEL, subkey
+
 log = logging.getLogger("cvplus")
 
 
 def task_token(key: bytes, job_id: str) -> str:
-    """What a task for ``job_id`` must carry: an HMAC no one without the key can make."""
-    return hmac.new(key, f"task:{job_id}".encode(), hashlib.sha256).hexdigest()
+    """What a task for ``job_id`` must carry: an HMAC no one without the key can make, by the
+    internal secret's task subkey (shared.core.tokens)."""
+    return hmac.new(subkey(key, TASK_LABEL), f"task:{job_id}".encode(), hashlib.sha256).hexdigest()
 
 
 def valid_task_token(key: bytes, job_id: str, token: object) -> bool:

@@ -166,6 +166,13 @@ class RatingRequest(_Strict):
     rating: StrictInt = Field(ge=1, le=5)
 
 
+class LinksRequest(_Strict):
+    """rotateVideoLinks (admins): new download tokens for one job's video, and why."""
+
+    job_id: JobId = Field(alias="jobId")
+    reason: str = Field(min_length=3, max_length=500)
+
+
 class CircuitRequest(_Strict):
     """setCircuitState (admins): force a provider's circuit, or forget its quality checks."""
 
@@ -203,6 +210,73 @@ class IntroductionRequest(_AppShaped):
             style=Style(self.style),
             avatar_style=AvatarStyle(self.avatar_style),
         )
+
+
+# The multimedia service's option names (cvplus-frontend
+# src/microservices/multimedia-ui/services/MultimediaService.ts L69-78, L310-321; QualityLevel
+# from cvplus-multimedia src/types/media.types.ts L21) and what each means here.
+_CVDATA_STYLE = {
+    "professional": Style.PROFESSIONAL,
+    "creative": Style.ENERGETIC,
+    "modern": Style.PROFESSIONAL,
+    "casual": Style.FRIENDLY,
+}
+_CVDATA_AVATAR = {
+    "realistic": AvatarStyle.REALISTIC,
+    "cartoon": AvatarStyle.ILLUSTRATED,
+    "professional": AvatarStyle.CORPORATE,
+    "friendly": AvatarStyle.REALISTIC,
+}
+_CVDATA_QUALITY = {
+    "source": Resolution.P1080,
+    "high": Resolution.P1080,
+    "medium": Resolution.P720,
+    "low": Resolution.P720,
+    "thumbnail": Resolution.P720,
+}
+# A square video is made as landscape (no provider here renders 1:1).
+_CVDATA_ORIENTATION = {
+    "landscape": AspectRatio.LANDSCAPE,
+    "portrait": AspectRatio.PORTRAIT,
+    "square": AspectRatio.LANDSCAPE,
+}
+
+
+class CvDataOptions(_AppShaped):
+    style: Literal["professional", "creative", "modern", "casual"] = "professional"
+    duration: Literal["short", "medium", "long"] = "medium"
+    avatar_style: Literal["realistic", "cartoon", "professional", "friendly"] = Field(
+        "professional", alias="avatarStyle"
+    )
+    background: Literal["office", "studio", "virtual", "custom"] = "office"
+    include_subtitles: StrictBool = Field(True, alias="includeSubtitles")
+    include_name_card: StrictBool = Field(True, alias="includeNameCard")
+    quality: Literal["source", "high", "medium", "low", "thumbnail"] = "high"
+    orientation: Literal["landscape", "portrait", "square"] = "landscape"
+
+
+class CvDataIntroductionRequest(_AppShaped):
+    """generateVideoIntroduction as the multimedia service calls it: the CV itself and its
+    options; answered ``{jobId}`` at once, then getGenerationStatus."""
+
+    cv_data: ParsedCV = Field(alias="cvData")
+    options: CvDataOptions = CvDataOptions.model_validate({})
+
+    def video_options(self) -> VideoOptions:
+        o = self.options
+        return VideoOptions(
+            duration=Duration(o.duration),
+            style=_CVDATA_STYLE[o.style],
+            avatar_style=_CVDATA_AVATAR[o.avatar_style],
+            resolution=_CVDATA_QUALITY[o.quality],
+            aspect_ratio=_CVDATA_ORIENTATION[o.orientation],
+        )
+
+
+def is_cv_data_call(data: Any) -> bool:
+    """generateVideoIntroduction's two request shapes: the multimedia service's carries
+    ``cvData`` (and no CV ``jobId``), the original's a CV ``jobId``."""
+    return isinstance(data, dict) and "cvData" in data and "jobId" not in data
 
 
 class CvJobRequest(_AppShaped):

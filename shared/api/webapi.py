@@ -13,14 +13,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.api.requests import (
+    CvDataIntroductionRequest,
     CvJobRequest,
     GenerateVideoRequest,
     IntroductionRequest,
     JobRequest,
     QuotaRequest,
 )
-from shared.core import tiers, userview
-from shared.core.jobs import AppCall, Job
+from shared.core import orchestration, tiers, userview
+from shared.core.jobs import Job, JobStatus
 
 
 class _Answer(BaseModel):
@@ -60,10 +61,11 @@ class JobAnswer(_Answer):
     retry_of: str | None = Field(alias="retryOf")
     provider_cancelled: bool | None = Field(None, alias="providerCancelled")
     deduplicated: bool | None = None
+    deleted: bool | None = None  # deleteVideo: the video and its copies are gone
 
     @classmethod
     def of(cls, job: Job, **extra: bool) -> JobAnswer:
-        """``extra``: ``providerCancelled`` (cancel) or ``deduplicated`` (retry)."""
+        """``extra``: ``providerCancelled`` (cancel), ``deduplicated`` (retry) or ``deleted``."""
         current = userview.stage(job)
         return cls.model_validate(
             {
@@ -115,28 +117,230 @@ class QuotaResponse(_Answer):
         )
 
 
+class IntroductionVideo(_Answer):
+    """The finished video as the app reads it (FeatureDashboard.tsx L778-790, L808-812)."""
+
+    video_url: str = Field(alias="videoUrl")
+    thumbnail_url: str = Field(alias="thumbnailUrl")
+    duration: float
+    script: str
+    subtitles: str  # the URL of its WebVTT captions; empty when none were made
+    provider: str
+    quality_score: float = Field(alias="qualityScore")
+    status: Literal["completed"]
+    degradation_notes: list[str] = Field(alias="degradationNotes")
+
+
 class IntroductionResponse(_Answer):
-    """generateVideoIntroduction / regenerateVideoIntroduction: the video arrives in the CV
-    job's ``video`` field, which the app watches."""
+    """generateVideoIntroduction / regenerateVideoIntroduction when the video is ready within
+    the call: the original's ``{success, video, htmlFragment}`` and the same fields at the top
+    level, which the component renderer reads (componentRenderer.ts L207-215, L228-232). Not
+    ready in time: a ``deadline-exceeded`` refusal saying so, and the video arrives in the CV
+    job's fields."""
 
     success: Literal[True]
     job_id: str = Field(alias="jobId")
     video_job_id: str = Field(alias="videoJobId")
-    status: Literal["generating", "regenerating"]
-    video: None
+    status: Literal["completed"]
+    video: IntroductionVideo
+    video_url: str = Field(alias="videoUrl")
+    thumbnail_url: str = Field(alias="thumbnailUrl")
+    duration: float
+    script: str
+    subtitles: str
+    provider: str
+    quality_score: float = Field(alias="qualityScore")
+    html_fragment: None = Field(alias="htmlFragment")
     deduplicated: bool
+    message: str
 
     @classmethod
     def of(cls, cv_job_id: str, job: Job, *, deduplicated: bool) -> IntroductionResponse:
-        regenerating = job.app_call is AppCall.REGENERATE
+        assert job.result is not None
+        r = job.result
+        video = {
+            "videoUrl": r.video_url,
+            "thumbnailUrl": r.thumbnail_url or "",
+            "duration": r.duration_s or orchestration.spoken_length_s(job),
+            "script": job.script,
+            "subtitles": r.subtitles_url or "",
+            "provider": job.provider_id or "",
+            "qualityScore": userview.quality_score(job),
+            "status": "completed",
+            "degradationNotes": userview.degradation_notes(job),
+        }
+        top = {k: v for k, v in video.items() if k not in ("status", "degradationNotes")}
         return cls.model_validate(
             {
                 "success": True,
                 "jobId": cv_job_id,
                 "videoJobId": job.job_id,
-                "status": "regenerating" if regenerating else "generating",
-                "video": None,  # it arrives in jobs/{jobId}.video, which the app watches
+                "status": "completed",
+                "video": video,
+                **top,
+                "htmlFragment": None,
                 "deduplicated": deduplicated,
+                "message": " ".join(
+                    [
+                        userview.STAGE_LABELS[userview.Stage.COMPLETED] + ".",
+                        *userview.degradation_notes(job),
+                    ]
+                ),
+            }
+        )
+
+
+class CvDataIntroductionResponse(_Answer):
+    """generateVideoIntroduction as the multimedia service calls it: the job to poll with
+    getGenerationStatus (MultimediaService.ts L324-325 reads ``jobId``)."""
+
+    job_id: str = Field(alias="jobId")
+    status: JobStatusName
+    deduplicated: bool
+
+    @classmethod
+    def of(cls, job: Job, *, deduplicated: bool) -> CvDataIntroductionResponse:
+        return cls.model_validate(
+            {"jobId": job.job_id, "status": job.status.value, "deduplicated": deduplicated}
+        )
+
+
+class MediaSlot(_Answer):
+    status: str
+    has_audio: bool = Field(alias="hasAudio")
+    error: str | None
+
+
+class MediaOverview(_Answer):
+    video: MediaSlot
+    podcast: MediaSlot
+
+
+class MediaStatusResponse(_Answer):
+    """getMediaStatus({jobId}) of a CV job: the top-level fields the component renderer reads
+    (componentRenderer.ts L240-249: provider, status, progress, currentStep, estimatedTime,
+    qualityScore, error), and the original's per-medium overview (cvplus-multimedia
+    mediaGeneration.ts L228-242) under ``media``: its ``status`` key holds the string the app
+    reads (VideoIntroduction.tsx L614 calls status.charAt)."""
+
+    success: Literal[True]
+    status: Literal["queued", "processing", "completed", "failed"]
+    progress: int
+    current_step: str = Field(alias="currentStep")
+    provider: str
+    estimated_time: int | None = Field(alias="estimatedTime")  # seconds
+    quality_score: float | None = Field(alias="qualityScore")
+    error: str | None
+    video_job_id: str | None = Field(alias="videoJobId")
+    video_url: str | None = Field(alias="videoUrl")
+    thumbnail_url: str | None = Field(alias="thumbnailUrl")
+    media: MediaOverview
+
+    @classmethod
+    def of(cls, cv_job: Mapping[str, Any], job: Job | None, now: float) -> MediaStatusResponse:
+        features = cv_job.get("enhancedFeatures") or {}
+        podcast = features.get("careerPodcast") or {}
+        pod = {
+            "status": str(podcast.get("status") or "pending"),
+            "hasAudio": bool((podcast.get("data") or {}).get("audioUrl")),
+            "error": podcast.get("error") if isinstance(podcast.get("error"), str) else None,
+        }
+        if job is None:
+            body: dict[str, Any] = {
+                "status": "queued",
+                "progress": 0,
+                "currentStep": "No video asked for yet",
+                "provider": "",
+                "estimatedTime": None,
+                "qualityScore": None,
+                "error": None,
+                "videoJobId": None,
+                "videoUrl": None,
+                "thumbnailUrl": None,
+            }
+            video_slot = {"status": "pending", "hasAudio": False, "error": None}
+        else:
+            current = userview.stage(job)
+            failed = job.status in (JobStatus.FAILED, JobStatus.CANCELLED)
+            error = userview.error_message(job.error.code if job.error else "") if failed else None
+            body = {
+                "status": userview.APP_JOB_STATUS[job.status],
+                "progress": userview.progress(job),
+                "currentStep": userview.STAGE_LABELS[current],
+                "provider": job.provider_id or "",
+                "estimatedTime": userview.remaining_s(job, now),
+                "qualityScore": userview.quality_score(job),
+                "error": error,
+                "videoJobId": job.job_id,
+                "videoUrl": job.result.video_url if job.result else None,
+                "thumbnailUrl": job.result.thumbnail_url if job.result else None,
+            }
+            video_slot = {
+                "status": userview.APP_STATUS[current],
+                "hasAudio": job.status is JobStatus.COMPLETED,  # a talking video has audio
+                "error": error,
+            }
+        return cls.model_validate(
+            {"success": True, **body, "media": {"video": video_slot, "podcast": pod}}
+        )
+
+
+class GenerationResult(_Answer):
+    url: str
+    duration: float | None
+    size: int | None  # bytes; not measured here (the client reads ``size || 0``)
+    format: Literal["mp4"]
+
+
+class GenerationError(_Answer):
+    message: str
+    code: str
+    recoverable: bool
+
+
+class GenerationStatusResponse(_Answer):
+    """getGenerationStatus({jobId}) of a video job (MultimediaService.ts L353-366)."""
+
+    job_id: str = Field(alias="jobId")
+    status: JobStatusName
+    progress: int
+    stage: StageName
+    estimated_time_remaining: int | None = Field(alias="estimatedTimeRemaining")  # seconds
+    result: GenerationResult | None
+    error: GenerationError | None
+    degradation_notes: list[str] = Field(alias="degradationNotes")
+
+    @classmethod
+    def of(cls, job: Job, now: float) -> GenerationStatusResponse:
+        r = job.result
+        e = job.error
+        return cls.model_validate(
+            {
+                "jobId": job.job_id,
+                "status": job.status.value,
+                "progress": userview.progress(job),
+                "stage": userview.stage(job).value,
+                "estimatedTimeRemaining": userview.remaining_s(job, now),
+                "result": (
+                    {
+                        "url": r.video_url,
+                        "duration": r.duration_s or orchestration.spoken_length_s(job),
+                        "size": None,
+                        "format": "mp4",
+                    }
+                    if r is not None and job.status is JobStatus.COMPLETED
+                    else None
+                ),
+                "error": (
+                    {
+                        "message": userview.error_message(e.code),
+                        "code": e.code,
+                        "recoverable": e.retryable,
+                    }
+                    if e is not None
+                    else None
+                ),
+                "degradationNotes": userview.degradation_notes(job),
             }
         )
 
@@ -247,6 +451,7 @@ class VideoJobDocument(_Answer):
     thumbnail_url: str | None = Field(alias="thumbnailUrl")
     storage_path: str | None = Field(alias="storagePath")
     thumbnail_storage_path: str | None = Field(alias="thumbnailStoragePath")
+    subtitles_url: str | None = Field(None, alias="subtitlesUrl")  # WebVTT captions
     duration_seconds: float | None = Field(alias="durationSeconds")
     error: JobErrorDoc | None
     metadata: JobMetadata
@@ -270,8 +475,13 @@ CONTRACT: dict[str, type[BaseModel]] = {
     "QuotaResponse": QuotaResponse,
     "IntroductionRequest": IntroductionRequest,
     "IntroductionResponse": IntroductionResponse,
+    "IntroductionVideo": IntroductionVideo,
+    "CvDataIntroductionRequest": CvDataIntroductionRequest,
+    "CvDataIntroductionResponse": CvDataIntroductionResponse,
     "CvJobRequest": CvJobRequest,
     "VideoStatusResponse": VideoStatusResponse,
+    "MediaStatusResponse": MediaStatusResponse,
+    "GenerationStatusResponse": GenerationStatusResponse,
     "VideoJobDocument": VideoJobDocument,
 }
 
@@ -279,9 +489,13 @@ CONTRACT: dict[str, type[BaseModel]] = {
 CALLABLES: dict[str, tuple[str, str]] = {
     "generateVideo": ("GenerateVideoRequest", "GenerateVideoResponse"),
     "cancelVideoJob": ("JobRequest", "JobAnswer"),
+    "deleteVideo": ("JobRequest", "JobAnswer"),
     "retryVideoJob": ("JobRequest", "JobAnswer"),
     "getVideoQuota": ("QuotaRequest", "QuotaResponse"),
     "generateVideoIntroduction": ("IntroductionRequest", "IntroductionResponse"),
     "regenerateVideoIntroduction": ("IntroductionRequest", "IntroductionResponse"),
     "getVideoStatus": ("CvJobRequest", "VideoStatusResponse"),
+    "getMediaStatus": ("CvJobRequest", "MediaStatusResponse"),
+    "getGenerationStatus": ("JobRequest", "GenerationStatusResponse"),
+    "cancelGeneration": ("JobRequest", "JobAnswer"),
 }

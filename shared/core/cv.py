@@ -18,6 +18,7 @@ fit is left out whole; same CV, duration and style, same script.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any
 
@@ -28,29 +29,111 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
-    StringConstraints,
     Tag,
     model_validator,
 )
 
 from shared.core.model import Duration, Style
-from shared.core.text import clean_text
+from shared.core.text import scrub_text
 
 # About 2.5 spoken words per second: 30/60/90 s -> 75/150/225 words.
 WORDS_PER_SECOND = 2.5
 WORD_BUDGET = {d: int(d.seconds * WORDS_PER_SECOND) for d in Duration}
 
-_Clean = AfterValidator(clean_text)
+
+# The app's parser stores its model's JSON as it comes (CVPLUS functions/src/services/cvParser.ts
+# L270-277, no post-processing; its prompt L170-250 asks for null where a field is not found):
+# so any field may be null, a number where text is declared (a gpa of 3.8), text longer than
+# ours, a string where a list of objects is declared ("languages": ["English"]). The reader
+# takes what it can: null is empty, a number is its text, long text and long lists are cut,
+# control characters are dropped, anything else unusable is empty. It never refuses a field.
 
 
-_Trim = StringConstraints(strip_whitespace=True, strict=True, max_length=200)
-Short = Annotated[str, _Trim, _Clean]
-_Trim1k = StringConstraints(strip_whitespace=True, strict=True, max_length=1000)
-_Trim5k = StringConstraints(strip_whitespace=True, strict=True, max_length=5000)
-Medium = Annotated[str, _Trim1k, _Clean]
-Long = Annotated[str, _Trim5k, _Clean]
-_NoneIsEmpty = BeforeValidator(lambda v: () if v is None else v)  # the app writes null sections
-Words = Annotated[tuple[Short, ...], Field(max_length=100), _NoneIsEmpty]
+def _cut(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, at a space when one is near the end."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    space = cut.rfind(" ")
+    return cut[:space].rstrip() if space > limit - 40 else cut
+
+
+def _text_of(value: Any, limit: int) -> str:
+    if isinstance(value, bool) or value is None:
+        return ""
+    if isinstance(value, int):
+        value = str(value)
+    elif isinstance(value, float):
+        value = format(value, "g") if math.isfinite(value) else ""
+    if not isinstance(value, str):
+        return ""
+    return _cut(" ".join(scrub_text(value).split(" ")).strip(), limit)
+
+
+def _as_text(limit: int) -> BeforeValidator:
+    def coerce(value: Any) -> str:
+        return _text_of(value, limit)
+
+    return BeforeValidator(coerce)
+
+
+def _as_list(limit: int, *, text_item: str | None = None) -> BeforeValidator:
+    """A list (a lone string is a list of one), without its nulls, cut to ``limit`` items.
+    ``text_item``: for a list of objects, the field a bare string item fills (else dropped)."""
+
+    def coerce(value: Any) -> tuple[Any, ...]:
+        if value is None:
+            return ()
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, list | tuple):
+            return ()
+        items: list[Any] = []
+        for item in value:
+            if item is None:
+                continue
+            if text_item is not None:
+                if isinstance(item, str) and not item.strip():
+                    continue
+                if isinstance(item, str):
+                    item = {text_item: item}
+                elif not isinstance(item, dict):
+                    continue
+            items.append(item)
+            if len(items) == limit:
+                break
+        return tuple(items)
+
+    return BeforeValidator(coerce)
+
+
+def _as_object(value: Any) -> Any:
+    return value if isinstance(value, dict) else None
+
+
+def _nonempty(items: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(i for i in items if i)
+
+
+Short = Annotated[str, _as_text(200)]
+Medium = Annotated[str, _as_text(1000)]
+Long = Annotated[str, _as_text(5000)]
+
+
+_Nonempty = AfterValidator(_nonempty)
+Words = Annotated[tuple[Short, ...], _as_list(100), _Nonempty]
+SkillList = Annotated[tuple[Short, ...], _as_list(200), _Nonempty]
+Sentences = Annotated[tuple[Medium, ...], _as_list(50), _Nonempty]
+
+
+def _age(value: Any) -> int | None:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 150:
+        return value
+    return None
 
 
 class _Lenient(BaseModel):
@@ -69,7 +152,7 @@ class PersonalInfo(_Lenient):
     github: Short = ""
     website: Short = ""
     photo: Medium = ""
-    age: Annotated[int, Field(ge=0, le=150, strict=True)] | None = None
+    age: Annotated[int | None, BeforeValidator(_age)] = None
     marital_status: Short = Field("", alias="maritalStatus")
     gender: Short = ""
     nationality: Short = ""
@@ -81,16 +164,17 @@ class Experience(_Lenient):
     company: Short = ""
     position: Short = ""
     role: Short = ""  # the app's alias of position
+    job_title: Short = Field("", alias="title")  # the multimedia service's CVData name
     duration: Short = ""
     start_date: Short = Field("", alias="startDate")
     end_date: Short = Field("", alias="endDate")  # empty: the current position
     description: Long = ""
-    achievements: Annotated[tuple[Medium, ...], Field(max_length=50), _NoneIsEmpty] = ()
+    achievements: Sentences = ()
     technologies: Words = ()
 
     @property
     def title(self) -> str:
-        return self.position or self.role
+        return self.position or self.role or self.job_title
 
     @property
     def current(self) -> bool:
@@ -122,13 +206,14 @@ class Skills(_Lenient):
     @model_validator(mode="after")
     def _extra_categories(self) -> Skills:
         extra = self.__pydantic_extra__ or {}
-        if len(extra) > 20:
-            raise ValueError("at most 20 skill categories")
+        for name in list(extra)[20:]:  # at most 20 categories
+            del extra[name]
         for name, value in extra.items():
-            if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            if not isinstance(value, list | tuple):
                 extra[name] = ()  # an unknown category not shaped as words: ignored
             else:
-                extra[name] = tuple(clean_text(v.strip())[:200] for v in value[:100] if v.strip())
+                texts = (_text_of(v, 200) for v in value[:100] if not isinstance(v, dict))
+                extra[name] = tuple(t for t in texts if t)
         return self
 
     def ordered(self) -> tuple[str, ...]:
@@ -174,32 +259,41 @@ class Reference(_Lenient):
     contact: Short = ""
 
 
+def _sections(value: Any) -> dict[Any, Any]:
+    if not isinstance(value, dict):
+        return {}
+    return {k: v for k, v in list(value.items())[:20] if isinstance(k, str) and v is not None}
+
+
 def _skills_form(value: Any) -> str:
     """``skills`` is a list of words, or an object of categories of words."""
     return "object" if isinstance(value, dict | Skills) else "list"
 
 
 class ParsedCV(_Lenient):
-    personal_info: PersonalInfo | None = Field(None, alias="personalInfo")
-    personal: PersonalInfo | None = None  # the app's alias of personalInfo
-    experience: Annotated[tuple[Experience, ...], Field(max_length=50), _NoneIsEmpty] = ()
-    education: Annotated[tuple[Education, ...], Field(max_length=20), _NoneIsEmpty] = ()
+    personal_info: Annotated[PersonalInfo | None, BeforeValidator(_as_object)] = Field(
+        None, alias="personalInfo"
+    )
+    # the app's alias of personalInfo
+    personal: Annotated[PersonalInfo | None, BeforeValidator(_as_object)] = None
+    experience: Annotated[tuple[Experience, ...], _as_list(50, text_item="position")] = ()
+    education: Annotated[tuple[Education, ...], _as_list(20, text_item="institution")] = ()
     skills: Annotated[
-        Annotated[Annotated[tuple[Short, ...], Field(max_length=200), _NoneIsEmpty], Tag("list")]
-        | Annotated[Skills, Tag("object")],
+        Annotated[SkillList, Tag("list")] | Annotated[Skills, Tag("object")],
         Discriminator(_skills_form),
     ] = ()
-    achievements: Annotated[tuple[Medium, ...], Field(max_length=50), _NoneIsEmpty] = ()
-    certifications: Annotated[tuple[Certification, ...], Field(max_length=50), _NoneIsEmpty] = ()
-    projects: Annotated[tuple[Project, ...], Field(max_length=50), _NoneIsEmpty] = ()
-    publications: Annotated[tuple[Publication, ...], Field(max_length=50), _NoneIsEmpty] = ()
+    achievements: Sentences = ()
+    certifications: Annotated[tuple[Certification, ...], _as_list(50, text_item="name")] = ()
+    projects: Annotated[tuple[Project, ...], _as_list(50, text_item="name")] = ()
+    publications: Annotated[tuple[Publication, ...], _as_list(50, text_item="title")] = ()
     interests: Words = ()
     summary: Long = ""
-    custom_sections: Annotated[dict[Short, Long], Field(max_length=20)] = Field(
+    custom_sections: Annotated[dict[Short, Long], BeforeValidator(_sections)] = Field(
         default_factory=dict, alias="customSections"
     )
-    languages: Annotated[tuple[Language, ...], Field(max_length=30), _NoneIsEmpty] = ()
-    references: Annotated[tuple[Reference, ...], Field(max_length=20), _NoneIsEmpty] = ()
+    # cvParser.ts asks for skills.languages as strings; a top-level list of strings is read too.
+    languages: Annotated[tuple[Language, ...], _as_list(30, text_item="language")] = ()
+    references: Annotated[tuple[Reference, ...], _as_list(20, text_item="name")] = ()
 
     @property
     def person(self) -> PersonalInfo:
@@ -218,6 +312,20 @@ class ParsedCV(_Lenient):
 def parse_cv(data: Any) -> ParsedCV:
     """The app's parsed CV; pydantic's ValidationError names a declared field that is wrong."""
     return ParsedCV.model_validate(data)
+
+
+def unsaid(cv: ParsedCV) -> list[dict[str, str]]:
+    """What an introduction is written from and ``cv`` lacks: [{field, message}]."""
+    checks = (
+        ("personalInfo.name", "name", cv.person.name),
+        ("summary", "summary", cv.about),
+        ("experience", "experience", any(j.title or j.company for j in cv.experience)),
+        ("education", "education", any(e.institution for e in cv.education)),
+        ("skills", "skills", cv.skill_list()),
+        ("achievements", "achievements", cv.achievements),
+        ("interests", "interests", cv.interests),
+    )
+    return [{"field": f, "message": m} for f, m, present in checks if not present]
 
 
 def _unique(items: Any) -> tuple[str, ...]:
@@ -278,7 +386,8 @@ def script_from_cv(cv: ParsedCV, duration: Duration, style: Style = Style.PROFES
         greeting = " ".join(greeting.split()[: budget - reserve])
     about = [_terminated(s) for s in _SENTENCE_END.split(" ".join(cv.about.split())) if s]
     headline = _headline(cv)
-    positions = [_position(job, i, headline) for i, job in enumerate(cv.experience[:4])]
+    held = [job for job in cv.experience if job.title or job.company][:4]
+    positions = [_position(job, i, headline) for i, job in enumerate(held)]
     body = [*positions, _education(cv), _achievement(cv), _languages(cv), _interests(cv)]
     if not any((about, any(body), cv.skill_list(), cv.person.name, _headline(cv))):
         return ""
@@ -336,7 +445,7 @@ def _position(job: Experience, index: int, headline: str = "") -> str:
 
 
 def _education(cv: ParsedCV) -> str:
-    for school in cv.education[:1]:
+    for school in [s for s in cv.education if s.institution][:1]:
         if school.degree and school.institution:
             subject = f" in {school.field}" if school.field else ""
             return f"I studied at {school.institution}, where I earned my {school.degree}{subject}."
@@ -367,6 +476,8 @@ def _achievement(cv: ParsedCV) -> str:
 
 def _languages(cv: ParsedCV) -> str:
     spoken = [lang.language for lang in cv.languages[:4] if lang.language]
+    if not spoken and isinstance(cv.skills, Skills):  # where cvParser.ts puts them (L216)
+        spoken = list(cv.skills.languages[:4])
     if len(spoken) < 2:
         return ""
     return f"I speak {', '.join(spoken[:-1])} and {spoken[-1]}."

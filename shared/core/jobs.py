@@ -72,6 +72,8 @@ class VideoResult:
     duration_s: float | None = None
     storage_path: str | None = None
     thumbnail_path: str | None = None
+    # WebVTT captions beside the video: a URL that serves them (None: none made).
+    subtitles_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -242,13 +242,12 @@ def open_attempt(job: Job) -> bool:
 def current_render(
     job: Job, provider_id: str, provider_job_id: str, *, attempt: int | None = None
 ) -> bool:
-    """Whether a provider's notice is about the job's current render — also when it arrives
-    before the submitting worker stored the render's id (a fast render races the save), if it
-    names the current attempt (or no attempt: older callback URLs)."""
-    if job.provider_job_id is not None:
-        return job.provider_job_id == provider_job_id
-    named = attempt is None or attempt == job.attempt
-    return named and job.provider_id == provider_id and open_attempt(job)
+    """Whether a provider's notice is about the job's current render: its id is the one the
+    submission returned (saved). A notice before the id is saved is not (the webhook shell
+    asks for it again; polling covers it): a callback cannot bind a render id of its choosing.
+    ``attempt`` is kept for the callers that name it."""
+    del attempt
+    return job.provider_job_id is not None and job.provider_job_id == provider_job_id
 
 
 def earlier_render(job: Job, provider_id: str, provider_job_id: str, attempt: int | None) -> bool:
@@ -257,8 +256,12 @@ def earlier_render(job: Job, provider_id: str, provider_job_id: str, attempt: in
     failure of the render itself recorded (e.g. a submit whose answer was lost)."""
     if attempt is None or attempt > job.attempt:
         return False
+    if attempt == job.attempt and open_attempt(job):
+        return False  # its submit's answer is on its way: only the id it returns is bound
     for record in job.history:
         if record.attempt == attempt and record.provider_id == provider_id:
+            # No id stored: the submit's answer was lost, and the callback (its attempt's token)
+            # is the only way to learn the render, paid for: never thrown away.
             same = record.provider_job_id in (None, provider_job_id)
             return same and record.outcome not in {c.value for c in RENDER_FAILURES}
     return False

@@ -9,6 +9,7 @@ error (the edge, ``functions/edge.py``, maps every refusal to its ``HttpsError``
      +-- LimitReached       resource-exhausted   a quota or the daily spend cap
      +-- WrongState         failed-precondition  not now: the job or CV is not in a fit state
      +-- AlreadyExists      already-exists       done once already (a rating, a requestId)
+     +-- StillWorking       deadline-exceeded    not ready within the call; it goes on
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Code(StrEnum):
     RESOURCE_EXHAUSTED = "resource-exhausted"
     FAILED_PRECONDITION = "failed-precondition"
     ALREADY_EXISTS = "already-exists"
+    DEADLINE_EXCEEDED = "deadline-exceeded"
 
 
 class Refusal(Exception):  # noqa: N818 - a refusal is not an error of ours
@@ -62,3 +64,10 @@ class WrongState(Refusal):
 
 class AlreadyExists(Refusal):
     code = Code.ALREADY_EXISTS
+
+
+class StillWorking(Refusal):
+    """What was asked goes on, but is not done within the call's time; ``details`` say where
+    to watch it."""
+
+    code = Code.DEADLINE_EXCEEDED

@@ -41,3 +41,15 @@ def real_words(text: str) -> int:
         elif any(c.isalnum() for c in token):
             count += 1
     return count
+
+
+def scrub_text(value: str) -> str:
+    """``value`` in NFC without its control and invisible formatting characters (those
+    clean_text refuses): for text read from a stored document, which is not the caller's to
+    fix."""
+    value = unicodedata.normalize("NFC", value)
+    return "".join(
+        c
+        for c in value
+        if c in _ALLOWED_CONTROLS or unicodedata.category(c) not in _REFUSED_CATEGORIES
+    )

@@ -23,6 +23,9 @@ from shared.core.model import (
 )
 from shared.core.refusals import PermissionDenied
 
+# The web app's own premium feature name for the video introduction.
+APP_FEATURE = "videoIntroduction"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TierLimits:
@@ -148,3 +151,66 @@ def allowed_values(limits: TierLimits, kind: str) -> list[str]:
     ``quality_levels``) that ``limits`` allows, in their natural order."""
     values = {v.value for v in getattr(limits, kind)}
     return [v for v in _ORDER[kind] if v in values]
+
+
+# ---------------------------------------------------------------------------------------------
+# The web app's entitlements: its own subscription document ``userSubscriptions/{uid}``
+# (CVPLUS functions/src/middleware/premiumGuard.ts L19-70 and cvplus-multimedia
+# src/backend/middleware/simplePremiumGuard.ts L9-29: lifetime access plus the feature).
+
+
+def app_entitled(subscription: object) -> bool:
+    """Whether the app's subscription document grants the video introduction: lifetime access
+    and ``features.videoIntroduction``, both true."""
+    if not isinstance(subscription, dict):
+        return False
+    features = subscription.get("features")
+    return (
+        subscription.get("lifetimeAccess") is True
+        and isinstance(features, dict)
+        and features.get(APP_FEATURE) is True
+    )
+
+
+def app_tier(claimed: Tier | None, subscription: object) -> Tier:
+    """The tier of a caller of the app's callables: the ``tier`` claim when it names one (an
+    operator's override), else premium when the app's subscription grants the feature."""
+    if claimed is not None:
+        return claimed
+    return Tier.PREMIUM if app_entitled(subscription) else Tier.FREE
+
+
+def app_refusal(subscription: object) -> PermissionDenied:
+    """The original guard's refusal, message and details as it answered them
+    (premiumGuard.ts L30-70)."""
+    sub = subscription if isinstance(subscription, dict) else {}
+    status = (
+        sub.get("subscriptionStatus") if isinstance(sub.get("subscriptionStatus"), str) else None
+    )
+    if sub.get("lifetimeAccess") is not True:
+        return PermissionDenied(
+            f"This feature requires lifetime premium access. Please upgrade to access "
+            f"'{APP_FEATURE}'.",
+            {
+                "feature": APP_FEATURE,
+                "upgradeUrl": "/pricing",
+                "accessType": "lifetime",
+                "currentStatus": status or "free",
+                "reason": "no-lifetime-access",
+            },
+        )
+    features = sub.get("features")
+    return PermissionDenied(
+        f"Your premium subscription does not include access to '{APP_FEATURE}'. "
+        "Please upgrade your plan.",
+        {
+            "feature": APP_FEATURE,
+            "upgradeUrl": "/pricing",
+            "availableFeatures": {
+                k: v
+                for k, v in (features if isinstance(features, dict) else {}).items()
+                if isinstance(k, str) and isinstance(v, bool)
+            },
+            "reason": "feature-not-included",
+        },
+    )

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from shared.core.cv import WORD_BUDGET
 from shared.core.degradation import Degradation
 from shared.core.jobs import Job, JobStatus
 
@@ -120,6 +121,30 @@ def degradation_notes(job: Job) -> list[str]:
     return [DEGRADATION_NOTES[d] for d in job.degradations]
 
 
+def quality_score(job: Job) -> float:
+    """0-10: how fully the script fills the spoken time of the video asked for (the app shows
+    it as "Quality: 8.4/10", as the original's script quality score)."""
+    words = len(job.script.split())
+    return round(10.0 * min(1.0, words / WORD_BUDGET[job.options.duration]), 1)
+
+
+def remaining_s(job: Job, now: float) -> int | None:
+    """Seconds until the render is expected to be done; None when there is no estimate."""
+    if job.terminal or job.eta_at is None:
+        return None
+    return max(0, round(job.eta_at - now))
+
+
+# The app's VideoGenerationStatus.status (VideoIntroduction.tsx L31-39): no "cancelled".
+APP_JOB_STATUS = {
+    JobStatus.QUEUED: "queued",
+    JobStatus.PROCESSING: "processing",
+    JobStatus.COMPLETED: "completed",
+    JobStatus.FAILED: "failed",
+    JobStatus.CANCELLED: "failed",
+}
+
+
 def render_started_at(job: Job) -> float | None:
     if stage(job) is not Stage.RENDERING or not job.history:
         return None
@@ -135,7 +160,9 @@ APP_STATUS = {
     Stage.RETRYING: "processing",
     Stage.COMPLETED: "completed",
     Stage.FAILED: "failed",
-    Stage.CANCELLED: "cancelled",
+    # The app's status types know no "cancelled" (types/job.ts: pending | processing |
+    # completed | failed): a cancelled video is a failed one, its error says it was cancelled.
+    Stage.CANCELLED: "failed",
 }
 
 
@@ -162,6 +189,11 @@ def mirror_doc(job: Job, *, regenerated: bool = False) -> dict[str, Any]:
         "videoJobId": job.job_id,
         "startedAt": _timestamp(job.created_at),
     }
+    # What the original wrote beside the status: the provider and its expected bill (USD).
+    if job.provider_id is not None:
+        intro["provider"] = job.provider_id
+    if job.estimated_cost is not None:
+        intro["estimatedCost"] = job.estimated_cost
     doc: dict[str, Any] = {"enhancedFeatures": {"videoIntroduction": intro}, "updatedAt": at}
     if current is Stage.COMPLETED and job.result is not None:
         r = job.result
@@ -170,6 +202,8 @@ def mirror_doc(job: Job, *, regenerated: bool = False) -> dict[str, Any]:
             "thumbnailUrl": r.thumbnail_url,
             "duration": r.duration_s,
             "script": job.script,
+            "subtitles": r.subtitles_url,
+            "provider": job.provider_id,
             "metadata": {"resolution": job.options.resolution.value, "format": "mp4"},
             "generatedAt": at,
             "degradations": degradation_notes(job),
@@ -193,6 +227,21 @@ def mirror_doc(job: Job, *, regenerated: bool = False) -> dict[str, Any]:
                 "videoUrl": r.video_url,
                 "thumbnailUrl": r.thumbnail_url,
                 "duration": r.duration_s,
+            },
+        }
+        # The feature dashboard's media tab reads enhancedFeatures.media.data.video
+        # (FeatureDashboard.tsx L753-756 via getFeatureStatus L267-282); merged, so a podcast
+        # beside it stays.
+        doc["enhancedFeatures"]["media"] = {
+            "enabled": True,
+            "status": "completed",
+            "data": {
+                "video": {
+                    "videoUrl": r.video_url,
+                    "thumbnailUrl": r.thumbnail_url or "",
+                    "duration": r.duration_s,
+                    "script": job.script,
+                }
             },
         }
         doc["videoStatus"] = "completed"

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from shared.adapters.providers import VideoProvider, did, heygen, runwayml
-from shared.adapters.storage import CloudStorageVault
+from shared.adapters.storage import CloudStorageVault, CopyPolicy
 from shared.adapters.stores.breakers import SharedBreaker
 from shared.adapters.stores.firestore import (
     FirestoreBreakerBackend,
@@ -192,7 +192,7 @@ def build(config: Settings, env: Mapping[str, str]) -> Shell:
             emulator_host=config.tasks_emulator_host,
             service_account=config.tasks_service_account,
         ),
-        vault=vault(config, env, key),
+        vault=vault(config, env),
     )
     setup = Setup(
         capabilities=capabilities_of(adapters),
@@ -209,11 +209,10 @@ def build(config: Settings, env: Mapping[str, str]) -> Shell:
     return Shell(ports=ports, setup=setup)
 
 
-def vault(config: Settings, env: Mapping[str, str], key: bytes) -> CloudStorageVault:
+def vault(config: Settings, env: Mapping[str, str]) -> CloudStorageVault:
     """Where finished videos are copied: the bucket of ``CVPLUS_VIDEO_BUCKET``, else the
     project's default Firebase bucket; on the storage emulator when ``STORAGE_EMULATOR_HOST``
-    is set (google-cloud-storage then talks to it without credentials). ``key``: the internal
-    secret, from which each object's download token is derived."""
+    is set (google-cloud-storage then talks to it without credentials)."""
     from google.cloud.storage import Client
 
     project = project_id(env)
@@ -225,8 +224,27 @@ def vault(config: Settings, env: Mapping[str, str], key: bytes) -> CloudStorageV
     else:
         client = Client(project=project)
     return CloudStorageVault(
-        client, bucket, emulator_host=config.storage_emulator_host, token_key=key
+        client, bucket, emulator_host=config.storage_emulator_host, policy=copy_policy(config)
     )
+
+
+def copy_policy(config: Settings) -> CopyPolicy:
+    """Where a copy may read: https on the providers' media hosts (every redirect hop too), on
+    public addresses; and, as they are, the origins configured for the providers' APIs (the
+    simulator in the local stack) and the storage emulator's."""
+    media = (
+        *(config.heygen_media_hosts or heygen.DEFAULT_MEDIA_HOSTS),
+        *(config.runwayml_media_hosts or runwayml.DEFAULT_MEDIA_HOSTS),
+        *(config.did_media_hosts or did.DEFAULT_MEDIA_HOSTS),
+    )
+    trusted: tuple[str, ...] = (
+        config.heygen_base_url,
+        config.runwayml_base_url,
+        config.did_base_url,
+    )
+    if config.storage_emulator_host:
+        trusted = (*trusted, config.storage_emulator_host)
+    return CopyPolicy(media_hosts=media, trusted_origins=trusted)
 
 
 def _override(policy: br.BreakerPolicy, config: Settings) -> br.BreakerPolicy:

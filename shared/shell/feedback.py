@@ -18,7 +18,7 @@ def rate(shell: Shell, *, user_id: str, job_id: str, rating: int) -> float:
         raise InvalidRequest("rating: between 1 and 5", [{"field": "rating", "message": "1 to 5"}])
     job = shell.ports.jobs.get(job_id)
     if job is None or job.user_id != user_id:
-        raise NotFound(f"no video job {job_id} of yours")
+        raise NotFound(f"no video job {job_id}")
     if job.status is not JobStatus.COMPLETED or job.provider_id is None:
         raise WrongState("only a finished video can be rated")
     now = shell.ports.clock()

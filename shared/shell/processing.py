@@ -23,7 +23,7 @@ from shared.core.jobs import Job, VideoResult
 from shared.core.model import Tier, VideoOptions
 from shared.core.records import derived
 from shared.core.scoring import Scored
-from shared.core.tokens import webhook_token, with_attempt
+from shared.core.tokens import expiry, webhook_token, with_attempt
 from shared.shell import delivery
 from shared.shell.context import Shell
 
@@ -176,13 +176,16 @@ def _call(shell: Shell, job: Job, choice: Scored, permit: float | None, now: flo
         log.warning("job %s: not submitted (%s)", job.job_id, exc)
         stored = shell.ports.jobs.get(job.job_id)
         return stored if stored is not None else job
+    expires_at = expiry(now)
     request = SubmitRequest(
         job_id=job.job_id,
         attempt=job.key_seq,
         script=job.script,
         options=job.options,
-        callback_url=with_attempt(orch.callback_url(choice.provider_id, setup), job.attempt),
-        callback_token=webhook_token(shell.setup.token_key, job.job_id, job.attempt),
+        callback_url=with_attempt(
+            orch.callback_url(choice.provider_id, setup), job.attempt, expires_at
+        ),
+        callback_token=webhook_token(shell.setup.token_key, job.job_id, job.attempt, expires_at),
     )
     provider = shell.ports.providers[choice.provider_id]
     started = shell.ports.clock()

@@ -38,6 +38,10 @@ LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
 _QUEUE = re.compile(r"projects/[^/\s]+/locations/[^/\s]+/queues/[^/\s]+")
 
+# The longest the web app's generate calls wait for the video (functions/deploy.py checks it
+# against the USER family's timeout).
+APP_WAIT_MAX_S = 50.0
+
 
 class Secret:
     """A secret value that never shows itself: repr and str are masked; `reveal()` gives it."""
@@ -131,8 +135,16 @@ class Settings:
     # The callables refuse calls without a valid App Check token (the SDK's on_call option,
     # functions/deploy.py); off unless set: the CVPlus web app sends none.
     enforce_app_check: bool = False
+    # Refuse the admin callables to a session signed in without a second factor (the ID token's
+    # firebase.sign_in_second_factor claim; needs Identity Platform MFA); None: yes outside the
+    # emulator, no in it (the Auth emulator enrols phone factors only: OPERATIONS).
+    admin_require_mfa: bool | None = None
     # How long a webhook provider may take before its render is polled; None: 3 typical renders.
     webhook_wait_s: float | None = None
+    # How long the web app's generate/regenerate calls wait for the video before answering that
+    # it is still being made (under the USER family's timeout, functions/deploy.py, and the web
+    # SDK's 70 s).
+    app_wait_s: float = APP_WAIT_MAX_S
     # The presenters the adapters ask for; None: the adapter's placeholder.
     heygen_avatar_id: str | None = None
     heygen_voice_id: str | None = None
@@ -164,6 +176,12 @@ class Settings:
     storage_emulator_host: str | None = None
     # Running in the Functions emulator (FUNCTIONS_EMULATOR=true): required secrets may be unset.
     emulator: bool = False
+
+    @property
+    def requires_admin_mfa(self) -> bool:
+        if self.admin_require_mfa is None:
+            return not self.emulator
+        return self.admin_require_mfa
 
     @property
     def refuses_anonymous(self) -> bool:
@@ -208,7 +226,9 @@ class Settings:
             daily_spend_cap_usd=read("DAILY_SPEND_CAP_USD", _number(0.0, 1e9), None),
             refuse_anonymous_users=read("REFUSE_ANONYMOUS_USERS", _boolean, None),
             enforce_app_check=read("ENFORCE_APP_CHECK", _boolean, False),
+            admin_require_mfa=read("CVPLUS_ADMIN_REQUIRE_MFA", _boolean, None),
             webhook_wait_s=read("WEBHOOK_WAIT_SECONDS", _number(1.0, 86_400.0), None),
+            app_wait_s=read("APP_WAIT_SECONDS", _number(0.0, APP_WAIT_MAX_S), APP_WAIT_MAX_S),
             heygen_avatar_id=read("HEYGEN_AVATAR_ID", _word, None),
             heygen_voice_id=read("HEYGEN_VOICE_ID", _word, None),
             runwayml_prompt_image_url=read("RUNWAYML_PROMPT_IMAGE_URL", _url, None),

@@ -17,7 +17,7 @@ from shared.core import orchestration as orch
 from shared.core.errors import ProviderError
 from shared.core.jobs import Job, VideoResult
 from shared.core.records import Record
-from shared.core.tokens import ATTEMPT_PARAM, webhook_token
+from shared.core.tokens import ATTEMPT_PARAM, EXPIRES_PARAM, webhook_token
 from shared.shell import delivery
 from shared.shell.context import Shell
 
@@ -31,14 +31,21 @@ def on_webhook(shell: Shell, provider_id: str, request: WebhookRequest) -> str:
     if provider is None:
         raise WebhookError(404, f"unknown provider {provider_id!r}")
     job_id = request.query.get("job")
-    attempt = _attempt(request.query.get(ATTEMPT_PARAM))
-    token = webhook_token(shell.setup.token_key, job_id, attempt) if job_id else None
+    attempt = _number(request.query.get(ATTEMPT_PARAM), "attempt")
+    expires_at = _number(request.query.get(EXPIRES_PARAM), "expiry")
+    now = shell.ports.clock()
+    if attempt is None or expires_at is None:
+        # Per-job tokens (no attempt) and tokens without an expiry are no longer made.
+        raise WebhookError(401, "the callback URL names no attempt or expiry")
+    if now > expires_at:
+        raise WebhookError(401, "the callback URL has expired")
+    token = webhook_token(shell.setup.token_key, job_id, attempt, expires_at) if job_id else None
     event = provider.parse_webhook(request, expected_token=token)
     job_id = event.job_id or job_id
     if not job_id:
         raise WebhookError(400, "the callback names no job")
+    _bound(shell, job_id, event, attempt)
     result = _kept(shell, job_id, event, attempt)
-    now = shell.ports.clock()
     # A failure, or a success the length check may refuse, can fail over: rank then.
     may_fail = event.confirmed and (not event.succeeded or event.duration_s is not None)
     candidates = shell.candidates(now) if may_fail else []
@@ -66,12 +73,12 @@ def on_webhook(shell: Shell, provider_id: str, request: WebhookRequest) -> str:
     return effects.note
 
 
-def _attempt(raw: str | None) -> int | None:
-    """The attempt a callback URL names (its token is bound to it); None for older URLs."""
+def _number(raw: str | None, what: str) -> int | None:
+    """A number the callback URL carries (its token is bound to it); None when absent."""
     if raw is None:
         return None
-    if not raw.isdigit() or len(raw) > 6:
-        raise WebhookError(400, "the callback's attempt is not a number")
+    if not raw.isdigit() or len(raw) > 12:
+        raise WebhookError(400, f"the callback's {what} is not a number")
     return int(raw)
 
 
@@ -82,6 +89,18 @@ def _failure(event: WebhookEvent, job: Job) -> ProviderError | None:
     if not event.confirmed or (event.succeeded and not event.video_url):
         return None
     return failure_of(event, expected_duration_s=orch.spoken_length_s(job))
+
+
+def _bound(shell: Shell, job_id: str, event: WebhookEvent, attempt: int) -> None:
+    """A notice about the open attempt's render before its id is saved (the submit's answer is
+    still on its way) is answered 409, to be delivered again (polling covers it otherwise):
+    a render id is accepted only once it is the one the submission returned, so a callback
+    URL cannot confirm a render that is not this attempt's."""
+    job = shell.ports.jobs.get(job_id)
+    if job is None or job.terminal or attempt != job.attempt:
+        return
+    if orch.open_attempt(job) and job.provider_id == event.provider_id:
+        raise WebhookError(409, "the render is not recorded yet; deliver again later")
 
 
 def _kept(

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
 import time
 
 import pytest
 
+from shared.adapters import media
+from tests.support.cvplus import LIFETIME
 from tests.support.e2e import E2E, SCRIPT, USER_LIMIT, WEBHOOK_WAIT_S, request_id
-from tools.provider_sim.app import file_bytes
 from tools.provider_sim.common import spoken_seconds
 from tools.stack.client import sign_up
 
@@ -32,7 +34,9 @@ def test_a_video_is_generated_end_to_end(world: E2E) -> None:
     assert job["videoUrl"].startswith(world.stack.config.cloud_storage.url)
     assert played.status_code == 200
     render = f"{job['providerJobId']}.mp4"
-    assert played.content == file_bytes(job["providerId"], render)  # the provider's video
+    assert played.content == world.provider_file(job["providerId"], render)  # its video, an MP4
+    container = media.read(io.BytesIO(played.content))
+    assert (container.width, container.height, container.audio) == (1920, 1080, True)
     assert job["providerId"] in ("heygen", "did")
     # The reasons are internals: in the admin-only document, not in the one its owner reads.
     assert "selectionReasoning" not in job
@@ -103,7 +107,7 @@ def test_with_heygen_and_did_out_the_user_gets_a_speaking_runwayml_video(world: 
     assert job["degradations"] == ["resolution 1080p -> 720p"]
     assert job["durationSeconds"] == spoken_seconds(SCRIPT)  # it said the whole script
     played = world.http.get(job["videoUrl"])
-    assert played.content == file_bytes("runwayml", f"{job['providerJobId']}.mp4")
+    assert played.content == world.provider_file("runwayml", f"{job['providerJobId']}.mp4")
     stats = world.http.get(f"{world.sim}/_control/stats").json()["runwayml"]
     assert stats["counters"]["avatars_created"] == 1
     assert stats["charges"] == 1
@@ -290,6 +294,7 @@ def test_the_web_apps_own_call_makes_a_video_and_mirrors_it_into_its_cv_job(
     """generateVideoIntroduction as CVPlus calls it: the CV from jobs/{jobId}.parsedData, the
     video's progress and result in the fields of jobs/{jobId} the app watches."""
     uid, token = sign_up(world.http, world.stack.config, None)
+    world.db.collection("userSubscriptions").document(uid).set(LIFETIME)
     cv_job = f"cv-{request_id()}"
     world.db.collection("jobs").document(cv_job).set(
         {
@@ -305,7 +310,7 @@ def test_the_web_apps_own_call_makes_a_video_and_mirrors_it_into_its_cv_job(
         }
     )
     call = {"jobId": cv_job, "duration": "short", "style": "friendly", "background": "office"}
-    other = world.call("generateVideoIntroduction", call, world.user())
+    other = world.call("generateVideoIntroduction", call, world.user(tier="premium"))
     assert other.json()["error"]["status"] == "NOT_FOUND"  # someone else's, as a missing one
     answer = world.call("generateVideoIntroduction", call, token)
     assert answer.status_code == 200, answer.text

@@ -156,7 +156,7 @@ def test_heygen_callback_for_a_video_not_finished_yet_is_a_409(
     """The callback names a video HeyGen still renders: nothing is believed (409)."""
     genuine = heygen_webhook(sim, make_adapter)
     sim.configure("heygen", latency_s=30.0)
-    pending = make_adapter("heygen").submit(a_request())
+    pending = make_adapter("heygen").submit(a_request(job_id=genuine.query["job"], attempt=2))
     payload = json.loads(genuine.body)
     payload["event_data"]["video_id"] = pending.provider_job_id
     payload["event_data"].pop("callback_id", None)
@@ -165,6 +165,24 @@ def test_heygen_callback_for_a_video_not_finished_yet_is_a_409(
     error = refusal(lambda: make_adapter("heygen").parse_webhook(request, expected_token=TOKEN))
 
     assert error.status == 409
+
+
+def test_heygen_callback_naming_another_jobs_video_is_a_400(
+    sim: ProviderSim, make_adapter: AdapterFactory
+) -> None:
+    """The confirming GET's title is another job's (submit titles a video by its job): the
+    callback's render is not this job's, whatever its token."""
+    genuine = heygen_webhook(sim, make_adapter)
+    other = make_adapter("heygen").submit(a_request())
+    payload = json.loads(genuine.body)
+    payload["event_data"]["video_id"] = other.provider_job_id
+    payload["event_data"].pop("callback_id", None)
+    request = WebhookRequest(body=json.dumps(payload).encode(), query=genuine.query)
+
+    error = refusal(lambda: make_adapter("heygen").parse_webhook(request, expected_token=TOKEN))
+
+    assert error.status == 400
+    assert "not this job's" in error.message
 
 
 def test_heygen_callback_for_a_video_heygen_does_not_know_is_a_400(

@@ -59,7 +59,7 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     monkeypatch.setattr(
         runtime,
         "_settings",
-        Settings(internal_secret=Secret(INTERNAL_SECRET), enforce_app_check=False),
+        Settings(internal_secret=Secret(INTERNAL_SECRET), enforce_app_check=False, app_wait_s=0.0),
     )
     try:
         yield harness

@@ -7,9 +7,16 @@ from typing import Any
 
 import pytest
 
+from functions import runtime
+from shared.shell.settings import Secret, Settings
 from tests.support.harness import Harness
 
-ADMIN = {"uid": "admin-1", "email": "ops@example.test", "admin": True}
+ADMIN = {
+    "uid": "admin-1",
+    "email": "ops@example.test",
+    "admin": True,
+    "firebase": {"sign_in_second_factor": "phone"},  # signed in with a second factor
+}
 CIRCUIT = {"providerId": "runwayml", "action": "open", "reason": "contract review"}
 
 
@@ -102,7 +109,8 @@ def test_anything_but_an_admin_claim_is_permission_denied(harness: Harness, clai
 )
 def test_the_cvplus_apps_admin_claim_is_accepted(harness: Harness, claim: Any) -> None:
     """The app's admin claim is an object with level and permissions, not ``true``."""
-    answer = harness.call("systemDashboard", {}, {"uid": "u", "admin": claim})
+    mfa = {"firebase": {"sign_in_second_factor": "phone"}}
+    answer = harness.call("systemDashboard", {}, {"uid": "u", "admin": claim, **mfa})
     assert answer.status == 200, answer.body
 
 
@@ -124,3 +132,20 @@ def test_a_maintenance_open_takes_a_future_until_and_refuses_a_bad_one(harness: 
         assert refused.error["details"][0]["field"] == "until"
     state = harness.shell.ports.breakers.state("did", now=harness.shell.ports.clock(), fresh=True)
     assert state.override is None
+
+
+def test_an_admin_session_without_a_second_factor_is_refused_outside_the_emulator(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The admin claim is not enough: the session must have been signed in with a second
+    factor (firebase.sign_in_second_factor); in the emulator (or with the setting off) it is
+    not asked."""
+    single = {k: v for k, v in ADMIN.items() if k != "firebase"}
+    refused = harness.call("systemDashboard", {}, single)
+    assert refused.error["status"] == "PERMISSION_DENIED"
+    assert "second factor" in refused.error["message"]
+    assert "result" in harness.call("systemDashboard", {}, ADMIN).json
+    monkeypatch.setattr(
+        runtime, "_settings", Settings(internal_secret=Secret("i" * 32), emulator=True)
+    )
+    assert "result" in harness.call("systemDashboard", {}, single).json

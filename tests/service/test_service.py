@@ -178,11 +178,12 @@ def test_a_failed_status_check_keeps_the_paid_render_instead_of_paying_again(
     assert [m["success"] for m in checks][:2] == [False, False]
 
 
-def test_a_webhook_that_beats_the_save_of_its_render_id_still_completes_the_job(
+def test_a_webhook_that_beats_the_save_of_its_render_id_is_asked_again_then_completes(
     live: World,
 ) -> None:
-    """A fast render's notice can arrive before the submitting worker stored the render id;
-    it belongs to the open attempt and completes the job."""
+    """A fast render's notice can arrive before the submitting worker stored the render id: it
+    is answered 409 (deliver again), since only the submission binds a render id; once the id
+    is saved, the same notice completes the job."""
     job = submitted_on_heygen(live)
     render_id = job.provider_job_id
     unsaved = replace(
@@ -193,6 +194,10 @@ def test_a_webhook_that_beats_the_save_of_its_render_id_still_completes_the_job(
     request = WebhookRequest(
         body=entry["body"].encode(), headers=entry["headers"], query=entry["query"]
     )
+    with pytest.raises(WebhookError) as early:
+        webhooks.on_webhook(live.shell, "heygen", request)
+    assert early.value.status == 409
+    live.db.coll(stores.JOBS)[job.job_id] = {**codec.job_to_doc(job), "lease": None}
     assert webhooks.on_webhook(live.shell, "heygen", request) == "completed"
     done = live.shell.ports.jobs.get(job.job_id)
     assert done is not None

@@ -23,6 +23,9 @@ from shared.shell import admin, health, processing, webhooks
 from tests.support.fakes import NOW, error
 from tests.support.memory import World
 
+# The attempt and expiry every callback URL names (the fake adapters check no token).
+CALLBACK = {"attempt": "1", "exp": "4000000000"}
+
 
 def test_a_job_past_its_deadline_fails_and_releases_its_lease(world: World) -> None:
     """The deadline wins over any budget left."""
@@ -149,7 +152,7 @@ def test_a_render_still_running_is_polled_again(world: World) -> None:
 
 def test_webhooks_for_unknown_providers_jobs_and_bad_signatures(world: World) -> None:
     """Refused with the status to answer, or ignored; nothing changes."""
-    request = WebhookRequest(body=b"{}", query={"job": "nope"})
+    request = WebhookRequest(body=b"{}", query={"job": "nope", **CALLBACK})
     with pytest.raises(WebhookError) as unknown:
         webhooks.on_webhook(world.shell, "acme", request)
     assert unknown.value.status == 404
@@ -166,7 +169,7 @@ def test_webhooks_for_unknown_providers_jobs_and_bad_signatures(world: World) ->
     )
     assert webhooks.on_webhook(world.shell, "did", request) == "ignored: unknown job"
     with pytest.raises(WebhookError) as nameless:
-        webhooks.on_webhook(world.shell, "did", WebhookRequest(body=b"{}"))
+        webhooks.on_webhook(world.shell, "did", WebhookRequest(body=b"{}", query=CALLBACK))
     assert nameless.value.status == 400
 
 
@@ -186,13 +189,13 @@ def test_a_failed_render_by_webhook_fails_over_and_schedules_the_next_attempt(
         event_id="e1",
         failure_message="render crashed",
     )
-    result = webhooks.on_webhook(world.shell, pid, WebhookRequest(body=b"{}"))
+    result = webhooks.on_webhook(world.shell, pid, WebhookRequest(body=b"{}", query=CALLBACK))
     assert result.startswith("render failed: ")
     after = world.shell.ports.jobs.get("job-1")
     assert after is not None
     assert after.provider_job_id is None
     assert world.tasks.tasks[-1][0] == "job-1"
-    assert webhooks.on_webhook(world.shell, pid, WebhookRequest(body=b"{}")) == (
+    assert webhooks.on_webhook(world.shell, pid, WebhookRequest(body=b"{}", query=CALLBACK)) == (
         "ignored: stale or duplicate event"
     )
 

@@ -16,7 +16,14 @@ import pytest
 
 from shared.adapters import media
 from shared.adapters.providers.base import WebhookRequest
-from shared.adapters.storage import DeliveryError, Kept, MemoryVault, thumbnail_name, video_name
+from shared.adapters.storage import (
+    CopyPolicy,
+    DeliveryError,
+    Kept,
+    MemoryVault,
+    thumbnail_name,
+    video_name,
+)
 from shared.core.breaker import ManualAction
 from shared.core.degradation import Degradation
 from shared.core.jobs import JobStatus
@@ -28,7 +35,9 @@ from tools.provider_sim.common import spoken_seconds
 
 @pytest.fixture
 def vault(live: World) -> Iterator[MemoryVault]:
-    kept = MemoryVault(bucket="cvplus-test-videos")
+    kept = MemoryVault(
+        bucket="cvplus-test-videos", policy=CopyPolicy(trusted_origins=(live.sim.url,))
+    )
     live.plug(vault=kept)
     yield kept
     kept.http.close()
@@ -49,7 +58,7 @@ def test_a_finished_video_is_ours_before_the_job_completes(live: World, vault: M
     assert job.result is not None
     name = video_name(job.user_id, job.job_id)
     assert job.result.storage_path == f"gs://cvplus-test-videos/{name}"
-    assert job.result.video_url == f"memory://cvplus-test-videos/{name}"
+    assert job.result.video_url.startswith(f"memory://cvplus-test-videos/{name}?token=")
     provider, render = job.provider_id or "", job.history[-1].provider_job_id or ""
     assert vault.objects[name] == provider_file(live, render, provider, "mp4")
     if job.result.thumbnail_url is not None:  # HeyGen hands out a thumbnail
@@ -137,8 +146,8 @@ def test_with_heygen_and_did_out_a_job_without_fallback_fails_at_once(
 class ExpiresOnce(MemoryVault):
     """The first URL it is given has expired by the time it copies (a 403 from the provider)."""
 
-    def __init__(self) -> None:
-        super().__init__(bucket="cvplus-test-videos")
+    def __init__(self, sim_url: str) -> None:
+        super().__init__(bucket="cvplus-test-videos", policy=CopyPolicy(trusted_origins=(sim_url,)))
         self.sources: list[str] = []
 
     def keep(self, source_url: str, name: str) -> Kept:
@@ -150,7 +159,7 @@ class ExpiresOnce(MemoryVault):
 
 def test_an_expired_url_is_fetched_anew_and_the_copy_succeeds(live: World) -> None:
     """The retry: one more status poll hands out a fresh URL, which is copied."""
-    vault = ExpiresOnce()
+    vault = ExpiresOnce(live.sim.url)
     live.plug(vault=vault)
     job = live.run(live.new_job().job_id)
     vault.http.close()
@@ -239,7 +248,7 @@ def test_an_expired_url_whose_fresh_one_cannot_be_had_yet_is_tried_again_later(
     render is not given up; the next look gets a fresh URL and the copy succeeds."""
     for provider in ("heygen", "runwayml"):
         admin.set_circuit(live.shell, provider, ManualAction.OPEN, by="test", reason="D-ID only")
-    vault = ExpiresOnce()
+    vault = ExpiresOnce(live.sim.url)
     live.plug(vault=vault)
     live.sim.add_fault("did", "server_error", count=1, op="status", skip=1)
     job = live.run(live.new_job().job_id)

@@ -25,6 +25,9 @@ from tests.support.memory import World
 
 USER = "user-1"
 
+# The attempt and expiry every callback URL names (the fake adapters check no token).
+CALLBACK = {"attempt": "1", "exp": "4000000000"}
+
 
 def jobs_retry_id(job_id: str) -> str:
     return f"{job_id}-r1"
@@ -89,7 +92,7 @@ def test_a_webhook_after_a_cancel_changes_nothing(world: World) -> None:
         event_id="e1",
         video_url="https://cdn.example/late.mp4",
     )
-    note = webhooks.on_webhook(world.shell, "heygen", WebhookRequest(body=b"{}"))
+    note = webhooks.on_webhook(world.shell, "heygen", WebhookRequest(body=b"{}", query=CALLBACK))
     assert note.startswith("ignored")
     stored = world.shell.ports.jobs.get("job-1")
     assert stored is not None

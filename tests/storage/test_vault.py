@@ -16,8 +16,8 @@ from shared.adapters import media
 from shared.adapters.storage import (
     TOKEN_METADATA,
     CloudStorageVault,
+    CopyPolicy,
     DeliveryError,
-    download_token,
     download_url,
     video_name,
 )
@@ -32,12 +32,19 @@ def sim() -> Iterator[ProviderSim]:
 
 
 @pytest.fixture
-def vault(storage_emulator: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[CloudStorageVault]:
+def vault(
+    storage_emulator: str, sim: ProviderSim, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[CloudStorageVault]:
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", storage_emulator)
     client = Client(project="demo-cvplus", credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
-    kept = CloudStorageVault(client, BUCKET, emulator_host=storage_emulator)
+    kept = CloudStorageVault(client, BUCKET, emulator_host=storage_emulator, policy=trusting(sim))
     yield kept
     kept.close()
+
+
+def trusting(sim: ProviderSim) -> CopyPolicy:
+    """Reads the simulator's origin as it is (http, on a loopback address)."""
+    return CopyPolicy(trusted_origins=(sim.url,))
 
 
 def a_video_url(sim: ProviderSim) -> tuple[str, bytes]:
@@ -64,7 +71,7 @@ def test_a_kept_video_is_the_providers_bytes_served_by_its_url(
     played = httpx.get(kept.url)  # no credentials: the URL is the access
     assert played.status_code == 200
     assert played.content == expected
-    assert played.headers["content-type"] == "video/mp4"
+    assert played.headers["content-type"] == "video/mp4"  # forced, whatever the source said
     blob = vault.client.bucket(BUCKET).get_blob(name)
     token = parse_qs(urlsplit(kept.url).query)["token"][0]
     assert blob.metadata == {TOKEN_METADATA: token}  # what Firebase's download URL checks
@@ -98,7 +105,9 @@ def test_an_unreachable_bucket_is_a_delivery_error_worth_retrying(
     """Our side failed (here: a bucket that does not exist): not expired, so tried again."""
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", storage_emulator)
     client = Client(project="demo-cvplus", credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
-    vault = CloudStorageVault(client, "no-such-bucket", emulator_host=storage_emulator)
+    vault = CloudStorageVault(
+        client, "no-such-bucket", emulator_host=storage_emulator, policy=trusting(sim)
+    )
     source, _ = a_video_url(sim)
     with pytest.raises(DeliveryError) as caught:
         vault.keep(source, video_name("u1", "vj_nobucket"))
@@ -113,16 +122,39 @@ def test_copying_the_same_video_again_keeps_its_url(
     with the same token: the URL the job already holds still plays."""
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", storage_emulator)
     client = Client(project="demo-cvplus", credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
-    vault = CloudStorageVault(client, BUCKET, emulator_host=storage_emulator, token_key=b"k" * 32)
+    vault = CloudStorageVault(client, BUCKET, emulator_host=storage_emulator, policy=trusting(sim))
     source, expected = a_video_url(sim)
     name = video_name("u1", "vj_twice")
     first = vault.keep(source, name)
     second = vault.keep(source, name)
+    other = vault.keep(source, video_name("u1", "vj_other"))
     vault.close()
     assert first == second
     assert httpx.get(first.url).content == expected
-    other = download_token(b"k" * 32, f"{BUCKET}/{video_name('u1', 'vj_other')}")
-    assert other not in first.url  # each object its own token
+    token = parse_qs(urlsplit(first.url).query)["token"][0]
+    assert token not in other.url  # each object its own token
+
+
+def test_rotating_replaces_the_objects_token_and_deleting_removes_it(
+    vault: CloudStorageVault, sim: ProviderSim
+) -> None:
+    """On the emulator: rotate writes a new random token to the object's metadata (what
+    Firebase's download URL checks) and answers the URL carrying it; delete removes the
+    object, and rotating a missing object answers None."""
+    source, expected = a_video_url(sim)
+    name = video_name("u1", "vj_rotate")
+    kept = vault.keep(source, name)
+    rotated = vault.rotate(name)
+    assert rotated is not None
+    blob = vault.client.bucket(BUCKET).get_blob(name)
+    new = parse_qs(urlsplit(rotated).query)["token"][0]
+    assert blob.metadata == {TOKEN_METADATA: new}
+    assert new != parse_qs(urlsplit(kept.url).query)["token"][0]
+    assert httpx.get(rotated).content == expected
+    assert vault.delete(name) is True
+    assert vault.client.bucket(BUCKET).get_blob(name) is None
+    assert vault.delete(name) is False
+    assert vault.rotate(name) is None
 
 
 def test_a_kept_video_is_read_back_as_the_mp4_the_provider_rendered(

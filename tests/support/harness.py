@@ -30,6 +30,8 @@ HANDLERS = {
     "rateVideo": "feedback",
     "systemDashboard": "admin",
     "setCircuitState": "admin",
+    "rotateVideoLinks": "admin",
+    "deleteVideo": "videos",
     "dashboard": "admin",
     "videoJobTask": "jobs",
     "providerWebhook": "webhooks",
@@ -39,6 +41,9 @@ HANDLERS = {
     "generateVideoIntroduction": "videos",
     "regenerateVideoIntroduction": "videos",
     "getVideoStatus": "videos",
+    "getMediaStatus": "videos",
+    "getGenerationStatus": "videos",
+    "cancelGeneration": "videos",
 }
 
 

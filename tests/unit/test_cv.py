@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
 
-from shared.core.cv import WORD_BUDGET, ParsedCV, parse_cv, script_from_cv
+from shared.core.cv import WORD_BUDGET, ParsedCV, parse_cv, script_from_cv, unsaid
 from shared.core.model import Duration, Style
+from tests.support.cvplus import PARSER_CV
 
 ENGINEER: dict[str, Any] = {
     "personalInfo": {
@@ -169,22 +169,115 @@ def test_fields_the_app_adds_later_are_ignored() -> None:
 
 
 @pytest.mark.parametrize(
-    ("data", "where"),
+    ("data", "read"),
     [
-        ({"personalInfo": {"age": "36"}}, ("personalInfo", "age")),
-        ({"summary": "x" * 5001}, ("summary",)),
-        ({"experience": [{}] * 51}, ("experience",)),
-        ({"skills": ["s"] * 201}, ("skills", "list")),
-        ({"interests": ["bad\x1b[31m"]}, ("interests", 0)),
-        ({"personalInfo": {"name": "A\u202eda"}}, ("personalInfo", "name")),
+        ({"personalInfo": {"age": "36"}}, lambda cv: cv.person.age == 36),
+        ({"summary": "x" * 5001}, lambda cv: len(cv.summary) == 5000),
+        ({"experience": [{}] * 51}, lambda cv: len(cv.experience) == 50),
+        ({"skills": ["s"] * 201}, lambda cv: len(cv.skills) == 200),
+        ({"interests": ["bad\x1b[31m"]}, lambda cv: cv.interests == ("bad[31m",)),
+        ({"personalInfo": {"name": "A\u202eda"}}, lambda cv: cv.person.name == "Ada"),
     ],
 )
-def test_declared_fields_are_checked_and_capped(
-    data: dict[str, Any], where: tuple[Any, ...]
+def test_declared_fields_are_capped_and_cleaned_not_refused(
+    data: dict[str, Any], read: Any
 ) -> None:
-    with pytest.raises(ValidationError) as caught:
-        parse_cv(data)
-    assert any(tuple(e["loc"][: len(where)]) == where for e in caught.value.errors())
+    """Over-long text and lists are cut, control characters dropped: the CV is still read."""
+    assert read(parse_cv(data))
+
+
+def test_a_cv_as_the_apps_parser_writes_it_is_read() -> None:
+    cv = parse_cv(PARSER_CV)
+    job = cv.experience[0]
+    assert job.current  # "endDate": null is the current position
+    assert len(job.position) <= 200
+    assert job.position.startswith("Principal Engineer")
+    assert cv.education[0].gpa == "3.8"
+    assert cv.education[0].start_date == "2012"
+    assert cv.person.phone == ""
+    assert [lang.language for lang in cv.languages] == ["English", "Yoruba"]
+    script = script_from_cv(cv, Duration.MEDIUM)
+    assert script.startswith("Hello, I'm Amara Okafor, a Principal Engineer")
+    assert "University of Lagos" in script
+    assert "English and Yoruba" in script
+
+
+def test_only_a_cv_with_nothing_to_say_is_found_wanting() -> None:
+    empty = parse_cv({"personalInfo": {"name": None}, "experience": None, "skills": None})
+    assert script_from_cv(empty, Duration.SHORT) == ""
+    assert {m["field"] for m in unsaid(empty)} >= {"personalInfo.name", "experience", "skills"}
+    assert unsaid(parse_cv(PARSER_CV))[0]["field"] == "summary"
+
+
+_junk = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.text(max_size=300),
+    st.lists(st.text(max_size=5), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)
+_value = st.one_of(st.none(), st.integers(-5, 5000), st.floats(0, 5), st.text(max_size=400))
+
+
+def _section(keys: list[str]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries({}, optional=dict.fromkeys(keys, _value)).flatmap(
+        lambda d: st.dictionaries(st.text(max_size=8), _junk, max_size=2).map(
+            lambda extra: {**extra, **d}
+        )
+    )
+
+
+_items = lambda keys: st.one_of(  # noqa: E731
+    st.none(), st.lists(st.one_of(st.none(), st.text(max_size=30), _section(keys)), max_size=8)
+)
+_strings = st.one_of(st.none(), st.lists(st.one_of(st.none(), _value), max_size=30))
+_parser_cvs = st.fixed_dictionaries(
+    {},
+    optional={
+        "personalInfo": st.one_of(
+            st.none(),
+            _section(["name", "email", "phone", "location", "linkedin", "github", "website"]),
+        ),
+        "summary": _value,
+        "experience": _items(
+            ["company", "position", "duration", "startDate", "endDate", "location", "description"]
+        ),
+        "education": _items(
+            ["institution", "degree", "field", "startDate", "endDate", "graduationDate", "gpa"]
+        ),
+        "skills": st.one_of(
+            _strings,
+            st.fixed_dictionaries(
+                {}, optional={"technical": _strings, "soft": _strings, "languages": _strings}
+            ),
+        ),
+        "certifications": _items(["name", "issuer", "date", "credentialId"]),
+        "projects": _items(["name", "description", "link"]),
+        "achievements": _strings,
+        "references": _items(["name", "position", "company", "contact"]),
+        "languages": _strings,
+        "somethingTheParserInvented": _junk,
+    },
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=_parser_cvs, duration=st.sampled_from(list(Duration)))
+def test_whatever_the_parser_writes_is_read_capped_and_fits_the_video(
+    data: dict[str, Any], duration: Duration
+) -> None:
+    """Parser-shaped input (nulls, numbers, long text, strings in lists of objects, unknown
+    fields) is never refused; every text is capped and the script fits the duration."""
+    cv = parse_cv(data)
+    assert all(len(job.position) <= 200 and len(job.description) <= 5000 for job in cv.experience)
+    assert len(cv.summary) <= 5000
+    assert len(cv.person.name) <= 200
+    script = script_from_cv(cv, duration)
+    assert len(script.split()) <= WORD_BUDGET[duration]
+    assert bool(script) or len(unsaid(cv)) == 7
+    assert script == script_from_cv(parse_cv(data), duration)
 
 
 def test_an_empty_cv_gives_no_script() -> None:

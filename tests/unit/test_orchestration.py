@@ -395,22 +395,24 @@ def test_a_copy_that_failed_for_another_reason_is_tried_again_later() -> None:
     assert effects.side == ()
 
 
-def test_a_webhook_that_beats_the_save_of_its_render_id_counts() -> None:
-    effects = orch.notice(
-        on("heygen"),
-        provider_id="heygen",
-        provider_job_id="r-7",
-        failure=None,
-        result=VideoResult(video_url=""),
-        candidates=(),
-        now=NOW,
-        rand=0.5,
-        setup=SETUP,
-    )
-    assert effects is not None
-    assert effects.job is not None
-    assert effects.job.provider_job_id == "r-7"
-    assert effects.job.status is JobStatus.COMPLETED
+def test_a_webhook_that_beats_the_save_of_its_render_id_binds_nothing() -> None:
+    """Until the submit's answer saves the render id, no callback can name the open attempt's
+    render (the shell asks for it again; polling covers it): a render id is bound only by the
+    submission."""
+    for attempt in (None, 1):
+        effects = orch.notice(
+            on("heygen"),
+            provider_id="heygen",
+            provider_job_id="r-7",
+            attempt=attempt,
+            failure=None,
+            result=VideoResult(video_url=""),
+            candidates=(),
+            now=NOW,
+            rand=0.5,
+            setup=SETUP,
+        )
+        assert effects is None
 
 
 def test_a_failed_render_by_webhook_fails_over() -> None:
@@ -765,10 +767,11 @@ def test_an_earlier_attempts_failure_changes_nothing() -> None:
         assert stale is None
 
 
-def test_a_notice_must_name_the_current_attempt_before_its_render_id_is_saved() -> None:
+def test_before_its_render_id_is_saved_no_notice_is_about_the_current_render() -> None:
     job = on("heygen", on("heygen"))  # attempt 2 open on HeyGen, no render id yet
-    for attempt, current in ((2, True), (1, False), (None, True), (3, False)):
-        assert orch.current_render(job, "heygen", "v-9", attempt=attempt) is current
+    for attempt in (2, 1, None, 3):
+        assert orch.current_render(job, "heygen", "v-9", attempt=attempt) is False
+    assert orch.earlier_render(job, "heygen", "v-9", 2) is False  # the open attempt
 
 
 def test_a_lost_render_whose_video_could_not_be_kept_is_not_adopted() -> None:

@@ -130,21 +130,6 @@ def test_a_script_is_trimmed() -> None:
             "unknown field",
         ),
         (
-            {"parsedCV": {**CV, "personalInfo": {"name": "Ada", "age": "36"}}},
-            "parsedCV.personalInfo.age",
-            "Input should be a valid integer",
-        ),
-        (
-            {"parsedCV": {**CV, "experience": [{"position": 7}]}},
-            "parsedCV.experience.0.position",
-            "Input should be a valid string",
-        ),
-        (
-            {"parsedCV": {**CV, "skills": ["Python", 3]}},
-            "parsedCV.skills.1",
-            "Input should be a valid string",
-        ),
-        (
             {"parsedCV": {"skills": [], "experience": []}},
             "parsedCV",
             "parsedCV holds too little to write a script from",
@@ -163,16 +148,15 @@ def test_every_bad_field_is_reported_together() -> None:
     data = {
         "script": SCRIPT,
         "requestId": "bad id",
-        "options": {"urgency": "asap"},
-        "parsedCV": {"personalInfo": {"name": "Ada", "age": -1}},
+        "options": {"urgency": "asap", "duration": 5},
     }
-    assert set(_details(data)) == {"requestId", "options.urgency", "parsedCV.personalInfo.age"}
+    assert set(_details(data)) == {"requestId", "options.urgency", "options.duration"}
 
 
 def test_details_never_echo_the_input() -> None:
-    """A rejected CV's contents do not travel back in the error (or into logs)."""
+    """A rejected request's contents do not travel back in the error (or into logs)."""
     with pytest.raises(InvalidRequestError) as caught:
-        parse_generate_video({"parsedCV": {**CV, "summary": "+44 20 7946 0958 \x00"}})
+        parse_generate_video({"parsedCV": CV, "script": "+44 20 7946 0958 \x00 a b c d e"})
     assert "7946" not in str(caught.value.details)
     assert all(set(d) == {"field", "message"} for d in caught.value.details)
 

@@ -114,7 +114,7 @@ def create_video() -> Response:
         host_url=request.host_url,
         callback_url=body.get("callback_url"),
         callback_id=body.get("callback_id"),
-        title=str(body["title"]) if body.get("title") else None,
+        title=body.get("title") if isinstance(body.get("title"), str) else None,
         frame=frame(
             str(body.get("resolution") or "1080p"), str(body.get("aspect_ratio") or "16:9")
         ),
@@ -175,6 +175,8 @@ def get_video(video_id: str) -> Response:
         )
     now = state.clock()
     data: dict[str, Any] = {"id": video_id}
+    if render.title is not None:
+        data["title"] = render.title  # heygen-cli gen/video.go (Video object): ``title``
     if not render.finished(now):
         data["status"] = _status_name(render, now)
     elif render.outcome == "failed":

@@ -95,7 +95,7 @@ class Render:
     callback_url: str | None = None
     callback_id: str | None = None
     user_data: str | None = None
-    title: str | None = None
+    title: str | None = None  # HeyGen's video title (its Video object's ``title``)
     width: int = 1280  # the frame and audio of the video file it serves (``tools.mp4``)
     height: int = 720
     audio: bool = True

@@ -24,6 +24,7 @@ export interface Experience {
   company?: string;
   position?: string;
   role?: string;
+  title?: string;
   duration?: string;
   startDate?: string;
   endDate?: string;
@@ -146,6 +147,7 @@ export interface JobAnswer {
   retryOf: string | null;
   providerCancelled?: boolean | null;
   deduplicated?: boolean | null;
+  deleted?: boolean | null;
 }
 
 /** getVideoQuota takes nothing. */
@@ -181,13 +183,59 @@ export interface IntroductionRequest {
   customScript?: string | null;
 }
 
-/** generateVideoIntroduction / regenerateVideoIntroduction: the video arrives in the CV job's ``video`` field, which the app watches. */
+/** The finished video as the app reads it (FeatureDashboard.tsx L778-790, L808-812). */
+export interface IntroductionVideo {
+  videoUrl: string;
+  thumbnailUrl: string;
+  duration: number;
+  script: string;
+  subtitles: string;
+  provider: string;
+  qualityScore: number;
+  status: "completed";
+  degradationNotes: Array<string>;
+}
+
+/** generateVideoIntroduction / regenerateVideoIntroduction when the video is ready within the call: the original's ``{success, video, htmlFragment}`` and the same fields at the top level, which the component renderer reads (componentRenderer.ts L207-215, L228-232). Not ready in time: a ``deadline-exceeded`` refusal saying so, and the video arrives in the CV job's fields. */
 export interface IntroductionResponse {
   success: true;
   jobId: string;
   videoJobId: string;
-  status: "generating" | "regenerating";
-  video: null;
+  status: "completed";
+  video: IntroductionVideo;
+  videoUrl: string;
+  thumbnailUrl: string;
+  duration: number;
+  script: string;
+  subtitles: string;
+  provider: string;
+  qualityScore: number;
+  htmlFragment: null;
+  deduplicated: boolean;
+  message: string;
+}
+
+export interface CvDataOptions {
+  style?: "professional" | "creative" | "modern" | "casual";
+  duration?: "short" | "medium" | "long";
+  avatarStyle?: "realistic" | "cartoon" | "professional" | "friendly";
+  background?: "office" | "studio" | "virtual" | "custom";
+  includeSubtitles?: boolean;
+  includeNameCard?: boolean;
+  quality?: "source" | "high" | "medium" | "low" | "thumbnail";
+  orientation?: "landscape" | "portrait" | "square";
+}
+
+/** generateVideoIntroduction as the multimedia service calls it: the CV itself and its options; answered ``{jobId}`` at once, then getGenerationStatus. */
+export interface CvDataIntroductionRequest {
+  cvData: ParsedCV;
+  options?: CvDataOptions;
+}
+
+/** generateVideoIntroduction as the multimedia service calls it: the job to poll with getGenerationStatus (MultimediaService.ts L324-325 reads ``jobId``). */
+export interface CvDataIntroductionResponse {
+  jobId: string;
+  status: "queued" | "processing" | "completed" | "failed" | "cancelled";
   deduplicated: boolean;
 }
 
@@ -203,6 +251,58 @@ export interface VideoStatusResponse {
   progress: number | null;
   currentStep: string | null;
   videoJobId: string | null;
+}
+
+export interface MediaOverview {
+  video: MediaSlot;
+  podcast: MediaSlot;
+}
+
+export interface MediaSlot {
+  status: string;
+  hasAudio: boolean;
+  error: string | null;
+}
+
+/** getMediaStatus({jobId}) of a CV job: the top-level fields the component renderer reads (componentRenderer.ts L240-249: provider, status, progress, currentStep, estimatedTime, qualityScore, error), and the original's per-medium overview (cvplus-multimedia mediaGeneration.ts L228-242) under ``media``: its ``status`` key holds the string the app reads (VideoIntroduction.tsx L614 calls status.charAt). */
+export interface MediaStatusResponse {
+  success: true;
+  status: "queued" | "processing" | "completed" | "failed";
+  progress: number;
+  currentStep: string;
+  provider: string;
+  estimatedTime: number | null;
+  qualityScore: number | null;
+  error: string | null;
+  videoJobId: string | null;
+  videoUrl: string | null;
+  thumbnailUrl: string | null;
+  media: MediaOverview;
+}
+
+export interface GenerationError {
+  message: string;
+  code: string;
+  recoverable: boolean;
+}
+
+export interface GenerationResult {
+  url: string;
+  duration: number | null;
+  size: number | null;
+  format: "mp4";
+}
+
+/** getGenerationStatus({jobId}) of a video job (MultimediaService.ts L353-366). */
+export interface GenerationStatusResponse {
+  jobId: string;
+  status: "queued" | "processing" | "completed" | "failed" | "cancelled";
+  progress: number;
+  stage: "queued" | "submitting" | "rendering" | "retrying" | "completed" | "failed" | "cancelled";
+  estimatedTimeRemaining: number | null;
+  result: GenerationResult | null;
+  error: GenerationError | null;
+  degradationNotes: Array<string>;
 }
 
 export interface AttemptDoc {
@@ -284,6 +384,7 @@ export interface VideoJobDocument {
   thumbnailUrl: string | null;
   storagePath: string | null;
   thumbnailStoragePath: string | null;
+  subtitlesUrl?: string | null;
   durationSeconds: number | null;
   error: JobErrorDoc | null;
   metadata: JobMetadata;
@@ -300,9 +401,13 @@ export interface VideoJobDocument {
 export interface Callables {
   generateVideo: { request: GenerateVideoRequest; response: GenerateVideoResponse };
   cancelVideoJob: { request: JobRequest; response: JobAnswer };
+  deleteVideo: { request: JobRequest; response: JobAnswer };
   retryVideoJob: { request: JobRequest; response: JobAnswer };
   getVideoQuota: { request: QuotaRequest; response: QuotaResponse };
   generateVideoIntroduction: { request: IntroductionRequest; response: IntroductionResponse };
   regenerateVideoIntroduction: { request: IntroductionRequest; response: IntroductionResponse };
   getVideoStatus: { request: CvJobRequest; response: VideoStatusResponse };
+  getMediaStatus: { request: CvJobRequest; response: MediaStatusResponse };
+  getGenerationStatus: { request: JobRequest; response: GenerationStatusResponse };
+  cancelGeneration: { request: JobRequest; response: JobAnswer };
 }

@@ -23,11 +23,15 @@ import {
 
 import type {
   Callables,
+  CvDataIntroductionRequest,
+  CvDataIntroductionResponse,
   GenerateVideoRequest,
+  GenerationStatusResponse,
   GenerateVideoResponse,
   IntroductionRequest,
   IntroductionResponse,
   JobAnswer,
+  MediaStatusResponse,
   QuotaResponse,
   VideoJobDocument,
   VideoStatusResponse,
@@ -60,15 +64,16 @@ export class VideoError extends Error {
   }
 }
 
-async function call<K extends keyof Callables>(
+function call<K extends keyof Callables>(
   client: VideoClient,
   name: K,
   data: Callables[K]["request"],
 ): Promise<Callables[K]["response"]> {
-  const fn = httpsCallable<Callables[K]["request"], Callables[K]["response"]>(
-    client.functions,
-    name,
-  );
+  return invoke<Callables[K]["request"], Callables[K]["response"]>(client, name, data);
+}
+
+async function invoke<Req, Res>(client: VideoClient, name: string, data: Req): Promise<Res> {
+  const fn = httpsCallable<Req, Res>(client.functions, name);
   try {
     return (await fn(data)).data;
   } catch (error) {
@@ -99,12 +104,22 @@ export function retryVideoJob(client: VideoClient, jobId: string): Promise<JobAn
   return call(client, "retryVideoJob", { jobId });
 }
 
+/** Delete the caller's finished video and its copies (the job stays, without links). */
+export function deleteVideo(client: VideoClient, jobId: string): Promise<JobAnswer> {
+  return call(client, "deleteVideo", { jobId });
+}
+
 /** What the caller's tier allows, and how many videos are left this hour and today. */
 export function getVideoQuota(client: VideoClient): Promise<QuotaResponse> {
   return call(client, "getVideoQuota", {});
 }
 
-/** The web app's own call: a video from the CV job's parsed CV (mirrored into jobs/{jobId}). */
+/**
+ * The web app's own call: a video from the CV job's parsed CV (mirrored into jobs/{jobId}).
+ * Premium (the app's userSubscriptions/{uid}). Answered with the video when it is ready within
+ * about 50 s; otherwise refused "deadline-exceeded" with a message in words and
+ * details {jobId, videoJobId, progress, estimatedTime}: the video then arrives in jobs/{jobId}.
+ */
 export function generateVideoIntroduction(
   client: VideoClient,
   request: IntroductionRequest,
@@ -123,6 +138,32 @@ export function regenerateVideoIntroduction(
 /** The video state mirrored into the app's CV job. */
 export function getVideoStatus(client: VideoClient, jobId: string): Promise<VideoStatusResponse> {
   return call(client, "getVideoStatus", { jobId });
+}
+
+/** The app's 2 s poll of its CV job's video: status, progress, current step, ETA (seconds). */
+export function getMediaStatus(client: VideoClient, jobId: string): Promise<MediaStatusResponse> {
+  return call(client, "getMediaStatus", { jobId });
+}
+
+/** The multimedia service's call: a video from the CV itself, answered {jobId} at once. */
+export function startVideoIntroduction(
+  client: VideoClient,
+  request: CvDataIntroductionRequest,
+): Promise<CvDataIntroductionResponse> {
+  return invoke(client, "generateVideoIntroduction", request);
+}
+
+/** The multimedia service's poll of a video job. */
+export function getGenerationStatus(
+  client: VideoClient,
+  jobId: string,
+): Promise<GenerationStatusResponse> {
+  return call(client, "getGenerationStatus", { jobId });
+}
+
+/** The multimedia service's cancel (cancelVideoJob under its name). */
+export function cancelGeneration(client: VideoClient, jobId: string): Promise<JobAnswer> {
+  return call(client, "cancelGeneration", { jobId });
 }
 
 /** Follow a job live: ``onChange`` gets the document at every change (null: no such job). */

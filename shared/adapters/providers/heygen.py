@@ -384,6 +384,12 @@ class HeyGenProvider(HttpAdapter):
                 failure_message=None,
                 confirmed=False,
             )
+        # The render must be this job's: its Video object's ``title`` (heygen-cli gen/video.go,
+        # the Video item of GET /v3/videos/{id}) is the one submit gives it. Absent (the field
+        # is optional), the shell still binds the render id to the one the submit returned.
+        title = str_field(data, "title")
+        if job_id is not None and title is not None and not titled_for(title, job_id):
+            raise WebhookError(400, f"heygen video {video_id} is not this job's render")
         if raw_state == "failed":
             reason = str_field(data, "failure_message") or str_field(data, "failure_code")
             return replace(
@@ -411,9 +417,22 @@ class HeyGenProvider(HttpAdapter):
         )
 
 
+def video_title(job_id: str) -> str:
+    """What every title of a job's videos starts with: how a confirming GET tells it is this
+    job's (`titled_for`)."""
+    return f"CVPlus {job_id}"
+
+
 def render_title(request: SubmitRequest) -> str:
     """The title of the render of one submit (job and key): what ``find`` looks for."""
-    return f"CVPlus {request.job_id} #{request.attempt}"
+    return f"{video_title(request.job_id)} #{request.attempt}"
+
+
+def titled_for(title: str, job_id: str) -> bool:
+    """Whether ``title`` is one submit of ``job_id`` gave (any key; or the title renders had
+    before they were titled per key)."""
+    own = video_title(job_id)
+    return title == own or title.startswith(f"{own} #")
 
 
 def parse_event(body: bytes) -> WebhookEvent:

@@ -131,6 +131,7 @@ def job_to_doc(job: Job) -> Doc:
         "durationSeconds": result.duration_s if result else None,
         "storagePath": result.storage_path if result else None,
         "thumbnailStoragePath": result.thumbnail_path if result else None,
+        "subtitlesUrl": result.subtitles_url if result else None,
         "error": (
             {
                 "code": job.error.code,
@@ -234,6 +235,7 @@ def job_from_doc(d: Mapping[str, Any], internal: Mapping[str, Any] | None = None
                 duration_s=_opt_float(d.get("durationSeconds")),
                 storage_path=d.get("storagePath"),
                 thumbnail_path=d.get("thumbnailStoragePath"),
+                subtitles_url=d.get("subtitlesUrl"),
             )
             if url
             else None
