@@ -48,8 +48,8 @@ from bench.world import (
     roll,
 )
 from shared.adapters.stores.codec import stats_doc, stats_from_doc
+from shared.core import billing, degradation, jobs
 from shared.core import breaker as br
-from shared.core import degradation, jobs
 from shared.core import orchestration as orch
 from shared.core.cv import WORD_BUDGET, ScriptTooLongError, check_length
 from shared.core.errors import ErrorCategory, ProviderError
@@ -67,7 +67,7 @@ from shared.core.recovery import Action
 from shared.core.scoring import Candidate, ProviderStats
 from shared.core.tracking import MetricsSnapshot, aggregate
 
-JOB_DEADLINE_S = 1800.0
+JOB_DEADLINE_S = orch.JOB_TIMEOUT_S
 SCRIPTS = {d: " ".join(["word"] * WORD_BUDGET[d]) for d in ASKABLE_DURATIONS}
 LONG, LOOP, REFUSED = "long script", "cancel/retry loop", "refused script"
 LOOPS = 6  # how many times an abusive user cancels and asks again
@@ -128,7 +128,9 @@ class Figures:
 class World:
     """Providers as the outside world sees them: faults, latencies, and billing as each provider
     does it: a repeated submit with the same idempotency key is one render only where the
-    provider honours the key (HeyGen); elsewhere it is a second render, billed."""
+    provider is declared to honour the key (``idempotent_submits``; none is now: HeyGen's is
+    not confirmed for POST /v3/videos, so the world takes the worse case); elsewhere it is a
+    second render, billed. A failed render is billed as `billing` says."""
 
     def __init__(self, scenario: Scenario, seed: int) -> None:
         self.scenario = scenario
@@ -156,7 +158,7 @@ class World:
         job_id = job.job_id
         rng = self.stream(job_id)
         fault = roll(self.scenario.faults(provider_id, now), rng)
-        took = rng.lognormvariate(0.0, 0.25) * p.render_mean_s
+        took = p.render_s(rng)
         self.figures.submissions += 1
         if self.abusers.get(root_id(job_id)) == REFUSED:
             # A script every provider refuses: a 400 about the request, nothing rendered.
@@ -182,6 +184,10 @@ class World:
             known = self._render(p, key, job_id, now + took, fault, seconds)
         return p.submit_s, known, None
 
+    def find(self, provider_id: str, key: str) -> Render | None:
+        """The render a submit with ``key`` made, as a lookup by title finds it (HeyGen)."""
+        return self.renders.get((provider_id, key))
+
     def _render(
         self,
         p: SimProvider,
@@ -191,10 +197,12 @@ class World:
         fault: Fault | None,
         seconds: float,
     ) -> Render:
-        # Billed as the provider bills: by the second of output where it does.
-        price = p.caps.price(seconds)
-        self.figures.spend += price
         pid = p.caps.provider_id
+        failed = fault is not None and fault.category is ErrorCategory.PROCESSING_ERROR
+        # Billed as the provider bills: by the second of output where it does; a failed render
+        # as its provider bills it (`billing.FAILED_RENDERS_BILLED`).
+        price = 0.0 if failed and not billing.failed_render_billed(pid) else p.caps.price(seconds)
+        self.figures.spend += price
         if (pid, key) in self.renders:
             self.figures.paid_twice += 1
         render = Render(
@@ -496,9 +504,33 @@ class Fallback(Strategy):
                 if not grant.granted:
                     continue
                 permit = grant.permit
-            self.send(orch.begin(job, choice, now), permit)
+            begun = orch.begin(job, choice, now)
+            if orch.looks_up_first(job, begun, self.setup):
+                found = self.world.find(choice.provider_id, begun.idempotency_key)
+                if found is not None:
+                    self.adopt(begun, found, permit)
+                    return
+            self.send(begun, permit)
             return
         self.apply(orch.no_provider(job, ranking, now))
+
+    def adopt(self, job: Job, render: Render, permit: float | None) -> None:
+        """The resend of a lost submit found its first render (HeyGen's title lookup): the job
+        follows that render instead of paying for another."""
+        now = self.engine.now
+        self.in_flight[job.provider_id or ""] += 1
+        done_at = max(render.done_at, now)
+        self.engine.at(done_at, self.rendered, job.job_id, render)
+        effects = orch.accepted(
+            job,
+            render.provider_job_id,
+            permit=permit,
+            took=0.0,
+            now=now,
+            setup=self.setup,
+            follow_up_at=done_at,
+        )
+        self.apply(effects)
 
     def answered(
         self, job_id: str, render: Render | None, error: ProviderError | None, permit: object

@@ -3,6 +3,7 @@ capabilities, and the fault scenarios that strike them, all in virtual time (sec
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -14,37 +15,47 @@ from shared.core.model import Capabilities
 HOUR = 3600.0
 
 
+Z_99 = 2.326  # the standard normal's 99th percentile
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SimProvider:
+    """A provider of the simulated world. Its render times are lognormal, from the figures
+    its adapter declares (cited there): the median is ``typical_render_s`` and the 99th
+    percentile ``worst_render_s`` (HeyGen: 10 and 20 minutes, as HeyGen documents; D-ID's and
+    RunwayML's are estimates, their documentation gives none)."""
+
     caps: Capabilities
     submit_s: float  # how long a healthy submit call takes
-    render_mean_s: float
     quality: float  # 0..10, the score of a good video from this provider
+
+    @property
+    def render_sigma(self) -> float:
+        return math.log(self.caps.worst_render_s / self.caps.typical_render_s) / Z_99
+
+    def render_s(self, rng: random.Random) -> float:
+        return self.caps.typical_render_s * rng.lognormvariate(0.0, self.render_sigma)
 
 
 # The adapters' declared capabilities and prices, with concurrency limits of a larger plan than
-# the adapters assume (those are plan-dependent): the benchmark pushes about one job every 2 s.
-PLAN_CONCURRENCY = {"heygen": 100, "did": 60, "runwayml": 20}
+# the adapters assume (those are plan-dependent): the benchmark pushes about one job every 2 s,
+# and a HeyGen render takes about ten minutes, so some 300 are out at once.
+PLAN_CONCURRENCY = {"heygen": 400, "did": 60, "runwayml": 20}
 
 PROVIDERS: tuple[SimProvider, ...] = (
     SimProvider(
         caps=replace(heygen.CAPABILITIES, concurrency_limit=PLAN_CONCURRENCY["heygen"]),
         submit_s=0.8,
-        render_mean_s=120.0,
         quality=9.3,
     ),
     SimProvider(
         caps=replace(did.CAPABILITIES, concurrency_limit=PLAN_CONCURRENCY["did"]),
         submit_s=0.6,
-        render_mean_s=60.0,
         quality=8.9,
     ),
     SimProvider(
         caps=replace(runwayml.CAPABILITIES, concurrency_limit=PLAN_CONCURRENCY["runwayml"]),
         submit_s=0.5,
-        # Its avatar videos speak the whole script: an estimate as long as the adapter's
-        # typical_render_s, Runway publishes no render time.
-        render_mean_s=90.0,
         quality=8.7,
     ),
 )

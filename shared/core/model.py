@@ -98,7 +98,14 @@ class Capabilities:
     aspect_ratios: frozenset[AspectRatio] = field(default_factory=lambda: frozenset(AspectRatio))
     price_per_video: float  # the list price of a medium (60 s) video: what scoring compares
     concurrency_limit: int
+    # Render times from the provider's documentation (cited where each adapter declares them):
+    # ``typical_render_s`` sets the ETA, the first look and the polling pace;
+    # ``worst_render_s`` (about the 99th percentile) how long a render we cannot see is waited
+    # for before another provider is paid; ``render_cap_s`` how long after its submit a render
+    # still reported in progress keeps its job alive past the job's deadline.
     typical_render_s: float = 60.0
+    worst_render_s: float = 300.0
+    render_cap_s: float = 3600.0
     webhooks: bool = True  # it calls back when a render ends; without, its renders are polled
     # A repeated submit with the same idempotency key is answered with the first render, not
     # billed again. Without it, a submit whose answer was lost is never sent to it again.
@@ -107,6 +114,9 @@ class Capabilities:
     # when set, else ``price_per_video`` per clip whatever its length.
     price_per_second: float | None = None
     min_billed_s: float = 0.0
+    # Its renders can be looked up by the title we give them: a submit whose answer was lost is
+    # looked up first, and sent again only when the provider shows no such render.
+    finds_renders: bool = False
 
     def price(self, seconds: float | None) -> float:
         """USD billed for a render of ``seconds`` (None: unknown, the medium video's price)."""

@@ -1,13 +1,19 @@
 """Keeping a finished video: copy it and its thumbnail from the provider's URLs into our bucket
 (`shared.adapters.storage`), for the poll path (`processing`) and the webhook path (`webhooks`)
-alike. The job then holds our copy, never the provider's URL, which expires."""
+alike. The job then holds our copy, never the provider's URL, which expires. The copy is then
+read as a file (`shared.adapters.media`): a file that is not the video the job asked for (not an
+MP4, the wrong frame, no audio for a voice, far from the script's length) is refused with its
+reason (`BadVideoError`), whatever the provider said about it."""
 
 from __future__ import annotations
 
 import logging
 
+from shared.adapters import media
 from shared.adapters.storage import DeliveryError, Kept, Vault, thumbnail_name, video_name
+from shared.core import orchestration as orch
 from shared.core.jobs import Job, VideoResult
+from shared.core.model import AspectRatio, Feature, Resolution
 
 log = logging.getLogger("cvplus")
 
@@ -20,9 +26,12 @@ def keep(
     thumbnail_url: str | None = None,
     duration_s: float | None = None,
 ) -> VideoResult:
-    """The result with our copies; raises DeliveryError when the video cannot be copied. A
-    thumbnail that cannot be copied is left out (never a link that will die)."""
-    kept = vault.keep(video_url or "", video_name(job.user_id, job.job_id))
+    """The result with our copies; raises DeliveryError when the video cannot be copied, and
+    BadVideoError when the copy is not the video the job asked for. A thumbnail that cannot
+    be copied is left out (never a link that will die)."""
+    name = video_name(job.user_id, job.job_id)
+    kept = vault.keep(video_url or "", name)
+    check(vault, job, name)
     thumbnail = _thumbnail(vault, job, thumbnail_url)
     return VideoResult(
         video_url=kept.url,
@@ -31,6 +40,42 @@ def keep(
         storage_path=kept.path,
         thumbnail_path=thumbnail.path if thumbnail else None,
     )
+
+
+class BadVideoError(Exception):
+    """The delivered file is not the video the job asked for; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# The frame a job asks for: its resolution names the short edge, its aspect ratio the shape.
+_SHORT_EDGE = {Resolution.P720: 720, Resolution.P1080: 1080}
+
+
+def expected(job: Job) -> media.Expected:
+    short = _SHORT_EDGE[job.options.resolution]
+    long = short * 16 // 9
+    landscape = job.options.aspect_ratio is AspectRatio.LANDSCAPE
+    return media.Expected(
+        duration_s=orch.spoken_length_s(job),
+        width=long if landscape else short,
+        height=short if landscape else long,
+        audio=Feature.VOICE in job.options.features,
+    )
+
+
+def check(vault: Vault, job: Job, name: str) -> None:
+    """Read our stored copy ``name`` as a file; BadVideoError when it is not the video asked."""
+    try:
+        with vault.open(name) as file:
+            container = media.read(file)
+    except media.NotAVideoError as error:
+        raise BadVideoError(str(error)) from error
+    problem = media.problem(container, expected(job))
+    if problem is not None:
+        raise BadVideoError(problem)
 
 
 def _thumbnail(vault: Vault, job: Job, url: str | None) -> Kept | None:

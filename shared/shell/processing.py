@@ -19,11 +19,10 @@ from shared.adapters.tasks import MAX_TASK_BODY as MAX_TASK_BODY
 from shared.adapters.tasks import InvalidTaskError as InvalidTaskError
 from shared.adapters.tasks import parse_task as parse_task
 from shared.adapters.tasks import valid_task_token as valid_task_token
-from shared.core import breaker as br
 from shared.core import jobs, quota, spend, tiers
 from shared.core import orchestration as orch
 from shared.core.cv import check_length
-from shared.core.errors import ProviderError
+from shared.core.errors import ProviderError, Signal
 from shared.core.jobs import Job, VideoResult
 from shared.core.model import Feature, Tier, VideoOptions
 from shared.core.records import derived
@@ -221,9 +220,21 @@ def _call(shell: Shell, job: Job, choice: Scored, permit: float | None, now: flo
         ),
         callback_token=webhook_token(shell.setup.token_key, job.job_id, job.attempt, expires_at),
     )
+    provider = shell.ports.providers[choice.provider_id]
     started = shell.ports.clock()
     try:
-        submission = shell.ports.providers[choice.provider_id].submit(request)
+        found = provider.find(request) if orch.looks_up_first(before, job, setup) else None
+    except ProviderError as error:
+        log.warning("job %s: looking up its first render failed: %s", job.job_id, error)
+        return _write(shell, orch.lookup_failed(job, error, now=now, setup=setup), now)
+    if found is not None:
+        log.info("job %s: adopting its first render %s", job.job_id, found.provider_job_id)
+        effects = orch.accepted(
+            job, found.provider_job_id, permit=permit, took=0.0, now=now, setup=setup
+        )
+        return _write(shell, effects, now)
+    try:
+        submission = provider.submit(request)
     except ProviderError as error:
         took = shell.ports.clock() - started
         return _failed(shell, job, error, now=now, permit=permit, took=took)
@@ -244,11 +255,7 @@ def _follow_up(shell: Shell, job: Job, now: float) -> Job:
         )
     except ProviderError as error:
         took = shell.ports.clock() - started
-        circuit_open = (
-            setup.breaker_enabled
-            and shell.ports.breakers.admission(error.provider_id, now=now) is br.Admission.REJECT
-        )
-        if orch.render_lost(job, error, now=now, circuit_open=circuit_open):
+        if orch.render_lost(job, error, now=now, setup=setup):
             return _failed(shell, job, error, now=now, took=took)
         log.warning(
             "job %s: status check on %s failed (%s); polling again",
@@ -270,7 +277,19 @@ def _follow_up(shell: Shell, job: Job, now: float) -> Job:
             duration_s=status.duration_s,
         )
         return _write(shell, orch.completion(job, result, now=now, setup=setup), now)
-    return _deliver(shell, shell.ports.vault, job, status, now)
+    try:
+        return _deliver(shell, shell.ports.vault, job, status, now)
+    except delivery.BadVideoError as bad:
+        # The file itself is not the video asked for: a quality failure of the render (billed,
+        # as the provider delivered), with the reason kept in the job's history.
+        log.warning("job %s: the delivered file was refused: %s", job.job_id, bad.reason)
+        refused = ProviderError.from_signal(
+            Signal(below_quality=True),
+            f"{job.provider_id} render {job.provider_job_id}: {bad.reason}",
+            provider_id=job.provider_id or "",
+            charged=True,
+        )
+        return _failed(shell, job, refused, now=now, took=shell.ports.clock() - started)
 
 
 def _deliver(shell: Shell, vault: Vault, job: Job, status: RenderStatus, now: float) -> Job:

@@ -208,18 +208,67 @@ def test_a_webhook_that_beats_the_save_of_its_render_id_is_asked_again_then_comp
     assert done.provider_job_id == render_id
 
 
-def test_a_status_check_failing_while_the_provider_is_down_moves_the_job(live: World) -> None:
-    """When the provider's circuit is open, a render we cannot see is given up for another."""
+def test_a_render_accepted_before_an_outage_is_kept_while_only_the_status_api_fails(
+    live: World,
+) -> None:
+    """HeyGen's API answers 500 and its circuit is open, D-ID is free: the render HeyGen
+    accepted is waited for (within its patience), and the job completes with it once HeyGen
+    answers again; D-ID is not paid. Before: the open circuit gave the render up and D-ID was
+    paid for the same video (in `make demo`, 10 HeyGen renders paid and not used)."""
     live.choose(webhook_base_url=None)
     job = submitted_on_heygen(live)
-    live.sim.add_fault("heygen", "server_error", count=1000)
+    live.sim.add_fault("heygen", "server_error", count=8)
     admin.set_circuit(live.shell, "did", ManualAction.RESET, by="test", reason="let D-ID take it")
     live.shell.ports.breakers.force(
         "heygen", ManualAction.OPEN, by="test", reason="down", now=live.clock()
     )
     done = live.run(job.job_id)
     assert done.status is JobStatus.COMPLETED
-    assert [r.provider_id for r in done.history] == ["heygen", "did"]
+    assert [r.provider_id for r in done.history] == ["heygen"]
+    assert live.sim.stats()["did"]["charges"] == 0
+
+
+@pytest.mark.parametrize("honoured", [True, False])
+def test_a_heygen_submit_whose_answer_was_lost_is_looked_up_and_paid_once(
+    live: World, honoured: bool
+) -> None:
+    """HeyGen accepts a render, then the connection drops before its answer. Whether HeyGen
+    honours the Idempotency-Key or not (unconfirmed), the resend of that submit first looks
+    the render up by its title and adopts it: one charge for the one video. Before: the
+    resend relied on the key, and a HeyGen that ignores it was paid twice."""
+    live.sim.configure("heygen", honour_idempotency=honoured)
+    for provider in ("did", "runwayml"):
+        admin.set_circuit(live.shell, provider, ManualAction.OPEN, by="test", reason="HeyGen")
+    live.sim.add_fault("heygen", "drop", count=1, op="submit")
+    done = live.run(live.new_job().job_id)
+    assert done.status is JobStatus.COMPLETED
+    assert done.provider_id == "heygen"
+    charges = {p: live.sim.stats()[p]["charges"] for p in ("heygen", "did", "runwayml")}
+    assert charges == {"heygen": 1, "did": 0, "runwayml": 0}
+
+
+def test_a_done_did_talk_without_a_usable_url_is_polled_not_paid_again(live: World) -> None:
+    """D-ID calls back "done" but its talk has no result_url: the job looks at the talk again
+    rather than pay another provider for the same video. Before: a quality failure, and the
+    job failed over (a second render paid)."""
+    for provider in ("heygen", "runwayml"):
+        admin.set_circuit(live.shell, provider, ManualAction.OPEN, by="test", reason="D-ID only")
+    live.sim.add_fault("did", "low_quality", count=1, mode="no_url")
+    job = processing.process(live.shell, live.new_job().job_id)
+    assert job is not None
+    assert job.provider_id == "did"
+    entry = live.sim.wait_inbox("providerWebhook/did")[0]
+    request = WebhookRequest(
+        body=entry["body"].encode(), headers=entry["headers"], query=entry["query"]
+    )
+    assert webhooks.on_webhook(live.shell, "did", request) == "render done; fetching the video"
+    live.clock.offset += 1.0
+    after = processing.process(live.shell, job.job_id)
+    assert after is not None
+    assert after.status is JobStatus.PROCESSING
+    assert after.provider_job_id == job.provider_job_id
+    assert [r.outcome for r in after.history] == [None]
+    assert live.sim.stats()["did"]["charges"] == 1
 
 
 # A video lasts as long as its script takes to speak.

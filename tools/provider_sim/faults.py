@@ -32,7 +32,7 @@ class FaultKind(StrEnum):
     INVALID_REQUEST = "invalid_request"
     # Render faults: decided when a render is accepted.
     RENDER_FAILED = "render_failed"
-    LOW_QUALITY = "low_quality"  # mode: no_url | wrong_duration
+    LOW_QUALITY = "low_quality"  # mode: no_url | wrong_duration | silent (a file without audio)
     # Webhook faults: how the completion notice is delivered.
     WEBHOOK_LOST = "webhook_lost"
     WEBHOOK_DUPLICATE = "webhook_duplicate"
@@ -154,9 +154,12 @@ class FaultBook:
             self._faults.append(fault)
             return fault
 
-    def clear(self) -> None:
+    def clear(self, provider: str | None = None) -> None:
+        """Disarm every fault, or only ``provider``'s."""
         with self._lock:
-            self._faults.clear()
+            self._faults = [
+                f for f in self._faults if provider is not None and f.provider != provider
+            ]
 
     def armed(self) -> list[dict[str, Any]]:
         with self._lock:

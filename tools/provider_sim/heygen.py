@@ -1,11 +1,14 @@
-"""Simulated HeyGen API v3: ``POST /v3/videos``, ``GET /v3/videos/{id}``, ``GET /v3/voices``,
+"""Simulated HeyGen API v3: ``POST /v3/videos``, ``GET /v3/videos/{id}``, ``GET /v3/videos``
+(the list, filtered by title substring: heygen-com/heygen-cli gen/video.go:144-209),
+``GET /v3/voices``,
 ``POST/GET /v3/webhooks/endpoints`` and ``DELETE /v3/webhooks/endpoints/{id}``, and
 ``avatar_video.success`` / ``avatar_video.fail`` webhooks: unsigned to the video's own
 ``callback_url`` (heygen-com/heygen-cli gen/ai-clipping.go: per-job deliveries "are NOT
 HMAC-signed"), signed to registered endpoints. Registering validates the URL with an ``OPTIONS``
 request under a 1 s timeout (docs.heygen.com/reference/add-a-webhook-endpoint, v1; assumed for
-v3). Honours ``Idempotency-Key`` like HeyGen documents (same key: same video, no second
-charge)."""
+v3). Honours ``Idempotency-Key`` as HeyGen's create-video page documents (same key: same
+video, no second charge), or ignores it (``honour_idempotency`` false, as HeyGen documents for
+``POST /v3/background-removals``): whether ``POST /v3/videos`` honours it is not confirmed."""
 
 from __future__ import annotations
 
@@ -82,6 +85,17 @@ def notice(render: Render) -> bytes:
     return dumps({"event_id": f"evt_{render.job_id}", "event_type": event_type, "event_data": data})
 
 
+_SHORT_EDGE = {"720p": 720, "1080p": 1080, "4k": 2160}
+
+
+def frame(resolution: str, aspect_ratio: str) -> tuple[int, int]:
+    """The frame of a video asked in ``resolution`` and ``aspect_ratio`` (the request's
+    fields, heygen-cli gen/video.go): the short edge is the resolution's."""
+    short = _SHORT_EDGE.get(resolution, 1080)
+    long = short * 16 // 9
+    return (short, long) if aspect_ratio == "9:16" else (long, short)
+
+
 @bp.post("/v3/videos")
 def create_video() -> Response:
     denied = _unauthorized()
@@ -108,10 +122,47 @@ def create_video() -> Response:
         callback_url=body.get("callback_url"),
         callback_id=body.get("callback_id"),
         title=body.get("title") if isinstance(body.get("title"), str) else None,
+        frame=frame(
+            str(body.get("resolution") or "1080p"), str(body.get("aspect_ratio") or "16:9")
+        ),
     )
     if new:
         state.schedule_webhook(render, notice, event_type=event_type(render))
     return finish(decision, jsonify({"data": {"video_id": render.job_id}}))
+
+
+@bp.get("/v3/videos")
+def list_videos() -> Response:
+    denied = _unauthorized()
+    if denied is not None:
+        return denied
+    decision = request_fault(PROVIDER, "status", shape)  # the same API as a status read
+    if decision.response is not None:
+        return decision.response
+    state = sim_state()
+    limit = max(1, min(100, int(request.args.get("limit", "10"))))
+    start = int(request.args.get("token") or "0")
+    found = state.titled(PROVIDER, request.args.get("title", ""))
+    page = found[start : start + limit]
+    more = start + limit < len(found)
+    data = [
+        {
+            "id": r.job_id,
+            "title": r.title,
+            "status": _status_name(r, state.clock()),
+            "created_at": int(r.accepted_at),
+        }
+        for r in page
+    ]
+    answer = {"data": data, "has_more": more, "next_token": str(start + limit) if more else None}
+    return finish(decision, jsonify(answer))
+
+
+def _status_name(render: Render, now: float) -> str:
+    if not render.finished(now):
+        halfway = render.accepted_at + (render.ready_at - render.accepted_at) / 2
+        return "pending" if now < halfway else "processing"
+    return "failed" if render.outcome == "failed" else "completed"
 
 
 @bp.get("/v3/videos/<video_id>")
@@ -134,8 +185,7 @@ def get_video(video_id: str) -> Response:
     if render.title is not None:
         data["title"] = render.title  # heygen-cli gen/video.go (Video object): ``title``
     if not render.finished(now):
-        halfway = render.accepted_at + (render.ready_at - render.accepted_at) / 2
-        data["status"] = "pending" if now < halfway else "processing"
+        data["status"] = _status_name(render, now)
     elif render.outcome == "failed":
         data |= {"status": "failed", "failure_message": "Avatar could not be animated"}
         data["failure_code"] = render.failure_code or "render_failed"
