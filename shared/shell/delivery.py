@@ -1,12 +1,23 @@
 """Keeping a finished video: copy it and its thumbnail from the provider's URLs into our bucket
 (`shared.adapters.storage`), for the poll path (`processing`) and the webhook path (`webhooks`)
-alike. The job then holds our copy, never the provider's URL, which expires."""
+alike. The job then holds our copy, never the provider's URL, which expires. A job that asked for
+subtitles gets a WebVTT file written from its script (`shared.core.captions`) beside the video:
+no provider here hands us captions we read (HeyGen's SRT sidecar is not fetched yet)."""
 
 from __future__ import annotations
 
 import logging
 
-from shared.adapters.storage import DeliveryError, Kept, Vault, thumbnail_name, video_name
+from shared.adapters.storage import (
+    SUBTITLES_TYPE,
+    DeliveryError,
+    Kept,
+    Vault,
+    subtitles_name,
+    thumbnail_name,
+    video_name,
+)
+from shared.core.captions import webvtt
 from shared.core.jobs import Job, VideoResult
 
 log = logging.getLogger("cvplus")
@@ -24,12 +35,15 @@ def keep(
     thumbnail that cannot be copied is left out (never a link that will die)."""
     kept = vault.keep(video_url or "", video_name(job.user_id, job.job_id))
     thumbnail = _thumbnail(vault, job, thumbnail_url)
+    subtitles = _subtitles(vault, job, duration_s)
     return VideoResult(
         video_url=kept.url,
         thumbnail_url=thumbnail.url if thumbnail else None,
         duration_s=duration_s,
         storage_path=kept.path,
         thumbnail_path=thumbnail.path if thumbnail else None,
+        subtitles_url=subtitles.url if subtitles else None,
+        subtitles_path=subtitles.path if subtitles else None,
     )
 
 
@@ -40,4 +54,17 @@ def _thumbnail(vault: Vault, job: Job, url: str | None) -> Kept | None:
         return vault.keep(url, thumbnail_name(job.user_id, job.job_id))
     except DeliveryError as error:
         log.warning("job %s: copying the thumbnail failed: %s", job.job_id, error)
+        return None
+
+
+def _subtitles(vault: Vault, job: Job, duration_s: float | None) -> Kept | None:
+    """The job's WebVTT captions in the bucket, when it asked for them; a write that fails is
+    left out (the video is kept all the same: captions are never worth a good video)."""
+    if not job.options.subtitles or not job.script.strip():
+        return None
+    text = webvtt(job.script, duration_s=duration_s)
+    try:
+        return vault.put(text.encode(), subtitles_name(job.user_id, job.job_id), SUBTITLES_TYPE)
+    except DeliveryError as error:
+        log.warning("job %s: writing the subtitles failed: %s", job.job_id, error)
         return None
