@@ -22,8 +22,10 @@ class Unhonoured(StrEnum):
     AVATAR_STYLE = "avatar style"
 
 
-# The presenters configured for every provider are realistic people (a photo or a recording).
-HONOURED_AVATAR_STYLES = frozenset({AvatarStyle.REALISTIC})
+# The presenters configured for every provider are real people in business dress (a photo or
+# a recording): realistic, and corporate (the multimedia service's default "professional").
+# An illustrated (the service's "cartoon") presenter is nobody's.
+HONOURED_AVATAR_STYLES = frozenset({AvatarStyle.REALISTIC, AvatarStyle.CORPORATE})
 
 _BACKGROUND_WORDS = {
     Background.OFFICE: "an office",

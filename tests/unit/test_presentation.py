@@ -72,6 +72,19 @@ def test_only_what_the_provider_lacks_is_unhonoured() -> None:
     )
 
 
+def test_a_corporate_presenter_is_honoured_and_an_illustrated_one_is_not() -> None:
+    """The multimedia service's default "professional" (corporate) is what every configured
+    presenter is; its "cartoon" (illustrated) is not."""
+    request = parse(
+        CvDataIntroductionRequest,
+        {"cvData": {"personalInfo": {"name": "Dana Levi"}, "skills": ["Go"]}, "options": {}},
+    )
+    assert request.video_options().avatar_style is AvatarStyle.CORPORATE
+    assert unhonoured(request.video_options(), heygen.CAPABILITIES) == (Unhonoured.NAME_CARD,)
+    cartoon = VideoOptions(avatar_style=AvatarStyle.ILLUSTRATED)
+    assert unhonoured(cartoon, heygen.CAPABILITIES) == (Unhonoured.AVATAR_STYLE,)
+
+
 def test_the_notes_name_what_was_asked_in_plain_words() -> None:
     asked = VideoOptions(background=Background.GRADIENT, avatar_style=AvatarStyle.ILLUSTRATED)
     said = notes(asked, (Unhonoured.BACKGROUND, Unhonoured.NAME_CARD, Unhonoured.AVATAR_STYLE))
