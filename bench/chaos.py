@@ -4,13 +4,21 @@ under fault scenarios, beside two baselines.
 
     python -m bench.chaos [--jobs 10000] [--seed 1] [--write BENCHMARKS.md]
 
-Figures per scenario and strategy: success rate; success among jobs for which a capable
-provider was up at arrival ("servable"); provider submissions per successful job; p50/p95
-failover delay (from a failure being seen to the submission to another provider) and p95 of
-detection plus failover (from the start of the failed call, so a 30 s timeout counts); wasted
-spend (what providers billed for renders that were never delivered), also per 1000 delivered
-videos; p95 time from request to finished video; degraded jobs, and those delivered without
-a voice (the silent clip); jobs left non-terminal.
+Figures per scenario and strategy: success rate; success among honest jobs for which a capable
+provider was up at some time they could still be made ("servable": up at arrival, or when an
+outage ends, up to 5 minutes before the deadline); provider submissions per successful job;
+p50/p95 failover delay (from a failure being seen to the submission to another provider) and
+p95 of detection plus failover (from the start of the failed call, so a 30 s timeout counts);
+wasted spend (what providers billed for renders that were never delivered), also per 1000
+delivered videos; p95 time from request to finished video; degraded jobs, and those delivered
+without a voice (the silent clip); jobs left non-terminal; spend per delivered second of video;
+honest users' jobs not completed (denied at intake by the cap, or failed).
+
+Renders are billed as each provider bills, per second of output (`Capabilities.price`), for
+the script's spoken length; every script is as long as its duration's word budget. Two
+scenarios bring their own traffic: "low traffic" (a few jobs through an outage of every
+provider) and "abusive users" (a share of over-long scripts, cancel/retry loops and refused
+scripts, under a daily cap every strategy applies).
 
 The providers are the adapters' declared capabilities and prices (shared.adapters.providers), with
 concurrency limits of a larger plan (bench.world.PLAN_CONCURRENCY). Every job draws its faults
@@ -40,18 +48,37 @@ from bench.world import (
     roll,
 )
 from shared.adapters.stores.codec import stats_doc, stats_from_doc
+from shared.core import billing, degradation, jobs
 from shared.core import breaker as br
-from shared.core import degradation, jobs
 from shared.core import orchestration as orch
+from shared.core.cv import WORD_BUDGET, ScriptTooLongError, check_length
 from shared.core.errors import ErrorCategory, ProviderError
 from shared.core.jobs import Job, JobStatus, VideoResult
-from shared.core.model import ASKABLE_DURATIONS, Feature, Resolution, Urgency, VideoOptions
+from shared.core.model import (
+    ASKABLE_DURATIONS,
+    Duration,
+    Feature,
+    Resolution,
+    Urgency,
+    VideoOptions,
+)
 from shared.core.records import Metric
 from shared.core.recovery import Action
 from shared.core.scoring import Candidate, ProviderStats
 from shared.core.tracking import MetricsSnapshot, aggregate
 
-JOB_DEADLINE_S = 1800.0
+JOB_DEADLINE_S = orch.JOB_TIMEOUT_S
+SCRIPTS = {d: " ".join(["word"] * WORD_BUDGET[d]) for d in ASKABLE_DURATIONS}
+LONG, LOOP, REFUSED = "long script", "cancel/retry loop", "refused script"
+LOOPS = 6  # how many times an abusive user cancels and asks again
+DENIED = jobs.JobError(code="denied", message="refused at intake", retryable=False)
+
+
+def root_id(job_id: str) -> str:
+    """The id of a job's first version (retries are ``<id>-r<n>``)."""
+    return job_id.split("-r", 1)[0]
+
+
 HEALTH_CHECK_S = 60.0
 STATS_WINDOW_S = HOUR  # the stats see the last hour (the whole run stays within a day)
 SWITCH = Action.SWITCH_PROVIDER.value
@@ -64,6 +91,7 @@ class Render:
     fault: Fault | None
     charged: float
     job_id: str = ""
+    seconds: float = 0.0  # the video's length
 
 
 @dataclass(slots=True)
@@ -84,16 +112,25 @@ class Figures:
     stuck: int = 0
     paid_twice: int = 0  # a second render billed for one attempt (same idempotency key)
     good_unused: int = 0  # jobs not completed although one of their renders came out well
+    delivered_s: float = 0.0  # seconds of video delivered (each render's spoken length)
+    honest: int = 0  # requests from honest users
+    honest_completed: int = 0
 
     @property
     def wasted(self) -> float:
         return self.spend - self.useful_spend
 
+    @property
+    def honest_denied(self) -> int:
+        return self.honest - self.honest_completed
+
 
 class World:
     """Providers as the outside world sees them: faults, latencies, and billing as each provider
     does it: a repeated submit with the same idempotency key is one render only where the
-    provider honours the key (HeyGen); elsewhere it is a second render, billed."""
+    provider is declared to honour the key (``idempotent_submits``; none is now: HeyGen's is
+    not confirmed for POST /v3/videos, so the world takes the worse case); elsewhere it is a
+    second render, billed. A failed render is billed as `billing` says."""
 
     def __init__(self, scenario: Scenario, seed: int) -> None:
         self.scenario = scenario
@@ -103,6 +140,7 @@ class World:
         self.renders: dict[tuple[str, str], Render] = {}
         self.good: list[Render] = []  # every render that came out well
         self.figures = Figures()
+        self.abusers: dict[str, str] = {}  # job id (of its first version) -> kind of abuse
 
     def stream(self, job_id: str) -> random.Random:
         """Each job draws its faults and render times from its own stream, so every strategy
@@ -113,36 +151,63 @@ class World:
         return rng
 
     def submit(
-        self, provider_id: str, key: str, job_id: str, now: float
+        self, provider_id: str, key: str, job: Job, now: float
     ) -> tuple[float, Render | None, ProviderError | None]:
         """(seconds until the caller hears back, the render, the error the caller sees)."""
         p = self.by_id[provider_id]
+        job_id = job.job_id
         rng = self.stream(job_id)
         fault = roll(self.scenario.faults(provider_id, now), rng)
-        took = rng.lognormvariate(0.0, 0.25) * p.render_mean_s
+        took = p.render_s(rng)
         self.figures.submissions += 1
+        if self.abusers.get(root_id(job_id)) == REFUSED:
+            # A script every provider refuses: a 400 about the request, nothing rendered.
+            refusal = ProviderError(
+                ErrorCategory.API_FAILURE,
+                "simulated 400: script refused",
+                provider_id=provider_id,
+                status=400,
+                about_request=True,
+            )
+            return 0.3, None, refusal
+        seconds = orch.billed_length_s(job)
         known = self.renders.get((provider_id, key)) if p.caps.idempotent_submits else None
         if fault is not None and not fault.at_render:
             error = error_for(fault, provider_id, charged=fault.accepted)
             if fault.accepted and known is None:
                 # Accepted and billed, but the answer is lost: the caller sees only the error
                 # (the render still ends, and calls back as any render does).
-                lost = self._render(p, key, job_id, now + took, None)
+                lost = self._render(p, key, job_id, now + took, None, seconds)
                 return fault.latency_s, lost, error
             return fault.latency_s, None, error
         if known is None:
-            known = self._render(p, key, job_id, now + took, fault)
+            known = self._render(p, key, job_id, now + took, fault, seconds)
         return p.submit_s, known, None
 
+    def find(self, provider_id: str, key: str) -> Render | None:
+        """The render a submit with ``key`` made, as a lookup by title finds it (HeyGen)."""
+        return self.renders.get((provider_id, key))
+
     def _render(
-        self, p: SimProvider, key: str, job_id: str, done_at: float, fault: Fault | None
+        self,
+        p: SimProvider,
+        key: str,
+        job_id: str,
+        done_at: float,
+        fault: Fault | None,
+        seconds: float,
     ) -> Render:
-        price = p.caps.price_per_video
-        self.figures.spend += price
         pid = p.caps.provider_id
+        failed = fault is not None and fault.category is ErrorCategory.PROCESSING_ERROR
+        # Billed as the provider bills: by the second of output where it does; a failed render
+        # as its provider bills it (`billing.FAILED_RENDERS_BILLED`).
+        price = 0.0 if failed and not billing.failed_render_billed(pid) else p.caps.price(seconds)
+        self.figures.spend += price
         if (pid, key) in self.renders:
             self.figures.paid_twice += 1
-        render = Render(f"{pid}:{key}:{self.figures.submissions}", done_at, fault, price, job_id)
+        render = Render(
+            f"{pid}:{key}:{self.figures.submissions}", done_at, fault, price, job_id, seconds
+        )
         self.renders[(pid, key)] = render
         if fault is None:
             self.good.append(render)
@@ -209,12 +274,19 @@ class Strategy:
 
     def arrive(self, job: Job) -> None:
         now = self.engine.now
-        self.jobs[job.job_id] = job
-        self.arrived[job.job_id] = now
         f = self.figures
         f.jobs += 1
-        if any(
-            self.world.capable(job.options, pid) and self.world.scenario.up(pid, now)
+        honest = job.job_id not in self.world.abusers
+        f.honest += honest
+        self.arrived[job.job_id] = now
+        if not self.admit(job):
+            self.jobs[job.job_id] = jobs.fail(job, error=DENIED, now=now)
+            return
+        self.jobs[job.job_id] = job
+        # Servable: a provider that can make it is up at some time it could still be made.
+        last = now + JOB_DEADLINE_S - 300.0
+        if honest and any(
+            self.world.capable(job.options, pid) and self.world.scenario.up_within(pid, now, last)
             for pid in self.world.by_id
         ):
             f.servable += 1
@@ -222,6 +294,38 @@ class Strategy:
         self.attempt(job.job_id)
 
     servable: set[str]
+
+    def admit(self, job: Job) -> bool:
+        """The intake: a baseline checks only the daily cap, against what was billed so far
+        (as this project did before reservations)."""
+        cap = self.world.scenario.cap_usd
+        return cap is None or self.figures.spend < cap
+
+    def cancel_loop(self, job: Job) -> None:
+        """An abusive user cancels the job as soon as its render is out (the provider renders
+        and bills it anyway) and asks again, up to LOOPS times."""
+        now = self.engine.now
+        if job.terminal:
+            return
+        self.jobs[job.job_id] = cancelled = jobs.cancel(job, now=now)
+        self.ended(cancelled)
+        if cancelled.retries + 1 >= LOOPS:
+            return
+        again = self.again(cancelled)
+        if again is not None:
+            self.arrived[again.job_id] = now
+            self.jobs[again.job_id] = again
+            self.attempt(again.job_id)
+
+    def again(self, job: Job) -> Job | None:
+        """A baseline's retry: a fresh job with a fresh budget."""
+        now = self.engine.now
+        return jobs.again(
+            job, job_id=jobs.retry_id(job), now=now, deadline_at=now + JOB_DEADLINE_S, budget=4
+        )
+
+    def ended(self, job: Job) -> None:
+        """A job became terminal (cancelled here; a strategy may release what it held)."""
 
     def attempt(self, job_id: str) -> None:
         raise NotImplementedError
@@ -244,9 +348,7 @@ class Strategy:
             self.figures.detect_failover_delays.append(now - switched[0])
         self.jobs[job.job_id] = job
         self.in_flight[provider_id] += 1
-        latency, render, error = self.world.submit(
-            provider_id, job.idempotency_key, job.job_id, now
-        )
+        latency, render, error = self.world.submit(provider_id, job.idempotency_key, job, now)
         self.engine.at(now + latency, self.answered, job.job_id, render, error, permit)
 
     def answered(
@@ -265,11 +367,18 @@ class Strategy:
             now=self.engine.now,
         )
         self.engine.at(render.done_at, self.rendered, job_id, render)
+        self.maybe_cancel(job_id)
+
+    def maybe_cancel(self, job_id: str) -> None:
+        if self.world.abusers.get(root_id(job_id)) == LOOP:
+            self.engine.at(self.engine.now + 1.0, self.cancel_loop, self.jobs[job_id])
 
     def rendered(self, job_id: str, render: Render) -> None:
         job = self.jobs[job_id]
         pid = job.provider_id or ""
         self.in_flight[pid] -= 1
+        if job.terminal:
+            return  # cancelled by its owner: rendered and billed, never delivered
         if render.fault is not None:
             self.failed(job, error_for(render.fault, pid, charged=True))
             return
@@ -282,6 +391,8 @@ class Strategy:
         f = self.figures
         f.completed += 1
         f.useful_spend += render.charged
+        f.delivered_s += render.seconds
+        f.honest_completed += root_id(job.job_id) not in self.world.abusers
         f.completion_times.append(self.engine.now - self.arrived[job.job_id])
         f.degraded += job.degraded
         f.silent += Feature.VOICE not in job.options.features
@@ -310,7 +421,49 @@ class Fallback(Strategy):
         self.policies = {pid: br.POLICIES.get(pid, br.BreakerPolicy()) for pid in world.by_id}
         self.metrics: dict[str, deque[MetricsSnapshot]] = {pid: deque() for pid in world.by_id}
         self.stats = {pid: ProviderStats(provider_id=pid) for pid in world.by_id}
+        self.reserved = {}  # job -> its reservation of the daily cap
+        self.held = 0.0
         self.engine.at(HEALTH_CHECK_S, self.health_check)
+
+    reserved: dict[str, float]
+
+    def admit(self, job: Job) -> bool:
+        """generateVideo's intake: the script must fit its duration (`cv.check_length`), and
+        the job's estimate must fit under the cap with what is billed and reserved."""
+        if Feature.VOICE in job.options.features:
+            try:
+                check_length(job.script, job.options.duration)
+            except ScriptTooLongError:
+                return False
+        return self.reserve(job)
+
+    def reserve(self, job: Job) -> bool:
+        cap = self.world.scenario.cap_usd
+        if cap is None:
+            return True
+        estimate = orch.reservation_usd(job, self.setup)
+        if self.figures.spend + self.held + estimate > cap:
+            return False
+        self.reserved[job.job_id] = estimate
+        self.held += estimate
+        return True
+
+    def again(self, job: Job) -> Job | None:
+        """retryVideoJob: what is left of the job's render budget, and a reservation."""
+        if jobs.renders_left(job) <= 0:
+            return None
+        now = self.engine.now
+        again = jobs.again(
+            job,
+            job_id=jobs.retry_id(job),
+            now=now,
+            deadline_at=now + JOB_DEADLINE_S,
+            budget=self.setup.max_attempts,
+        )
+        return again if self.reserve(again) else None
+
+    def ended(self, job: Job) -> None:
+        self.held -= self.reserved.pop(job.job_id, 0.0)
 
     def candidates(self) -> list[Candidate]:
         return [
@@ -337,6 +490,10 @@ class Fallback(Strategy):
             return
         if step is not orch.Next.SUBMIT:
             return  # finished, waiting, or the end of its render is on its way
+        cap = self.world.scenario.cap_usd
+        if cap is not None and self.figures.spend + self.held > cap:
+            self.apply(orch.fail(job, "daily_spend_cap", "the daily cap is reached", now))
+            return
         ranking = orch.choose(job, self.candidates(), now=now, setup=self.setup)
         for choice in ranking.ranked:
             permit = None
@@ -347,9 +504,33 @@ class Fallback(Strategy):
                 if not grant.granted:
                     continue
                 permit = grant.permit
-            self.send(orch.begin(job, choice, now), permit)
+            begun = orch.begin(job, choice, now)
+            if orch.looks_up_first(job, begun, self.setup):
+                found = self.world.find(choice.provider_id, begun.idempotency_key)
+                if found is not None:
+                    self.adopt(begun, found, permit)
+                    return
+            self.send(begun, permit)
             return
         self.apply(orch.no_provider(job, ranking, now))
+
+    def adopt(self, job: Job, render: Render, permit: float | None) -> None:
+        """The resend of a lost submit found its first render (HeyGen's title lookup): the job
+        follows that render instead of paying for another."""
+        now = self.engine.now
+        self.in_flight[job.provider_id or ""] += 1
+        done_at = max(render.done_at, now)
+        self.engine.at(done_at, self.rendered, job.job_id, render)
+        effects = orch.accepted(
+            job,
+            render.provider_job_id,
+            permit=permit,
+            took=0.0,
+            now=now,
+            setup=self.setup,
+            follow_up_at=done_at,
+        )
+        self.apply(effects)
 
     def answered(
         self, job_id: str, render: Render | None, error: ProviderError | None, permit: object
@@ -376,6 +557,7 @@ class Fallback(Strategy):
             follow_up_at=render.done_at,
         )
         self.apply(effects)
+        self.maybe_cancel(job_id)
 
     def rendered(self, job_id: str, render: Render) -> None:
         job = self.jobs[job_id]
@@ -453,6 +635,8 @@ class Fallback(Strategy):
         job = effects.job
         if job is not None:
             self.jobs[job.job_id] = job
+            if job.terminal:
+                self.ended(job)
         for record in effects.side:
             if isinstance(record, Metric):
                 self.metrics[record.snapshot.provider_id].append(record.snapshot)
@@ -567,11 +751,16 @@ def _permit(value: object) -> float | None:
 STRATEGY_TYPES: tuple[type[Strategy], ...] = (Fallback, SingleProvider, PriorityChain)
 
 
-def make_jobs(n: int, seed: int, interarrival_s: float) -> list[tuple[float, Job]]:
-    """The same arrivals and requests for every strategy of a scenario."""
+def make_jobs(
+    n: int, seed: int, interarrival_s: float, abuse: float = 0.0
+) -> tuple[list[tuple[float, Job]], dict[str, str]]:
+    """The same arrivals and requests for every strategy of a scenario (each script as long as
+    its duration's word budget), and which requests are abusive (``abuse`` of them)."""
     rng = random.Random(seed)
+    abusive = random.Random(seed * 7919 + 1)
     t = 0.0
     out: list[tuple[float, Job]] = []
+    abusers: dict[str, str] = {}
     for i in range(n):
         t += rng.expovariate(1.0 / interarrival_s)
         features = {Feature.VOICE, Feature.LIP_SYNC}
@@ -585,17 +774,32 @@ def make_jobs(n: int, seed: int, interarrival_s: float) -> list[tuple[float, Job
             features=frozenset(features),
         )
         job = Job(
-            job_id=f"job-{i:05d}", created_at=t, deadline_at=t + JOB_DEADLINE_S, options=options
+            job_id=f"job-{i:05d}",
+            created_at=t,
+            deadline_at=t + JOB_DEADLINE_S,
+            options=options,
+            script=SCRIPTS[options.duration],
         )
+        if abuse and abusive.random() < abuse:
+            kind = abusive.choice((LONG, LOOP, REFUSED))
+            abusers[job.job_id] = kind
+            if kind == LONG:  # 615 words (~246 s) asked as a short video
+                short = replace(options, duration=Duration.SHORT)
+                job = replace(job, options=short, script=" ".join(["word"] * 615))
         out.append((t, job))
-    return out
+    return out, abusers
 
 
 def simulate(
-    scenario: Scenario, kind: type[Strategy], arrivals: list[tuple[float, Job]], seed: int
+    scenario: Scenario,
+    kind: type[Strategy],
+    arrivals: list[tuple[float, Job]],
+    seed: int,
+    abusers: dict[str, str] | None = None,
 ) -> Figures:
     engine = Engine()
     world = World(scenario, seed)
+    world.abusers = dict(abusers or {})
     strategy = kind(world, engine, random.Random(seed * 104729 + 3))
     for t, job in arrivals:
         engine.at(t, strategy.arrive, job)
@@ -603,7 +807,9 @@ def simulate(
     engine.run(end)
     world.figures.stuck = sum(1 for j in strategy.jobs.values() if not j.terminal)
     completed = {j.job_id for j in strategy.jobs.values() if j.status is JobStatus.COMPLETED}
-    world.figures.good_unused = len({r.job_id for r in world.good} - completed)
+    # A job its owner cancelled is not left without its render: its owner did not want it.
+    cancelled = {j.job_id for j in strategy.jobs.values() if j.status is JobStatus.CANCELLED}
+    world.figures.good_unused = len({r.job_id for r in world.good} - completed - cancelled)
     return world.figures
 
 
@@ -646,6 +852,8 @@ class Row:
             str(f.stuck),
             str(f.paid_twice),
             str(f.good_unused),
+            f"{f.spend / f.delivered_s:.4f}" if f.delivered_s else "-",
+            f"{f.honest_denied} of {f.honest}",
         ]
 
 
@@ -665,6 +873,8 @@ HEADER = [
     "not terminal",
     "renders paid twice for one attempt",
     "jobs not completed despite a good render",
+    "spend $ per delivered s",
+    "honest jobs denied",
 ]
 
 
@@ -706,10 +916,32 @@ def goals(rows: list[Row]) -> list[tuple[str, bool]]:
                     f.completed > b.completed,
                 )
             )
+            none = round(f.wasted, 2) == round(b.wasted, 2) == 0  # refusals cost nothing
             checks.append(
                 (
                     f"{name}: less waste than '{base}' (${f.wasted:.2f} vs ${b.wasted:.2f})",
-                    round(f.wasted, 2) < round(b.wasted, 2),
+                    round(f.wasted, 2) < round(b.wasted, 2) or none,
+                )
+            )
+    if "abusive_users" in ours:
+        f = ours["abusive_users"].figures
+        for base in (SingleProvider.name, PriorityChain.name):
+            g = next(
+                x for x in rows if x.scenario.name == "abusive_users" and x.strategy == base
+            ).figures
+            checks.append(
+                (
+                    f"abusive_users: fewer honest jobs denied than '{base}' "
+                    f"({f.honest_denied} vs {g.honest_denied})",
+                    f.honest_denied < g.honest_denied,
+                )
+            )
+            ours_rate, base_rate = f.spend / f.delivered_s, g.spend / g.delivered_s
+            checks.append(
+                (
+                    f"abusive_users: less spend per delivered second than '{base}' "
+                    f"(${ours_rate:.4f} vs ${base_rate:.4f})",
+                    ours_rate < base_rate,
                 )
             )
     return checks
@@ -721,10 +953,15 @@ def run(n_jobs: int, seed: int, interarrival_s: float, only: str | None) -> tupl
     for scenario in SCENARIOS:
         if only and scenario.name != only:
             continue
-        arrivals = make_jobs(n_jobs, seed, interarrival_s)
+        arrivals, abusers = make_jobs(
+            scenario.jobs or n_jobs,
+            seed,
+            scenario.interarrival_s or interarrival_s,
+            scenario.abuse,
+        )
         for kind in STRATEGY_TYPES:
             t0 = time.perf_counter()
-            figures = simulate(scenario, kind, arrivals, seed)
+            figures = simulate(scenario, kind, arrivals, seed, abusers)
             rows.append(Row(scenario, kind.name, figures, time.perf_counter() - t0))
             print(
                 f"  {scenario.name:<20} {kind.name:<40} {rows[-1].seconds:5.1f} s", file=sys.stderr

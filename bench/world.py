@@ -3,6 +3,7 @@ capabilities, and the fault scenarios that strike them, all in virtual time (sec
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -14,37 +15,47 @@ from shared.core.model import Capabilities
 HOUR = 3600.0
 
 
+Z_99 = 2.326  # the standard normal's 99th percentile
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SimProvider:
+    """A provider of the simulated world. Its render times are lognormal, from the figures
+    its adapter declares (cited there): the median is ``typical_render_s`` and the 99th
+    percentile ``worst_render_s`` (HeyGen: 10 and 20 minutes, as HeyGen documents; D-ID's and
+    RunwayML's are estimates, their documentation gives none)."""
+
     caps: Capabilities
     submit_s: float  # how long a healthy submit call takes
-    render_mean_s: float
     quality: float  # 0..10, the score of a good video from this provider
+
+    @property
+    def render_sigma(self) -> float:
+        return math.log(self.caps.worst_render_s / self.caps.typical_render_s) / Z_99
+
+    def render_s(self, rng: random.Random) -> float:
+        return self.caps.typical_render_s * rng.lognormvariate(0.0, self.render_sigma)
 
 
 # The adapters' declared capabilities and prices, with concurrency limits of a larger plan than
-# the adapters assume (those are plan-dependent): the benchmark pushes about one job every 2 s.
-PLAN_CONCURRENCY = {"heygen": 100, "did": 60, "runwayml": 20}
+# the adapters assume (those are plan-dependent): the benchmark pushes about one job every 2 s,
+# and a HeyGen render takes about ten minutes, so some 300 are out at once.
+PLAN_CONCURRENCY = {"heygen": 400, "did": 60, "runwayml": 20}
 
 PROVIDERS: tuple[SimProvider, ...] = (
     SimProvider(
         caps=replace(heygen.CAPABILITIES, concurrency_limit=PLAN_CONCURRENCY["heygen"]),
         submit_s=0.8,
-        render_mean_s=120.0,
         quality=9.3,
     ),
     SimProvider(
         caps=replace(did.CAPABILITIES, concurrency_limit=PLAN_CONCURRENCY["did"]),
         submit_s=0.6,
-        render_mean_s=60.0,
         quality=8.9,
     ),
     SimProvider(
         caps=replace(runwayml.CAPABILITIES, concurrency_limit=PLAN_CONCURRENCY["runwayml"]),
         submit_s=0.5,
-        # Its avatar videos speak the whole script: an estimate as long as the adapter's
-        # typical_render_s, Runway publishes no render time.
-        render_mean_s=90.0,
         quality=8.7,
     ),
 )
@@ -79,9 +90,17 @@ class Window:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Scenario:
+    """``jobs`` / ``interarrival_s``: this scenario's own traffic (None: the run's); ``abuse``:
+    the share of requests from abusive users (over-long scripts, cancel/retry loops, scripts
+    every provider refuses); ``cap_usd``: a daily spend cap every strategy applies."""
+
     name: str
     title: str
     windows: tuple[Window, ...] = ()
+    jobs: int | None = None
+    interarrival_s: float | None = None
+    abuse: float = 0.0
+    cap_usd: float | None = None
     background: tuple[Fault, ...] = field(
         default=(
             Fault(category=ErrorCategory.TRANSIENT, probability=0.004, status=502),
@@ -100,6 +119,12 @@ class Scenario:
         return not any(
             w.down and provider_id in w.providers and w.start <= t < w.end for w in self.windows
         )
+
+    def up_within(self, provider_id: str, start: float, end: float) -> bool:
+        """Whether the provider is up at some time in [start, end): at ``start``, or when one
+        of its outages ends within the span."""
+        ends = [w.end for w in self.windows if provider_id in w.providers and start < w.end < end]
+        return any(self.up(provider_id, t) for t in (start, *ends))
 
 
 ALL = frozenset(p.caps.provider_id for p in PROVIDERS)
@@ -245,6 +270,37 @@ SCENARIOS: tuple[Scenario, ...] = (
         ),
     ),
 )
+
+
+# A few jobs, every provider refusing every call (503) for 10 minutes from the first arrival:
+# the case where traffic is too thin to open the breakers before the jobs' budgets ran out.
+LOW_TRAFFIC_OUTAGE = Scenario(
+    name="low_traffic_outage",
+    title="low traffic (6 jobs, 1 every 20 s), every provider refusing (503) for 10 min",
+    jobs=6,
+    interarrival_s=20.0,
+    windows=(
+        Window(
+            providers=ALL,
+            start=0.0,
+            end=600.0,
+            faults=(Fault(category=ErrorCategory.PROVIDER_OVERLOAD, status=503),),
+        ),
+    ),
+)
+# 15 % of the requests from abusive users, in equal parts: a 615-word script asked as a short
+# video, a cancel/retry loop (cancelled as soon as the render is out, retried, up to 6 times),
+# a script every provider refuses (a 400 about the request). Every strategy applies a daily cap
+# of $55,000, which the honest traffic alone (about $48,700 for the default 10,000 requests)
+# stays under: the baselines check it at intake against what was billed (as this project did
+# before reservations), this project reserves each job's estimate and checks before a submit.
+ABUSIVE_USERS = Scenario(
+    name="abusive_users",
+    title="abusive users (15 % of requests; $55k daily cap)",
+    abuse=0.15,
+    cap_usd=55_000.0,
+)
+SCENARIOS = (*SCENARIOS, LOW_TRAFFIC_OUTAGE, ABUSIVE_USERS)
 
 
 def roll(faults: tuple[Fault, ...], rng: random.Random) -> Fault | None:

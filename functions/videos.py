@@ -54,7 +54,9 @@ def cancelVideoJob(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
 def retryVideoJob(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     uid = caller(req)
     request = _parse(JobRequest, req.data)
-    job, deduplicated = users.retry(runtime.shell(), job_id=request.job_id, user_id=uid)
+    job, deduplicated = users.retry(
+        runtime.shell(), job_id=request.job_id, user_id=uid, tier=caller_tier(req)
+    )
     return JobAnswer.of(job, deduplicated=deduplicated).answer()
 
 

@@ -1,9 +1,11 @@
 """`python -m tools.demo` (`make demo`): the whole system on the local emulator stack, in about two
 minutes. Starts the stack on a copy of the project on free ports, signs up a user and an admin
 with the Auth emulator, makes every simulated render take a few seconds, asks for 20 videos,
-takes HeyGen down after the tenth, shows progress once a second, and ends with a summary: each
-job's provider, attempts and degradations, the circuit-breaker transitions, the recovery logs,
-what each simulated provider charged, every finished video played back from the Cloud Storage
+takes HeyGen down after the tenth (its API answers 500 for --outage seconds, then recovers), shows
+progress once a second, and ends with a summary: each job's provider, attempts and degradations,
+the circuit-breaker transitions, the recovery logs, what each simulated provider charged and how
+many of those renders were paid and not used (0: the renders HeyGen accepted before its outage are
+waited for, not paid again elsewhere), every finished video played back from the Cloud Storage
 emulator (with a command that opens one), and where to open the admin dashboard.
 
 Exits 1 if any job is not finished (completed or failed) within --timeout seconds, or if a
@@ -48,8 +50,8 @@ HEALTH_CHECK_S = 30.0
 DEMO_ENV = {
     # One user asks for all the videos: lift the per-user limit (10 an hour by default).
     "USER_JOBS_PER_HOUR": "100",
-    # A lost webhook is followed up by a status poll after this long (default: 3 typical
-    # renders, 6 minutes for HeyGen): the emulator sometimes fails to start a worker for a
+    # A lost webhook is followed up by a status poll after this long (default: 1.5 typical
+    # renders, 15 minutes for HeyGen): the emulator sometimes fails to start a worker for a
     # webhook under load, and the demo should show the recovery within its timeout.
     "WEBHOOK_WAIT_SECONDS": "20",
 }
@@ -283,6 +285,16 @@ def charge_rows(stats: Mapping[str, Any], docs: Iterable[Mapping[str, Any]]) -> 
     return rows
 
 
+def paid_not_used(stats: Mapping[str, Any], docs: Iterable[Mapping[str, Any]]) -> int:
+    """Renders the simulated providers charged for that no job completed with."""
+    completed: Counter[str] = Counter(
+        str(doc.get("providerId")) for doc in docs if doc.get("status") == "completed"
+    )
+    return sum(
+        max(0, int((stats.get(p) or {}).get("charges", 0)) - completed[p]) for p in PROVIDERS
+    )
+
+
 def _name(provider: object) -> str:
     return NAMES.get(str(provider), str(provider))
 
@@ -417,7 +429,22 @@ class Demo:
                     )
                 )
             )
+            down_at = time.monotonic()
             self._submit(config, http, db, token, requests[halfway:], first=halfway + 1)
+            self._wait(
+                db,
+                lambda d: d.get("status") in TERMINAL,
+                limit=max(0.0, args.outage - (time.monotonic() - down_at)),
+            )
+            http.delete(f"{sim}/_control/faults", params={"provider": "heygen"}).raise_for_status()
+            self.say(
+                s.green(
+                    s.bold(
+                        f"  {self.elapsed():5.1f}s ✔ HeyGen answers again: the renders it "
+                        "accepted before its outage are confirmed and kept"
+                    )
+                )
+            )
         docs = self._wait(db, lambda d: d.get("status") in TERMINAL, limit=args.timeout)
         return self._summary(config, db, http, docs)
 
@@ -645,6 +672,8 @@ class Demo:
                 charge_rows(stats, docs),
             )
         )
+        unused = paid_not_used(stats, docs)
+        self.say(f"  renders paid and not used: {unused}")
         broken = self._videos(http, docs)
         statuses, _ = tally(docs)
         missing = len(self.numbers) - len(docs)
@@ -678,6 +707,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spacing", type=float, default=0.25, help="seconds between requests")
     parser.add_argument("--timeout", type=float, default=120.0, help="for every job to finish")
     parser.add_argument("--no-outage", action="store_true", help="leave HeyGen up")
+    parser.add_argument(
+        "--outage", type=float, default=30.0, help="seconds HeyGen's API answers 500"
+    )
     parser.add_argument("--run-dir", type=Path, default=REPO_ROOT / "run" / "demo")
     keep = parser.add_mutually_exclusive_group()
     keep.add_argument(

@@ -25,6 +25,7 @@ upload reads the download chunk by chunk, never all of it.
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import logging
 import secrets
@@ -33,7 +34,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 import httpx
@@ -100,6 +101,11 @@ class Vault(Protocol):
 
     def delete(self, name: str) -> bool:
         """Remove ``name`` (True: it was there)."""
+        ...
+
+    def open(self, name: str) -> IO[bytes]:
+        """Our stored object ``name``, seekable (read in ranges where the bucket allows), so
+        the delivered file itself can be checked (`shared.adapters.media`)."""
         ...
 
 
@@ -420,6 +426,17 @@ class CloudStorageVault:
     def _url(self, name: str, token: str) -> str:
         return download_url(self.bucket, name, token, emulator_host=self.emulator_host)
 
+    def open(self, name: str) -> IO[bytes]:
+        from google.api_core import exceptions as gexc
+
+        try:
+            reader: IO[bytes] = self.client.bucket(self.bucket).blob(name).open("rb")
+        except (gexc.GoogleAPICallError, OSError, ValueError) as exc:
+            raise DeliveryError(
+                f"reading gs://{self.bucket}/{name} failed: {exc!r}", expired=False
+            ) from exc
+        return reader
+
     def close(self) -> None:
         self.http.close()
 
@@ -464,6 +481,9 @@ class MemoryVault:
         self.types[name] = content_type
         token = self.tokens.setdefault(name, new_download_token())
         return Kept(path=f"gs://{self.bucket}/{name}", url=self._url(name, token))
+
+    def open(self, name: str) -> IO[bytes]:
+        return io.BytesIO(self.objects[name])
 
     def rotate(self, name: str) -> str | None:
         if name not in self.objects:

@@ -468,6 +468,8 @@ class VideoJobDocument(_Answer):
     app_call: Literal["generate", "regenerate"] | None = Field(alias="appCall")
     # USD: the chosen provider's measured (else list) price per video, set at each submit.
     estimated_cost: float | None = Field(alias="estimatedCost")
+    # USD of the day's spend cap the job holds until it ends (released then).
+    reserved_usd: float = Field(alias="reservedUsd")
     created_at: float = Field(alias="createdAt")
     updated_at: float = Field(alias="updatedAt")
     lease: LeaseDoc | None = None

@@ -148,6 +148,26 @@ class Step:
     transition: Transition | None = None
 
 
+def user_allowance(policy: BreakerPolicy) -> int:
+    """How many of a breaker's failures in its window one user's jobs may add: one fewer than
+    opening takes, so no single user (a script every provider refuses, a bot) opens a
+    provider's circuit for everyone; failures beyond it are logged, not counted. Health probes
+    and other users still count in full."""
+    return max(1, policy.failure_threshold - 1)
+
+
+def share_window(policy: BreakerPolicy, now: float) -> int:
+    """The window a user's counted failures fall in (``window_s`` long, aligned); a user's
+    share is this window's count plus the previous one's, which covers any sliding window."""
+    return int(now // policy.window_s)
+
+
+def within_share(counted: int, policy: BreakerPolicy) -> bool:
+    """Whether a user's failure may still count, ``counted`` being theirs already counted in
+    this window and the one before (this one included)."""
+    return counted <= user_allowance(policy)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Outcome:
     """One finished call. ``counts`` is the recovery table's verdict for the failure category;

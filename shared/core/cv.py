@@ -34,11 +34,37 @@ from pydantic import (
 )
 
 from shared.core.model import Duration, Style
-from shared.core.text import scrub_text
+from shared.core.refusals import InvalidRequest
+from shared.core.text import real_words, scrub_text
 
 # About 2.5 spoken words per second: 30/60/90 s -> 75/150/225 words.
 WORDS_PER_SECOND = 2.5
 WORD_BUDGET = {d: int(d.seconds * WORDS_PER_SECOND) for d in Duration}
+# A script may run this much over its duration's budget (people speak at different speeds, and
+# a sentence is not cut in half); past it, it is refused: a longer script is a longer video,
+# billed by the second, that the tier did not pay for.
+SCRIPT_SLACK = 0.10
+WORD_LIMIT = {d: math.ceil(n * (1 + SCRIPT_SLACK)) for d, n in WORD_BUDGET.items()}
+
+
+class ScriptTooLongError(InvalidRequest):
+    """A script with more words than its duration allows (`WORD_LIMIT`)."""
+
+    def __init__(self, duration: Duration, words: int) -> None:
+        limit = WORD_LIMIT[duration]
+        super().__init__(
+            f"the script has {words} words; a {duration.value} video "
+            f"({duration.seconds} s) allows {limit} ({WORD_BUDGET[duration]} words "
+            f"+ {SCRIPT_SLACK:.0%})",
+            {"field": "script", "words": words, "budget": limit},
+        )
+
+
+def check_length(script: str, duration: Duration) -> None:
+    """ScriptTooLongError when ``script`` has more spoken words than ``duration`` allows."""
+    words = real_words(script)
+    if words > WORD_LIMIT[duration]:
+        raise ScriptTooLongError(duration, words)
 
 
 # The app's parser stores its model's JSON as it comes (CVPLUS functions/src/services/cvParser.ts

@@ -33,6 +33,7 @@ class Loaded:
     transitions: Sequence[br.Transition]
     spend_today: Mapping[str, Any] | None = None  # today's daily_spend document
     spend_cap_usd: float | None = None
+    jobs_per_minute: int | None = None  # the service-wide brake on new jobs (None: none)
     hourly: Sequence[Mapping[str, Any]] = ()  # analytics_hourly documents of the last day
     daily: Sequence[Mapping[str, Any]] = ()  # analytics_daily documents of the last 30 days
     alerts: Sequence[Mapping[str, Any]] = ()  # active alert episodes and the last day's cleared
@@ -86,9 +87,14 @@ def view(loaded: Loaded) -> dict[str, object]:
         "spend": {
             "todayUsd": spend.spent(loaded.spend_today),
             "renders": int((loaded.spend_today or {}).get("renders") or 0),
+            # What unfinished jobs reserved; billed + reserved is what the cap is held to.
+            "reservedUsd": spend.reserved(loaded.spend_today),
+            "committedUsd": spend.committed(loaded.spend_today),
             "capUsd": loaded.spend_cap_usd,
             "capReached": loaded.spend_cap_usd is not None
-            and spend.spent(loaded.spend_today) >= loaded.spend_cap_usd,
+            and spend.committed(loaded.spend_today) >= loaded.spend_cap_usd,
+            "jobsPerMinute": loaded.jobs_per_minute,
+            "jobsThisMinute": spend.jobs_this_minute(loaded.spend_today, now=loaded.now),
         },
         # Every period (1h, 24h, 7d, 30d) from the pre-aggregated documents: per provider and
         # overall, job-level reliability, spend per tier, cost and quality trends; spend per day.

@@ -77,6 +77,21 @@ _STATUS = {
 }
 
 
+def about_the_request(signal: Signal, category: ErrorCategory) -> bool:
+    """Whether a failed interaction is the provider refusing this request (a validation error,
+    a content policy, a resource the key may not use: a 4xx left as an API failure), not the
+    provider failing. Such a refusal is the job's: another request is served as usual, so it
+    never counts against the provider's breaker, and the same provider is not asked again."""
+    status = signal.status
+    return (
+        category is ErrorCategory.API_FAILURE
+        and status is not None
+        and 400 <= status < 500
+        and signal.transport is None
+        and not signal.malformed_body
+    )
+
+
 def classify(signal: Signal) -> ErrorCategory:
     """The category of a failed interaction. Order: our own fault, transport, provider code,
     render outcome, HTTP status, body shape; anything else from the provider is an API failure."""
@@ -103,6 +118,8 @@ class ProviderError(Exception):
     ``retry_after`` is the provider's ``Retry-After`` in seconds, when it sent one.
     ``charged`` says whether the provider may have billed for the attempt (an accepted render
     that later failed, or a submit whose answer was lost) — the chaos benchmark counts it.
+    ``about_request``: the provider refused this request itself (`about_the_request`); the
+    failure is the job's, and does not count against the provider's breaker.
     """
 
     def __init__(
@@ -115,6 +132,7 @@ class ProviderError(Exception):
         provider_code: str | None = None,
         retry_after: float | None = None,
         charged: bool = False,
+        about_request: bool = False,
     ) -> None:
         super().__init__(message)
         self.category = category
@@ -124,6 +142,7 @@ class ProviderError(Exception):
         self.provider_code = provider_code
         self.retry_after = retry_after
         self.charged = charged
+        self.about_request = about_request
 
     @classmethod
     def from_signal(
@@ -136,14 +155,16 @@ class ProviderError(Exception):
         retry_after: float | None = None,
         charged: bool = False,
     ) -> ProviderError:
+        category = classify(signal)
         return cls(
-            classify(signal),
+            category,
             message,
             provider_id=provider_id,
             status=signal.status,
             provider_code=provider_code,
             retry_after=retry_after,
             charged=charged,
+            about_request=about_the_request(signal, category),
         )
 
     def __repr__(self) -> str:

@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from shared.core.cv import WORDS_PER_SECOND
 from shared.core.errors import ProviderError
 from shared.core.jobs import Job
+from shared.core.model import Feature
 from shared.core.recovery import Decision, RecoveryPolicy, recover
 from shared.core.scoring import (
     DEFAULT_RULES,
@@ -17,6 +19,7 @@ from shared.core.scoring import (
     SelectionRequest,
     rank,
 )
+from shared.core.text import real_words
 
 DEFAULT_RECOVERY = RecoveryPolicy()
 
@@ -37,7 +40,16 @@ def selection_for(job: Job) -> SelectionRequest:
         excluded=job.excluded,
         prefer=job.preferred_provider,
         resting=dict(job.resting),
+        spoken_s=spoken_s(job),
     )
+
+
+def spoken_s(job: Job) -> float | None:
+    """How long the job's script takes to speak, which selection holds providers to (None: no
+    script, or nothing spoken)."""
+    if not job.script or Feature.VOICE not in job.options.features:
+        return None
+    return real_words(job.script) / WORDS_PER_SECOND
 
 
 def fail_over(
@@ -56,6 +68,7 @@ def fail_over(
         options=job.options,
         tier=job.tier,
         excluded=job.excluded | {error.provider_id},
+        spoken_s=spoken_s(job),
     )
     ranking = rank(candidates, others, now=now, rules=rules)
     after, decision = recover(

@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from shared.core.degradation import Degradation
-from shared.core.model import Tier, VideoOptions
+from shared.core.model import Duration, QualityLevel, Resolution, Tier, VideoOptions
 from shared.core.presentation import Unhonoured
 from shared.core.refusals import AlreadyExists
 
@@ -122,6 +122,8 @@ class Job:
     app_call: AppCall | None = None
     # USD: what the chosen provider is expected to bill for the render (set at each submit).
     estimated_cost: float | None = None
+    # USD of its creation day's spend cap the job holds until it ends (`spend.reserve`).
+    reserved_usd: float = 0.0
 
     @property
     def terminal(self) -> bool:
@@ -353,6 +355,46 @@ def degrade(job: Job, *, options: VideoOptions, step: Degradation, at: float, no
     )
 
 
+_UNDONE: dict[Degradation, dict[str, object]] = {
+    Degradation.DURATION_LONG_TO_MEDIUM: {"duration": Duration.LONG},
+    Degradation.DURATION_MEDIUM_TO_SHORT: {"duration": Duration.MEDIUM},
+    Degradation.RESOLUTION_1080P_TO_720P: {"resolution": Resolution.P1080},
+    Degradation.PREMIUM_TO_STANDARD: {"quality_level": QualityLevel.PREMIUM},
+}
+
+
+def asked_options(job: Job) -> VideoOptions:
+    """The options the job was asked for, before the degradations it took (the first step of
+    each kind names what was asked). Features dropped on the way are not restored: a retry
+    asks again with what the job had when it ended, which never exceeds what was asked."""
+    changes: dict[str, object] = {}
+    for step in reversed(job.degradations):
+        changes.update(_UNDONE.get(step, {}))
+    return replace(job.options, **changes)  # type: ignore[arg-type]
+
+
+def rendered(record: AttemptRecord) -> bool:
+    """Whether an attempt was (or may have been) a render the provider could bill: it accepted
+    the submit (a render id came back, or the attempt completed), or its answer was lost. A
+    submit the provider refused made nothing and cost nothing."""
+    return (
+        record.provider_job_id is not None
+        or record.outcome == "completed"
+        or record.outcome in ANSWER_MAYBE_LOST
+        or record.outcome is None  # open: its submit may be in flight
+    )
+
+
+def renders(job: Job) -> int:
+    """How many of the job's attempts (across its retries: the history is kept) were renders:
+    what ``max_attempts`` bounds. Refused submits are bounded by the deadline and backoff."""
+    return sum(1 for r in job.history if rendered(r))
+
+
+def renders_left(job: Job) -> int:
+    return max(0, job.max_attempts - renders(job))
+
+
 def record_failure(job: Job, *, category: str, message: str, now: float) -> Job:
     """Close the current attempt as failed (the recovery decision is applied separately)."""
     if job.terminal or not job.history:
@@ -390,9 +432,10 @@ def retry_id(job: Job) -> str:
 
 
 def again(job: Job, *, job_id: str, now: float, deadline_at: float, budget: int) -> Job:
-    """A new job that runs a failed or cancelled ``job`` again with ``budget`` more
-    submissions, keeping its history (the old job stays as it ended: a terminal job never
-    changes)."""
+    """A new job that runs a failed or cancelled ``job`` again, keeping its history (the old
+    job stays as it ended: a terminal job never changes). It inherits what is left of the
+    job's render budget (`renders_left`), never more than ``budget``: a cancel and a retry do
+    not buy a fresh set of renders."""
     return Job(
         job_id=job_id,
         created_at=now,
@@ -407,7 +450,7 @@ def again(job: Job, *, job_id: str, now: float, deadline_at: float, budget: int)
         tier=job.tier,
         options=job.options,
         attempt=job.attempt,
-        max_attempts=job.attempt + budget,
+        max_attempts=renders(job) + min(budget, renders_left(job)),
         key_seq=job.key_seq,
         history=job.history,
         degradations=job.degradations,

@@ -115,9 +115,16 @@ class Capabilities:
     max_duration_s: int
     resolutions: frozenset[Resolution]
     aspect_ratios: frozenset[AspectRatio] = field(default_factory=lambda: frozenset(AspectRatio))
-    price_per_video: float
+    price_per_video: float  # the list price of a medium (60 s) video: what scoring compares
     concurrency_limit: int
+    # Render times from the provider's documentation (cited where each adapter declares them):
+    # ``typical_render_s`` sets the ETA, the first look and the polling pace;
+    # ``worst_render_s`` (about the 99th percentile) how long a render we cannot see is waited
+    # for before another provider is paid; ``render_cap_s`` how long after its submit a render
+    # still reported in progress keeps its job alive past the job's deadline.
     typical_render_s: float = 60.0
+    worst_render_s: float = 300.0
+    render_cap_s: float = 3600.0
     webhooks: bool = True  # it calls back when a render ends; without, its renders are polled
     # A repeated submit with the same idempotency key is answered with the first render, not
     # billed again. Without it, a submit whose answer was lost is never sent to it again.
@@ -125,12 +132,30 @@ class Capabilities:
     # Backgrounds it draws as asked (beyond the presenter's own, which every provider keeps).
     backgrounds: frozenset[Background] = frozenset({Background.OFFICE})
     name_card: bool = False  # it can show a name card (no provider here documents one)
+    # How the provider bills a render: by the second of output (at least ``min_billed_s``)
+    # when set, else ``price_per_video`` per clip whatever its length.
+    price_per_second: float | None = None
+    min_billed_s: float = 0.0
+    # Its renders can be looked up by the title we give them: a submit whose answer was lost is
+    # looked up first, and sent again only when the provider shows no such render.
+    finds_renders: bool = False
 
-    def missing_for(self, options: VideoOptions) -> tuple[str, ...]:
-        """What this provider lacks for ``options``; empty when it can serve them as asked."""
+    def price(self, seconds: float | None) -> float:
+        """USD billed for a render of ``seconds`` (None: unknown, the medium video's price)."""
+        if self.price_per_second is None or seconds is None:
+            return self.price_per_video
+        return round(self.price_per_second * max(seconds, self.min_billed_s), 4)
+
+    def missing_for(self, options: VideoOptions, spoken_s: float | None = None) -> tuple[str, ...]:
+        """What this provider lacks for ``options``; empty when it can serve them as asked.
+        ``spoken_s``: how long the script takes to speak, when it is longer than asked (a
+        talking head is as long as what it says)."""
+        long = spoken_s is not None and Feature.VOICE in options.features
+        length = max(_SECONDS[options.duration], spoken_s or 0.0) if long else None
         if (
             options.features <= self.features
             and _SECONDS[options.duration] <= self.max_duration_s
+            and (length is None or length <= self.max_duration_s)
             and options.resolution in self.resolutions
             and options.aspect_ratio in self.aspect_ratios
         ):
@@ -138,6 +163,8 @@ class Capabilities:
         missing: list[str] = [f.value for f in sorted(options.features - self.features)]
         if options.duration.seconds > self.max_duration_s:
             missing.append(f"duration {options.duration.value}")
+        elif length is not None and length > self.max_duration_s:
+            missing.append(f"a {length:.0f} s script")
         if options.resolution not in self.resolutions:
             missing.append(f"resolution {options.resolution.value}")
         if options.aspect_ratio not in self.aspect_ratios:

@@ -26,15 +26,15 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Concatenate, ParamSpec, TypeVar
 
+from shared.core import billing, jobs, presentation, spend
 from shared.core import breaker as br
-from shared.core import jobs, presentation, spend
 from shared.core.cv import WORDS_PER_SECOND
 from shared.core.errors import ErrorCategory, ProviderError
 from shared.core.failover import fail_over, selection_for
 from shared.core.jobs import Job, JobError, VideoResult
 from shared.core.model import Capabilities, Feature
 from shared.core.records import Metric, Record, RecoveryLog, Spend, derived
-from shared.core.recovery import STRATEGIES
+from shared.core.recovery import counts_against_breaker
 from shared.core.scoring import (
     DEFAULT_RULES,
     BusinessRules,
@@ -49,11 +49,20 @@ from shared.core.tracking import MetricsSnapshot, Operation, recovery_log
 # A worker's lease on a job outlives its longest provider call (HeyGen's submit may take up to
 # 120 s, as its CLI allows), so no other worker takes the job over while a call is in flight.
 LEASE_S = 180.0
-POLL_INTERVAL_S = 10.0  # status polls for providers without webhooks (RunwayML)
-WEBHOOK_GRACE = 3.0  # a webhook provider gets this many typical render times before we poll
-JOB_TIMEOUT_S = 30 * 60.0  # a job not finished by then fails, whatever is left of its budget
+# Status polls come every POLL_INTERVAL_S, or every tenth of the provider's typical render
+# time when that is longer (HeyGen: a minute, as its own guidance polls: heygen-com/skills
+# heygen-video/SKILL.md:627 "then every 60s").
+POLL_INTERVAL_S = 10.0
+POLL_SHARE = 0.1
+WEBHOOK_GRACE = 1.5  # a webhook provider gets this many typical render times before we poll
+# A job not finished by then fails, whatever is left of its budget; but never while its accepted
+# render is still reported in progress (up to its provider's ``render_cap_s``), and not before
+# that render was looked at once more (`next_step`).
+JOB_TIMEOUT_S = 30 * 60.0
 POLL_RETRY_S = 20.0  # after a failed status check (the render itself may be fine)
-RENDER_PATIENCE_S = 10 * 60.0  # past this, a render we cannot see is given up for another
+# Past the provider's documented worst render time (and at least this), a render we cannot see
+# is given up for another provider; before that, a failing status API only delays the look.
+RENDER_PATIENCE_S = 10 * 60.0
 RENDER_FAILURES = frozenset({ErrorCategory.PROCESSING_ERROR, ErrorCategory.QUALITY_FAILURE})
 DELIVERED_QUALITY = 10.0  # quality is the share of delivered renders that pass, on 0..10
 ALERTING = frozenset({ErrorCategory.AUTHENTICATION, ErrorCategory.QUOTA_EXCEEDED})
@@ -73,6 +82,7 @@ class Setup:
     max_attempts: int = 4  # submissions per job, the first included
     user_jobs_per_hour: int = 100
     daily_spend_cap_usd: float | None = None  # None: no cap
+    jobs_per_minute: int | None = None  # the service-wide brake on new jobs; None: none
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +151,9 @@ def _with_documents(decide: Callable[Concatenate[Job, P], E]) -> Callable[Concat
 def next_step(job: Job, now: float) -> Next:
     if job.terminal:
         return Next.STOP
-    if now > job.deadline_at:  # whatever it waits for: the health check runs such jobs
+    if now > job.deadline_at and not job.provider_job_id:
+        # Whatever it waits for (the health check runs such jobs); a render that is out is
+        # looked at first (`still_rendering` decides whether it may go on).
         return Next.EXPIRE
     if settled(job, now):
         return Next.STOP
@@ -161,15 +173,80 @@ def spoken_length_s(job: Job) -> float:
     return real_words(job.script) / WORDS_PER_SECOND
 
 
+def billed_length_s(job: Job) -> float:
+    """The length a render of ``job`` is billed for: the delivered video's, when known, else
+    the spoken length of its script (never less than asked for a silent clip)."""
+    if job.result is not None and job.result.duration_s:
+        return job.result.duration_s
+    return max(spoken_length_s(job), 1.0)
+
+
+def abandoned(job: Job, *, now: float, setup: Setup) -> Effects:
+    """A cancelled job's render that its provider cannot stop: it runs to its end and is
+    billed, so it is recorded as billed now, at its length's price (the job is final, so its
+    completion is never seen)."""
+    side = metric(
+        job, Operation.GENERATION, success=True, took=now - started(job), now=now, setup=setup
+    )
+    return Effects(job=None, side=side, note="render left running at its provider: billed")
+
+
+def reservation_usd(job: Job, setup: Setup) -> float:
+    """What a new job reserves of the day's spend cap: one render of its spoken length at the
+    dearest provider that could make it (a render more needs room under the cap again)."""
+    seconds = billed_length_s(job)
+    able = [c for c in setup.capabilities.values() if not c.missing_for(job.options, seconds)]
+    prices = [c.price(seconds) for c in able or setup.capabilities.values()]
+    return max(prices, default=0.0)
+
+
 def blind_resubmit(job: Job, error: ProviderError, setup: Setup) -> bool:
     """Whether submitting to ``error``'s provider again could pay a second render: the submit
     may have been accepted although no render id came back (an answer lost to a read timeout or
     a dropped connection, an unreadable answer, an instance that stopped mid-call: the
-    classifier marks these ``charged``), and the provider honours no idempotency key. A
-    connection refused, or any answer the provider sent, was certainly not a render."""
+    classifier marks these ``charged``), and the provider neither honours an idempotency key
+    nor lets us look the render up (`looks_up_first`). A connection refused, or any answer the
+    provider sent, was certainly not a render."""
     caps = setup.capabilities.get(error.provider_id)
     maybe_accepted = error.charged and not job.provider_job_id
-    return maybe_accepted and (caps is None or not caps.idempotent_submits)
+    safe = caps is not None and (caps.idempotent_submits or caps.finds_renders)
+    return maybe_accepted and not safe
+
+
+def looks_up_first(before: Job, after: Job, setup: Setup) -> bool:
+    """Whether the submit of ``after`` (just begun from ``before``) sends again an attempt
+    whose answer was lost (it reuses its key: `jobs.begin_attempt`) to a provider that finds
+    renders by their title: then the first render is looked up, and adopted if it exists."""
+    caps = setup.capabilities.get(after.provider_id or "")
+    resend = after.attempt > before.attempt and after.key_seq == before.key_seq
+    return resend and caps is not None and caps.finds_renders
+
+
+@_with_documents
+def lookup_failed(job: Job, error: ProviderError, *, now: float, setup: Setup) -> Effects:
+    """Looking up the first render failed: nothing is submitted (the render may exist and be
+    paid for). The attempt stays open, so its next run handles it as an orphan: the same key
+    again, looked up again (`looks_up_first`)."""
+    later = jobs.wait_for_provider(
+        job,
+        until=now + POLL_RETRY_S,
+        reason=f"looking up the first render failed: {error}",
+        now=now,
+    )
+    outcome = br.Outcome(
+        success=False,
+        duration_s=0.0,
+        category=error.category,
+        counts=counts_against_breaker(error),
+    )
+    return _next(
+        Effects(
+            job=later,
+            breaker=_breaker(error.provider_id, outcome, setup),
+            note=f"looking up the first render failed ({error.category.value})",
+        ),
+        "look the first render up again",
+    )
 
 
 def max_rounds(job: Job) -> int:
@@ -333,11 +410,25 @@ def callback_url(provider_id: str, setup: Setup) -> str | None:
     return f"{setup.webhook_base_url.rstrip('/')}/providerWebhook/{provider_id}"
 
 
+def poll_every(provider_id: str, setup: Setup) -> float:
+    """The pace of status polls of a render on ``provider_id`` (`POLL_SHARE`)."""
+    caps = setup.capabilities.get(provider_id)
+    typical = caps.typical_render_s if caps is not None else 0.0
+    return max(POLL_INTERVAL_S, POLL_SHARE * typical)
+
+
+def render_patience_s(provider_id: str, setup: Setup) -> float:
+    """How long a render on ``provider_id`` that we cannot see is waited for."""
+    caps = setup.capabilities.get(provider_id)
+    worst = caps.worst_render_s if caps is not None else 0.0
+    return max(RENDER_PATIENCE_S, worst)
+
+
 def follow_up_wait(provider_id: str, setup: Setup) -> float:
     """How long after an accepted submit the render is first looked at: a poll interval, or
     for a provider that calls back, long enough that the webhook usually comes first."""
     if callback_url(provider_id, setup) is None:
-        return POLL_INTERVAL_S
+        return poll_every(provider_id, setup)
     if setup.webhook_wait_s is not None:
         return setup.webhook_wait_s
     return WEBHOOK_GRACE * setup.capabilities[provider_id].typical_render_s
@@ -390,7 +481,7 @@ def failed(
         success=False,
         duration_s=took,
         category=error.category,
-        counts=STRATEGIES[error.category].counts_against_breaker,
+        counts=counts_against_breaker(error),
         probe=permit is not None,
         permit=permit,
     )
@@ -439,7 +530,11 @@ def still_rendering(
     job: Job, *, took: float, now: float, setup: Setup, progress: float | None = None
 ) -> Effects:
     """A status poll answered and the render is not done yet: look again later. ``progress``:
-    the provider's own figure (0..1), where it reports one; it moves the job's ETA too."""
+    the provider's own figure (0..1), where it reports one; it moves the job's ETA too. Past
+    the job's deadline, the render goes on only within its provider's ``render_cap_s``."""
+    caps = setup.capabilities.get(job.provider_id or "")
+    if now > job.deadline_at and (caps is None or now - started(job) > caps.render_cap_s):
+        return fail(job, "deadline_exceeded", "the job ran out of time", now)
     eta = None
     if progress is not None and 0.05 <= progress < 1.0:
         elapsed = now - started(job)
@@ -447,7 +542,7 @@ def still_rendering(
     later = jobs.submitted(
         job,
         provider_job_id=job.provider_job_id or "",
-        follow_up_at=now + POLL_INTERVAL_S,
+        follow_up_at=now + poll_every(job.provider_id or "", setup),
         now=now,
         eta_at=eta,
         progress=progress,
@@ -456,13 +551,14 @@ def still_rendering(
     return _next(Effects(job=later, side=side, note="still rendering"), "status poll")
 
 
-def render_lost(job: Job, error: ProviderError, *, now: float, circuit_open: bool) -> bool:
+def render_lost(job: Job, error: ProviderError, *, now: float, setup: Setup) -> bool:
     """Whether a failed status check means the render is lost (then it is handled by `failed`):
-    it failed or fell below the quality bar, its provider's circuit is open (down: better pay
-    another than keep the user waiting), or it has been out of sight for too long."""
-    return (
-        error.category in RENDER_FAILURES or now - started(job) > RENDER_PATIENCE_S or circuit_open
-    )
+    it failed or fell below the quality bar, or it has been out of sight for longer than its
+    provider's worst render time (`render_patience_s`). A provider whose API is down (its
+    circuit open) has not lost the render it accepted: paying another provider for the same
+    video would waste one that is paid for and may well be fine."""
+    patience = render_patience_s(job.provider_id or error.provider_id, setup)
+    return error.category in RENDER_FAILURES or now - started(job) > patience
 
 
 @_with_documents
@@ -474,7 +570,7 @@ def poll_again(job: Job, error: ProviderError, *, took: float, now: float, setup
         success=False,
         duration_s=took,
         category=error.category,
-        counts=STRATEGIES[error.category].counts_against_breaker,
+        counts=counts_against_breaker(error),
     )
     later = jobs.submitted(
         job,
@@ -626,7 +722,7 @@ def probed(
         success=False,
         duration_s=took,
         category=error.category,
-        counts=STRATEGIES[error.category].counts_against_breaker,
+        counts=counts_against_breaker(error),
         probe=permit is not None,
         permit=permit,
     )
@@ -665,14 +761,17 @@ def metric(
     """The metrics snapshot of one job operation, and for a billed one the increment of today's
     spend (counted even with tracking off: the spend cap depends on it). Billing: a generation
     is billed when it succeeded or when its provider charges for the failure; status checks
-    never are."""
+    never are. Whether a failed render is billed is its provider's fact
+    (`billing.FAILED_RENDERS_BILLED`)."""
     if not job.provider_id:
         return ()
     caps = setup.capabilities.get(job.provider_id)
     charged = success or (error is not None and error.charged)
+    if not success and error is not None and error.category is ErrorCategory.PROCESSING_ERROR:
+        charged = billing.failed_render_billed(job.provider_id)
     billed = None
     if caps is not None and charged and operation is Operation.GENERATION:
-        billed = caps.price_per_video
+        billed = caps.price(billed_length_s(job))
     spend_side = (Spend(spend.day_key(now), billed),) if billed else ()
     if not setup.tracking_enabled:
         return spend_side

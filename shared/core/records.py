@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared.core import userview
+from shared.core import spend, userview
 from shared.core.jobs import Job
 from shared.core.tracking import MetricsSnapshot
 
@@ -25,8 +25,11 @@ class Metric:
 
 @dataclass(frozen=True, slots=True)
 class Spend:
+    """An increment of a day's spend: a billed render, and/or a job's released reservation."""
+
     day: str
     billed_usd: float
+    released_usd: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +60,14 @@ def _internal_key(job: Job) -> tuple[object, ...]:
 def derived(before: Job | None, job: Job) -> tuple[Record, ...]:
     """The job's own other documents that change with this version: its internal document when
     it knows more than ``before`` did (None: a new job, or its previous version is unknown),
-    and the web app's CV job when the status or stage it shows changes."""
+    the web app's CV job when the status or stage it shows changes, and the release of its
+    spend reservation when it ends."""
     out: list[Record] = []
     if before is None or _internal_key(before) != _internal_key(job):
         out.append(Internal(job))
+    if job.reserved_usd and job.terminal and (before is None or not before.terminal):
+        # The job is over: what it reserved of its day's spend cap is free again.
+        out.append(Spend(spend.day_key(job.created_at), 0.0, released_usd=job.reserved_usd))
     mirrored = job.app_call is not None and bool(job.cv_job_id)
     if mirrored and (before is None or userview.mirror_key(before) != userview.mirror_key(job)):
         out.append(CvJobMirror(job))

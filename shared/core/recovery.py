@@ -67,6 +67,9 @@ STRATEGIES: Mapping[C, Strategy] = MappingProxyType(
     }
 )
 
+# Refused submits that may pass although the table does not retry them later: a 500 on a
+# submit that made no render (a job that may not switch waits it out, as for an overload).
+REFUSED_LATER = frozenset({C.API_FAILURE})
 MIN_REST_S = 5.0  # the shortest a job leaves a provider alone after a passing failure
 RETRYABLE_LATER = frozenset(
     {C.TRANSIENT, C.NETWORK_ERROR, C.TIMEOUT, C.RATE_LIMIT, C.PROVIDER_OVERLOAD, C.SYSTEM_ERROR}
@@ -113,13 +116,18 @@ def decide(
     """
     strategy = policy.strategies[error.category]
     cat = error.category.value
-    if job.attempt >= job.max_attempts:
+    if jobs.renders(job) >= job.max_attempts:
         return Decision(
             action=Action.FAIL,
             delay_s=0.0,
-            reason=f"{cat}; all {job.max_attempts} attempts used",
+            reason=f"{cat}; all {job.max_attempts} renders used",
             strategy=strategy,
         )
+    # A submit the provider refused made no render and cost nothing: it does not use up the
+    # render budget, and with nowhere else to go a passing refusal is tried again (spaced by
+    # the backoff and the breaker) until the deadline. A refusal about the request itself
+    # would be refused again: it is never retried on the same provider.
+    refused = refused_submit(error, job)
     tries = max(1, job.tries_on(error.provider_id, cat))
     retries_left = strategy.max_retries - (tries - 1)
     fallback = job.options.allow_fallback
@@ -130,6 +138,8 @@ def decide(
         wait = delay(
             strategy.backoff, tries, rand=rand, policy=policy.backoff, retry_after=error.retry_after
         )
+        if refused and tries > strategy.max_retries:
+            wait = max(wait, MIN_REST_S)  # past the table's retries: no tight refusal loop
         return Decision(action=Action.RETRY_SAME, delay_s=wait, reason=why, strategy=strategy)
 
     def switch(why: str) -> Decision:
@@ -169,11 +179,24 @@ def decide(
             reason=f"{cat}: asking for less",
             strategy=strategy,
         )
-    if strategy.action is Action.RETRY_SAME and retries_left > 0 and wait_ok:
+    if (
+        strategy.action is Action.RETRY_SAME
+        and retries_left > 0
+        and wait_ok
+        and not error.about_request
+    ):
         return retry_same(f"{cat}: retry {tries} of {strategy.max_retries} on the same provider")
     if can_switch:
         return switch(f"{cat}: switching provider")
-    if (retries_left > 0 or error.category in RETRYABLE_LATER) and wait_ok:
+    if error.about_request:
+        return Decision(
+            action=Action.FAIL,
+            delay_s=0.0,
+            reason=f"{cat}: the provider refused the request itself ({error.message})",
+            strategy=strategy,
+        )
+    passing = error.category in RETRYABLE_LATER or (refused and error.category in REFUSED_LATER)
+    if (retries_left > 0 or passing) and wait_ok:
         # With nowhere else to go, a passing failure is worth the rest of the attempt budget.
         why = "no other provider can take the job" if fallback else "fallback not allowed"
         return retry_same(f"{cat}: {why}; retrying the same provider")
@@ -183,6 +206,19 @@ def decide(
         else f"{cat}: no recovery left"
     )
     return Decision(action=Action.FAIL, delay_s=0.0, reason=why, strategy=strategy)
+
+
+def counts_against_breaker(error: ProviderError) -> bool:
+    """Whether ``error`` counts against its provider's breaker: as the table says, except a
+    refusal of the request itself, which is about the job, not the provider."""
+    return STRATEGIES[error.category].counts_against_breaker and not error.about_request
+
+
+def refused_submit(error: ProviderError, job: Job) -> bool:
+    """Whether ``error`` ended a submit the provider refused: no render id came back and the
+    provider cannot have started a render (``charged`` is false)."""
+    last = job.history[-1] if job.history else None
+    return not error.charged and (last is None or last.provider_job_id is None)
 
 
 def recover(

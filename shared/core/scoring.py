@@ -127,6 +127,7 @@ class SelectionRequest:
     excluded: frozenset[str] = frozenset()
     prefer: str | None = None  # retry on the same provider when it still qualifies
     resting: Mapping[str, float] = field(default_factory=dict)  # provider -> not before
+    spoken_s: float | None = None  # how long the script takes to speak (None: not known)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -289,9 +290,11 @@ def _filter(
         return None, why, now + c.breaker_policy.bucket_s
     options = request.options
     steps: tuple[degradation.Degradation, ...] = ()
-    missing = caps.missing_for(options)
+    missing = caps.missing_for(options, request.spoken_s)
     if missing:
         fitted = degradation.fit(options, caps) if options.allow_fallback else None
+        if fitted is not None and caps.missing_for(fitted[0], request.spoken_s):
+            fitted = None  # asking for less does not shorten what the script says
         if fitted is None:
             return None, "cannot do " + ", ".join(missing), None
         options, steps = fitted

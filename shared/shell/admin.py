@@ -86,6 +86,7 @@ def load(shell: Shell, *, failed_jobs: int = 10) -> dashboard.Loaded:
         transitions=shell.ports.breakers.transitions(since=now - DAY, limit=100),
         spend_today=shell.ports.docs.get(stores.SPEND, spend.day_key(now)),
         spend_cap_usd=shell.setup.daily_spend_cap_usd,
+        jobs_per_minute=shell.setup.jobs_per_minute,
         hourly=shell.ports.docs.query(
             stores.ANALYTICS_HOURLY, where=[("start", ">", now - 26 * HOUR)]
         ),

@@ -9,7 +9,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from shared.adapters.providers.base import VideoProvider
@@ -132,12 +132,12 @@ class Shell:
         refuses (a webhook finished it meanwhile, or a slow call outlived the lease) is read
         back: the stored job is the truth; our side documents are dropped with our version."""
         for pid, outcome in effects.breaker:
-            self.record(pid, outcome)
+            self.record(pid, self.within_user_share(pid, outcome, effects.job))
         for entry in effects.alerts:
             alert(entry.message, **entry.fields)
         job = effects.job
         if job is None:
-            for write in map(codec.encode, effects.side):
+            for write in codec.encode_all(effects.side):
                 if write.increment and write.doc_id is not None:
                     self.ports.docs.increment(write.collection, write.doc_id, write.data)
                 elif write.doc_id is None:
@@ -163,13 +163,41 @@ class Shell:
                     and job.provider_job_id
                     and job.provider_job_id != stored.provider_job_id
                 ):
-                    self.stop_render(job)  # submitted while its owner cancelled it
+                    self.abandon_render(job)  # submitted while its owner cancelled it
                 return stored if stored is not None else job
         due = effects.schedule
         # The process loop runs what is due now itself; only later work becomes a task.
         if due is not None and (saved or due.at > now):
             self.ports.scheduler.schedule(job.job_id, at=due.at, reason=due.reason)
         return job
+
+    def within_user_share(
+        self, provider_id: str, outcome: br.Outcome, job: Job | None
+    ) -> br.Outcome:
+        """``outcome`` as the breaker counts it: a failure of ``job``'s counts only within its
+        user's share of the window (`breaker.user_allowance`), so no one user's jobs open a
+        provider's circuit for everyone. Successes, probes and failures that do not count
+        anyway cost no read; each counted failure costs an increment and two reads."""
+        if outcome.success or not outcome.counts or outcome.probe or job is None:
+            return outcome
+        policy = self.ports.breakers.policy(provider_id)
+        window = br.share_window(policy, self.ports.clock())
+        share = f"{job.user_id}~{provider_id}~"
+        self.ports.docs.increment(stores.BREAKER_SHARES, f"{share}{window}", {"failures": 1})
+        counted = sum(
+            int(
+                (self.ports.docs.get(stores.BREAKER_SHARES, f"{share}{w}") or {}).get("failures", 0)
+            )
+            for w in (window - 1, window)
+        )
+        if br.within_share(counted, policy):
+            return outcome
+        log.warning(
+            "job %s: failure on %s beyond its user's share of the breaker; not counted",
+            job.job_id,
+            provider_id,
+        )
+        return replace(outcome, counts=False)
 
     def record(self, provider_id: str, outcome: br.Outcome) -> None:
         transition = self.ports.breakers.record(provider_id, outcome, now=self.ports.clock())
@@ -209,6 +237,16 @@ class Shell:
             job.provider_id,
             "cancelled" if stopped else "left to run (the provider cannot cancel)",
         )
+        return stopped
+
+    def abandon_render(self, job: Job) -> bool:
+        """Stop the render of ``job``, cancelled by its owner; a render its provider cannot stop
+        runs to its end and is billed, so it is recorded as billed now (spend and metrics), at
+        its length's price. True when the provider stopped it."""
+        stopped = self.stop_render(job)
+        if not stopped and job.provider_job_id:
+            now = self.ports.clock()
+            self.apply(orch.abandoned(job, now=now, setup=self.setup), now=now)
         return stopped
 
     def release(self, job: Job) -> None:

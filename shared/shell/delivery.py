@@ -1,13 +1,17 @@
 """Keeping a finished video: copy it and its thumbnail from the provider's URLs into our bucket
 (`shared.adapters.storage`), for the poll path (`processing`) and the webhook path (`webhooks`)
-alike. The job then holds our copy, never the provider's URL, which expires. A job that asked for
-subtitles gets a WebVTT file written from its script (`shared.core.captions`) beside the video:
-no provider here hands us captions we read (HeyGen's SRT sidecar is not fetched yet)."""
+alike. The job then holds our copy, never the provider's URL, which expires. The copy is then
+read as a file (`shared.adapters.media`): a file that is not the video the job asked for (not an
+MP4, the wrong frame, no audio for a voice, far from the script's length) is refused with its
+reason (`BadVideoError`), whatever the provider said about it. A job that asked for subtitles
+gets a WebVTT file written from its script (`shared.core.captions`) beside the video: no
+provider here hands us captions we read (HeyGen's SRT sidecar is not fetched yet)."""
 
 from __future__ import annotations
 
 import logging
 
+from shared.adapters import media
 from shared.adapters.storage import (
     SUBTITLES_TYPE,
     DeliveryError,
@@ -17,8 +21,10 @@ from shared.adapters.storage import (
     thumbnail_name,
     video_name,
 )
+from shared.core import orchestration as orch
 from shared.core.captions import webvtt
 from shared.core.jobs import Job, VideoResult
+from shared.core.model import AspectRatio, Feature, Resolution
 
 log = logging.getLogger("cvplus")
 
@@ -31,9 +37,12 @@ def keep(
     thumbnail_url: str | None = None,
     duration_s: float | None = None,
 ) -> VideoResult:
-    """The result with our copies; raises DeliveryError when the video cannot be copied. A
-    thumbnail that cannot be copied is left out (never a link that will die)."""
-    kept = vault.keep(video_url or "", video_name(job.user_id, job.job_id))
+    """The result with our copies; raises DeliveryError when the video cannot be copied, and
+    BadVideoError when the copy is not the video the job asked for. A thumbnail that cannot
+    be copied is left out (never a link that will die)."""
+    name = video_name(job.user_id, job.job_id)
+    kept = vault.keep(video_url or "", name)
+    check(vault, job, name)
     thumbnail = _thumbnail(vault, job, thumbnail_url)
     subtitles = _subtitles(vault, job, duration_s)
     return VideoResult(
@@ -45,6 +54,46 @@ def keep(
         subtitles_url=subtitles.url if subtitles else None,
         subtitles_path=subtitles.path if subtitles else None,
     )
+
+
+class BadVideoError(Exception):
+    """The delivered file is not the video the job asked for; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# The frame a job asks for: its resolution names the short edge, its aspect ratio the shape.
+_SHORT_EDGE = {Resolution.P720: 720, Resolution.P1080: 1080}
+
+
+def expected(job: Job) -> media.Expected:
+    short = _SHORT_EDGE[job.options.resolution]
+    long = short * 16 // 9
+    width, height = {
+        AspectRatio.LANDSCAPE: (long, short),
+        AspectRatio.PORTRAIT: (short, long),
+        AspectRatio.SQUARE: (short, short),
+    }[job.options.aspect_ratio]
+    return media.Expected(
+        duration_s=orch.spoken_length_s(job),
+        width=width,
+        height=height,
+        audio=Feature.VOICE in job.options.features,
+    )
+
+
+def check(vault: Vault, job: Job, name: str) -> None:
+    """Read our stored copy ``name`` as a file; BadVideoError when it is not the video asked."""
+    try:
+        with vault.open(name) as file:
+            container = media.read(file)
+    except media.NotAVideoError as error:
+        raise BadVideoError(str(error)) from error
+    problem = media.problem(container, expected(job))
+    if problem is not None:
+        raise BadVideoError(problem)
 
 
 def _thumbnail(vault: Vault, job: Job, url: str | None) -> Kept | None:

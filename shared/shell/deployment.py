@@ -204,6 +204,7 @@ def build(config: Settings, env: Mapping[str, str]) -> Shell:
         max_attempts=config.max_retry_attempts + 1,
         user_jobs_per_hour=config.user_jobs_per_hour,
         daily_spend_cap_usd=config.daily_spend_cap_usd,
+        jobs_per_minute=config.jobs_per_minute,
         webhook_wait_s=config.webhook_wait_s,
     )
     return Shell(ports=ports, setup=setup)

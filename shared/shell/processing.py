@@ -5,23 +5,26 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
 
 from shared.adapters.providers.base import RenderState, RenderStatus, SubmitRequest
 from shared.adapters.storage import DeliveryError, Vault
 from shared.adapters.stores import base as stores
 from shared.adapters.stores.base import JOBS as JOBS  # the trigger's collection
-from shared.adapters.stores.base import QUOTAS, Counter
+from shared.adapters.stores.base import QUOTAS, SPEND, Counter
 from shared.adapters.stores.firestore import seen_job as seen_job  # a trigger event's job
 from shared.adapters.tasks import MAX_TASK_BODY as MAX_TASK_BODY
 from shared.adapters.tasks import InvalidTaskError as InvalidTaskError
 from shared.adapters.tasks import parse_task as parse_task
 from shared.adapters.tasks import valid_task_token as valid_task_token
-from shared.core import breaker as br
 from shared.core import jobs, quota, spend, tiers
 from shared.core import orchestration as orch
-from shared.core.errors import ProviderError
+from shared.core.cv import check_length
+from shared.core.errors import ProviderError, Signal
 from shared.core.jobs import Job, VideoResult
-from shared.core.model import Tier, VideoOptions
+from shared.core.model import Feature, Tier, VideoOptions
 from shared.core.records import derived
 from shared.core.scoring import Scored
 from shared.core.tokens import expiry, webhook_token, with_attempt
@@ -49,6 +52,29 @@ def counter(shell: Shell, user_id: str, tier: Tier, now: float) -> Counter:
         user_id,
         lambda doc: {"userId": user_id, **quota.admit(doc, now=now, limits=applied)},
     )
+
+
+def reservation(shell: Shell, job: Job, now: float) -> tuple[Job, tuple[Counter, ...]]:
+    """``job`` holding its reservation of today's spend cap, and the conditional write of the
+    day's spend document that takes it (and counts the job against the per-minute brake) in
+    the write that creates the job: past the cap SpendCapReachedError, past the brake
+    JobsPerMinuteError, and nothing is written."""
+    setup = shell.setup
+    if setup.daily_spend_cap_usd is None and setup.jobs_per_minute is None:
+        return job, ()
+    estimate = orch.reservation_usd(job, setup)
+    held = replace(job, reserved_usd=estimate)
+
+    def bump(doc: Mapping[str, Any] | None) -> Mapping[str, Any]:
+        return spend.reserve(
+            doc,
+            estimate_usd=estimate,
+            cap_usd=setup.daily_spend_cap_usd,
+            jobs_per_minute=setup.jobs_per_minute,
+            now=now,
+        )
+
+    return held, (Counter(SPEND, spend.day_key(job.created_at), bump),)
 
 
 def usage(shell: Shell, user_id: str, tier: Tier) -> tiers.Quota:
@@ -81,19 +107,14 @@ def create_job(
     ``user_quotas`` is bumped in the same atomic write as the job's creation, so no burst gets
     past the limit: past it, QuotaExceededError names the limit (a repeated request is still
     answered with its job). jobs.RequestReusedError when the requestId's job asked for
-    something else. TierRefusedError for options the tier does not allow."""
+    something else. TierRefusedError for options the tier does not allow, ScriptTooLongError
+    for a script longer than its duration's word budget (every entry point comes here)."""
     now = shell.ports.clock()
     tiers.check(tiers.limits_for(tier), options)
+    if Feature.VOICE in options.features:  # what is spoken sets the length, and the bill
+        check_length(script, options.duration)
     job_id = jobs.job_id_for(user_id, request_id) if request_id else f"vj_{uuid.uuid4().hex}"
     fingerprint = jobs.request_fingerprint(script, options, cv_job_id)
-    if shell.setup.daily_spend_cap_usd is not None:
-        try:
-            spend.check(shell.spend_today(now), cap_usd=shell.setup.daily_spend_cap_usd, now=now)
-        except spend.SpendCapReachedError:
-            existing = shell.ports.jobs.get(job_id) if request_id else None
-            if existing is None:
-                raise
-            return jobs.same_request(existing, fingerprint), True
     job = Job(
         job_id=job_id,
         created_at=now,
@@ -110,11 +131,15 @@ def create_job(
         max_attempts=shell.setup.max_attempts,
         app_call=app_call,
     )
+    job, spending = reservation(shell, job, now)
     try:
         stored, created = shell.ports.jobs.create(
-            job, counter=counter(shell, user_id, tier, now), side=derived(None, job)
+            job,
+            counter=counter(shell, user_id, tier, now),
+            side=derived(None, job),
+            counters=spending,
         )
-    except quota.QuotaExceededError:
+    except (quota.QuotaExceededError, spend.SpendCapReachedError, spend.JobsPerMinuteError):
         existing = shell.ports.jobs.get(job_id) if request_id else None
         if existing is None:
             raise
@@ -153,6 +178,13 @@ def process(shell: Shell, job_id: str, *, seen: stores.SeenJob | None = None) ->
 
 def _submit(shell: Shell, job: Job, now: float) -> Job:
     setup = shell.setup
+    cap = setup.daily_spend_cap_usd
+    if cap is not None and not spend.may_submit(
+        shell.ports.docs.get(SPEND, spend.day_key(now)), cap_usd=cap
+    ):
+        # Read fresh (not a cached figure): no render is paid for past the cap.
+        message = f"the daily spend cap of ${cap:,.2f} is reached; no render was paid for"
+        return _write(shell, orch.fail(job, "daily_spend_cap", message, now), now)
     ranking = orch.choose(job, shell.candidates(now), now=now, setup=setup)
     for choice in ranking.ranked:
         permit: float | None = None
@@ -188,9 +220,21 @@ def _call(shell: Shell, job: Job, choice: Scored, permit: float | None, now: flo
         ),
         callback_token=webhook_token(shell.setup.token_key, job.job_id, job.attempt, expires_at),
     )
+    provider = shell.ports.providers[choice.provider_id]
     started = shell.ports.clock()
     try:
-        submission = shell.ports.providers[choice.provider_id].submit(request)
+        found = provider.find(request) if orch.looks_up_first(before, job, setup) else None
+    except ProviderError as error:
+        log.warning("job %s: looking up its first render failed: %s", job.job_id, error)
+        return _write(shell, orch.lookup_failed(job, error, now=now, setup=setup), now)
+    if found is not None:
+        log.info("job %s: adopting its first render %s", job.job_id, found.provider_job_id)
+        effects = orch.accepted(
+            job, found.provider_job_id, permit=permit, took=0.0, now=now, setup=setup
+        )
+        return _write(shell, effects, now)
+    try:
+        submission = provider.submit(request)
     except ProviderError as error:
         took = shell.ports.clock() - started
         return _failed(shell, job, error, now=now, permit=permit, took=took)
@@ -211,11 +255,7 @@ def _follow_up(shell: Shell, job: Job, now: float) -> Job:
         )
     except ProviderError as error:
         took = shell.ports.clock() - started
-        circuit_open = (
-            setup.breaker_enabled
-            and shell.ports.breakers.admission(error.provider_id, now=now) is br.Admission.REJECT
-        )
-        if orch.render_lost(job, error, now=now, circuit_open=circuit_open):
+        if orch.render_lost(job, error, now=now, setup=setup):
             return _failed(shell, job, error, now=now, took=took)
         log.warning(
             "job %s: status check on %s failed (%s); polling again",
@@ -237,7 +277,19 @@ def _follow_up(shell: Shell, job: Job, now: float) -> Job:
             duration_s=status.duration_s,
         )
         return _write(shell, orch.completion(job, result, now=now, setup=setup), now)
-    return _deliver(shell, shell.ports.vault, job, status, now)
+    try:
+        return _deliver(shell, shell.ports.vault, job, status, now)
+    except delivery.BadVideoError as bad:
+        # The file itself is not the video asked for: a quality failure of the render (billed,
+        # as the provider delivered), with the reason kept in the job's history.
+        log.warning("job %s: the delivered file was refused: %s", job.job_id, bad.reason)
+        refused = ProviderError.from_signal(
+            Signal(below_quality=True),
+            f"{job.provider_id} render {job.provider_job_id}: {bad.reason}",
+            provider_id=job.provider_id or "",
+            charged=True,
+        )
+        return _failed(shell, job, refused, now=now, took=shell.ports.clock() - started)
 
 
 def _deliver(shell: Shell, vault: Vault, job: Job, status: RenderStatus, now: float) -> Job:

@@ -68,6 +68,10 @@ class Secret:
         return hash((Secret, len(self._value)))
 
 
+DEFAULT_DAILY_SPEND_CAP_USD = 500.0
+DEFAULT_JOBS_PER_MINUTE = 60
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One bad variable: its name, the value as given (None for secrets), and why it is bad."""
@@ -127,8 +131,12 @@ class Settings:
     prioritize_quality: bool = False
     quality_probe_share: float = 0.05
     user_jobs_per_hour: int = 100
-    # USD the providers may bill per UTC day before new videos are refused; None: no cap.
-    daily_spend_cap_usd: float | None = None
+    # USD the providers may bill per UTC day: new jobs reserve their estimate under it and no
+    # render is submitted past it. On by default: at HeyGen's list price ($0.10 a second) $500
+    # is ~80 minutes of video, a day of honest use at launch scale; raise it as traffic grows.
+    daily_spend_cap_usd: float | None = DEFAULT_DAILY_SPEND_CAP_USD
+    # The service-wide brake on new jobs per minute (every user together).
+    jobs_per_minute: int = DEFAULT_JOBS_PER_MINUTE
     # Refuse generateVideo to anonymous (signed-in-anonymously) users; None: yes outside the
     # emulator, no in it.
     refuse_anonymous_users: bool | None = None
@@ -223,7 +231,10 @@ class Settings:
             prioritize_quality=read("PRIORITIZE_QUALITY", _boolean, False),
             quality_probe_share=read("QUALITY_PROBE_SHARE", _number(0.0, 1.0), 0.05),
             user_jobs_per_hour=read("USER_JOBS_PER_HOUR", _integer(1, 10_000), 100),
-            daily_spend_cap_usd=read("DAILY_SPEND_CAP_USD", _number(0.0, 1e9), None),
+            daily_spend_cap_usd=read(
+                "DAILY_SPEND_CAP_USD", _number(0.0, 1e9), DEFAULT_DAILY_SPEND_CAP_USD
+            ),
+            jobs_per_minute=read("JOBS_PER_MINUTE", _integer(1, 100_000), DEFAULT_JOBS_PER_MINUTE),
             refuse_anonymous_users=read("REFUSE_ANONYMOUS_USERS", _boolean, None),
             enforce_app_check=read("ENFORCE_APP_CHECK", _boolean, False),
             admin_require_mfa=read("CVPLUS_ADMIN_REQUIRE_MFA", _boolean, None),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from shared.adapters.stores.base import CV_JOBS
@@ -16,13 +17,13 @@ from shared.api.webapi import (
     MediaStatusResponse,
     VideoStatusResponse,
 )
-from shared.core import jobs, spend, tiers, userview
+from shared.core import jobs, tiers, userview
 from shared.core import orchestration as orch
-from shared.core.cv import ParsedCV, script_from_cv, unsaid
+from shared.core.cv import ParsedCV, check_length, script_from_cv, unsaid
 from shared.core.jobs import AppCall, Job, JobStatus
-from shared.core.model import Tier, VideoOptions
+from shared.core.model import Feature, Tier, VideoOptions
 from shared.core.records import Record, derived
-from shared.core.refusals import NotFound, PermissionDenied, StillWorking, WrongState
+from shared.core.refusals import LimitReached, NotFound, PermissionDenied, StillWorking, WrongState
 from shared.shell import processing
 from shared.shell.context import Shell
 
@@ -40,9 +41,10 @@ def owned_job(shell: Shell, job_id: str, user_id: str) -> Job:
 
 def cancel(shell: Shell, *, job_id: str, user_id: str) -> tuple[Job, bool]:
     """Cancel the caller's job: it is ``cancelled`` at once, and a render already submitted is
-    cancelled at its provider where the provider can (RunwayML); a later webhook or poll
-    changes nothing (a terminal job never changes). Returns the job and whether the provider
-    stopped the render. Idempotent: a cancelled job is answered as it is."""
+    cancelled at its provider where the provider can (RunwayML), else billed now, as it will
+    be; a later webhook or poll changes nothing (a terminal job never changes). Returns the
+    job and whether the provider stopped the render. Idempotent: a cancelled job is answered
+    as it is."""
     job = owned_job(shell, job_id, user_id)
     if job.status is JobStatus.CANCELLED:
         return job, False
@@ -61,13 +63,16 @@ def cancel(shell: Shell, *, job_id: str, user_id: str) -> tuple[Job, bool]:
         raise NotFound(f"no video job {job_id}")
     if stored.status is not JobStatus.CANCELLED:
         raise WrongState(f"video job {job_id} is already {stored.status.value}")
-    return stored, shell.stop_render(stored)
+    return stored, shell.abandon_render(stored)
 
 
-def retry(shell: Shell, *, job_id: str, user_id: str) -> tuple[Job, bool]:
+def retry(shell: Shell, *, job_id: str, user_id: str, tier: Tier | None = None) -> tuple[Job, bool]:
     """Run the caller's failed or cancelled job again, as a new job that keeps its history
-    (``retryOf`` names the old one) and counts against the tier's limits. Idempotent: a
-    second call for the same job answers the same retry (True: already there)."""
+    (``retryOf`` names the old one) and counts against the limits of the caller's tier now
+    (``tier``; None: the job's), whose options and script length are checked again. It gets
+    what is left of the job's render budget (`jobs.again`); with none left, LimitReached.
+    Idempotent: a second call for the same job answers the same retry (True: already
+    there)."""
     job = owned_job(shell, job_id, user_id)
     if job.status not in jobs.RETRYABLE:
         raise WrongState(
@@ -78,18 +83,31 @@ def retry(shell: Shell, *, job_id: str, user_id: str) -> tuple[Job, bool]:
     if existing is not None:
         return existing, True
     now = shell.ports.clock()
-    if shell.setup.daily_spend_cap_usd is not None:  # SpendCapReachedError past today's cap
-        spend.check(shell.spend_today(now), cap_usd=shell.setup.daily_spend_cap_usd, now=now)
+    tier = job.tier if tier is None else tier
+    asked = jobs.asked_options(job)
+    tiers.check(tiers.limits_for(tier), asked)  # a downgraded user keeps no premium options
+    if Feature.VOICE in asked.features:
+        check_length(job.script, asked.duration)
+    if jobs.renders_left(job) <= 0:
+        raise LimitReached(
+            f"video job {job_id} used all {job.max_attempts} renders it may have; "
+            "ask for a new video instead",
+            {"jobId": job_id, "renders": jobs.renders(job)},
+        )
     again = jobs.again(
-        job,
+        replace(job, tier=tier),
         job_id=new_id,
         now=now,
         deadline_at=now + orch.JOB_TIMEOUT_S,
         budget=shell.setup.max_attempts,
     )
-    # Counted against the tier's limits in the same write (QuotaExceededError past them).
-    limit = processing.counter(shell, user_id, job.tier, now)
-    stored, created = shell.ports.jobs.create(again, counter=limit, side=derived(None, again))
+    # Counted against the tier's limits in the same write (QuotaExceededError past them),
+    # and reserves its estimate of today's spend cap (SpendCapReachedError past it).
+    limit = processing.counter(shell, user_id, tier, now)
+    again, spending = processing.reservation(shell, again, now)
+    stored, created = shell.ports.jobs.create(
+        again, counter=limit, side=derived(None, again), counters=spending
+    )
     log.info("job %s: retried as %s", job_id, new_id)
     return stored, not created
 

@@ -1,5 +1,8 @@
 """providerWebhook: verify a provider's callback with its adapter, then apply
-`orchestration.notice` to the job in one transaction."""
+`orchestration.notice` to the job in one transaction, and answer at once. The video of a
+finished current render is not copied here (tens of MB inside the provider's request risk its
+timeout and its retries): the notice schedules the job's next task now, whose status poll
+copies it (`processing`)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from shared.adapters.providers.base import WebhookEvent, failure_of
 from shared.adapters.providers.base import WebhookRequest as WebhookRequest
 from shared.adapters.storage import DeliveryError
 from shared.core import orchestration as orch
+from shared.core.errors import ProviderError
 from shared.core.jobs import Job, VideoResult
 from shared.core.records import Record
 from shared.core.tokens import ATTEMPT_PARAM, EXPIRES_PARAM, webhook_token
@@ -43,20 +47,18 @@ def on_webhook(shell: Shell, provider_id: str, request: WebhookRequest) -> str:
     _bound(shell, job_id, event, attempt)
     result = _kept(shell, job_id, event, attempt)
     # A failure, or a success the length check may refuse, can fail over: rank then.
-    may_fail = not event.succeeded or event.duration_s is not None or event.video_url is None
+    may_fail = event.confirmed and (not event.succeeded or event.duration_s is not None)
     candidates = shell.candidates(now) if may_fail else []
     rand = shell.ports.rand()
     setup = shell.setup
 
     def decide(job: Job) -> orch.Effects | None:
-        # The same quality check as a status poll's, against the job's script.
-        failure = failure_of(event, expected_duration_s=orch.spoken_length_s(job))
         return orch.notice(
             job,
             provider_id=provider_id,
             provider_job_id=event.provider_job_id,
             attempt=attempt,
-            failure=failure,
+            failure=_failure(event, job),
             result=result,
             candidates=candidates,
             now=now,
@@ -80,6 +82,15 @@ def _number(raw: str | None, what: str) -> int | None:
     return int(raw)
 
 
+def _failure(event: WebhookEvent, job: Job) -> ProviderError | None:
+    """What the notice says failed: the render (or, for a success, the same length check as a
+    status poll's, against the job's script). A notice whose render could not be confirmed, or
+    a success without a usable video URL, reports no failure: the job's poll looks at it."""
+    if not event.confirmed or (event.succeeded and not event.video_url):
+        return None
+    return failure_of(event, expected_duration_s=orch.spoken_length_s(job))
+
+
 def _bound(shell: Shell, job_id: str, event: WebhookEvent, attempt: int) -> None:
     """A notice about the open attempt's render before its id is saved (the submit's answer is
     still on its way) is answered 409, to be delivered again (polling covers it otherwise):
@@ -95,27 +106,33 @@ def _bound(shell: Shell, job_id: str, event: WebhookEvent, attempt: int) -> None
 def _kept(
     shell: Shell, job_id: str, event: WebhookEvent, attempt: int | None
 ) -> VideoResult | None:
-    """The finished video of a success notice, kept in our bucket before the job's write (a
-    copy is too slow to hold the job's version open). None when it could not be copied: the
-    decision then polls the render now, for a fresh URL. Nothing is copied for a failure, a
-    render the length check refuses, or a notice that is stale or a duplicate."""
+    """The finished video of a success notice about an earlier attempt's render (whose job has
+    moved on: it completes with this video, kept in our bucket first). None for everything
+    else: the current render's video is copied by the job's next task (module docstring), and
+    nothing is copied for a failure, an unconfirmed notice, a render the length check refuses,
+    or a notice that is stale or a duplicate. Without a bucket the provider's URL is the
+    result."""
+    if not event.confirmed or not event.succeeded or not event.video_url:
+        return None
     if shell.ports.vault is None:
-        return VideoResult(video_url=event.video_url or "")
+        return VideoResult(video_url=event.video_url)
     job = shell.ports.jobs.get(job_id)
     if job is None or job.terminal:
         return None
     pid, render = event.provider_id, event.provider_job_id
-    if not (
-        orch.current_render(job, pid, render, attempt=attempt)
-        or orch.earlier_render(job, pid, render, attempt)
-    ):
+    if orch.current_render(job, pid, render, attempt=attempt):
         return None
-    if failure_of(event, expected_duration_s=orch.spoken_length_s(job)) is not None:
+    if not orch.earlier_render(job, pid, render, attempt):
+        return None
+    if _failure(event, job) is not None:
         return None
     try:
         return delivery.keep(shell.ports.vault, job, event.video_url)
     except DeliveryError as error:
         log.warning("job %s: copying the notified video failed: %s", job_id, error)
+        return None
+    except delivery.BadVideoError as bad:
+        log.warning("job %s: the notified earlier video was refused: %s", job_id, bad.reason)
         return None
 
 

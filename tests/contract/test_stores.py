@@ -25,7 +25,7 @@ from shared.adapters.stores.firestore import (
 )
 from shared.adapters.stores.memory import MemoryBreakerBackend, MemoryDatabase, MemoryJobStore
 from shared.core import breaker as br
-from shared.core import jobs, quota, userview
+from shared.core import jobs, quota, spend, userview
 from shared.core.breaker import Admission, CircuitState, ManualAction, Outcome
 from shared.core.degradation import Degradation
 from shared.core.errors import ErrorCategory
@@ -251,6 +251,39 @@ def test_a_burst_of_fifty_creates_from_one_user_makes_exactly_the_limit(world: W
     assert (outcomes.count("created"), outcomes.count("refused")) == (10, 40)
     mine = [j for j in stores[0].recent(limit=500) if j.user_id == user]
     assert len(mine) == 10
+
+
+def test_fifty_users_bursting_at_the_spend_cap_reserve_no_more_than_it(world: World) -> None:
+    """50 simultaneous new jobs of 50 users, each with its user's counter and the day's spend
+    reservation (room for 10 estimates): exactly 10 are created, on Google's emulator too."""
+    day = f"day-{uuid.uuid4().hex[:6]}"
+
+    def reservation() -> base.Counter:
+        return base.Counter(
+            base.SPEND,
+            day,
+            lambda doc: spend.reserve(
+                doc, estimate_usd=6.0, cap_usd=60.0, jobs_per_minute=None, now=NOW
+            ),
+        )
+
+    stores = [world.new_jobs() for _ in range(8)]
+    barrier = threading.Barrier(50)
+
+    def create(i: int) -> str:
+        user = f"user-{uuid.uuid4().hex[:6]}"
+        barrier.wait()
+        try:
+            stores[i % 8].create(
+                new_job(user_id=user), counter=_counter(user, 10), counters=(reservation(),)
+            )
+        except spend.SpendCapReachedError:
+            return "refused"
+        return "created"
+
+    with ThreadPoolExecutor(50) as pool:
+        outcomes = list(pool.map(create, range(50)))
+    assert (outcomes.count("created"), outcomes.count("refused")) == (10, 40)
 
 
 def test_a_repeated_create_does_not_count_against_the_limit(world: World) -> None:

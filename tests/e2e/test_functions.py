@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
 import time
 
 import pytest
 
+from shared.adapters import media
 from tests.support.cvplus import LIFETIME
 from tests.support.e2e import E2E, SCRIPT, USER_LIMIT, WEBHOOK_WAIT_S, request_id
-from tools.provider_sim.app import file_bytes
 from tools.provider_sim.common import spoken_seconds
 from tools.stack.client import sign_up
 
@@ -33,7 +34,9 @@ def test_a_video_is_generated_end_to_end(world: E2E) -> None:
     assert job["videoUrl"].startswith(world.stack.config.cloud_storage.url)
     assert played.status_code == 200
     render = f"{job['providerJobId']}.mp4"
-    assert played.content == file_bytes(job["providerId"], render)  # the provider's video
+    assert played.content == world.provider_file(job["providerId"], render)  # its video, an MP4
+    container = media.read(io.BytesIO(played.content))
+    assert (container.width, container.height, container.audio) == (1920, 1080, True)
     assert job["providerId"] in ("heygen", "did")
     # The reasons are internals: in the admin-only document, not in the one its owner reads.
     assert "selectionReasoning" not in job
@@ -104,7 +107,7 @@ def test_with_heygen_and_did_out_the_user_gets_a_speaking_runwayml_video(world: 
     assert job["degradations"] == ["resolution 1080p -> 720p"]
     assert job["durationSeconds"] == spoken_seconds(SCRIPT)  # it said the whole script
     played = world.http.get(job["videoUrl"])
-    assert played.content == file_bytes("runwayml", f"{job['providerJobId']}.mp4")
+    assert played.content == world.provider_file("runwayml", f"{job['providerJobId']}.mp4")
     stats = world.http.get(f"{world.sim}/_control/stats").json()["runwayml"]
     assert stats["counters"]["avatars_created"] == 1
     assert stats["charges"] == 1

@@ -91,7 +91,7 @@ def test_a_daily_or_usage_cap_answered_429_is_quota_not_a_rate_limit(
     assert not error.charged
 
 
-@pytest.mark.parametrize("provider", ["heygen", "runwayml", "did"])
+@pytest.mark.parametrize("provider", ["heygen", "did"])
 def test_a_plain_429_stays_a_rate_limit(
     provider: str, sim: ProviderSim, make_adapter: AdapterFactory
 ) -> None:
@@ -151,8 +151,8 @@ def test_media_hosts_are_set_per_provider_through_the_settings() -> None:
 def test_runwaymls_daily_cap_is_quota_even_when_its_429_says_nothing_of_it(
     sim: ProviderSim, make_adapter: AdapterFactory
 ) -> None:
-    """Runway publishes no wording for its daily cap; GET /v1/organization reports the tier's
-    maxDailyGenerations and the day's dailyGenerations, which tell the cap from a burst."""
+    """Runway publishes no wording for its daily cap, and needs none: it documents no
+    per-minute limit, only daily quotas (runwayml/skills rw-api-reference/SKILL.md:375-386)."""
     sim.configure("runwayml", daily_cap=2)
     adapter = make_adapter("runwayml")
     adapter.submit(a_request())
@@ -162,14 +162,19 @@ def test_runwaymls_daily_cap_is_quota_even_when_its_429_says_nothing_of_it(
 
     assert capped.status == 429
     assert capped.category is ErrorCategory.QUOTA_EXCEEDED
-    assert "daily cap" in capped.message
     assert sim.stats()["runwayml"]["charges"] == 2
 
 
-def test_a_runwayml_burst_429_under_the_daily_cap_stays_a_rate_limit(
+def test_every_runwayml_429_is_a_quota_and_costs_no_further_call(
     sim: ProviderSim, make_adapter: AdapterFactory
 ) -> None:
+    """A 429 with a burst's wording under the daily cap is still the quota (no retries in
+    seconds that cannot help), told without asking GET /v1/organization. Before: a rate
+    limit, retried."""
     sim.configure("runwayml", daily_cap=50)
     sim.add_fault("runwayml", "rate_limit", op="submit")
+    before = dict(sim.stats()["runwayml"]["counters"])
     error = raised(lambda: make_adapter("runwayml").submit(a_request()))
-    assert error.category is ErrorCategory.RATE_LIMIT
+    after = sim.stats()["runwayml"]["counters"]
+    assert error.category is ErrorCategory.QUOTA_EXCEEDED
+    assert after.get("requests:probe", 0) == before.get("requests:probe", 0)

@@ -342,3 +342,29 @@ def test_runwayml_cancels_a_running_task_and_its_status_then_says_so(
 @pytest.mark.parametrize("provider", ["heygen", "did"])
 def test_providers_without_a_cancel_say_so(provider: str, make_adapter: AdapterFactory) -> None:
     assert make_adapter(provider).cancel("any") is False
+
+
+@pytest.mark.parametrize("honoured", [True, False])
+def test_heygen_finds_the_render_of_a_submit_whose_answer_was_lost(
+    sim: ProviderSim, make_adapter: AdapterFactory, honoured: bool
+) -> None:
+    """Whether or not HeyGen honours the Idempotency-Key (not confirmed for POST /v3/videos),
+    the render of a lost answer is found by its exact title, and nothing is found for another
+    key of the same job (titles "... #1" and "... #11" differ)."""
+    sim.configure("heygen", honour_idempotency=honoured)
+    adapter = make_adapter("heygen")
+    assert isinstance(adapter, heygen.HeyGenProvider)
+    request = a_request(job_id="job-lost", attempt=1)
+    sim.add_fault("heygen", "drop", op="submit")
+    lost = raised(lambda: adapter.submit(request))
+    adapter.submit(a_request(job_id="job-lost", attempt=11))
+
+    found = adapter.find(request)
+
+    assert lost.charged
+    assert found is not None
+    assert poll(adapter, found.provider_job_id, expected_duration_s=None).state is (
+        RenderState.COMPLETED
+    )
+    assert adapter.find(a_request(job_id="job-lost", attempt=2)) is None
+    assert sim.stats()["heygen"]["charges"] == 2  # the lost one and attempt 11: none again

@@ -13,7 +13,7 @@ import pytest
 
 from shared.adapters.providers import WebhookError, WebhookEvent, WebhookRequest, failure_of
 from shared.core.errors import ErrorCategory
-from tests.support.adapters import AdapterFactory, a_request, as_request
+from tests.support.adapters import AdapterFactory, a_request, as_request, poll, raised
 from tools.provider_sim import ProviderSim
 
 TOKEN = "per-attempt-token-0123"
@@ -394,3 +394,74 @@ def test_runwayml_has_no_webhooks(make_adapter: AdapterFactory) -> None:
     request = WebhookRequest(body=b"{}")
 
     assert refusal(lambda: make_adapter("runwayml").parse_webhook(request)).status == 404
+
+
+# --- Confirmation by GET: D-ID as HeyGen; a failing read is not a refusal ---------------------
+
+
+def test_did_callback_body_is_not_trusted_the_talk_is_read_back(
+    sim: ProviderSim, make_adapter: AdapterFactory
+) -> None:
+    """A callback with our token claims "done" (with a URL on D-ID's bucket) for a talk D-ID
+    still renders: GET /talks/{id} says otherwise, so nothing is believed (409). Before: the
+    body was the event, and its URL was stored."""
+    genuine = did_webhook(sim, make_adapter, token=TOKEN)
+    sim.configure("did", latency_s=30.0)
+    pending = make_adapter("did").submit(a_request())
+    talk = json.loads(genuine.body) | {"id": pending.provider_job_id, "status": "done"}
+    talk["result_url"] = "https://d-id-talks-prod.s3.us-west-2.amazonaws.com/forged.mp4"
+    request = WebhookRequest(body=json.dumps(talk).encode(), query=genuine.query)
+
+    error = refusal(lambda: make_adapter("did").parse_webhook(request, expected_token=TOKEN))
+
+    assert error.status == 409
+
+
+def test_did_callback_is_made_from_did_s_answer_not_the_body(
+    sim: ProviderSim, make_adapter: AdapterFactory
+) -> None:
+    """The body's URL is replaced by the one D-ID's GET hands out."""
+    genuine = did_webhook(sim, make_adapter, token=TOKEN)
+    talk = json.loads(genuine.body) | {"result_url": "https://d-id.com/not-from-the-get.mp4"}
+    request = WebhookRequest(body=json.dumps(talk).encode(), query=genuine.query)
+
+    event = make_adapter("did").parse_webhook(request, expected_token=TOKEN)
+
+    assert event.succeeded
+    assert event.video_url is not None
+    assert "not-from-the-get" not in event.video_url
+    assert "/_files/did/" in event.video_url
+
+
+@pytest.mark.parametrize("provider", ["heygen", "did"])
+def test_a_callback_whose_confirming_read_fails_is_unconfirmed_not_refused(
+    sim: ProviderSim, make_adapter: AdapterFactory, provider: str
+) -> None:
+    """Our token verifies the delivery, but the provider's API answers 500 to the confirming
+    GET: the event is unconfirmed (the job looks at the render later), not a refusal the
+    provider may never retry. Before: HeyGen's was refused with 503 (D-ID's not confirmed)."""
+    if provider == "heygen":
+        request = heygen_webhook(sim, make_adapter)
+    else:
+        request = did_webhook(sim, make_adapter, token=TOKEN)
+    sim.add_fault(provider, "server_error", count=5, op="status")
+
+    event = make_adapter(provider).parse_webhook(request, expected_token=TOKEN)
+
+    assert not event.confirmed
+    assert failure_of(event) is not None or not event.succeeded
+    assert event.video_url is None
+
+
+def test_a_done_did_talk_without_its_url_is_no_failed_render(
+    sim: ProviderSim, make_adapter: AdapterFactory
+) -> None:
+    """D-ID reports the talk done without a result_url: a status poll raises a look that
+    failed (an API failure, polled again), not a quality failure that pays another provider."""
+    sim.add_fault("did", "low_quality", mode="no_url")
+    adapter = make_adapter("did")
+    talk = adapter.submit(a_request())
+
+    error = raised(lambda: poll(adapter, talk.provider_job_id, expected_duration_s=None))
+
+    assert error.category is ErrorCategory.API_FAILURE

@@ -82,7 +82,7 @@ def test_heygen_submit_sends_the_v3_avatar_video_request() -> None:
         "avatar_id": "default_avatar",
         "voice_id": "default_voice",
         "script": REQUEST.script,
-        "title": "CVPlus job-42",
+        "title": "CVPlus job-42 #2",
         "resolution": "720p",
         "aspect_ratio": "9:16",
         "callback_id": "job-42",

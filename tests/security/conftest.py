@@ -1,5 +1,6 @@
 """The ``harness`` fixture: the deployed handlers in-process (`tests.support.harness`), on a
-shell with memory stores whose provider adapters refuse any HTTP call."""
+shell with memory stores whose provider adapters refuse any HTTP call; ``live`` and
+``on_live``: the same over adapters that talk to the in-process provider simulator."""
 
 from __future__ import annotations
 
@@ -12,13 +13,18 @@ import httpx
 import pytest
 
 from functions import runtime
+from shared.adapters.providers.base import VideoProvider
 from shared.adapters.providers.did import DIDProvider
 from shared.adapters.providers.heygen import HeyGenProvider
 from shared.adapters.providers.runwayml import RunwayMLProvider
 from shared.adapters.stores.memory import MemoryDatabase
 from shared.shell.settings import Secret, Settings
+from tests.support.fakes import Clock
 from tests.support.harness import INTERNAL_SECRET, Harness, refuse
-from tests.support.memory import memory_ports, memory_shell
+from tests.support.memory import World, memory_ports, memory_shell, memory_world
+from tools.provider_sim import ProviderSim
+
+KEY = "sk-test-security-key-0123456789"
 
 
 @pytest.fixture
@@ -38,7 +44,54 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     }
     ports = memory_ports(db, providers=providers, clock=time.time, rand=random.random)
     shell = memory_shell(ports, token_key=INTERNAL_SECRET.encode())
-    harness = Harness(shell, db)
+    try:
+        yield installed(Harness(shell, db), monkeypatch)
+    finally:
+        for provider in providers.values():
+            provider.close()
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[ProviderSim]:
+    with ProviderSim.in_process() as running:
+        yield running
+
+
+@pytest.fixture
+def live(sim: ProviderSim, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    """The shell on memory stores with the real adapters against the provider simulator, a
+    wall clock the test can jump ahead, and the deployed handlers on that shell (`on_live`)."""
+    sim.reset()
+    timeout = httpx.Timeout(1.0, connect=1.0)
+    providers: dict[str, VideoProvider] = {
+        "heygen": HeyGenProvider(api_key=KEY, base_url=sim.base_url("heygen"), timeout=timeout),
+        "did": DIDProvider(api_key=KEY, base_url=sim.base_url("did"), timeout=timeout),
+        "runwayml": RunwayMLProvider(
+            api_key=KEY, base_url=sim.base_url("runwayml"), timeout=timeout
+        ),
+    }
+    world = memory_world(
+        providers,
+        clock=Clock(now=None),
+        sim=sim,
+        webhook_base_url=f"{sim.url}/_inbox",
+        token_key=INTERNAL_SECRET.encode(),
+    )
+    try:
+        yield world
+    finally:
+        for p in providers.values():
+            p.close()
+
+
+@pytest.fixture
+def on_live(live: World, monkeypatch: pytest.MonkeyPatch) -> Harness:
+    """The deployed handlers on the ``live`` world's shell."""
+    return installed(Harness(live.shell, live.db), monkeypatch)
+
+
+def installed(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> Harness:
+    """``harness``'s shell as the instance's, behind a fake ID-token verifier."""
 
     def verify_id_token(token: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
         from firebase_admin import auth
@@ -53,7 +106,7 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     from firebase_admin import auth
 
     monkeypatch.setattr(auth, "verify_id_token", verify_id_token)
-    monkeypatch.setattr(runtime, "_shell", shell)
+    monkeypatch.setattr(runtime, "_shell", harness.shell)
     # Production settings, but the harness's calls carry no App Check token (tests of App
     # Check turn it back on).
     monkeypatch.setattr(
@@ -61,8 +114,4 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
         "_settings",
         Settings(internal_secret=Secret(INTERNAL_SECRET), enforce_app_check=False, app_wait_s=0.0),
     )
-    try:
-        yield harness
-    finally:
-        for provider in providers.values():
-            provider.close()
+    return harness

@@ -7,11 +7,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from dataclasses import replace
 
 import httpx
 import pytest
 
 from shared.adapters.providers.base import WebhookError, WebhookRequest
+from shared.adapters.providers.did import DIDProvider
 from shared.adapters.providers.heygen import HeyGenProvider
 from shared.adapters.stores import base as stores
 from shared.adapters.stores import codec
@@ -21,7 +23,7 @@ from shared.core import orchestration as orch
 from shared.core.jobs import Job, JobStatus
 from shared.core.tokens import CALLBACK_TTL_S, webhook_token
 from shared.shell import webhooks
-from tests.support.harness import INTERNAL_SECRET, Harness
+from tests.support.harness import INTERNAL_SECRET, Harness, refuse
 
 KEY = INTERNAL_SECRET.encode()
 JOB = "vj_" + "1" * 32
@@ -93,10 +95,29 @@ def test_each_use_of_the_internal_secret_has_its_own_subkey() -> None:
     assert not task_token(KEY, JOB).startswith(token)
 
 
+def did_confirming(harness: Harness) -> None:
+    """D-ID's adapter of ``harness`` answers GET /talks/{id} with a done talk (a callback is
+    confirmed with it before anything is believed); any other call is refused."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method != "GET" or not request.url.path.startswith("/talks/"):
+            return refuse(request)
+        talk = request.url.path.rsplit("/", 1)[-1]
+        url = "https://d-id-talks-prod.s3.us-west-2.amazonaws.com/v.mp4"
+        return httpx.Response(200, json={"id": talk, "status": "done", "result_url": url})
+
+    did = DIDProvider(
+        api_key="k" * 32, base_url="https://did.test", transport=httpx.MockTransport(handler)
+    )
+    ports = harness.shell.ports
+    harness.shell.ports = replace(ports, providers={**ports.providers, "did": did})
+
+
 def test_a_render_id_not_bound_to_the_submission_is_refused(harness: Harness) -> None:
     """Before the submit's answer saves the render id, a callback with the attempt's valid
-    token naming some render is answered 409 and binds nothing; once saved, a callback naming
-    another render changes nothing."""
+    token naming some render (confirmed by D-ID's GET) is answered 409 and binds nothing; once
+    saved, a callback naming another render changes nothing."""
+    did_confirming(harness)
     stored(harness, render=None)
     exp = int(harness.shell.ports.clock()) + 3600
     good = query(1, exp, webhook_token(KEY, JOB, 1, exp))

@@ -15,6 +15,7 @@ from shared.adapters.stores import base as stores
 from shared.adapters.stores import codec
 from shared.core import breaker as br
 from shared.core import jobs
+from shared.core import orchestration as orch
 from shared.core.errors import ErrorCategory
 from shared.core.jobs import JobStatus
 from shared.core.refusals import NotFound
@@ -40,8 +41,10 @@ def test_a_job_past_its_deadline_fails_and_releases_its_lease(world: World) -> N
 
 def test_a_job_waiting_past_its_deadline_is_failed_by_the_health_check(world: World) -> None:
     """A render whose webhook never comes (e.g. callbacks that cannot be verified) no longer
-    leaves the job processing forever: the health check has it failed with deadline_exceeded,
-    even though its next action (the follow-up poll) is still ahead."""
+    leaves the job processing forever: the health check runs it, even though its next action
+    (the follow-up poll) is still ahead. Its render is looked at once more: while D-ID reports
+    it in progress the job goes on, and past D-ID's render cap it fails with
+    deadline_exceeded."""
     world.job(
         status=JobStatus.PROCESSING,
         provider_id="did",
@@ -55,6 +58,11 @@ def test_a_job_waiting_past_its_deadline_is_failed_by_the_health_check(world: Wo
     assert report["expired"] == 1
     (job_id, at, reason) = world.tasks.tasks[-1]
     assert (job_id, at, reason) == ("job-1", NOW + 61, "past its deadline")
+    going = processing.process(world.shell, job_id)
+    assert going is not None
+    assert going.status is JobStatus.PROCESSING
+    world.clock.now = NOW + world.shell.setup.capabilities["did"].render_cap_s + 1
+    health.health_check(world.shell)
     done = processing.process(world.shell, job_id)
     assert done is not None
     assert done.status is JobStatus.FAILED
@@ -106,8 +114,9 @@ def test_a_lease_lost_during_a_slow_submit_keeps_the_stored_job(world: World) ->
     assert world.tasks.tasks == []
 
 
-def test_a_status_check_failing_while_the_circuit_is_open_moves_the_job(world: World) -> None:
-    """A render out of sight on a provider whose circuit is open is given up."""
+def test_a_status_check_failing_while_the_circuit_is_open_keeps_the_render(world: World) -> None:
+    """A render out of sight on a provider whose circuit is open is not given up (it is paid
+    for): it is looked at again, and nothing else is paid. Before: it was given up."""
     world.job()
     assert processing.process(world.shell, "job-1") is not None
     submitted = world.shell.ports.jobs.get("job-1")
@@ -119,12 +128,13 @@ def test_a_status_check_failing_while_the_circuit_is_open_moves_the_job(world: W
     world.clock.now = submitted.next_action_at or NOW
     after = processing.process(world.shell, "job-1")
     assert after is not None
-    assert after.history[0].outcome == ErrorCategory.NETWORK_ERROR.value
-    assert after.provider_job_id is None  # the render is given up, not polled again
+    assert after.history[0].outcome is None
+    assert after.provider_job_id == submitted.provider_job_id  # polled again, not given up
+    assert world.tasks.tasks[-1][2] == "status check failed"
     failures = [
         d for d in world.db.coll(stores.METRICS).values() if d["operationType"] == "generation"
     ]
-    assert [d["success"] for d in failures] == [False]
+    assert failures == []
 
 
 def test_a_render_still_running_is_polled_again(world: World) -> None:
@@ -135,7 +145,8 @@ def test_a_render_still_running_is_polled_again(world: World) -> None:
     world.clock.now = first.next_action_at
     again = processing.process(world.shell, "job-1")
     assert again is not None
-    assert again.next_action_at == world.clock.now + 10.0
+    pace = orch.poll_every(again.provider_id or "", world.shell.setup)
+    assert again.next_action_at == world.clock.now + pace
     assert world.tasks.tasks[-1][2] == "status poll"
 
 

@@ -5,13 +5,16 @@ video RunwayML's avatar speaks."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
+from shared.adapters import media
 from shared.adapters.providers.base import WebhookRequest
 from shared.adapters.storage import (
     CopyPolicy,
@@ -27,7 +30,6 @@ from shared.core.jobs import JobStatus
 from shared.core.model import Duration, Feature
 from shared.shell import admin, processing, webhooks
 from tests.support.memory import World, submitted_on_heygen
-from tools.provider_sim.app import file_bytes
 from tools.provider_sim.common import spoken_seconds
 
 
@@ -42,7 +44,10 @@ def vault(live: World) -> Iterator[MemoryVault]:
 
 
 def provider_file(live: World, provider_job_id: str, provider: str, ext: str) -> bytes:
-    return file_bytes(provider, f"{provider_job_id}.{ext}")
+    """What the simulated provider serves for the render (its URL, never expired)."""
+    assert live.sim is not None
+    url = f"{live.sim.url}/_files/{provider}/{provider_job_id}.{ext}?expires=1e12"
+    return httpx.get(url, timeout=5.0).content
 
 
 def test_a_finished_video_is_ours_before_the_job_completes(live: World, vault: MemoryVault) -> None:
@@ -187,14 +192,18 @@ def _notified(live: World) -> tuple[str, WebhookRequest]:
     return job.job_id, request
 
 
-def test_a_webhook_keeps_the_video_it_announces_and_completes_the_job(
+def test_a_webhook_answers_at_once_and_the_jobs_next_task_keeps_the_video(
     live: World, vault: MemoryVault
 ) -> None:
-    """The notified URL is copied before the job's transaction; a duplicate copies nothing."""
+    """The verified notice is recorded and answered without copying the video (tens of MB
+    inside HeyGen's request risk its timeout and its retries); the job's next task, due now,
+    copies it and completes the job; a duplicate copies nothing. Before: the webhook copied
+    the video before it answered."""
     job_id, request = _notified(live)
-    assert webhooks.on_webhook(live.shell, "heygen", request) == "completed"
-    done = live.shell.ports.jobs.get(job_id)
-    assert done is not None
+    assert webhooks.on_webhook(live.shell, "heygen", request) == "render done; fetching the video"
+    assert vault.objects == {}
+    assert any(t[0] == job_id and t[2] == "fetch the video" for t in live.tasks.tasks)
+    done = live.run(job_id)
     assert done.status is JobStatus.COMPLETED
     assert done.result is not None
     assert done.result.storage_path == f"gs://cvplus-test-videos/{video_name('user-1', job_id)}"
@@ -206,8 +215,9 @@ def test_a_webhook_keeps_the_video_it_announces_and_completes_the_job(
 def test_a_webhook_whose_url_expired_is_made_good_by_a_poll_with_a_fresh_url(
     live: World, vault: MemoryVault
 ) -> None:
-    """D-ID's notice arrives so late that the URL in it has expired: the job is due now, and the
-    poll copies the fresh URL the status hands out."""
+    """D-ID's notice carries a URL that has expired: the body is not trusted (the talk is
+    confirmed with GET /talks/{id}), the job is due now, and its poll copies the fresh URL the
+    status hands out."""
     for provider in ("heygen", "runwayml"):
         admin.set_circuit(live.shell, provider, ManualAction.OPEN, by="test", reason="D-ID only")
     job = processing.process(live.shell, live.new_job().job_id)
@@ -251,3 +261,55 @@ def test_an_expired_url_whose_fresh_one_cannot_be_had_yet_is_tried_again_later(
     stats = live.sim.stats()["did"]
     assert stats["counters"]["fault:server_error"] == 1  # the ask for a fresh URL failed
     assert stats["charges"] == 1
+
+
+def test_a_delivered_file_without_its_voice_is_a_quality_failure_with_its_reason(
+    live: World, vault: MemoryVault
+) -> None:
+    """HeyGen says the render completed, of the right length, but the file it serves has no
+    audio track: read from our copy, the file is refused as a quality failure whose reason is
+    kept in the job's history, and the job completes with the next render instead. Before: the
+    provider's word was the check, and a silent video was delivered for a job with a voice."""
+    live.choose(webhook_base_url=None)
+    live.sim.add_fault("heygen", "low_quality", count=1, mode="silent")
+    job = submitted_on_heygen(live)
+    done = live.run(job.job_id)
+    assert done.history[0].outcome == "quality_failure"
+    assert "no audio track" in done.history[0].message
+    assert done.status is JobStatus.COMPLETED  # with the next render, which speaks
+    assert done.history[-1].provider_job_id != job.provider_job_id
+    container = media.read(io.BytesIO(vault.objects[video_name(done.user_id, done.job_id)]))
+    assert container.audio
+
+
+@pytest.mark.parametrize("honoured", [True, False])
+def test_did_is_asked_for_the_photo_s_framing_and_a_face_crop_is_never_delivered(
+    live: World, vault: MemoryVault, honoured: bool
+) -> None:
+    """D-ID's documented default is a 512x512 face crop; the adapter asks for config.stitch
+    (unconfirmed). Honoured: the talk has the 16:9 frame and the job completes with it, one
+    charge. Ignored: the crop is refused by the file check (reason kept) and the job completes
+    with HeyGen's video instead; no wrong-shaped video is delivered either way."""
+    live.sim.configure("did", honour_stitch=honoured)
+    for provider in ("heygen", "runwayml"):
+        admin.set_circuit(live.shell, provider, ManualAction.OPEN, by="test", reason="D-ID first")
+    first = processing.process(live.shell, live.new_job().job_id)
+    assert first is not None
+    assert first.provider_id == "did"
+    admin.set_circuit(live.shell, "heygen", ManualAction.RESET, by="test", reason="fallback")
+    done = live.run(first.job_id)
+    assert done.status is JobStatus.COMPLETED
+    assert done.result is not None
+    assert done.result.storage_path is not None
+    name = video_name(done.user_id, done.job_id)
+    container = media.read(io.BytesIO(vault.objects[name]))
+    assert (container.width, container.height) == (1920, 1080)
+    charges = {p: live.sim.stats()[p]["charges"] for p in ("heygen", "did", "runwayml")}
+    if honoured:
+        assert done.provider_id == "did"
+        assert charges == {"heygen": 0, "did": 1, "runwayml": 0}
+    else:
+        assert done.provider_id == "heygen"
+        assert done.history[0].outcome == "quality_failure"
+        assert "512x512" in done.history[0].message
+        assert charges == {"heygen": 1, "did": 1, "runwayml": 0}

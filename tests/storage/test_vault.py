@@ -12,6 +12,7 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 from google.cloud.storage import Client
 
+from shared.adapters import media
 from shared.adapters.storage import (
     SUBTITLES_TYPE,
     TOKEN_METADATA,
@@ -24,7 +25,6 @@ from shared.adapters.storage import (
 )
 from tests.support.stacks import BUCKET
 from tools.provider_sim import ProviderSim
-from tools.provider_sim.app import file_bytes
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def a_video_url(sim: ProviderSim) -> tuple[str, bytes]:
     assert answer.status_code == 200, answer.text
     video_id = answer.json()["data"]["video_id"]
     url = f"{sim.url}/_files/heygen/{video_id}.mp4?expires=1e18"
-    return url, file_bytes("heygen", f"{video_id}.mp4")
+    return url, httpx.get(url, timeout=5.0).content  # a real MP4 of the render
 
 
 def test_a_kept_video_is_the_providers_bytes_served_by_its_url(
@@ -172,3 +172,20 @@ def test_captions_we_wrote_are_stored_beside_the_video_and_served_as_webvtt(
     assert played.content == data
     assert played.headers["content-type"].startswith("text/vtt")
     assert vault.put(data, name, SUBTITLES_TYPE) == kept  # written again: the same URL
+
+
+def test_a_kept_video_is_read_back_as_the_mp4_the_provider_rendered(
+    vault: CloudStorageVault, sim: ProviderSim
+) -> None:
+    """Our stored copy opens seekable from the bucket, and its container says what HeyGen was
+    asked for: a 1080p 16:9 video with an audio track."""
+    source, expected = a_video_url(sim)
+    name = video_name("user 1", "vj_readback")
+    vault.keep(source, name)
+
+    with vault.open(name) as file:
+        assert file.read() == expected
+        container = media.read(file)
+
+    assert (container.width, container.height, container.audio) == (1920, 1080, True)
+    assert container.duration_s > 0

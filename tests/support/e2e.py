@@ -36,6 +36,10 @@ class E2E:
         assert endpoint is not None
         return endpoint.url
 
+    def provider_file(self, provider: str, name: str) -> bytes:
+        """What the simulated provider serves as ``name`` (its URL, never expired)."""
+        return self.http.get(f"{self.sim}/_files/{provider}/{name}?expires=1e12").content
+
     def user(self, **claims: Any) -> str:
         return sign_up(self.http, self.stack.config, claims or None)[1]
 

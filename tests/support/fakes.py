@@ -100,6 +100,11 @@ class ScriptedProvider:
             ),
         )
 
+    def find(self, request: SubmitRequest) -> Submission | None:
+        """No render is ever shown (a scripted provider keeps none)."""
+        del request
+        return None
+
     def status(
         self, provider_job_id: str, *, expected_duration_s: float | None = None
     ) -> RenderStatus:

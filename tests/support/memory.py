@@ -110,10 +110,11 @@ class World:
         self.shell.ports.jobs.create(job, side=derived(None, job))
         return job
 
-    def new_job(self, *, script: str | None = None, **options: Any) -> Job:
-        """A job of ``user-1`` with a fresh id, reading ``script`` (`SCRIPT`) with ``options``."""
+    def new_job(self, *, script: str | None = None, user_id: str = "user-1", **options: Any) -> Job:
+        """A job of ``user_id`` with a fresh id, reading ``script`` (`SCRIPT`) with ``options``."""
         return self.job(
             job_id=f"vj_{uuid.uuid4().hex[:12]}",
+            user_id=user_id,
             script=script or SCRIPT,
             options=VideoOptions(**options),
         )

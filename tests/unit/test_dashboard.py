@@ -127,16 +127,33 @@ def test_every_circuit_is_counted_once(states: tuple[br.CircuitState, ...]) -> N
 
 
 def test_todays_spend_and_the_cap_are_shown_as_stored() -> None:
+    """Billed, reserved by unfinished jobs, the cap (reached on billed + reserved), and the
+    per-minute brake with the jobs counted against it this minute."""
     assert dashboard.view(loaded())["spend"] == {
         "todayUsd": 0.0,
         "renders": 0,
+        "reservedUsd": 0.0,
+        "committedUsd": 0.0,
         "capUsd": None,
         "capReached": False,
+        "jobsPerMinute": None,
+        "jobsThisMinute": 0,
     }
-    over = replace(loaded(), spend_today={"billedUsd": 51.0, "renders": 30}, spend_cap_usd=50.0)
-    assert dashboard.view(over)["spend"] == {
-        "todayUsd": 51.0,
+    today = {
+        "billedUsd": 41.0,
         "renders": 30,
+        "reservedUsd": 9.0,
+        "minute": int(NOW // 60),
+        "minuteJobs": 7,
+    }
+    over = replace(loaded(), spend_today=today, spend_cap_usd=50.0, jobs_per_minute=60)
+    assert dashboard.view(over)["spend"] == {
+        "todayUsd": 41.0,
+        "renders": 30,
+        "reservedUsd": 9.0,
+        "committedUsd": 50.0,
         "capUsd": 50.0,
         "capReached": True,
+        "jobsPerMinute": 60,
+        "jobsThisMinute": 7,
     }

@@ -9,6 +9,7 @@ from tools.demo import (
     charge_rows,
     demo_requests,
     history_text,
+    paid_not_used,
     progress_line,
     recovery_rows,
     tally,
@@ -118,3 +119,15 @@ def test_unplayable_names_each_completed_job_without_a_playable_copy() -> None:
         {"jobId": "failed", "status": "failed"},
     ]
     assert unplayable(docs, served.get) == ["provider-url", "gone", "empty"]
+
+
+def test_renders_paid_and_not_used_are_charges_no_job_completed_with() -> None:
+    """HeyGen charged 3 and completed 2 jobs, D-ID charged 1 and completed 1: one wasted."""
+    stats = {"heygen": {"charges": 3}, "did": {"charges": 1}, "runwayml": {"charges": 0}}
+    docs = [
+        {"status": "completed", "providerId": "heygen"},
+        {"status": "completed", "providerId": "heygen"},
+        {"status": "completed", "providerId": "did"},
+        {"status": "failed", "providerId": "heygen"},
+    ]
+    assert paid_not_used(stats, docs) == 1

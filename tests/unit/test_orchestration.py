@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.adapters.providers import did, heygen, runwayml
-from shared.core import alerts, jobs
+from shared.core import alerts, billing, jobs
 from shared.core import breaker as br
 from shared.core import orchestration as orch
 from shared.core.errors import ErrorCategory, ProviderError
@@ -28,8 +28,14 @@ QUIET = replace(SETUP, breaker_enabled=False, tracking_enabled=False)
 RESULT = VideoResult(video_url="https://cdn.example/v.mp4")
 
 
+# A medium video's script: 150 words, 60 s spoken, billed at each provider's medium price.
+MEDIUM_SCRIPT = " ".join(["word"] * 150)
+
+
 def new_job(**changes: object) -> Job:
-    job = Job(job_id="job-1", created_at=NOW, deadline_at=NOW + orch.JOB_TIMEOUT_S)
+    job = Job(
+        job_id="job-1", created_at=NOW, deadline_at=NOW + orch.JOB_TIMEOUT_S, script=MEDIUM_SCRIPT
+    )
     return replace(job, **changes)  # type: ignore[arg-type]
 
 
@@ -62,6 +68,14 @@ def candidates() -> list[Candidate]:
         )
         for pid, c in CAPS.items()
     ]
+
+
+def is_billed(category: ErrorCategory, pid: str, *, charged: bool) -> bool:
+    """Whether a failure of ``category`` is billed: a failed render as its provider bills it
+    (`billing`), anything else when the error says it may have been."""
+    if category is ErrorCategory.PROCESSING_ERROR:
+        return billing.failed_render_billed(pid)
+    return charged
 
 
 def metrics(effects: orch.Effects) -> list[dict[str, object]]:
@@ -161,7 +175,7 @@ def test_callbacks_only_for_providers_that_send_webhooks() -> None:
 
 
 def test_the_first_look_at_a_render_waits_for_its_webhook() -> None:
-    assert orch.follow_up_wait("runwayml", SETUP) == orch.POLL_INTERVAL_S
+    assert orch.follow_up_wait("runwayml", SETUP) == orch.poll_every("runwayml", SETUP)
     grace = orch.WEBHOOK_GRACE * CAPS["heygen"].typical_render_s
     assert orch.follow_up_wait("heygen", SETUP) == grace
     assert orch.follow_up_wait("heygen", replace(SETUP, webhook_wait_s=7.0)) == 7.0
@@ -215,29 +229,68 @@ def test_a_failure_without_tracking_or_breaker_writes_neither() -> None:
 # Following a render
 
 
-def test_a_render_still_running_is_polled_again() -> None:
-    effects = orch.still_rendering(rendering(), took=0.3, now=NOW + 1, setup=SETUP)
+def test_a_render_still_running_is_polled_again_at_its_providers_pace() -> None:
+    """RunwayML every 10 s; HeyGen, whose renders take minutes, every minute."""
+    effects = orch.still_rendering(rendering("runwayml"), took=0.3, now=NOW + 1, setup=SETUP)
     assert effects.schedule == orch.Schedule(NOW + 1 + orch.POLL_INTERVAL_S, "status poll")
     assert [m["operationType"] for m in metrics(effects)] == [Operation.STATUS_CHECK.value]
     assert metrics(effects)[0]["cost"] is None
+    slow = orch.still_rendering(rendering("heygen"), took=0.3, now=NOW + 1, setup=SETUP)
+    assert slow.schedule == orch.Schedule(NOW + 1 + 60.0, "status poll")
+
+
+def test_heygen_render_times_are_its_documented_minutes() -> None:
+    """HeyGen: "typically takes 5-15 minutes, but can exceed 20 minutes during peak load":
+    the ETA, the first look and the patience with a render we cannot see follow it."""
+    caps = CAPS["heygen"]
+    assert (caps.typical_render_s, caps.worst_render_s) == (600.0, 1200.0)
+    effects = orch.accepted(on("heygen"), "r-9", permit=None, took=1.0, now=NOW, setup=SETUP)
+    assert effects.job is not None
+    assert effects.job.eta_at == NOW + 600.0
+    assert orch.follow_up_wait("heygen", SETUP) >= 600.0
+    assert orch.render_patience_s("heygen", SETUP) == 1200.0
+    assert all(c.worst_render_s < orch.JOB_TIMEOUT_S for c in CAPS.values())
+
+
+def test_a_render_reported_in_progress_at_the_deadline_is_looked_at_and_kept() -> None:
+    """At the job's deadline a render that is out is looked at once more, and while its
+    provider reports it in progress (within its render cap) the job goes on; a render that
+    finishes at minute 31 completes the job. Before: the job failed at minute 30, unchecked."""
+    job = rendering("heygen")
+    late = job.deadline_at + 60
+    assert orch.next_step(job, late) is orch.Next.POLL
+    going = orch.still_rendering(job, took=0.3, now=late, setup=SETUP).job
+    assert going is not None
+    assert going.status is JobStatus.PROCESSING
+    assert going.next_action_at is not None
+    done = orch.completion(going, RESULT, now=going.next_action_at, setup=SETUP).job
+    assert done is not None
+    assert done.status is JobStatus.COMPLETED
+    beyond = NOW + CAPS["heygen"].render_cap_s + 1
+    gone = orch.still_rendering(job, took=0.3, now=beyond, setup=SETUP).job
+    assert gone is not None
+    assert gone.status is JobStatus.FAILED
+    assert gone.error is not None
+    assert gone.error.code == "deadline_exceeded"
+    assert orch.next_step(new_job(), late) is orch.Next.EXPIRE  # nothing out: nothing to wait for
 
 
 @pytest.mark.parametrize(
-    ("category", "elapsed", "circuit_open", "lost"),
+    ("category", "elapsed", "lost"),
     [
-        (ErrorCategory.PROCESSING_ERROR, 1.0, False, True),
-        (ErrorCategory.QUALITY_FAILURE, 1.0, False, True),
-        (ErrorCategory.NETWORK_ERROR, orch.RENDER_PATIENCE_S + 1, False, True),
-        (ErrorCategory.NETWORK_ERROR, 1.0, True, True),
-        (ErrorCategory.NETWORK_ERROR, 1.0, False, False),
+        (ErrorCategory.PROCESSING_ERROR, 1.0, True),
+        (ErrorCategory.QUALITY_FAILURE, 1.0, True),
+        (ErrorCategory.NETWORK_ERROR, 1200.0 + 1, True),
+        (ErrorCategory.NETWORK_ERROR, orch.RENDER_PATIENCE_S + 1, False),  # HeyGen's worst: 20 min
+        (ErrorCategory.NETWORK_ERROR, 1.0, False),
     ],
 )
-def test_when_a_render_is_lost(
-    category: ErrorCategory, elapsed: float, circuit_open: bool, lost: bool
-) -> None:
+def test_when_a_render_is_lost(category: ErrorCategory, elapsed: float, lost: bool) -> None:
+    """Only a failed render, or one out of sight past its provider's worst render time; a
+    status API that fails (its circuit open or not) loses nothing that is paid for."""
     job = rendering()
     now = NOW + elapsed
-    assert orch.render_lost(job, error(category), now=now, circuit_open=circuit_open) is lost
+    assert orch.render_lost(job, error(category), now=now, setup=SETUP) is lost
 
 
 def test_a_failed_look_keeps_the_render_and_looks_again() -> None:
@@ -385,7 +438,28 @@ def test_a_failed_render_by_webhook_fails_over() -> None:
     assert effects.note.startswith("render failed: ")
     ((_, outcome),) = effects.breaker
     assert outcome == br.Outcome(success=False, category=failure.category, counts=True)
-    assert metrics(effects)[0]["cost"] == CAPS["heygen"].price_per_video  # billed and wasted
+    assert metrics(effects)[0]["cost"] is None  # HeyGen bills no failed render (billing.py)
+
+
+def test_whether_a_failed_render_is_billed_is_each_providers_fact() -> None:
+    """One table: HeyGen documents that failed jobs are not charged; D-ID and RunwayML say
+    nothing for the API, so their failed renders count as spent (the cap never undercounts)."""
+    table = billing.FAILED_RENDERS_BILLED
+    assert {pid: (f.billed, f.confirmed) for pid, f in table.items()} == {
+        "heygen": (False, True),
+        "did": (True, False),
+        "runwayml": (True, False),
+    }
+    assert all(f.source for f in table.values())
+    for pid in CAPS:
+        failure = error(ErrorCategory.PROCESSING_ERROR, pid, charged=True)
+        job = on(pid)
+        (write, *spent) = orch.metric(
+            job, Operation.GENERATION, success=False, took=1.0, now=NOW, setup=SETUP, error=failure
+        )
+        assert isinstance(write, Metric)
+        assert (write.snapshot.cost is not None) is table[pid].billed
+        assert len(spent) == int(table[pid].billed)
 
 
 def test_stale_and_duplicate_webhooks_change_nothing() -> None:
@@ -504,6 +578,7 @@ def test_a_failure_always_counts_once_and_schedules_what_the_job_waits_for(
     assert after.attempt == job.attempt
     spent = [r for r in effects.side if isinstance(r, Spend)]
     # A billed failure is added to today's spend whether or not metrics are tracked.
+    charged = is_billed(category, pid, charged=charged)
     assert [r.billed_usd > 0 for r in spent] == ([True] if charged else [])
     if quiet:
         assert effects.breaker == ()
@@ -543,7 +618,9 @@ def test_billing_only_for_generations_that_succeed_or_are_charged(
     write, *spent = orch.metric(
         job, operation, success=success, took=1.0, now=NOW, setup=SETUP, error=err
     )
-    billed = operation is Operation.GENERATION and (success or (err is not None and charged))
+    billed = operation is Operation.GENERATION and (
+        success or (category is not None and is_billed(category, "heygen", charged=charged))
+    )
     assert isinstance(write, Metric)
     assert (write.snapshot.cost is not None) is billed
     # The same price goes to today's spend, once.
@@ -567,7 +644,8 @@ def test_next_step_stops_exactly_when_the_job_is_settled(
     step = orch.next_step(job, now)
     assert (step is orch.Next.STOP) is orch.settled(job, now)
     if step is not orch.Next.STOP:
-        assert (step is orch.Next.EXPIRE) is (now > job.deadline_at)
+        expired = now > job.deadline_at and not job.provider_job_id
+        assert (step is orch.Next.EXPIRE) is expired
 
 
 @given(st.sampled_from(sorted(CAPS)), st.booleans(), st.floats(0.0, 600.0))
@@ -631,9 +709,22 @@ def test_a_lost_answer_from_a_provider_without_idempotency_is_never_resubmitted_
     assert orch.blind_resubmit(on("did"), orch.orphaned_error(on("did")), SETUP)
 
 
-def test_heygen_replays_a_repeated_submit_so_it_may_be_asked_again() -> None:
+def test_heygen_is_asked_again_after_a_lost_answer_only_by_a_lookup_first() -> None:
+    """HeyGen's idempotency on POST /v3/videos is not confirmed (idempotent_submits False),
+    but its renders are found by title: the resubmit of the same attempt looks first."""
     lost = error(ErrorCategory.TIMEOUT, "heygen", charged=True)
+    assert not CAPS["heygen"].idempotent_submits
     assert not orch.blind_resubmit(on("heygen"), lost, SETUP)
+    failed = orch.failed(on("heygen"), lost, candidates(), now=NOW, rand=0.0, setup=SETUP).job
+    assert failed is not None
+    again = on("heygen", failed, now=NOW + 5)
+    assert again.key_seq == failed.key_seq  # the same key: a resend of the same submit
+    assert orch.looks_up_first(failed, again, SETUP)
+    fresh = on("heygen", new_job())
+    assert not orch.looks_up_first(new_job(), fresh, SETUP)
+    looked = orch.lookup_failed(again, error(ErrorCategory.TRANSIENT), now=NOW + 5, setup=SETUP)
+    assert looked.job is not None
+    assert orch.next_step(looked.job, NOW + 5 + orch.POLL_RETRY_S) is orch.Next.ORPHANED
     # A refused submit was certainly not accepted: asking again pays nothing twice.
     assert not orch.blind_resubmit(on("did"), error(ErrorCategory.RATE_LIMIT, "did"), SETUP)
 
@@ -792,3 +883,26 @@ def test_a_failure_names_the_internal_document_that_keeps_the_providers_words() 
     assert effects.job is not None
     assert internal.job == effects.job
     assert not any(isinstance(r, CvJobMirror) for r in effects.documents)  # not an app job
+
+
+def test_a_render_is_billed_for_its_length_at_its_providers_rate() -> None:
+    """HeyGen bills by the second: a 246 s video (615 words) costs 246 s of its rate, not the
+    medium video's price; the delivered duration, when known, wins over the script's."""
+    long_job = replace(rendering(), script=" ".join(["word"] * 615))
+    effects = orch.completion(long_job, RESULT, now=NOW + 60, setup=SETUP)
+    (metric,) = metrics(effects)
+    assert metric["cost"] == pytest.approx(246 * heygen.CAPABILITIES.price_per_second)
+    measured = replace(RESULT, duration_s=31.0)
+    (short,) = metrics(orch.completion(long_job, measured, now=NOW + 60, setup=SETUP))
+    assert short["cost"] == pytest.approx(3.10)
+
+
+def test_a_script_longer_than_a_provider_can_speak_is_not_offered_to_it() -> None:
+    """A long video's script at its slack (248 words, 99 s) is past D-ID's and RunwayML's
+    90 s: only HeyGen is ranked, and asking for less does not make the script shorter."""
+    long = VideoOptions(duration=Duration.LONG)
+    job = new_job(options=long, script=" ".join(["word"] * 248))
+    ranking = orch.choose(job, candidates(), now=NOW, setup=SETUP)
+    assert [s.provider_id for s in ranking.ranked] == ["heygen"]
+    assert CAPS["did"].missing_for(long, 99.2) == ("a 99 s script",)
+    assert CAPS["did"].missing_for(long, 80.0) == ()

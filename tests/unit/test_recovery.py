@@ -33,8 +33,10 @@ def failed_on(
     outcome: C = C.API_FAILURE,
     options: VideoOptions | None = None,
     max_attempts: int = 4,
+    rendered: bool = True,
 ) -> Job:
-    """A job whose attempts went to ``providers`` in order, each failing with ``outcome``."""
+    """A job whose attempts went to ``providers`` in order, each failing with ``outcome``;
+    ``rendered``: each was a render the provider accepted (else a submit it refused)."""
     job = Job(
         job_id="job-1",
         created_at=NOW,
@@ -46,8 +48,15 @@ def failed_on(
         job = jobs.begin_attempt(
             job, provider_id=provider, options=job.options, degradations=(), reasoning=(), now=NOW
         )
+        if rendered:
+            job = accepted(job)
         job = jobs.record_failure(job, category=outcome.value, message="m", now=NOW)
     return job
+
+
+def accepted(job: Job) -> Job:
+    """``job``'s current submit accepted: a render is out."""
+    return jobs.submitted(job, provider_job_id=f"r-{job.attempt}", follow_up_at=NOW + 10, now=NOW)
 
 
 def error(category: C, provider: str = "heygen", retry_after: float | None = None) -> ProviderError:
@@ -117,7 +126,7 @@ def test_an_exhausted_attempt_budget_fails_whatever_the_category(
     job = failed_on("did", "runwayml", "heygen", max_attempts=3)
     decision = decide(error(category), job, alternatives=alternatives, rand=0.5)
     assert decision.action is Action.FAIL
-    assert "all 3 attempts used" in decision.reason
+    assert "all 3 renders used" in decision.reason
 
 
 @pytest.mark.parametrize("category", list(C))
@@ -375,7 +384,7 @@ def test_recover_on_fail_carries_the_error_code_and_whether_to_try_later(
         reasoning=(),
         now=NOW,
     )
-    after, decision = recover(job, error(category), now=NOW, alternatives=True, rand=0.5)
+    after, decision = recover(accepted(job), error(category), now=NOW, alternatives=True, rand=0.5)
     assert decision.action is Action.FAIL
     assert after.status is JobStatus.FAILED
     assert after.error is not None
@@ -457,3 +466,38 @@ def test_retry_counts_against_the_original_design() -> None:
 
     assert STRATEGIES[C.TRANSIENT].max_retries == 3
     assert STRATEGIES[C.API_FAILURE].max_retries == 1
+
+
+def test_refused_submits_do_not_use_up_the_render_budget() -> None:
+    """Four 503s on submits (no render made) leave the whole budget of four renders."""
+    job = failed_on(*["heygen"] * 4, outcome=C.PROVIDER_OVERLOAD, rendered=False)
+    decision = decide(error(C.PROVIDER_OVERLOAD), job, alternatives=False, rand=0.5)
+    assert jobs.renders(job) == 0
+    assert decision.action is Action.RETRY_SAME
+
+
+def test_a_no_fallback_job_waits_out_refused_api_failures_with_a_floor() -> None:
+    """500s on submits of a job that may not switch are retried past the table's one retry,
+    never sooner than the minimum rest."""
+    job = failed_on("heygen", "heygen", options=VideoOptions(allow_fallback=False), rendered=False)
+    decision = decide(error(C.API_FAILURE), job, alternatives=True, rand=0.0)
+    assert decision.action is Action.RETRY_SAME
+    assert decision.delay_s >= 5.0
+
+
+def test_a_failed_render_still_uses_the_budget_and_api_failures_after_it_fail() -> None:
+    """A 500 after a render was accepted (the render is paid) keeps the table's one retry."""
+    job = failed_on("heygen", "heygen", options=VideoOptions(allow_fallback=False))
+    decision = decide(error(C.API_FAILURE), job, alternatives=False, rand=0.5)
+    assert decision.action is Action.FAIL
+
+
+def test_a_refusal_of_the_request_itself_is_never_retried_on_the_same_provider() -> None:
+    """A 4xx about the request moves the job elsewhere, or fails it; it never asks again."""
+    refusal = ProviderError(
+        C.API_FAILURE, "HTTP 400 script", provider_id="heygen", status=400, about_request=True
+    )
+    job = failed_on("heygen", rendered=False, options=VideoOptions(allow_fallback=False))
+    assert decide(refusal, job, alternatives=True, rand=0.5).action is Action.FAIL
+    anywhere = failed_on("heygen", rendered=False)
+    assert decide(refusal, anywhere, alternatives=True, rand=0.5).action is Action.SWITCH_PROVIDER

@@ -66,6 +66,8 @@ def test_an_empty_environment_gives_the_seed_defaults() -> None:
     assert settings.quality_threshold == 8.5
     assert settings.cost_optimization is False
     assert settings.user_jobs_per_hour == 100
+    assert settings.daily_spend_cap_usd == 500.0  # a cap ships on: a burst cannot run up a bill
+    assert settings.jobs_per_minute == 60
 
 
 def test_every_variable_is_read_with_its_type() -> None:

@@ -5,9 +5,11 @@ Control API:
   POST /_control/faults   {provider, fault, count|probability, op, skip, status, retry_after,
                            delay_s, mode, code, after_accept} or {"faults": [...]} -> 201 armed
   GET  /_control/faults   armed faults
+  DELETE /_control/faults?provider=...   disarm that provider's faults (all without provider)
   GET  /_control/stats    per provider: charges, charged_usd, renders, counters; deliveries
   POST /_control/config   {provider, latency_s?, honour_idempotency?, url_ttl_s?, daily_cap?,
-                           avatar_ready_s?, avatar_fails?}  (avatar_*: RunwayML's avatars)
+                           avatar_ready_s?, avatar_fails?, honour_stitch?}  (avatar_*: RunwayML's
+                           avatars; honour_stitch: D-ID's config.stitch)
   POST /_control/reset    forget renders, charges, faults, inbox; restore default config
   GET  /_control/inbox    recorded callbacks (?name=...); OPTIONS /_inbox/<name> answers 200
   GET  /_files/...        a video; 403 once its presigned ``expires`` has passed
@@ -16,6 +18,7 @@ Control API:
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import math
@@ -25,10 +28,11 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
+from tools.mp4 import mp4
 from tools.provider_sim import did, heygen, runwayml
 from tools.provider_sim.common import error_response, sim_state
 from tools.provider_sim.faults import PROVIDERS, Fault, FaultSpecError
-from tools.provider_sim.state import InboxEntry, SimState
+from tools.provider_sim.state import InboxEntry, Render, SimState
 
 
 def _tone(seconds: float = 4.0, rate: int = 8000) -> bytes:
@@ -88,16 +92,31 @@ def configure(state: SimState, spec: dict[str, Any]) -> None:
             config.avatar_ready_s = float(spec["avatar_ready_s"])
         if "avatar_fails" in spec:
             config.avatar_fails = bool(spec["avatar_fails"])
+        if "honour_stitch" in spec:
+            config.honour_stitch = bool(spec["honour_stitch"])
 
 
-def file_bytes(provider: str, name: str) -> bytes:
-    """What a file URL serves: a thumbnail's JPEG header, or for a video a few seconds of a tone
-    (WAV: a browser plays it; no frames)."""
-    return b"\xff\xd8\xff\xe0" if name.endswith(".jpg") else _tone()
+def file_bytes(provider: str, name: str, render: Render | None = None) -> bytes:
+    """What a file URL serves: a thumbnail's JPEG header, or for a video of a known render a
+    real, tiny MP4 of the render's length, frame and audio (``tools.mp4``); for any other name
+    a few seconds of a tone (WAV: a browser plays it; no frames)."""
+    del provider
+    if name.endswith(".jpg"):
+        return b"\xff\xd8\xff\xe0"
+    if render is None:
+        return _tone()
+    return _video(round(render.delivered_duration(), 3), render.width, render.height, render.audio)
 
 
-def file_type(name: str) -> str:
-    return "image/jpeg" if name.endswith(".jpg") else "audio/wav"
+@functools.lru_cache(maxsize=256)
+def _video(seconds: float, width: int, height: int, audio: bool) -> bytes:
+    return mp4(seconds, width=width, height=height, audio=audio)
+
+
+def file_type(name: str, render: Render | None = None) -> str:
+    if name.endswith(".jpg"):
+        return "image/jpeg"
+    return "video/mp4" if render is not None else "audio/wav"
 
 
 def _control_routes(app: Flask) -> None:
@@ -122,6 +141,11 @@ def _control_routes(app: Flask) -> None:
 
     @app.get("/_control/faults")
     def list_faults() -> Response:
+        return jsonify({"armed": sim_state().faults.armed()})
+
+    @app.delete("/_control/faults")
+    def disarm_faults() -> Response:
+        sim_state().faults.clear(request.args.get("provider"))
         return jsonify({"armed": sim_state().faults.armed()})
 
     @app.get("/_control/stats")
@@ -176,4 +200,7 @@ def _control_routes(app: Flask) -> None:
             expires = float("-inf")  # presigned URLs only: no expiry, no access
         if sim_state().clock() > expires:
             return Response(b"<Error><Code>AccessDenied</Code></Error>", 403, mimetype="text/xml")
-        return Response(file_bytes(provider, name), mimetype=file_type(name))
+        render = None
+        if provider in PROVIDERS and name.endswith(".mp4"):
+            render = sim_state().render(provider, name.removesuffix(".mp4"))
+        return Response(file_bytes(provider, name, render), mimetype=file_type(name, render))

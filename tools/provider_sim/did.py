@@ -28,6 +28,8 @@ _ERRORS = {
     FaultKind.AUTH: (401, "AuthorizationError", "Invalid credentials"),
     FaultKind.QUOTA: (402, "InsufficientCreditsError", "not enough credits"),
     FaultKind.OVERLOAD: (503, "ServiceUnavailableError", "Service unavailable"),
+    # As D-ID answered a script it refused (docs.d-id.com/discuss/647b257c8824db0023dd5b9f).
+    FaultKind.INVALID_REQUEST: (400, "BadRequestError", "Failed to validate script"),
 }
 
 
@@ -69,6 +71,20 @@ def notice(render: Render) -> bytes:
     return dumps(talk(render, render.ready_at))
 
 
+FACE_CROP = (512, 512)  # D-ID's default output (docs.d-id.com/reference/talks-overview)
+
+
+def talk_frame(state: Any, body: dict[str, Any]) -> tuple[int, int]:
+    """The talk's frame: the 512x512 face crop, unless ``config.stitch`` is asked and the
+    simulator honours it (``honour_stitch``), when the talk has the presenter photo's frame.
+    The simulator's photos are 1920x1080, or 1080x1920 for a source URL naming ``9x16``."""
+    config = body.get("config")
+    stitch = isinstance(config, dict) and config.get("stitch") is True
+    if not (stitch and state.config[PROVIDER].honour_stitch):
+        return FACE_CROP
+    return (1080, 1920) if "9x16" in str(body.get("source_url")) else (1920, 1080)
+
+
 @bp.post("/talks")
 def create_talk() -> Response:
     denied = _unauthorized()
@@ -93,6 +109,7 @@ def create_talk() -> Response:
         host_url=request.host_url,
         callback_url=body.get("webhook"),
         user_data=body.get("user_data"),
+        frame=talk_frame(state, body),
         id_prefix="tlk_",
     )
     if new:

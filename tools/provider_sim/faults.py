@@ -27,9 +27,12 @@ class FaultKind(StrEnum):
     SLOW = "slow"  # answer after delay_s; mode p99: the provider's documented submit p99
     DROP = "drop"  # close the connection without an answer
     MALFORMED = "malformed"  # 200 with a body that is not JSON
+    # The request itself refused (a validation or content-policy 400); HeyGen mode
+    # "resource": a 403 resource_access_denied (an avatar or voice the key may not use).
+    INVALID_REQUEST = "invalid_request"
     # Render faults: decided when a render is accepted.
     RENDER_FAILED = "render_failed"
-    LOW_QUALITY = "low_quality"  # mode: no_url | wrong_duration
+    LOW_QUALITY = "low_quality"  # mode: no_url | wrong_duration | silent (a file without audio)
     # Webhook faults: how the completion notice is delivered.
     WEBHOOK_LOST = "webhook_lost"
     WEBHOOK_DUPLICATE = "webhook_duplicate"
@@ -47,6 +50,7 @@ REQUEST_FAULTS = frozenset(
         FaultKind.SLOW,
         FaultKind.DROP,
         FaultKind.MALFORMED,
+        FaultKind.INVALID_REQUEST,
     }
 )
 RENDER_FAULTS = frozenset({FaultKind.RENDER_FAILED, FaultKind.LOW_QUALITY})
@@ -150,9 +154,12 @@ class FaultBook:
             self._faults.append(fault)
             return fault
 
-    def clear(self) -> None:
+    def clear(self, provider: str | None = None) -> None:
+        """Disarm every fault, or only ``provider``'s."""
         with self._lock:
-            self._faults.clear()
+            self._faults = [
+                f for f in self._faults if provider is not None and f.provider != provider
+            ]
 
     def armed(self) -> list[dict[str, Any]]:
         with self._lock:

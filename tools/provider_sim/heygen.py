@@ -1,11 +1,14 @@
-"""Simulated HeyGen API v3: ``POST /v3/videos``, ``GET /v3/videos/{id}``, ``GET /v3/voices``,
+"""Simulated HeyGen API v3: ``POST /v3/videos``, ``GET /v3/videos/{id}``, ``GET /v3/videos``
+(the list, filtered by title substring: heygen-com/heygen-cli gen/video.go:144-209),
+``GET /v3/voices``,
 ``POST/GET /v3/webhooks/endpoints`` and ``DELETE /v3/webhooks/endpoints/{id}``, and
 ``avatar_video.success`` / ``avatar_video.fail`` webhooks: unsigned to the video's own
 ``callback_url`` (heygen-com/heygen-cli gen/ai-clipping.go: per-job deliveries "are NOT
 HMAC-signed"), signed to registered endpoints. Registering validates the URL with an ``OPTIONS``
 request under a 1 s timeout (docs.heygen.com/reference/add-a-webhook-endpoint, v1; assumed for
-v3). Honours ``Idempotency-Key`` like HeyGen documents (same key: same video, no second
-charge)."""
+v3). Honours ``Idempotency-Key`` as HeyGen's create-video page documents (same key: same
+video, no second charge), or ignores it (``honour_idempotency`` false, as HeyGen documents for
+``POST /v3/background-removals``): whether ``POST /v3/videos`` honours it is not confirmed."""
 
 from __future__ import annotations
 
@@ -33,7 +36,12 @@ _ERRORS = {
     FaultKind.AUTH: (401, "unauthorized", "Invalid API key"),
     FaultKind.QUOTA: (402, "insufficient_credit", "Insufficient credit to generate this video"),
     FaultKind.OVERLOAD: (503, "service_unavailable", "Service temporarily overloaded"),
+    # Our stand-in for a refused script; the legacy docs list 400105 BLOCKED_WORDS_DETECTED
+    # (docs.heygen.com/reference/errors), the v3 code string is not published.
+    FaultKind.INVALID_REQUEST: (400, "invalid_parameter", "script: blocked words detected"),
 }
+# A 403 about a resource, not the key (heygen-cli internal/errors/errors.go:236-237).
+_RESOURCE = (403, "resource_access_denied", "The authenticated user cannot access this avatar")
 
 
 # A usage cap rather than a burst limit (fault quota, mode daily_cap): HeyGen's API code
@@ -44,6 +52,8 @@ _DAILY_CAP = (429, "quota_exceeded", "Daily rate limit exceeded")
 def shape(kind: FaultKind, fault: Fault) -> tuple[int, dict[str, Any], dict[str, str]]:
     daily = kind is FaultKind.QUOTA and fault.mode == "daily_cap"
     status, code, message = _DAILY_CAP if daily else _ERRORS[kind]
+    if kind is FaultKind.INVALID_REQUEST and fault.mode == "resource":
+        status, code, message = _RESOURCE
     headers = {"Retry-After": fault.retry_after or "2"} if kind is FaultKind.RATE_LIMIT else {}
     return fault.status or status, {"error": {"code": code, "message": message}}, headers
 
@@ -75,6 +85,19 @@ def notice(render: Render) -> bytes:
     return dumps({"event_id": f"evt_{render.job_id}", "event_type": event_type, "event_data": data})
 
 
+_SHORT_EDGE = {"720p": 720, "1080p": 1080, "4k": 2160}
+
+
+def frame(resolution: str, aspect_ratio: str) -> tuple[int, int]:
+    """The frame of a video asked in ``resolution`` and ``aspect_ratio`` (the request's
+    fields, heygen-cli gen/video.go): the short edge is the resolution's."""
+    short = _SHORT_EDGE.get(resolution, 1080)
+    long = short * 16 // 9
+    if aspect_ratio == "1:1":
+        return (short, short)
+    return (short, long) if aspect_ratio == "9:16" else (long, short)
+
+
 @bp.post("/v3/videos")
 def create_video() -> Response:
     denied = _unauthorized()
@@ -104,6 +127,9 @@ def create_video() -> Response:
         callback_url=body.get("callback_url"),
         callback_id=body.get("callback_id"),
         title=body.get("title") if isinstance(body.get("title"), str) else None,
+        frame=frame(
+            str(body.get("resolution") or "1080p"), str(body.get("aspect_ratio") or "16:9")
+        ),
     )
     if new:
         state.schedule_webhook(render, notice, event_type=event_type(render))
@@ -139,6 +165,40 @@ def _presentation_problem(body: dict[str, Any]) -> str | None:
     return None
 
 
+@bp.get("/v3/videos")
+def list_videos() -> Response:
+    denied = _unauthorized()
+    if denied is not None:
+        return denied
+    decision = request_fault(PROVIDER, "status", shape)  # the same API as a status read
+    if decision.response is not None:
+        return decision.response
+    state = sim_state()
+    limit = max(1, min(100, int(request.args.get("limit", "10"))))
+    start = int(request.args.get("token") or "0")
+    found = state.titled(PROVIDER, request.args.get("title", ""))
+    page = found[start : start + limit]
+    more = start + limit < len(found)
+    data = [
+        {
+            "id": r.job_id,
+            "title": r.title,
+            "status": _status_name(r, state.clock()),
+            "created_at": int(r.accepted_at),
+        }
+        for r in page
+    ]
+    answer = {"data": data, "has_more": more, "next_token": str(start + limit) if more else None}
+    return finish(decision, jsonify(answer))
+
+
+def _status_name(render: Render, now: float) -> str:
+    if not render.finished(now):
+        halfway = render.accepted_at + (render.ready_at - render.accepted_at) / 2
+        return "pending" if now < halfway else "processing"
+    return "failed" if render.outcome == "failed" else "completed"
+
+
 @bp.get("/v3/videos/<video_id>")
 def get_video(video_id: str) -> Response:
     denied = _unauthorized()
@@ -159,8 +219,7 @@ def get_video(video_id: str) -> Response:
     if render.title is not None:
         data["title"] = render.title  # heygen-cli gen/video.go (Video object): ``title``
     if not render.finished(now):
-        halfway = render.accepted_at + (render.ready_at - render.accepted_at) / 2
-        data["status"] = "pending" if now < halfway else "processing"
+        data["status"] = _status_name(render, now)
     elif render.outcome == "failed":
         data |= {"status": "failed", "failure_message": "Avatar could not be animated"}
         data["failure_code"] = render.failure_code or "render_failed"

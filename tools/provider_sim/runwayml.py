@@ -31,6 +31,8 @@ _ERRORS = {
     FaultKind.AUTH: (401, "Invalid API key"),
     FaultKind.QUOTA: (400, "You do not have enough credits to run this task."),
     FaultKind.OVERLOAD: (503, "Runway is shedding load; try again later"),
+    # "400 validation (don't retry)" (runwayml/skills rw-api-reference/SKILL.md:392-399).
+    FaultKind.INVALID_REQUEST: (400, "Validation of body failed: speech.text"),
 }
 
 
@@ -223,8 +225,8 @@ def avatar_videos() -> Response:
     cap = state.config[PROVIDER].daily_cap
     if cap is not None and state.accepted_today(PROVIDER) >= cap:
         # The tier's daily cap, answered 429 (docs.dev.runwayml.com/errors/errors); Runway
-        # publishes no wording for it, so this one says nothing a client could key on: only
-        # GET /v1/organization's usage tells it from a burst limit.
+        # publishes no wording for it, so this one says nothing a client could key on (and
+        # needs not: Runway documents no per-minute limit, so every 429 is this quota).
         state.count(PROVIDER, "daily_cap_refusals")
         return error_response(429, {"error": "You have exceeded the rate limit"})
     render, _ = state.accept(

@@ -54,6 +54,10 @@ class ProviderConfig:
     # end FAILED instead.
     avatar_ready_s: float = 0.0
     avatar_fails: bool = False
+    # D-ID: whether ``config.stitch: true`` gives the source image's framing (the talk then has
+    # the photo's frame) or is ignored (D-ID's documented default, a 512x512 face crop:
+    # docs.d-id.com/reference/talks-overview). Not confirmed either way.
+    honour_stitch: bool = True
 
 
 @dataclass(slots=True, kw_only=True)
@@ -92,7 +96,10 @@ class Render:
     callback_id: str | None = None
     user_data: str | None = None
     title: str | None = None  # HeyGen's video title (its Video object's ``title``)
-    outcome: str = "success"  # success | failed | no_url | wrong_duration | cancelled
+    width: int = 1280  # the frame and audio of the video file it serves (``tools.mp4``)
+    height: int = 720
+    audio: bool = True
+    outcome: str = "success"  # success | failed | no_url | wrong_duration | silent | cancelled
     failure_code: str | None = None
     url_ttl_s: float = 86_400.0
     webhook_faults: list[Fault] = field(default_factory=list)
@@ -201,6 +208,7 @@ class SimState:
         callback_id: str | None = None,
         user_data: str | None = None,
         title: str | None = None,
+        frame: tuple[int, int] = (1280, 720),
         id_prefix: str = "",
     ) -> tuple[Render, bool]:
         """Accept a render, or replay the one this idempotency key made. True when new (billed)."""
@@ -224,6 +232,8 @@ class SimState:
                 callback_id=callback_id,
                 user_data=user_data,
                 title=title,
+                width=frame[0],
+                height=frame[1],
                 url_ttl_s=config.url_ttl_s,
             )
             for fault in self.faults.take_all(provider, frozenset({FaultKind.RENDER_FAILED})):
@@ -233,9 +243,9 @@ class SimState:
             if render.outcome == "success":
                 quality = self.faults.take(provider, frozenset({FaultKind.LOW_QUALITY}), None)
                 if quality is not None:
-                    render.outcome = (
-                        "wrong_duration" if quality.mode == "wrong_duration" else "no_url"
-                    )
+                    modes = {"wrong_duration": "wrong_duration", "silent": "silent"}
+                    render.outcome = modes.get(quality.mode or "", "no_url")
+                    render.audio = render.outcome != "silent"  # a file without its voice
                     self._fired(provider, quality)
             render.webhook_faults = self.faults.take_all(
                 provider,
@@ -289,6 +299,12 @@ class SimState:
                 render.ready_at = self.clock()
             self.counters[provider]["cancels"] += 1
             return True
+
+    def titled(self, provider: str, part: str) -> list[Render]:
+        """The renders whose title contains ``part``, oldest first."""
+        with self.lock:
+            found = [r for r in self.renders[provider].values() if part in (r.title or "")]
+        return sorted(found, key=lambda r: r.accepted_at)
 
     def render(self, provider: str, job_id: str) -> Render | None:
         with self.lock:
@@ -406,6 +422,7 @@ class SimState:
                     "honour_idempotency": self.config[p].honour_idempotency,
                     "url_ttl_s": self.config[p].url_ttl_s,
                     "daily_cap": self.config[p].daily_cap,
+                    "honour_stitch": self.config[p].honour_stitch,
                 }
                 for p in PROVIDERS
             } | {"faults_armed": self.faults.armed(), "deliveries": list(self.deliveries)}

@@ -397,6 +397,7 @@ export interface VideoJobDocument {
   retries: number;
   appCall: "generate" | "regenerate" | null;
   estimatedCost: number | null;
+  reservedUsd: number;
   createdAt: number;
   updatedAt: number;
   lease?: LeaseDoc | null;

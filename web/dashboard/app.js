@@ -273,8 +273,10 @@
 
   function spendText(s) {
     const spent = `$${(s.todayUsd ?? 0).toFixed(2)}`;
-    if (s.capUsd === null || s.capUsd === undefined) return `${spent} (no cap)`;
-    return `${spent} of $${s.capUsd.toFixed(2)}` + (s.capReached ? " - cap reached" : "");
+    const held = s.reservedUsd ? ` + $${s.reservedUsd.toFixed(2)} reserved` : "";
+    const brake = s.jobsPerMinute ? ` · ${s.jobsThisMinute ?? 0}/${s.jobsPerMinute} jobs this minute` : "";
+    if (s.capUsd === null || s.capUsd === undefined) return `${spent}${held} (no cap)${brake}`;
+    return `${spent}${held} of $${s.capUsd.toFixed(2)}` + (s.capReached ? " - cap reached" : "") + brake;
   }
 
   function renderOverview(d) {

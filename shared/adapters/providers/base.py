@@ -118,6 +118,9 @@ class WebhookEvent:
     video_url: str | None = None
     failure_message: str | None = None
     duration_s: float | None = None  # the video's length, where the provider says it
+    # False: the callback's token was ours, but the provider's API could not be asked about the
+    # render (a status outage). Neither success nor failure: the job looks at the render later.
+    confirmed: bool = True
 
 
 class WebhookError(Exception):
@@ -144,6 +147,12 @@ class VideoProvider(Protocol):
     def capabilities(self) -> Capabilities: ...
 
     def submit(self, request: SubmitRequest) -> Submission: ...
+
+    def find(self, request: SubmitRequest) -> Submission | None:
+        """The render an earlier submit of ``request`` (same job and key) made, if the provider
+        shows one (``Capabilities.finds_renders``); None when it shows none, or offers no way
+        to look. ProviderError when the look fails."""
+        ...
 
     def cancel(self, provider_job_id: str) -> bool:
         """Stop a render at the provider: True when it was cancelled there (or was already

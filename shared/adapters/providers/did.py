@@ -91,9 +91,20 @@ CAPABILITIES = Capabilities(
     max_duration_s=90,
     resolutions=frozenset({Resolution.P720, Resolution.P1080}),
     aspect_ratios=frozenset({AspectRatio.LANDSCAPE, AspectRatio.PORTRAIT}),
-    price_per_video=2.00,  # plan-dependent credits; an estimate, not a published price
+    # D-ID bills plan credits (GET /credits, docs.d-id.com/reference/credits-1); their cost per
+    # second of video is not published (UNCONFIRMED). Billed here by the second, at a credit
+    # per started 15 s as commonly cited ($2.00 a minute), so a long video never looks free.
+    price_per_video=2.00,
+    price_per_second=2.00 / 60,
+    min_billed_s=15.0,
     concurrency_limit=5,
+    # Not documented. D-ID's talks-overview example took 26 s (created_at to modified_at) for
+    # 41 frames at processing_fps 51, so a minute of video (1 500 frames) about half a minute
+    # more: a minute typical, five minutes worst (unconfirmed); no render limit documented (an
+    # hour, unconfirmed; D-ID caps a video at 5 min, www.d-id.com/faqs).
     typical_render_s=60.0,
+    worst_render_s=300.0,
+    render_cap_s=3600.0,
 )
 
 # D-ID's ``kind`` field -> category; wins over the HTTP status.
@@ -177,7 +188,15 @@ class DIDProvider(HttpAdapter):
                 "input": request.script,
                 "provider": {"type": "microsoft", "voice_id": self._voice_id},
             },
-            "config": {"result_format": "mp4"},
+            # D-ID's default output is a 512x512 crop of the face (the default talk in
+            # docs.d-id.com/reference/talks-overview: metadata.resolution [512, 512], config
+            # stitch false); ``stitch: true`` puts the animated face back into the whole
+            # presenter photo, so the video has the photo's frame (our photos are framed for the
+            # job's aspect ratio). Unconfirmed: no D-ID page retrieved states it (a D-ID forum
+            # thread uses it, docs.d-id.com/discuss/6694e0c7b56807002fa150e0). Safe either way:
+            # the delivered file's frame is checked (shared.adapters.media), and a face crop is
+            # a quality failure, never a delivered wrong-shaped video.
+            "config": {"result_format": "mp4", "stitch": True},
             "name": f"CVPlus {request.job_id}",
             "user_data": request.job_id,
         }
@@ -213,16 +232,24 @@ class DIDProvider(HttpAdapter):
     def status(
         self, provider_job_id: str, *, expected_duration_s: float | None = None
     ) -> RenderStatus:
-        check_render_id(PROVIDER_ID, "status", provider_job_id, charged=False)
-        path = id_path("/talks/{id}", provider_job_id)
-        _, body = self._call("GET", path, op="status", read_code=read_code)
+        body = self._talk(provider_job_id, op="status")
         done = str_field(body, "status") == "done"
         url = self._media_url(
             str_field(body, "result_url"), op="status", what="result_url", required=done
         )
+        if done and url is None:
+            # A done talk without a result_url is not a failed render (D-ID documents none such):
+            # it is looked at again, within its patience, rather than paid for elsewhere.
+            raise malformed(PROVIDER_ID, "status", "done without a result_url")
         return talk_status(
             body, provider_job_id, video_url=url, expected_duration_s=expected_duration_s
         )
+
+    def find(self, request: SubmitRequest) -> Submission | None:
+        """No lookup of renders is relied on (``finds_renders`` False): a submit whose answer
+        was lost is never sent here again."""
+        del request
+        return None
 
     def cancel(self, provider_job_id: str) -> bool:
         """The API offers no way to cancel a render: it runs to its end (and its webhook is
@@ -235,21 +262,52 @@ class DIDProvider(HttpAdapter):
         self._call("GET", "/credits", op="probe", read_code=read_code)
         return ProbeResult(provider_id=PROVIDER_ID, latency_s=time.monotonic() - started)
 
+    def _talk(self, provider_job_id: str, *, op: str) -> JSONObject:
+        """``GET /talks/{id}`` (docs.d-id.com/reference/talks-overview): the talk object."""
+        check_render_id(PROVIDER_ID, op, provider_job_id, charged=False)
+        path = id_path("/talks/{id}", provider_job_id)
+        _, body = self._call("GET", path, op=op, read_code=read_code)
+        return body
+
     def parse_webhook(
         self, request: WebhookRequest, *, expected_token: str | None = None
     ) -> WebhookEvent:
-        """Check the per-job token from the callback URL (fail closed), then parse the talk."""
+        """Check the per-job token from the callback URL (fail closed), then confirm the talk
+        the body names with ``GET /talks/{id}``, as HeyGen's callbacks are: D-ID does not sign
+        its webhooks and its body is not documented, so the event is made from D-ID's answer,
+        never from the body. A talk not finished yet, or unknown, is refused; a read that fails
+        gives an unconfirmed event (the job looks again later). A done talk whose URL is
+        missing or not on D-ID's hosts is a success without a video: the job polls it."""
         if not expected_token:
             raise WebhookError(401, "did webhook: no token is stored for this job")
         token = request.query.get(TOKEN_PARAM)
         if not token or not hmac.compare_digest(token.encode(), expected_token.encode()):
             raise WebhookError(401, "did webhook token does not match")
-        event = parse_event(request.body, job_id=request.query.get(JOB_PARAM))
-        if event.video_url is not None:
-            # A refused URL leaves a success without a video: a quality failure, never stored.
-            url = self._media_url(event.video_url, op="webhook", what="result_url", required=False)
-            event = replace(event, video_url=url)
-        return event
+        hint = parse_event(request.body, job_id=request.query.get(JOB_PARAM))
+        talk_id = hint.provider_job_id
+        try:
+            talk = self._talk(talk_id, op="webhook")
+        except ProviderError as error:
+            if error.status == 404:
+                raise WebhookError(400, f"did talk {talk_id} not found: {error}") from error
+            return replace(
+                hint,
+                succeeded=False,
+                event_id=f"{talk_id}:unconfirmed",
+                video_url=None,
+                failure_message=None,
+                duration_s=None,
+                confirmed=False,
+            )
+        if str_field(talk, "status") not in {"done", *_FAILED}:
+            raise WebhookError(409, f"did talk {talk_id} is not finished")
+        confirmed = talk_event(talk, job_id=hint.job_id)
+        if confirmed.video_url is not None:
+            url = self._media_url(
+                confirmed.video_url, op="webhook", what="result_url", required=False
+            )
+            confirmed = replace(confirmed, video_url=url)
+        return confirmed
 
 
 def talk_status(
@@ -291,6 +349,11 @@ def parse_event(body: bytes, *, job_id: str | None) -> WebhookEvent:
         raise WebhookError(400, "did webhook body is not JSON") from exc
     if not isinstance(talk, dict):
         raise WebhookError(400, "did webhook body is not an object")
+    return talk_event(talk, job_id=job_id)
+
+
+def talk_event(talk: JSONObject, *, job_id: str | None) -> WebhookEvent:
+    """A talk object (a webhook body, or D-ID's answer to ``GET /talks/{id}``) as an event."""
     talk_id = str_field(talk, "id")
     state = str_field(talk, "status")
     if talk_id is None or RENDER_ID.fullmatch(talk_id) is None or state not in {"done", *_FAILED}:

@@ -136,6 +136,7 @@ SUBMIT_DEADLINE_S = 120.0
 # answers, not a published list), so every host of HeyGen's own domains. Override with
 # HEYGEN_MEDIA_HOSTS (comma-separated; ``.example.com`` admits subdomains).
 DEFAULT_MEDIA_HOSTS = (".heygen.ai", ".heygen.com")
+FIND_PAGES = 5  # pages of a title lookup (a job's title matches few videos)
 
 # The app's named backgrounds that a solid colour can stand for (``background: {type: "color",
 # value}``, module docstring); "office" keeps the presenter's own setting.
@@ -152,11 +153,28 @@ CAPABILITIES = Capabilities(
     max_duration_s=300,
     resolutions=frozenset({Resolution.P720, Resolution.P1080}),
     aspect_ratios=frozenset({AspectRatio.LANDSCAPE, AspectRatio.PORTRAIT, AspectRatio.SQUARE}),
-    # List price of an avatar video, $0.10 per second (heygen-com/skills pricing table), at 60 s.
+    # "All rates are billed in USD based on output duration" (developers.heygen.com/docs/pricing):
+    # per second of the delivered video. $0.10 a second is the highest avatar rate that page
+    # has listed ("Video Generation ... IV $0.1 / sec"; later versions list $0.05-0.0833): an
+    # upper bound, so the cap never undercounts. A medium video (60 s) is $6.00.
     price_per_video=6.00,
+    price_per_second=0.10,
     concurrency_limit=10,  # plan-dependent; not published per key
-    typical_render_s=120.0,
-    idempotent_submits=True,  # Idempotency-Key on POST /v3/videos (module docstring)
+    # heygen-com/skills, skills/heygen/references/video-status.md:93 (commit 996515c): "Video
+    # generation typically takes 5-15 minutes, but can exceed 20 minutes during peak load or for
+    # longer scripts"; "Most videos complete within 10 minutes"; "Set timeout to 15-20 minutes".
+    typical_render_s=600.0,
+    worst_render_s=1200.0,
+    # No server-side render limit is documented: an hour (unconfirmed), the hard timeout
+    # HeyGen's own skills give a translation (heygen-translate/SKILL.md:250), three times the
+    # documented worst case.
+    render_cap_s=3600.0,
+    # Idempotency-Key on POST /v3/videos: documented in one stored copy of the create-video page,
+    # while POST /v3/background-removals documents that the header "is *not* honored"
+    # (heygen-cli gen/background-removal.go:11). Not relied on: the key is sent, and a submit
+    # whose answer was lost is looked up by its title (``find``) before it is sent again.
+    idempotent_submits=False,
+    finds_renders=True,  # GET /v3/videos?title= (heygen-cli gen/video.go:144-209)
     backgrounds=frozenset({Background.OFFICE, *BACKGROUND_COLOURS}),
 )
 
@@ -171,6 +189,12 @@ CODE_CATEGORIES: Mapping[str, ErrorCategory] = {
     "rate_limited": ErrorCategory.RATE_LIMIT,
     "unauthorized": ErrorCategory.AUTHENTICATION,
     "forbidden": ErrorCategory.AUTHENTICATION,
+    # A 403 about a resource (an avatar or voice this account may not use), not the key:
+    # heygen-cli internal/errors/errors.go:236-237 hints "Your credentials are valid but not
+    # permitted for this"; heygen-com/skills heygen-video/references/troubleshooting.md:117
+    # "the resource is not owned by the caller". A refusal of this request, not an outage
+    # (`errors.about_the_request`): it never opens the breaker for everyone.
+    "resource_access_denied": ErrorCategory.API_FAILURE,
     "request_in_progress": ErrorCategory.TRANSIENT,  # 409 on a concurrent idempotent retry
 }
 
@@ -241,7 +265,7 @@ class HeyGenProvider(HttpAdapter):
             "avatar_id": self._avatar_id,
             "voice_id": self._voice_id,
             "script": request.script,
-            "title": video_title(request.job_id),
+            "title": render_title(request),
             "resolution": options.resolution.value,
             "aspect_ratio": options.aspect_ratio.value,
             "callback_id": request.job_id,
@@ -274,6 +298,44 @@ class HeyGenProvider(HttpAdapter):
             provider_job_id=video_id,
             idempotency_key=key,
             requested_duration_s=float(options.duration.seconds),
+        )
+
+    def find(self, request: SubmitRequest) -> Submission | None:
+        """The render an earlier submit of ``request`` made: ``GET /v3/videos?title=`` lists the
+        account's videos whose title contains ours ("Filter videos by title substring",
+        heygen-com/heygen-cli gen/video.go:144-209; paginated by ``token``/``next_token``, at
+        most 100 a page), and the oldest whose title is exactly ours is the one. Whatever its
+        state: a failed one is seen failed by the next status poll."""
+        title = render_title(request)
+        token: str | None = None
+        best: tuple[float, str] | None = None
+        for _ in range(FIND_PAGES):
+            params: dict[str, str | int] = {"title": title, "limit": 100}
+            if token:
+                params["token"] = token
+            _, body = self._call("GET", "/v3/videos", op="find", read_code=read_code, params=params)
+            videos = body.get("data")
+            if not isinstance(videos, list):
+                raise malformed(PROVIDER_ID, "find", "no data list")
+            for video in videos:
+                if not isinstance(video, dict) or str_field(video, "title") != title:
+                    continue
+                video_id = str_field(video, "id")
+                if video_id is None or RENDER_ID.fullmatch(video_id) is None:
+                    continue
+                created = num_field(video, "created_at") or 0.0
+                if best is None or created < best[0]:
+                    best = (created, video_id)
+            token = str_field(body, "next_token")
+            if not body.get("has_more") or not token:
+                break
+        if best is None:
+            return None
+        return Submission(
+            provider_id=PROVIDER_ID,
+            provider_job_id=best[1],
+            idempotency_key=request.idempotency_key,
+            requested_duration_s=float(request.options.duration.seconds),
         )
 
     def _video(self, provider_job_id: str, *, op: str) -> tuple[str, JSONObject]:
@@ -350,19 +412,29 @@ class HeyGenProvider(HttpAdapter):
 
     def _confirmed(self, hint: WebhookEvent, *, job_id: str | None) -> WebhookEvent:
         """The event HeyGen's own ``GET /v3/videos/{id}`` confirms for the video ``hint`` names;
-        a video not finished yet, or a read that fails, is refused so HeyGen delivers again
-        (and polling covers it if it does not)."""
+        a video not finished yet, or unknown to HeyGen, is refused. A read that fails (HeyGen's
+        API down) is not refused: the delivery carried our token, so the event comes back
+        unconfirmed and the job looks at the render later (HeyGen may never deliver again)."""
         video_id = hint.provider_job_id
         try:
             raw_state, data = self._video(video_id, op="webhook")
         except ProviderError as error:
-            status = 400 if error.status == 404 else 503
-            raise WebhookError(status, f"heygen video {video_id} not confirmed: {error}") from error
+            if error.status == 404:
+                raise WebhookError(400, f"heygen video {video_id} not found: {error}") from error
+            return replace(
+                hint,
+                job_id=job_id,
+                succeeded=False,
+                event_id=f"{video_id}:unconfirmed",
+                video_url=None,
+                failure_message=None,
+                confirmed=False,
+            )
         # The render must be this job's: its Video object's ``title`` (heygen-cli gen/video.go,
         # the Video item of GET /v3/videos/{id}) is the one submit gives it. Absent (the field
         # is optional), the shell still binds the render id to the one the submit returned.
         title = str_field(data, "title")
-        if job_id is not None and title is not None and title != video_title(job_id):
+        if job_id is not None and title is not None and not titled_for(title, job_id):
             raise WebhookError(400, f"heygen video {video_id} is not this job's render")
         if raw_state == "failed":
             reason = str_field(data, "failure_message") or str_field(data, "failure_code")
@@ -404,8 +476,21 @@ def presentation_fields(options: VideoOptions) -> JSONObject:
 
 
 def video_title(job_id: str) -> str:
-    """The title submit gives a job's video: how a confirming GET tells it is this job's."""
+    """What every title of a job's videos starts with: how a confirming GET tells it is this
+    job's (`titled_for`)."""
     return f"CVPlus {job_id}"
+
+
+def render_title(request: SubmitRequest) -> str:
+    """The title of the render of one submit (job and key): what ``find`` looks for."""
+    return f"{video_title(request.job_id)} #{request.attempt}"
+
+
+def titled_for(title: str, job_id: str) -> bool:
+    """Whether ``title`` is one submit of ``job_id`` gave (any key; or the title renders had
+    before they were titled per key)."""
+    own = video_title(job_id)
+    return title == own or title.startswith(f"{own} #")
 
 
 def parse_event(body: bytes) -> WebhookEvent:

@@ -29,7 +29,7 @@ paths below; ``client.avatar_videos`` exists from 4.11.0, CHANGELOG.md:259-266):
   running task and deletes a finished one.
 - ``types/organization_retrieve_response.py`` — ``GET /v1/organization``:
   ``tier.models[m].maxConcurrentGenerations`` / ``maxDailyGenerations`` and
-  ``usage.models[m].dailyGenerations`` (how a 429 is told to be the daily cap, ``_as_daily_cap``).
+  ``usage.models[m].dailyGenerations`` (the probe reads it).
 - ``_base_client.py:391`` — ``_idempotency_header = None``; no create takes an idempotency key.
 - docs.dev.runwayml.com/errors/errors — HTTP 400/401/404/405 not retryable; 429 retryable;
   502/503 "shedding load", 504 "overloaded". docs.dev.runwayml.com/errors/task-failures (and
@@ -85,7 +85,6 @@ from shared.adapters.providers._http import (
     id_path,
     malformed,
     num_field,
-    obj_field,
     quota_wording,
     render_status,
     str_field,
@@ -147,13 +146,22 @@ CAPABILITIES = Capabilities(
     max_duration_s=90,  # undocumented for avatar videos (module docstring); CVPlus's longest
     resolutions=frozenset({Resolution.P720}),  # undocumented: never promise 1080p
     aspect_ratios=frozenset({AspectRatio.LANDSCAPE}),  # framed like the presenter image
-    # Undocumented price: act_two's 5 credits/s at $0.01 a credit, for a minute.
+    # Billed in credits at $0.01 each (runwayml/skills rw-setup-api-key/SKILL.md:27), per second
+    # of output for its video models (rw-api-reference/SKILL.md:25-33). The avatar videos' own
+    # rate is unpublished (UNCONFIRMED): act_two's 5 credits/s, $0.05 a second, $3.00 a minute.
     price_per_video=3.00,
+    price_per_second=0.05,
     # docs.dev.runwayml.com/usage/tiers: tier 1 allows 1-2 concurrent generations per model,
     # tier 2 three, tier 3 five; further tasks wait as THROTTLED. The default is the lowest
     # tier's 1; set RUNWAYML_CONCURRENCY to the project's tier.
     concurrency_limit=DEFAULT_CONCURRENCY,
-    typical_render_s=90.0,  # an estimate: Runway publishes no render time
+    # Runway publishes no render time: 90 s is an estimate. Its own SDK waits at most 600 s for a
+    # task (runwayml/sdk-python src/runwayml/lib/polling.py:36-37), the worst we assume; no
+    # render limit is documented (an hour, unconfirmed). Tasks are not to be polled more than
+    # once every five seconds (resources/tasks.py:63-66).
+    typical_render_s=90.0,
+    worst_render_s=600.0,
+    render_cap_s=3600.0,
     webhooks=False,  # no callbacks: renders are polled
     idempotent_submits=False,  # no idempotency documented (_base_client.py:391)
 )
@@ -193,12 +201,22 @@ def read_code(status: int, body: JSONObject | None) -> tuple[str | None, ErrorCa
     if status == 400 and "credit" in message.lower():
         return "insufficient_credits", ErrorCategory.QUOTA_EXCEEDED, message
     if status == 429 and quota_wording(message):
-        # docs.dev.runwayml.com/errors/errors: a 429 "may be returned when an integration's
-        # limits have been reached"; docs.dev.runwayml.com/usage/tiers: those limits include
-        # a cap of generations per day (50-200 at tier 1). Runway publishes no error text for
-        # it, so its wording decides; a 429 that says nothing of the kind stays a rate limit.
         return "daily_limit", ErrorCategory.QUOTA_EXCEEDED, message
     return None, None, message
+
+
+def read_submit_code(
+    status: int, body: JSONObject | None
+) -> tuple[str | None, ErrorCategory | None, str]:
+    """A submit's answer: every 429 is the daily quota. runwayml/skills
+    rw-api-reference/SKILL.md:375-386: "No requests-per-minute limit — only daily generation
+    quotas", "Exceeding concurrency -> THROTTLED status (auto-queued, not rejected)", "Exceeding
+    daily limit -> 429", over a rolling 24-hour window. Retrying in seconds cannot help;
+    another provider can."""
+    code, category, message = read_code(status, body)
+    if status == 429:
+        return "daily_limit", ErrorCategory.QUOTA_EXCEEDED, message
+    return code, category, message
 
 
 def avatar_name(reference_image: str, voice: str) -> str:
@@ -400,14 +418,12 @@ class RunwayMLProvider(HttpAdapter):
                 "POST",
                 "/v1/avatar_videos",
                 op="submit",
-                read_code=read_code,
+                read_code=read_submit_code,
                 billable=True,
                 json=payload,
                 headers={"Idempotency-Key": key},  # undocumented by Runway; harmless
             )
         except ProviderError as error:
-            if error.status == 429 and error.category is ErrorCategory.RATE_LIMIT:
-                raise self._as_daily_cap(error) from error
             if error.status in {400, 404} and not self._pinned:
                 # Perhaps our avatar was deleted (Runway's wording for it is not published):
                 # the next submit looks it up again, and makes one when it is gone.
@@ -462,34 +478,11 @@ class RunwayMLProvider(HttpAdapter):
             progress=num_field(body, "progress"),
         )
 
-    def _as_daily_cap(self, error: ProviderError) -> ProviderError:
-        """A 429 whose text says nothing of a cap may still be the tier's daily one: Runway's
-        ``GET /v1/organization`` (runwayml/sdk-python types/organization_retrieve_response.py)
-        reports ``tier.models[model].maxDailyGenerations`` and
-        ``usage.models[model].dailyGenerations``. When the model's day is used up the 429 is
-        quota; when the check itself fails, it stays the rate limit it looked like."""
-        try:
-            _, org = self._call(
-                "GET", "/v1/organization", op="limits", read_code=read_code, deadline_s=5.0
-            )
-        except ProviderError:
-            return error
-        cap = num_field(
-            obj_field(obj_field(obj_field(org, "tier"), "models"), MODEL), "maxDailyGenerations"
-        )
-        used = num_field(
-            obj_field(obj_field(obj_field(org, "usage"), "models"), MODEL), "dailyGenerations"
-        )
-        if cap is None or used is None or used < cap:
-            return error
-        return ProviderError(
-            ErrorCategory.QUOTA_EXCEEDED,
-            f"{error.message} (daily cap of {cap:.0f} {MODEL} generations reached)",
-            provider_id=PROVIDER_ID,
-            status=error.status,
-            provider_code="daily_limit",
-            retry_after=error.retry_after,
-        )
+    def find(self, request: SubmitRequest) -> Submission | None:
+        """No lookup of renders is relied on (``finds_renders`` False): a submit whose answer
+        was lost is never sent here again."""
+        del request
+        return None
 
     def cancel(self, provider_job_id: str) -> bool:
         """``DELETE /v1/tasks/{id}`` (runwayml/sdk-python ``tasks.delete``): cancels a running

@@ -39,6 +39,7 @@ RECOVERY_LOGS = "error_recovery_logs"
 STATS = "provider_stats"
 QUOTAS = "user_quotas"
 SPEND = "daily_spend"
+BREAKER_SHARES = "breaker_user_shares"  # one per user, provider and window: failures counted
 ANALYTICS_HOURLY = "analytics_hourly"  # one per hour: shared.core.analytics.rollup
 ANALYTICS_DAILY = "analytics_daily"  # one per day: the day's hours merged
 ALERTS = "alerts"  # one per alert episode: started, cleared
@@ -113,11 +114,17 @@ class SeenJob:
 
 class JobStore(Protocol):
     def create(
-        self, job: Job, *, counter: Counter | None = None, side: Sequence[Record] = ()
+        self,
+        job: Job,
+        *,
+        counter: Counter | None = None,
+        side: Sequence[Record] = (),
+        counters: Sequence[Counter] = (),
     ) -> tuple[Job, bool]:
         """Store a new job, with ``side`` documents, in one atomic write; if its id exists,
-        return the stored one and False (idempotent). ``counter``: updated in the same atomic
-        write (what ``bump`` raises is raised here, and nothing is written)."""
+        return the stored one and False (idempotent). ``counter`` and ``counters``: updated in
+        the same atomic write, each only if unchanged since read (what a ``bump`` raises is
+        raised here, and nothing is written)."""
         ...
 
     def get(self, job_id: str) -> Job | None: ...

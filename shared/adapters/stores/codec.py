@@ -164,6 +164,7 @@ def job_to_doc(job: Job) -> Doc:
         "createdAt": job.created_at,
         "updatedAt": job.updated_at if job.updated_at is not None else job.created_at,
         "estimatedCost": job.estimated_cost,
+        "reservedUsd": job.reserved_usd,
     }
 
 
@@ -192,8 +193,8 @@ def encode(record: Record) -> SideWrite:
     match record:
         case Metric(snapshot):
             return SideWrite(METRICS, snapshot.to_doc())
-        case Spend(day, billed_usd):
-            return SideWrite(SPEND, spend.increment(billed_usd), day, increment=True)
+        case Spend(day, billed_usd, released_usd):
+            return SideWrite(SPEND, spend.increment(billed_usd, released_usd), day, increment=True)
         case RecoveryLog(job_id, entry):
             return SideWrite(RECOVERY_LOGS, entry, doc_id=job_id)
         case Internal(job):
@@ -202,6 +203,26 @@ def encode(record: Record) -> SideWrite:
             regenerated = job.app_call is AppCall.REGENERATE
             doc = userview.mirror_doc(job, regenerated=regenerated)
             return SideWrite(CV_JOBS, doc, doc_id=job.cv_job_id, merge=True)
+
+
+def encode_all(records: Sequence[Record]) -> tuple[SideWrite, ...]:
+    """The writes of ``records``, increments of one document folded into one write (a billed
+    render and a released reservation of the same day: one document, written once)."""
+    out: list[SideWrite] = []
+    at: dict[tuple[str, str], int] = {}
+    for write in map(encode, records):
+        key = (write.collection, write.doc_id or "")
+        if write.increment and write.doc_id is not None and key in at:
+            first = out[at[key]]
+            data = dict(first.data)
+            for name, value in write.data.items():
+                data[name] = data.get(name, 0) + value
+            out[at[key]] = replace(first, data=data)
+            continue
+        if write.increment and write.doc_id is not None:
+            at[key] = len(out)
+        out.append(write)
+    return tuple(out)
 
 
 def job_from_doc(d: Mapping[str, Any], internal: Mapping[str, Any] | None = None) -> Job:
@@ -269,6 +290,7 @@ def job_from_doc(d: Mapping[str, Any], internal: Mapping[str, Any] | None = None
         retries=int(d.get("retries") or 0),
         app_call=AppCall(call) if call else None,
         estimated_cost=_opt_float(d.get("estimatedCost")),
+        reserved_usd=float(d.get("reservedUsd") or 0.0),
     )
 
 

@@ -132,16 +132,22 @@ class SeamJobStore:
         return codec.with_internal(job, self._internal(job.job_id))
 
     def create(
-        self, job: Job, *, counter: Counter | None = None, side: Sequence[Record] = ()
+        self,
+        job: Job,
+        *,
+        counter: Counter | None = None,
+        side: Sequence[Record] = (),
+        counters: Sequence[Counter] = (),
     ) -> tuple[Job, bool]:
         data = {**codec.job_to_doc(job), "lease": None}
-        encoded = tuple(codec.encode(r) for r in side)
+        encoded = codec.encode_all(side)
+        every = (*((counter,) if counter is not None else ()), *counters)
         for _ in attempts(self.pacing, f"{JOBS}/{job.job_id}"):
             writes = encoded
-            if counter is not None:
-                count = self.seam.read(counter.collection, counter.doc_id)
-                bumped = counter.bump(count.doc)  # may refuse: nothing is written
-                bump = SideWrite(counter.collection, bumped, counter.doc_id, count.version)
+            for each in every:
+                count = self.seam.read(each.collection, each.doc_id)
+                bumped = each.bump(count.doc)  # may refuse: nothing is written
+                bump = SideWrite(each.collection, bumped, each.doc_id, count.version)
                 writes = (*writes, bump)
             if self.seam.write_if(JOBS, job.job_id, data, version=None, side=writes) is not None:
                 return job, True
@@ -204,7 +210,7 @@ class SeamJobStore:
         side: Sequence[Record] = (),
         release: bool = True,
     ) -> None:
-        derived = tuple(codec.encode(r) for r in side)
+        derived = codec.encode_all(side)
         held = self._unhold(job.job_id)
         if held is not None and held.lease.owner == owner:
             # Unchanged since our last write (the condition), so that write is the stored job.
@@ -247,7 +253,7 @@ class SeamJobStore:
             if job is None:
                 return (result, stored), None, ()
             check_change(stored, job, None, owner=None, now=now)
-            derived = tuple(codec.encode(r) for r in side)
+            derived = codec.encode_all(side)
             return (result, job), codec.job_to_doc(job), derived  # the lease is left as it is
 
         return self._update(job_id, attempt)[0]
