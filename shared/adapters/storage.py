@@ -89,6 +89,11 @@ class Vault(Protocol):
 
     def keep(self, source_url: str, name: str) -> Kept: ...
 
+    def put(self, data: bytes, name: str, content_type: str) -> Kept:
+        """Store ``data`` we made ourselves (a subtitles file) as ``name``; DeliveryError when
+        the bucket refuses it."""
+        ...
+
     def rotate(self, name: str) -> str | None:
         """A new download token for ``name``: the URL that now plays it (every earlier URL
         stops working), or None when there is no such object."""
@@ -110,6 +115,15 @@ def video_name(user_id: str, job_id: str) -> str:
 
 def thumbnail_name(user_id: str, job_id: str) -> str:
     return f"thumbnails/{user_id or 'anonymous'}/{job_id}.jpg"
+
+
+def subtitles_name(user_id: str, job_id: str) -> str:
+    """The video's WebVTT captions, beside it (same owner folder, same job name)."""
+    return f"videos/{user_id or 'anonymous'}/{job_id}.vtt"
+
+
+SUBTITLES_TYPE = "text/vtt; charset=utf-8"  # WebVTT's registered media type
+MAX_SUBTITLES_BYTES = 256 * 1024  # a 5,000-character script makes well under 20 KB
 
 
 def object_name(bucket: str, path: str | None) -> str | None:
@@ -363,6 +377,23 @@ class CloudStorageVault:
                 ) from exc
         return Kept(path=f"gs://{self.bucket}/{name}", url=self._url(name, token))
 
+    def put(self, data: bytes, name: str, content_type: str) -> Kept:
+        from google.api_core import exceptions as gexc
+
+        if len(data) > MAX_SUBTITLES_BYTES:
+            raise DeliveryError(f"larger than {MAX_SUBTITLES_BYTES} bytes", expired=False)
+        try:
+            blob = self.client.bucket(self.bucket).blob(name)
+            token = self._existing_token(name) or new_download_token()
+            blob.metadata = {TOKEN_METADATA: token}
+            blob.cache_control = "private, max-age=86400"
+            blob.upload_from_string(data, content_type=content_type)
+        except (gexc.GoogleAPICallError, OSError, ValueError) as exc:
+            raise DeliveryError(
+                f"writing gs://{self.bucket}/{name} failed: {exc!r}", expired=False
+            ) from exc
+        return Kept(path=f"gs://{self.bucket}/{name}", url=self._url(name, token))
+
     def _existing_token(self, name: str) -> str | None:
         """The token of an object already there (a re-copy keeps it); None when there is none
         or it cannot be read (without ``storage.objects.get`` a re-copy gets a new token)."""
@@ -438,6 +469,16 @@ class MemoryVault:
             raise DeliveryError(f"writing gs://{self.bucket}/{name} failed: down", expired=False)
         self.objects[name] = data
         self.types[name] = kind
+        token = self.tokens.setdefault(name, new_download_token())
+        return Kept(path=f"gs://{self.bucket}/{name}", url=self._url(name, token))
+
+    def put(self, data: bytes, name: str, content_type: str) -> Kept:
+        if self.down:
+            raise DeliveryError(f"writing gs://{self.bucket}/{name} failed: down", expired=False)
+        if len(data) > MAX_SUBTITLES_BYTES:
+            raise DeliveryError(f"larger than {MAX_SUBTITLES_BYTES} bytes", expired=False)
+        self.objects[name] = data
+        self.types[name] = content_type
         token = self.tokens.setdefault(name, new_download_token())
         return Kept(path=f"gs://{self.bucket}/{name}", url=self._url(name, token))
 

@@ -37,6 +37,7 @@ from shared.core.cv import WORD_BUDGET, ParsedCV, script_from_cv
 from shared.core.model import (
     AspectRatio,
     AvatarStyle,
+    Background,
     Duration,
     QualityLevel,
     Resolution,
@@ -190,8 +191,9 @@ class _AppShaped(BaseModel):
 
 class IntroductionRequest(_AppShaped):
     """generateVideoIntroduction, the web app's call: the CV job whose ``parsedData`` to use.
-    ``background``, ``includeSubtitles`` and ``includeNameCard`` are accepted and checked; the
-    providers here render neither a custom background, subtitles nor a name card."""
+    Every option is kept on the job: subtitles are a WebVTT file we write beside the video; a
+    background, a name card or an avatar style the provider that made the video cannot honour
+    is said in the job's degradation notes (`shared.core.presentation`)."""
 
     job_id: JobId = Field(alias="jobId")
     duration: Literal["short", "medium", "long"] = "medium"
@@ -209,6 +211,9 @@ class IntroductionRequest(_AppShaped):
             duration=Duration(self.duration),
             style=Style(self.style),
             avatar_style=AvatarStyle(self.avatar_style),
+            background=Background(self.background),
+            subtitles=self.include_subtitles,
+            name_card=self.include_name_card,
         )
 
 
@@ -234,11 +239,12 @@ _CVDATA_QUALITY = {
     "low": Resolution.P720,
     "thumbnail": Resolution.P720,
 }
-# A square video is made as landscape (no provider here renders 1:1).
+# Square is asked as 1:1: HeyGen renders it; for the others the degradation ladder makes it
+# 16:9 and the job's notes say so (`shared.core.degradation.Degradation.SQUARE_TO_LANDSCAPE`).
 _CVDATA_ORIENTATION = {
     "landscape": AspectRatio.LANDSCAPE,
     "portrait": AspectRatio.PORTRAIT,
-    "square": AspectRatio.LANDSCAPE,
+    "square": AspectRatio.SQUARE,
 }
 
 
@@ -270,6 +276,9 @@ class CvDataIntroductionRequest(_AppShaped):
             avatar_style=_CVDATA_AVATAR[o.avatar_style],
             resolution=_CVDATA_QUALITY[o.quality],
             aspect_ratio=_CVDATA_ORIENTATION[o.orientation],
+            background=Background(o.background),
+            subtitles=o.include_subtitles,
+            name_card=o.include_name_card,
         )
 
 

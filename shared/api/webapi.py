@@ -376,9 +376,14 @@ class JobOptions(_Answer):
     urgency: Literal["low", "normal", "high", "critical"]
     quality_level: Literal["standard", "premium"] = Field(alias="qualityLevel")
     resolution: Literal["720p", "1080p"]
-    aspect_ratio: Literal["16:9", "9:16"] = Field(alias="aspectRatio")
+    aspect_ratio: Literal["16:9", "9:16", "1:1"] = Field(alias="aspectRatio")
     allow_fallback: bool = Field(alias="allowFallback")
     features: list[Literal["voice", "lip_sync", "custom_avatar"]]
+    # Presentation (absent from jobs stored before it was kept): what the degradation notes
+    # say of it when the provider that made the video could not honour it.
+    background: Literal["office", "studio", "modern", "gradient", "virtual", "custom"] = "office"
+    subtitles: bool = False  # WebVTT captions written beside the video (subtitlesUrl)
+    name_card: bool = Field(False, alias="nameCard")
 
 
 class JobErrorDoc(_Answer):
@@ -445,6 +450,8 @@ class VideoJobDocument(_Answer):
     deadline_at: float = Field(alias="deadlineAt")
     degraded: bool
     degradations: list[str]
+    # What of its presentation the provider that made it could not honour (said in the notes).
+    unhonoured: list[Literal["background", "name card", "avatar style"]] = []
     degradation_notes: list[str] = Field(alias="degradationNotes")  # plain words
     # Our copies in Cloud Storage: a download URL that plays them, and the objects' gs:// paths.
     video_url: str | None = Field(alias="videoUrl")
@@ -452,6 +459,7 @@ class VideoJobDocument(_Answer):
     storage_path: str | None = Field(alias="storagePath")
     thumbnail_storage_path: str | None = Field(alias="thumbnailStoragePath")
     subtitles_url: str | None = Field(None, alias="subtitlesUrl")  # WebVTT captions
+    subtitles_storage_path: str | None = Field(None, alias="subtitlesStoragePath")
     duration_seconds: float | None = Field(alias="durationSeconds")
     error: JobErrorDoc | None
     metadata: JobMetadata

@@ -12,6 +12,7 @@ from enum import StrEnum
 from functools import lru_cache
 
 from shared.core.model import (
+    AspectRatio,
     Capabilities,
     Duration,
     Feature,
@@ -27,6 +28,7 @@ class Degradation(StrEnum):
     RESOLUTION_1080P_TO_720P = "resolution 1080p -> 720p"
     PREMIUM_TO_STANDARD = "quality premium -> standard"
     DROP_CUSTOM_AVATAR = "custom avatar dropped"
+    SQUARE_TO_LANDSCAPE = "aspect ratio 1:1 -> 16:9"
     DROP_VOICE = "voice and lip-sync dropped"
     SHORT_TO_CLIP = "duration short -> 10 s clip of the presenter image, no voice (last resort)"
 
@@ -66,6 +68,13 @@ LADDER: tuple[_Rung, ...] = (
         Degradation.DROP_CUSTOM_AVATAR,
         lambda o: Feature.CUSTOM_AVATAR in o.features,
         lambda o: replace(o, features=o.features - {Feature.CUSTOM_AVATAR}),
+    ),
+    # A square video from a provider that frames only 16:9 and 9:16 (D-ID's presenter images,
+    # RunwayML's): landscape, the app's own default orientation.
+    _Rung(
+        Degradation.SQUARE_TO_LANDSCAPE,
+        lambda o: o.aspect_ratio is AspectRatio.SQUARE,
+        lambda o: replace(o, aspect_ratio=AspectRatio.LANDSCAPE),
     ),
     _Rung(
         Degradation.DROP_VOICE,

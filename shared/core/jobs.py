@@ -13,6 +13,7 @@ from typing import Any
 
 from shared.core.degradation import Degradation
 from shared.core.model import Duration, QualityLevel, Resolution, Tier, VideoOptions
+from shared.core.presentation import Unhonoured
 from shared.core.refusals import AlreadyExists
 
 
@@ -72,8 +73,10 @@ class VideoResult:
     duration_s: float | None = None
     storage_path: str | None = None
     thumbnail_path: str | None = None
-    # WebVTT captions beside the video: a URL that serves them (None: none made).
+    # WebVTT captions beside the video: a URL that serves them (None: none made), and the
+    # object's name (``gs://bucket/name``) so it is deleted with the video.
     subtitles_url: str | None = None
+    subtitles_path: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,6 +106,9 @@ class Job:
     preferred_provider: str | None = None
     next_action_at: float | None = None
     degradations: tuple[Degradation, ...] = ()
+    # What the current attempt's provider cannot present as asked (background, name card...):
+    # replaced at every submit, so it is the provider that made the video's (`presentation`).
+    unhonoured: tuple[Unhonoured, ...] = ()
     selection_reasoning: tuple[str, ...] = ()
     result: VideoResult | None = None
     error: JobError | None = None
@@ -158,6 +164,9 @@ class RequestReusedError(AlreadyExists):
         )
 
 
+_PRESENTATION = frozenset({"background", "subtitles", "name_card"})
+
+
 def request_fingerprint(script: str, options: VideoOptions, cv_job_id: str | None) -> str:
     """A digest of what a request asks for (script, options, cvJobId), the same in every
     process: a repeat of the same request matches, any change does not."""
@@ -168,6 +177,8 @@ def request_fingerprint(script: str, options: VideoOptions, cv_job_id: str | Non
             f.name: sorted(v) if isinstance(v, frozenset) else v
             for f in fields(options)
             for v in [getattr(options, f.name)]
+            # Presentation left as it was before it was kept: digests made then still match.
+            if not (f.name in _PRESENTATION and v == f.default)
         },
     }
     canonical = json.dumps(asked, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
@@ -198,8 +209,10 @@ def begin_attempt(
     reasoning: tuple[str, ...],
     now: float,
     estimated_cost: float | None = None,
+    unhonoured: tuple[Unhonoured, ...] = (),
 ) -> Job:
-    """A provider was chosen; the submission starts now (``options`` may be degraded to fit)."""
+    """A provider was chosen; the submission starts now (``options`` may be degraded to fit;
+    ``unhonoured``: what of their presentation this provider cannot do)."""
     if job.terminal:
         return job
     record = AttemptRecord(provider_id=provider_id, attempt=job.attempt + 1, started_at=now)
@@ -224,6 +237,7 @@ def begin_attempt(
         eta_at=None,
         options=options,
         degradations=(*job.degradations, *(d for d in degradations if d not in job.degradations)),
+        unhonoured=unhonoured,
         selection_reasoning=reasoning,
         estimated_cost=estimated_cost if estimated_cost is not None else job.estimated_cost,
         updated_at=now,

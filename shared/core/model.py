@@ -56,6 +56,20 @@ class Resolution(StrEnum):
 class AspectRatio(StrEnum):
     LANDSCAPE = "16:9"
     PORTRAIT = "9:16"
+    SQUARE = "1:1"  # the web app's ``orientation: 'square'``; a ladder rung makes it 16:9
+
+
+class Background(StrEnum):
+    """What the presenter stands in front of. OFFICE is the presenter's own recorded setting
+    (every configured presenter is filmed or photographed in one), so every provider honours
+    it; the others are drawn by the provider, where it can (`Capabilities.backgrounds`)."""
+
+    OFFICE = "office"
+    STUDIO = "studio"
+    MODERN = "modern"
+    GRADIENT = "gradient"
+    VIRTUAL = "virtual"
+    CUSTOM = "custom"  # the app names it but sends no image: no provider can honour it
 
 
 class Tier(StrEnum):
@@ -82,6 +96,11 @@ class VideoOptions:
     resolution: Resolution = Resolution.P1080
     aspect_ratio: AspectRatio = AspectRatio.LANDSCAPE
     allow_fallback: bool = True
+    # Presentation: never a reason to choose or skip a provider; what the provider that made
+    # the video could not honour is said in the job's notes (`shared.core.presentation`).
+    background: Background = Background.OFFICE
+    subtitles: bool = False  # WebVTT captions beside the video (we write them from the script)
+    name_card: bool = False  # the person's name and title shown on screen
     # A talking-head introduction needs a voice and lip-sync; a custom avatar is optional.
     features: frozenset[Feature] = frozenset({Feature.VOICE, Feature.LIP_SYNC})
 
@@ -110,6 +129,9 @@ class Capabilities:
     # A repeated submit with the same idempotency key is answered with the first render, not
     # billed again. Without it, a submit whose answer was lost is never sent to it again.
     idempotent_submits: bool = False
+    # Backgrounds it draws as asked (beyond the presenter's own, which every provider keeps).
+    backgrounds: frozenset[Background] = frozenset({Background.OFFICE})
+    name_card: bool = False  # it can show a name card (no provider here documents one)
     # How the provider bills a render: by the second of output (at least ``min_billed_s``)
     # when set, else ``price_per_video`` per clip whatever its length.
     price_per_second: float | None = None

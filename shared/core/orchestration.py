@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Concatenate, ParamSpec, TypeVar
 
-from shared.core import billing, jobs, spend
+from shared.core import billing, jobs, presentation, spend
 from shared.core import breaker as br
 from shared.core.cv import WORDS_PER_SECOND
 from shared.core.errors import ErrorCategory, ProviderError
@@ -386,8 +386,10 @@ def lost_render_due(job: Job, now: float) -> float | None:
     return min(waits, default=None)
 
 
-def begin(job: Job, choice: Scored, now: float) -> Job:
-    """The job as checkpointed before its submit (written, lease kept)."""
+def begin(job: Job, choice: Scored, now: float, setup: Setup | None = None) -> Job:
+    """The job as checkpointed before its submit (written, lease kept), with what of the
+    job's presentation the chosen provider cannot honour (`presentation`)."""
+    caps = setup.capabilities.get(choice.provider_id) if setup is not None else None
     return jobs.begin_attempt(
         job,
         provider_id=choice.provider_id,
@@ -396,6 +398,7 @@ def begin(job: Job, choice: Scored, now: float) -> Job:
         reasoning=choice.reasons,
         now=now,
         estimated_cost=choice.cost,
+        unhonoured=presentation.unhonoured(choice.options, caps) if caps is not None else (),
     )
 
 

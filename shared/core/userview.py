@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from shared.core import presentation
 from shared.core.cv import WORD_BUDGET
 from shared.core.degradation import Degradation
 from shared.core.jobs import Job, JobStatus
@@ -73,6 +74,7 @@ DEGRADATION_NOTES = {
     Degradation.RESOLUTION_1080P_TO_720P: "Made in 720p instead of 1080p.",
     Degradation.PREMIUM_TO_STANDARD: "Made at standard quality instead of premium.",
     Degradation.DROP_CUSTOM_AVATAR: "Made with a stock presenter instead of your custom avatar.",
+    Degradation.SQUARE_TO_LANDSCAPE: "Made in landscape (16:9) instead of square.",
     Degradation.DROP_VOICE: "Made without a voice-over and lip-sync.",
     Degradation.SHORT_TO_CLIP: (
         "Made as a silent 10-second clip of the presenter, as no studio could make a spoken video."
@@ -118,7 +120,10 @@ def error_message(code: str) -> str:
 
 
 def degradation_notes(job: Job) -> list[str]:
-    return [DEGRADATION_NOTES[d] for d in job.degradations]
+    """What the video gave up to be made (the ladder), then what of its presentation the
+    provider that made it could not honour."""
+    ladder = [DEGRADATION_NOTES[d] for d in job.degradations]
+    return [*ladder, *presentation.notes(job.options, job.unhonoured)]
 
 
 def quality_score(job: Job) -> float:

@@ -3,15 +3,26 @@
 alike. The job then holds our copy, never the provider's URL, which expires. The copy is then
 read as a file (`shared.adapters.media`): a file that is not the video the job asked for (not an
 MP4, the wrong frame, no audio for a voice, far from the script's length) is refused with its
-reason (`BadVideoError`), whatever the provider said about it."""
+reason (`BadVideoError`), whatever the provider said about it. A job that asked for subtitles
+gets a WebVTT file written from its script (`shared.core.captions`) beside the video: no
+provider here hands us captions we read (HeyGen's SRT sidecar is not fetched yet)."""
 
 from __future__ import annotations
 
 import logging
 
 from shared.adapters import media
-from shared.adapters.storage import DeliveryError, Kept, Vault, thumbnail_name, video_name
+from shared.adapters.storage import (
+    SUBTITLES_TYPE,
+    DeliveryError,
+    Kept,
+    Vault,
+    subtitles_name,
+    thumbnail_name,
+    video_name,
+)
 from shared.core import orchestration as orch
+from shared.core.captions import webvtt
 from shared.core.jobs import Job, VideoResult
 from shared.core.model import AspectRatio, Feature, Resolution
 
@@ -33,12 +44,15 @@ def keep(
     kept = vault.keep(video_url or "", name)
     check(vault, job, name)
     thumbnail = _thumbnail(vault, job, thumbnail_url)
+    subtitles = _subtitles(vault, job, duration_s)
     return VideoResult(
         video_url=kept.url,
         thumbnail_url=thumbnail.url if thumbnail else None,
         duration_s=duration_s,
         storage_path=kept.path,
         thumbnail_path=thumbnail.path if thumbnail else None,
+        subtitles_url=subtitles.url if subtitles else None,
+        subtitles_path=subtitles.path if subtitles else None,
     )
 
 
@@ -57,11 +71,15 @@ _SHORT_EDGE = {Resolution.P720: 720, Resolution.P1080: 1080}
 def expected(job: Job) -> media.Expected:
     short = _SHORT_EDGE[job.options.resolution]
     long = short * 16 // 9
-    landscape = job.options.aspect_ratio is AspectRatio.LANDSCAPE
+    width, height = {
+        AspectRatio.LANDSCAPE: (long, short),
+        AspectRatio.PORTRAIT: (short, long),
+        AspectRatio.SQUARE: (short, short),
+    }[job.options.aspect_ratio]
     return media.Expected(
         duration_s=orch.spoken_length_s(job),
-        width=long if landscape else short,
-        height=short if landscape else long,
+        width=width,
+        height=height,
         audio=Feature.VOICE in job.options.features,
     )
 
@@ -85,4 +103,17 @@ def _thumbnail(vault: Vault, job: Job, url: str | None) -> Kept | None:
         return vault.keep(url, thumbnail_name(job.user_id, job.job_id))
     except DeliveryError as error:
         log.warning("job %s: copying the thumbnail failed: %s", job.job_id, error)
+        return None
+
+
+def _subtitles(vault: Vault, job: Job, duration_s: float | None) -> Kept | None:
+    """The job's WebVTT captions in the bucket, when it asked for them; a write that fails is
+    left out (the video is kept all the same: captions are never worth a good video)."""
+    if not job.options.subtitles or not job.script.strip():
+        return None
+    text = webvtt(job.script, duration_s=duration_s)
+    try:
+        return vault.put(text.encode(), subtitles_name(job.user_id, job.job_id), SUBTITLES_TYPE)
+    except DeliveryError as error:
+        log.warning("job %s: writing the subtitles failed: %s", job.job_id, error)
         return None

@@ -1,9 +1,10 @@
 """A finished video's download links and its deletion (a CV video is personal data):
 
-- `rotate`: new random download tokens for a job's video and thumbnail objects; every URL handed
-  out before stops working, and the job document holds the new ones (admins: rotateVideoLinks).
+- `rotate`: new random download tokens for a job's video, thumbnail and captions objects; every
+  URL handed out before stops working, and the job document holds the new ones (admins:
+  rotateVideoLinks).
 - `delete_video`: the owner removes their video: the objects go from the bucket (the video, its
-  thumbnail), and the job's links and object names are cleared (deleteVideo).
+  thumbnail, its captions), and the job's links and object names are cleared (deleteVideo).
 
 A finished job never changes through the job store (its status is final), so these two write the
 job document's link fields only, by a read and a write of the document itself."""
@@ -22,15 +23,25 @@ from shared.shell.users import owned_job
 
 log = logging.getLogger("cvplus")
 
-_LINK_FIELDS = ("videoUrl", "thumbnailUrl", "storagePath", "thumbnailStoragePath")
+_LINK_FIELDS = (
+    "videoUrl",
+    "thumbnailUrl",
+    "subtitlesUrl",
+    "storagePath",
+    "thumbnailStoragePath",
+    "subtitlesStoragePath",
+)
 
 
-def _names(shell: Shell, doc: dict[str, Any]) -> tuple[str | None, str | None]:
+def _names(shell: Shell, doc: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """The job's objects in our bucket: the video, its thumbnail, its WebVTT captions."""
     if shell.ports.vault is None:
-        return None, None
+        return None, None, None
     bucket = shell.ports.vault.bucket
-    return object_name(bucket, doc.get("storagePath")), object_name(
-        bucket, doc.get("thumbnailStoragePath")
+    return (
+        object_name(bucket, doc.get("storagePath")),
+        object_name(bucket, doc.get("thumbnailStoragePath")),
+        object_name(bucket, doc.get("subtitlesStoragePath")),
     )
 
 
@@ -39,16 +50,13 @@ def rotate(shell: Shell, job_id: str) -> dict[str, Any]:
     doc = shell.ports.docs.get(JOBS, job_id)
     if doc is None:
         raise NotFound(f"no video job {job_id}")
-    video, thumbnail = _names(shell, doc)
     changed: dict[str, Any] = {}
-    if video is not None and shell.ports.vault is not None:
-        url = shell.ports.vault.rotate(video)
-        if url is not None:
-            changed["videoUrl"] = url
-    if thumbnail is not None and shell.ports.vault is not None:
-        url = shell.ports.vault.rotate(thumbnail)
-        if url is not None:
-            changed["thumbnailUrl"] = url
+    fields = ("videoUrl", "thumbnailUrl", "subtitlesUrl")
+    for url_field, name in zip(fields, _names(shell, doc), strict=True):
+        if name is not None and shell.ports.vault is not None:
+            url = shell.ports.vault.rotate(name)
+            if url is not None:
+                changed[url_field] = url
     if changed:
         shell.ports.docs.put(
             JOBS, job_id, {**doc, **changed, "linksRotatedAt": shell.ports.clock()}

@@ -199,7 +199,7 @@ def _submit(shell: Shell, job: Job, now: float) -> Job:
 
 def _call(shell: Shell, job: Job, choice: Scored, permit: float | None, now: float) -> Job:
     setup = shell.setup
-    before, job = job, orch.begin(job, choice, now)
+    before, job = job, orch.begin(job, choice, now, setup)
     try:  # the checkpoint
         shell.ports.jobs.save(
             job, owner=shell.instance_id, now=now, side=derived(before, job), release=False

@@ -3,7 +3,8 @@ headless Chromium against the real emulator stack, security rules enforced: the 
 the Auth emulator, calls the functions through the client module and follows its job with an
 onSnapshot listener the rules must allow. A screenshot of each state is kept in run/screenshots/
 sample-page/ (gitignored): the request, live progress, the completed video playing, a
-cancellation, a failure and its retry.
+cancellation, a failure and its retry; and a premium user of the CVPlus app making their video
+introduction through the app's own call, the CV job watched until the video plays.
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ import pytest
 
 from tests.browser.fake_stack import Account
 from tests.browser.local_stack import create_account
+from tests.support.cvplus import LIFETIME, PARSER_CV
 from tests.support.stacks import local_stack_missing
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "run" / "screenshots" / "sample-page"
 USER = Account("sample-user@cvplus.test", "sample-password-1")
+PREMIUM = Account("premium-user@cvplus.test", "premium-password-1")
 RENDER_S = 8.0  # long enough to see the bar move
 STEP_MS = 90_000
 
@@ -41,6 +44,7 @@ class Site:
     url: str
     sim: str
     http: httpx.Client
+    config: Any  # tools.stack.config.StackConfig
 
 
 def _build(out: Path) -> None:
@@ -104,6 +108,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                 url=f"http://127.0.0.1:{server.server_address[1]}/index.html?{query}",
                 sim=config.provider_sim.url,
                 http=http_client,
+                config=config,
             )
     finally:
         server.shutdown()
@@ -205,3 +210,59 @@ def test_the_sample_page_makes_follows_cancels_and_retries_a_video(
     _shot(page, "06-retried-completed")
     assert errors == []
     page.close()
+
+
+def test_a_premium_user_makes_their_introduction_through_the_apps_own_call_and_watches_it(
+    site: Site, browser: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user the app's premium guard entitles (userSubscriptions/{uid}: lifetimeAccess and
+    features.videoIntroduction) asks for the video of their CV job (jobs/{id} with the parser's
+    parsedData) with the app's own request - generateVideoIntroduction({jobId, duration,
+    style, avatarStyle, background, includeSubtitles, includeNameCard}), cvplus-frontend
+    src/services/features/MediaService.ts L19-27 - and the page, watching jobs/{id} as the
+    app does, plays the video once ``video.url`` is set, with its WebVTT captions as a track."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import firestore
+
+    _renders_take(site, 2.0)
+    uid = create_account(site.http, site.config, PREMIUM)
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", site.config.firestore.address)
+    db = firestore.Client(project=site.config.project_id, credentials=AnonymousCredentials())
+    cv_job = "cv-premium-1"
+    try:
+        db.collection("userSubscriptions").document(uid).set({"userId": uid, **LIFETIME})
+        db.collection("jobs").document(cv_job).set(
+            {"userId": uid, "status": "analyzed", "parsedData": PARSER_CV}
+        )
+        page = browser.new_page(viewport={"width": 900, "height": 1300})
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(site.url)
+        page.fill("#email", PREMIUM.email)
+        page.fill("#password", PREMIUM.password)
+        page.click("#signin-button")
+        _state(page, "signed-in")
+        page.fill("#cv-job", cv_job)
+        page.click("#app-request")
+        page.wait_for_function("document.body.dataset.appState === 'completed'", timeout=STEP_MS)
+        page.wait_for_function("document.body.dataset.appVideo === 'playing'", timeout=STEP_MS)
+        page.wait_for_function("document.body.dataset.appAnswer !== 'waiting'", timeout=STEP_MS)
+        _shot(page, "07-app-call-playing")
+        cv = db.collection("jobs").document(cv_job).get().to_dict() or {}
+        video = cv["video"]
+        assert cv["videoStatus"] == "completed"
+        assert page.eval_on_selector("#app-video", "v => v.src") == video["url"]
+        assert page.eval_on_selector("#app-track", "t => t.src") == video["subtitles"]
+        # Rendered in 2 s: the call itself answered with the video (MediaService.ts L28).
+        assert page.evaluate("document.body.dataset.appAnswer") == "video"
+        assert "Made without a name card" in (page.text_content("#app-notes") or "")
+        captions = site.http.get(video["subtitles"])
+        assert captions.status_code == 200
+        blocks = captions.text.strip().split("\n\n")
+        assert blocks[0] == "WEBVTT"
+        words = " ".join(b.split("\n", 2)[2] for b in blocks[1:]).split()
+        assert words == video["script"].replace("&", "&amp;").split()
+        assert errors == []
+        page.close()
+    finally:
+        db.close()

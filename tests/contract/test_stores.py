@@ -25,11 +25,13 @@ from shared.adapters.stores.firestore import (
 )
 from shared.adapters.stores.memory import MemoryBreakerBackend, MemoryDatabase, MemoryJobStore
 from shared.core import breaker as br
-from shared.core import jobs, quota, spend
+from shared.core import jobs, quota, spend, userview
 from shared.core.breaker import Admission, CircuitState, ManualAction, Outcome
+from shared.core.degradation import Degradation
 from shared.core.errors import ErrorCategory
 from shared.core.jobs import Job, JobError, VideoResult
-from shared.core.model import Duration, VideoOptions
+from shared.core.model import AspectRatio, Background, Duration, VideoOptions
+from shared.core.presentation import Unhonoured
 from shared.core.records import RecoveryLog, derived
 from tests.support.fakes import Clock
 from tests.support.stacks import PROJECT
@@ -167,6 +169,40 @@ def test_a_job_roundtrips_through_the_store_unchanged(world: World) -> None:
     )
     store.create(job, side=derived(None, job))
     assert store.get(job.job_id) == job
+
+
+def test_a_jobs_presentation_and_what_its_provider_could_not_honour_roundtrip(
+    world: World,
+) -> None:
+    """Background, subtitles, name card, a square frame, the unhonoured list and the captions'
+    object survive the store; the notes the user reads are made from them."""
+    store = world.new_jobs()
+    asked = VideoOptions(
+        aspect_ratio=AspectRatio.SQUARE,
+        background=Background.GRADIENT,
+        subtitles=True,
+        name_card=True,
+    )
+    job = jobs.begin_attempt(
+        replace(new_job(), options=asked),
+        provider_id="did",
+        options=replace(asked, aspect_ratio=AspectRatio.LANDSCAPE),
+        degradations=(Degradation.SQUARE_TO_LANDSCAPE,),
+        reasoning=(),
+        now=NOW,
+        unhonoured=(Unhonoured.BACKGROUND, Unhonoured.NAME_CARD),
+    )
+    job = jobs.submitted(job, provider_job_id="tlk_1", follow_up_at=NOW + 60, now=NOW)
+    result = VideoResult(
+        video_url="https://x/v.mp4",
+        subtitles_url="https://x/v.vtt",
+        subtitles_path="gs://b/videos/u/j.vtt",
+    )
+    job = jobs.complete(job, result=result, now=NOW)
+    store.create(job, side=derived(None, job))
+    stored = store.get(job.job_id)
+    assert stored == job
+    assert len(userview.degradation_notes(stored)) == 3
 
 
 def test_exactly_one_of_eight_concurrent_claims_wins(world: World) -> None:

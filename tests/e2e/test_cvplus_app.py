@@ -243,3 +243,45 @@ def test_a_user_the_apps_guard_does_not_entitle_is_refused_in_its_words(world: E
         "This feature requires lifetime premium access. Please upgrade to access "
         "'videoIntroduction'."
     )
+
+
+def test_options_the_provider_that_made_the_video_cannot_honour_are_in_the_jobs_notes(
+    world: E2E,
+) -> None:
+    """MultimediaService.ts L69-78 options ``orientation: 'square'``, ``background: 'studio'``,
+    ``includeNameCard``, ``includeSubtitles``: with HeyGen out, D-ID makes the video in 16:9 and
+    the job says so, with the background and the name card, in words; the WebVTT captions are
+    in our bucket beside the video and cover the script."""
+    _, token, _ = _premium_cv_job(world)
+    world.circuit("heygen", "open", "the square video goes elsewhere")
+    data = {
+        "cvData": {"personalInfo": {"name": "Ada Lovelace"}, "skills": ["Python", "Go"]},
+        "options": {
+            "duration": "short",
+            "background": "studio",
+            "includeSubtitles": True,
+            "includeNameCard": True,
+            "orientation": "square",
+        },
+    }
+    job_id = _result(world, "generateVideoIntroduction", data, token)["jobId"]
+    doc = world.wait(job_id)
+    assert doc["status"] == "completed"
+    assert doc["providerId"] in ("did", "runwayml")
+    assert doc["options"]["aspectRatio"] == "16:9"
+    assert "Made in landscape (16:9) instead of square." in doc["degradationNotes"]
+    assert (
+        "Made with the presenter's usual backdrop: a studio background is not available from "
+        "the studio that made it." in doc["degradationNotes"]
+    )
+    assert (
+        "Made without a name card: none of our video studios can show one."
+        in (doc["degradationNotes"])
+    )
+    assert doc["subtitlesStoragePath"].endswith(f"/{job_id}.vtt")
+    captions = world.http.get(doc["subtitlesUrl"])
+    assert captions.status_code == 200
+    blocks = captions.text.strip().split("\n\n")
+    assert blocks[0] == "WEBVTT"
+    words = " ".join(b.split("\n", 2)[2] for b in blocks[1:]).split()
+    assert words == doc["script"].replace("&", "&amp;").split()

@@ -14,11 +14,13 @@ from google.cloud.storage import Client
 
 from shared.adapters import media
 from shared.adapters.storage import (
+    SUBTITLES_TYPE,
     TOKEN_METADATA,
     CloudStorageVault,
     CopyPolicy,
     DeliveryError,
     download_url,
+    subtitles_name,
     video_name,
 )
 from tests.support.stacks import BUCKET
@@ -155,6 +157,21 @@ def test_rotating_replaces_the_objects_token_and_deleting_removes_it(
     assert vault.client.bucket(BUCKET).get_blob(name) is None
     assert vault.delete(name) is False
     assert vault.rotate(name) is None
+
+
+def test_captions_we_wrote_are_stored_beside_the_video_and_served_as_webvtt(
+    vault: CloudStorageVault,
+) -> None:
+    """`put`: our own bytes, typed text/vtt, with a download token like the video's."""
+    data = b"WEBVTT\n\n1\n00:00:00.000 --> 00:00:01.200\nHello there.\n"
+    name = subtitles_name("u1", "vj_vtt")
+    kept = vault.put(data, name, SUBTITLES_TYPE)
+    assert kept.path == f"gs://{BUCKET}/videos/u1/vj_vtt.vtt"
+    played = httpx.get(kept.url)
+    assert played.status_code == 200
+    assert played.content == data
+    assert played.headers["content-type"].startswith("text/vtt")
+    assert vault.put(data, name, SUBTITLES_TYPE) == kept  # written again: the same URL
 
 
 def test_a_kept_video_is_read_back_as_the_mp4_the_provider_rendered(

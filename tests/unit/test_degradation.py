@@ -6,6 +6,7 @@ import pytest
 
 from shared.core.degradation import LADDER, Degradation, fit, next_step
 from shared.core.model import (
+    AspectRatio,
     Capabilities,
     Duration,
     Feature,
@@ -16,6 +17,7 @@ from shared.core.model import (
 
 D = Degradation
 RICHEST = VideoOptions(
+    aspect_ratio=AspectRatio.SQUARE,
     duration=Duration.LONG,
     resolution=Resolution.P1080,
     quality_level=QualityLevel.PREMIUM,
@@ -39,7 +41,7 @@ def caps(**overrides: object) -> Capabilities:
 
 
 def test_the_ladder_is_walked_in_the_documented_order() -> None:
-    """long->medium->short, 1080p->720p, premium->standard, custom avatar, then voice."""
+    """long->medium->short, 1080p->720p, premium->standard, custom avatar, square, voice."""
     steps: list[Degradation] = []
     options = RICHEST
     while (step := next_step(options)) is not None:
@@ -51,6 +53,7 @@ def test_the_ladder_is_walked_in_the_documented_order() -> None:
         D.RESOLUTION_1080P_TO_720P,
         D.PREMIUM_TO_STANDARD,
         D.DROP_CUSTOM_AVATAR,
+        D.SQUARE_TO_LANDSCAPE,
         D.DROP_VOICE,
     ]
     assert [r.step for r in LADDER] == [*steps, D.SHORT_TO_CLIP]  # the last resort: fit's only

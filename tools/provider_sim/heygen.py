@@ -93,6 +93,8 @@ def frame(resolution: str, aspect_ratio: str) -> tuple[int, int]:
     fields, heygen-cli gen/video.go): the short edge is the resolution's."""
     short = _SHORT_EDGE.get(resolution, 1080)
     long = short * 16 // 9
+    if aspect_ratio == "1:1":
+        return (short, short)
     return (short, long) if aspect_ratio == "9:16" else (long, short)
 
 
@@ -113,6 +115,9 @@ def create_video() -> Response:
         return error_response(
             400, {"error": {"code": "invalid_parameter", "message": "avatar_id and voice_id"}}
         )
+    problem = _presentation_problem(body)
+    if problem is not None:
+        return error_response(400, {"error": {"code": "invalid_parameter", "message": problem}})
     state = sim_state()
     render, new = state.accept(
         PROVIDER,
@@ -129,6 +134,35 @@ def create_video() -> Response:
     if new:
         state.schedule_webhook(render, notice, event_type=event_type(render))
     return finish(decision, jsonify({"data": {"video_id": render.job_id}}))
+
+
+# The documented values (heygen-com/heygen-cli gen/video.go:97, the POST /v3/videos schema).
+_ASPECT_RATIOS = frozenset({"16:9", "9:16", "4:5", "5:4", "1:1", "auto"})
+_RESOLUTIONS = frozenset({"4k", "1080p", "720p"})
+
+
+def _presentation_problem(body: dict[str, Any]) -> str | None:
+    """What of the body's framing, background and caption the schema refuses (None: fine)."""
+    if body.get("aspect_ratio") not in (None, *_ASPECT_RATIOS):
+        return "aspect_ratio"
+    if body.get("resolution") not in (None, *_RESOLUTIONS):
+        return "resolution"
+    background = body.get("background")
+    if background is not None:
+        kind = background.get("type") if isinstance(background, dict) else None
+        if kind == "color" and not isinstance(background.get("value"), str):
+            return "background.value is required when type is 'color'"
+        if kind == "image" and not (background.get("url") or background.get("asset_id")):
+            return "background.url or background.asset_id"
+        if kind not in ("color", "image"):
+            return "background.type"
+    caption = body.get("caption")
+    if caption is not None:
+        if not isinstance(caption, dict) or caption.get("file_format", "srt") != "srt":
+            return "caption.file_format"
+        if caption.get("style") not in (None, "default"):
+            return "caption.style"
+    return None
 
 
 @bp.get("/v3/videos")

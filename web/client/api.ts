@@ -171,7 +171,7 @@ export interface QuotaResponse {
   remaining: number;
 }
 
-/** generateVideoIntroduction, the web app's call: the CV job whose ``parsedData`` to use. ``background``, ``includeSubtitles`` and ``includeNameCard`` are accepted and checked; the providers here render neither a custom background, subtitles nor a name card. */
+/** generateVideoIntroduction, the web app's call: the CV job whose ``parsedData`` to use. Every option is kept on the job: subtitles are a WebVTT file we write beside the video; a background, a name card or an avatar style the provider that made the video cannot honour is said in the job's degradation notes (`shared.core.presentation`). */
 export interface IntroductionRequest {
   jobId: string;
   duration?: "short" | "medium" | "long";
@@ -333,9 +333,12 @@ export interface JobOptions {
   urgency: "low" | "normal" | "high" | "critical";
   qualityLevel: "standard" | "premium";
   resolution: "720p" | "1080p";
-  aspectRatio: "16:9" | "9:16";
+  aspectRatio: "16:9" | "9:16" | "1:1";
   allowFallback: boolean;
   features: Array<"voice" | "lip_sync" | "custom_avatar">;
+  background?: "office" | "studio" | "modern" | "gradient" | "virtual" | "custom";
+  subtitles?: boolean;
+  nameCard?: boolean;
 }
 
 export interface LeaseDoc {
@@ -379,12 +382,14 @@ export interface VideoJobDocument {
   deadlineAt: number;
   degraded: boolean;
   degradations: Array<string>;
+  unhonoured?: Array<"background" | "name card" | "avatar style">;
   degradationNotes: Array<string>;
   videoUrl: string | null;
   thumbnailUrl: string | null;
   storagePath: string | null;
   thumbnailStoragePath: string | null;
   subtitlesUrl?: string | null;
+  subtitlesStoragePath?: string | null;
   durationSeconds: number | null;
   error: JobErrorDoc | null;
   metadata: JobMetadata;

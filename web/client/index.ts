@@ -180,6 +180,47 @@ export function watchVideoJob(
   );
 }
 
+/** The collection of the web app's CV jobs, whose video fields the backend mirrors. */
+export const CV_JOBS = "jobs";
+
+/**
+ * The app's CV job (jobs/{jobId}) as far as its video goes: the fields the backend mirrors
+ * into it, named as the app's original backend wrote them (videoStatus, video.url, ...).
+ * ``video.subtitles`` is the URL of the WebVTT captions beside the video (empty when none);
+ * ``video.degradations`` says in words what the video could not be made as asked.
+ */
+export interface CvJobVideo {
+  userId?: string;
+  videoStatus?: string;
+  videoError?: string | null;
+  video?: {
+    url: string;
+    thumbnailUrl: string | null;
+    duration: number | null;
+    script: string;
+    subtitles: string | null;
+    provider: string | null;
+    degradations?: string[];
+  };
+  enhancedFeatures?: {
+    videoIntroduction?: { status: string; progress: number; currentStep: string };
+  };
+}
+
+/** Follow the app's CV job, as the app does with its own onSnapshot (null: no such job). */
+export function watchCvJob(
+  client: VideoClient,
+  jobId: string,
+  onChange: (job: CvJobVideo | null) => void,
+  onError?: (error: Error) => void,
+): Unsubscribe {
+  return onSnapshot(
+    doc(client.firestore, CV_JOBS, jobId),
+    (snapshot) => onChange(snapshot.exists() ? (snapshot.data() as CvJobVideo) : null),
+    (error) => onError?.(error),
+  );
+}
+
 /** Finished for good: completed, failed or cancelled. */
 export function isFinished(job: VideoJobDocument): boolean {
   return job.status === "completed" || job.status === "failed" || job.status === "cancelled";

@@ -1,5 +1,7 @@
-// The sample page: sign in, ask for a video, follow it live, cancel, retry, play it. It uses
-// only the client module (../client); the emulators' addresses come from the query string
+// The sample page: sign in, ask for a video, follow it live, cancel, retry, play it; and the
+// CVPlus app's own call (generateVideoIntroduction on a CV job, the app's CV job watched until
+// its video is there). It uses only the client module (../client); the emulators' addresses
+// come from the query string
 // (?project=...&apiKey=...&auth=http://127.0.0.1:9099&firestore=127.0.0.1:8080&functions=...).
 
 import { initializeApp } from "firebase/app";
@@ -11,13 +13,16 @@ import {
   VideoError,
   cancelVideoJob,
   estimateProgress,
+  generateVideoIntroduction,
   getVideoQuota,
   isFinished,
   requestVideo,
   retryVideoJob,
   secondsLeft,
   videoClient,
+  watchCvJob,
   watchVideoJob,
+  type CvJobVideo,
   type VideoJobDocument,
 } from "../client/index";
 
@@ -114,6 +119,7 @@ $("signin-button").addEventListener("click", async () => {
     const user = await signInWithEmailAndPassword(auth, email, password);
     $("who").textContent = `signed in as ${user.user.email ?? user.user.uid}`;
     ($("request") as HTMLButtonElement).disabled = false;
+    ($("app-request") as HTMLButtonElement).disabled = false;
     await showQuota();
     state("signed-in");
   } catch (error) {
@@ -155,6 +161,76 @@ $("retry").addEventListener("click", async () => {
 ($("video") as HTMLVideoElement).addEventListener("playing", () => {
   $("playing").textContent = "playing";
   document.body.dataset.video = "playing";
+});
+
+// The app's own call. The request is the app's (cvplus-frontend
+// src/services/features/MediaService.ts L19-27); its answer is the video when it is ready in
+// time, else a refusal in words with the video still on its way: either way the CV job the app
+// watches gets the video, and that is what is shown.
+let stopWatchingCv: (() => void) | null = null;
+
+function renderCvJob(cv: CvJobVideo): void {
+  const intro = cv.enhancedFeatures?.videoIntroduction;
+  if (intro) {
+    $("app-step").textContent = intro.currentStep;
+    ($("app-bar") as HTMLProgressElement).value = intro.progress;
+  }
+  document.body.dataset.appState = cv.videoStatus ?? "";
+  $("app-error").textContent = cv.videoError ?? "";
+  const video = cv.video;
+  if (cv.videoStatus !== "completed" || !video?.url) return;
+  $("app-notes").replaceChildren(
+    ...(video.degradations ?? []).map((text) => {
+      const item = document.createElement("li");
+      item.textContent = text;
+      return item;
+    }),
+  );
+  const player = $("app-video") as HTMLVideoElement;
+  if (player.src === video.url) return;
+  const track = $("app-track") as HTMLTrackElement;
+  if (video.subtitles) track.src = video.subtitles;
+  player.hidden = false;
+  player.src = video.url;
+  void player.play().catch((error: unknown) => {
+    $("app-playing").textContent = `could not play: ${String(error)}`;
+  });
+}
+
+$("app-request").addEventListener("click", async () => {
+  const jobId = ($("cv-job") as HTMLInputElement).value.trim();
+  if (!jobId) return;
+  stopWatchingCv?.();
+  stopWatchingCv = watchCvJob(
+    client,
+    jobId,
+    (cv) => (cv ? renderCvJob(cv) : undefined),
+    (error) => ($("app-error").textContent = String(error)),
+  );
+  document.body.dataset.appAnswer = "waiting";
+  try {
+    const answer = await generateVideoIntroduction(client, {
+      jobId,
+      duration: "medium",
+      style: "professional",
+      avatarStyle: "realistic",
+      background: "office",
+      includeSubtitles: true,
+      includeNameCard: true,
+    });
+    $("app-answer").textContent = `answered with the video (${answer.video.duration ?? "?"} s)`;
+    document.body.dataset.appAnswer = "video";
+  } catch (error) {
+    // deadline-exceeded: the video is still being made and arrives in the CV job.
+    $("app-answer").textContent =
+      error instanceof VideoError ? `${error.message} (${error.code})` : String(error);
+    document.body.dataset.appAnswer = error instanceof VideoError ? error.code : "error";
+  }
+});
+
+($("app-video") as HTMLVideoElement).addEventListener("playing", () => {
+  $("app-playing").textContent = "playing";
+  document.body.dataset.appVideo = "playing";
 });
 
 // The bar moves between writes while the provider renders (estimated up to the ETA).

@@ -173,6 +173,14 @@ class DIDProvider(HttpAdapter):
         return CAPABILITIES
 
     def submit(self, request: SubmitRequest) -> Submission:
+        # Presentation: the talk's ``config`` (docs.d-id.com/reference/talks-overview, the
+        # example talk's keys: stitch, pad_audio, align_driver, sharpen, auto_match,
+        # normalization_factor, logo, motion_factor, result_format, fluent,
+        # align_expand_factor) has no background, caption or name-card option, and the frame
+        # is the source image's (one per aspect ratio, none square). So none is sent; the
+        # capabilities keep the defaults (the presenter's own backdrop only, no name card) and
+        # the job's notes say what was not honoured. Not confirmed: that no such option exists
+        # beyond that example (D-ID's full talks schema was not retrieved).
         payload: JSONObject = {
             "source_url": self._source_urls[request.options.aspect_ratio],
             "script": {

@@ -20,6 +20,25 @@ Checked against (2026-11-29, via the stored-docs search):
   ``validation_error``, ``invalid_parameter``, ``conflict``; internal/client/retry.go — HeyGen's
   own client retries 429, 500, 502, 503 and 504 (so overload is a 503; HeyGen shows no 529).
 
+Presentation (heygen-com/heygen-cli gen/video.go:97, commit 7699a8e: the ``VideoCreate``
+RequestSchema of ``POST /v3/videos``, its ``type: "avatar"`` variant, generated from HeyGen's
+OpenAPI spec):
+- ``aspect_ratio``: "Supported values: '16:9', '9:16', '4:5', '5:4', '1:1', 'auto'" (so a square
+  video is HeyGen's to make); ``resolution``: "4k" | "1080p" | "720p".
+- ``background``: ``{type: "color" | "image", value: hex (required when color), url |
+  asset_id}`` - "'color' uses a solid hex color". The app's named backgrounds that a solid
+  colour can be are sent as one (`BACKGROUND_COLOURS`); "office" is the presenter's own setting
+  (nothing sent); a gradient or the app's "custom" (it sends no image) are not honoured, and
+  the job's notes say so. Not confirmed: whether a colour shows behind a video avatar that was
+  not trained with matting (``remove_background``: "Video avatars must be trained with matting
+  enabled"); ``remove_background`` is not sent, since an avatar without matting might refuse it.
+- ``caption``: ``{file_format: "srt" (the only value), style: "default" | null}`` - "A sidecar
+  subtitle file is always returned via subtitle_url; set 'style' to additionally burn captions
+  into the rendered video." Asked when the job wants subtitles, sidecar only (no ``style``): the
+  app plays our WebVTT file as a track, and burnt-in captions would show twice.
+- No name-card field exists in that schema (nor an avatar-style one: the presenter is the
+  configured ``avatar_id``).
+
 Callbacks. HeyGen's v3 spec text (heygen-com/heygen-cli gen/ai-clipping.go, commit 7699a8e,
 ``callback_url``: "Per-job callback_url deliveries are NOT HMAC-signed: authenticate them by
 verifying TLS and matching the echoed callback_id, and do not trust an unverified body. To receive
@@ -85,7 +104,14 @@ from shared.adapters.providers.base import (
     WebhookRequest,
 )
 from shared.core.errors import ErrorCategory, ProviderError, Signal
-from shared.core.model import AspectRatio, Capabilities, Feature, Resolution
+from shared.core.model import (
+    AspectRatio,
+    Background,
+    Capabilities,
+    Feature,
+    Resolution,
+    VideoOptions,
+)
 
 log = logging.getLogger("cvplus.providers")
 
@@ -112,13 +138,21 @@ SUBMIT_DEADLINE_S = 120.0
 DEFAULT_MEDIA_HOSTS = (".heygen.ai", ".heygen.com")
 FIND_PAGES = 5  # pages of a title lookup (a job's title matches few videos)
 
+# The app's named backgrounds that a solid colour can stand for (``background: {type: "color",
+# value}``, module docstring); "office" keeps the presenter's own setting.
+BACKGROUND_COLOURS: Mapping[Background, str] = {
+    Background.STUDIO: "#2b2d42",
+    Background.MODERN: "#f4f5f7",
+    Background.VIRTUAL: "#1e3a8a",
+}
+
 CAPABILITIES = Capabilities(
     provider_id=PROVIDER_ID,
     priority=1,
     features=frozenset({Feature.VOICE, Feature.LIP_SYNC, Feature.CUSTOM_AVATAR}),
     max_duration_s=300,
     resolutions=frozenset({Resolution.P720, Resolution.P1080}),
-    aspect_ratios=frozenset({AspectRatio.LANDSCAPE, AspectRatio.PORTRAIT}),
+    aspect_ratios=frozenset({AspectRatio.LANDSCAPE, AspectRatio.PORTRAIT, AspectRatio.SQUARE}),
     # "All rates are billed in USD based on output duration" (developers.heygen.com/docs/pricing):
     # per second of the delivered video. $0.10 a second is the highest avatar rate that page
     # has listed ("Video Generation ... IV $0.1 / sec"; later versions list $0.05-0.0833): an
@@ -141,6 +175,7 @@ CAPABILITIES = Capabilities(
     # whose answer was lost is looked up by its title (``find``) before it is sent again.
     idempotent_submits=False,
     finds_renders=True,  # GET /v3/videos?title= (heygen-cli gen/video.go:144-209)
+    backgrounds=frozenset({Background.OFFICE, *BACKGROUND_COLOURS}),
 )
 
 # HeyGen's own error codes (``error.code`` in v3 answers) -> category; wins over the HTTP status.
@@ -235,6 +270,7 @@ class HeyGenProvider(HttpAdapter):
             "aspect_ratio": options.aspect_ratio.value,
             "callback_id": request.job_id,
         }
+        payload.update(presentation_fields(options))
         if request.callback_url and request.callback_token:
             # Unsigned by HeyGen: the token in the URL is what authenticates the delivery.
             payload["callback_url"] = callback_url_with_token(
@@ -425,6 +461,18 @@ class HeyGenProvider(HttpAdapter):
             failure_message=None,
             duration_s=num_field(data, "duration"),
         )
+
+
+def presentation_fields(options: VideoOptions) -> JSONObject:
+    """The body's ``background`` and ``caption`` for ``options`` (module docstring): only what
+    HeyGen documents and can honour; the rest is the job's notes, not the body's."""
+    fields: JSONObject = {}
+    colour = BACKGROUND_COLOURS.get(options.background)
+    if colour is not None:
+        fields["background"] = {"type": "color", "value": colour}
+    if options.subtitles:
+        fields["caption"] = {"file_format": "srt"}
+    return fields
 
 
 def video_title(job_id: str) -> str:

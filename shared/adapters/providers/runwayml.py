@@ -402,6 +402,10 @@ class RunwayMLProvider(HttpAdapter):
 
     def submit(self, request: SubmitRequest) -> Submission:
         avatar_id = self.presenter_avatar()
+        # Presentation: the body is model, avatar and speech and nothing else
+        # (runwayml/sdk-python src/runwayml/types/avatar_video_create_params.py, v5.13.0): no
+        # background, caption, name card, ratio or resolution. The capabilities say so (16:9,
+        # 720p, the presenter's own backdrop) and the job's notes name what was not honoured.
         payload: JSONObject = {
             "model": MODEL,
             "avatar": {"type": "custom", "avatarId": avatar_id},

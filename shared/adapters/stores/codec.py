@@ -38,6 +38,7 @@ from shared.core.jobs import (
 from shared.core.model import (
     AspectRatio,
     AvatarStyle,
+    Background,
     Duration,
     Feature,
     QualityLevel,
@@ -47,6 +48,7 @@ from shared.core.model import (
     Urgency,
     VideoOptions,
 )
+from shared.core.presentation import Unhonoured
 from shared.core.records import CvJobMirror, Internal, Metric, Record, RecoveryLog, Spend
 from shared.core.scoring import ProviderStats
 from shared.core.tracking import Aggregate
@@ -65,6 +67,9 @@ def options_to_doc(o: VideoOptions) -> Doc:
         "aspectRatio": o.aspect_ratio.value,
         "allowFallback": o.allow_fallback,
         "features": sorted(f.value for f in o.features),
+        "background": o.background.value,
+        "subtitles": o.subtitles,
+        "nameCard": o.name_card,
     }
 
 
@@ -79,6 +84,10 @@ def options_from_doc(d: Mapping[str, Any]) -> VideoOptions:
         aspect_ratio=AspectRatio(d["aspectRatio"]),
         allow_fallback=bool(d["allowFallback"]),
         features=frozenset(Feature(f) for f in d["features"]),
+        # Absent from jobs stored before presentation options were kept: the defaults.
+        background=Background(d.get("background") or Background.OFFICE.value),
+        subtitles=bool(d.get("subtitles", False)),
+        name_card=bool(d.get("nameCard", False)),
     )
 
 
@@ -125,6 +134,7 @@ def job_to_doc(job: Job) -> Doc:
         "deadlineAt": job.deadline_at,
         "degraded": job.degraded,
         "degradations": [d.value for d in job.degradations],
+        "unhonoured": [u.value for u in job.unhonoured],
         "degradationNotes": userview.degradation_notes(job),
         "videoUrl": result.video_url if result else None,
         "thumbnailUrl": result.thumbnail_url if result else None,
@@ -132,6 +142,7 @@ def job_to_doc(job: Job) -> Doc:
         "storagePath": result.storage_path if result else None,
         "thumbnailStoragePath": result.thumbnail_path if result else None,
         "subtitlesUrl": result.subtitles_url if result else None,
+        "subtitlesStoragePath": result.subtitles_path if result else None,
         "error": (
             {
                 "code": job.error.code,
@@ -248,6 +259,7 @@ def job_from_doc(d: Mapping[str, Any], internal: Mapping[str, Any] | None = None
         preferred_provider=d.get("preferredProvider"),
         next_action_at=_opt_float(d.get("nextActionAt")),
         degradations=tuple(Degradation(x) for x in d.get("degradations") or ()),
+        unhonoured=tuple(Unhonoured(x) for x in d.get("unhonoured") or ()),
         selection_reasoning=tuple(inside.get("selectionReasoning") or ()),
         result=(
             VideoResult(
@@ -257,6 +269,7 @@ def job_from_doc(d: Mapping[str, Any], internal: Mapping[str, Any] | None = None
                 storage_path=d.get("storagePath"),
                 thumbnail_path=d.get("thumbnailStoragePath"),
                 subtitles_url=d.get("subtitlesUrl"),
+                subtitles_path=d.get("subtitlesStoragePath"),
             )
             if url
             else None
