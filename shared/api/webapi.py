@@ -389,7 +389,7 @@ class JobOptions(_Answer):
 class JobErrorDoc(_Answer):
     code: str  # stable: cancelled, deadline_exceeded, no_provider_available, an error category
     message: str  # plain words for the user
-    retryable: bool  # retryVideoJob may run it again
+    retryable: bool  # retryVideoJob may run it again (renders left to spend)
 
 
 class AttemptDoc(_Answer):

@@ -187,9 +187,10 @@ class Settings:
 
     @property
     def requires_admin_mfa(self) -> bool:
-        if self.admin_require_mfa is None:
-            return not self.emulator
-        return self.admin_require_mfa
+        """Off unless ``CVPLUS_ADMIN_REQUIRE_MFA=true``: the dashboard page signs in with a
+        password and cannot answer a second-factor challenge, so requiring one by default would
+        lock every admin out of it (OPERATIONS, "Admin sessions")."""
+        return bool(self.admin_require_mfa) and not self.emulator
 
     @property
     def refuses_anonymous(self) -> bool:

@@ -48,6 +48,9 @@ from tools.stack.project import isolated_project
 
 ADMIN = Account("ops-admin@cvplus.test", "admin-password-1", admin=True)
 USER = Account("someone@cvplus.test", "user-password-1")
+# The traffic comes from several users, as a real day's does: one user's failing jobs alone may
+# not open a provider's circuit (shared.core.breaker.user_allowance).
+TRAFFIC_USERS = (USER, *(Account(f"user{n}@cvplus.test", "user-password-1") for n in (1, 2, 3)))
 
 # About 150 words: a 60 s introduction, as the web app would send it.
 SCRIPT = " ".join(
@@ -69,7 +72,7 @@ SCRIPT = " ".join(
 # Ten jobs in all: the free tier lets one user ask for ten an hour.
 HEALTHY_JOBS = 3  # before the fault: HeyGen renders these
 FAULTED_JOBS = 5  # during it: HeyGen answers 5xx, the jobs fail over, its circuit opens
-FAILING_JOBS = 2  # HeyGen and D-ID down: these fail
+FAILING_JOBS = 2  # every render fails: these fail
 JOBS_DEADLINE_S = 90.0
 # The simulator renders in 0.2 s by default, and its webhook can then arrive before the job has
 # stored the provider's job id; `webhooks.on_webhook` drops it as stale, and the job waits for
@@ -139,7 +142,8 @@ def id_token(http: httpx.Client, config: StackConfig, account: Account) -> str:
     return str(answer.json()["idToken"])
 
 
-def _submit(http: httpx.Client, config: StackConfig, token: str, n: int) -> str:
+def _submit(http: httpx.Client, config: StackConfig, tokens: list[str], n: int) -> str:
+    token = tokens[n % len(tokens)]
     data = {
         "script": SCRIPT,
         "requestId": f"browser-{n:02d}-{uuid.uuid4().hex[:12]}",
@@ -200,7 +204,7 @@ def make_traffic(running: EmulatorStack, http: httpx.Client, db: Any) -> Traffic
     sim = config.provider_sim.url
     began = time.monotonic()
     traffic = Traffic()
-    token = id_token(http, config, USER)
+    tokens = [id_token(http, config, account) for account in TRAFFIC_USERS]
     for provider in WEBHOOK_PROVIDERS:
         http.post(
             f"{sim}/_control/config", json={"provider": provider, "latency_s": RENDER_S}
@@ -210,20 +214,21 @@ def make_traffic(running: EmulatorStack, http: httpx.Client, db: Any) -> Traffic
         traffic.redrives += 1
         health_check_in_process(running)
 
-    healthy = [_submit(http, config, token, n) for n in range(HEALTHY_JOBS)]
+    healthy = [_submit(http, config, tokens, n) for n in range(HEALTHY_JOBS)]
     traffic.job_ids += healthy
     _wait_terminal(db, healthy, traffic, JOBS_DEADLINE_S, redrive)
     # HeyGen answers 5xx from now on: these jobs fail over to D-ID, HeyGen's circuit opens.
     _arm(http, sim, {"provider": "heygen", "fault": "server_error", "count": 50})
-    faulted = [_submit(http, config, token, HEALTHY_JOBS + n) for n in range(FAULTED_JOBS)]
+    faulted = [_submit(http, config, tokens, HEALTHY_JOBS + n) for n in range(FAULTED_JOBS)]
     traffic.job_ids += faulted
     _wait_terminal(db, faulted, traffic, JOBS_DEADLINE_S, redrive)
-    # D-ID and RunwayML down too (RunwayML speaks, so it would take them): these jobs fail (the
-    # last failed jobs on the page).
-    for provider in ("did", "runwayml"):
-        _arm(http, sim, {"provider": provider, "fault": "server_error", "count": 50})
+    # Every provider's renders fail now (RunwayML speaks, so it would take them otherwise):
+    # these jobs spend their render budget and fail (the last failed jobs on the page). A
+    # refused submit would not do: it uses no budget, and the job waits out its deadline.
+    for provider in ("heygen", "did", "runwayml"):
+        _arm(http, sim, {"provider": provider, "fault": "render_failed", "count": 50})
     failing = [
-        _submit(http, config, token, HEALTHY_JOBS + FAULTED_JOBS + n) for n in range(FAILING_JOBS)
+        _submit(http, config, tokens, HEALTHY_JOBS + FAULTED_JOBS + n) for n in range(FAILING_JOBS)
     ]
     traffic.job_ids += failing
     _wait_terminal(db, failing, traffic, JOBS_DEADLINE_S, redrive)
@@ -268,7 +273,7 @@ def local_stack(folder: Path, run_dir: Path) -> Iterator[Stack]:
     ):
         config = running.config
         print(f"\nlocal stack ready: {running.timings} s; logs in {run_dir}", file=sys.stderr)
-        for account in (ADMIN, USER):
+        for account in (ADMIN, *TRAFFIC_USERS):
             create_account(http, config, account)
         env = {"FIRESTORE_EMULATOR_HOST": config.firestore.address}
         with _environ(env):
@@ -285,7 +290,7 @@ def local_stack(folder: Path, run_dir: Path) -> Iterator[Stack]:
 
             def one_more_job() -> None:
                 """While the page is open: the simulator healthy again, one job as the admin
-                (the user has used up the hour's ten), then the minute's health check."""
+                (the users have used much of the hour's ten), then the minute's health check."""
                 assert config.provider_sim is not None
                 sim = config.provider_sim.url
                 http.post(f"{sim}/_control/reset").raise_for_status()
@@ -293,7 +298,7 @@ def local_stack(folder: Path, run_dir: Path) -> Iterator[Stack]:
                     http.post(
                         f"{sim}/_control/config", json={"provider": provider, "latency_s": RENDER_S}
                     ).raise_for_status()
-                job_id = _submit(http, config, id_token(http, config, ADMIN), 99)
+                job_id = _submit(http, config, [id_token(http, config, ADMIN)], 99)
                 with _environ(env):
                     _wait_terminal(
                         db,

@@ -137,15 +137,24 @@ def test_a_maintenance_open_takes_a_future_until_and_refuses_a_bad_one(harness: 
 def test_an_admin_session_without_a_second_factor_is_refused_outside_the_emulator(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The admin claim is not enough: the session must have been signed in with a second
-    factor (firebase.sign_in_second_factor); in the emulator (or with the setting off) it is
-    not asked."""
+    """With CVPLUS_ADMIN_REQUIRE_MFA on, the admin claim is not enough: the session must have
+    been signed in with a second factor (firebase.sign_in_second_factor); in the emulator, or
+    with the setting off (its default), it is not asked."""
+    monkeypatch.setattr(
+        runtime,
+        "_settings",
+        Settings(internal_secret=Secret("i" * 32), enforce_app_check=False, admin_require_mfa=True),
+    )
     single = {k: v for k, v in ADMIN.items() if k != "firebase"}
     refused = harness.call("systemDashboard", {}, single)
     assert refused.error["status"] == "PERMISSION_DENIED"
     assert "second factor" in refused.error["message"]
     assert "result" in harness.call("systemDashboard", {}, ADMIN).json
     monkeypatch.setattr(
-        runtime, "_settings", Settings(internal_secret=Secret("i" * 32), emulator=True)
+        runtime,
+        "_settings",
+        Settings(internal_secret=Secret("i" * 32), emulator=True, admin_require_mfa=True),
     )
     assert "result" in harness.call("systemDashboard", {}, single).json
+    monkeypatch.setattr(runtime, "_settings", Settings(internal_secret=Secret("i" * 32)))
+    assert "result" in harness.call("systemDashboard", {}, single).json  # the default: off

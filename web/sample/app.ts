@@ -158,6 +158,14 @@ $("retry").addEventListener("click", async () => {
   }
 });
 
+// The player read the video from our bucket: its container and length ("loaded"), then, where
+// the samples decode (a real render does; the simulator's tiny MP4s carry placeholder samples),
+// it plays.
+($("video") as HTMLVideoElement).addEventListener("loadedmetadata", (event) => {
+  const player = event.target as HTMLVideoElement;
+  document.body.dataset.videoDuration = String(player.duration);
+  if (document.body.dataset.video !== "playing") document.body.dataset.video = "loaded";
+});
 ($("video") as HTMLVideoElement).addEventListener("playing", () => {
   $("playing").textContent = "playing";
   document.body.dataset.video = "playing";
@@ -228,6 +236,11 @@ $("app-request").addEventListener("click", async () => {
   }
 });
 
+($("app-video") as HTMLVideoElement).addEventListener("loadedmetadata", (event) => {
+  const player = event.target as HTMLVideoElement;
+  document.body.dataset.appVideoDuration = String(player.duration);
+  if (document.body.dataset.appVideo !== "playing") document.body.dataset.appVideo = "loaded";
+});
 ($("app-video") as HTMLVideoElement).addEventListener("playing", () => {
   $("app-playing").textContent = "playing";
   document.body.dataset.appVideo = "playing";

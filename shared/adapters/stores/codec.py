@@ -34,6 +34,7 @@ from shared.core.jobs import (
     JobError,
     JobStatus,
     VideoResult,
+    renders_left,
 )
 from shared.core.model import (
     AspectRatio,
@@ -147,8 +148,8 @@ def job_to_doc(job: Job) -> Doc:
             {
                 "code": job.error.code,
                 "message": userview.error_message(job.error.code),
-                # Whether retryVideoJob takes it: any failed or cancelled job.
-                "retryable": job.status in RETRYABLE,
+                # Whether retryVideoJob takes it: a failed or cancelled job with renders left.
+                "retryable": job.status in RETRYABLE and renders_left(job) > 0,
             }
             if job.error
             else None
