@@ -1,5 +1,5 @@
 """Peak memory of one copy into Cloud Storage: a 100 MB "video" served by a local HTTP server,
-kept by `CloudStorageVault` into the storage emulator (gcp-storage-emulator), in a fresh child
+kept by `CloudStorageBucket` into the storage emulator (gcp-storage-emulator), in a fresh child
 process whose peak RSS (``ru_maxrss``) is read before and after the copy.
 
     python -m bench.copy_rss [--mb 100]
@@ -61,26 +61,26 @@ def copy(emulator: str, source: str) -> dict[str, float]:
     from google.auth.credentials import AnonymousCredentials
     from google.cloud.storage import Client
 
-    from shared.adapters.storage import CloudStorageVault
+    from shared.adapters.storage import CloudStorageBucket
 
     client = Client(project="demo-cvplus", credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
     try:
         from shared.adapters.storage import CopyPolicy
     except ImportError:  # the code before streaming (for the "before" figure)
-        vault = CloudStorageVault(client, BUCKET, emulator_host=emulator)
+        videos = CloudStorageBucket(client, BUCKET, emulator_host=emulator)
     else:
         policy = CopyPolicy(trusted_origins=(source,))  # the local server, read over http
-        vault = CloudStorageVault(client, BUCKET, emulator_host=emulator, policy=policy)
+        videos = CloudStorageBucket(client, BUCKET, emulator_host=emulator, policy=policy)
     # A 1 MiB copy first: the libraries a copy loads count before the copy measured.
-    vault.keep(source.replace("video.mp4", "warm-up.mp4"), "videos/bench/vj_warm.mp4")
+    videos.keep(source.replace("video.mp4", "warm-up.mp4"), "videos/bench/vj_warm.mp4")
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.monotonic()
-    vault.keep(source, "videos/bench/vj_rss.mp4")
+    videos.keep(source, "videos/bench/vj_rss.mp4")
     seconds = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     stored = client.bucket(BUCKET).get_blob("videos/bench/vj_rss.mp4")
     assert stored.size == int(os.environ.get("BENCH_MB", "100")) << 20, stored.size
-    vault.close()
+    videos.close()
     return {"before_mib": before, "peak_mib": after, "seconds": seconds}
 
 

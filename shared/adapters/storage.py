@@ -10,8 +10,8 @@ signed URL needs a key or the IAM signBlob permission, and lives at most 7 days:
 problem this solves). On the storage emulator the same object is served by the JSON API's
 download path, which the emulator answers without credentials.
 
-    vault = CloudStorageVault(client, bucket="my-project.firebasestorage.app")
-    kept = vault.keep(provider_url, "videos/<uid>/<jobId>.mp4")   # -> Kept(path, url)
+    videos = CloudStorageBucket(client, bucket="my-project.firebasestorage.app")
+    kept = videos.keep(provider_url, "videos/<uid>/<jobId>.mp4")   # -> Kept(path, url)
 
 A provider URL that no longer answers (403, 404 or 410: expired or gone) raises
 ``DeliveryError(expired=True)``; any other failure (network, our bucket) ``expired=False``.
@@ -84,7 +84,7 @@ class Kept:
     url: str
 
 
-class Vault(Protocol):
+class VideoBucket(Protocol):
     bucket: str
 
     def keep(self, source_url: str, name: str) -> Kept: ...
@@ -346,7 +346,7 @@ def size_cap(name: str) -> int:
 
 
 @dataclass
-class CloudStorageVault:
+class CloudStorageBucket:
     """Copies into a Cloud Storage bucket with google-cloud-storage, streaming: the download is
     read chunk by chunk into a resumable upload (``UPLOAD_CHUNK_BYTES`` held at a time), never
     whole in memory or on disk. ``emulator_host``: the storage emulator's URL
@@ -450,7 +450,7 @@ def _token_of(blob: Any) -> str | None:
 
 
 @dataclass
-class MemoryVault:
+class MemoryBucket:
     """The same copy into a dict (tests): the download is real, the bucket is not."""
 
     bucket: str = "memory-bucket"

@@ -1,5 +1,5 @@
 """What every trigger family shares: the `Shell`, i.e. the `Ports` (stores, adapters, scheduler,
-vault, clock) and the deployment's `Setup`, built once per instance; the candidates a decision
+videos, clock) and the deployment's `Setup`, built once per instance; the candidates a decision
 ranks; and `Shell.apply`, the one place `Effects` are written."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from shared.adapters.providers.base import VideoProvider
-from shared.adapters.storage import Vault
+from shared.adapters.storage import VideoBucket
 from shared.adapters.stores import base as stores
 from shared.adapters.stores import codec
 from shared.adapters.stores.base import BreakerStore, DocumentStore, JobStore
@@ -56,7 +56,7 @@ def alert(message: str, **fields: object) -> None:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Ports:
     """What the shell reads and writes through: the stores, the provider adapters, the task
-    scheduler, the video vault, the clock and the random source."""
+    scheduler, the video videos, the clock and the random source."""
 
     jobs: JobStore
     breakers: BreakerStore
@@ -65,7 +65,7 @@ class Ports:
     scheduler: TaskScheduler
     # Where finished videos are copied (Cloud Storage in the deployment). None keeps the
     # provider's expiring URL: only tests and benchmarks that do not follow videos run so.
-    vault: Vault | None = None
+    videos: VideoBucket | None = None
     clock: Callable[[], float] = time.time
     rand: Callable[[], float] = random.random
 

@@ -16,7 +16,7 @@ from shared.adapters.storage import (
     SUBTITLES_TYPE,
     DeliveryError,
     Kept,
-    Vault,
+    VideoBucket,
     subtitles_name,
     thumbnail_name,
     video_name,
@@ -30,7 +30,7 @@ log = logging.getLogger("cvplus")
 
 
 def keep(
-    vault: Vault,
+    videos: VideoBucket,
     job: Job,
     video_url: str | None,
     *,
@@ -41,10 +41,10 @@ def keep(
     BadVideoError when the copy is not the video the job asked for. A thumbnail that cannot
     be copied is left out (never a link that will die)."""
     name = video_name(job.user_id, job.job_id)
-    kept = vault.keep(video_url or "", name)
-    check(vault, job, name)
-    thumbnail = _thumbnail(vault, job, thumbnail_url)
-    subtitles = _subtitles(vault, job, duration_s)
+    kept = videos.keep(video_url or "", name)
+    check(videos, job, name)
+    thumbnail = _thumbnail(videos, job, thumbnail_url)
+    subtitles = _subtitles(videos, job, duration_s)
     return VideoResult(
         video_url=kept.url,
         thumbnail_url=thumbnail.url if thumbnail else None,
@@ -84,10 +84,10 @@ def expected(job: Job) -> media.Expected:
     )
 
 
-def check(vault: Vault, job: Job, name: str) -> None:
+def check(videos: VideoBucket, job: Job, name: str) -> None:
     """Read our stored copy ``name`` as a file; BadVideoError when it is not the video asked."""
     try:
-        with vault.open(name) as file:
+        with videos.open(name) as file:
             container = media.read(file)
     except media.NotAVideoError as error:
         raise BadVideoError(str(error)) from error
@@ -96,24 +96,24 @@ def check(vault: Vault, job: Job, name: str) -> None:
         raise BadVideoError(problem)
 
 
-def _thumbnail(vault: Vault, job: Job, url: str | None) -> Kept | None:
+def _thumbnail(videos: VideoBucket, job: Job, url: str | None) -> Kept | None:
     if not url:
         return None
     try:
-        return vault.keep(url, thumbnail_name(job.user_id, job.job_id))
+        return videos.keep(url, thumbnail_name(job.user_id, job.job_id))
     except DeliveryError as error:
         log.warning("job %s: copying the thumbnail failed: %s", job.job_id, error)
         return None
 
 
-def _subtitles(vault: Vault, job: Job, duration_s: float | None) -> Kept | None:
+def _subtitles(videos: VideoBucket, job: Job, duration_s: float | None) -> Kept | None:
     """The job's WebVTT captions in the bucket, when it asked for them; a write that fails is
     left out (the video is kept all the same: captions are never worth a good video)."""
     if not job.options.subtitles or not job.script.strip():
         return None
     text = webvtt(job.script, duration_s=duration_s)
     try:
-        return vault.put(text.encode(), subtitles_name(job.user_id, job.job_id), SUBTITLES_TYPE)
+        return videos.put(text.encode(), subtitles_name(job.user_id, job.job_id), SUBTITLES_TYPE)
     except DeliveryError as error:
         log.warning("job %s: writing the subtitles failed: %s", job.job_id, error)
         return None

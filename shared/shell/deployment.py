@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from shared.adapters.providers import VideoProvider, did, heygen, runwayml
-from shared.adapters.storage import CloudStorageVault, CopyPolicy
+from shared.adapters.storage import CloudStorageBucket, CopyPolicy
 from shared.adapters.stores.breakers import SharedBreaker
 from shared.adapters.stores.firestore import (
     FirestoreBreakerBackend,
@@ -192,7 +192,7 @@ def build(config: Settings, env: Mapping[str, str]) -> Shell:
             emulator_host=config.tasks_emulator_host,
             service_account=config.tasks_service_account,
         ),
-        vault=vault(config, env),
+        videos=videos(config, env),
     )
     setup = Setup(
         capabilities=capabilities_of(adapters),
@@ -210,7 +210,7 @@ def build(config: Settings, env: Mapping[str, str]) -> Shell:
     return Shell(ports=ports, setup=setup)
 
 
-def vault(config: Settings, env: Mapping[str, str]) -> CloudStorageVault:
+def videos(config: Settings, env: Mapping[str, str]) -> CloudStorageBucket:
     """Where finished videos are copied: the bucket of ``CVPLUS_VIDEO_BUCKET``, else the
     project's default Firebase bucket; on the storage emulator when ``STORAGE_EMULATOR_HOST``
     is set (google-cloud-storage then talks to it without credentials)."""
@@ -224,7 +224,7 @@ def vault(config: Settings, env: Mapping[str, str]) -> CloudStorageVault:
         client = Client(project=project, credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
     else:
         client = Client(project=project)
-    return CloudStorageVault(
+    return CloudStorageBucket(
         client, bucket, emulator_host=config.storage_emulator_host, policy=copy_policy(config)
     )
 

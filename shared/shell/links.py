@@ -35,9 +35,9 @@ _LINK_FIELDS = (
 
 def _names(shell: Shell, doc: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
     """The job's objects in our bucket: the video, its thumbnail, its WebVTT captions."""
-    if shell.ports.vault is None:
+    if shell.ports.videos is None:
         return None, None, None
-    bucket = shell.ports.vault.bucket
+    bucket = shell.ports.videos.bucket
     return (
         object_name(bucket, doc.get("storagePath")),
         object_name(bucket, doc.get("thumbnailStoragePath")),
@@ -53,8 +53,8 @@ def rotate(shell: Shell, job_id: str) -> dict[str, Any]:
     changed: dict[str, Any] = {}
     fields = ("videoUrl", "thumbnailUrl", "subtitlesUrl")
     for url_field, name in zip(fields, _names(shell, doc), strict=True):
-        if name is not None and shell.ports.vault is not None:
-            url = shell.ports.vault.rotate(name)
+        if name is not None and shell.ports.videos is not None:
+            url = shell.ports.videos.rotate(name)
             if url is not None:
                 changed[url_field] = url
     if changed:
@@ -75,8 +75,8 @@ def delete_video(shell: Shell, *, job_id: str, user_id: str) -> Job:
     if doc is None:
         raise NotFound(f"no video job {job_id}")
     for name in _names(shell, doc):
-        if name is not None and shell.ports.vault is not None:
-            shell.ports.vault.delete(name)
+        if name is not None and shell.ports.videos is not None:
+            shell.ports.videos.delete(name)
     cleared = dict.fromkeys(_LINK_FIELDS)
     shell.ports.docs.put(JOBS, job_id, {**doc, **cleared, "videoDeletedAt": shell.ports.clock()})
     log.info("job %s: video deleted by its owner", job_id)

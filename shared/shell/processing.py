@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from shared.adapters.providers.base import RenderState, RenderStatus, SubmitRequest
-from shared.adapters.storage import DeliveryError, Vault
+from shared.adapters.storage import DeliveryError, VideoBucket
 from shared.adapters.stores import base as stores
 from shared.adapters.stores.base import JOBS as JOBS  # the trigger's collection
 from shared.adapters.stores.base import QUOTAS, SPEND, Counter
@@ -270,7 +270,7 @@ def _follow_up(shell: Shell, job: Job, now: float) -> Job:
             job, took=took, now=now, setup=setup, progress=status.progress
         )
         return _write(shell, effects, now)
-    if shell.ports.vault is None:
+    if shell.ports.videos is None:
         result = VideoResult(
             video_url=status.video_url or "",
             thumbnail_url=status.thumbnail_url,
@@ -278,7 +278,7 @@ def _follow_up(shell: Shell, job: Job, now: float) -> Job:
         )
         return _write(shell, orch.completion(job, result, now=now, setup=setup), now)
     try:
-        return _deliver(shell, shell.ports.vault, job, status, now)
+        return _deliver(shell, shell.ports.videos, job, status, now)
     except delivery.BadVideoError as bad:
         # The file itself is not the video asked for: a quality failure of the render (billed,
         # as the provider delivered), with the reason kept in the job's history.
@@ -292,13 +292,13 @@ def _follow_up(shell: Shell, job: Job, now: float) -> Job:
         return _failed(shell, job, refused, now=now, took=shell.ports.clock() - started)
 
 
-def _deliver(shell: Shell, vault: Vault, job: Job, status: RenderStatus, now: float) -> Job:
+def _deliver(shell: Shell, videos: VideoBucket, job: Job, status: RenderStatus, now: float) -> Job:
     """Copy the finished video (and its thumbnail) into our bucket, then complete the job. A
     provider URL that expired gets one more status poll for a fresh URL; what still cannot be
     copied is `orchestration.undelivered`'s to decide. Never a provider URL as the result."""
     setup = shell.setup
     try:
-        result = _keep(vault, job, status)
+        result = _keep(videos, job, status)
     except DeliveryError as error:
         log.warning("job %s: copying the video failed: %s", job.job_id, error)
         if not error.expired:
@@ -313,16 +313,16 @@ def _deliver(shell: Shell, vault: Vault, job: Job, status: RenderStatus, now: fl
         if fresh.state is not RenderState.COMPLETED or fresh.video_url in (None, status.video_url):
             return _undelivered(shell, job, f"{error}; no fresh URL", expired=True, now=now)
         try:
-            result = _keep(vault, job, fresh)
+            result = _keep(videos, job, fresh)
         except DeliveryError as again:
             log.warning("job %s: copying from a fresh URL failed: %s", job.job_id, again)
             return _undelivered(shell, job, str(again), expired=again.expired, now=now)
     return _write(shell, orch.completion(job, result, now=shell.ports.clock(), setup=setup), now)
 
 
-def _keep(vault: Vault, job: Job, status: RenderStatus) -> VideoResult:
+def _keep(videos: VideoBucket, job: Job, status: RenderStatus) -> VideoResult:
     return delivery.keep(
-        vault,
+        videos,
         job,
         status.video_url,
         thumbnail_url=status.thumbnail_url,

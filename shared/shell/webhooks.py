@@ -114,7 +114,7 @@ def _kept(
     result."""
     if not event.confirmed or not event.succeeded or not event.video_url:
         return None
-    if shell.ports.vault is None:
+    if shell.ports.videos is None:
         return VideoResult(video_url=event.video_url)
     job = shell.ports.jobs.get(job_id)
     if job is None or job.terminal:
@@ -127,7 +127,7 @@ def _kept(
     if _failure(event, job) is not None:
         return None
     try:
-        return delivery.keep(shell.ports.vault, job, event.video_url)
+        return delivery.keep(shell.ports.videos, job, event.video_url)
     except DeliveryError as error:
         log.warning("job %s: copying the notified video failed: %s", job_id, error)
         return None

@@ -676,8 +676,8 @@ def test_a_jobs_internals_live_in_their_own_document_and_read_back_whole(world: 
         cv_job_id=f"cv-{uuid.uuid4().hex[:8]}",
         app_call=jobs.AppCall.GENERATE,
     )
-    seam = store.seam  # type: ignore[attr-defined]
-    seam.write_if(
+    documents = store.documents  # type: ignore[attr-defined]
+    documents.write_if(
         base.CV_JOBS, job.cv_job_id, {"userId": job.user_id, "parsedData": {}}, version=None
     )
     store.create(job, side=derived(None, job))
@@ -696,8 +696,8 @@ def test_a_jobs_internals_live_in_their_own_document_and_read_back_whole(world: 
     )
     store.save(failed, owner="w1", now=NOW, side=derived(claimed, failed))
 
-    public = seam.read(base.JOBS, job.job_id).doc
-    internal = seam.read(base.JOBS_INTERNAL, job.job_id).doc
+    public = documents.read(base.JOBS, job.job_id).doc
+    internal = documents.read(base.JOBS_INTERNAL, job.job_id).doc
     assert "0xdead" not in repr(public)
     assert "ops@example.com" not in repr(public)
     assert "sha256:f00d" not in repr(public)
@@ -708,7 +708,7 @@ def test_a_jobs_internals_live_in_their_own_document_and_read_back_whole(world: 
     back = world.new_jobs().get(job.job_id)
     # (The claim did not read the internals: nothing had failed yet. Saving lost none.)
     assert back == replace(failed, request_fingerprint="sha256:f00d")
-    cv = seam.read(base.CV_JOBS, job.cv_job_id).doc
+    cv = documents.read(base.CV_JOBS, job.cv_job_id).doc
     assert cv["parsedData"] == {}
     assert cv["userId"] == job.user_id
     assert cv["videoStatus"] == "generating"

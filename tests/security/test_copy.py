@@ -15,7 +15,7 @@ from shared.adapters.storage import (
     MAX_VIDEO_BYTES,
     CopyPolicy,
     DeliveryError,
-    MemoryVault,
+    MemoryBucket,
     thumbnail_name,
     video_name,
 )
@@ -28,8 +28,10 @@ def resolver(table: dict[str, str]) -> Callable[[str, int], Iterable[str]]:
     return lambda host, port: [table.get(host, PUBLIC)]
 
 
-def vault_on(handler: Callable[[httpx.Request], httpx.Response], policy: CopyPolicy) -> MemoryVault:
-    return MemoryVault(policy=policy, http=httpx.Client(transport=httpx.MockTransport(handler)))
+def videos_on(
+    handler: Callable[[httpx.Request], httpx.Response], policy: CopyPolicy
+) -> MemoryBucket:
+    return MemoryBucket(policy=policy, http=httpx.Client(transport=httpx.MockTransport(handler)))
 
 
 def test_a_redirect_to_a_private_address_is_refused_and_never_fetched() -> None:
@@ -46,13 +48,13 @@ def test_a_redirect_to_a_private_address_is_refused_and_never_fetched() -> None:
         return httpx.Response(200, content=b"internal secret")
 
     policy = CopyPolicy(media_hosts=MEDIA, resolve=resolver({"evil.heygen.ai": "10.0.0.5"}))
-    vault = vault_on(handler, policy)
+    videos = videos_on(handler, policy)
     with pytest.raises(DeliveryError, match="non-https"):
-        vault.keep("https://resource.heygen.ai/v.mp4", video_name("u1", "vj_1"))
+        videos.keep("https://resource.heygen.ai/v.mp4", video_name("u1", "vj_1"))
     with pytest.raises(DeliveryError, match="not a public address"):
-        vault.keep("https://resource.heygen.ai/w.mp4", video_name("u1", "vj_2"))
+        videos.keep("https://resource.heygen.ai/w.mp4", video_name("u1", "vj_2"))
     assert seen == ["resource.heygen.ai/v.mp4", "resource.heygen.ai/w.mp4"]
-    assert vault.objects == {}
+    assert videos.objects == {}
 
 
 def test_a_redirect_off_the_media_hosts_or_to_loopback_is_refused() -> None:
@@ -64,14 +66,14 @@ def test_a_redirect_off_the_media_hosts_or_to_loopback_is_refused() -> None:
         return httpx.Response(302, headers={"location": next(targets)})
 
     policy = CopyPolicy(media_hosts=MEDIA, resolve=resolver({"meta.heygen.ai": "169.254.169.254"}))
-    vault = vault_on(handler, policy)
+    videos = videos_on(handler, policy)
     with pytest.raises(DeliveryError, match="not a media host"):
-        vault.keep("https://resource.heygen.ai/a.mp4", video_name("u1", "vj_3"))
+        videos.keep("https://resource.heygen.ai/a.mp4", video_name("u1", "vj_3"))
     with pytest.raises(DeliveryError, match="not a public address"):
-        vault.keep("https://resource.heygen.ai/b.mp4", video_name("u1", "vj_4"))
+        videos.keep("https://resource.heygen.ai/b.mp4", video_name("u1", "vj_4"))
     loopback = CopyPolicy(media_hosts=MEDIA, resolve=resolver({"resource.heygen.ai": "::1"}))
     with pytest.raises(DeliveryError, match="not a public address"):
-        vault_on(handler, loopback).keep("https://resource.heygen.ai/c.mp4", "videos/u/c.mp4")
+        videos_on(handler, loopback).keep("https://resource.heygen.ai/c.mp4", "videos/u/c.mp4")
 
 
 def test_each_hop_is_requested_on_the_address_checked_with_its_own_name() -> None:
@@ -85,8 +87,8 @@ def test_each_hop_is_requested_on_the_address_checked_with_its_own_name() -> Non
         )
         return httpx.Response(200, content=b"\0\0\0\x18ftypmp42")
 
-    vault = vault_on(handler, CopyPolicy(media_hosts=MEDIA, resolve=resolver({})))
-    vault.keep("https://resource.heygen.ai/v.mp4", video_name("u1", "vj_5"))
+    videos = videos_on(handler, CopyPolicy(media_hosts=MEDIA, resolve=resolver({})))
+    videos.keep("https://resource.heygen.ai/v.mp4", video_name("u1", "vj_5"))
     assert asked == [(PUBLIC, "resource.heygen.ai", "resource.heygen.ai")]
 
 
@@ -103,9 +105,9 @@ def test_an_oversized_video_is_refused_from_its_declared_length_before_its_body(
         headers = {"content-length": str(MAX_VIDEO_BYTES + 1)}
         return httpx.Response(200, headers=headers, content=body())
 
-    vault = vault_on(handler, CopyPolicy(resolve=resolver({})))
+    videos = videos_on(handler, CopyPolicy(resolve=resolver({})))
     with pytest.raises(DeliveryError, match="larger than"):
-        vault.keep("https://resource.heygen.ai/v.mp4", video_name("u1", "vj_6"))
+        videos.keep("https://resource.heygen.ai/v.mp4", video_name("u1", "vj_6"))
     assert pulled == []
     assert 100_000_000 < MAX_VIDEO_BYTES < 512 * 1024 * 1024
 
@@ -123,11 +125,11 @@ def test_an_oversized_source_without_a_length_is_cut_off_at_the_cap() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=body())
 
-    vault = vault_on(handler, CopyPolicy(resolve=resolver({})))
+    videos = videos_on(handler, CopyPolicy(resolve=resolver({})))
     with pytest.raises(DeliveryError, match="larger than"):
-        vault.keep("https://resource.heygen.ai/t.jpg", thumbnail_name("u1", "vj_7"))
+        videos.keep("https://resource.heygen.ai/t.jpg", thumbnail_name("u1", "vj_7"))
     assert MAX_THUMBNAIL_BYTES <= sum(sent) <= MAX_THUMBNAIL_BYTES + len(chunk)
-    assert vault.objects == {}
+    assert videos.objects == {}
 
 
 def test_a_slow_drip_source_is_refused_within_the_copy_deadline() -> None:
@@ -141,12 +143,12 @@ def test_a_slow_drip_source_is_refused_within_the_copy_deadline() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=body())
 
-    vault = vault_on(handler, CopyPolicy(resolve=resolver({}), deadline_s=0.5))
+    videos = videos_on(handler, CopyPolicy(resolve=resolver({}), deadline_s=0.5))
     started = time.monotonic()
     with pytest.raises(DeliveryError, match="deadline"):
-        vault.keep("https://resource.heygen.ai/v.mp4", video_name("u1", "vj_8"))
+        videos.keep("https://resource.heygen.ai/v.mp4", video_name("u1", "vj_8"))
     assert time.monotonic() - started < 1.0
-    assert vault.objects == {}
+    assert videos.objects == {}
 
 
 def test_what_is_stored_is_a_video_or_an_image_whatever_the_source_claims() -> None:
@@ -158,11 +160,11 @@ def test_what_is_stored_is_a_video_or_an_image_whatever_the_source_claims() -> N
         body = bodies[request.url.path]
         return httpx.Response(200, headers={"content-type": "text/html"}, content=body)
 
-    vault = vault_on(handler, CopyPolicy(resolve=resolver({})))
-    vault.keep("https://resource.heygen.ai/v", "videos/u1/a.mp4")
-    vault.keep("https://resource.heygen.ai/t", "thumbnails/u1/a.jpg")
-    vault.keep("https://resource.heygen.ai/p", "thumbnails/u1/b.jpg")
-    assert vault.types == {
+    videos = videos_on(handler, CopyPolicy(resolve=resolver({})))
+    videos.keep("https://resource.heygen.ai/v", "videos/u1/a.mp4")
+    videos.keep("https://resource.heygen.ai/t", "thumbnails/u1/a.jpg")
+    videos.keep("https://resource.heygen.ai/p", "thumbnails/u1/b.jpg")
+    assert videos.types == {
         "videos/u1/a.mp4": "video/mp4",
         "thumbnails/u1/a.jpg": "image/jpeg",
         "thumbnails/u1/b.jpg": "image/png",
@@ -176,7 +178,7 @@ def test_only_the_configured_emulator_origins_are_read_over_http_on_loopback() -
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=b"video")
 
-    vault = vault_on(handler, CopyPolicy(trusted_origins=("http://127.0.0.1:8790",)))
-    vault.keep("http://127.0.0.1:8790/_files/v.mp4", "videos/u1/sim.mp4")
+    videos = videos_on(handler, CopyPolicy(trusted_origins=("http://127.0.0.1:8790",)))
+    videos.keep("http://127.0.0.1:8790/_files/v.mp4", "videos/u1/sim.mp4")
     with pytest.raises(DeliveryError, match="non-https"):
-        vault.keep("http://127.0.0.1:8791/_files/v.mp4", "videos/u1/other.mp4")
+        videos.keep("http://127.0.0.1:8791/_files/v.mp4", "videos/u1/other.mp4")

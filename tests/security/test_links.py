@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from shared.adapters.storage import MemoryVault, thumbnail_name, video_name
+from shared.adapters.storage import MemoryBucket, thumbnail_name, video_name
 from shared.adapters.stores import base as stores
 from shared.adapters.stores import codec
 from shared.core import orchestration as orch
@@ -32,7 +32,7 @@ def token(url: str | None) -> str:
 
 
 @pytest.fixture
-def vault(harness: Harness) -> MemoryVault:
+def videos(harness: Harness) -> MemoryBucket:
     """A bucket holding user-1's finished video and thumbnail, and the job that names them."""
 
     def source(request: httpx.Request) -> httpx.Response:
@@ -40,7 +40,7 @@ def vault(harness: Harness) -> MemoryVault:
             200, content=b"\x89PNG\r\n\x1a\n" if "t" in request.url.path else b"v"
         )
 
-    kept = MemoryVault(
+    kept = MemoryBucket(
         bucket="cvplus-videos", http=httpx.Client(transport=httpx.MockTransport(source))
     )
     kept.policy = replace(kept.policy, resolve=lambda host, port: ["93.184.216.34"])
@@ -56,12 +56,12 @@ def vault(harness: Harness) -> MemoryVault:
     )
     job = replace(job, status=JobStatus.COMPLETED, result=result)
     harness.db.put(stores.JOBS, JOB, {**codec.job_to_doc(job), "lease": None})
-    harness.shell.ports = replace(harness.shell.ports, vault=kept)
+    harness.shell.ports = replace(harness.shell.ports, videos=kept)
     return kept
 
 
 def test_an_admin_rotates_a_videos_download_tokens_and_the_old_links_die(
-    harness: Harness, vault: MemoryVault
+    harness: Harness, videos: MemoryBucket
 ) -> None:
     """New random tokens for the video and its thumbnail; the job holds the new links; the old
     tokens are no longer the objects' (Firebase then refuses the old URLs)."""
@@ -71,27 +71,27 @@ def test_an_admin_rotates_a_videos_download_tokens_and_the_old_links_die(
     assert answer.json["result"]["rotated"] == 2, answer.body
     after = harness.db.coll(stores.JOBS)[JOB]
     name = video_name("user-1", JOB)
-    assert token(after["videoUrl"]) == vault.tokens[name] != old_video
-    assert token(after["thumbnailUrl"]) == vault.tokens[thumbnail_name("user-1", JOB)] != old_thumb
+    assert token(after["videoUrl"]) == videos.tokens[name] != old_video
+    assert token(after["thumbnailUrl"]) == videos.tokens[thumbnail_name("user-1", JOB)] != old_thumb
     assert after["status"] == "completed"
-    assert len(vault.tokens[name]) == 40
+    assert len(videos.tokens[name]) == 40
 
 
-def test_only_an_admin_rotates_links(harness: Harness, vault: MemoryVault) -> None:
-    before = dict(vault.tokens)
+def test_only_an_admin_rotates_links(harness: Harness, videos: MemoryBucket) -> None:
+    before = dict(videos.tokens)
     answer = harness.call("rotateVideoLinks", {"jobId": JOB, "reason": "mine"}, {"uid": "user-1"})
     assert answer.error["status"] == "PERMISSION_DENIED"
-    assert vault.tokens == before
+    assert videos.tokens == before
 
 
 def test_the_owner_deletes_their_video_and_it_is_gone_from_the_bucket_and_the_job(
-    harness: Harness, vault: MemoryVault
+    harness: Harness, videos: MemoryBucket
 ) -> None:
     """deleteVideo: the video and thumbnail objects are removed and the job keeps no link or
     object name; asking again answers the same."""
     answer = harness.call("deleteVideo", {"jobId": JOB}, {"uid": "user-1"})
     assert answer.json["result"]["deleted"] is True, answer.body
-    assert vault.objects == {}
+    assert videos.objects == {}
     doc = harness.db.coll(stores.JOBS)[JOB]
     for field in ("videoUrl", "thumbnailUrl", "storagePath", "thumbnailStoragePath"):
         assert doc[field] is None
@@ -103,12 +103,12 @@ def test_the_owner_deletes_their_video_and_it_is_gone_from_the_bucket_and_the_jo
 
 
 def test_no_one_else_deletes_a_video_and_a_running_job_is_cancelled_first(
-    harness: Harness, vault: MemoryVault
+    harness: Harness, videos: MemoryBucket
 ) -> None:
     """Someone else's id is not found (as a missing one); a job still rendering is refused."""
     foreign = harness.call("deleteVideo", {"jobId": JOB}, {"uid": "mallory"})
     assert foreign.error["status"] == "NOT_FOUND"
-    assert len(vault.objects) == 2
+    assert len(videos.objects) == 2
     made = harness.call("generateVideo", {"script": "x " * 30}, {"uid": "user-1"})
     running = made.json["result"]["jobId"]
     refused = harness.call("deleteVideo", {"jobId": running}, {"uid": "user-1"})

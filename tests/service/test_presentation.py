@@ -1,5 +1,5 @@
 """The app's presentation options end to end in-process (the real adapters over HTTP against the
-provider simulator, a vault whose bucket is a dict): the WebVTT captions beside the video in our
+provider simulator, a videos whose bucket is a dict): the WebVTT captions beside the video in our
 bucket, covering the script, and a job whose provider could not honour an option saying so."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.adapters.storage import CopyPolicy, MemoryVault, subtitles_name
+from shared.adapters.storage import CopyPolicy, MemoryBucket, subtitles_name
 from shared.core import userview
 from shared.core.breaker import ManualAction
 from shared.core.degradation import Degradation
@@ -20,11 +20,11 @@ from tests.support.memory import SCRIPT, World
 
 
 @pytest.fixture
-def vault(live: World) -> Iterator[MemoryVault]:
-    kept = MemoryVault(
+def videos(live: World) -> Iterator[MemoryBucket]:
+    kept = MemoryBucket(
         bucket="cvplus-test-videos", policy=CopyPolicy(trusted_origins=(live.sim.url,))
     )
-    live.plug(vault=kept)
+    live.plug(videos=kept)
     yield kept
     kept.http.close()
 
@@ -36,7 +36,7 @@ def _cue_words(vtt: str) -> list[str]:
 
 
 def test_a_job_that_asked_for_subtitles_has_a_webvtt_file_beside_its_video(
-    live: World, vault: MemoryVault
+    live: World, videos: MemoryBucket
 ) -> None:
     """``videos/<uid>/<job>.vtt``, served as text/vtt; its cues are the script, word for word."""
     job = live.run(live.new_job(subtitles=True).job_id)
@@ -46,23 +46,23 @@ def test_a_job_that_asked_for_subtitles_has_a_webvtt_file_beside_its_video(
     assert job.result.subtitles_path == f"gs://cvplus-test-videos/{name}"
     assert job.result.subtitles_url is not None
     assert job.result.subtitles_url.startswith(f"memory://cvplus-test-videos/{name}?token=")
-    assert vault.types[name] == "text/vtt; charset=utf-8"
-    assert _cue_words(vault.objects[name].decode()) == SCRIPT.split()
+    assert videos.types[name] == "text/vtt; charset=utf-8"
+    assert _cue_words(videos.objects[name].decode()) == SCRIPT.split()
     assert userview.mirror_doc(job)["video"]["subtitles"] == job.result.subtitles_url
 
 
-def test_a_job_that_did_not_ask_for_subtitles_has_none(live: World, vault: MemoryVault) -> None:
+def test_a_job_that_did_not_ask_for_subtitles_has_none(live: World, videos: MemoryBucket) -> None:
     job = live.run(live.new_job(subtitles=False).job_id)
     assert job.status is JobStatus.COMPLETED
     assert job.result is not None
     assert job.result.subtitles_url is None
-    assert subtitles_name(job.user_id, job.job_id) not in vault.objects
+    assert subtitles_name(job.user_id, job.job_id) not in videos.objects
 
 
 def test_a_bucket_that_refuses_the_captions_still_keeps_the_video(live: World) -> None:
     """Captions are never worth a good video: the job completes without them."""
 
-    class NoCaptions(MemoryVault):
+    class NoCaptions(MemoryBucket):
         def put(self, data: bytes, name: str, content_type: str) -> object:
             self.down = True
             try:
@@ -70,10 +70,10 @@ def test_a_bucket_that_refuses_the_captions_still_keeps_the_video(live: World) -
             finally:
                 self.down = False
 
-    vault = NoCaptions(bucket="b", policy=CopyPolicy(trusted_origins=(live.sim.url,)))
-    live.plug(vault=vault)
+    videos = NoCaptions(bucket="b", policy=CopyPolicy(trusted_origins=(live.sim.url,)))
+    live.plug(videos=videos)
     job = live.run(live.new_job(subtitles=True).job_id)
-    vault.http.close()
+    videos.http.close()
     assert job.status is JobStatus.COMPLETED
     assert job.result is not None
     assert job.result.storage_path is not None
@@ -81,7 +81,7 @@ def test_a_bucket_that_refuses_the_captions_still_keeps_the_video(live: World) -
 
 
 def test_a_runwayml_video_says_which_asked_options_it_could_not_honour(
-    live: World, vault: MemoryVault
+    live: World, videos: MemoryBucket
 ) -> None:
     """With HeyGen and D-ID out, a square video with a studio background and a name card is
     made by RunwayML in landscape, and the job's notes say all three in plain words."""
@@ -108,7 +108,7 @@ def test_a_runwayml_video_says_which_asked_options_it_could_not_honour(
 
 
 def test_a_heygen_video_with_a_studio_background_notes_only_the_name_card(
-    live: World, vault: MemoryVault
+    live: World, videos: MemoryBucket
 ) -> None:
     """HeyGen draws the studio colour and renders 1:1: only the name card is noted."""
     job = live.run(
@@ -124,9 +124,9 @@ def test_a_heygen_video_with_a_studio_background_notes_only_the_name_card(
     ]
 
 
-def test_deleting_the_video_deletes_its_captions_too(live: World, vault: MemoryVault) -> None:
+def test_deleting_the_video_deletes_its_captions_too(live: World, videos: MemoryBucket) -> None:
     job = live.run(live.new_job(subtitles=True).job_id)
     name = subtitles_name(job.user_id, job.job_id)
-    assert name in vault.objects
+    assert name in videos.objects
     links.delete_video(live.shell, job_id=job.job_id, user_id=job.user_id)
-    assert name not in vault.objects
+    assert name not in videos.objects

@@ -1,5 +1,5 @@
 """Finished videos kept in our bucket, in-process: the service with the in-memory stores, the real
-adapters over HTTP against the provider simulator (whose video URLs expire), and a vault whose
+adapters over HTTP against the provider simulator (whose video URLs expire), and a videos whose
 download is real and whose bucket is a dict. Also what a user gets with HeyGen and D-ID out: a
 video RunwayML's avatar speaks."""
 
@@ -20,7 +20,7 @@ from shared.adapters.storage import (
     CopyPolicy,
     DeliveryError,
     Kept,
-    MemoryVault,
+    MemoryBucket,
     thumbnail_name,
     video_name,
 )
@@ -34,11 +34,11 @@ from tools.provider_sim.common import spoken_seconds
 
 
 @pytest.fixture
-def vault(live: World) -> Iterator[MemoryVault]:
-    kept = MemoryVault(
+def videos(live: World) -> Iterator[MemoryBucket]:
+    kept = MemoryBucket(
         bucket="cvplus-test-videos", policy=CopyPolicy(trusted_origins=(live.sim.url,))
     )
-    live.plug(vault=kept)
+    live.plug(videos=kept)
     yield kept
     kept.http.close()
 
@@ -50,7 +50,9 @@ def provider_file(live: World, provider_job_id: str, provider: str, ext: str) ->
     return httpx.get(url, timeout=5.0).content
 
 
-def test_a_finished_video_is_ours_before_the_job_completes(live: World, vault: MemoryVault) -> None:
+def test_a_finished_video_is_ours_before_the_job_completes(
+    live: World, videos: MemoryBucket
+) -> None:
     """The job's URL plays our copy, never the provider's expiring URL; the bytes are the
     provider's video, and the thumbnail came along."""
     job = live.run(live.new_job().job_id)
@@ -60,7 +62,7 @@ def test_a_finished_video_is_ours_before_the_job_completes(live: World, vault: M
     assert job.result.storage_path == f"gs://cvplus-test-videos/{name}"
     assert job.result.video_url.startswith(f"memory://cvplus-test-videos/{name}?token=")
     provider, render = job.provider_id or "", job.history[-1].provider_job_id or ""
-    assert vault.objects[name] == provider_file(live, render, provider, "mp4")
+    assert videos.objects[name] == provider_file(live, render, provider, "mp4")
     if job.result.thumbnail_url is not None:  # HeyGen hands out a thumbnail
         assert job.result.thumbnail_path == (
             f"gs://cvplus-test-videos/{thumbnail_name(job.user_id, job.job_id)}"
@@ -68,7 +70,7 @@ def test_a_finished_video_is_ours_before_the_job_completes(live: World, vault: M
 
 
 def test_a_provider_url_that_expired_before_the_copy_fails_the_job_clearly(
-    live: World, vault: MemoryVault
+    live: World, videos: MemoryBucket
 ) -> None:
     """Every URL the providers hand out has already expired (the copy comes too late): one more
     status poll for a fresh URL, then the job fails with video_expired. No dead link is
@@ -82,22 +84,22 @@ def test_a_provider_url_that_expired_before_the_copy_fails_the_job_clearly(
     assert job.error.code == "video_expired"
     assert "was made but could not be kept" in job.error.message
     assert "403" in job.error.message
-    assert vault.objects == {}
+    assert videos.objects == {}
     stats = live.sim.stats()
     assert sum(stats[p]["charges"] for p in ("heygen", "did", "runwayml")) == 1  # paid once
 
 
 def test_a_copy_that_fails_on_our_side_is_tried_again_until_it_succeeds(
-    live: World, vault: MemoryVault
+    live: World, videos: MemoryBucket
 ) -> None:
     """Our bucket is down when the render finishes: the job waits (the render is paid and
     fine), and the next look copies it, with a fresh URL."""
-    vault.down = True
+    videos.down = True
     job = live.run(live.new_job().job_id, rounds=4)
     assert job.status is JobStatus.PROCESSING  # rendered, not copied, not given up
     assert job.provider_job_id is not None
     assert job.result is None
-    vault.down = False
+    videos.down = False
     job = live.run(job.job_id)
     assert job.status is JobStatus.COMPLETED
     assert job.result is not None
@@ -107,7 +109,7 @@ def test_a_copy_that_fails_on_our_side_is_tried_again_until_it_succeeds(
 
 
 def test_with_heygen_and_did_out_the_user_gets_a_speaking_runwayml_video(
-    live: World, vault: MemoryVault
+    live: World, videos: MemoryBucket
 ) -> None:
     """RunwayML's presenter avatar speaks the whole script: voice and lip-sync kept, the
     length asked for kept, only 1080p lowered to the 720p it is declared for (recorded), and
@@ -128,7 +130,7 @@ def test_with_heygen_and_did_out_the_user_gets_a_speaking_runwayml_video(
 
 
 def test_with_heygen_and_did_out_a_job_without_fallback_fails_at_once(
-    live: World, vault: MemoryVault
+    live: World, videos: MemoryBucket
 ) -> None:
     """A job that does not allow fallback is never degraded, not even to RunwayML's 720p: it
     fails, saying why."""
@@ -140,10 +142,10 @@ def test_with_heygen_and_did_out_a_job_without_fallback_fails_at_once(
     assert job.error.code == "no_capable_provider"
     assert "runwayml: cannot do resolution 1080p" in job.error.message
     assert job.attempt == 0  # nothing was submitted, nothing paid
-    assert vault.objects == {}
+    assert videos.objects == {}
 
 
-class ExpiresOnce(MemoryVault):
+class ExpiresOnce(MemoryBucket):
     """The first URL it is given has expired by the time it copies (a 403 from the provider)."""
 
     def __init__(self, sim_url: str) -> None:
@@ -159,14 +161,14 @@ class ExpiresOnce(MemoryVault):
 
 def test_an_expired_url_is_fetched_anew_and_the_copy_succeeds(live: World) -> None:
     """The retry: one more status poll hands out a fresh URL, which is copied."""
-    vault = ExpiresOnce(live.sim.url)
-    live.plug(vault=vault)
+    videos = ExpiresOnce(live.sim.url)
+    live.plug(videos=videos)
     job = live.run(live.new_job().job_id)
-    vault.http.close()
+    videos.http.close()
     assert job.status is JobStatus.COMPLETED
     assert job.result is not None
     assert job.result.storage_path is not None
-    first, fresh = vault.sources[:2]
+    first, fresh = videos.sources[:2]
     assert first != fresh  # a new presigned URL for the same video
     assert first.split("?")[0] == fresh.split("?")[0]
 
@@ -193,7 +195,7 @@ def _notified(live: World) -> tuple[str, WebhookRequest]:
 
 
 def test_a_webhook_answers_at_once_and_the_jobs_next_task_keeps_the_video(
-    live: World, vault: MemoryVault
+    live: World, videos: MemoryBucket
 ) -> None:
     """The verified notice is recorded and answered without copying the video (tens of MB
     inside HeyGen's request risk its timeout and its retries); the job's next task, due now,
@@ -201,19 +203,19 @@ def test_a_webhook_answers_at_once_and_the_jobs_next_task_keeps_the_video(
     the video before it answered."""
     job_id, request = _notified(live)
     assert webhooks.on_webhook(live.shell, "heygen", request) == "render done; fetching the video"
-    assert vault.objects == {}
+    assert videos.objects == {}
     assert any(t[0] == job_id and t[2] == "fetch the video" for t in live.tasks.tasks)
     done = live.run(job_id)
     assert done.status is JobStatus.COMPLETED
     assert done.result is not None
     assert done.result.storage_path == f"gs://cvplus-test-videos/{video_name('user-1', job_id)}"
-    copies = dict(vault.objects)
+    copies = dict(videos.objects)
     assert webhooks.on_webhook(live.shell, "heygen", request).startswith("ignored")
-    assert vault.objects == copies
+    assert videos.objects == copies
 
 
 def test_a_webhook_whose_url_expired_is_made_good_by_a_poll_with_a_fresh_url(
-    live: World, vault: MemoryVault
+    live: World, videos: MemoryBucket
 ) -> None:
     """D-ID's notice carries a URL that has expired: the body is not trusted (the talk is
     confirmed with GET /talks/{id}), the job is due now, and its poll copies the fresh URL the
@@ -248,23 +250,23 @@ def test_an_expired_url_whose_fresh_one_cannot_be_had_yet_is_tried_again_later(
     render is not given up; the next look gets a fresh URL and the copy succeeds."""
     for provider in ("heygen", "runwayml"):
         admin.set_circuit(live.shell, provider, ManualAction.OPEN, by="test", reason="D-ID only")
-    vault = ExpiresOnce(live.sim.url)
-    live.plug(vault=vault)
+    videos = ExpiresOnce(live.sim.url)
+    live.plug(videos=videos)
     live.sim.add_fault("did", "server_error", count=1, op="status", skip=1)
     job = live.run(live.new_job().job_id)
-    vault.http.close()
+    videos.http.close()
     assert job.status is JobStatus.COMPLETED
     assert job.provider_id == "did"
     assert job.result is not None
     assert job.result.storage_path is not None
-    assert len(vault.sources) == 2  # the expired URL, then the next look's fresh one
+    assert len(videos.sources) == 2  # the expired URL, then the next look's fresh one
     stats = live.sim.stats()["did"]
     assert stats["counters"]["fault:server_error"] == 1  # the ask for a fresh URL failed
     assert stats["charges"] == 1
 
 
 def test_a_delivered_file_without_its_voice_is_a_quality_failure_with_its_reason(
-    live: World, vault: MemoryVault
+    live: World, videos: MemoryBucket
 ) -> None:
     """HeyGen says the render completed, of the right length, but the file it serves has no
     audio track: read from our copy, the file is refused as a quality failure whose reason is
@@ -278,13 +280,13 @@ def test_a_delivered_file_without_its_voice_is_a_quality_failure_with_its_reason
     assert "no audio track" in done.history[0].message
     assert done.status is JobStatus.COMPLETED  # with the next render, which speaks
     assert done.history[-1].provider_job_id != job.provider_job_id
-    container = media.read(io.BytesIO(vault.objects[video_name(done.user_id, done.job_id)]))
+    container = media.read(io.BytesIO(videos.objects[video_name(done.user_id, done.job_id)]))
     assert container.audio
 
 
 @pytest.mark.parametrize("honoured", [True, False])
 def test_did_is_asked_for_the_photo_s_framing_and_a_face_crop_is_never_delivered(
-    live: World, vault: MemoryVault, honoured: bool
+    live: World, videos: MemoryBucket, honoured: bool
 ) -> None:
     """D-ID's documented default is a 512x512 face crop; the adapter asks for config.stitch
     (unconfirmed). Honoured: the talk has the 16:9 frame and the job completes with it, one
@@ -302,7 +304,7 @@ def test_did_is_asked_for_the_photo_s_framing_and_a_face_crop_is_never_delivered
     assert done.result is not None
     assert done.result.storage_path is not None
     name = video_name(done.user_id, done.job_id)
-    container = media.read(io.BytesIO(vault.objects[name]))
+    container = media.read(io.BytesIO(videos.objects[name]))
     assert (container.width, container.height) == (1920, 1080)
     charges = {p: live.sim.stats()[p]["charges"] for p in ("heygen", "did", "runwayml")}
     if honoured:

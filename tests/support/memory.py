@@ -42,7 +42,7 @@ def memory_ports(db: MemoryDatabase | None = None, **overrides: Any) -> Ports:
     """Ports over ``db`` (a new database when None): its job and document stores, a shared
     breaker that reads its state afresh every time, the three scripted providers, a recording
     scheduler, a `Clock` at `fakes.NOW` and a random source fixed at 0.5. ``overrides``: any
-    field of `Ports` (e.g. ``providers=``, ``clock=``, ``vault=``)."""
+    field of `Ports` (e.g. ``providers=``, ``clock=``, ``videos=``)."""
     db = db if db is not None else MemoryDatabase()
     defaults: dict[str, Any] = {
         "jobs": MemoryJobStore(db),
@@ -92,7 +92,7 @@ class World:
         self.shell.setup = replace(self.shell.setup, **choices)
 
     def plug(self, **ports: Any) -> None:
-        """Change some ports (fields of `Ports`, e.g. ``vault=``) from now on."""
+        """Change some ports (fields of `Ports`, e.g. ``videos=``) from now on."""
         self.shell.ports = replace(self.shell.ports, **ports)
 
     def job(self, **changes: Any) -> Job:

@@ -1,7 +1,7 @@
-"""Firestore stores, through google-cloud-firestore: the seam (`FirestoreDocuments`: versions
-are update times, conditional writes are preconditions, no transactions) under the rules of
-`shared.adapters.stores.rules`, plain documents, and the breaker's outcome counts as increments on
-sharded bucket documents.
+"""Firestore stores, through google-cloud-firestore: the conditional writes
+(`FirestoreDocuments`: versions are update times, conditional writes are preconditions, no
+transactions) under the rules of `shared.adapters.stores.jobstore`, plain documents, and the
+breaker's outcome counts as increments on sharded bucket documents.
 
 `Usage` counts reads, writes and read-modify-write attempts as Firestore bills them (a query
 reads at least one document; an aggregation one per 1000 index entries), for the benchmarks.
@@ -27,8 +27,8 @@ from shared.adapters.stores.base import (
     SideWrite,
 )
 from shared.adapters.stores.codec import sum_shards
-from shared.adapters.stores.rules import SeamJobStore, lease_from_doc, transact_breaker
-from shared.adapters.stores.seam import ConflictTimeoutError, Snapshot, Usage
+from shared.adapters.stores.conditional import ConflictTimeoutError, Snapshot, Usage
+from shared.adapters.stores.jobstore import DocumentJobStore, lease_from_doc, transact_breaker
 from shared.core.breaker import BreakerState, Bucket, Step, Transition
 
 __all__ = [
@@ -57,7 +57,7 @@ def _increments(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class FirestoreDocuments:
-    """The seam (`shared.adapters.stores.seam.Documents`) on Firestore: versions are update times,
+    """`shared.adapters.stores.conditional.Documents` on Firestore: versions are update times,
     and a conditional write is a batch whose first write carries the precondition (update time, or
     create for a missing document), the side documents in the same batch."""
 
@@ -174,9 +174,9 @@ class FirestoreDocumentStore:
         return n
 
 
-class FirestoreJobStore(SeamJobStore):
+class FirestoreJobStore(DocumentJobStore):
     """`JobStore` on ``enhanced_video_jobs`` (the rules:
-    `shared.adapters.stores.rules.SeamJobStore`)."""
+    `shared.adapters.stores.jobstore.DocumentJobStore`)."""
 
     def __init__(self, client: firestore.Client, usage: Usage | None = None) -> None:
         self.client = client
@@ -193,7 +193,7 @@ class FirestoreBreakerBackend:
         self.client = client
         self.usage = usage or Usage()
         self.increments = 0  # outcome writes, apart from transition writes
-        self._seam = FirestoreDocuments(client, self.usage)
+        self._documents = FirestoreDocuments(client, self.usage)
 
     def _state_ref(self, provider_id: str) -> Any:
         return self.client.collection(BREAKERS).document(provider_id)
@@ -255,7 +255,7 @@ class FirestoreBreakerBackend:
     def transact(
         self, provider_id: str, change: Callable[[BreakerState], Step]
     ) -> tuple[Step, BreakerState]:
-        return transact_breaker(self._seam, provider_id, change, usage=self.usage)
+        return transact_breaker(self._documents, provider_id, change, usage=self.usage)
 
     def transitions(self, *, since: float, limit: int) -> list[Transition]:
         docs = FirestoreDocumentStore(self.client, self.usage).query(

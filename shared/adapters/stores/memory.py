@@ -1,6 +1,6 @@
 """In-memory stores for unit tests of logic: one `MemoryDatabase` plays the server (shared by
 every "instance" built on it), with a version per document for the seam's conditional writes.
-The rules are the same code as on Firestore (`shared.adapters.stores.rules`); so are
+The rules are the same code as on Firestore (`shared.adapters.stores.jobstore`); so are
 the documents."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 from shared.adapters.stores import codec
 from shared.adapters.stores.base import BREAKERS, TRANSITIONS, UNCONDITIONAL, SideWrite
 from shared.adapters.stores.codec import sum_shards
-from shared.adapters.stores.rules import SeamJobStore, transact_breaker
-from shared.adapters.stores.seam import Snapshot
+from shared.adapters.stores.conditional import Snapshot
+from shared.adapters.stores.jobstore import DocumentJobStore, transact_breaker
 from shared.core.breaker import BreakerState, Bucket, Step, Transition
 
 Doc = dict[str, Any]
@@ -62,8 +62,8 @@ def merged(old: Mapping[str, Any], new: Mapping[str, Any]) -> Doc:
 
 
 class MemoryDocuments:
-    """The seam (`shared.adapters.stores.seam.Documents`) in memory: a document's version counts its
-    writes."""
+    """`shared.adapters.stores.conditional.Documents` in memory: a document's version counts
+    its writes."""
 
     def __init__(self, db: MemoryDatabase) -> None:
         self.db = db
@@ -173,7 +173,7 @@ def _matches(doc: Doc, field: str, op: str, value: Any) -> bool:
     return _OPS[op](doc.get(field), value)
 
 
-class MemoryJobStore(SeamJobStore):
+class MemoryJobStore(DocumentJobStore):
     def __init__(self, db: MemoryDatabase) -> None:
         self.db = db
         super().__init__(MemoryDocuments(db), MemoryDocumentStore(db))

@@ -16,7 +16,7 @@ from shared.adapters import media
 from shared.adapters.storage import (
     SUBTITLES_TYPE,
     TOKEN_METADATA,
-    CloudStorageVault,
+    CloudStorageBucket,
     CopyPolicy,
     DeliveryError,
     download_url,
@@ -34,12 +34,12 @@ def sim() -> Iterator[ProviderSim]:
 
 
 @pytest.fixture
-def vault(
+def videos(
     storage_emulator: str, sim: ProviderSim, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[CloudStorageVault]:
+) -> Iterator[CloudStorageBucket]:
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", storage_emulator)
     client = Client(project="demo-cvplus", credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
-    kept = CloudStorageVault(client, BUCKET, emulator_host=storage_emulator, policy=trusting(sim))
+    kept = CloudStorageBucket(client, BUCKET, emulator_host=storage_emulator, policy=trusting(sim))
     yield kept
     kept.close()
 
@@ -63,18 +63,18 @@ def a_video_url(sim: ProviderSim) -> tuple[str, bytes]:
 
 
 def test_a_kept_video_is_the_providers_bytes_served_by_its_url(
-    vault: CloudStorageVault, sim: ProviderSim
+    videos: CloudStorageBucket, sim: ProviderSim
 ) -> None:
     source, expected = a_video_url(sim)
     name = video_name("user 1", "vj_abc")
-    kept = vault.keep(source, name)
+    kept = videos.keep(source, name)
 
     assert kept.path == f"gs://{BUCKET}/{name}"
     played = httpx.get(kept.url)  # no credentials: the URL is the access
     assert played.status_code == 200
     assert played.content == expected
     assert played.headers["content-type"] == "video/mp4"  # forced, whatever the source said
-    blob = vault.client.bucket(BUCKET).get_blob(name)
+    blob = videos.client.bucket(BUCKET).get_blob(name)
     token = parse_qs(urlsplit(kept.url).query)["token"][0]
     assert blob.metadata == {TOKEN_METADATA: token}  # what Firebase's download URL checks
     assert blob.size == len(expected)
@@ -89,16 +89,16 @@ def test_the_production_url_is_firebases_download_token_url() -> None:
 
 
 def test_an_expired_provider_url_is_an_expired_delivery_error(
-    vault: CloudStorageVault, sim: ProviderSim
+    videos: CloudStorageBucket, sim: ProviderSim
 ) -> None:
     """The simulator answers 403 past a URL's expiry, as S3 does: nothing is written."""
     source, _ = a_video_url(sim)
     expired = source.replace("expires=1e18", "expires=0")
     name = video_name("u1", "vj_expired")
     with pytest.raises(DeliveryError, match="403") as caught:
-        vault.keep(expired, name)
+        videos.keep(expired, name)
     assert caught.value.expired
-    assert vault.client.bucket(BUCKET).get_blob(name) is None
+    assert videos.client.bucket(BUCKET).get_blob(name) is None
 
 
 def test_an_unreachable_bucket_is_a_delivery_error_worth_retrying(
@@ -107,13 +107,13 @@ def test_an_unreachable_bucket_is_a_delivery_error_worth_retrying(
     """Our side failed (here: a bucket that does not exist): not expired, so tried again."""
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", storage_emulator)
     client = Client(project="demo-cvplus", credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
-    vault = CloudStorageVault(
+    videos = CloudStorageBucket(
         client, "no-such-bucket", emulator_host=storage_emulator, policy=trusting(sim)
     )
     source, _ = a_video_url(sim)
     with pytest.raises(DeliveryError) as caught:
-        vault.keep(source, video_name("u1", "vj_nobucket"))
-    vault.close()
+        videos.keep(source, video_name("u1", "vj_nobucket"))
+    videos.close()
     assert not caught.value.expired
 
 
@@ -124,13 +124,15 @@ def test_copying_the_same_video_again_keeps_its_url(
     with the same token: the URL the job already holds still plays."""
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", storage_emulator)
     client = Client(project="demo-cvplus", credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
-    vault = CloudStorageVault(client, BUCKET, emulator_host=storage_emulator, policy=trusting(sim))
+    videos = CloudStorageBucket(
+        client, BUCKET, emulator_host=storage_emulator, policy=trusting(sim)
+    )
     source, expected = a_video_url(sim)
     name = video_name("u1", "vj_twice")
-    first = vault.keep(source, name)
-    second = vault.keep(source, name)
-    other = vault.keep(source, video_name("u1", "vj_other"))
-    vault.close()
+    first = videos.keep(source, name)
+    second = videos.keep(source, name)
+    other = videos.keep(source, video_name("u1", "vj_other"))
+    videos.close()
     assert first == second
     assert httpx.get(first.url).content == expected
     token = parse_qs(urlsplit(first.url).query)["token"][0]
@@ -138,52 +140,52 @@ def test_copying_the_same_video_again_keeps_its_url(
 
 
 def test_rotating_replaces_the_objects_token_and_deleting_removes_it(
-    vault: CloudStorageVault, sim: ProviderSim
+    videos: CloudStorageBucket, sim: ProviderSim
 ) -> None:
     """On the emulator: rotate writes a new random token to the object's metadata (what
     Firebase's download URL checks) and answers the URL carrying it; delete removes the
     object, and rotating a missing object answers None."""
     source, expected = a_video_url(sim)
     name = video_name("u1", "vj_rotate")
-    kept = vault.keep(source, name)
-    rotated = vault.rotate(name)
+    kept = videos.keep(source, name)
+    rotated = videos.rotate(name)
     assert rotated is not None
-    blob = vault.client.bucket(BUCKET).get_blob(name)
+    blob = videos.client.bucket(BUCKET).get_blob(name)
     new = parse_qs(urlsplit(rotated).query)["token"][0]
     assert blob.metadata == {TOKEN_METADATA: new}
     assert new != parse_qs(urlsplit(kept.url).query)["token"][0]
     assert httpx.get(rotated).content == expected
-    assert vault.delete(name) is True
-    assert vault.client.bucket(BUCKET).get_blob(name) is None
-    assert vault.delete(name) is False
-    assert vault.rotate(name) is None
+    assert videos.delete(name) is True
+    assert videos.client.bucket(BUCKET).get_blob(name) is None
+    assert videos.delete(name) is False
+    assert videos.rotate(name) is None
 
 
 def test_captions_we_wrote_are_stored_beside_the_video_and_served_as_webvtt(
-    vault: CloudStorageVault,
+    videos: CloudStorageBucket,
 ) -> None:
     """`put`: our own bytes, typed text/vtt, with a download token like the video's."""
     data = b"WEBVTT\n\n1\n00:00:00.000 --> 00:00:01.200\nHello there.\n"
     name = subtitles_name("u1", "vj_vtt")
-    kept = vault.put(data, name, SUBTITLES_TYPE)
+    kept = videos.put(data, name, SUBTITLES_TYPE)
     assert kept.path == f"gs://{BUCKET}/videos/u1/vj_vtt.vtt"
     played = httpx.get(kept.url)
     assert played.status_code == 200
     assert played.content == data
     assert played.headers["content-type"].startswith("text/vtt")
-    assert vault.put(data, name, SUBTITLES_TYPE) == kept  # written again: the same URL
+    assert videos.put(data, name, SUBTITLES_TYPE) == kept  # written again: the same URL
 
 
 def test_a_kept_video_is_read_back_as_the_mp4_the_provider_rendered(
-    vault: CloudStorageVault, sim: ProviderSim
+    videos: CloudStorageBucket, sim: ProviderSim
 ) -> None:
     """Our stored copy opens seekable from the bucket, and its container says what HeyGen was
     asked for: a 1080p 16:9 video with an audio track."""
     source, expected = a_video_url(sim)
     name = video_name("user 1", "vj_readback")
-    vault.keep(source, name)
+    videos.keep(source, name)
 
-    with vault.open(name) as file:
+    with videos.open(name) as file:
         assert file.read() == expected
         container = media.read(file)
 

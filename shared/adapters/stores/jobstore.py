@@ -1,4 +1,4 @@
-"""The job-store rules, written once over the seam (`shared.adapters.stores.seam`) for every
+"""The job-store rules, written once over the seam (`shared.adapters.stores.conditional`) for every
 backend: who may claim a job, which writes are refused, and the job store and breaker-state
 transaction built from them."""
 
@@ -26,7 +26,7 @@ from shared.adapters.stores.base import (
     SideWrite,
     TerminalJobError,
 )
-from shared.adapters.stores.seam import Decision, Documents, Pacing, Usage, attempts, update
+from shared.adapters.stores.conditional import Decision, Documents, Pacing, Usage, attempts, update
 from shared.core.breaker import BreakerState, Step
 from shared.core.jobs import Job
 from shared.core.records import Record
@@ -70,7 +70,7 @@ def lease_from_doc(doc: Mapping[str, Any]) -> Lease | None:
 # ---------------------------------------------------------------------------------------------
 # The job store, written once over the seam (Firestore and memory differ only in `Documents`).
 
-# Jobs an instance remembers holding (see SeamJobStore._held); beyond this the oldest are
+# Jobs an instance remembers holding (see DocumentJobStore._held); beyond this the oldest are
 # forgotten, and their next save reads first.
 MAX_HELD = 1024
 
@@ -82,7 +82,7 @@ class _Held:
     version: Any  # the version our last write left
 
 
-class SeamJobStore:
+class DocumentJobStore:
     """`JobStore` over a `Documents` seam, with queries through a `DocumentStore`.
 
     A claimed job's later saves skip the read: the instance remembers the version its own last
@@ -97,7 +97,7 @@ class SeamJobStore:
         *,
         pacing: Pacing = Pacing(),
     ) -> None:
-        self.seam = docs
+        self.documents = docs
         self.docs = queries
         self.usage = usage
         self.pacing = pacing
@@ -107,7 +107,7 @@ class SeamJobStore:
     def _update(
         self, job_id: str, decide: Callable[[dict[str, Any] | None], Decision[T]]
     ) -> tuple[T, Any]:
-        return update(self.seam, JOBS, job_id, decide, usage=self.usage, pacing=self.pacing)
+        return update(self.documents, JOBS, job_id, decide, usage=self.usage, pacing=self.pacing)
 
     def _hold(self, job: Job, lease: Lease | None, version: Any) -> None:
         with self._held_lock:
@@ -122,7 +122,7 @@ class SeamJobStore:
             return self._held.pop(job_id, None)
 
     def _internal(self, job_id: str) -> dict[str, Any] | None:
-        return self.seam.read(JOBS_INTERNAL, job_id).doc
+        return self.documents.read(JOBS_INTERNAL, job_id).doc
 
     def _with_internal(self, job: Job) -> Job:
         """``job`` with its internal document, read only when a decision may need it (a job
@@ -145,29 +145,32 @@ class SeamJobStore:
         for _ in attempts(self.pacing, f"{JOBS}/{job.job_id}"):
             writes = encoded
             for each in every:
-                count = self.seam.read(each.collection, each.doc_id)
+                count = self.documents.read(each.collection, each.doc_id)
                 bumped = each.bump(count.doc)  # may refuse: nothing is written
                 bump = SideWrite(each.collection, bumped, each.doc_id, count.version)
                 writes = (*writes, bump)
-            if self.seam.write_if(JOBS, job.job_id, data, version=None, side=writes) is not None:
+            if (
+                self.documents.write_if(JOBS, job.job_id, data, version=None, side=writes)
+                is not None
+            ):
                 return job, True
             # The job exists (a repeated request), or the counter moved under us.
-            stored = self.seam.read(JOBS, job.job_id).doc
+            stored = self.documents.read(JOBS, job.job_id).doc
             if stored is not None:
                 return codec.job_from_doc(stored, self._internal(job.job_id)), False
         raise AssertionError("unreachable: attempts() ends only by raising")
 
     def get(self, job_id: str) -> Job | None:
-        doc = self.seam.read(JOBS, job_id).doc
+        doc = self.documents.read(JOBS, job_id).doc
         return codec.job_from_doc(doc, self._internal(job_id)) if doc is not None else None
 
     def lease(self, job_id: str) -> Lease | None:
-        doc = self.seam.read(JOBS, job_id).doc
+        doc = self.documents.read(JOBS, job_id).doc
         return lease_from_doc(doc) if doc is not None else None
 
     def seen(self, job_id: str) -> SeenJob | None:
         """The job as a trigger event would deliver it now (tests, tools)."""
-        snap = self.seam.read(JOBS, job_id)
+        snap = self.documents.read(JOBS, job_id)
         if snap.doc is None:
             return None
         doc = snap.doc
@@ -178,7 +181,7 @@ class SeamJobStore:
     ) -> Job | None:
         lease = Lease(owner=owner, expires_at=now + lease_s)
         if seen is not None and claimable(seen.job, seen.lease, owner=owner, now=now):
-            version = self.seam.write_if(
+            version = self.documents.write_if(
                 JOBS, job_id, {"lease": lease_to_doc(lease)}, version=seen.version
             )
             if version is not None:
@@ -217,7 +220,9 @@ class SeamJobStore:
             check_change(held.job, job, held.lease, owner=owner, now=now)
             keep = None if release else held.lease
             data = {**codec.job_to_doc(job), "lease": lease_to_doc(keep) if keep else None}
-            version = self.seam.write_if(JOBS, job.job_id, data, version=held.version, side=derived)
+            version = self.documents.write_if(
+                JOBS, job.job_id, data, version=held.version, side=derived
+            )
             if version is not None:
                 self._hold(job, keep, version)
                 return

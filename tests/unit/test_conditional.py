@@ -1,4 +1,4 @@
-"""The stores' conditional writes (`shared.adapters.stores.seam`): conflicts are tried again
+"""The stores' conditional writes (`shared.adapters.stores.conditional`): conflicts are tried again
 after jittered, doubling pauses, and a write that keeps losing ends with a clear error, not a
 hang: a read-modify-write and a job's creation alike."""
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from shared.adapters.stores.base import SideWrite
-from shared.adapters.stores.seam import ConflictTimeoutError, Pacing, Snapshot, Usage, update
+from shared.adapters.stores.conditional import ConflictTimeoutError, Pacing, Snapshot, Usage, update
 
 
 class Contended:
@@ -104,12 +104,12 @@ class Refusing:
 def test_a_job_creation_that_keeps_losing_ends_with_a_clear_error() -> None:
     """A counter that moves under every attempt: the create gives up at its deadline."""
     from shared.adapters.stores.base import Counter
+    from shared.adapters.stores.jobstore import DocumentJobStore
     from shared.adapters.stores.memory import MemoryDatabase, MemoryDocumentStore
-    from shared.adapters.stores.rules import SeamJobStore
     from shared.core.jobs import Job
 
     pauses: list[float] = []
-    store = SeamJobStore(
+    store = DocumentJobStore(
         Refusing(), MemoryDocumentStore(MemoryDatabase()), pacing=_pacing(pauses, deadline_s=0.0)
     )
     counter = Counter("user_quotas", "u", lambda doc: {"n": 1})

@@ -1,7 +1,8 @@
-"""The stores' one seam to a database: read a document with its version, and write it only if it
-is still at that version. Every read-modify-write of the stores (claims, saves, webhook changes,
-breaker transitions) is `update()` over this seam, written once (`shared.adapters.stores.rules`) for
-Firestore and memory alike; a backend implements `Documents` and nothing of the rules.
+"""Conditional writes, the stores' one way to a database: read a document with its version, and
+write it only if it is still at that version. Every read-modify-write of the stores (claims,
+saves, webhook changes, breaker transitions) is `update()` over them, written once
+(`shared.adapters.stores.jobstore`) for Firestore and memory alike; a backend implements
+`Documents` and nothing of the rules.
 
 Why not transactions: Firestore locks what a transaction reads (pessimistically, for server
 clients; Google's emulator does the same), and the Python client retries an aborted transaction
