@@ -35,17 +35,22 @@ def _parse(model: Any, data: Any) -> Any:
     return parse(model, {} if data is None and model is QuotaRequest else data)
 
 
-# Cancelling needs the provider keys: a render already submitted is cancelled there.
-@nesting_guard
-@https_fn.on_call(secrets=secrets.PROVIDER_KEYS, enforce_app_check=deploy.APP_CHECK, **deploy.USER)
-@answers_refusals
-def cancelVideoJob(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+def _cancel(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+    """cancelVideoJob, and cancelGeneration (the multimedia service's name for it)."""
     uid = caller(req)
     request = _parse(JobRequest, req.data)
     job, stopped = users.cancel(
         runtime.shell(secrets.PROVIDER_KEYS), job_id=request.job_id, user_id=uid
     )
     return JobAnswer.of(job, providerCancelled=stopped).answer()
+
+
+# Cancelling needs the provider keys: a render already submitted is cancelled there.
+@nesting_guard
+@https_fn.on_call(secrets=secrets.PROVIDER_KEYS, enforce_app_check=deploy.APP_CHECK, **deploy.USER)
+@answers_refusals
+def cancelVideoJob(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+    return _cancel(req)
 
 
 @nesting_guard
@@ -180,9 +185,4 @@ def getGenerationStatus(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
 @https_fn.on_call(secrets=secrets.PROVIDER_KEYS, enforce_app_check=deploy.APP_CHECK, **deploy.USER)
 @answers_refusals
 def cancelGeneration(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
-    uid = caller(req)
-    request = _parse(JobRequest, req.data)
-    job, stopped = users.cancel(
-        runtime.shell(secrets.PROVIDER_KEYS), job_id=request.job_id, user_id=uid
-    )
-    return JobAnswer.of(job, providerCancelled=stopped).answer()
+    return _cancel(req)
